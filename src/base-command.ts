@@ -1,0 +1,80 @@
+import {Command, Errors, Flags, Interfaces} from '@oclif/core'
+
+import {ExitCode, OsctlError, OsctlErrors, exitCodeHelp, isOsctlError} from './errors.js'
+import {Reporter, StderrReporter, silentReporter} from './reporter.js'
+
+export const DEFAULT_SITE = '/etc/osctl'
+
+/** Shared flags for every command that touches hosts. */
+export const siteFlags = {
+  site: Flags.string({
+    summary: 'Site directory (osctl.yml, inventory.yml, passwords.yml, overrides/).',
+    env: 'OSCTL_SITE',
+    default: DEFAULT_SITE,
+    helpGroup: 'SITE',
+  }),
+  limit: Flags.string({
+    summary: 'Only these hosts or groups (comma-separated).',
+    helpGroup: 'SITE',
+  }),
+}
+
+/** Appends the exit-code table to a command description so `--help` always shows it. */
+export function describe(text: string): string {
+  return `${text}\n\n${exitCodeHelp()}`
+}
+
+export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<T['flags'] & typeof OsctlCommand['baseFlags']>
+
+export abstract class OsctlCommand extends Command {
+  static enableJsonFlag = true
+
+  static baseFlags = {
+    quiet: Flags.boolean({summary: 'Print no progress on stderr.', helpGroup: 'GLOBAL'}),
+  }
+
+  /** Progress goes to stderr, never stdout, so `--json` output stays one document. */
+  protected reporter(): Reporter {
+    if (this.argv.includes('--quiet')) return silentReporter
+    return new StderrReporter()
+  }
+
+  /** Exit code for a successful run; commands with per-host results override via `result`. */
+  protected successExitCode = ExitCode.OK as number
+
+  protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    // oclif's own exit (this.exit) passes through untouched.
+    if (err instanceof Errors.ExitError) throw err
+    const osctl = toOsctlError(err)
+    if (this.jsonEnabled()) {
+      this.logJson({ok: false, error: osctl.toJSON()})
+    } else {
+      const lines: string[] = []
+      const each = osctl instanceof OsctlErrors ? osctl.errors : [osctl]
+      if (each.length > 1) lines.push(`Error: ${each.length} problems found`)
+      for (const e of each) {
+        lines.push(`${each.length > 1 ? '  ✖ ' : 'Error: '}${e.headline}`)
+        if (e.hint) lines.push(`${each.length > 1 ? '    ' : ''}Hint: ${e.hint}`)
+        for (const d of Array.isArray(e.details) ? e.details : []) if (typeof d === 'string') lines.push(`    | ${d}`)
+      }
+      if (process.env.OSCTL_DEBUG && err.stack) lines.push(err.stack)
+      process.stderr.write(lines.join('\n') + '\n')
+    }
+    this.exit(osctl.exitCode)
+  }
+
+  protected override async finally(err: Error | undefined): Promise<unknown> {
+    if (!err && this.successExitCode !== ExitCode.OK) process.exitCode = this.successExitCode
+    return super.finally(err)
+  }
+}
+
+/** oclif parse errors become USAGE errors naming the flag; unknown errors keep their message, never a stack. */
+export function toOsctlError(err: unknown): OsctlError {
+  if (isOsctlError(err)) return err
+  const e = err as Error & {oclif?: {exit?: number}; parse?: unknown; code?: string}
+  if (e && (e.parse !== undefined || e.oclif?.exit === 2)) {
+    return new OsctlError('USAGE', e.message.split('\n')[0], {hint: 'See --help for the flags this command takes.', cause: err})
+  }
+  return new OsctlError('INTERNAL', e?.message ?? String(err), {cause: err, hint: 'Re-run with OSCTL_DEBUG=1 for a stack trace.'})
+}

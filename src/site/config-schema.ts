@@ -1,0 +1,91 @@
+import {isAbsolute, resolve} from 'node:path'
+import {z} from 'zod'
+
+import {isHostPort} from './address.js'
+import {KNOWN_SERVICES} from './service-catalog.js'
+import type {SiteConfig} from './types.js'
+import type {SchemaDocs} from './zod-issues.js'
+
+const name = (what: string) => z.string().min(1).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, `must be ${what}`)
+
+/** osctl.yml, key for key as operators write it (kolla globals.yml style, snake_case). */
+export const configSchema = z.strictObject({
+  openstack_release: name('a release name such as zed').default('zed'),
+  base_distro: name('a distribution name such as debian').default('debian'),
+  base_distro_release: name('a release codename such as bookworm').default('bookworm'),
+  apt_mirror: z
+    .string()
+    .refine((v) => /^https?:\/\/[^\s/]+/.test(v) && URL.canParse(v), 'must be an http:// or https:// URL')
+    .default('http://deb.debian.org/debian'),
+  registry: z.string().refine(isHostPort, 'must be HOST:PORT'),
+  namespace: z
+    .string()
+    .regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'must be lower-case letters, digits and . _ - (not at either end)')
+    .default('osctl'),
+  image_tag: z
+    .string()
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'must be a Docker tag (letters, digits, _ . -, up to 128)')
+    .optional(),
+  network_interface: z
+    .string()
+    .regex(/^[^\s/:]{1,15}$/, 'must be a Linux interface name (1-15 characters, no spaces, / or :)')
+    .default('eth0'),
+  api_interface: z
+    .string()
+    .regex(/^[^\s/:]{1,15}$/, 'must be a Linux interface name (1-15 characters, no spaces, / or :)')
+    .optional(),
+  enabled_services: z
+    .array(z.enum(KNOWN_SERVICES as [string, ...string[]]))
+    .refine((list) => new Set(list).size === list.length, 'must not list a service twice')
+    .optional(),
+  ssh_host_key_policy: z.enum(['strict', 'accept-new']).default('accept-new'),
+  ssh_known_hosts: z.string().min(1).default('known_hosts'),
+  ssh_concurrency: z.int().min(1).max(256).default(10),
+})
+
+export type ConfigFile = z.output<typeof configSchema>
+
+export const configDocs: SchemaDocs = {
+  knownKeysAt: () => Object.keys(configSchema.shape),
+  fallbackHint: 'see the osctl.yml reference in README.md',
+  fields: {
+    openstack_release: {hint: 'the OpenStack release to deploy, e.g. `openstack_release: zed`'},
+    base_distro: {hint: 'the base image distribution, e.g. `base_distro: debian`'},
+    base_distro_release: {hint: 'the distribution codename, e.g. `base_distro_release: bookworm`'},
+    apt_mirror: {hint: 'e.g. `apt_mirror: http://deb.debian.org/debian`'},
+    registry: {
+      what: 'HOST:PORT',
+      hint: 'set it to the address and port of the registry on the deploy host, e.g. `registry: 10.213.0.2:4000` (IPv6: `[fd00::2]:4000`)',
+    },
+    namespace: {hint: 'the image namespace in the registry, e.g. `namespace: osctl`'},
+    image_tag: {hint: 'the default image tag; quote it if it looks like a number, e.g. `image_tag: "1.0"`'},
+    network_interface: {hint: 'the interface every host uses for the management network, e.g. `network_interface: eth0`'},
+    api_interface: {hint: 'the interface the API endpoints bind to; omit it to use network_interface'},
+    enabled_services: {
+      what: 'a list of service names',
+      hint: `list services from: ${KNOWN_SERVICES.join(', ')} (omit the key to enable all of them)`,
+    },
+    ssh_host_key_policy: {hint: 'use `strict` (only keys already in known_hosts) or `accept-new` (record unknown keys on first contact)'},
+    ssh_known_hosts: {hint: 'a path relative to the site dir or absolute, e.g. `ssh_known_hosts: known_hosts`'},
+    ssh_concurrency: {what: 'an integer between 1 and 256', hint: 'how many hosts osctl works on at once, e.g. `ssh_concurrency: 10`'},
+  },
+}
+
+/** Applies derived defaults (image_tag follows the release, api_interface the network interface). */
+export function toSiteConfig(file: ConfigFile, siteDir: string): SiteConfig {
+  return {
+    openstackRelease: file.openstack_release,
+    baseDistro: file.base_distro,
+    baseDistroRelease: file.base_distro_release,
+    aptMirror: file.apt_mirror,
+    registry: file.registry,
+    namespace: file.namespace,
+    imageTag: file.image_tag ?? file.openstack_release,
+    networkInterface: file.network_interface,
+    apiInterface: file.api_interface ?? file.network_interface,
+    enabledServices: file.enabled_services ?? [...KNOWN_SERVICES],
+    sshHostKeyPolicy: file.ssh_host_key_policy,
+    sshKnownHosts: isAbsolute(file.ssh_known_hosts) ? file.ssh_known_hosts : resolve(siteDir, file.ssh_known_hosts),
+    sshConcurrency: file.ssh_concurrency,
+  }
+}

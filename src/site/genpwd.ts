@@ -1,0 +1,83 @@
+import {randomBytes} from 'node:crypto'
+import {chmod, open, rename, unlink} from 'node:fs/promises'
+import {basename, dirname, join} from 'node:path'
+import {isScalar} from 'yaml'
+
+import {OsctlErrors} from '../errors.js'
+import {REQUIRED_SECRETS} from './secrets.js'
+import {YamlSource} from './yaml-source.js'
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
+const SECRET_LENGTH = 32
+
+/**
+ * Fills every missing REQUIRED_SECRETS entry of a passwords.yml with a strong random value.
+ * Never overwrites a value already there (rotating a live password breaks running services),
+ * keeps unknown keys and comments (edited as a YAML Document, not re-serialized data), and
+ * writes atomically with mode 0600 so a crash never leaves a truncated secrets file.
+ * A syntax error or duplicate key changes nothing and is reported as file:line.
+ */
+export async function generatePasswords(file: string): Promise<{added: string[]; kept: string[]}> {
+  const read = await YamlSource.read(file)
+  const existed = read !== undefined
+  const src = read ?? new YamlSource(file, '')
+  const problems = src.syntaxErrors()
+  if (problems.length === 0 && src.doc.contents !== null) {
+    const shape = src.mappingError('keystone_admin_password: s3cret')
+    if (shape) problems.push(shape)
+    else problems.push(...src.duplicateKeyErrors((_p, key) => `password ${key}`))
+  }
+  if (problems.length > 0) throw new OsctlErrors(problems)
+
+  const doc = src.doc
+  if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as typeof doc.contents
+  const added: string[] = []
+  const kept: string[] = []
+  for (const name of REQUIRED_SECRETS) {
+    const node = doc.get(name, true)
+    // `name:` with no value (or '') is a placeholder, not a password: fill it.
+    const empty = node === undefined || (isScalar(node) && (node.value === null || node.value === ''))
+    if (empty) {
+      doc.set(name, randomSecret())
+      added.push(name)
+    } else kept.push(name)
+  }
+
+  if (added.length > 0) await writeAtomic(file, doc.toString())
+  // Also tighten an existing file someone created with the default umask.
+  else if (existed) await chmod(file, 0o600)
+  return {added, kept}
+}
+
+/**
+ * Alphanumeric only (not base64url): the value lands in INI files, connection URLs and shell
+ * command lines, where `-` at the start or `_`/`/` can mean something. 32 of 62 symbols ≈ 190 bits.
+ */
+export function randomSecret(): string {
+  let out = ''
+  while (out.length < SECRET_LENGTH) {
+    for (const byte of randomBytes(SECRET_LENGTH * 2)) {
+      // Rejection sampling: 248 = 4 × 62, so every symbol is equally likely.
+      if (byte < 248 && out.length < SECRET_LENGTH) out += ALPHABET[byte % 62]
+    }
+  }
+  return out
+}
+
+async function writeAtomic(file: string, content: string): Promise<void> {
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+  // Created 0600 from the start: the secrets are never readable by others, not even briefly.
+  const handle = await open(tmp, 'wx', 0o600)
+  try {
+    await handle.writeFile(content, 'utf8')
+    await handle.sync()
+    await handle.close()
+    await chmod(tmp, 0o600)
+    await rename(tmp, file)
+  } catch (err) {
+    await handle.close().catch(() => {})
+    await unlink(tmp).catch(() => {})
+    throw err
+  }
+}
+

@@ -1,0 +1,42 @@
+/**
+ * The site directory, loaded and validated. Everything downstream (planning, SSH, image builds)
+ * consumes these shapes, never the raw YAML, so defaults and path resolution live in one place.
+ */
+
+export interface SiteHost {
+  name: string
+  /** IPv4/IPv6 literal or DNS name osctl reaches the host on. */
+  address: string
+  ssh: {user: string; port: number; keyFile?: string /* absolute */}
+  /** Groups that list this host, in the order inventory.yml declares the groups. */
+  groups: string[]
+}
+
+export interface SiteConfig {
+  openstackRelease: string
+  baseDistro: string
+  baseDistroRelease: string
+  aptMirror: string
+  /** host:port of the site image registry (runs on the deploy host). */
+  registry: string
+  namespace: string
+  imageTag: string
+  networkInterface: string
+  apiInterface: string
+  enabledServices: string[]
+  sshHostKeyPolicy: 'strict' | 'accept-new'
+  sshKnownHosts: string /* absolute */
+  sshConcurrency: number
+}
+
+export interface Site {
+  dir: string /* absolute */
+  config: SiteConfig
+  /** In inventory.yml order. */
+  hosts: SiteHost[]
+  groups: Record<string, string[]>
+  passwords: Record<string, string>
+  /** May not exist on disk: operators create it only when they override something. */
+  overridesDir: string
+  files: {config: string; inventory: string; passwords: string}
+}

@@ -1,0 +1,83 @@
+import {rm} from 'node:fs/promises'
+import {join} from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+
+import {loadSite} from '../../../src/site/load-site.js'
+import {KNOWN_SERVICES} from '../../../src/site/service-catalog.js'
+import {makeSite, yaml} from '../../fixtures/sites/make-site.js'
+
+const dirs: string[] = []
+async function site(files: Record<string, string | null> = {}): Promise<string> {
+  const dir = await makeSite(files)
+  dirs.push(dir)
+  return dir
+}
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, {recursive: true, force: true})))
+})
+
+describe('loadSite on a valid site', () => {
+  it('maps osctl.yml to SiteConfig with absolute paths', async () => {
+    const dir = await site()
+    const s = await loadSite(dir)
+    expect(s.dir).toBe(dir)
+    expect(s.config).toEqual({
+      openstackRelease: 'zed',
+      baseDistro: 'debian',
+      baseDistroRelease: 'bookworm',
+      aptMirror: 'http://deb.debian.org/debian',
+      registry: '10.213.0.2:4000',
+      namespace: 'osctl',
+      imageTag: 'zed',
+      networkInterface: 'eth0',
+      apiInterface: 'eth0',
+      enabledServices: [...KNOWN_SERVICES],
+      sshHostKeyPolicy: 'strict',
+      sshKnownHosts: join(dir, 'known_hosts'),
+      sshConcurrency: 4,
+    })
+    expect(s.files).toEqual({config: join(dir, 'osctl.yml'), inventory: join(dir, 'inventory.yml'), passwords: join(dir, 'passwords.yml')})
+    expect(s.overridesDir).toBe(join(dir, 'overrides'))
+    expect(s.passwords).toEqual({keystone_admin_password: 'admin-from-operator'})
+  })
+
+  it('applies inventory defaults, per-host overrides and group membership in file order', async () => {
+    const dir = await site()
+    const s = await loadSite(dir)
+    expect(s.hosts).toEqual([
+      {name: 'lab-1', address: '10.213.0.2', ssh: {user: 'root', port: 22, keyFile: join(dir, 'id_ed25519')}, groups: ['deploy', 'control']},
+      {name: 'lab-2', address: '10.213.0.3', ssh: {user: 'root', port: 2222, keyFile: join(dir, 'id_ed25519')}, groups: ['compute']},
+      {name: 'lab-3', address: 'lab-3.example.org', ssh: {user: 'admin', port: 22, keyFile: '/keys/lab3'}, groups: ['compute']},
+    ])
+    expect(s.groups).toEqual({deploy: ['lab-1'], control: ['lab-1'], compute: ['lab-2', 'lab-3']})
+  })
+
+  it('fills defaults for a minimal site; image_tag follows the release and api_interface the network interface', async () => {
+    const dir = await site({
+      'osctl.yml': yaml('registry: "[fd00::2]:4000"', 'openstack_release: "2023.1"', 'network_interface: ens3'),
+      'inventory.yml': yaml('hosts:', '  n1: {address: "fd00::2"}', 'groups:', '  deploy: [n1]'),
+      'passwords.yml': null,
+    })
+    const s = await loadSite(dir)
+    expect(s.config.imageTag).toBe('2023.1')
+    expect(s.config.apiInterface).toBe('ens3')
+    expect(s.config.sshHostKeyPolicy).toBe('accept-new')
+    expect(s.config.sshConcurrency).toBe(10)
+    expect(s.config.namespace).toBe('osctl')
+    expect(s.config.aptMirror).toBe('http://deb.debian.org/debian')
+    expect(s.hosts[0].ssh).toEqual({user: 'root', port: 22})
+    // A missing passwords.yml is not an error at load time: genpwd creates it, deploy checks it.
+    expect(s.passwords).toEqual({})
+  })
+
+  it('accepts an empty passwords.yml and treats a comment-only one as empty', async () => {
+    const dir = await site({'passwords.yml': '# nothing yet\n'})
+    expect((await loadSite(dir)).passwords).toEqual({})
+  })
+
+  it('can ignore passwords.yml entirely (genpwd validates the rest first)', async () => {
+    const dir = await site({'passwords.yml': 'a: [\n'})
+    await expect(loadSite(dir)).rejects.toMatchObject({code: 'CONFIG_INVALID'})
+    expect((await loadSite(dir, {passwords: 'ignore'})).passwords).toEqual({})
+  })
+})
