@@ -1,0 +1,207 @@
+import Docker from 'dockerode'
+import {PassThrough} from 'node:stream'
+
+import {OsctlError} from '../errors.js'
+import {publishImage} from '../system/image-transport.js'
+
+export interface BuildOptions {
+  /** Directory used as build context (Dockerfile inside it, named by `dockerfile`). */
+  contextDir: string
+  dockerfile?: string
+  tags: string[]
+  labels?: Record<string, string>
+  buildArgs?: Record<string, string>
+  /** 'host' lets RUN steps reach the apt mirror without relying on the bridge's NAT and DNS. */
+  networkMode?: string
+  onLog?: (line: string) => void
+}
+
+export interface ContainerExecResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+export interface ImageInfo {
+  id: string
+  tags: string[]
+  labels: Record<string, string>
+  size: number
+  created: string
+}
+
+/**
+ * One interface over a Docker engine (testcontainers style): the local socket, or a remote host's
+ * socket over SSH (see ssh-docker.ts). Callers never touch dockerode directly except through `raw`.
+ */
+export interface DockerClient {
+  readonly endpoint: string
+  readonly raw: Docker
+  ping(): Promise<void>
+  inspectImage(ref: string): Promise<ImageInfo | undefined>
+  listImages(labels: Record<string, string>): Promise<ImageInfo[]>
+  buildImage(opts: BuildOptions): Promise<ImageInfo>
+  importImage(tar: NodeJS.ReadableStream, ref: string, changes?: string[]): Promise<void>
+  tagImage(source: string, ref: string): Promise<void>
+  pushImage(ref: string, onLog?: (line: string) => void): Promise<void>
+  removeImage(ref: string, force?: boolean): Promise<void>
+  /** `docker exec` without a TTY; a non-zero exit is returned, not thrown (the caller decides). */
+  exec(container: string, argv: string[], opts?: {timeoutMs?: number}): Promise<ContainerExecResult>
+}
+
+function splitRef(ref: string): {repo: string; tag: string} {
+  const slash = ref.lastIndexOf('/')
+  const colon = ref.lastIndexOf(':')
+  if (colon > slash) return {repo: ref.slice(0, colon), tag: ref.slice(colon + 1)}
+  return {repo: ref, tag: 'latest'}
+}
+
+/** Reads a Docker JSON progress stream; resolves with every message, rejects on an `error` entry. */
+function followProgress(docker: Docker, stream: NodeJS.ReadableStream, onLog?: (line: string) => void): Promise<any[]> {
+  return new Promise((resolve, reject) => {
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null, output: any[]) => {
+        if (err) return reject(err)
+        const failed = output.find((o) => o.error || o.errorDetail)
+        if (failed) return reject(new Error(failed.error ?? failed.errorDetail?.message))
+        resolve(output)
+      },
+      (event: any) => {
+        if (!onLog) return
+        const text = event.stream ?? event.status ?? event.error
+        if (typeof text !== 'string') return
+        for (const line of text.split('\n')) if (line.trim()) onLog(line.trimEnd())
+      },
+    )
+  })
+}
+
+export class DockerodeClient implements DockerClient {
+  readonly raw: Docker
+
+  constructor(
+    readonly endpoint = 'local',
+    options?: Docker.DockerOptions,
+  ) {
+    this.raw = new Docker(options)
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.raw.ping()
+    } catch (err) {
+      throw new OsctlError('DOCKER_UNAVAILABLE', `the Docker engine at ${this.endpoint} does not answer: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'Start it (scripts/setup.sh starts dockerd on this machine) or check DOCKER_HOST.',
+      })
+    }
+  }
+
+  async inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    try {
+      const i = await this.raw.getImage(ref).inspect()
+      return {id: i.Id, tags: i.RepoTags ?? [], labels: i.Config?.Labels ?? {}, size: i.Size, created: i.Created}
+    } catch (err) {
+      if ((err as {statusCode?: number}).statusCode === 404) return undefined
+      throw err
+    }
+  }
+
+  async listImages(labels: Record<string, string>): Promise<ImageInfo[]> {
+    const label = Object.entries(labels).map(([k, v]) => (v === '' ? k : `${k}=${v}`))
+    const list = await this.raw.listImages({filters: JSON.stringify({label})})
+    return list.map((i) => ({id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, size: i.Size, created: new Date(i.Created * 1000).toISOString()}))
+  }
+
+  async buildImage(opts: BuildOptions): Promise<ImageInfo> {
+    const stream = await this.raw.buildImage(
+      {context: opts.contextDir, src: ['.']},
+      {
+        t: opts.tags,
+        dockerfile: opts.dockerfile ?? 'Dockerfile',
+        labels: opts.labels,
+        buildargs: opts.buildArgs,
+        networkmode: opts.networkMode,
+        rm: true,
+        forcerm: true,
+      } as unknown as Docker.ImageBuildOptions,
+    )
+    await followProgress(this.raw, stream, opts.onLog)
+    const info = await this.inspectImage(opts.tags[0])
+    if (!info) throw new Error(`build finished but ${opts.tags[0]} is not in the engine`)
+    return info
+  }
+
+  async importImage(tar: NodeJS.ReadableStream, ref: string, changes: string[] = []): Promise<void> {
+    const {repo, tag} = splitRef(ref)
+    const stream = (await (this.raw.importImage as any)(tar, {repo, tag, changes})) as NodeJS.ReadableStream
+    await followProgress(this.raw, stream)
+  }
+
+  async tagImage(source: string, ref: string): Promise<void> {
+    const {repo, tag} = splitRef(ref)
+    await this.raw.getImage(source).tag({repo, tag})
+  }
+
+  async pushImage(ref: string, onLog?: (line: string) => void): Promise<void> {
+    if (this.endpoint === 'local') {
+      // The site registry speaks plain HTTP on the management network; `docker push` would need the
+      // local engine reconfigured (insecure-registries) and restarted. skopeo reads the image
+      // straight from this engine and needs neither.
+      onLog?.(`skopeo copy docker-daemon:${ref} docker://${ref}`)
+      await publishImage(ref, ref)
+      return
+    }
+    // The engine rejects a push without an X-Registry-Auth header (400), even for a registry that
+    // needs no login; an empty auth config is what the docker CLI sends then.
+    const stream = (await this.raw.getImage(ref).push({authconfig: {}} as any)) as unknown as NodeJS.ReadableStream
+    await followProgress(this.raw, stream, onLog)
+  }
+
+  async exec(container: string, argv: string[], opts: {timeoutMs?: number} = {}): Promise<ContainerExecResult> {
+    const exec = await this.raw.getContainer(container).exec({Cmd: argv, AttachStdout: true, AttachStderr: true})
+    const stream = (await exec.start({hijack: true, stdin: false})) as unknown as NodeJS.ReadableStream & {destroy(): void}
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      if (opts.timeoutMs === undefined) return
+      timer = setTimeout(() => {
+        stream.destroy()
+        reject(new OsctlError('TIMEOUT', `${container}: \`${argv.join(' ')}\` timed out after ${opts.timeoutMs} ms`))
+      }, opts.timeoutMs)
+    })
+    try {
+      const {stdout, stderr} = await Promise.race([collectExec(this.raw, stream), timeout])
+      const info = await exec.inspect()
+      return {exitCode: info.ExitCode ?? -1, stdout, stderr}
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async removeImage(ref: string, force = false): Promise<void> {
+    try {
+      await this.raw.getImage(ref).remove({force})
+    } catch (err) {
+      if ((err as {statusCode?: number}).statusCode !== 404) throw err
+    }
+  }
+}
+
+/** Collects a multiplexed exec stream into stdout/stderr strings; resolves when the process ends. */
+function collectExec(docker: Docker, stream: NodeJS.ReadableStream): Promise<{stdout: string; stderr: string}> {
+  const out: Buffer[] = []
+  const err: Buffer[] = []
+  const stdout = new PassThrough().on('data', (c: Buffer) => out.push(c))
+  const stderr = new PassThrough().on('data', (c: Buffer) => err.push(c))
+  docker.modem.demuxStream(stream, stdout, stderr)
+  return new Promise((resolve, reject) => {
+    stream.on('end', () => resolve({stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8')}))
+    stream.on('error', reject)
+  })
+}
+
+/** The engine on the machine running osctl (DOCKER_HOST or /var/run/docker.sock). */
+export function localDocker(): DockerClient {
+  return new DockerodeClient('local')
+}

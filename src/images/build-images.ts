@@ -1,0 +1,164 @@
+import {cp, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {DockerClient} from '../docker/docker-client.js'
+import {OsctlError, errorMessage} from '../errors.js'
+import {Semaphore} from '../hosts/semaphore.js'
+import {Reporter, silentReporter} from '../reporter.js'
+import {contextHash} from './context-hash.js'
+import {ImageDef, ImageGraph, TEMPLATE_NAME, loadImageGraph} from './image-graph.js'
+import {ImageVars} from './image-vars.js'
+import {pushImages} from './push-images.js'
+
+export type ImageStatus = 'built' | 'unchanged' | 'failed' | 'skipped'
+
+export interface ImageResult {
+  name: string
+  ref: string
+  status: ImageStatus
+  contextHash: string
+  /** Wall time spent on this image (build, or the check that found it unchanged). */
+  seconds: number
+  /** Bytes, as the engine reports them; null when the image does not exist (failed, skipped). */
+  size: number | null
+  parent: string | null
+  /** Why it failed or was skipped. */
+  error?: string
+  /** The last lines of a failed build's log. */
+  logTail?: string[]
+  /** Set with --push: whether the push succeeded. */
+  pushed?: boolean
+}
+
+export interface BuildImagesResult {
+  images: ImageResult[]
+}
+
+export interface BuildImagesOptions {
+  docker: DockerClient
+  imagesDir: string
+  vars: ImageVars
+  /** Build these and their ancestors; empty or absent: every image. */
+  names?: string[]
+  parallel?: number
+  push?: boolean
+  reporter?: Reporter
+  /** Makes vars.rootfs_image exist; called only when an image FROM it must actually be built. */
+  ensureRootfs?: () => Promise<unknown>
+  logTailLines?: number
+}
+
+export const LABELS = {managed: 'io.osctl.managed', image: 'io.osctl.image', hash: 'io.osctl.context-hash'} as const
+
+/** Context hashes for every image of the graph, parents first (each includes its parents'). */
+export async function graphHashes(graph: ImageGraph): Promise<Map<string, string>> {
+  const hashes = new Map<string, string>()
+  for (const name of graph.order) {
+    const def = graph.images.get(name)!
+    hashes.set(name, await contextHash(def.dir, def.dockerfile, def.parents.map((p) => hashes.get(p)!)))
+  }
+  return hashes
+}
+
+/**
+ * kolla-build, done better: parents first, independent images in parallel, an image whose tag
+ * already carries the same context hash is left alone, and a failure skips only its descendants.
+ */
+export async function buildImages(opts: BuildImagesOptions): Promise<BuildImagesResult> {
+  const reporter = opts.reporter ?? silentReporter
+  const graph = await loadImageGraph(opts.imagesDir, opts.vars, opts.names)
+  const hashes = await graphHashes(graph)
+  await opts.docker.ping()
+  const sem = new Semaphore(opts.parallel ?? 2)
+  const results = new Map<string, Promise<ImageResult>>()
+  for (const name of graph.order) {
+    const def = graph.images.get(name)!
+    const parents = def.parents.map((p) => results.get(p)!)
+    results.set(name, buildWhenReady(def, hashes.get(name)!, parents, sem, opts, reporter))
+  }
+  const images = await Promise.all(graph.order.map((n) => results.get(n)!))
+  const pushFailures = opts.push ? await pushImages(opts.docker, images, opts.vars.registry, reporter) : []
+
+  const failed = images.filter((i) => i.status === 'failed')
+  if (failed.length > 0) {
+    const skipped = images.filter((i) => i.status === 'skipped').map((i) => i.name)
+    throw new OsctlError('BUILD_FAILED', `image build failed: ${failed.map((f) => `${f.name} (${f.error})`).join('; ')}`, {
+      hint: `${skipped.length > 0 ? `skipped because a parent failed: ${skipped.join(', ')}. ` : ''}Fix the Dockerfile.njk named above and re-run; unchanged images are not rebuilt.`,
+      details: {images},
+    })
+  }
+  if (pushFailures.length > 0) throw pushFailures.length === 1 ? pushFailures[0] : new OsctlError(pushFailures[0].code, `${pushFailures.length} pushes failed: ${pushFailures.map((e) => e.message).join('; ')}`, {hint: pushFailures[0].hint, details: {images}})
+  return {images}
+}
+
+async function buildWhenReady(
+  def: ImageDef,
+  hash: string,
+  parents: Array<Promise<ImageResult>>,
+  sem: Semaphore,
+  opts: BuildImagesOptions,
+  reporter: Reporter,
+): Promise<ImageResult> {
+  const base = {name: def.name, ref: def.ref, contextHash: hash, parent: def.parent}
+  const done = await Promise.all(parents)
+  const bad = done.find((p) => p.status === 'failed' || p.status === 'skipped')
+  if (bad) {
+    const error = `parent ${bad.name} ${bad.status === 'failed' ? 'failed' : 'was skipped'}`
+    reporter.emit({subject: def.name, status: 'skipped', message: `skipped (parent failed: ${bad.name})`})
+    return {...base, status: 'skipped', seconds: 0, size: null, error}
+  }
+  const started = Date.now()
+  const seconds = () => Math.round((Date.now() - started) / 100) / 10
+  // Checked before taking a build slot: an unchanged image must not wait behind real builds.
+  const existing = await opts.docker.inspectImage(def.ref)
+  if (existing && existing.labels[LABELS.hash] === hash) {
+    reporter.emit({subject: def.name, status: 'unchanged', message: `unchanged (${def.ref})`})
+    return {...base, status: 'unchanged', seconds: seconds(), size: existing.size}
+  }
+  return sem.use(async () => {
+    reporter.emit({subject: def.name, status: 'start', message: existing ? 'building (context changed)' : 'building'})
+    const tail: string[] = []
+    const keep = opts.logTailLines ?? 20
+    try {
+      if (def.froms.some((f) => f.ref === opts.vars.rootfs_image)) await opts.ensureRootfs?.()
+      const info = await buildOne(opts.docker, def, hash, (line) => {
+        tail.push(line)
+        if (tail.length > keep) tail.shift()
+      })
+      reporter.emit({subject: def.name, status: 'changed', message: `built in ${seconds()}s (${def.ref}, ${formatSize(info.size)})`})
+      return {...base, status: 'built' as const, seconds: seconds(), size: info.size}
+    } catch (err) {
+      const error = errorMessage(err).split('\n')[0]
+      if (tail.at(-1) !== error) tail.push(error)
+      reporter.emit({subject: def.name, status: 'failed', message: `failed after ${seconds()}s: ${error}`, detail: tail})
+      return {...base, status: 'failed' as const, seconds: seconds(), size: null, error, logTail: tail}
+    }
+  })
+}
+
+/** The builder wants a plain Dockerfile: stage a copy of the image dir with the rendered one. */
+async function buildOne(docker: DockerClient, def: ImageDef, hash: string, onLog: (line: string) => void) {
+  const stage = await mkdtemp(join(tmpdir(), `osctl-image-${def.name}-`))
+  try {
+    await cp(def.dir, stage, {recursive: true})
+    await rm(join(stage, TEMPLATE_NAME), {force: true})
+    await writeFile(join(stage, 'Dockerfile'), def.dockerfile)
+    return await docker.buildImage({
+      contextDir: stage,
+      tags: [def.ref],
+      labels: {[LABELS.managed]: 'true', [LABELS.image]: def.name, [LABELS.hash]: hash},
+      // RUN steps reach the apt mirror the way the host does (no bridge NAT/DNS surprises).
+      networkMode: 'host',
+      onLog,
+    })
+  } finally {
+    await rm(stage, {recursive: true, force: true})
+  }
+}
+
+export function formatSize(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined) return '-'
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`
+}

@@ -1,0 +1,42 @@
+import {DockerClient} from '../docker/docker-client.js'
+import {OsctlError, errorMessage} from '../errors.js'
+import {Reporter} from '../reporter.js'
+import type {ImageResult} from './build-images.js'
+
+/**
+ * Pushes every built or unchanged image (an unchanged image may never have reached this registry),
+ * parents first so children's shared layers are already there. Marks each result's `pushed` and
+ * returns one error per failed push; the caller decides how the run ends.
+ */
+export async function pushImages(
+  docker: DockerClient,
+  images: ImageResult[],
+  registry: string,
+  reporter: Reporter,
+): Promise<OsctlError[]> {
+  const errors: OsctlError[] = []
+  for (const image of images) {
+    if (image.status !== 'built' && image.status !== 'unchanged') continue
+    // One at a time: children reuse the layers their parent just pushed.
+    {
+      const started = Date.now()
+      reporter.emit({subject: image.name, status: 'start', message: `pushing to ${registry}`})
+      try {
+        await docker.pushImage(image.ref)
+        image.pushed = true
+        reporter.emit({subject: image.name, status: 'ok', message: `pushed ${image.ref} in ${((Date.now() - started) / 1000).toFixed(1)}s`})
+      } catch (err) {
+        image.pushed = false
+        const msg = errorMessage(err).split('\n')[0]
+        reporter.emit({subject: image.name, status: 'failed', message: `push to ${registry} failed: ${msg}`})
+        errors.push(
+          new OsctlError('COMMAND_FAILED', `push of ${image.name} to registry ${registry} failed: ${msg}`, {
+            hint: `check \`registry:\` in osctl.yml (or --registry) and that a registry answers at http://${registry}/v2/ (osctl system status registry)`,
+            cause: err,
+          }),
+        )
+      }
+    }
+  }
+  return errors
+}

@@ -1,0 +1,115 @@
+import {createHash} from 'node:crypto'
+import {readFile} from 'node:fs/promises'
+import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+import type Docker from 'dockerode'
+
+import type {BuildOptions, DockerClient, ImageInfo} from '../../src/docker/docker-client.js'
+
+export interface FakeBuild {
+  ref: string
+  labels: Record<string, string>
+  networkMode?: string
+  /** The Dockerfile the builder received (rendered). */
+  dockerfile: string
+}
+
+/**
+ * In-memory Docker engine for unit tests: images with labels, builds that take time or fail on
+ * demand, and a record of every call and of the highest number of builds running at once.
+ */
+export class FakeDocker implements DockerClient {
+  readonly endpoint = 'fake'
+  readonly images = new Map<string, ImageInfo>()
+  readonly calls: string[] = []
+  readonly builds: FakeBuild[] = []
+  readonly pushed: string[] = []
+  /** ref → error message: that build fails after printing some log lines. */
+  readonly failBuilds = new Map<string, string>()
+  /** ref → error message: that push fails. */
+  readonly failPushes = new Map<string, string>()
+  buildDelayMs = 0
+  /** Lines each build prints before finishing (to test the log tail). */
+  buildLogLines = 30
+  unreachable = false
+  active = 0
+  maxConcurrency = 0
+  private nextId = 1
+
+  get raw(): Docker {
+    throw new Error('FakeDocker has no dockerode behind it')
+  }
+
+  async ping(): Promise<void> {
+    this.calls.push('ping')
+    if (this.unreachable) throw new Error('fake engine unreachable')
+  }
+
+  async inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    this.calls.push(`inspect ${ref}`)
+    const i = this.images.get(ref)
+    return i && {...i, labels: {...i.labels}}
+  }
+
+  async listImages(labels: Record<string, string>): Promise<ImageInfo[]> {
+    this.calls.push(`list ${JSON.stringify(labels)}`)
+    const match = (i: ImageInfo) => Object.entries(labels).every(([k, v]) => (v === '' ? k in i.labels : i.labels[k] === v))
+    return [...new Set(this.images.values())].filter(match)
+  }
+
+  async buildImage(opts: BuildOptions): Promise<ImageInfo> {
+    const ref = opts.tags[0]
+    this.calls.push(`build ${ref}`)
+    const dockerfile = await readFile(join(opts.contextDir, opts.dockerfile ?? 'Dockerfile'), 'utf8')
+    this.builds.push({ref, labels: {...opts.labels}, networkMode: opts.networkMode, dockerfile})
+    this.active++
+    this.maxConcurrency = Math.max(this.maxConcurrency, this.active)
+    try {
+      if (this.buildDelayMs > 0) await sleep(this.buildDelayMs)
+      for (let i = 1; i <= this.buildLogLines; i++) opts.onLog?.(`${ref} step ${i}`)
+      const failure = this.failBuilds.get(ref)
+      if (failure) throw new Error(failure)
+      return this.addImage(ref, opts.labels ?? {})
+    } finally {
+      this.active--
+    }
+  }
+
+  async importImage(_tar: NodeJS.ReadableStream, ref: string): Promise<void> {
+    this.calls.push(`import ${ref}`)
+    this.addImage(ref, {'io.osctl.managed': 'true'})
+  }
+
+  async tagImage(source: string, ref: string): Promise<void> {
+    this.calls.push(`tag ${source} ${ref}`)
+    const src = this.images.get(source) ?? [...this.images.values()].find((i) => i.id === source)
+    if (!src) throw Object.assign(new Error(`no such image: ${source}`), {statusCode: 404})
+    this.images.set(ref, {...src, tags: [...src.tags, ref]})
+  }
+
+  async pushImage(ref: string): Promise<void> {
+    this.calls.push(`push ${ref}`)
+    if (!this.images.has(ref)) throw new Error(`An image does not exist locally with the tag: ${ref}`)
+    const failure = this.failPushes.get(ref)
+    if (failure) throw new Error(failure)
+    this.pushed.push(ref)
+  }
+
+  async removeImage(ref: string): Promise<void> {
+    this.calls.push(`remove ${ref}`)
+    this.images.delete(ref)
+  }
+
+  /** Puts an image in the engine directly (an earlier build, a pulled image). */
+  addImage(ref: string, labels: Record<string, string>, size = 1_000_000): ImageInfo {
+    const id = `sha256:${createHash('sha256').update(`${ref}#${this.nextId++}`).digest('hex')}`
+    const info: ImageInfo = {id, tags: [ref], labels: {...labels}, size, created: new Date().toISOString()}
+    this.images.set(ref, info)
+    return info
+  }
+
+  /** Builds the fake received for refs containing `name` (e.g. '/etcd:'). */
+  buildsOf(fragment: string): FakeBuild[] {
+    return this.builds.filter((b) => b.ref.includes(fragment))
+  }
+}

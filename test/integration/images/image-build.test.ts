@@ -1,0 +1,163 @@
+import {execa} from 'execa'
+import {cp, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {REPO_ROOT, runCli} from '../../helpers/cli.js'
+
+const SKIP = process.env.OSCTL_SKIP_INTEGRATION === '1'
+const TAG = `t${process.pid}`
+const NO_SITE = '/nonexistent/osctl-image-test-site'
+const ref = (name: string, registry = 'localhost:4000') => `${registry}/osctl/${name}:${TAG}`
+const BUILD_TIMEOUT = 900_000
+
+interface Row {
+  name: string
+  status?: string
+  state?: string
+  ref: string
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  const port = (srv.address() as {port: number}).port
+  await new Promise((resolve) => srv.close(resolve))
+  return port
+}
+
+const imageId = async (r: string) => (await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', r])).stdout.trim()
+const statuses = (rows: Row[]) => Object.fromEntries(rows.map((r) => [r.name, r.status ?? r.state]))
+
+async function waitFor(url: string, timeoutMs = 30_000): Promise<Response> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      const res = await fetch(url)
+      if (res.ok) return res
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs / 1000}s`)
+    await sleep(300)
+  }
+}
+
+describe.skipIf(SKIP)('image build (real Docker)', () => {
+  const containers: string[] = []
+  let scratch: string
+
+  beforeAll(async () => {
+    // Fail loudly: a missing engine must not look like a pass.
+    const r = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], {reject: false})
+    if (r.exitCode !== 0) throw new Error(`Docker is not available (set OSCTL_SKIP_INTEGRATION=1 to skip): ${r.stderr}`)
+    scratch = await mkdtemp(join(tmpdir(), 'osctl-image-it-'))
+  })
+
+  afterAll(async () => {
+    for (const c of containers) await execa('docker', ['rm', '-f', c], {reject: false})
+    // Sweep by label and this run's tag only: other runs' and the operator's images stay.
+    const list = await execa('docker', ['images', '--filter', 'label=io.osctl.image', '--format', '{{.Repository}}:{{.Tag}}'], {reject: false})
+    const mine = list.stdout.split('\n').filter((r) => r.endsWith(`:${TAG}`))
+    if (mine.length > 0) await execa('docker', ['rmi', '-f', ...mine], {reject: false})
+    if (scratch) await rm(scratch, {recursive: true, force: true})
+  })
+
+  it('builds base, then etcd and registry', async () => {
+    const r = await runCli(['image', 'build', 'etcd', 'registry', '--site', NO_SITE, '--tag', TAG, '--json'], {timeoutMs: BUILD_TIMEOUT})
+    expect(r.exitCode, r.stderr).toBe(0)
+    const {images} = JSON.parse(r.stdout) as {images: Row[]}
+    expect(images.map((i) => i.name)).toEqual(['base', 'etcd', 'registry'])
+    expect(statuses(images)).toEqual({base: 'built', etcd: 'built', registry: 'built'})
+    expect(r.stderr).toContain('using defaults')
+    // base finished before either child started.
+    expect(r.stderr.indexOf('✔ base built')).toBeLessThan(r.stderr.indexOf('… etcd building'))
+    const labels = JSON.parse((await execa('docker', ['image', 'inspect', '--format', '{{json .Config.Labels}}', ref('etcd')])).stdout)
+    expect(labels).toMatchObject({'io.osctl.managed': 'true', 'io.osctl.image': 'etcd'})
+    expect(labels['io.osctl.context-hash']).toBe((images[1] as Row & {contextHash: string}).contextHash)
+  })
+
+  it('a second run rebuilds nothing', async () => {
+    const before = await Promise.all(['base', 'etcd', 'registry'].map((n) => imageId(ref(n))))
+    const r = await runCli(['image', 'build', 'etcd', 'registry', '--site', NO_SITE, '--tag', TAG, '--json'])
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(statuses(JSON.parse(r.stdout).images)).toEqual({base: 'unchanged', etcd: 'unchanged', registry: 'unchanged'})
+    expect(r.stderr).not.toContain('building')
+    expect(await Promise.all(['base', 'etcd', 'registry'].map((n) => imageId(ref(n))))).toEqual(before)
+  })
+
+  it('the etcd image serves /health', async () => {
+    const [client, peer] = [await freePort(), await freePort()]
+    const c = `osctl-it-etcd-${TAG}`
+    containers.push(c)
+    const url = (p: number) => `http://127.0.0.1:${p}`
+    await execa('docker', ['run', '-d', '--rm', '--name', c, '--net', 'host', ref('etcd'), '--name', 'it', `--listen-client-urls=${url(client)}`,
+      `--advertise-client-urls=${url(client)}`, `--listen-peer-urls=${url(peer)}`, `--initial-advertise-peer-urls=${url(peer)}`,
+      `--initial-cluster=it=${url(peer)}`])
+    const res = await waitFor(`${url(client)}/health`)
+    expect(await res.json()).toMatchObject({health: 'true'})
+    const put = await execa('docker', ['exec', c, 'etcdctl', `--endpoints=${url(client)}`, 'put', 'k', 'v'])
+    expect(put.stdout).toBe('OK')
+  })
+
+  it('--push sends every image to a registry started from the registry image', async () => {
+    const port = await freePort()
+    const registry = `127.0.0.1:${port}`
+    const c = `osctl-it-registry-${TAG}`
+    containers.push(c)
+    await execa('docker', ['run', '-d', '--rm', '--name', c, '--net', 'host', '-e', `REGISTRY_HTTP_ADDR=${registry}`, ref('registry')])
+    expect((await waitFor(`http://${registry}/v2/`)).status).toBe(200)
+    const r = await runCli(['image', 'build', 'etcd', 'registry', '--site', NO_SITE, '--tag', TAG, '--registry', registry, '--push', '--json'], {
+      timeoutMs: BUILD_TIMEOUT,
+    })
+    expect(r.exitCode, r.stderr).toBe(0)
+    const {images} = JSON.parse(r.stdout) as {images: Array<Row & {pushed: boolean}>}
+    expect(images.every((i) => i.pushed && i.ref === ref(i.name, registry))).toBe(true)
+    const catalog = await (await fetch(`http://${registry}/v2/_catalog`)).json()
+    expect(catalog.repositories).toEqual(['osctl/base', 'osctl/etcd', 'osctl/registry'])
+    const tags = await (await fetch(`http://${registry}/v2/osctl/etcd/tags/list`)).json()
+    expect(tags.tags).toEqual([TAG])
+  })
+
+  it('--push to a registry that does not run names it and points at osctl.yml', async () => {
+    const registry = `127.0.0.1:${await freePort()}`
+    const r = await runCli(['image', 'build', 'base', '--site', NO_SITE, '--tag', TAG, '--registry', registry, '--push'], {timeoutMs: BUILD_TIMEOUT})
+    expect(r.exitCode).toBe(1)
+    expect(r.stderr).toContain(`push of base to registry ${registry} failed`)
+    expect(r.stderr).toContain('`registry:` in osctl.yml')
+  })
+
+  it('a broken etcd Dockerfile fails etcd with its log tail and still builds the rest', async () => {
+    const images = join(scratch, 'images')
+    await cp(join(REPO_ROOT, 'images'), images, {recursive: true})
+    const file = join(images, 'etcd', 'Dockerfile.njk')
+    await writeFile(file, (await readFile(file, 'utf8')).replace('RUN apt-get update', 'RUN echo osctl-broken-marker && false && apt-get update'))
+    const env = {OSCTL_IMAGES_DIR: images}
+    const r = await runCli(['image', 'build', '--site', NO_SITE, '--tag', TAG], {env, timeoutMs: BUILD_TIMEOUT})
+    expect(r.exitCode).toBe(1)
+    expect(r.stderr).toContain('✖ etcd failed')
+    expect(r.stderr).toContain('osctl-broken-marker')
+    expect(r.stderr).toMatch(/returned a non-zero code: 1/)
+    expect(r.stderr).toContain('Error: image build failed: etcd (')
+    expect(r.stderr).toContain('= registry unchanged')
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+
+    const list = await runCli(['image', 'list', '--site', NO_SITE, '--tag', TAG, '--json'], {env})
+    expect(list.exitCode, list.stderr).toBe(0)
+    expect(statuses(JSON.parse(list.stdout).images)).toEqual({base: 'up-to-date', etcd: 'stale', registry: 'up-to-date'})
+  })
+
+  it('image list reports up-to-date, and missing for a tag never built', async () => {
+    const r = await runCli(['image', 'list', '--site', NO_SITE, '--tag', TAG, '--json'])
+    expect(r.exitCode, r.stderr).toBe(0)
+    const rows = JSON.parse(r.stdout).images as Array<Row & {size: number; parent: string | null}>
+    expect(statuses(rows)).toEqual({base: 'up-to-date', etcd: 'up-to-date', registry: 'up-to-date'})
+    expect(rows.find((i) => i.name === 'etcd')).toMatchObject({parent: 'base', ref: ref('etcd')})
+    expect(rows.every((i) => i.size > 0)).toBe(true)
+    const missing = await runCli(['image', 'list', '--site', NO_SITE, '--tag', `${TAG}-never`, '--json'])
+    expect(statuses(JSON.parse(missing.stdout).images)).toEqual({base: 'missing', etcd: 'missing', registry: 'missing'})
+  })
+})
