@@ -1,0 +1,27 @@
+import type {SiteConfig, SiteHost} from '../site/types.js'
+import type {Host} from './host.js'
+import {SshHost} from './ssh-host.js'
+
+/**
+ * One SshHost per inventory host. Nothing connects yet: each host opens its single SSH connection on
+ * first use, so building hosts for a whole site is free and a dead host only fails its own work.
+ */
+export function hostsFor(site: {config: Pick<SiteConfig, 'sshKnownHosts' | 'sshHostKeyPolicy'>}, hosts: SiteHost[]): Host[] {
+  return hosts.map(
+    (h) =>
+      new SshHost({
+        name: h.name,
+        address: h.address,
+        port: h.ssh.port,
+        user: h.ssh.user,
+        keyFile: h.ssh.keyFile,
+        knownHostsFile: site.config.sshKnownHosts,
+        hostKeyPolicy: site.config.sshHostKeyPolicy,
+      }),
+  )
+}
+
+/** Closes every connection, even when some hosts fail to close cleanly. */
+export async function closeAll(hosts: Host[]): Promise<void> {
+  await Promise.allSettled(hosts.map((h) => h.close()))
+}

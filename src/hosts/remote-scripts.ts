@@ -1,0 +1,36 @@
+/**
+ * POSIX sh scripts SshHost runs for file operations, so they need nothing on the host beyond
+ * coreutils (no SFTP subsystem). Each takes its paths as positional parameters, never spliced in.
+ */
+
+// Receives stdin into a temp file next to the target, then checks size and sha256 before the
+// rename: a dropped connection ends stdin early, and a truncated file must never replace the target.
+export const PUT_SCRIPT = `set -e
+phase=$1 f=$2 t=$3 mode=$4 owner=$5 size=$6 sum=$7
+d=$(dirname -- "$f")
+if [ "$phase" != commit ]; then
+  mkdir -p -- "$d"
+  trap 'rm -f -- "$t"' EXIT
+  (umask 077 && cat > "$t")
+  [ "$phase" = receive ] && trap - EXIT && exit 0
+fi
+trap 'rm -f -- "$t"' EXIT
+n=$(wc -c < "$t")
+[ "$n" -eq "$size" ] || { echo "received $n of $size bytes" >&2; exit 1; }
+h=$(sha256sum < "$t")
+[ "\${h%% *}" = "$sum" ] || { echo "sha256 mismatch after transfer" >&2; exit 1; }
+chmod "$mode" "$t"
+[ -z "$owner" ] || chown -- "$owner" "$t"
+sync -- "$t" 2>/dev/null || sync
+mv -f -- "$t" "$f"
+trap - EXIT
+sync -- "$d" 2>/dev/null || true`
+
+export const PROBE_SCRIPT = `f=$1
+[ -f "$f" ] || { echo absent; exit 0; }
+h=$(sha256sum < "$f") || exit 1
+echo "\${h%% *}"
+exec stat -L -c '%a %U:%G' -- "$f"`
+
+export const READ_SCRIPT = '[ -e "$1" ] || exit 44; exec cat -- "$1"'
+export const EXISTS_SCRIPT = '[ -e "$1" ] || [ -L "$1" ]'

@@ -1,0 +1,174 @@
+import {randomBytes} from 'node:crypto'
+import {Readable} from 'node:stream'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {OsctlError} from '../../../src/errors.js'
+import type {Host} from '../../../src/hosts/host.js'
+
+/**
+ * What every Host must do, run against FakeHost, LocalHost, SshHost (and later lab hosts), so the
+ * fake the unit tests rely on cannot drift from the real adapters. Uses only commands found on any
+ * Linux host: sh, printf, cat, sleep, stat, ls.
+ */
+export function hostContract(name: string, makeHost: () => Promise<Host>): void {
+  describe(`Host contract: ${name}`, () => {
+    let host: Host
+    const dir = `/tmp/osctl-contract-${randomBytes(4).toString('hex')}`
+
+    beforeAll(async () => {
+      host = await makeHost()
+      await host.writeFileAtomic(`${dir}/.keep`, '')
+    })
+    afterAll(async () => {
+      await host?.remove(dir)
+      await host?.close()
+    })
+
+    async function rejection(p: Promise<unknown>): Promise<OsctlError> {
+      const err = await p.then(() => undefined, (e: unknown) => e)
+      expect(err).toBeInstanceOf(OsctlError)
+      return err as OsctlError
+    }
+
+    describe('exec', () => {
+      it('returns exit code, stdout and stderr without throwing on failure', async () => {
+        const r = await host.exec(['sh', '-c', 'printf out; printf err >&2; exit 3'])
+        expect(r).toMatchObject({exitCode: 3, stdout: 'out', stderr: 'err'})
+      })
+
+      it('passes every argv element through verbatim', async () => {
+        const args = ['a b', "it's", '$HOME', '', 'line1\nline2', '*', '"q"', '; rm -rf /']
+        const r = await host.exec(['printf', '%s|', ...args])
+        expect(r.stdout).toBe(args.map((a) => `${a}|`).join(''))
+      })
+
+      it('runs a single string through sh -c', async () => {
+        expect((await host.exec('echo "$((1+2))" && echo done')).stdout).toBe('3\ndone\n')
+      })
+
+      it('feeds input to stdin', async () => {
+        expect((await host.exec(['cat'], {input: 'hello\nwörld\n'})).stdout).toBe('hello\nwörld\n')
+        expect((await host.exec(['cat'], {input: Buffer.from('bytes')})).stdout).toBe('bytes')
+      })
+
+      it('closes stdin when there is no input', async () => {
+        expect(await host.exec(['cat'], {timeoutMs: 10_000})).toMatchObject({exitCode: 0, stdout: ''})
+      })
+
+      it('applies env and cwd', async () => {
+        const r = await host.exec(['sh', '-c', 'echo "$OSCTL_T:$(pwd)"'], {env: {OSCTL_T: 'a b'}, cwd: dir})
+        expect(r.stdout).toBe(`a b:${dir}\n`)
+      })
+
+      it('streams stdout and stderr while collecting them', async () => {
+        let out = ''
+        let err = ''
+        const r = await host.exec(['sh', '-c', 'printf o1; printf e1 >&2; printf o2'], {
+          onStdout: (c) => (out += c),
+          onStderr: (c) => (err += c),
+        })
+        expect(out).toBe(r.stdout)
+        expect(out).toBe('o1o2')
+        expect(err).toBe('e1')
+      })
+
+      it('kills a command that outlives timeoutMs and names host and command', async () => {
+        const start = Date.now()
+        const err = await rejection(host.exec(['sleep', '5'], {timeoutMs: 300}))
+        expect(Date.now() - start).toBeLessThan(4000)
+        expect(err.code).toBe('TIMEOUT')
+        expect(err.message).toContain(host.name)
+        expect(err.message).toContain('sleep 5')
+      })
+    })
+
+    describe('run', () => {
+      it('returns stdout on success', async () => {
+        expect(await host.run(['printf', '%s', 'ok'])).toBe('ok')
+      })
+
+      it('throws COMMAND_FAILED with host, command, exit code and the last 20 stderr lines', async () => {
+        const script = 'for i in $(seq 1 30); do echo line$i >&2; done; exit 4'
+        const err = await rejection(host.run(['sh', '-c', script]))
+        expect(err.code).toBe('COMMAND_FAILED')
+        expect(err.message).toContain(host.name)
+        expect(err.message).toContain('seq 1 30')
+        expect(err.message).toContain('exited with 4')
+        expect(err.message).toContain('line30')
+        expect(err.message).toContain('line11')
+        expect(err.message).not.toMatch(/line10\b/)
+      })
+    })
+
+    describe('files', () => {
+      it('writeFileAtomic writes, then reports no change for the same content', async () => {
+        const p = `${dir}/a.conf`
+        expect(await host.writeFileAtomic(p, 'one\n')).toBe(true)
+        expect(await host.writeFileAtomic(p, 'one\n')).toBe(false)
+        expect((await host.readFile(p)).toString()).toBe('one\n')
+        expect(await host.writeFileAtomic(p, Buffer.from('two\n'))).toBe(true)
+        expect((await host.readFile(p)).toString()).toBe('two\n')
+      })
+
+      it('applies the mode, rewrites when only the mode differs, and keeps it on later writes', async () => {
+        const p = `${dir}/secret`
+        expect(await host.writeFileAtomic(p, 's3cret', {mode: 0o600})).toBe(true)
+        expect(await host.run(['stat', '-c', '%a', p])).toBe('600\n')
+        expect(await host.writeFileAtomic(p, 's3cret', {mode: 0o640})).toBe(true)
+        expect(await host.run(['stat', '-c', '%a', p])).toBe('640\n')
+        expect(await host.writeFileAtomic(p, 's3cret')).toBe(false)
+        expect(await host.writeFileAtomic(p, 'changed')).toBe(true)
+        expect(await host.run(['stat', '-c', '%a', p])).toBe('640\n')
+      })
+
+      it('creates parent directories and round-trips binary content', async () => {
+        const p = `${dir}/x/y/z.bin`
+        const data = Buffer.from(Array.from({length: 256}, (_, i) => i))
+        await host.writeFileAtomic(p, data)
+        expect(Buffer.compare(await host.readFile(p), data)).toBe(0)
+      })
+
+      it('readFile of a missing file fails naming host:path; readFileIfExists returns undefined', async () => {
+        const p = `${dir}/missing.txt`
+        const err = await rejection(host.readFile(p))
+        expect(err.message).toContain(`${host.name}:${p}`)
+        expect(await host.readFileIfExists(p)).toBeUndefined()
+      })
+
+      it('uploads a 5 MB stream and leaves no temp file behind', async () => {
+        const chunks = Array.from({length: 80}, () => randomBytes(64 * 1024))
+        const p = `${dir}/up/image.tar`
+        await host.upload(p, Readable.from(chunks), {mode: 0o600})
+        const back = await host.readFile(p)
+        expect(back.length).toBe(5 * 1024 * 1024)
+        expect(Buffer.compare(back, Buffer.concat(chunks))).toBe(0)
+        expect(await host.run(['stat', '-c', '%a', p])).toBe('600\n')
+        expect(await host.run(['ls', '-A', `${dir}/up`])).toBe('image.tar\n')
+      })
+
+      it('an upload whose stream fails leaves neither target nor temp file', async () => {
+        const p = `${dir}/broken/data.bin`
+        await host.writeFileAtomic(`${dir}/broken/.keep`, '')
+        const failing = Readable.from((async function* () {
+          yield randomBytes(1024)
+          throw new Error('source broke')
+        })())
+        await expect(host.upload(p, failing)).rejects.toThrow()
+        expect(await host.exists(p)).toBe(false)
+        expect(await host.run(['ls', '-A', `${dir}/broken`])).toBe('.keep\n')
+      })
+
+      it('exists and remove handle files, trees and missing paths', async () => {
+        await host.writeFileAtomic(`${dir}/tree/a/b.txt`, 'b')
+        expect(await host.exists(`${dir}/tree/a/b.txt`)).toBe(true)
+        expect(await host.exists(`${dir}/tree`)).toBe(true)
+        await host.remove(`${dir}/tree/a/b.txt`)
+        expect(await host.exists(`${dir}/tree/a/b.txt`)).toBe(false)
+        await host.writeFileAtomic(`${dir}/tree/c.txt`, 'c')
+        await host.remove(`${dir}/tree`)
+        expect(await host.exists(`${dir}/tree`)).toBe(false)
+        await expect(host.remove(`${dir}/never-was`)).resolves.toBeUndefined()
+      })
+    })
+  })
+}

@@ -1,0 +1,117 @@
+import {readFile, writeFile} from 'node:fs/promises'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {OsctlError} from '../../../src/errors.js'
+import {fanOut, summarize} from '../../../src/hosts/fan-out.js'
+import {SshHost} from '../../../src/hosts/ssh-host.js'
+import {hostContract} from './host-contract.js'
+import {type LocalSshd, freePort, startSshd} from './local-sshd.js'
+
+async function failure(p: Promise<unknown>): Promise<OsctlError> {
+  const err = await p.then(() => undefined, (e: unknown) => e)
+  expect(err).toBeInstanceOf(OsctlError)
+  return err as OsctlError
+}
+
+describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('SshHost against a real sshd', () => {
+  let sshd: LocalSshd
+  const opened: SshHost[] = []
+  const host = (overrides: Parameters<LocalSshd['target']>[0] = {}) => {
+    const h = new SshHost(sshd.target(overrides))
+    opened.push(h)
+    return h
+  }
+
+  beforeAll(async () => {
+    sshd = await startSshd()
+  })
+  afterAll(async () => {
+    await Promise.allSettled(opened.map((h) => h.close()))
+    await sshd?.stop()
+  })
+
+  hostContract('SshHost', async () => host())
+
+  it('runs commands and writes files atomically over one connection', async () => {
+    const h = host({name: 'lab-1'})
+    expect(await h.run(['id', '-un'])).toBe(`${sshd.user}\n`)
+    const p = `${sshd.dir}/remote/app.conf`
+    expect(await h.writeFileAtomic(p, 'x = 1\n', {mode: 0o640})).toBe(true)
+    expect(await h.writeFileAtomic(p, 'x = 1\n', {mode: 0o640})).toBe(false)
+    expect((await h.readFile(p)).toString()).toBe('x = 1\n')
+    // Many operations at once share the connection; more than sshd's MaxSessions must still work.
+    const outs = await Promise.all(Array.from({length: 25}, (_, i) => h.run(['echo', String(i)])))
+    expect(outs).toEqual(Array.from({length: 25}, (_, i) => `${i}\n`))
+  })
+
+  it('reconnects after the connection was closed', async () => {
+    const h = host()
+    expect(await h.run(['true'])).toBe('')
+    await h.close()
+    expect(await h.run(['echo', 'again'])).toBe('again\n')
+  })
+
+  it('accept-new records the host key; a changed key is refused naming file:line', async () => {
+    const knownHostsFile = `${sshd.dir}/known_hosts.rotate`
+    await writeFile(knownHostsFile, '# managed by test\nother.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFakeFake\n')
+    const first = host({name: 'lab-2', knownHostsFile})
+    await first.run(['true'])
+    await first.close()
+    const recorded = await readFile(knownHostsFile, 'utf8')
+    expect(recorded).toContain(`[127.0.0.1]:${sshd.port} ${await sshd.hostPublicKey()}`)
+
+    await sshd.rotateHostKey()
+    const err = await failure(host({name: 'lab-2', knownHostsFile}).run(['true']))
+    expect(err.code).toBe('HOST_KEY_MISMATCH')
+    expect(err.message).toContain('lab-2')
+    expect(err.message).toContain(`127.0.0.1:${sshd.port}`)
+    expect(err.message).toMatch(/SHA256:[A-Za-z0-9+/]{43}/)
+    expect(err.message).toContain(`${knownHostsFile}:3`)
+    expect(err.hint).toContain(`ssh-keygen -f ${knownHostsFile} -R '[127.0.0.1]:${sshd.port}'`)
+    // Refusing must not have touched the file.
+    expect(await readFile(knownHostsFile, 'utf8')).toBe(recorded)
+  })
+
+  it('parallel accept-new connections record the key exactly once', async () => {
+    const knownHostsFile = `${sshd.dir}/known_hosts.parallel`
+    await Promise.all(Array.from({length: 6}, () => host({knownHostsFile}).run(['true'])))
+    const lines = (await readFile(knownHostsFile, 'utf8')).trim().split('\n')
+    expect(lines).toHaveLength(1)
+  })
+
+  it('strict refuses an unknown host key', async () => {
+    const err = await failure(host({name: 'lab-3', hostKeyPolicy: 'strict'}).run(['true']))
+    expect(err.code).toBe('HOST_KEY_UNKNOWN')
+    expect(err.message).toContain('lab-3')
+    expect(err.message).toMatch(/SHA256:/)
+  })
+
+  it('strict accepts a key already in known_hosts', async () => {
+    const knownHostsFile = `${sshd.dir}/known_hosts.strict`
+    await writeFile(knownHostsFile, `[127.0.0.1]:${sshd.port} ${await sshd.hostPublicKey()}\n`)
+    expect(await host({hostKeyPolicy: 'strict', knownHostsFile}).run(['echo', 'ok'])).toBe('ok\n')
+  })
+
+  it('an unauthorized key fails with HOST_AUTH naming user and key file', async () => {
+    const err = await failure(host({name: 'lab-4', keyFile: sshd.wrongKeyFile}).run(['true']))
+    expect(err.code).toBe('HOST_AUTH')
+    expect(err.message).toContain(`${sshd.user}@lab-4`)
+    expect(err.message).toContain(sshd.wrongKeyFile)
+  })
+
+  it('a closed port fails with HOST_UNREACHABLE: connection refused', async () => {
+    const port = await freePort()
+    const err = await failure(host({name: 'lab-5', port}).run(['true']))
+    expect(err.code).toBe('HOST_UNREACHABLE')
+    expect(err.message).toBe(`cannot reach lab-5 (127.0.0.1:${port}): connection refused`)
+  })
+
+  it('fanOut over a good and a dead host reports one ok, one failed, exit 3', async () => {
+    const dead = await freePort()
+    const hosts = [host({name: 'good'}), host({name: 'dead', port: dead})]
+    const results = await fanOut(hosts, 4, (h) => h.run(['hostname']))
+    expect(results.map((r) => [r.host, r.ok])).toEqual([['good', true], ['dead', false]])
+    expect(results[1].error?.code).toBe('HOST_UNREACHABLE')
+    expect(summarize(results)).toEqual({ok: ['good'], failed: ['dead'], exitCode: 3})
+  })
+})
