@@ -174,7 +174,7 @@ export class SshHost implements Host {
     const reused = this.conn !== undefined
     const client = await this.connection()
     try {
-      return await channelOn(client, line)
+      return await channelOnRetrying(client, line)
     } catch (err) {
       if (!reused || !/not connected|no response|socket|closed/i.test(errorMessage(err))) throw this.lost(err, line)
       if (this.conn) {
@@ -200,8 +200,6 @@ export class SshHost implements Host {
       return new Promise<RawResult>((resolve, reject) => {
         const out: Buffer[] = []
         const err: Buffer[] = []
-        let exitCode: number | undefined
-        let signal: string | undefined
         let settled = false
         const settle = (fn: () => void) => {
           if (settled) return
@@ -211,14 +209,11 @@ export class SshHost implements Host {
         }
         collect(ch, out, opts.onStdout)
         collect(ch.stderr, err, opts.onStderr)
-        ch.on('exit', (code: number | null, sig?: string) => {
-          if (typeof code === 'number') exitCode = code
-          else if (sig) signal = sig.startsWith('SIG') ? sig : `SIG${sig}`
-        })
         let inputError: unknown
         const text = typeof shown === 'string' ? shown : shown.join(' ')
         ch.on('close', () =>
           settle(() => {
+            const {code: exitCode, signal} = exits.get(ch) ?? {}
             if (inputError !== undefined) reject(new OsctlError('COMMAND_FAILED', `${this.name}: reading the input for \`${text}\` failed: ${errorMessage(inputError)}`, {cause: inputError}))
             else if (exitCode === undefined && signal === undefined) reject(this.lost('channel closed without an exit status', text))
             else resolve({exitCode: exitCode ?? signalExitCode(signal!), stdout: Buffer.concat(out), stderr: Buffer.concat(err), ...(signal ? {signal} : {})})
@@ -254,10 +249,40 @@ export class SshHost implements Host {
   }
 }
 
+/**
+ * sshd frees a session slot (MaxSessions) a moment after the channel's close reaches us, so a burst
+ * of short commands can see a transient "open failed": wait a little and try again.
+ */
+async function channelOnRetrying(client: Client, line: string): Promise<ClientChannel> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await channelOn(client, line)
+    } catch (err) {
+      if (attempt >= 6 || !/Channel open failure/i.test(errorMessage(err))) throw err
+      await new Promise((r) => setTimeout(r, 25 * 2 ** attempt))
+    }
+  }
+}
+
+/**
+ * Exit status per channel, recorded from inside the exec callback: a fast command's exit-status can
+ * arrive in the same packet as the exec confirmation, before any awaiting code could listen.
+ */
+const exits = new WeakMap<ClientChannel, {code?: number; signal?: string}>()
+
 function channelOn(client: Client, line: string): Promise<ClientChannel> {
   return new Promise((resolve, reject) => {
     try {
-      client.exec(line, (err, ch) => (err ? reject(err) : resolve(ch)))
+      client.exec(line, (err, ch) => {
+        if (err) return reject(err)
+        const status: {code?: number; signal?: string} = {}
+        exits.set(ch, status)
+        ch.on('exit', (code: number | null, sig?: string) => {
+          if (typeof code === 'number') status.code = code
+          else if (sig) status.signal = sig.startsWith('SIG') ? sig : `SIG${sig}`
+        })
+        resolve(ch)
+      })
     } catch (err) {
       reject(err)
     }

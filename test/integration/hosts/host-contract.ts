@@ -36,6 +36,13 @@ export function hostContract(name: string, makeHost: () => Promise<Host>): void 
         expect(r).toMatchObject({exitCode: 3, stdout: 'out', stderr: 'err'})
       })
 
+      it('reports the exit status of a burst of concurrent short commands', async () => {
+        // Over SSH a fast command's exit-status can arrive with the exec confirmation, and sshd's
+        // session limit (10) is briefly exceeded by a burst: neither may lose a result.
+        const results = await Promise.all(Array.from({length: 24}, (_, i) => host.exec(['sh', '-c', `exit ${i % 5}`])))
+        expect(results.map((r) => r.exitCode)).toEqual(Array.from({length: 24}, (_, i) => i % 5))
+      })
+
       it('passes every argv element through verbatim', async () => {
         const args = ['a b', "it's", '$HOME', '', 'line1\nline2', '*', '"q"', '; rm -rf /']
         const r = await host.exec(['printf', '%s|', ...args])
