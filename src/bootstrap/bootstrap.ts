@@ -1,0 +1,166 @@
+import {OsctlError, errorMessage} from '../errors.js'
+import {HostResult, fanOut} from '../hosts/fan-out.js'
+import {Host} from '../hosts/host.js'
+import {Reporter} from '../reporter.js'
+import {Site, SiteHost} from '../site/types.js'
+import {SYSTEM_CONTAINERS} from '../system/definitions.js'
+import {ApplyResult, SystemManager} from '../system/manager.js'
+import {DockerEngineResult, ensureDockerEngine} from './docker-engine.js'
+import {ensureHostPackages} from './host-packages.js'
+import {PrecheckResult, assertPrechecks, canReach, runPrechecks} from './prechecks.js'
+import {contextFor, deployHost, imageRef, registryHost, registryPort, systemContainersFor} from './system-context.js'
+
+export interface LocalImage {
+  ref: string
+  imageId: string
+}
+
+/** What bootstrap needs from the machine running osctl; injected so the flow is testable with fakes. */
+export interface BootstrapDeps {
+  connect(hosts: SiteHost[]): Host[]
+  localImages(names: string[]): Promise<Record<string, LocalImage>>
+  publish(localRef: string, registryRef: string): Promise<void>
+  archive(localRef: string): Promise<NodeJS.ReadableStream>
+}
+
+export interface HostBootstrap {
+  host: string
+  ok: boolean
+  prechecks: PrecheckResult[]
+  packagesInstalled: string[]
+  system: ApplyResult[]
+  docker?: DockerEngineResult
+  error?: ReturnType<OsctlError['toJSON']>
+}
+
+export interface BootstrapResult {
+  hosts: HostBootstrap[]
+  changed: boolean
+}
+
+/**
+ * Prechecks and host packages everywhere, then the registry (sent as an OCI archive), then the
+ * images pushed into it, then etcd pulled from it, then Docker. A host that fails leaves the phases
+ * after; the others go on.
+ */
+export async function bootstrap(site: Site, targets: SiteHost[], deps: BootstrapDeps, reporter: Reporter): Promise<BootstrapResult> {
+  const deploy = deployHost(site)
+  const hosts = new Map(deps.connect(targets).map((h) => [h.name, h]))
+  const records = new Map<string, HostBootstrap>(targets.map((t) => [t.name, {host: t.name, ok: true, prechecks: [], packagesInstalled: [], system: []}]))
+  const concurrency = site.config.sshConcurrency
+  const alive = () => targets.filter((t) => records.get(t.name)!.ok)
+  const absorb = <T>(results: HostResult<T>[]) => {
+    for (const r of results) {
+      if (r.ok) continue
+      const rec = records.get(r.host)!
+      rec.ok = false
+      rec.error = r.error?.toJSON()
+      const detail = Array.isArray(r.error?.details) ? (r.error.details as unknown[]).filter((d): d is string => typeof d === 'string') : undefined
+      reporter.emit({host: r.host, subject: 'bootstrap', status: 'failed', message: r.error?.headline ?? 'failed', detail})
+    }
+  }
+
+  try {
+    absorb(
+      await fanOut(alive(), concurrency, async (t) => {
+        const host = hosts.get(t.name)!
+        const defs = systemContainersFor(t)
+        const ports = defs.flatMap((d) => d.ports)
+        const mgr = new SystemManager(host, reporter)
+        const owned: number[] = []
+        for (const d of defs) if ((await mgr.state(d.name)).active === 'active') owned.push(...d.ports)
+        const checks = await runPrechecks(host, ports, owned)
+        records.get(t.name)!.prechecks = checks
+        assertPrechecks(host, checks)
+        reporter.emit({host: t.name, subject: 'prechecks', status: 'ok', message: checks.map((c) => c.detail).join('; ')})
+        const installed = await ensureHostPackages(host)
+        records.get(t.name)!.packagesInstalled = installed
+        reporter.emit({host: t.name, subject: 'host packages', status: installed.length ? 'changed' : 'unchanged', message: installed.join(' ') || 'all present'})
+      }),
+    )
+
+    const images = await deps.localImages(SYSTEM_CONTAINERS.map((d) => d.image))
+    const registryDef = SYSTEM_CONTAINERS.find((d) => d.name === 'registry')!
+    if (records.get(deploy.name)?.ok) {
+      absorb(
+        await fanOut([deploy], 1, async (t) => {
+          const mgr = new SystemManager(hosts.get(t.name)!, reporter)
+          const local = images[registryDef.image]
+          const result = await mgr.apply(registryDef, contextFor(site, t, registryDef), {
+            kind: 'archive',
+            ref: imageRef(site, registryDef.image),
+            imageId: local.imageId,
+            archive: () => deps.archive(local.ref),
+          })
+          records.get(t.name)!.system.push(result)
+          reporter.emit({host: t.name, subject: 'registry', status: result.status === 'unchanged' ? 'unchanged' : 'changed', message: `revision ${result.revision}`})
+        }),
+      )
+    }
+
+    const deployTargeted = records.has(deploy.name)
+    if (deployTargeted && !records.get(deploy.name)!.ok) {
+      // Without the registry no other host can get its images: say so per host instead of failing later.
+      for (const t of alive()) {
+        const rec = records.get(t.name)!
+        rec.ok = false
+        rec.error = new OsctlError('COMMAND_FAILED', `${t.name}: skipped, the registry on ${deploy.name} did not come up`, {hint: `Fix ${deploy.name} first (see its error), then bootstrap again.`}).toJSON()
+      }
+      return finish()
+    }
+    if (alive().length === 0) return finish()
+    if (!deployTargeted && !(await registryAnswers(site.config.registry))) {
+      throw new OsctlError('HOST_UNREACHABLE', `the site registry ${site.config.registry} does not answer, and the deploy host ${deploy.name} is outside --limit`, {
+        location: '--limit',
+        hint: `Bootstrap ${deploy.name} first (or include it in --limit).`,
+      })
+    }
+    for (const def of SYSTEM_CONTAINERS.filter((d) => d !== registryDef)) {
+      await deps.publish(images[def.image].ref, imageRef(site, def.image))
+    }
+
+    absorb(
+      await fanOut(alive(), concurrency, async (t) => {
+        const host = hosts.get(t.name)!
+        if (!(await canReach(host, registryHost(site), registryPort(site)))) {
+          throw new OsctlError('HOST_UNREACHABLE', `${t.name} cannot reach the site registry at ${site.config.registry}`, {hint: 'Check routing/firewall between the host and the deploy host.'})
+        }
+        for (const def of systemContainersFor(t).filter((d) => d !== registryDef)) {
+          const result = await new SystemManager(host, reporter).apply(def, contextFor(site, t, def), {kind: 'registry', ref: imageRef(site, def.image)})
+          records.get(t.name)!.system.push(result)
+          reporter.emit({host: t.name, subject: def.name, status: result.status === 'unchanged' ? 'unchanged' : 'changed', message: `revision ${result.revision}`})
+        }
+        const docker = await ensureDockerEngine(host, site.config.registry)
+        records.get(t.name)!.docker = docker
+        reporter.emit({host: t.name, subject: 'docker', status: docker.started ? 'changed' : 'unchanged', message: docker.started ? 'started' : 'running'})
+      }),
+    )
+  } catch (err) {
+    // A failure outside a per-host step (e.g. pushing an image) fails every host still in flight.
+    for (const t of alive()) {
+      const rec = records.get(t.name)!
+      rec.ok = false
+      rec.error = (err instanceof OsctlError ? err : new OsctlError('COMMAND_FAILED', errorMessage(err))).toJSON()
+    }
+    throw err
+  } finally {
+    await Promise.all([...hosts.values()].map((h) => h.close().catch(() => {})))
+  }
+
+  return finish()
+
+  function finish(): BootstrapResult {
+    const all = [...records.values()]
+    const changed = all.some((r) => r.packagesInstalled.length > 0 || r.system.some((s) => s.status !== 'unchanged') || r.docker?.started || r.docker?.configChanged)
+    return {hosts: all, changed}
+  }
+}
+
+async function registryAnswers(registry: string): Promise<boolean> {
+  try {
+    const r = await fetch(`http://${registry}/v2/`, {signal: AbortSignal.timeout(5000)})
+    return r.status === 200
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,40 @@
+import {BootstrapResult, bootstrap} from '../bootstrap/bootstrap.js'
+import {localSystemImages} from '../bootstrap/local-images.js'
+import {OsctlCommand, describe, siteFlags} from '../base-command.js'
+import {siteContext} from '../cli/site-context.js'
+import {summarizeHosts} from '../cli/summary.js'
+import {ociArchiveStream, publishImage} from '../system/image-transport.js'
+
+export default class Bootstrap extends OsctlCommand {
+  static summary = 'Prepare hosts: host packages, system containers (registry, etcd) under runc + systemd, then Docker.'
+  static description = describe(
+    'Runs on every host in parallel. Prechecks first (systemd, cgroups, disk, ports); nothing is changed on a host that fails them. ' +
+      'The registry image reaches the deploy host as an OCI archive from this machine; the other images are pushed into it and pulled by the hosts. ' +
+      'Docker starts last, ordered after the system containers. Running it again with nothing changed restarts nothing.',
+  )
+  static examples = ['<%= config.bin %> bootstrap --site ./site', '<%= config.bin %> bootstrap --limit control --json']
+  static flags = {...siteFlags}
+
+  async run(): Promise<BootstrapResult & {exitCode: number}> {
+    const {flags} = await this.parse(Bootstrap)
+    const ctx = await siteContext(flags)
+    const reporter = this.reporter()
+    const result = await bootstrap(ctx.site, ctx.targets, {
+      connect: ctx.connect,
+      localImages: (names) => localSystemImages(ctx.site, names, reporter),
+      publish: publishImage,
+      archive: ociArchiveStream,
+    }, reporter)
+    const exitCode = summarizeHosts(result.hosts)
+    if (!this.jsonEnabled()) {
+      for (const h of result.hosts) {
+        const sys = h.system.map((s) => `${s.name} r${s.revision} ${s.status}`).join(', ')
+        this.log(`${h.host.padEnd(16)} ${h.ok ? 'ok    ' : 'FAILED'} ${sys}${h.docker ? `, docker ${h.docker.started ? 'started' : 'unchanged'}` : ''}${h.error ? `  ${h.error.message}` : ''}`)
+      }
+      this.log(result.changed ? 'bootstrap: changes applied' : 'bootstrap: nothing changed')
+    }
+    this.successExitCode = exitCode
+    return {...result, exitCode}
+  }
+}
+

@@ -1,0 +1,18 @@
+import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
+import {siteContext} from '../../cli/site-context.js'
+import {SystemRow, formatRows, systemRows} from '../../cli/system-status.js'
+import {summarizeHosts} from '../../cli/summary.js'
+
+export default class SystemList extends OsctlCommand {
+  static summary = 'System containers on each host: revision, image, unit state.'
+  static description = describe('Reads the slots and units on each host (no health probes; see `system status`).')
+  static flags = {...siteFlags}
+
+  async run(): Promise<{rows: SystemRow[]}> {
+    const {flags} = await this.parse(SystemList)
+    const rows = await systemRows(await siteContext(flags), {health: false})
+    if (!this.jsonEnabled()) for (const line of formatRows(rows)) this.log(line)
+    this.successExitCode = summarizeHosts(rows.map((r) => ({ok: !r.error})))
+    return {rows}
+  }
+}

@@ -1,0 +1,31 @@
+import {Args} from '@oclif/core'
+
+import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
+import {systemTargets, yesFlag} from '../../cli/system-targets.js'
+import {OsctlError} from '../../errors.js'
+import {SystemManager} from '../../system/manager.js'
+
+export default class SystemRemove extends OsctlCommand {
+  static summary = 'Stop and remove a system container (unit, slots, image store entries); its data directory is kept.'
+  static description = describe('Needs --yes. Data under /var/lib/osctl/data/NAME stays so a later bootstrap finds it again.')
+  static args = {name: Args.string({description: 'System container (etcd, registry).', required: true})}
+  static flags = {...siteFlags, yes: yesFlag}
+
+  async run(): Promise<{removed: string[]}> {
+    const {args, flags} = await this.parse(SystemRemove)
+    const {targets, close} = await systemTargets(flags, args.name)
+    if (!flags.yes) {
+      await close()
+      throw new OsctlError('USAGE', `refusing to remove ${args.name} from ${targets.map((t) => t.siteHost.name).join(', ')} without --yes`, {location: '--yes', hint: 'Add --yes to confirm.'})
+    }
+    try {
+      for (const t of targets) {
+        await new SystemManager(t.host, this.reporter()).remove(args.name)
+        if (!this.jsonEnabled()) this.log(`${t.siteHost.name}: ${args.name} removed (data kept)`)
+      }
+    } finally {
+      await close()
+    }
+    return {removed: targets.map((t) => t.siteHost.name)}
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The system containers: core services that must run before Docker exists (Atomic's idea).
+ * Each is an OCI bundle under runc, driven by a generated systemd unit.
+ */
+export interface SystemContext {
+  /** Inventory name of the host the container runs on. */
+  host: string
+  /** The host's address on the management network. */
+  address: string
+  /** Every host running the same system container (for clusters such as etcd). */
+  peers: Array<{name: string; address: string}>
+  passwords: Record<string, string>
+  registryPort: number
+}
+
+export interface HealthCheck {
+  /** An HTTP URL polled from the host itself; 2xx means healthy. */
+  url: string
+  /** A string the body must contain (etcd answers 200 with `"health":"false"` when it has no quorum). */
+  bodyIncludes?: string
+}
+
+export interface BindMount {
+  source: string
+  destination: string
+  readonly?: boolean
+}
+
+export interface SystemContainerDef {
+  name: string
+  /** images/<image>/ builds it. */
+  image: string
+  /** Inventory group whose hosts run it. */
+  group: string
+  description: string
+  ports: number[]
+  args(ctx: SystemContext): string[]
+  env(ctx: SystemContext): string[]
+  /** Data lives outside the slots so an upgrade or rollback keeps it. */
+  mounts(ctx: SystemContext): BindMount[]
+  health(ctx: SystemContext): HealthCheck
+  /** Seconds a new revision gets to become healthy before it is rolled back. */
+  healthTimeoutSeconds: number
+}
+
+export const SYSTEM_DATA_DIR = '/var/lib/osctl/data'
+
+const etcd: SystemContainerDef = {
+  name: 'etcd',
+  image: 'etcd',
+  group: 'control',
+  description: 'etcd key-value store (cluster across the control hosts)',
+  ports: [2379, 2380],
+  // Configured through ETCD_* variables, not flags: etcd refuses a flag that shadows a variable
+  // the image sets, and the environment overrides the image's cleanly.
+  args: () => ['/usr/bin/etcd'],
+  env(ctx) {
+    const cluster = ctx.peers.map((p) => `${p.name}=http://${p.address}:2380`).join(',')
+    return [
+      `ETCD_NAME=${ctx.host}`,
+      'ETCD_DATA_DIR=/var/lib/etcd',
+      `ETCD_LISTEN_CLIENT_URLS=http://${ctx.address}:2379,http://127.0.0.1:2379`,
+      `ETCD_ADVERTISE_CLIENT_URLS=http://${ctx.address}:2379`,
+      `ETCD_LISTEN_PEER_URLS=http://${ctx.address}:2380`,
+      `ETCD_INITIAL_ADVERTISE_PEER_URLS=http://${ctx.address}:2380`,
+      `ETCD_INITIAL_CLUSTER=${cluster}`,
+      'ETCD_INITIAL_CLUSTER_STATE=new',
+      `ETCD_INITIAL_CLUSTER_TOKEN=${ctx.passwords.etcd_cluster_token ?? 'osctl-etcd'}`,
+    ]
+  },
+  mounts: () => [{source: `${SYSTEM_DATA_DIR}/etcd`, destination: '/var/lib/etcd'}],
+  health: () => ({url: 'http://127.0.0.1:2379/health', bodyIncludes: '"health":"true"'}),
+  healthTimeoutSeconds: 60,
+}
+
+const registry: SystemContainerDef = {
+  name: 'registry',
+  image: 'registry',
+  group: 'deploy',
+  description: 'image registry (Docker distribution) serving the site images',
+  ports: [4000],
+  args: () => ['/usr/bin/docker-registry', 'serve', '/etc/docker/registry/config.yml'],
+  env: (ctx) => [
+    `REGISTRY_HTTP_ADDR=0.0.0.0:${ctx.registryPort}`,
+    `REGISTRY_HTTP_SECRET=${ctx.passwords.registry_http_secret ?? 'osctl'}`,
+    'REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=/var/lib/docker-registry',
+  ],
+  mounts: () => [{source: `${SYSTEM_DATA_DIR}/registry`, destination: '/var/lib/docker-registry'}],
+  health: (ctx) => ({url: `http://127.0.0.1:${ctx.registryPort}/v2/`}),
+  healthTimeoutSeconds: 30,
+}
+
+export const SYSTEM_CONTAINERS: readonly SystemContainerDef[] = [registry, etcd]
+
+export function systemContainer(name: string): SystemContainerDef | undefined {
+  return SYSTEM_CONTAINERS.find((d) => d.name === name)
+}

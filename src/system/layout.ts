@@ -1,0 +1,37 @@
+import {posix} from 'node:path'
+
+/** Where a system container lives on a host. Slots 0 and 1 hold the two newest revisions. */
+export const SYSTEM_ROOT = '/var/lib/osctl/system'
+export const OCI_STORE = '/var/lib/osctl/oci'
+export const UNIT_DIR = '/etc/systemd/system'
+
+export interface SlotInfo {
+  name: string
+  revision: number
+  slot: number
+  image: string
+  /** Digest of the image config: identifies the image whatever registry or archive it came from. */
+  imageId: string
+  /** Hash of everything that decides how it runs (image, args, env, mounts, unit text). */
+  specHash: string
+  installedAt: string
+}
+
+export interface HistoryEntry {
+  revision: number
+  slot: number
+  image: string
+  imageId: string
+  at: string
+  action: 'install' | 'upgrade' | 'rollback'
+  outcome: 'active' | 'rolled-back' | 'superseded' | 'failed'
+  reason?: string
+}
+
+export const systemDir = (name: string) => posix.join(SYSTEM_ROOT, name)
+export const slotDir = (name: string, slot: number) => posix.join(SYSTEM_ROOT, name, `slot-${slot}`)
+export const bundleDir = (name: string, slot: number) => posix.join(slotDir(name, slot), 'bundle')
+export const currentLink = (name: string) => posix.join(SYSTEM_ROOT, name, 'current')
+export const historyFile = (name: string) => posix.join(SYSTEM_ROOT, name, 'history.json')
+export const unitPath = (name: string) => posix.join(UNIT_DIR, `osctl-${name}.service`)
+export const ociRef = (name: string, tag: string) => `oci:${OCI_STORE}:${name}-${tag}`

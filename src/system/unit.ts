@@ -1,0 +1,38 @@
+import nunjucks from 'nunjucks'
+
+import {UNITS_DIR} from '../paths.js'
+
+const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(UNITS_DIR), {autoescape: false, throwOnUndefined: true, trimBlocks: true})
+
+export interface UnitInput {
+  name: string
+  description: string
+  revision: number
+  slot: number
+  bundle: string
+  dataDirs: string[]
+  runc?: string
+}
+
+export const unitName = (name: string) => `osctl-${name}.service`
+export const containerId = (name: string) => `osctl-${name}`
+
+/** The unit points at the slot's bundle, not at `current`, so each slot's unit is exactly what ran it. */
+export function renderSystemUnit(input: UnitInput): string {
+  return env.render('system-container.service.njk', {
+    name: input.name,
+    description: input.description,
+    revision: input.revision,
+    slot: input.slot,
+    bundle: input.bundle,
+    data_dirs: input.dataDirs,
+    container_id: containerId(input.name),
+    runc: input.runc ?? '/usr/sbin/runc',
+  })
+}
+
+/** Reads the marker line of a unit osctl generated; undefined means osctl does not own the file. */
+export function parseUnitMarker(text: string): {name: string; revision: number; slot: number} | undefined {
+  const m = /^# osctl-managed: system\/(\S+) revision=(\d+) slot=(\d)/m.exec(text)
+  return m ? {name: m[1], revision: Number(m[2]), slot: Number(m[3])} : undefined
+}

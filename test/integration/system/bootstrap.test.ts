@@ -1,0 +1,160 @@
+import {execa} from 'execa'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import type {BootstrapResult} from '../../../src/bootstrap/bootstrap.js'
+import {localDocker} from '../../../src/docker/docker-client.js'
+import {runCli} from '../../helpers/cli.js'
+
+// A 3-host lab with host packages pre-installed: etcd forms a real 3-member cluster.
+const LAB = `s${process.pid}`
+const TAG2 = `u${process.pid}`
+const docker = localDocker()
+
+const sh = async (container: string, script: string) => {
+  const r = await execa('docker', ['exec', container, 'sh', '-c', script], {reject: false})
+  return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr)}
+}
+const host = (i: number) => `osctl-${LAB}-${i}`
+const etcdctl = (i: number, args: string) => sh(host(i), `runc exec osctl-etcd env ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 ${args}`)
+const startedAt = async (i: number, unit: string) => (await sh(host(i), `systemctl show -P ExecMainStartTimestampMonotonic ${unit}`)).stdout.trim()
+
+describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl bootstrap and system containers (3 lab hosts)', () => {
+  let site: string
+  let registry: string
+  const env = () => ({OSCTL_SITE: site})
+  const osctl = (args: string[], timeoutMs = 900_000) => runCli(args, {env: env(), timeoutMs})
+
+  beforeAll(async () => {
+    await docker.ping()
+    site = await mkdtemp(join(tmpdir(), 'osctl-sys-site-'))
+    const up = await runCli(['lab', 'up', '--hosts', '3', '--name', LAB, '--site', site, '--with-packages', '--json'], {timeoutMs: 900_000})
+    expect(up.exitCode, up.stderr).toBe(0)
+    registry = /registry: (\S+)/.exec(await readFile(join(site, 'osctl.yml'), 'utf8'))![1]
+    const boot = await osctl(['bootstrap', '--json'])
+    expect(boot.exitCode, boot.stderr + boot.stdout).toBe(0)
+  })
+
+  afterAll(async () => {
+    await runCli(['lab', 'down', '--name', LAB], {timeoutMs: 300_000})
+    for (const tag of [TAG2, 'broken']) await docker.removeImage(`${registry}/osctl/etcd:${tag}`, true).catch(() => {})
+    if (site) await rm(site, {recursive: true, force: true})
+  })
+
+  it('runs a 3-member etcd cluster, the registry, and Docker ordered after them', async () => {
+    const health = await etcdctl(1, 'endpoint health --cluster')
+    expect(health.exitCode, health.stderr).toBe(0)
+    expect((health.stdout + health.stderr).match(/is healthy/g)).toHaveLength(3)
+    const v2 = await fetch(`http://${registry}/v2/`)
+    expect(v2.status).toBe(200)
+    for (const i of [1, 2, 3]) {
+      expect((await sh(host(i), 'systemctl is-active docker')).stdout.trim()).toBe('active')
+      const after = (await sh(host(i), 'systemctl show -P After docker.service')).stdout
+      expect(after).toContain('osctl-etcd.service')
+      const runc = (await sh(host(i), 'runc list -q')).stdout.split('\n')
+      expect(runc).toContain('osctl-etcd')
+    }
+    expect((await sh(host(1), 'runc list -q')).stdout.split('\n')).toContain('osctl-registry')
+  })
+
+  it('bootstrap again changes and restarts nothing', async () => {
+    const before = await Promise.all([1, 2, 3].map(async (i) => [await startedAt(i, 'osctl-etcd'), await startedAt(i, 'docker')]))
+    const r = await osctl(['bootstrap', '--json'])
+    expect(r.exitCode, r.stderr).toBe(0)
+    const result = JSON.parse(r.stdout) as BootstrapResult
+    expect(result.changed).toBe(false)
+    for (const h of result.hosts) {
+      expect(h.packagesInstalled).toEqual([])
+      expect(h.system.every((s) => s.status === 'unchanged')).toBe(true)
+      expect(h.docker).toEqual({configChanged: false, started: false})
+    }
+    const after = await Promise.all([1, 2, 3].map(async (i) => [await startedAt(i, 'osctl-etcd'), await startedAt(i, 'docker')]))
+    expect(after).toEqual(before)
+  })
+
+  it('keeps etcd data through an upgrade and a rollback', async () => {
+    expect((await etcdctl(1, 'put osctl-test kept')).exitCode).toBe(0)
+    const build = await osctl(['image', 'build', 'etcd', '--tag', TAG2, '--push'])
+    expect(build.exitCode, build.stderr).toBe(0)
+    const up = await osctl(['system', 'upgrade', 'etcd', '--tag', TAG2, '--json'])
+    expect(up.exitCode, up.stderr).toBe(0)
+    const upgraded = JSON.parse(up.stdout).results as Array<{status: string; image: string}>
+    expect(upgraded.map((r) => r.status)).toEqual(['upgraded', 'upgraded', 'upgraded'])
+    expect((await sh(host(2), 'cat /proc/$(systemctl show -P MainPID osctl-etcd)/cmdline | tr "\\0" " "')).stdout).toContain('runc')
+    expect((await etcdctl(2, 'get osctl-test --print-value-only')).stdout.trim()).toBe('kept')
+
+    const hist = JSON.parse((await osctl(['system', 'history', 'etcd', '--json'])).stdout)
+    expect(hist.hosts[0].history.at(-1)).toMatchObject({action: 'upgrade', outcome: 'active', image: `${registry}/osctl/etcd:${TAG2}`})
+
+    const rb = await osctl(['system', 'rollback', 'etcd', '--json'])
+    expect(rb.exitCode, rb.stderr).toBe(0)
+    expect(JSON.parse(rb.stdout).results.map((r: {image: string}) => r.image)).toEqual(Array(3).fill(`${registry}/osctl/etcd:zed`))
+    expect((await sh(host(3), 'readlink /var/lib/osctl/system/etcd/current')).stdout.trim()).toMatch(/^slot-[01]$/)
+    expect((await etcdctl(3, 'get osctl-test --print-value-only')).stdout.trim()).toBe('kept')
+    const health = await etcdctl(1, 'endpoint health --cluster')
+    expect((health.stdout + health.stderr).match(/is healthy/g)).toHaveLength(3)
+  })
+
+  it('rolls back automatically (exit 4) when the new image exits immediately', async () => {
+    const ctx = await mkdtemp(join(tmpdir(), 'osctl-broken-'))
+    try {
+      await writeFile(join(ctx, 'Dockerfile'), `FROM ${registry}/osctl/etcd:zed\nRUN ln -sf /bin/false /usr/bin/etcd\n`)
+      await execa('docker', ['build', '-q', '-t', `${registry}/osctl/etcd:broken`, ctx])
+      await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-daemon:${registry}/osctl/etcd:broken`, `docker://${registry}/osctl/etcd:broken`])
+    } finally {
+      await rm(ctx, {recursive: true, force: true})
+    }
+    const before = (await sh(host(1), 'readlink /var/lib/osctl/system/etcd/current')).stdout.trim()
+    const r = await osctl(['system', 'upgrade', 'etcd', '--tag', 'broken', '--limit', `${LAB}-1`])
+    expect(r.exitCode, r.stderr).toBe(4)
+    expect(r.stderr).toMatch(/did not become healthy.*rolled back to revision/)
+    expect((await sh(host(1), 'readlink /var/lib/osctl/system/etcd/current')).stdout.trim()).toBe(before)
+    expect((await etcdctl(1, 'get osctl-test --print-value-only')).stdout.trim()).toBe('kept')
+    const status = JSON.parse((await osctl(['system', 'status', 'etcd', '--json'])).stdout)
+    expect(status.healthy).toBe(true)
+  })
+
+  it('refuses bad input with a clear error and changes nothing', async () => {
+    const unknown = await osctl(['system', 'upgrade', 'etcdx', '--tag', 'zed'])
+    expect(unknown.exitCode).toBe(2)
+    expect(unknown.stderr).toContain('unknown system container: etcdx')
+    const before = (await sh(host(2), 'cat /var/lib/osctl/system/etcd/history.json')).stdout
+    const missing = await osctl(['system', 'upgrade', 'etcd', '--tag', 'no-such-tag'])
+    expect(missing.exitCode).toBe(2)
+    expect(missing.stderr).toContain('no-such-tag')
+    expect(missing.stderr).toMatch(/Hint: .*image build/)
+    expect((await sh(host(2), 'cat /var/lib/osctl/system/etcd/history.json')).stdout).toBe(before)
+  })
+
+  it('reports an unreachable host with exit 5 and leaves the others alone', async () => {
+    const inv = join(site, 'inventory.yml')
+    const original = await readFile(inv, 'utf8')
+    try {
+      // Nothing listens on port 2222 of a lab host: connection refused, quickly.
+      await writeFile(inv, original.replace(/hosts:\n(\s+)(\S+):\n(\s+)address: (\S+)/, `hosts:\n$1$2:\n$3address: $4\n$3ssh_port: 2222`))
+      const r = await osctl(['bootstrap', '--limit', `${LAB}-1`, '--json'])
+      expect(r.exitCode, r.stdout).toBe(5)
+      const doc = JSON.parse(r.stdout) as BootstrapResult
+      expect(doc.hosts[0].error?.code).toBe('HOST_UNREACHABLE')
+    } finally {
+      await writeFile(inv, original)
+    }
+  })
+
+  it('brings system containers back before Docker after a reboot', async () => {
+    await execa('docker', ['restart', host(2)])
+    let state = ''
+    for (let i = 0; i < 60 && !['running', 'degraded'].includes(state); i++) {
+      state = (await sh(host(2), 'systemctl is-system-running --wait')).stdout.trim()
+    }
+    expect(state).toBe('running')
+    const etcd = Number((await sh(host(2), 'systemctl show -P ActiveEnterTimestampMonotonic osctl-etcd')).stdout)
+    const dockerStart = Number((await sh(host(2), 'systemctl show -P ActiveEnterTimestampMonotonic docker')).stdout)
+    expect(etcd).toBeGreaterThan(0)
+    expect(dockerStart).toBeGreaterThan(etcd)
+    const health = await etcdctl(2, 'endpoint health')
+    expect(health.stdout + health.stderr).toContain('is healthy')
+  })
+})
