@@ -17,7 +17,11 @@ const SCRIPTS: Record<string, (env: Record<string, string>, cwd: string) => {exi
 
 function teach(fake: FakeHost): FakeHost {
   return fake
-    .on(/^sh -c /, (c) => SCRIPTS[c.argv![2]]?.(c.env ?? {}, c.cwd ?? '/') ?? {exitCode: 2, stderr: 'unknown script\n'})
+    .on(/^sh -c /, (c) => {
+      const exit = /^exit (\d+)$/.exec(c.argv![2])
+      if (exit) return {exitCode: Number(exit[1])}
+      return SCRIPTS[c.argv![2]]?.(c.env ?? {}, c.cwd ?? '/') ?? {exitCode: 2, stderr: 'unknown script\n'}
+    })
     .on('echo "$((1+2))" && echo done', () => '3\ndone\n')
     .on('printf', (c) => c.argv!.slice(2).map((a) => c.argv![1].replace('%s', a)).join(''))
     .on('cat', (c) => c.input ?? '')

@@ -21,11 +21,14 @@ export const ref = (name: string, vars: ImageVars = VARS) => `${vars.registry}/$
 /** The mkdtemp roots (never anything above them) that cleanupDirs removes. */
 const dirs: string[] = []
 
-/** A temp copy of the shipped images/ (so tests exercise the real templates and may change them). */
+/** The shipped images these tests exercise: the system-container tree (base → etcd, registry). */
+export const SHIPPED = ['base', 'etcd', 'registry']
+
+/** A temp copy of those shipped images (so tests exercise the real templates and may change them). */
 export async function copyShippedImages(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'osctl-images-'))
   dirs.push(root)
-  await cp(join(REPO_ROOT, 'images'), join(root, 'images'), {recursive: true})
+  for (const name of SHIPPED) await cp(join(REPO_ROOT, 'images', name), join(root, 'images', name), {recursive: true})
   return join(root, 'images')
 }
 
