@@ -121,6 +121,7 @@ export class SystemManager {
     }
     await this.restore(def, ctx, st.current)
     await this.store.markLast(name, 'rolled-back', health.detail)
+    await this.store.reactivate(name, st.current.revision)
     throw new OsctlError('ROLLED_BACK', `${this.host.name}: ${name} revision ${revision} (${source.ref}) did not become healthy (${health.detail}); rolled back to revision ${st.current.revision} (${st.current.image})`, {
       details: journal,
       hint: `The previous revision serves again. Inspect the failed image, then retry \`osctl system upgrade ${name} --tag …\`.`,

@@ -55,6 +55,15 @@ export class SlotStore {
     await this.host.writeFileAtomic(historyFile(name), JSON.stringify(history, null, 2) + '\n')
   }
 
+  /** After an automatic rollback the restored revision is the active one again. */
+  async reactivate(name: string, revision: number): Promise<void> {
+    const history = await this.history(name)
+    const entry = history.filter((h) => h.revision === revision).at(-1)
+    if (!entry) return
+    entry.outcome = 'active'
+    await this.host.writeFileAtomic(historyFile(name), JSON.stringify(history, null, 2) + '\n')
+  }
+
   nextRevision(state: SystemState): number {
     return Math.max(0, ...state.history.map((h) => h.revision), state.current?.revision ?? 0, state.previous?.revision ?? 0) + 1
   }

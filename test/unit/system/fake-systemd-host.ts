@@ -1,0 +1,61 @@
+import {FakeHost} from '../../fakes/fake-host.js'
+
+/**
+ * A FakeHost that models just enough of a host for SystemManager: the `current` symlink, skopeo
+ * (images with config digests), umoci (a config.json per unpacked slot), systemd units whose
+ * health depends on the image the slot holds.
+ */
+export class FakeSystemdHost extends FakeHost {
+  links = new Map<string, string>()
+  /** Registry: image ref → config digest. */
+  registry = new Map<string, string>()
+  /** Images (by digest) whose process never becomes healthy. */
+  broken = new Set<string>()
+  /** OCI store tag → digest. */
+  store = new Map<string, string>()
+  unitActive = new Map<string, string>()
+  restarts: string[] = []
+
+  constructor(name = 'h1') {
+    super(name, '192.0.2.10')
+    this.on(/^readlink /, (c) => {
+      const target = this.links.get(c.argv![1])
+      return target ? `${target}\n` : {exitCode: 1}
+    })
+      .on(/^sh -c 'ln -sfn slot-/, (c) => {
+        const m = /ln -sfn (slot-\d) "([^"]+)\/current\.new"/.exec(c.argv![2])!
+        this.links.set(`${m[2]}/current`, m[1])
+      })
+      .on(/^skopeo inspect /, (c) => {
+        const ref = c.argv!.at(-1)!.replace('docker://', '')
+        const digest = this.registry.get(ref)
+        return digest ? JSON.stringify({config: {digest}}) : {exitCode: 1, stderr: 'manifest unknown'}
+      })
+      .on(/^skopeo copy /, (c) => {
+        const src = c.argv!.at(-2)!.replace('docker://', '')
+        this.store.set(c.argv!.at(-1)!.replace(/^oci:\/var\/lib\/osctl\/oci:/, ''), this.registry.get(src)!)
+      })
+      .on(/^umoci unpack /, (c) => {
+        const tag = c.argv![3].split(':').at(-1)!
+        this.setFile(`${c.argv![4]}/config.json`, JSON.stringify({ociVersion: '1.0.0', process: {args: ['x'], env: []}, root: {path: 'rootfs'}, digest: this.store.get(tag)}))
+      })
+      .on(/^(rm|mkdir) /, () => '')
+      .on(/^systemctl (daemon-reload|enable|reset-failed)/, () => '')
+      .on(/^systemctl restart /, (c) => {
+        this.unitActive.set(c.argv![2], 'active')
+        this.restarts.push(c.argv![2])
+      })
+      .on(/^systemctl show /, (c) => `ActiveState=${this.unitActive.get(c.argv!.at(-1)!) ?? 'inactive'}\nNRestarts=0\n`)
+      .on(/^journalctl /, () => 'fake journal line\n')
+      .on(/^timeout 5 bash -c /, () => (this.healthy() ? 'HTTP/1.0 200 OK\r\n\r\n{"health":"true"}' : {exitCode: 7}))
+  }
+
+  /** Healthy when the slot `current` points to holds a good image. */
+  healthy(): boolean {
+    for (const [link, slot] of this.links) {
+      const cfg = this.text(`${link.replace(/current$/, slot)}/bundle/config.json`)
+      if (cfg && this.broken.has(JSON.parse(cfg).digest)) return false
+    }
+    return true
+  }
+}
