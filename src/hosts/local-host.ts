@@ -1,4 +1,5 @@
 import {createHash, randomBytes} from 'node:crypto'
+import {BaseHost} from './base-host.js'
 import {createWriteStream} from 'node:fs'
 import {chmod, mkdir, open, readFile, rename, rm, stat, lstat} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
@@ -9,7 +10,7 @@ import {execa} from 'execa'
 
 import {OsctlError} from '../errors.js'
 import {
-  ExecOptions, ExecResult, Host, WriteOptions, commandFailed, commandTimedOut, fileMissing, modeString, ownerMatches,
+  ExecOptions, ExecResult, WriteOptions, commandTimedOut, modeString, ownerMatches,
   signalExitCode,
 } from './host.js'
 
@@ -34,11 +35,12 @@ function killGroup(pid: number): void {
 }
 
 /** The machine osctl runs on, driven through execa and node:fs. */
-export class LocalHost implements Host {
+export class LocalHost extends BaseHost {
   readonly name: string
   readonly address = 'localhost'
 
   constructor(name = 'localhost') {
+    super()
     this.name = name
   }
 
@@ -78,18 +80,6 @@ export class LocalHost implements Host {
     }
     if (r.signal) result.signal = r.signal
     return result
-  }
-
-  async run(command: string[] | string, opts?: ExecOptions): Promise<string> {
-    const r = await this.exec(command, opts)
-    if (r.exitCode !== 0) throw commandFailed(this.name, command, r)
-    return r.stdout
-  }
-
-  async readFile(path: string): Promise<Buffer> {
-    const data = await this.readFileIfExists(path)
-    if (data === undefined) throw fileMissing(this.name, path)
-    return data
   }
 
   async readFileIfExists(path: string): Promise<Buffer | undefined> {

@@ -1,4 +1,5 @@
 import {createHash, randomBytes} from 'node:crypto'
+import {BaseHost} from './base-host.js'
 import {posix} from 'node:path'
 import {Transform, type Readable} from 'node:stream'
 import {StringDecoder} from 'node:string_decoder'
@@ -6,7 +7,7 @@ import type {Client, ClientChannel} from 'ssh2'
 
 import {OsctlError, errorMessage} from '../errors.js'
 import {
-  ExecOptions, ExecResult, Host, WriteOptions, commandFailed, commandLine, commandTimedOut, fileMissing, modeString,
+  ExecOptions, ExecResult, WriteOptions, commandLine, commandTimedOut, modeString,
   ownerMatches, signalExitCode, tailLines,
 } from './host.js'
 import {EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_SCRIPT} from './remote-scripts.js'
@@ -30,13 +31,14 @@ interface RawResult {
 }
 
 /** A host driven over one reused SSH connection (ssh2), opened on first use. */
-export class SshHost implements Host {
+export class SshHost extends BaseHost {
   readonly name: string
   readonly address: string
   private conn?: Promise<Client>
   private readonly channels = new Semaphore(MAX_CHANNELS)
 
   constructor(readonly target: SshTarget) {
+    super()
     this.name = target.name
     this.address = target.address
   }
@@ -47,18 +49,6 @@ export class SshHost implements Host {
     const result: ExecResult = {exitCode: r.exitCode, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8')}
     if (r.signal) result.signal = r.signal
     return result
-  }
-
-  async run(command: string[] | string, opts?: ExecOptions): Promise<string> {
-    const r = await this.exec(command, opts)
-    if (r.exitCode !== 0) throw commandFailed(this.name, command, r)
-    return r.stdout
-  }
-
-  async readFile(path: string): Promise<Buffer> {
-    const data = await this.readFileIfExists(path)
-    if (data === undefined) throw fileMissing(this.name, path)
-    return data
   }
 
   async readFileIfExists(path: string): Promise<Buffer | undefined> {

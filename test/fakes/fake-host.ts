@@ -1,11 +1,12 @@
 import {createHash} from 'node:crypto'
+import {BaseHost} from '../../src/hosts/base-host.js'
 import {posix} from 'node:path'
 import type {Readable} from 'node:stream'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {OsctlError} from '../../src/errors.js'
 import {
-  type ExecOptions, type ExecResult, type Host, type WriteOptions, commandFailed, commandTimedOut, fileMissing, modeString,
+  type ExecOptions, type ExecResult, type Host, type WriteOptions, commandTimedOut, modeString,
   ownerMatches, shellQuote,
 } from '../../src/hosts/host.js'
 
@@ -34,7 +35,7 @@ export interface FakeFile {
  * unhandled command exits 127 like a shell would, so a test never passes by accident.
  * Kept honest by the host contract (test/integration/hosts/host-contract.ts).
  */
-export class FakeHost implements Host {
+export class FakeHost extends BaseHost {
   readonly calls: FakeCall[] = []
   readonly files = new Map<string, FakeFile>()
   /** File operations in order: `write /p`, `upload /p`, `remove /p`; skipped writes are not listed. */
@@ -44,7 +45,12 @@ export class FakeHost implements Host {
   closed = false
   private readonly handlers: Array<{pattern: RegExp | string; handler: FakeHandler}> = []
 
-  constructor(readonly name = 'fake-1', readonly address = '192.0.2.1') {}
+  constructor(
+    readonly name = 'fake-1',
+    readonly address = '192.0.2.1',
+  ) {
+    super()
+  }
 
   /** Later registrations win, so a test can override a default set up in beforeEach. */
   on(pattern: RegExp | string, handler: FakeHandler): this {
@@ -90,18 +96,6 @@ export class FakeHost implements Host {
     if (result.stdout) opts.onStdout?.(result.stdout)
     if (result.stderr) opts.onStderr?.(result.stderr)
     return result
-  }
-
-  async run(command: string[] | string, opts?: ExecOptions): Promise<string> {
-    const r = await this.exec(command, opts)
-    if (r.exitCode !== 0) throw commandFailed(this.name, command, r)
-    return r.stdout
-  }
-
-  async readFile(path: string): Promise<Buffer> {
-    const data = await this.readFileIfExists(path)
-    if (data === undefined) throw fileMissing(this.name, path)
-    return data
   }
 
   async readFileIfExists(path: string): Promise<Buffer | undefined> {

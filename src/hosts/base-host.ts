@@ -1,0 +1,26 @@
+import {ExecOptions, ExecResult, Host, WriteOptions, commandFailed, fileMissing} from './host.js'
+
+/** What every Host derives the same way from exec() and readFileIfExists(), written once. */
+export abstract class BaseHost implements Host {
+  abstract readonly name: string
+  abstract readonly address: string
+  abstract exec(command: string[] | string, opts?: ExecOptions): Promise<ExecResult>
+  abstract readFileIfExists(path: string): Promise<Buffer | undefined>
+  abstract writeFileAtomic(path: string, data: string | Buffer, opts?: WriteOptions): Promise<boolean>
+  abstract upload(path: string, data: NodeJS.ReadableStream, opts?: WriteOptions): Promise<void>
+  abstract exists(path: string): Promise<boolean>
+  abstract remove(path: string): Promise<void>
+  abstract close(): Promise<void>
+
+  async run(command: string[] | string, opts?: ExecOptions): Promise<string> {
+    const r = await this.exec(command, opts)
+    if (r.exitCode !== 0) throw commandFailed(this.name, command, r)
+    return r.stdout
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    const data = await this.readFileIfExists(path)
+    if (data === undefined) throw fileMissing(this.name, path)
+    return data
+  }
+}
