@@ -49,12 +49,18 @@ async function waitFor(url: string, timeoutMs = 30_000): Promise<Response> {
 describe.skipIf(SKIP)('image build (real Docker)', () => {
   const containers: string[] = []
   let scratch: string
+  let systemImages: string
+  const cli = (args: string[], opts: {env?: Record<string, string>; timeoutMs?: number} = {}) =>
+    runCli(args, {...opts, env: {OSCTL_IMAGES_DIR: systemImages, ...opts.env}})
 
   beforeAll(async () => {
     // Fail loudly: a missing engine must not look like a pass.
     const r = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], {reject: false})
     if (r.exitCode !== 0) throw new Error(`Docker is not available (set OSCTL_SKIP_INTEGRATION=1 to skip): ${r.stderr}`)
     scratch = await mkdtemp(join(tmpdir(), 'osctl-image-it-'))
+    // This file is about the builder, not the whole catalog: it builds the system-container tree.
+    systemImages = join(scratch, 'system-images')
+    for (const name of ['base', 'etcd', 'registry']) await cp(join(REPO_ROOT, 'images', name), join(systemImages, name), {recursive: true})
   })
 
   afterAll(async () => {
@@ -67,7 +73,7 @@ describe.skipIf(SKIP)('image build (real Docker)', () => {
   })
 
   it('builds base, then etcd and registry', async () => {
-    const r = await runCli(['image', 'build', 'etcd', 'registry', '--site', NO_SITE, '--tag', TAG, '--json'], {timeoutMs: BUILD_TIMEOUT})
+    const r = await cli(['image', 'build', 'etcd', 'registry', '--site', NO_SITE, '--tag', TAG, '--json'], {timeoutMs: BUILD_TIMEOUT})
     expect(r.exitCode, r.stderr).toBe(0)
     const {images} = JSON.parse(r.stdout) as {images: Row[]}
     expect(images.map((i) => i.name)).toEqual(['base', 'etcd', 'registry'])
@@ -82,7 +88,7 @@ describe.skipIf(SKIP)('image build (real Docker)', () => {
 
   it('a second run rebuilds nothing', async () => {
     const before = await Promise.all(['base', 'etcd', 'registry'].map((n) => imageId(ref(n))))
-    const r = await runCli(['image', 'build', 'etcd', 'registry', '--site', NO_SITE, '--tag', TAG, '--json'])
+    const r = await cli(['image', 'build', 'etcd', 'registry', '--site', NO_SITE, '--tag', TAG, '--json'])
     expect(r.exitCode, r.stderr).toBe(0)
     expect(statuses(JSON.parse(r.stdout).images)).toEqual({base: 'unchanged', etcd: 'unchanged', registry: 'unchanged'})
     expect(r.stderr).not.toContain('building')
@@ -110,7 +116,7 @@ describe.skipIf(SKIP)('image build (real Docker)', () => {
     containers.push(c)
     await execa('docker', ['run', '-d', '--rm', '--name', c, '--net', 'host', '-e', `REGISTRY_HTTP_ADDR=${registry}`, ref('registry')])
     expect((await waitFor(`http://${registry}/v2/`)).status).toBe(200)
-    const r = await runCli(['image', 'build', 'etcd', 'registry', '--site', NO_SITE, '--tag', TAG, '--registry', registry, '--push', '--json'], {
+    const r = await cli(['image', 'build', 'etcd', 'registry', '--site', NO_SITE, '--tag', TAG, '--registry', registry, '--push', '--json'], {
       timeoutMs: BUILD_TIMEOUT,
     })
     expect(r.exitCode, r.stderr).toBe(0)
@@ -124,7 +130,7 @@ describe.skipIf(SKIP)('image build (real Docker)', () => {
 
   it('--push to a registry that does not run names it and points at osctl.yml', async () => {
     const registry = `127.0.0.1:${await freePort()}`
-    const r = await runCli(['image', 'build', 'base', '--site', NO_SITE, '--tag', TAG, '--registry', registry, '--push'], {timeoutMs: BUILD_TIMEOUT})
+    const r = await cli(['image', 'build', 'base', '--site', NO_SITE, '--tag', TAG, '--registry', registry, '--push'], {timeoutMs: BUILD_TIMEOUT})
     expect(r.exitCode).toBe(1)
     expect(r.stderr).toContain(`push of base to registry ${registry} failed`)
     expect(r.stderr).toContain('`registry:` in osctl.yml')
@@ -132,11 +138,11 @@ describe.skipIf(SKIP)('image build (real Docker)', () => {
 
   it('a broken etcd Dockerfile fails etcd with its log tail and still builds the rest', async () => {
     const images = join(scratch, 'images')
-    await cp(join(REPO_ROOT, 'images'), images, {recursive: true})
+    await cp(systemImages, images, {recursive: true})
     const file = join(images, 'etcd', 'Dockerfile.njk')
     await writeFile(file, (await readFile(file, 'utf8')).replace('RUN apt-get update', 'RUN echo osctl-broken-marker && false && apt-get update'))
     const env = {OSCTL_IMAGES_DIR: images}
-    const r = await runCli(['image', 'build', '--site', NO_SITE, '--tag', TAG], {env, timeoutMs: BUILD_TIMEOUT})
+    const r = await cli(['image', 'build', '--site', NO_SITE, '--tag', TAG], {env, timeoutMs: BUILD_TIMEOUT})
     expect(r.exitCode).toBe(1)
     expect(r.stderr).toContain('✖ etcd failed')
     expect(r.stderr).toContain('osctl-broken-marker')
@@ -145,19 +151,19 @@ describe.skipIf(SKIP)('image build (real Docker)', () => {
     expect(r.stderr).toContain('= registry unchanged')
     expect(r.stderr).not.toMatch(/\n\s+at /)
 
-    const list = await runCli(['image', 'list', '--site', NO_SITE, '--tag', TAG, '--json'], {env})
+    const list = await cli(['image', 'list', '--site', NO_SITE, '--tag', TAG, '--json'], {env})
     expect(list.exitCode, list.stderr).toBe(0)
     expect(statuses(JSON.parse(list.stdout).images)).toEqual({base: 'up-to-date', etcd: 'stale', registry: 'up-to-date'})
   })
 
   it('image list reports up-to-date, and missing for a tag never built', async () => {
-    const r = await runCli(['image', 'list', '--site', NO_SITE, '--tag', TAG, '--json'])
+    const r = await cli(['image', 'list', '--site', NO_SITE, '--tag', TAG, '--json'])
     expect(r.exitCode, r.stderr).toBe(0)
     const rows = JSON.parse(r.stdout).images as Array<Row & {size: number; parent: string | null}>
     expect(statuses(rows)).toEqual({base: 'up-to-date', etcd: 'up-to-date', registry: 'up-to-date'})
     expect(rows.find((i) => i.name === 'etcd')).toMatchObject({parent: 'base', ref: ref('etcd')})
     expect(rows.every((i) => i.size > 0)).toBe(true)
-    const missing = await runCli(['image', 'list', '--site', NO_SITE, '--tag', `${TAG}-never`, '--json'])
+    const missing = await cli(['image', 'list', '--site', NO_SITE, '--tag', `${TAG}-never`, '--json'])
     expect(statuses(JSON.parse(missing.stdout).images)).toEqual({base: 'missing', etcd: 'missing', registry: 'missing'})
   })
 })
