@@ -19,8 +19,8 @@ export interface LocalImage {
 export interface BootstrapDeps {
   connect(hosts: SiteHost[]): Host[]
   localImages(names: string[]): Promise<Record<string, LocalImage>>
-  publish(localRef: string, registryRef: string): Promise<void>
-  archive(localRef: string): Promise<NodeJS.ReadableStream>
+  publish(local: LocalImage, registryRef: string): Promise<void>
+  archive(local: LocalImage): Promise<NodeJS.ReadableStream>
 }
 
 export interface HostBootstrap {
@@ -90,7 +90,7 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
             kind: 'archive',
             ref: imageRef(site, registryDef.image),
             imageId: local.imageId,
-            archive: () => deps.archive(local.ref),
+            archive: () => deps.archive(local),
           })
           records.get(t.name)!.system.push(result)
           reporter.emit({host: t.name, subject: 'registry', status: result.status === 'unchanged' ? 'unchanged' : 'changed', message: `revision ${result.revision}`})
@@ -116,7 +116,7 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
       })
     }
     for (const def of SYSTEM_CONTAINERS.filter((d) => d !== registryDef)) {
-      await deps.publish(images[def.image].ref, imageRef(site, def.image))
+      await deps.publish(images[def.image], imageRef(site, def.image))
     }
 
     absorb(

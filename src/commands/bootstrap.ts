@@ -22,8 +22,8 @@ export default class Bootstrap extends OsctlCommand {
     const result = await bootstrap(ctx.site, ctx.targets, {
       connect: ctx.connect,
       localImages: (names) => localSystemImages(ctx.site, names, reporter),
-      publish: publishImage,
-      archive: ociArchiveStream,
+      publish: (local, ref) => publishImage(local.ref, ref, local.imageId),
+      archive: (local) => ociArchiveStream(local.ref, local.imageId),
     }, reporter)
     const exitCode = summarizeHosts(result.hosts)
     if (!this.jsonEnabled()) {

@@ -49,6 +49,55 @@ export interface DockerClient {
   exec(container: string, argv: string[], opts?: {timeoutMs?: number}): Promise<ContainerExecResult>
 }
 
+/** What osctl sets when it creates a container; everything else is Docker's default. */
+export interface ContainerCreateOptions {
+  name: string
+  image: string
+  /** Replaces the image's CMD; undefined keeps it. */
+  command?: string[]
+  env?: Record<string, string>
+  labels?: Record<string, string>
+  /** `volume:/path`, `/host/path:/path:ro` (Docker's -v syntax). */
+  binds?: string[]
+  networkMode?: string
+  /** Docker's own restart policy; osctl's service containers use `no` and let systemd restart them. */
+  restartPolicy?: 'no' | 'always' | 'unless-stopped' | 'on-failure'
+  healthcheck?: {test: string[]; intervalSeconds: number; timeoutSeconds: number; retries: number}
+}
+
+export interface ContainerInfo {
+  id: string
+  name: string
+  image: string
+  imageId: string
+  labels: Record<string, string>
+  /** created, running, exited, restarting … */
+  state: string
+  /** `healthy`/`unhealthy`/`starting` when the container has a Docker health check. */
+  health?: string
+  exitCode?: number
+  startedAt?: string
+}
+
+/** The container half of the engine, used by `osctl deploy` and `osctl service …`. */
+export interface ContainerClient extends DockerClient {
+  /** Pulls `ref` (a missing image is OsctlError IMAGE_UNKNOWN) and returns what the engine then has. */
+  pullImage(ref: string, onLog?: (line: string) => void): Promise<ImageInfo>
+  createContainer(opts: ContainerCreateOptions): Promise<string>
+  inspectContainer(name: string): Promise<ContainerInfo | undefined>
+  /** Containers carrying all these labels (value '' means: label present), running or not. */
+  listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>
+  startContainer(name: string): Promise<void>
+  stopContainer(name: string, timeoutSeconds?: number): Promise<void>
+  /** A missing container is not an error. */
+  removeContainer(name: string): Promise<void>
+  /** Waits for the container to exit and returns its exit code. */
+  waitContainer(name: string, timeoutMs?: number): Promise<number>
+  /** stdout and stderr interleaved as Docker stored them. */
+  containerLogs(name: string, tail?: number): Promise<string>
+  close?(): Promise<void>
+}
+
 function splitRef(ref: string): {repo: string; tag: string} {
   const slash = ref.lastIndexOf('/')
   const colon = ref.lastIndexOf(':')
@@ -77,7 +126,7 @@ function followProgress(docker: Docker, stream: NodeJS.ReadableStream, onLog?: (
   })
 }
 
-export class DockerodeClient implements DockerClient {
+export class DockerodeClient implements ContainerClient {
   readonly raw: Docker
 
   constructor(
@@ -150,7 +199,7 @@ export class DockerodeClient implements DockerClient {
       // local engine reconfigured (insecure-registries) and restarted. skopeo reads the image
       // straight from this engine and needs neither.
       onLog?.(`skopeo copy docker-daemon:${ref} docker://${ref}`)
-      await publishImage(ref, ref)
+      await publishImage(ref, ref, (await this.inspectImage(ref))?.id)
       return
     }
     // The engine rejects a push without an X-Registry-Auth header (400), even for a registry that
@@ -186,6 +235,144 @@ export class DockerodeClient implements DockerClient {
       if ((err as {statusCode?: number}).statusCode !== 404) throw err
     }
   }
+
+  // Container methods (see ContainerClient), used by deploy and `osctl service`.
+
+  async pullImage(ref: string, onLog?: (line: string) => void): Promise<ImageInfo> {
+    const {repo, tag} = splitRef(ref)
+    try {
+      const stream = (await this.raw.pull(`${repo}:${tag}`, {authconfig: {}} as any)) as NodeJS.ReadableStream
+      await followProgress(this.raw, stream, onLog)
+    } catch (err) {
+      const msg = (err as Error).message ?? String(err)
+      const missing = /manifest unknown|not found|404/i.test(msg)
+      throw new OsctlError(missing ? 'IMAGE_UNKNOWN' : 'COMMAND_FAILED', `${this.endpoint}: cannot pull ${ref}: ${msg.split('\n')[0]}`, {
+        cause: err,
+        hint: missing ? `build and push it first: \`osctl image build ${repo.split('/').at(-1)} --push\`` : 'check that the site registry answers (`osctl system status registry`)',
+      })
+    }
+    const info = await this.inspectImage(ref)
+    if (!info) throw new OsctlError('IMAGE_UNKNOWN', `${this.endpoint}: pulled ${ref} but the engine does not list it`)
+    return info
+  }
+
+  async createContainer(o: ContainerCreateOptions): Promise<string> {
+    const c = await this.raw.createContainer({
+      name: o.name,
+      Image: o.image,
+      ...(o.command ? {Cmd: o.command} : {}),
+      Env: Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      Labels: o.labels ?? {},
+      ...(o.healthcheck
+        ? {
+            Healthcheck: {
+              Test: o.healthcheck.test,
+              Interval: o.healthcheck.intervalSeconds * 1e9,
+              Timeout: o.healthcheck.timeoutSeconds * 1e9,
+              Retries: o.healthcheck.retries,
+            },
+          }
+        : {}),
+      HostConfig: {
+        Binds: o.binds ?? [],
+        NetworkMode: o.networkMode ?? 'default',
+        RestartPolicy: {Name: o.restartPolicy ?? 'no'},
+      },
+    })
+    return c.id
+  }
+
+  async inspectContainer(name: string): Promise<ContainerInfo | undefined> {
+    try {
+      const i = await this.raw.getContainer(name).inspect()
+      return {
+        id: i.Id,
+        name: i.Name.replace(/^\//, ''),
+        image: i.Config.Image,
+        imageId: i.Image,
+        labels: i.Config.Labels ?? {},
+        state: i.State.Status,
+        health: (i.State as {Health?: {Status?: string}}).Health?.Status,
+        exitCode: i.State.ExitCode,
+        startedAt: i.State.StartedAt,
+      }
+    } catch (err) {
+      if ((err as {statusCode?: number}).statusCode === 404) return undefined
+      throw err
+    }
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    const label = Object.entries(labels).map(([k, v]) => (v === '' ? k : `${k}=${v}`))
+    const list = await this.raw.listContainers({all: true, filters: JSON.stringify({label})})
+    return list.map((c) => ({
+      id: c.Id,
+      name: (c.Names[0] ?? '').replace(/^\//, ''),
+      image: c.Image,
+      imageId: c.ImageID,
+      labels: c.Labels ?? {},
+      state: c.State,
+      health: /\((healthy|unhealthy|health: starting)\)/.exec(c.Status)?.[1]?.replace('health: ', ''),
+    }))
+  }
+
+  async startContainer(name: string): Promise<void> {
+    try {
+      await this.raw.getContainer(name).start()
+    } catch (err) {
+      if ((err as {statusCode?: number}).statusCode !== 304) throw err
+    }
+  }
+
+  async stopContainer(name: string, timeoutSeconds = 20): Promise<void> {
+    try {
+      await this.raw.getContainer(name).stop({t: timeoutSeconds})
+    } catch (err) {
+      const code = (err as {statusCode?: number}).statusCode
+      if (code !== 304 && code !== 404) throw err
+    }
+  }
+
+  async removeContainer(name: string): Promise<void> {
+    try {
+      await this.raw.getContainer(name).remove({force: true})
+    } catch (err) {
+      if ((err as {statusCode?: number}).statusCode !== 404) throw err
+    }
+  }
+
+  async waitContainer(name: string, timeoutMs?: number): Promise<number> {
+    const wait = this.raw.getContainer(name).wait() as Promise<{StatusCode: number}>
+    if (timeoutMs === undefined) return (await wait).StatusCode
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new OsctlError('TIMEOUT', `${this.endpoint}: container ${name} still runs after ${timeoutMs / 1000}s`)), timeoutMs)
+    })
+    try {
+      return (await Promise.race([wait, timeout])).StatusCode
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async containerLogs(name: string, tail?: number): Promise<string> {
+    const buf = (await this.raw.getContainer(name).logs({stdout: true, stderr: true, follow: false, ...(tail === undefined ? {} : {tail})})) as unknown as Buffer
+    return demuxBuffer(Buffer.from(buf))
+  }
+
+}
+
+/** Docker's multiplexed log format (8-byte frame headers) as one text, frames in order. */
+export function demuxBuffer(buf: Buffer): string {
+  const out: Buffer[] = []
+  let i = 0
+  while (i + 8 <= buf.length && buf[i] <= 2 && buf[i + 1] === 0 && buf[i + 2] === 0 && buf[i + 3] === 0) {
+    const size = buf.readUInt32BE(i + 4)
+    out.push(buf.subarray(i + 8, i + 8 + size))
+    i += 8 + size
+  }
+  // A TTY container's logs have no frames: the whole buffer is the text.
+  return i === 0 ? buf.toString('utf8') : Buffer.concat(out).toString('utf8')
 }
 
 /** Collects a multiplexed exec stream into stdout/stderr strings; resolves when the process ends. */

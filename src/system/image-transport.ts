@@ -1,36 +1,78 @@
 import {execa} from 'execa'
 import {createReadStream} from 'node:fs'
-import {mkdtemp, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {mkdir, rename, rm, stat} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {OsctlError} from '../errors.js'
+import {CACHE_DIR} from '../paths.js'
 
 /**
- * Moves images from the engine on the machine running osctl to where hosts get them. skopeo, not
- * `docker push`: the site registry is plain HTTP and the local engine need not be told about it.
+ * Moves images from the engine on the machine running osctl to where hosts get them, with skopeo:
+ * the site registry is plain HTTP and the local engine need not be reconfigured for it.
+ *
+ * Exporting from the engine (`docker-daemon:`) is a full `docker save`, the slow part; so each image
+ * is exported once into a local OCI layout (blobs shared between images) keyed by its image id,
+ * and archives are cached the same way. A second bootstrap or another lab reuses both.
  */
-export async function publishImage(localRef: string, registryRef: string): Promise<void> {
-  const r = await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-daemon:${localRef}`, `docker://${registryRef}`], {reject: false, timeout: 600_000})
+const LAYOUT = join(CACHE_DIR, 'oci-layout')
+const ARCHIVES = join(CACHE_DIR, 'oci-archives')
+
+const idKey = (imageId: string) => imageId.replace(/^sha256:/, '').slice(0, 20)
+const exists = (p: string) => stat(p).then(() => true, () => false)
+
+async function skopeo(args: string[], what: string, hint: string): Promise<void> {
+  const r = await execa('skopeo', args, {reject: false, timeout: 600_000})
   if (r.exitCode !== 0) {
-    throw new OsctlError('COMMAND_FAILED', `cannot push ${localRef} to ${registryRef}: ${String(r.stderr).trim().split('\n').at(-1)}`, {
-      hint: 'Check that the registry in osctl.yml runs (`osctl system status registry`) and is reachable from this machine.',
-    })
+    throw new OsctlError('COMMAND_FAILED', `${what}: ${String(r.stderr).trim().split('\n').at(-1)}`, {hint})
   }
 }
 
-/** An OCI archive of a local image, streamed to a host and deleted once read. */
-export async function ociArchiveStream(localRef: string): Promise<NodeJS.ReadableStream> {
-  const dir = await mkdtemp(join(tmpdir(), 'osctl-oci-'))
-  const file = join(dir, 'image.tar')
-  const r = await execa('skopeo', ['copy', '--quiet', `docker-daemon:${localRef}`, `oci-archive:${file}`], {reject: false, timeout: 600_000})
-  if (r.exitCode !== 0) {
-    await rm(dir, {recursive: true, force: true})
-    throw new OsctlError('COMMAND_FAILED', `cannot export ${localRef} as an OCI archive: ${String(r.stderr).trim().split('\n').at(-1)}`, {
-      hint: 'Build it first: `osctl image build`.',
-    })
+async function layoutHas(tag: string): Promise<boolean> {
+  const r = await execa('skopeo', ['inspect', '--raw', `oci:${LAYOUT}:${tag}`], {reject: false})
+  return r.exitCode === 0
+}
+
+const inFlight = new Map<string, Promise<string>>()
+
+/** `oci:<layout>:<tag>` holding the local image; exported from the engine only the first time. */
+export function localOci(localRef: string, imageId: string): Promise<string> {
+  const tag = idKey(imageId)
+  let p = inFlight.get(tag)
+  if (!p) {
+    p = (async () => {
+      await mkdir(LAYOUT, {recursive: true})
+      const oci = `oci:${LAYOUT}:${tag}`
+      if (!(await layoutHas(tag))) {
+        await skopeo(['copy', '--quiet', `docker-daemon:${localRef}`, oci], `cannot export ${localRef} from the local engine`, 'Build it first: `osctl image build`.')
+      }
+      return oci
+    })().finally(() => inFlight.delete(tag))
+    inFlight.set(tag, p)
   }
-  const stream = createReadStream(file)
-  stream.on('close', () => void rm(dir, {recursive: true, force: true}))
-  return stream
+  return p
+}
+
+export async function publishImage(localRef: string, registryRef: string, imageId?: string): Promise<void> {
+  const source = imageId ? await localOci(localRef, imageId) : `docker-daemon:${localRef}`
+  await skopeo(
+    ['copy', '--quiet', '--dest-tls-verify=false', source, `docker://${registryRef}`],
+    `cannot push ${localRef} to ${registryRef}`,
+    'Check that the registry in osctl.yml runs (`osctl system status registry`) and is reachable from this machine.',
+  )
+}
+
+/** An OCI archive of a local image (for a host that cannot pull it), cached by image id. */
+export async function ociArchiveStream(localRef: string, imageId: string): Promise<NodeJS.ReadableStream> {
+  const file = join(ARCHIVES, `${idKey(imageId)}.tar`)
+  if (!(await exists(file))) {
+    await mkdir(ARCHIVES, {recursive: true})
+    const partial = `${file}.${process.pid}.partial`
+    try {
+      await skopeo(['copy', '--quiet', await localOci(localRef, imageId), `oci-archive:${partial}`], `cannot export ${localRef} as an OCI archive`, 'Build it first: `osctl image build`.')
+      await rename(partial, file)
+    } finally {
+      await rm(partial, {force: true})
+    }
+  }
+  return createReadStream(file)
 }

@@ -35,9 +35,10 @@ export class FakeSystemdHost extends FakeHost {
         const src = c.argv!.at(-2)!.replace('docker://', '')
         this.store.set(c.argv!.at(-1)!.replace(/^oci:\/var\/lib\/osctl\/oci:/, ''), this.registry.get(src)!)
       })
-      .on(/^umoci unpack /, (c) => {
-        const tag = c.argv![3].split(':').at(-1)!
-        this.setFile(`${c.argv![4]}/config.json`, JSON.stringify({ociVersion: '1.0.0', process: {args: ['x'], env: []}, root: {path: 'rootfs'}, digest: this.store.get(tag)}))
+      .on(/^sh -c 'rm -rf "\$1" && mkdir -p "\$2" && umoci raw unpack/, (c) => {
+        const [bundle, image] = c.argv!.slice(5)
+        const tag = image.split(':').at(-1)!
+        this.setFile(`${bundle}/config.json`, JSON.stringify({ociVersion: '1.0.0', process: {args: ['x'], env: []}, root: {path: 'rootfs'}, digest: this.store.get(tag)}))
       })
       .on(/^(rm|mkdir) /, () => '')
       .on(/^systemctl (daemon-reload|enable|reset-failed)/, () => '')
