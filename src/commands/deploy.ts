@@ -1,0 +1,43 @@
+import {Flags} from '@oclif/core'
+
+import {OsctlCommand, describe, siteFlags} from '../base-command.js'
+import {summarizeHosts} from '../cli/summary.js'
+import {deployContext} from '../deploy/deploy-context.js'
+import {DeployResult, deploy} from '../deploy/deploy.js'
+import {checkImages, planDeploy} from '../deploy/plan.js'
+
+export default class Deploy extends OsctlCommand {
+  static summary = 'Deploy OpenStack services (mariadb, memcached, rabbitmq, keystone …) as Docker containers on the hosts.'
+  static description = describe(
+    'Everything is validated first (service names, enabled_services and dependencies, passwords, every template for every host, ' +
+      'images in the site registry); nothing is touched on any host when anything is wrong. Then services run in dependency order, ' +
+      'hosts in parallel: configs rendered to /etc/osctl/<container>/, image pulled, databases created, bootstrap steps run, containers ' +
+      '(re)created only when their spec hash changed, each under a systemd unit, and gated on its health check. ' +
+      'A second run with nothing changed recreates and restarts nothing. Images must be built and pushed first (`osctl image build --push`).',
+  )
+  static examples = ['<%= config.bin %> deploy --site ./site', '<%= config.bin %> deploy --services mariadb,keystone --limit control --json']
+  static flags = {
+    ...siteFlags,
+    services: Flags.string({summary: 'Only these services (comma-separated); their dependencies must be enabled and already deployed.'}),
+  }
+
+  async run(): Promise<DeployResult & {exitCode: number}> {
+    const {flags} = await this.parse(Deploy)
+    const ctx = await deployContext(flags)
+    const services = flags.services?.split(',').map((s) => s.trim()).filter(Boolean)
+    const plan = planDeploy(ctx.site, ctx.catalog, ctx.overrides, {services, targets: ctx.targets})
+    await checkImages(ctx.site, plan)
+    const result = await deploy(ctx.site, plan, ctx.targets, ctx.deps, this.reporter())
+    const exitCode = summarizeHosts(result.hosts)
+    if (!this.jsonEnabled()) {
+      for (const r of result.services) {
+        const containers = r.containers.map((c) => `${c.name} ${c.status}${c.changed.length ? ` (${c.changed.join(', ')})` : ''}`).join(', ')
+        this.log(`${r.host.padEnd(16)} ${r.service.padEnd(12)} r${r.revision} ${containers}${r.bootstrap.length ? `; bootstrap: ${r.bootstrap.join(', ')}` : ''}`)
+      }
+      for (const h of result.hosts.filter((x) => !x.ok)) this.log(`${h.host.padEnd(16)} FAILED ${h.error?.message ?? ''}`)
+      this.log(result.recreated === 0 && !result.changed ? 'deploy: unchanged (no container recreated or restarted)' : `deploy: ${result.recreated} container(s) created, recreated or started`)
+    }
+    this.successExitCode = exitCode
+    return {...result, exitCode}
+  }
+}

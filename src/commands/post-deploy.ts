@@ -1,0 +1,35 @@
+import {chmod, writeFile} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {OsctlCommand, describe, siteFlags} from '../base-command.js'
+import {clientConfig} from '../deploy/client-config.js'
+import {loadSite} from '../site/load-site.js'
+
+export default class PostDeploy extends OsctlCommand {
+  static summary = 'Write admin-openrc.sh and clouds.yaml (cloud `osctl`) into the site dir for the OpenStack client.'
+  static description = describe(
+    'Uses the keystone admin password from passwords.yml and the first control host. Both files are mode 0600. ' +
+      'Then: `OS_CLIENT_CONFIG_FILE=SITE/clouds.yaml openstack --os-cloud osctl token issue`, or `. SITE/admin-openrc.sh`.',
+  )
+  static examples = ['<%= config.bin %> post-deploy --site ./site']
+  static flags = {site: siteFlags.site}
+
+  async run(): Promise<{files: string[]; authUrl: string; cloud: string}> {
+    const {flags} = await this.parse(PostDeploy)
+    const site = await loadSite(flags.site)
+    const cfg = clientConfig(site)
+    const files: string[] = []
+    for (const [name, text] of [['admin-openrc.sh', cfg.openrc], ['clouds.yaml', cfg.cloudsYaml]] as const) {
+      const path = join(site.dir, name)
+      await writeFile(path, text, {mode: 0o600})
+      // writeFile's mode applies only when it creates the file.
+      await chmod(path, 0o600)
+      files.push(path)
+    }
+    if (!this.jsonEnabled()) {
+      for (const f of files) this.log(`wrote ${f}`)
+      this.log(`try: OS_CLIENT_CONFIG_FILE=${files[1]} openstack --os-cloud osctl token issue`)
+    }
+    return {files, authUrl: cfg.authUrl, cloud: 'osctl'}
+  }
+}

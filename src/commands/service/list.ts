@@ -1,0 +1,23 @@
+import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
+import {summarizeHosts} from '../../cli/summary.js'
+import {deployContext} from '../../deploy/deploy-context.js'
+import {HostError, ServiceRow, formatServiceRows, serviceRows} from '../../deploy/service-inventory.js'
+
+export default class ServiceList extends OsctlCommand {
+  static summary = 'What runs where: service, container, host, image, revision and state of every osctl service container.'
+  static description = describe('Asks each host’s Docker engine (over SSH) for the containers osctl created. Exit 3/5 when some/all hosts cannot be asked.')
+  static examples = ['<%= config.bin %> service list --site ./site', '<%= config.bin %> service list --limit control --json']
+  static flags = {...siteFlags}
+
+  async run(): Promise<{rows: ServiceRow[]; errors: HostError[]}> {
+    const {flags} = await this.parse(ServiceList)
+    const ctx = await deployContext(flags)
+    const result = await serviceRows(ctx, {health: false})
+    if (!this.jsonEnabled()) {
+      for (const line of formatServiceRows(result.rows, false)) this.log(line)
+      for (const e of result.errors) this.log(`${e.host}: ${e.error.message}`)
+    }
+    this.successExitCode = summarizeHosts(ctx.targets.map((t) => ({ok: !result.errors.some((e) => e.host === t.name), error: result.errors.find((e) => e.host === t.name)?.error})))
+    return result
+  }
+}

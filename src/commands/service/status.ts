@@ -1,0 +1,28 @@
+import {Args} from '@oclif/core'
+
+import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
+import {deployContext} from '../../deploy/deploy-context.js'
+import {HostError, ServiceRow, checkServiceName, formatServiceRows, serviceRows} from '../../deploy/service-inventory.js'
+
+export default class ServiceStatus extends OsctlCommand {
+  static summary = 'Health of every service container (or of one service or container) on each host.'
+  static description = describe('Probes each container’s health check (from its current revision) from the host itself. Exit 1 when any container is unhealthy or a host cannot be asked.')
+  static examples = ['<%= config.bin %> service status --site ./site', '<%= config.bin %> service status keystone --json']
+  static args = {name: Args.string({description: 'A service or container name; default all.'})}
+  static flags = {...siteFlags}
+
+  async run(): Promise<{rows: ServiceRow[]; errors: HostError[]; healthy: boolean}> {
+    const {args, flags} = await this.parse(ServiceStatus)
+    const ctx = await deployContext(flags)
+    if (args.name) checkServiceName(ctx, args.name)
+    const result = await serviceRows(ctx, {name: args.name, health: true})
+    const healthy = result.errors.length === 0 && result.rows.length > 0 && result.rows.every((r) => r.healthy)
+    if (!this.jsonEnabled()) {
+      for (const line of formatServiceRows(result.rows, true)) this.log(line)
+      for (const e of result.errors) this.log(`${e.host}: ${e.error.message}`)
+      if (result.rows.length === 0) this.log(`no ${args.name ?? 'service'} containers found (run \`osctl deploy\`)`)
+    }
+    this.successExitCode = healthy ? 0 : 1
+    return {...result, healthy}
+  }
+}

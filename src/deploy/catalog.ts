@@ -1,0 +1,117 @@
+import {readdir, stat} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {OsctlError, OsctlErrors} from '../errors.js'
+import {nearestName} from '../site/nearest-name.js'
+import {YamlSource} from '../site/yaml-source.js'
+import {zodIssuesToErrors} from '../site/zod-issues.js'
+import {ServiceFile, serviceDocs, serviceSchema} from './catalog-schema.js'
+
+export interface ServiceDef extends ServiceFile {
+  /** templates/<name>/ (absolute). */
+  dir: string
+  /** Where each key came from, so later checks can still cite service.yml:line. */
+  src: YamlSource
+}
+
+export interface Catalog {
+  /** In dependency order (a service after everything it depends on), ties by name. */
+  services: ServiceDef[]
+  get(name: string): ServiceDef | undefined
+}
+
+/**
+ * Reads every templates/<service>/service.yml, validates each against the schema and the catalog
+ * as a whole (dependencies exist and form no cycle, template files exist, container names are
+ * unique), and reports every problem at once with file:line.
+ */
+export async function loadCatalog(templatesDir: string): Promise<Catalog> {
+  const errors: OsctlError[] = []
+  const defs: ServiceDef[] = []
+  for (const entry of (await readdir(templatesDir, {withFileTypes: true})).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+    const file = join(templatesDir, entry.name, 'service.yml')
+    const src = await YamlSource.read(file)
+    if (!src) continue
+    const before = errors.length
+    errors.push(...src.syntaxErrors())
+    if (errors.length > before) continue
+    const shape = src.mappingError('name: keystone')
+    if (shape) {
+      errors.push(shape)
+      continue
+    }
+    errors.push(...src.duplicateKeyErrors())
+    const parsed = serviceSchema.safeParse(src.doc.toJS(), {reportInput: true})
+    if (!parsed.success) {
+      errors.push(...zodIssuesToErrors(src, parsed.error.issues, serviceDocs))
+      continue
+    }
+    if (errors.length > before) continue
+    const def: ServiceDef = {...parsed.data, dir: join(templatesDir, entry.name), src}
+    if (def.name !== entry.name) errors.push(src.error(`name ${def.name} differs from its folder ${entry.name}`, `rename one so both are ${entry.name}`, ['name']))
+    errors.push(...(await checkOwnFiles(def)))
+    defs.push(def)
+  }
+  errors.push(...checkAcross(defs))
+  if (errors.length > 0) throw new OsctlErrors(errors)
+  return catalogOf(defs)
+}
+
+/** Builds the ordered catalog; throws on a dependency cycle. Exported for tests with in-memory defs. */
+export function catalogOf(defs: ServiceDef[]): Catalog {
+  const byName = new Map(defs.map((d) => [d.name, d]))
+  const ordered: ServiceDef[] = []
+  const state = new Map<string, 'visiting' | 'done'>()
+  const visit = (d: ServiceDef, chain: string[]): void => {
+    if (state.get(d.name) === 'done') return
+    if (state.get(d.name) === 'visiting') {
+      const cycle = [...chain.slice(chain.indexOf(d.name)), d.name].join(' → ')
+      throw new OsctlError('CONFIG_INVALID', `dependency cycle: ${cycle}`, {location: d.src.locate(['depends']), hint: 'remove one of these depends entries'})
+    }
+    state.set(d.name, 'visiting')
+    for (const dep of d.depends) {
+      const target = byName.get(dep)
+      if (target) visit(target, [...chain, d.name])
+    }
+    state.set(d.name, 'done')
+    ordered.push(d)
+  }
+  for (const d of [...defs].sort((a, b) => a.name.localeCompare(b.name))) visit(d, [])
+  return {services: ordered, get: (name) => byName.get(name)}
+}
+
+async function checkOwnFiles(def: ServiceDef): Promise<OsctlError[]> {
+  const errors: OsctlError[] = []
+  const containers = def.containers.map((c) => c.name)
+  for (const [ci, c] of def.containers.entries()) {
+    for (const [fi, f] of c.config.entries()) {
+      const exists = await stat(join(def.dir, f.template)).then((s) => s.isFile(), () => false)
+      if (!exists) errors.push(def.src.error(`template ${f.template} does not exist in ${def.dir}`, 'create it or fix the name', ['containers', ci, 'config', fi, 'template']))
+    }
+  }
+  for (const [si, s] of def.bootstrap.entries()) {
+    if (containers.includes(s.container)) continue
+    const guess = nearestName(s.container, containers)
+    errors.push(def.src.error(`bootstrap step ${s.name} names unknown container ${s.container}`, guess ? `did you mean ${guess}?` : `containers of ${def.name}: ${containers.join(', ')}`, ['bootstrap', si, 'container']))
+  }
+  return errors
+}
+
+function checkAcross(defs: ServiceDef[]): OsctlError[] {
+  const errors: OsctlError[] = []
+  const names = defs.map((d) => d.name)
+  const owner = new Map<string, string>()
+  for (const d of defs) {
+    for (const [i, dep] of d.depends.entries()) {
+      if (names.includes(dep)) continue
+      const guess = nearestName(dep, names)
+      errors.push(d.src.error(`${d.name} depends on unknown service ${dep}`, guess ? `did you mean ${guess}?` : `services under templates/: ${names.join(', ')}`, ['depends', i]))
+    }
+    for (const [i, c] of d.containers.entries()) {
+      const other = owner.get(c.name)
+      if (other) errors.push(d.src.error(`container name ${c.name} is already used by service ${other}`, 'container names are unique on a host: rename one', ['containers', i, 'name']))
+      owner.set(c.name, d.name)
+    }
+  }
+  return errors
+}

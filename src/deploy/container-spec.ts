@@ -1,0 +1,104 @@
+import {createHash} from 'node:crypto'
+
+import type {ContainerCreateOptions} from '../docker/docker-client.js'
+import {CONFIG_MOUNT, RenderedContainer, RenderedHealth} from './render.js'
+
+/** Where a container's rendered config lives on the host (bind-mounted read-only at CONFIG_MOUNT). */
+export const configDir = (container: string) => `/etc/osctl/${container}`
+
+export const LABELS = {
+  managed: 'io.osctl.managed',
+  service: 'io.osctl.service',
+  revision: 'io.osctl.revision',
+  hash: 'io.osctl.config-hash',
+  bootstrap: 'io.osctl.bootstrap',
+} as const
+
+/**
+ * Everything that decides how a container runs. Its hash is the container's io.osctl.config-hash
+ * label: equal hash, the container is left alone; different hash, it is recreated and specDiff
+ * says why. Config files are kept as content hashes so the spec stays small in the ledger.
+ */
+export interface ContainerSpec {
+  name: string
+  service: string
+  image: string
+  /** The engine's image id (config digest): a re-pushed tag with new content counts as a change. */
+  imageId: string
+  env: Record<string, string>
+  volumes: string[]
+  health: RenderedHealth
+  /** File name in the config dir → sha256 of its content. */
+  configs: Record<string, string>
+}
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex')
+
+export function desiredSpec(rc: RenderedContainer, imageId: string): ContainerSpec {
+  return {
+    name: rc.name,
+    service: rc.service,
+    image: rc.imageRef,
+    imageId,
+    env: sortKeys(rc.env),
+    volumes: [...rc.volumes],
+    health: rc.health,
+    configs: sortKeys(Object.fromEntries(Object.entries(rc.files).map(([f, text]) => [f, sha(text)]))),
+  }
+}
+
+/** Stable across key order: the same spec always hashes the same, whatever built it. */
+export function specHash(spec: ContainerSpec): string {
+  return `sha256:${sha(stableJson(spec))}`
+}
+
+/** Which fields differ, in the words the deploy report uses: image, env, volumes, health, config:<file>. */
+export function specDiff(before: ContainerSpec | undefined, after: ContainerSpec): string[] {
+  if (!before) return ['new']
+  const changed: string[] = []
+  if (before.image !== after.image || before.imageId !== after.imageId) changed.push('image')
+  if (stableJson(before.env) !== stableJson(after.env)) changed.push('env')
+  if (stableJson(before.volumes) !== stableJson(after.volumes)) changed.push('volumes')
+  if (stableJson(before.health) !== stableJson(after.health)) changed.push('health')
+  const files = [...new Set([...Object.keys(before.configs), ...Object.keys(after.configs)])].sort()
+  for (const f of files) if (before.configs[f] !== after.configs[f]) changed.push(`config:${f}`)
+  return changed
+}
+
+/** The docker create call for a spec: host network, systemd restarts it (Docker's policy is `no`). */
+export function createOptions(spec: ContainerSpec, revision: number): ContainerCreateOptions {
+  return {
+    name: spec.name,
+    image: spec.image,
+    env: spec.env,
+    labels: {
+      [LABELS.managed]: 'true',
+      [LABELS.service]: spec.service,
+      [LABELS.revision]: String(revision),
+      [LABELS.hash]: specHash(spec),
+      'io.osctl.image': spec.image,
+    },
+    binds: [...spec.volumes, `${configDir(spec.name)}:${CONFIG_MOUNT}:ro`],
+    networkMode: 'host',
+    restartPolicy: 'no',
+    healthcheck: {test: dockerHealthTest(spec.health), intervalSeconds: 30, timeoutSeconds: 10, retries: 3},
+  }
+}
+
+/** The same check osctl gates on, also run by Docker so `docker ps` shows it between deploys. */
+function dockerHealthTest(h: RenderedHealth): string[] {
+  if (h.kind === 'http') return ['CMD', 'healthcheck_curl', h.target]
+  return ['CMD', 'healthcheck_port', h.target.slice(h.target.lastIndexOf(':') + 1)]
+}
+
+function sortKeys<T>(o: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)))
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`
+  if (v && typeof v === 'object') {
+    return `{${Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => `${JSON.stringify(k)}:${stableJson(x)}`).join(',')}}`
+  }
+  return JSON.stringify(v)
+}

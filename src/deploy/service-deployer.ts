@@ -1,0 +1,196 @@
+import {hostname, userInfo} from 'node:os'
+import {posix} from 'node:path'
+
+import type {ContainerClient} from '../docker/docker-client.js'
+import {OsctlError, errorMessage} from '../errors.js'
+import {Host, tailLines} from '../hosts/host.js'
+import {Reporter, silentReporter} from '../reporter.js'
+import {runBootstrapStep, stepKey} from './bootstrap-steps.js'
+import {waitContainerHealthy} from './container-health.js'
+import {ContainerSpec, LABELS, configDir, createOptions, desiredSpec, specDiff, specHash} from './container-spec.js'
+import {Ledger, RevisionContainer, RevisionRecord} from './ledger.js'
+import {RenderedContainer, RenderedService} from './render.js'
+import {renderServiceUnit, serviceUnitName, serviceUnitPath} from './service-unit.js'
+
+export interface ContainerOutcome {
+  name: string
+  /** created: did not exist; recreated: spec changed; started: same spec, was not running; unchanged: left alone. */
+  status: 'created' | 'recreated' | 'started' | 'unchanged'
+  /** What changed (specDiff), e.g. ['image', 'config:keystone.conf']; ['missing'] when only the container was gone. */
+  changed: string[]
+  image: string
+  health: string
+}
+
+export interface ServiceHostResult {
+  service: string
+  host: string
+  status: 'unchanged' | 'changed'
+  revision: number
+  containers: ContainerOutcome[]
+  /** Bootstrap steps that ran on this host in this deploy. */
+  bootstrap: string[]
+}
+
+export interface ApplyOptions {
+  /** This host runs the service's `once` bootstrap steps (first host of its group). */
+  runOnce: boolean
+  /** Creates the service's databases; called before any bootstrap step. */
+  ensureDatabases?: () => Promise<void>
+}
+
+interface Desired {
+  rc: RenderedContainer
+  spec: ContainerSpec
+  hash: string
+  /** Container as the engine has it now. */
+  actualHash?: string
+  running: boolean
+  exists: boolean
+}
+
+/**
+ * Brings one service to its desired state on one host: config dirs, image, databases, bootstrap
+ * steps, containers with their systemd units, health gate, ledger. A container whose spec hash
+ * equals its label is neither recreated nor restarted.
+ */
+export class ServiceDeployer {
+  private readonly ledger: Ledger
+
+  constructor(
+    private readonly host: Host,
+    private readonly docker: ContainerClient,
+    private readonly reporter: Reporter = silentReporter,
+  ) {
+    this.ledger = new Ledger(host)
+  }
+
+  async apply(rs: RenderedService, opts: ApplyOptions): Promise<ServiceHostResult> {
+    const emit = (status: 'start' | 'changed' | 'unchanged' | 'info', message: string, subject = rs.service) => this.reporter.emit({host: this.host.name, subject, status, message})
+    const record = await this.ledger.current(rs.service)
+    const desired: Desired[] = []
+    for (const rc of rs.containers) {
+      const image = await this.docker.pullImage(rc.imageRef)
+      const spec = desiredSpec(rc, image.id)
+      const actual = await this.docker.inspectContainer(rc.name)
+      desired.push({rc, spec, hash: specHash(spec), actualHash: actual?.labels[LABELS.hash], running: actual?.state === 'running', exists: actual !== undefined})
+    }
+    const recorded = new Map((record?.containers ?? []).map((c) => [c.name, c]))
+    const specChanged = !record || record.outcome !== 'active' || desired.some((d) => recorded.get(d.rc.name)?.hash !== d.hash) || recorded.size !== desired.length
+    const revision = specChanged ? await this.ledger.nextNumber(rs.service) : record!.revision
+    const units = Object.fromEntries(desired.map((d) => [serviceUnitName(d.rc.name), renderServiceUnit({service: rs.service, container: d.rc.name, revision})]))
+
+    for (const d of desired) await this.writeConfigDir(d.rc)
+    const newRecord: RevisionRecord = {
+      format: 1,
+      service: rs.service,
+      host: this.host.name,
+      revision,
+      ...(record && specChanged ? {previous: record.revision} : {}),
+      createdAt: specChanged ? new Date().toISOString() : record!.createdAt,
+      createdBy: specChanged ? whoAmI() : record!.createdBy,
+      outcome: 'deploying',
+      containers: desired.map((d): RevisionContainer => ({
+        name: d.rc.name,
+        image: d.spec.image,
+        imageId: d.spec.imageId,
+        spec: d.spec,
+        hash: d.hash,
+        unitName: serviceUnitName(d.rc.name),
+        changed: recorded.get(d.rc.name)?.hash === d.hash ? [] : specDiff(recorded.get(d.rc.name)?.spec, d.spec),
+      })),
+    }
+    if (specChanged) {
+      emit('start', `revision ${revision}${record ? ` (was ${record.revision})` : ''}`)
+      await this.ledger.write(newRecord, Object.fromEntries(desired.map((d) => [d.rc.name, d.rc.files])), units)
+    }
+
+    try {
+      await opts.ensureDatabases?.()
+      const ran = await this.runSteps(rs, desired, opts.runOnce)
+      const outcomes: ContainerOutcome[] = []
+      for (const d of desired) outcomes.push(await this.converge(rs.service, d, revision, units[serviceUnitName(d.rc.name)], recorded.get(d.rc.name)?.spec))
+      for (const o of outcomes) emit(o.status === 'unchanged' ? 'unchanged' : 'changed', o.status === 'unchanged' ? `unchanged (${o.health})` : `${o.status}${o.changed.length ? ` (${o.changed.join(', ')})` : ''}, revision ${revision}, ${o.health}`, o.name)
+      const changed = specChanged || ran.length > 0 || outcomes.some((o) => o.status !== 'unchanged')
+      if (specChanged) {
+        await this.ledger.writeRecord({...newRecord, outcome: 'active'})
+        await this.ledger.setCurrent(rs.service, revision)
+      }
+      return {service: rs.service, host: this.host.name, status: changed ? 'changed' : 'unchanged', revision, containers: outcomes, bootstrap: ran}
+    } catch (err) {
+      if (specChanged) await this.ledger.writeRecord({...newRecord, outcome: 'failed', error: errorMessage(err)}).catch(() => undefined)
+      throw err
+    }
+  }
+
+  /** /etc/osctl/<container>/: root-only (configs hold passwords); only changed files are written. */
+  private async writeConfigDir(rc: RenderedContainer): Promise<void> {
+    const dir = configDir(rc.name)
+    await this.host.run(['install', '-d', '-m', '0700', '/etc/osctl', dir])
+    for (const [file, text] of Object.entries(rc.files)) await this.host.writeFileAtomic(posix.join(dir, file), text, {mode: 0o600})
+  }
+
+  private async runSteps(rs: RenderedService, desired: Desired[], runOnce: boolean): Promise<string[]> {
+    const keys = await this.ledger.bootstrapKeys(rs.service)
+    const ran: string[] = []
+    for (const step of rs.steps) {
+      if (step.once && !runOnce) continue
+      const d = desired.find((x) => x.rc.name === step.container)!
+      const key = stepKey(step, d.spec)
+      if (keys[step.name] === key) continue
+      this.reporter.emit({host: this.host.name, subject: rs.service, status: 'start', message: `bootstrap step ${step.name}`})
+      const started = Date.now()
+      await runBootstrapStep(this.docker, d.spec, step, this.host.name)
+      await this.ledger.setBootstrapKey(rs.service, step.name, key)
+      this.reporter.emit({host: this.host.name, subject: rs.service, status: 'changed', message: `bootstrap step ${step.name} done in ${((Date.now() - started) / 1000).toFixed(1)}s`})
+      ran.push(step.name)
+    }
+    return ran
+  }
+
+  private async converge(service: string, d: Desired, revision: number, unit: string, before: ContainerSpec | undefined): Promise<ContainerOutcome> {
+    const name = d.rc.name
+    const unitName = serviceUnitName(name)
+    const recreate = !d.exists || d.actualHash !== d.hash
+    let status: ContainerOutcome['status'] = 'unchanged'
+    let changed: string[] = []
+    if (recreate) {
+      changed = !d.exists ? (before && specHash(before) === d.hash ? ['missing'] : specDiff(before, d.spec)) : specDiff(before, d.spec)
+      if (changed.length === 0) changed = ['drift']
+      this.reporter.emit({host: this.host.name, subject: name, status: 'start', message: `${d.exists ? 'recreating' : 'creating'} (${changed.join(', ')})`})
+      // Stop through systemd first, or Restart=always would start the old container again.
+      await this.host.exec(['systemctl', 'stop', unitName], {timeoutMs: 90_000})
+      await this.docker.removeContainer(name)
+      await this.docker.createContainer(createOptions(d.spec, revision))
+      status = d.exists ? 'recreated' : 'created'
+    }
+    const unitChanged = await this.host.writeFileAtomic(serviceUnitPath(name), unit)
+    if (unitChanged) await this.host.run(['systemctl', 'daemon-reload'])
+    await this.host.run(['systemctl', 'enable', '--quiet', unitName])
+    const active = (await this.host.exec(['systemctl', 'is-active', unitName])).stdout.trim() === 'active'
+    if (recreate || !active || !d.running) {
+      await this.host.exec(['systemctl', 'reset-failed', unitName])
+      await this.host.run(['systemctl', recreate ? 'restart' : 'start', unitName], {timeoutMs: 90_000})
+      if (!recreate) status = 'started'
+    }
+    const health = await waitContainerHealthy(this.host, this.docker, name, d.rc.health)
+    if (!health.healthy) {
+      const logs = tailLines(await this.docker.containerLogs(name, 40).catch(() => ''), 20)
+      throw new OsctlError('COMMAND_FAILED', `${this.host.name}: ${service} container ${name} (revision ${revision}) is not healthy: ${health.detail}`, {
+        details: logs,
+        hint: `see \`osctl service logs ${name} --host ${this.host.name}\` and \`journalctl -u ${unitName}\` on ${this.host.name}`,
+      })
+    }
+    return {name, status, changed: status === 'unchanged' || status === 'started' ? [] : changed, image: d.spec.image, health: health.detail}
+  }
+}
+
+function whoAmI(): string {
+  let user = process.env.SUDO_USER ?? process.env.USER ?? 'unknown'
+  try {
+    user = process.env.SUDO_USER ?? userInfo().username
+  } catch {
+    // no passwd entry (containers): keep $USER
+  }
+  return `${user}@${hostname()}`
+}

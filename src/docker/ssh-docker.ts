@@ -1,0 +1,95 @@
+import {Agent, type AgentOptions} from 'node:http'
+import type {Duplex} from 'node:stream'
+import type {Client} from 'ssh2'
+
+import {OsctlError, errorMessage} from '../errors.js'
+import {SshTarget, openSshConnection, where} from '../hosts/ssh-connect.js'
+import {DockerodeClient} from './docker-client.js'
+
+const DOCKER_SOCKET = '/var/run/docker.sock'
+
+/**
+ * An http.Agent whose every connection is a stream-local forward to the host's Docker socket over
+ * one SSH connection (ssh2 `openssh_forwardOutStreamLocal`). No TCP port is opened on the host and
+ * nothing but sshd is needed there; the host key policy is the one every SshHost uses.
+ */
+class SshSocketAgent extends Agent {
+  private conn?: Promise<Client>
+
+  constructor(
+    private readonly target: SshTarget,
+    private readonly socketPath: string,
+    options: AgentOptions = {},
+  ) {
+    // No keep-alive: each request gets its own channel, which closes when the response ends,
+    // so hijacked streams (exec, attach) and plain requests never share a channel.
+    super({...options, keepAlive: false})
+  }
+
+  override createConnection(_options: unknown, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
+    this.client().then(
+      (client) =>
+        client.openssh_forwardOutStreamLocal(this.socketPath, (err, stream) => {
+          if (err) {
+            callback?.(this.forwardError(err), undefined as never)
+            return
+          }
+          // http expects socket-like methods on the stream it is handed.
+          const s = stream as unknown as Duplex & Record<string, unknown>
+          for (const m of ['setTimeout', 'setNoDelay', 'setKeepAlive', 'ref', 'unref']) if (typeof s[m] !== 'function') s[m] = () => s
+          callback?.(null, s)
+        }),
+      (err: unknown) => callback?.(err as Error, undefined as never),
+    )
+    return undefined
+  }
+
+  async close(): Promise<void> {
+    const conn = this.conn
+    this.conn = undefined
+    this.destroy()
+    const client = await conn?.catch(() => undefined)
+    client?.end()
+  }
+
+  private client(): Promise<Client> {
+    if (!this.conn) {
+      const conn = openSshConnection(this.target).then((client) => {
+        const forget = () => {
+          if (this.conn === conn) this.conn = undefined
+        }
+        client.once('close', forget)
+        client.once('end', forget)
+        return client
+      })
+      conn.catch(() => {
+        if (this.conn === conn) this.conn = undefined
+      })
+      this.conn = conn
+    }
+    return this.conn
+  }
+
+  private forwardError(err: Error): OsctlError {
+    return new OsctlError('DOCKER_UNAVAILABLE', `cannot reach the Docker socket ${this.socketPath} on ${where(this.target)} over SSH: ${errorMessage(err)}`, {
+      cause: err,
+      hint: `check that Docker runs there (\`osctl bootstrap\` starts it) and that sshd allows stream-local forwarding (AllowStreamLocalForwarding yes)`,
+    })
+  }
+}
+
+/** A DockerodeClient talking to a remote host's engine through its SSH connection. */
+export class SshDockerClient extends DockerodeClient {
+  private readonly agent: SshSocketAgent
+
+  constructor(target: SshTarget, socketPath = DOCKER_SOCKET) {
+    const agent = new SshSocketAgent(target, socketPath)
+    // host/port are only what the HTTP request line names; the agent decides where bytes go.
+    super(`${target.name}:${socketPath}`, {protocol: 'http', host: 'docker', port: 80, agent} as never)
+    this.agent = agent
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close()
+  }
+}

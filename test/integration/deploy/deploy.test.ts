@@ -1,0 +1,136 @@
+import {execa} from 'execa'
+import {cp, mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import type {DeployResult} from '../../../src/deploy/deploy.js'
+import {REPO_ROOT, runCli} from '../../helpers/cli.js'
+
+// One lab host running bootstrap's registry + etcd + Docker, then osctl's own OpenStack images,
+// then mariadb, memcached, rabbitmq and keystone deployed for real and checked with Debian's
+// `openstack` client from this machine.
+const LAB = `d${process.pid}`
+const HOST = `osctl-${LAB}-1`
+const SERVICES = 'mariadb,memcached,rabbitmq,keystone'
+
+const sh = async (script: string) => {
+  const r = await execa('docker', ['exec', HOST, 'sh', '-c', script], {reject: false})
+  return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr)}
+}
+
+describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: mariadb, memcached, rabbitmq, keystone on a lab host', () => {
+  let site: string
+  const osctl = (args: string[], env: Record<string, string> = {}, timeoutMs = 900_000) => runCli(args, {env: {OSCTL_SITE: site, ...env}, timeoutMs})
+  const openstack = (args: string[]) =>
+    execa('openstack', ['--os-cloud', 'osctl', ...args], {reject: false, env: {OS_CLIENT_CONFIG_FILE: join(site, 'clouds.yaml')}, timeout: 60_000})
+  const managedContainers = async () => (await sh('docker ps -aq --filter label=io.osctl.managed=true')).stdout.trim()
+
+  beforeAll(async () => {
+    // Fail loudly: a missing engine must not look like a pass.
+    const info = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], {reject: false})
+    if (info.exitCode !== 0) throw new Error(`Docker is not available (set OSCTL_SKIP_INTEGRATION=1 to skip): ${info.stderr}`)
+    if ((await execa('sh', ['-c', 'command -v openstack'], {reject: false})).exitCode !== 0) {
+      await execa('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-openstackclient'], {timeout: 600_000})
+    }
+    site = await mkdtemp(join(tmpdir(), 'osctl-deploy-site-'))
+    const up = await runCli(['lab', 'up', '--hosts', '1', '--name', LAB, '--site', site, '--with-packages', '--json'], {timeoutMs: 900_000})
+    expect(up.exitCode, up.stderr).toBe(0)
+    const boot = await osctl(['bootstrap', '--json'])
+    expect(boot.exitCode, boot.stderr + boot.stdout).toBe(0)
+    const build = await osctl(['image', 'build', 'mariadb', 'memcached', 'rabbitmq', 'keystone', '--push'], {}, 1_800_000)
+    expect(build.exitCode, build.stderr).toBe(0)
+  })
+
+  afterAll(async () => {
+    await runCli(['lab', 'down', '--name', LAB], {timeoutMs: 300_000})
+    if (site) await rm(site, {recursive: true, force: true})
+  })
+
+  it('refuses bad input with exit 2 before touching the host', async () => {
+    const unknown = await osctl(['deploy', '--services', 'keystonee'])
+    expect(unknown.exitCode).toBe(2)
+    expect(unknown.stderr).toContain('unknown service keystonee')
+    expect(unknown.stderr).toContain('known services: mariadb, memcached, keystone, rabbitmq')
+
+    const config = join(site, 'osctl.yml')
+    const original = await readFile(config, 'utf8')
+    await writeFile(config, `${original}enabled_services: [memcached, keystone]\n`)
+    const disabled = await osctl(['deploy', '--services', 'keystone'])
+    await writeFile(config, original)
+    expect(disabled.exitCode).toBe(2)
+    expect(disabled.stderr).toContain('service keystone depends on mariadb, which is not in enabled_services')
+
+    const passwords = join(site, 'passwords.yml')
+    const secrets = await readFile(passwords, 'utf8')
+    await writeFile(passwords, secrets.replace(/^keystone_admin_password:.*\n/m, ''))
+    const missing = await osctl(['deploy'])
+    await writeFile(passwords, secrets)
+    expect(missing.exitCode).toBe(2)
+    expect(missing.stderr).toContain('password keystone_admin_password')
+    expect(missing.stderr).toContain('osctl genpwd')
+
+    const templates = await mkdtemp(join(tmpdir(), 'osctl-bad-templates-'))
+    try {
+      await cp(join(REPO_ROOT, 'templates'), templates, {recursive: true})
+      await writeFile(join(templates, 'keystone', 'keystone.conf.njk'), '[DEFAULT]\ndebug = {{ keystone_debug }}\n')
+      const broken = await osctl(['deploy'], {OSCTL_TEMPLATES_DIR: templates})
+      expect(broken.exitCode).toBe(2)
+      expect(broken.stderr).toContain(`${join(templates, 'keystone', 'keystone.conf.njk')}:2: template error`)
+    } finally {
+      await rm(templates, {recursive: true, force: true})
+    }
+    expect(await managedContainers()).toBe('')
+  })
+
+  it('deploys the four services, and keystone answers the real openstack client', async () => {
+    const started = Date.now()
+    const r = await osctl(['deploy', '--services', SERVICES, '--json'])
+    expect(r.exitCode, r.stderr).toBe(0)
+    const result = JSON.parse(r.stdout) as DeployResult
+    expect(result.services.map((s) => `${s.service}:${s.containers.map((c) => c.status).join(',')}`)).toEqual(['mariadb:created', 'memcached:created', 'keystone:created', 'rabbitmq:created'])
+    console.log(`first deploy: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+    expect((await sh('systemctl is-active osctl-svc-keystone osctl-svc-mariadb osctl-svc-rabbitmq osctl-svc-memcached')).stdout.split('\n').filter(Boolean)).toEqual(Array(4).fill('active'))
+    expect((await sh("docker inspect -f '{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.NetworkMode}}' keystone")).stdout.trim()).toBe('no host')
+
+    const post = await osctl(['post-deploy', '--json'])
+    expect(post.exitCode, post.stderr).toBe(0)
+    for (const f of ['clouds.yaml', 'admin-openrc.sh']) expect((await stat(join(site, f))).mode & 0o777).toBe(0o600)
+    const token = await openstack(['token', 'issue', '-f', 'json'])
+    expect(token.exitCode, token.stderr).toBe(0)
+    expect(JSON.parse(token.stdout).id).toBeTruthy()
+    const endpoints = await openstack(['endpoint', 'list', '-f', 'json'])
+    expect(endpoints.exitCode, endpoints.stderr).toBe(0)
+    expect((JSON.parse(endpoints.stdout) as Array<Record<string, string>>).filter((e) => e['Service Type'] === 'identity')).toHaveLength(3)
+
+    const status = await osctl(['service', 'status', '--json'])
+    expect(status.exitCode, status.stdout).toBe(0)
+    expect(JSON.parse(status.stdout).rows).toHaveLength(4)
+  })
+
+  it('a second deploy recreates and restarts nothing', async () => {
+    const before = (await sh("docker inspect -f '{{.Name}} {{.State.StartedAt}}' mariadb memcached rabbitmq keystone")).stdout
+    const started = Date.now()
+    const r = await osctl(['deploy', '--services', SERVICES, '--json'])
+    expect(r.exitCode, r.stderr).toBe(0)
+    console.log(`second deploy: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+    const result = JSON.parse(r.stdout) as DeployResult
+    expect(result.recreated).toBe(0)
+    expect(result.changed).toBe(false)
+    expect((await sh("docker inspect -f '{{.Name}} {{.State.StartedAt}}' mariadb memcached rabbitmq keystone")).stdout).toBe(before)
+    const text = await osctl(['deploy', '--services', SERVICES])
+    expect(text.stdout).toContain('deploy: unchanged')
+  })
+
+  it('comes back after a reboot of the host without osctl', async () => {
+    await execa('docker', ['restart', HOST])
+    let ok = false
+    for (let i = 0; i < 60 && !ok; i++) {
+      ok = (await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode === 0
+      if (!ok) await sleep(2000)
+    }
+    expect(ok).toBe(true)
+    expect((await sh('systemctl is-active osctl-svc-keystone')).stdout.trim()).toBe('active')
+  })
+})

@@ -1,0 +1,88 @@
+import type {ContainerClient, ContainerCreateOptions, ContainerInfo, ImageInfo} from '../../../src/docker/docker-client.js'
+import {OsctlError} from '../../../src/errors.js'
+import {FakeDocker} from '../../fakes/fake-docker.js'
+
+/**
+ * FakeDocker plus containers, for the deploy flow: create/start/stop/remove/list by label, pull,
+ * exec and logs. Started containers run until stopped; `exitCodes` makes one-shot containers
+ * (bootstrap steps) exit with a given code.
+ */
+export class FakeEngine extends FakeDocker implements ContainerClient {
+  readonly containers = new Map<string, ContainerInfo & {opts: ContainerCreateOptions}>()
+  readonly execs: Array<{container: string; argv: string[]}> = []
+  /** Image refs the registry has (pull fails for others). */
+  readonly registry = new Set<string>()
+  /** Container name → exit code of its one-shot run. */
+  readonly exitCodes = new Map<string, number>()
+  private ids = 1
+
+  async pullImage(ref: string): Promise<ImageInfo> {
+    this.calls.push(`pull ${ref}`)
+    if (!this.registry.has(ref)) {
+      // Worded like DockerodeClient.pullImage, which the contract is about.
+      throw new OsctlError('IMAGE_UNKNOWN', `fake: cannot pull ${ref}: manifest unknown`, {hint: `build and push it first: \`osctl image build ${ref.split('/').at(-1)!.split(':')[0]} --push\``})
+    }
+    return this.images.get(ref) ?? this.addImage(ref, {})
+  }
+
+  async createContainer(opts: ContainerCreateOptions): Promise<string> {
+    this.calls.push(`create ${opts.name}`)
+    if (this.containers.has(opts.name)) throw new Error(`Conflict: container name ${opts.name} in use`)
+    const id = `c${this.ids++}`
+    const image = this.images.get(opts.image)
+    this.containers.set(opts.name, {id, name: opts.name, image: opts.image, imageId: image?.id ?? opts.image, labels: {...opts.labels}, state: 'created', opts})
+    return id
+  }
+
+  async inspectContainer(name: string): Promise<ContainerInfo | undefined> {
+    const c = this.containers.get(name)
+    return c && {...c, labels: {...c.labels}}
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    const match = (c: ContainerInfo) => Object.entries(labels).every(([k, v]) => (v === '' ? k in c.labels : c.labels[k] === v))
+    return [...this.containers.values()].filter(match)
+  }
+
+  async startContainer(name: string): Promise<void> {
+    this.calls.push(`start ${name}`)
+    const c = this.mustGet(name)
+    const code = this.exitCodes.get(name)
+    c.state = code === undefined ? 'running' : 'exited'
+    c.exitCode = code
+  }
+
+  async stopContainer(name: string): Promise<void> {
+    this.calls.push(`stop ${name}`)
+    const c = this.containers.get(name)
+    if (c) c.state = 'exited'
+  }
+
+  async removeContainer(name: string): Promise<void> {
+    if (this.containers.delete(name)) this.calls.push(`rm ${name}`)
+  }
+
+  async waitContainer(name: string): Promise<number> {
+    return this.mustGet(name).exitCode ?? 0
+  }
+
+  async containerLogs(name: string): Promise<string> {
+    return `logs of ${name}\n`
+  }
+
+  async exec(container: string, argv: string[]): Promise<{exitCode: number; stdout: string; stderr: string}> {
+    this.execs.push({container, argv})
+    return {exitCode: this.containers.get(container)?.state === 'running' ? 0 : 1, stdout: '', stderr: ''}
+  }
+
+  /** Names of containers created (not steps) in call order. */
+  created(): string[] {
+    return this.calls.filter((c) => c.startsWith('create ') && !c.includes('osctl-bootstrap-')).map((c) => c.slice(7))
+  }
+
+  private mustGet(name: string) {
+    const c = this.containers.get(name)
+    if (!c) throw Object.assign(new Error(`no such container: ${name}`), {statusCode: 404})
+    return c
+  }
+}
