@@ -45,7 +45,8 @@ export interface RevisionRecord {
   /** user@machine that ran osctl. */
   createdBy: string
   osctlVersion?: string
-  outcome: 'deploying' | 'active' | 'failed'
+  /** rolled-back: it was active, then `osctl service rollback` returned to an older revision. */
+  outcome: 'deploying' | 'active' | 'failed' | 'rolled-back'
   /** Set with outcome failed. */
   error?: string
   containers: RevisionContainer[]
@@ -109,4 +110,13 @@ export class Ledger {
     await this.host.run(['install', '-d', '-m', '0700', SERVICES_ROOT, serviceDir(service)])
     await this.host.writeFileAtomic(posix.join(serviceDir(service), 'bootstrap.json'), JSON.stringify(keys, null, 2) + '\n', {mode: 0o600})
   }
+}
+
+/** Every revision kept for a service on a host, oldest first. */
+export async function listRevisions(host: Host, service: string): Promise<RevisionRecord[]> {
+  const ledger = new Ledger(host)
+  const r = await host.exec(['sh', '-c', 'ls -1 "$1" 2>/dev/null || true', 'osctl', posix.join(serviceDir(service), 'revisions')])
+  const nums = r.stdout.split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0).sort((a, b) => a - b)
+  const records = await Promise.all(nums.map((n) => ledger.read(service, n)))
+  return records.filter((x): x is RevisionRecord => x !== undefined)
 }

@@ -1,5 +1,5 @@
 import {execa} from 'execa'
-import {cp, mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises'
+import {cp, mkdir, mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -52,7 +52,7 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     const unknown = await osctl(['deploy', '--services', 'keystonee'])
     expect(unknown.exitCode).toBe(2)
     expect(unknown.stderr).toContain('unknown service keystonee')
-    expect(unknown.stderr).toContain('known services: mariadb, memcached, keystone, rabbitmq')
+    expect(unknown.stderr).toMatch(/known services: .*keystone/)
 
     const config = join(site, 'osctl.yml')
     const original = await readFile(config, 'utf8')
@@ -121,6 +121,39 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     expect((await sh("docker inspect -f '{{.Name}} {{.State.StartedAt}}' mariadb memcached rabbitmq keystone")).stdout).toBe(before)
     const text = await osctl(['deploy', '--services', SERVICES])
     expect(text.stdout).toContain('deploy: unchanged')
+  })
+
+  it('a config override is a new revision, and service rollback restores the previous config exactly', async () => {
+    const conf = '/etc/osctl/keystone/keystone.conf'
+    const original = (await sh(`cat ${conf}`)).stdout
+    await mkdir(join(site, 'overrides'), {recursive: true})
+    await writeFile(join(site, 'overrides', 'keystone.conf'), '[token]\nexpiration = 7200\n')
+    try {
+      const r = await osctl(['deploy', '--services', SERVICES, '--json'])
+      expect(r.exitCode, r.stderr).toBe(0)
+      const keystone = (JSON.parse(r.stdout) as DeployResult).services.find((x) => x.service === 'keystone')!
+      expect(keystone.containers[0]).toMatchObject({status: 'recreated', changed: ['config:keystone.conf']})
+      expect((await sh(`cat ${conf}`)).stdout).toContain('expiration = 7200')
+
+      const rb = await osctl(['service', 'rollback', 'keystone', '--json'])
+      expect(rb.exitCode, rb.stderr).toBe(0)
+      expect(JSON.parse(rb.stdout).results[0]).toMatchObject({from: 2, to: 1, recreated: ['keystone']})
+      expect((await sh(`cat ${conf}`)).stdout).toBe(original)
+      expect((await sh("docker inspect -f '{{.Config.Labels}}' keystone")).stdout).toContain('io.osctl.revision:1')
+      expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
+
+      const hist = await osctl(['service', 'history', 'keystone', '--json'])
+      expect(hist.exitCode, hist.stderr).toBe(0)
+      const revs = JSON.parse(hist.stdout).hosts[0]
+      expect(revs.current).toBe(1)
+      expect(revs.revisions.map((x: {revision: number; outcome: string}) => [x.revision, x.outcome])).toEqual([[1, 'active'], [2, 'rolled-back']])
+    } finally {
+      await rm(join(site, 'overrides'), {recursive: true, force: true})
+    }
+    // With the override gone the site matches revision 1 again: nothing to do.
+    const again = await osctl(['deploy', '--services', SERVICES, '--json'])
+    expect(again.exitCode, again.stderr).toBe(0)
+    expect((JSON.parse(again.stdout) as DeployResult).recreated).toBe(0)
   })
 
   it('comes back after a reboot of the host without osctl', async () => {

@@ -25,11 +25,19 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
     return this.images.get(ref) ?? this.addImage(ref, {})
   }
 
+  /** By ref, or by image id as the engine also accepts (rollback creates containers by id). */
+  override async inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    const byRef = await super.inspectImage(ref)
+    if (byRef) return byRef
+    const byId = [...this.images.values()].find((i) => i.id === ref)
+    return byId && {...byId, labels: {...byId.labels}}
+  }
+
   async createContainer(opts: ContainerCreateOptions): Promise<string> {
     this.calls.push(`create ${opts.name}`)
     if (this.containers.has(opts.name)) throw new Error(`Conflict: container name ${opts.name} in use`)
     const id = `c${this.ids++}`
-    const image = this.images.get(opts.image)
+    const image = this.images.get(opts.image) ?? [...this.images.values()].find((i) => i.id === opts.image)
     this.containers.set(opts.name, {id, name: opts.name, image: opts.image, imageId: image?.id ?? opts.image, labels: {...opts.labels}, state: 'created', opts})
     return id
   }

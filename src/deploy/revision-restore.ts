@@ -1,0 +1,111 @@
+import {posix} from 'node:path'
+
+import type {ContainerClient} from '../docker/docker-client.js'
+import {OsctlError} from '../errors.js'
+import {Host, tailLines} from '../hosts/host.js'
+import {Reporter, silentReporter} from '../reporter.js'
+import {waitContainerHealthy} from './container-health.js'
+import {LABELS, configDir, createOptions} from './container-spec.js'
+import {Ledger, RevisionRecord, revisionDir} from './ledger.js'
+import {serviceUnitName, serviceUnitPath} from './service-unit.js'
+
+export interface RestoreResult {
+  service: string
+  host: string
+  from: number
+  to: number
+  /** Containers recreated from the target revision's spec; the others already matched it. */
+  recreated: string[]
+}
+
+/**
+ * Puts a service on one host back to a revision kept in its ledger: the exact image (by id, not
+ * by tag, so a re-pushed tag cannot sneak in), the container spec, the rendered config files and
+ * the unit text recorded for that revision. Databases are not touched (see the notes on upgrade).
+ */
+export class RevisionRestorer {
+  private readonly ledger: Ledger
+
+  constructor(
+    private readonly host: Host,
+    private readonly docker: ContainerClient,
+    private readonly reporter: Reporter = silentReporter,
+  ) {
+    this.ledger = new Ledger(host)
+  }
+
+  /** The revision a rollback goes to: --to, else the one the current revision replaced. */
+  async target(service: string, to?: number): Promise<{current: RevisionRecord; target: RevisionRecord}> {
+    const current = await this.ledger.current(service)
+    if (!current) throw new OsctlError('USAGE', `${this.host.name}: ${service} has no revisions (never deployed here)`, {hint: '`osctl service list` shows what runs where.'})
+    const n = to ?? current.previous
+    if (n === undefined) throw new OsctlError('USAGE', `${this.host.name}: ${service} revision ${current.revision} is the first; there is nothing to roll back to`, {hint: `\`osctl service history ${service}\` lists the revisions.`})
+    if (n === current.revision) throw new OsctlError('USAGE', `${this.host.name}: ${service} already runs revision ${n}`, {location: '--to'})
+    const target = await this.ledger.read(service, n)
+    if (!target) throw new OsctlError('USAGE', `${this.host.name}: ${service} has no revision ${n}`, {location: '--to', hint: `\`osctl service history ${service}\` lists the revisions kept.`})
+    if (target.outcome !== 'active' && target.outcome !== 'rolled-back') {
+      throw new OsctlError('USAGE', `${this.host.name}: ${service} revision ${n} never became healthy (${target.outcome}); refusing to return to it`, {location: '--to'})
+    }
+    for (const c of target.containers) {
+      if (!(await this.docker.inspectImage(c.imageId))) {
+        throw new OsctlError('USAGE', `${this.host.name}: the image of ${c.name} in revision ${n} (${c.image}, ${c.imageId.slice(0, 19)}) is no longer on the host`, {
+          hint: 'It was pruned; rebuild/push that tag and deploy it, or roll back to a newer revision.',
+        })
+      }
+    }
+    return {current, target}
+  }
+
+  async restore(service: string, to?: number): Promise<RestoreResult> {
+    const {current, target} = await this.target(service, to)
+    this.reporter.emit({host: this.host.name, subject: service, status: 'start', message: `rolling back revision ${current.revision} → ${target.revision}`})
+    const recreated: string[] = []
+    for (const c of target.containers) {
+      await this.restoreConfigDir(service, target.revision, c.name)
+      const unit = (await this.host.readFile(posix.join(revisionDir(service, target.revision), 'units', c.unitName))).toString('utf8')
+      const actual = await this.docker.inspectContainer(c.name)
+      const same = actual?.labels[LABELS.hash] === c.hash && actual.imageId === c.imageId
+      if (!same) {
+        await this.host.exec(['systemctl', 'stop', c.unitName], {timeoutMs: 90_000})
+        await this.docker.removeContainer(c.name)
+        // By id: the tag may point at another image by now; the revision names exactly one.
+        await this.docker.createContainer({...createOptions(c.spec, target.revision), image: c.imageId})
+        recreated.push(c.name)
+      }
+      if (await this.host.writeFileAtomic(serviceUnitPath(c.name), unit)) await this.host.run(['systemctl', 'daemon-reload'])
+      await this.host.exec(['systemctl', 'reset-failed', c.unitName])
+      if (!same || (await this.host.exec(['systemctl', 'is-active', c.unitName])).stdout.trim() !== 'active') {
+        await this.host.run(['systemctl', 'restart', c.unitName], {timeoutMs: 90_000})
+      }
+      const health = await waitContainerHealthy(this.host, this.docker, c.name, c.spec.health)
+      if (!health.healthy) {
+        throw new OsctlError('COMMAND_FAILED', `${this.host.name}: ${c.name} is not healthy after rolling back to revision ${target.revision}: ${health.detail}`, {
+          details: tailLines(await this.docker.containerLogs(c.name, 40).catch(() => ''), 20),
+          hint: `see \`osctl service logs ${c.name} --host ${this.host.name}\``,
+        })
+      }
+    }
+    // Containers the newer revision added and the target does not have.
+    for (const extra of current.containers.filter((c) => !target.containers.some((t) => t.name === c.name))) {
+      await this.host.exec(['systemctl', 'disable', '--now', serviceUnitName(extra.name)], {timeoutMs: 90_000})
+      await this.docker.removeContainer(extra.name)
+    }
+    await this.ledger.writeRecord({...current, outcome: 'rolled-back'})
+    await this.ledger.writeRecord({...target, outcome: 'active'})
+    await this.ledger.setCurrent(service, target.revision)
+    this.reporter.emit({host: this.host.name, subject: service, status: 'changed', message: `revision ${target.revision} serving again${recreated.length ? ` (recreated ${recreated.join(', ')})` : ''}`})
+    return {service, host: this.host.name, from: current.revision, to: target.revision, recreated}
+  }
+
+  /** /etc/osctl/<container>/ becomes exactly the revision's copy: changed files rewritten, extra ones removed. */
+  private async restoreConfigDir(service: string, revision: number, container: string): Promise<void> {
+    const saved = posix.join(revisionDir(service, revision), 'config', container)
+    const dir = configDir(container)
+    const list = async (d: string) => (await this.host.exec(['sh', '-c', 'cd "$1" 2>/dev/null && find . -type f | sed "s|^./||"', 'osctl', d])).stdout.split('\n').filter(Boolean)
+    const files = await list(saved)
+    await this.host.run(['install', '-d', '-m', '0700', '/etc/osctl', dir])
+    for (const f of files) await this.host.writeFileAtomic(posix.join(dir, f), await this.host.readFile(posix.join(saved, f)), {mode: 0o600})
+    for (const f of await list(dir)) if (!files.includes(f)) await this.host.remove(posix.join(dir, f))
+  }
+}
+

@@ -1,0 +1,28 @@
+import {OsctlError} from '../errors.js'
+import {nearestName} from '../site/nearest-name.js'
+import type {SiteHost} from '../site/types.js'
+import type {ServiceDef} from './catalog.js'
+import type {DeployContext} from './deploy-context.js'
+
+/** The service (not a container) named on the command line, or a usage error naming the known ones. */
+export function requireService(ctx: DeployContext, name: string): ServiceDef {
+  const def = ctx.catalog.get(name)
+  if (def) return def
+  const known = ctx.catalog.services.map((s) => s.name)
+  const near = nearestName(name, known)
+  throw new OsctlError('USAGE', `unknown service ${name}${near ? ` (did you mean ${near}?)` : ''}`, {location: 'SERVICE', hint: `known services: ${known.join(', ')}`})
+}
+
+/** Hosts within --limit that run the service: its group, or only the group's first host for `hosts: first`. */
+export function serviceHosts(ctx: DeployContext, def: ServiceDef): SiteHost[] {
+  const group = ctx.site.hosts.filter((h) => h.groups.includes(def.group))
+  const runs = def.hosts === 'first' ? group.slice(0, 1) : group
+  const selected = runs.filter((h) => ctx.targets.some((t) => t.name === h.name))
+  if (selected.length === 0) {
+    throw new OsctlError('USAGE', `no selected host runs ${def.name} (group ${def.group}${def.hosts === 'first' ? ', first host only' : ''})`, {
+      location: '--limit',
+      hint: `${def.name} runs on: ${runs.map((h) => h.name).join(', ') || 'no host'}`,
+    })
+  }
+  return selected
+}
