@@ -1,5 +1,5 @@
 import {SshDockerClient} from '../docker/ssh-docker.js'
-import {hostsFor} from '../hosts/connect.js'
+import {hostsFor, sshTarget} from '../hosts/connect.js'
 import {TEMPLATES_DIR} from '../paths.js'
 import {loadSite} from '../site/load-site.js'
 import {selectHosts} from '../site/select-hosts.js'
@@ -29,15 +29,6 @@ export async function deployContext(flags: {site: string; limit?: string}): Prom
 export function productionDeps(site: Site): DeployDeps {
   return {
     connect: (hosts) => hostsFor(site, hosts),
-    docker: (h) =>
-      new SshDockerClient({
-        name: h.name,
-        address: h.address,
-        port: h.ssh.port,
-        user: h.ssh.user,
-        keyFile: h.ssh.keyFile,
-        knownHostsFile: site.config.sshKnownHosts,
-        hostKeyPolicy: site.config.sshHostKeyPolicy,
-      }),
+    docker: (h) => new SshDockerClient(sshTarget(site, h)),
   }
 }

@@ -1,9 +1,9 @@
 import {Agent, type AgentOptions} from 'node:http'
 import type {Duplex} from 'node:stream'
-import type {Client} from 'ssh2'
 
 import {OsctlError, errorMessage} from '../errors.js'
-import {SshTarget, openSshConnection, where} from '../hosts/ssh-connect.js'
+import {LazyConnection} from '../hosts/lazy-connection.js'
+import {SshTarget, where} from '../hosts/ssh-connect.js'
 import {DockerodeClient} from './docker-client.js'
 
 const DOCKER_SOCKET = '/var/run/docker.sock'
@@ -14,7 +14,7 @@ const DOCKER_SOCKET = '/var/run/docker.sock'
  * nothing but sshd is needed there; the host key policy is the one every SshHost uses.
  */
 class SshSocketAgent extends Agent {
-  private conn?: Promise<Client>
+  private readonly conn: LazyConnection
 
   constructor(
     private readonly target: SshTarget,
@@ -24,10 +24,11 @@ class SshSocketAgent extends Agent {
     // No keep-alive: each request gets its own channel, which closes when the response ends,
     // so hijacked streams (exec, attach) and plain requests never share a channel.
     super({...options, keepAlive: false})
+    this.conn = new LazyConnection(target)
   }
 
   override createConnection(_options: unknown, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
-    this.client().then(
+    this.conn.get().then(
       (client) =>
         client.openssh_forwardOutStreamLocal(this.socketPath, (err, stream) => {
           if (err) {
@@ -45,29 +46,8 @@ class SshSocketAgent extends Agent {
   }
 
   async close(): Promise<void> {
-    const conn = this.conn
-    this.conn = undefined
     this.destroy()
-    const client = await conn?.catch(() => undefined)
-    client?.end()
-  }
-
-  private client(): Promise<Client> {
-    if (!this.conn) {
-      const conn = openSshConnection(this.target).then((client) => {
-        const forget = () => {
-          if (this.conn === conn) this.conn = undefined
-        }
-        client.once('close', forget)
-        client.once('end', forget)
-        return client
-      })
-      conn.catch(() => {
-        if (this.conn === conn) this.conn = undefined
-      })
-      this.conn = conn
-    }
-    return this.conn
+    await this.conn.close()
   }
 
   private forwardError(err: Error): OsctlError {

@@ -12,7 +12,8 @@ import {
 } from './host.js'
 import {EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_SCRIPT} from './remote-scripts.js'
 import {Semaphore} from './semaphore.js'
-import {SshTarget, openSshConnection, where} from './ssh-connect.js'
+import {LazyConnection} from './lazy-connection.js'
+import {SshTarget, where} from './ssh-connect.js'
 
 export type {SshTarget} from './ssh-connect.js'
 
@@ -34,11 +35,12 @@ interface RawResult {
 export class SshHost extends BaseHost {
   readonly name: string
   readonly address: string
-  private conn?: Promise<Client>
+  private readonly conn: LazyConnection
   private readonly channels = new Semaphore(MAX_CHANNELS)
 
   constructor(readonly target: SshTarget) {
     super()
+    this.conn = new LazyConnection(target)
     this.name = target.name
     this.address = target.address
   }
@@ -122,11 +124,7 @@ export class SshHost extends BaseHost {
   }
 
   async close(): Promise<void> {
-    const conn = this.conn
-    this.conn = undefined
-    if (!conn) return
-    const client = await conn.catch(() => undefined)
-    client?.end()
+    await this.conn.close()
   }
 
   private script(body: string, args: string[], shown: string, input?: Buffer | Readable): Promise<RawResult> {
@@ -140,38 +138,17 @@ export class SshHost extends BaseHost {
     })
   }
 
-  private connection(): Promise<Client> {
-    if (!this.conn) {
-      const conn = openSshConnection(this.target).then((client) => {
-        // A dropped connection is forgotten, so the next operation reconnects.
-        const forget = () => {
-          if (this.conn === conn) this.conn = undefined
-        }
-        client.once('close', forget)
-        client.once('end', forget)
-        return client
-      })
-      conn.catch(() => {
-        if (this.conn === conn) this.conn = undefined
-      })
-      this.conn = conn
-    }
-    return this.conn
-  }
-
   /** Opens an exec channel; a connection that died silently (no 'close' yet) is replaced once. */
   private async openChannel(line: string): Promise<ClientChannel> {
-    const reused = this.conn !== undefined
-    const client = await this.connection()
+    const reused = this.conn.opened
+    const client = await this.conn.get()
     try {
       return await channelOnRetrying(client, line)
     } catch (err) {
       if (!reused || !/not connected|no response|socket|closed/i.test(errorMessage(err))) throw this.lost(err, line)
-      if (this.conn) {
-        this.conn = undefined
-        client.end()
-      }
-      return channelOn(await this.connection(), line).catch((again: unknown) => {
+      this.conn.reset()
+      client.end()
+      return channelOn(await this.conn.get(), line).catch((again: unknown) => {
         throw this.lost(again, line)
       })
     }

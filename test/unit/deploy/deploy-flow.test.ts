@@ -9,37 +9,9 @@ import {TEMPLATES_DIR} from '../../../src/paths.js'
 import {RecordingReporter} from '../../../src/reporter.js'
 import type {Site} from '../../../src/site/types.js'
 import {FakeHost} from '../../fakes/fake-host.js'
+import {labHost} from './fake-lab-host.js'
 import {FakeEngine} from './fake-engine.js'
 import {testSite} from './site.js'
-
-/** A FakeHost that answers what deploy runs: install -d, ls of the ledger, systemctl, health probes. */
-function labHost(name: string, address: string, engine: FakeEngine): FakeHost {
-  const active = new Set<string>()
-  const h = new FakeHost(name, address)
-  h.on(/^install -d /, () => '')
-  h.on(/^sh -c .*ls -1/, (c) => {
-    const dir = c.argv!.at(-1)!
-    const names = [...new Set([...h.files.keys()].filter((k) => k.startsWith(`${dir}/`)).map((k) => k.slice(dir.length + 1).split('/')[0]))]
-    return names.join('\n')
-  })
-  h.on(/^systemctl /, (c) => {
-    const [, verb, ...rest] = c.argv!
-    const unit = rest.filter((r) => !r.startsWith('-'))[0] ?? ''
-    const container = unit.replace(/^osctl-svc-/, '').replace(/\.service$/, '')
-    if (verb === 'is-active') return {exitCode: active.has(unit) ? 0 : 3, stdout: active.has(unit) ? 'active\n' : 'inactive\n'}
-    if (verb === 'start' || verb === 'restart') {
-      active.add(unit)
-      void engine.startContainer(container)
-    }
-    if (verb === 'stop') {
-      active.delete(unit)
-      void engine.stopContainer(container)
-    }
-    return ''
-  })
-  h.on(/^timeout 5 bash -c /, () => 'HTTP/1.0 200 OK\r\n\r\n')
-  return h
-}
 
 describe('deploy flow (FakeHost + FakeEngine)', () => {
   let site: Site

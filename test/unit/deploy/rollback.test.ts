@@ -14,36 +14,10 @@ import {RecordingReporter} from '../../../src/reporter.js'
 import type {Site} from '../../../src/site/types.js'
 import {FakeHost} from '../../fakes/fake-host.js'
 import {FakeEngine} from './fake-engine.js'
+import {labHost} from './fake-lab-host.js'
 import {testSite} from './site.js'
 
 const SERVICES = ['mariadb', 'memcached', 'rabbitmq', 'keystone']
-
-/** Enough of a host for deploy and rollback: install -d, ls/find over the fake files, systemctl, probes. */
-function host(name: string, address: string, engine: FakeEngine): FakeHost {
-  const active = new Set<string>()
-  const h = new FakeHost(name, address)
-  const under = (dir: string) => [...h.files.keys()].filter((k) => k.startsWith(`${dir}/`)).map((k) => k.slice(dir.length + 1))
-  h.on(/^install -d /, () => '')
-  h.on(/^sh -c .*ls -1/, (c) => [...new Set(under(c.argv!.at(-1)!).map((k) => k.split('/')[0]))].join('\n'))
-  h.on(/^sh -c .*find \. -type f/, (c) => under(c.argv!.at(-1)!).join('\n'))
-  h.on(/^systemctl /, (c) => {
-    const [, verb, ...rest] = c.argv!
-    const unit = rest.filter((r) => !r.startsWith('-'))[0] ?? ''
-    const container = unit.replace(/^osctl-svc-/, '').replace(/\.service$/, '')
-    if (verb === 'is-active') return {exitCode: active.has(unit) ? 0 : 3, stdout: active.has(unit) ? 'active\n' : 'inactive\n'}
-    if (verb === 'start' || verb === 'restart') {
-      active.add(unit)
-      void engine.startContainer(container)
-    }
-    if (verb === 'stop') {
-      active.delete(unit)
-      void engine.stopContainer(container)
-    }
-    return ''
-  })
-  h.on(/^timeout 5 bash -c /, () => 'HTTP/1.0 200 OK\r\n\r\n')
-  return h
-}
 
 describe('service rollback (ledger restore)', () => {
   let site: Site
@@ -55,7 +29,7 @@ describe('service rollback (ledger restore)', () => {
     site = testSite()
     engines = new Map(site.hosts.map((h) => [h.name, new FakeEngine()]))
     for (const e of engines.values()) for (const image of SERVICES) e.registry.add(`10.0.0.11:4000/osctl/${image}:zed`)
-    hosts = new Map(site.hosts.map((h) => [h.name, host(h.name, h.address, engines.get(h.name)!)]))
+    hosts = new Map(site.hosts.map((h) => [h.name, labHost(h.name, h.address, engines.get(h.name)!)]))
     overridesDir = await mkdtemp(join(tmpdir(), 'osctl-rb-overrides-'))
   })
   afterEach(async () => {

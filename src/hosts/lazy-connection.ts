@@ -1,0 +1,49 @@
+import type {Client} from 'ssh2'
+
+import {SshTarget, openSshConnection} from './ssh-connect.js'
+
+/**
+ * One SSH connection per target, opened on first use and forgotten when it drops, so the next use
+ * reconnects. Shared by SshHost (commands, files) and SshDockerClient (the Docker socket).
+ */
+export class LazyConnection {
+  private conn?: Promise<Client>
+
+  constructor(private readonly target: SshTarget) {}
+
+  /** True when a connection was opened (or is opening) and not forgotten since. */
+  get opened(): boolean {
+    return this.conn !== undefined
+  }
+
+  get(): Promise<Client> {
+    if (!this.conn) {
+      const conn = openSshConnection(this.target).then((client) => {
+        const forget = () => {
+          if (this.conn === conn) this.conn = undefined
+        }
+        client.once('close', forget)
+        client.once('end', forget)
+        return client
+      })
+      conn.catch(() => {
+        if (this.conn === conn) this.conn = undefined
+      })
+      this.conn = conn
+    }
+    return this.conn
+  }
+
+  /** Forgets the current connection without waiting for it (the caller ends the client it holds). */
+  reset(): void {
+    this.conn = undefined
+  }
+
+  /** Ends the current connection, if any; the next get() opens a new one. */
+  async close(): Promise<void> {
+    const conn = this.conn
+    this.conn = undefined
+    const client = await conn?.catch(() => undefined)
+    client?.end()
+  }
+}

@@ -1,0 +1,32 @@
+import {FakeHost} from '../../fakes/fake-host.js'
+import type {FakeEngine} from './fake-engine.js'
+
+/**
+ * A FakeHost that answers what deploy and rollback run: install -d, ls/find over its files,
+ * systemctl driving the engine's containers, and health probes that succeed.
+ */
+export function labHost(name: string, address: string, engine: FakeEngine): FakeHost {
+  const active = new Set<string>()
+  const h = new FakeHost(name, address)
+  const under = (dir: string) => [...h.files.keys()].filter((k) => k.startsWith(`${dir}/`)).map((k) => k.slice(dir.length + 1))
+  h.on(/^install -d /, () => '')
+  h.on(/^sh -c .*ls -1/, (c) => [...new Set(under(c.argv!.at(-1)!).map((k) => k.split('/')[0]))].join('\n'))
+  h.on(/^sh -c .*find \. -type f/, (c) => under(c.argv!.at(-1)!).join('\n'))
+  h.on(/^systemctl /, (c) => {
+    const [, verb, ...rest] = c.argv!
+    const unit = rest.filter((r) => !r.startsWith('-'))[0] ?? ''
+    const container = unit.replace(/^osctl-svc-/, '').replace(/\.service$/, '')
+    if (verb === 'is-active') return {exitCode: active.has(unit) ? 0 : 3, stdout: active.has(unit) ? 'active\n' : 'inactive\n'}
+    if (verb === 'start' || verb === 'restart') {
+      active.add(unit)
+      void engine.startContainer(container)
+    }
+    if (verb === 'stop') {
+      active.delete(unit)
+      void engine.stopContainer(container)
+    }
+    return ''
+  })
+  h.on(/^timeout 5 bash -c /, () => 'HTTP/1.0 200 OK\r\n\r\n')
+  return h
+}
