@@ -58,7 +58,22 @@ export class RevisionRestorer {
 
   async restore(service: string, to?: number): Promise<RestoreResult> {
     const {current, target} = await this.target(service, to)
-    this.reporter.emit({host: this.host.name, subject: service, status: 'start', message: `rolling back revision ${current.revision} → ${target.revision}`})
+    return this.apply(service, current, target)
+  }
+
+  /**
+   * After a failed change (upgrade): puts back the revision the ledger still calls current. The
+   * failed revision never became current, so this is the one to return to.
+   */
+  async reapplyCurrent(service: string, failedRevision: number): Promise<RestoreResult> {
+    const current = await this.ledger.current(service)
+    if (!current) throw new OsctlError('COMMAND_FAILED', `${this.host.name}: ${service} has no current revision to return to`)
+    const result = await this.apply(service, current, current)
+    return {...result, from: failedRevision}
+  }
+
+  private async apply(service: string, current: RevisionRecord, target: RevisionRecord): Promise<RestoreResult> {
+    this.reporter.emit({host: this.host.name, subject: service, status: 'start', message: `restoring revision ${target.revision}${current.revision === target.revision ? '' : ` (leaving ${current.revision})`}`})
     const recreated: string[] = []
     for (const c of target.containers) {
       await this.restoreConfigDir(service, target.revision, c.name)
@@ -90,7 +105,7 @@ export class RevisionRestorer {
       await this.host.exec(['systemctl', 'disable', '--now', serviceUnitName(extra.name)], {timeoutMs: 90_000})
       await this.docker.removeContainer(extra.name)
     }
-    await this.ledger.writeRecord({...current, outcome: 'rolled-back'})
+    if (current.revision !== target.revision) await this.ledger.writeRecord({...current, outcome: 'rolled-back'})
     await this.ledger.writeRecord({...target, outcome: 'active'})
     await this.ledger.setCurrent(service, target.revision)
     this.reporter.emit({host: this.host.name, subject: service, status: 'changed', message: `revision ${target.revision} serving again${recreated.length ? ` (recreated ${recreated.join(', ')})` : ''}`})

@@ -1,0 +1,32 @@
+import {Args, Flags} from '@oclif/core'
+
+import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
+import {deployContext} from '../../deploy/deploy-context.js'
+import {requireService, serviceHosts} from '../../deploy/service-hosts.js'
+import {UpgradeResult, upgradeService} from '../../deploy/service-upgrade.js'
+
+export default class ServiceUpgrade extends OsctlCommand {
+  static summary = 'Upgrade one service to another image tag, in batches, health-gated, with automatic rollback.'
+  static description = describe(
+    'Checks the tag exists in the site registry, pulls it on every target host first, then recreates the service ' +
+      'containers --serial hosts at a time (migrations run once, with the new image, on the first host). A batch ' +
+      'that does not become healthy is restored to its previous revision and the command exits 4; later batches ' +
+      'are not touched. `osctl service rollback` returns to the previous revision afterwards.',
+  )
+  static examples = ['<%= config.bin %> service upgrade keystone --tag 2', '<%= config.bin %> service upgrade nova --tag 2 --serial 1 --json']
+  static args = {service: Args.string({description: 'Service (keystone, glance, nova …).', required: true})}
+  static flags = {
+    ...siteFlags,
+    tag: Flags.string({summary: 'Image tag in the site registry.', required: true}),
+    serial: Flags.integer({summary: 'Hosts changed at once.', default: 1, min: 1}),
+  }
+
+  async run(): Promise<UpgradeResult> {
+    const {args, flags} = await this.parse(ServiceUpgrade)
+    const ctx = await deployContext(flags)
+    const def = requireService(ctx, args.service)
+    const result = await upgradeService(ctx, def, serviceHosts(ctx, def), {tag: flags.tag, serial: flags.serial, reporter: this.reporter()})
+    if (!this.jsonEnabled()) this.log(`${def.name}: upgraded to ${flags.tag} on ${result.upgraded.join(', ')}`)
+    return result
+  }
+}
