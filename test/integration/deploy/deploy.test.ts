@@ -156,6 +156,45 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     expect((JSON.parse(again.stdout) as DeployResult).recreated).toBe(0)
   })
 
+  it('service upgrade swaps keystone to a new image, rollback returns the exact previous image, a broken tag is restored (exit 4)', async () => {
+    const registry = /registry: (\S+)/.exec(await readFile(join(site, 'osctl.yml'), 'utf8'))![1]
+    const derive = async (tag: string, line: string) => {
+      const ctx = await mkdtemp(join(tmpdir(), 'osctl-up-'))
+      try {
+        await writeFile(join(ctx, 'Dockerfile'), `FROM ${registry}/osctl/keystone:zed\n${line}\n`)
+        await execa('docker', ['build', '-q', '-t', `${registry}/osctl/keystone:${tag}`, ctx])
+        await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-daemon:${registry}/osctl/keystone:${tag}`, `docker://${registry}/osctl/keystone:${tag}`])
+      } finally {
+        await rm(ctx, {recursive: true, force: true})
+      }
+    }
+    const imageId = async () => (await sh("docker inspect -f '{{.Image}}' keystone")).stdout.trim()
+    const up = `up${process.pid}`
+    const bad = `bad${process.pid}`
+    await derive(up, `RUN echo ${up} > /etc/osctl-build`)
+    await derive(bad, 'RUN ln -sf /bin/false /usr/local/bin/osctl_start')
+    const before = await imageId()
+
+    const u = await osctl(['service', 'upgrade', 'keystone', '--tag', up, '--json'])
+    expect(u.exitCode, u.stderr).toBe(0)
+    expect(JSON.parse(u.stdout)).toMatchObject({service: 'keystone', upgraded: [`${LAB}-1`]})
+    expect(await imageId()).not.toBe(before)
+    expect((await sh('docker exec keystone cat /etc/osctl-build')).stdout.trim()).toBe(up)
+    expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
+
+    const rb = await osctl(['service', 'rollback', 'keystone', '--json'])
+    expect(rb.exitCode, rb.stderr).toBe(0)
+    expect(await imageId()).toBe(before)
+    expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
+
+    const broken = await osctl(['service', 'upgrade', 'keystone', '--tag', bad])
+    expect(broken.exitCode, broken.stderr).toBe(4)
+    expect(broken.stderr).toMatch(/restored the previous revision/)
+    expect(await imageId()).toBe(before)
+    expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
+    for (const t of [up, bad]) await execa('docker', ['rmi', '-f', `${registry}/osctl/keystone:${t}`], {reject: false})
+  })
+
   it('comes back after a reboot of the host without osctl', async () => {
     await execa('docker', ['restart', HOST])
     let ok = false
