@@ -5,7 +5,9 @@ import type {Site, SiteHost} from '../site/types.js'
 import type {ServiceDef} from './catalog.js'
 import {DeployResult, deploy} from './deploy.js'
 import type {DeployContext} from './deploy-context.js'
-import {checkImages, planDeploy} from './plan.js'
+import {BackupMeta, backupDatabases, restoreDatabases} from './db-backup.js'
+import {Ledger} from './ledger.js'
+import {checkImages, planDeploy, serviceHosts as planServiceHosts} from './plan.js'
 import {imageRefFor} from './render.js'
 import {RestoreResult, RevisionRestorer} from './revision-restore.js'
 
@@ -18,6 +20,8 @@ export interface UpgradeResult {
   /** Hosts put back on their previous revision after a failed batch. */
   restored: RestoreResult[]
   deploys: DeployResult[]
+  /** The database snapshot taken before the change, when the service has databases. */
+  backup?: BackupMeta
 }
 
 /**
@@ -56,6 +60,20 @@ export async function upgradeService(
   reporter.emit({subject: def.name, status: 'ok', message: `${refs.join(', ')} pulled on ${targets.length} host(s)`})
 
   const result: UpgradeResult = {service: def.name, tag, batches: [], upgraded: [], restored: [], deploys: []}
+  // A new image may migrate the schema (its db-sync step runs on the group's first host): snapshot first.
+  const migrationHost = planServiceHosts(site, def)[0]
+  const databases = plan.services[0]?.databases.map((d) => d.name) ?? []
+  if (databases.length > 0 && plan.databaseHost && targets.some((t) => t.name === migrationHost.name)) {
+    const [first] = ctx.deps.connect([migrationHost])
+    const [dbHost] = ctx.deps.connect([plan.databaseHost])
+    try {
+      const revision = await new Ledger(first).nextNumber(def.name)
+      result.backup = await backupDatabases(dbHost, def.name, databases, revision)
+      reporter.emit({host: dbHost.name, subject: def.name, status: 'ok', message: `databases ${databases.join(', ')} saved before revision ${revision} (${result.backup.bytes} bytes)`})
+    } finally {
+      await Promise.all([first.close(), dbHost.close()].map((p) => p.catch(() => {})))
+    }
+  }
   for (let i = 0; i < targets.length; i += serial) {
     const batch = targets.slice(i, i + serial)
     const deployed = await deploy(site, {...plan, services: plan.services.map((s) => ({...s, targets: batch}))}, batch, ctx.deps, reporter)
@@ -65,6 +83,15 @@ export async function upgradeService(
     result.upgraded.push(...deployed.hosts.filter((h) => h.ok).map((h) => h.host))
     if (failed.length === 0) continue
 
+    if (result.backup && failed.some((f) => f.host === migrationHost.name)) {
+      const [dbHost] = ctx.deps.connect([plan.databaseHost!])
+      try {
+        await restoreDatabases(dbHost, result.backup)
+        reporter.emit({host: dbHost.name, subject: def.name, status: 'changed', message: `databases ${result.backup.databases.join(', ')} restored to before revision ${result.backup.revision}`})
+      } finally {
+        await dbHost.close().catch(() => {})
+      }
+    }
     for (const f of failed) {
       const siteHost = batch.find((b) => b.name === f.host)!
       const [host] = ctx.deps.connect([siteHost])

@@ -50,7 +50,7 @@ export async function ensureSiteKey(dir: string): Promise<string> {
   await mkdir(dir, {recursive: true})
   let privateKey = await readIfExists(f.key)
   if (privateKey === undefined) {
-    const pair = utils.generateKeyPairSync('ed25519', {comment: 'osctl-lab'})
+    const pair = generateReadableKeyPair()
     await writeAtomic(f.key, pair.private, 0o600)
     await writeAtomic(f.publicKey, `${pair.public.trim()}\n`, 0o600)
     return pair.public.trim()
@@ -66,6 +66,18 @@ export async function ensureSiteKey(dir: string): Promise<string> {
   if (existing !== undefined && existing.split(/\s+/)[1] === publicKey.split(' ')[1]) return existing
   await writeAtomic(f.publicKey, `${publicKey}\n`, 0o600)
   return publicKey
+}
+
+/**
+ * ssh2's generator drops a leading zero byte of the ed25519 public key (about 1 key in 256), and
+ * then cannot parse its own output: keep only a pair it reads back.
+ */
+export function generateReadableKeyPair(generate = () => utils.generateKeyPairSync('ed25519', {comment: 'osctl-lab'})): {private: string; public: string} {
+  for (let attempt = 0; attempt < 16; attempt++) {
+    const pair = generate()
+    if (!(utils.parseKey(pair.private) instanceof Error)) return pair
+  }
+  throw new OsctlError('INTERNAL', 'could not generate an SSH key pair that ssh2 can read back')
 }
 
 /** Writes osctl.yml, inventory.yml, known_hosts (only what changed) and fills passwords.yml. */

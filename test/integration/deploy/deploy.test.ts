@@ -181,9 +181,15 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     expect(await imageId()).not.toBe(before)
     expect((await sh('docker exec keystone cat /etc/osctl-build')).stdout.trim()).toBe(up)
     expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
+    expect(JSON.parse(u.stdout).backup).toMatchObject({service: 'keystone', databases: ['keystone']})
+    // What a schema migration of the new version would leave behind.
+    const sql = (q: string) => sh(`docker exec mariadb mariadb -N -e "${q}"`)
+    expect((await sql('CREATE TABLE keystone.osctl_migrated (id INT)')).exitCode).toBe(0)
 
     const rb = await osctl(['service', 'rollback', 'keystone', '--json'])
     expect(rb.exitCode, rb.stderr).toBe(0)
+    expect(JSON.parse(rb.stdout).databaseRestored).toMatchObject({databases: ['keystone']})
+    expect((await sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='keystone' AND table_name='osctl_migrated'")).stdout.trim()).toBe('0')
     expect(await imageId()).toBe(before)
     expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
 

@@ -9,6 +9,7 @@ import {Ledger} from '../../../src/deploy/ledger.js'
 import {Overrides} from '../../../src/deploy/overrides.js'
 import {planDeploy} from '../../../src/deploy/plan.js'
 import {RevisionRestorer} from '../../../src/deploy/revision-restore.js'
+import {rollbackService} from '../../../src/deploy/service-rollback.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
 import {RecordingReporter} from '../../../src/reporter.js'
 import type {Site} from '../../../src/site/types.js'
@@ -69,6 +70,24 @@ describe('service rollback (ledger restore)', () => {
     const ledger = new Ledger(h)
     expect(await ledger.currentNumber('keystone')).toBe(1)
     expect((await ledger.read('keystone', 2))!.outcome).toBe('rolled-back')
+  })
+
+  it('refuses to leave an image change that may have migrated the database without a snapshot, unless forced', async () => {
+    await run(Overrides.empty())
+    for (const e of engines.values()) e.registry.add('10.0.0.11:4000/osctl/keystone:2')
+    // A plain deploy of another tag changes the image without taking a snapshot.
+    const tagged = {...site, config: {...site.config, imageTag: '2'}}
+    const plan = planDeploy(tagged, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services: ['keystone'], targets: site.hosts})
+    const deps = {connect: (list: Site['hosts']) => list.map((h) => hosts.get(h.name)!), docker: (h: Site['hosts'][number]) => engines.get(h.name)!}
+    await deploy(tagged, plan, site.hosts, deps, new RecordingReporter())
+    const catalog = await loadCatalog(TEMPLATES_DIR)
+    const ctx = {site, catalog, overrides: Overrides.empty(), targets: site.hosts, deps}
+    const opts = {force: false, reporter: new RecordingReporter()}
+    await expect(rollbackService(ctx, catalog.get('keystone')!, site.hosts, opts)).rejects.toMatchObject({code: 'USAGE', message: expect.stringContaining('no database snapshot')})
+    expect(await new Ledger(hosts.get('lab-1')!).currentNumber('keystone')).toBe(2)
+    const forced = await rollbackService(ctx, catalog.get('keystone')!, site.hosts, {...opts, force: true})
+    expect(forced.results.map((r) => [r.host, r.to])).toEqual([['lab-1', 1], ['lab-2', 1]])
+    expect(forced.databaseRestored).toBeUndefined()
   })
 
   it('refuses when there is nothing to return to, or the revision does not exist, changing nothing', async () => {

@@ -32,6 +32,10 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
       e.registry.add('10.0.0.11:4000/osctl/keystone:2').add('10.0.0.11:4000/osctl/keystone:bad')
     }
     hosts = new Map(site.hosts.map((h) => [h.name, labHost(h.name, h.address, engines.get(h.name)!)]))
+    for (const h of hosts.values()) {
+      h.on(/^docker exec mariadb mariadb-dump /, (c) => `-- dump of ${c.argv!.slice(c.argv!.indexOf('--databases') + 1).join(' ')}\n`)
+      h.on(/^docker exec -i mariadb mariadb$/, () => '')
+    }
     for (const [name, h] of hosts) {
       // keystone:bad crashes at start: no answer on :5000 and the container has exited.
       h.on(/^timeout 5 bash -c .*5000/, () => {
@@ -52,6 +56,9 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     const reporter = new RecordingReporter()
     const r = await upgradeService(c, c.catalog.get('keystone')!, site.hosts, {tag: '2', serial: 1, reporter, verifyImages: noRegistryCheck})
     expect(r.batches).toEqual([{hosts: ['lab-1'], ok: true}, {hosts: ['lab-2'], ok: true}])
+    // keystone's database was saved on the mariadb host before revision 2 could migrate it.
+    expect(r.backup).toMatchObject({service: 'keystone', revision: 2, databases: ['keystone']})
+    expect(hosts.get('lab-1')!.text('/var/lib/osctl/services/keystone/backups/before-2.sql')).toBe('-- dump of keystone\n')
     for (const [name, e] of engines) {
       expect(e.containers.get('keystone')!.image, name).toBe('10.0.0.11:4000/osctl/keystone:2')
       expect(await new Ledger(hosts.get(name)!).currentNumber('keystone')).toBe(2)
@@ -74,5 +81,8 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     expect(await ledger.currentNumber('keystone')).toBe(1)
     expect((await ledger.read('keystone', 2))!.outcome).toBe('failed')
     expect(engines.get('lab-2')!.containers.get('keystone')!.image).toBe('10.0.0.11:4000/osctl/keystone:zed')
+    // The failed batch held the migration host: the snapshot went back into mariadb.
+    const restore = hosts.get('lab-1')!.calls.find((c) => c.line === 'docker exec -i mariadb mariadb')
+    expect(restore?.input).toBe('-- dump of keystone\n')
   })
 })

@@ -1,3 +1,4 @@
+import {readFileSync} from 'node:fs'
 import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -124,5 +125,18 @@ describe('foreign site files', () => {
     expect(site.groups.control).toEqual(['lab-1', 'lab-2', 'lab-3'])
     expect(site.config.sshHostKeyPolicy).toBe('strict')
     expect(site.hosts[0].ssh.keyFile).toBe(join(dir, 'id_ed25519'))
+  })
+})
+
+describe('generateReadableKeyPair', () => {
+  it('never returns a key pair ssh2 cannot parse back (ssh2 sometimes generates one)', async () => {
+    const {generateReadableKeyPair} = await import('../../../src/lab/lab-site.js')
+    const {utils} = await import('ssh2')
+    const broken = readFileSync(join(import.meta.dirname, 'malformed-ed25519.key'), 'utf8')
+    let calls = 0
+    const pair = generateReadableKeyPair(() => (++calls < 3 ? {private: broken, public: 'x'} : utils.generateKeyPairSync('ed25519')))
+    expect(calls).toBe(3)
+    expect(utils.parseKey(pair.private)).not.toBeInstanceOf(Error)
+    for (let i = 0; i < 300; i++) expect(utils.parseKey(generateReadableKeyPair().private)).not.toBeInstanceOf(Error)
   })
 })
