@@ -32,6 +32,8 @@ const permission = z.strictObject({
 const health = z.union([
   z.strictObject({http: z.string().min(1), timeout: z.int().min(1).max(1800).optional()}),
   z.strictObject({tcp: z.string().min(1), timeout: z.int().min(1).max(1800).optional()}),
+  /** A shell command run in the container (docker exec), exit 0 = healthy: for services that listen on no port (nova-conductor). */
+  z.strictObject({exec: z.string().min(1), timeout: z.int().min(1).max(1800).optional()}),
 ])
 
 const container = z.strictObject({
@@ -61,6 +63,13 @@ const bootstrapStep = z.strictObject({
   environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).default({}),
 })
 
+/**
+ * Runs on the first host of the service once the whole deploy has converged (every service, every
+ * host), when anything changed in that deploy or the step never succeeded with this config:
+ * e.g. nova's cell_v2 discover_hosts, which needs the computes deployed after nova itself.
+ */
+const postDeployStep = bootstrapStep.omit({once: true})
+
 export const serviceSchema = z.strictObject({
   name,
   description: z.string().default(''),
@@ -73,11 +82,13 @@ export const serviceSchema = z.strictObject({
   databases: z.array(z.strictObject({name, user: z.string().regex(/^[A-Za-z0-9_]{1,32}$/, 'must be a MariaDB user name'), password: z.string().min(1)})).default([]),
   containers: z.array(container).min(1),
   bootstrap: z.array(bootstrapStep).default([]),
+  post_deploy: z.array(postDeployStep).default([]),
 })
 
 export type ServiceFile = z.output<typeof serviceSchema>
 export type ContainerDef = ServiceFile['containers'][number]
 export type BootstrapStepDef = ServiceFile['bootstrap'][number]
+export type PostDeployStepDef = ServiceFile['post_deploy'][number]
 export type HealthDef = ContainerDef['health']
 
 const HINTS: Record<string, {what?: string; hint: string}> = {
@@ -94,8 +105,9 @@ const HINTS: Record<string, {what?: string; hint: string}> = {
   dest: {hint: 'where osctl_start installs the file inside the container, e.g. `dest: /etc/keystone/keystone.conf`'},
   perm: {hint: 'quote octal modes, e.g. `perm: "0640"`'},
   volumes: {what: 'a list of NAME:/path', hint: 'e.g. `volumes: ["mariadb:/var/lib/mysql"]`'},
-  health: {what: '{http: URL} or {tcp: ADDRESS:PORT}', hint: 'e.g. `health: {http: "http://{{ api_address }}:5000/v3"}` or `health: {tcp: "{{ api_address }}:3306"}`'},
+  health: {what: '{http: URL}, {tcp: ADDRESS:PORT} or {exec: COMMAND}', hint: 'e.g. `health: {http: "http://{{ api_address }}:5000/v3"}`, `health: {tcp: "{{ api_address }}:3306"}` or `health: {exec: "pgrep -f nova-conductor"}`'},
   bootstrap: {what: 'a list of {name, container, command}', hint: 'one-shot steps, e.g. `- {name: db-sync, container: keystone, command: keystone-manage db_sync, once: true}`'},
+  post_deploy: {what: 'a list of {name, container, command}', hint: 'steps after the whole deploy, e.g. `- {name: discover-hosts, container: nova-api, command: nova-manage cell_v2 discover_hosts}`'},
   container: {hint: 'the name of one of this service’s containers'},
 }
 
@@ -105,8 +117,9 @@ export const serviceDocs: SchemaDocs = {
     if (path[0] === 'containers' && path.length === 2) return Object.keys(container.shape)
     if (path[0] === 'containers' && path[2] === 'config') return Object.keys(configFile.shape)
     if (path[0] === 'containers' && path[2] === 'permissions') return Object.keys(permission.shape)
-    if (path[0] === 'containers' && path[2] === 'health') return ['http', 'tcp', 'timeout']
+    if (path[0] === 'containers' && path[2] === 'health') return ['http', 'tcp', 'exec', 'timeout']
     if (path[0] === 'bootstrap') return Object.keys(bootstrapStep.shape)
+    if (path[0] === 'post_deploy') return Object.keys(postDeployStep.shape)
     if (path[0] === 'databases') return ['name', 'user', 'password']
     return []
   },

@@ -89,10 +89,16 @@ async function checkOwnFiles(def: ServiceDef): Promise<OsctlError[]> {
       if (!exists) errors.push(def.src.error(`template ${f.template} does not exist in ${def.dir}`, 'create it or fix the name', ['containers', ci, 'config', fi, 'template']))
     }
   }
-  for (const [si, s] of def.bootstrap.entries()) {
-    if (containers.includes(s.container)) continue
-    const guess = nearestName(s.container, containers)
-    errors.push(def.src.error(`bootstrap step ${s.name} names unknown container ${s.container}`, guess ? `did you mean ${guess}?` : `containers of ${def.name}: ${containers.join(', ')}`, ['bootstrap', si, 'container']))
+  const stepNames = new Set<string>()
+  for (const key of ['bootstrap', 'post_deploy'] as const) {
+    for (const [si, s] of def[key].entries()) {
+      // Both kinds share the bootstrap/<step>/ manifest dir and the ledger's step keys.
+      if (stepNames.has(s.name)) errors.push(def.src.error(`step name ${s.name} is used twice`, 'bootstrap and post_deploy step names are unique within a service', [key, si, 'name']))
+      stepNames.add(s.name)
+      if (containers.includes(s.container)) continue
+      const guess = nearestName(s.container, containers)
+      errors.push(def.src.error(`${key === 'bootstrap' ? 'bootstrap' : 'post_deploy'} step ${s.name} names unknown container ${s.container}`, guess ? `did you mean ${guess}?` : `containers of ${def.name}: ${containers.join(', ')}`, [key, si, 'container']))
+    }
   }
   return errors
 }

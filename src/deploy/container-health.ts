@@ -14,7 +14,14 @@ export interface HealthResult {
  * Probes from the host itself (bash /dev/tcp, like system containers): what counts is that the
  * service answers on the address its clients use, not what the container thinks of itself.
  */
-export async function probeHealth(host: Host, h: RenderedHealth): Promise<HealthResult> {
+export async function probeHealth(host: Host, h: RenderedHealth, inContainer?: {docker: ContainerClient; container: string}): Promise<HealthResult> {
+  if (h.kind === 'exec') {
+    // Services without a port: the check runs where the process lives (docker exec).
+    if (!inContainer) return {healthy: false, detail: `cannot run \`${h.target}\` without the container`}
+    const r = await inContainer.docker.exec(inContainer.container, ['sh', '-c', h.target], {timeoutMs: 15_000}).catch((err: Error) => ({exitCode: -1, stdout: '', stderr: err.message}))
+    const last = `${r.stderr}\n${r.stdout}`.trim().split('\n').at(-1) ?? ''
+    return r.exitCode === 0 ? {healthy: true, detail: `\`${h.target}\` succeeded`} : {healthy: false, detail: `\`${h.target}\` exited with ${r.exitCode}${last ? `: ${last}` : ''}`}
+  }
   if (h.kind === 'http') {
     const r = await host.exec(['timeout', '5', 'bash', '-c', httpProbeScript(h.target)])
     const status = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(r.stdout)?.[1]
@@ -33,7 +40,7 @@ export async function waitContainerHealthy(host: Host, docker: ContainerClient, 
   const deadline = Date.now() + h.timeoutSeconds * 1000
   let last: HealthResult = {healthy: false, detail: 'not checked yet'}
   while (Date.now() < deadline) {
-    last = await probeHealth(host, h)
+    last = await probeHealth(host, h, {docker, container})
     if (last.healthy) return last
     const info = await docker.inspectContainer(container)
     // systemd restarts it (Restart=always), but a container that exits during the gate is broken.

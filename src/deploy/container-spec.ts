@@ -88,6 +88,7 @@ export function createOptions(spec: ContainerSpec, revision: number): ContainerC
 /** The same check osctl gates on, also run by Docker so `docker ps` shows it between deploys. */
 function dockerHealthTest(h: RenderedHealth): string[] {
   if (h.kind === 'http') return ['CMD', 'healthcheck_curl', h.target]
+  if (h.kind === 'exec') return ['CMD-SHELL', h.target]
   return ['CMD', 'healthcheck_port', h.target.slice(h.target.lastIndexOf(':') + 1)]
 }
 

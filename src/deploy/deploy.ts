@@ -83,6 +83,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
       }
       absorb(await fanOut(rest, site.config.sshConcurrency, apply))
     }
+    await runPostDeploySteps(plan, results, failed, (t) => new ServiceDeployer(hosts.get(t.name)!, dockerOf(t), reporter), reporter)
   } finally {
     await Promise.allSettled([...dockers.values()].map((d) => d.close?.()))
     await Promise.allSettled([...hosts.values()].map((h) => h.close()))
@@ -91,6 +92,29 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   const summaries = targets.map((t): DeployHostSummary => (failed.has(t.name) ? {host: t.name, ok: false, error: failed.get(t.name)!.toJSON()} : {host: t.name, ok: true}))
   const recreated = results.flatMap((r) => r.containers).filter((c) => c.status !== 'unchanged').length
   return {services: results, hosts: summaries, skipped: plan.skipped, recreated, changed: results.some((r) => r.status === 'changed')}
+}
+
+/**
+ * post_deploy steps of each service, on its first host, in dependency order, once every service
+ * converged. A host whose step fails is reported failed like any other deploy failure.
+ */
+async function runPostDeploySteps(plan: DeployPlan, results: ServiceHostResult[], failed: Map<string, OsctlError>, deployer: (h: SiteHost) => ServiceDeployer, reporter: Reporter): Promise<void> {
+  const force = results.some((r) => r.status === 'changed')
+  for (const ps of plan.services) {
+    const first = ps.hosts[0]
+    const rendered = ps.rendered.get(first.name)
+    if (!rendered?.postSteps?.length || failed.has(first.name)) continue
+    try {
+      const ran = await deployer(first).runPostSteps(rendered, force)
+      const result = results.find((r) => r.service === ps.def.name && r.host === first.name)
+      if (result && ran.length > 0) Object.assign(result, {status: 'changed', bootstrap: [...result.bootstrap, ...ran]})
+    } catch (err) {
+      const e = err instanceof OsctlError ? err : new OsctlError('COMMAND_FAILED', errorMessage(err), {cause: err})
+      failed.set(first.name, e)
+      const detail = Array.isArray(e.details) ? (e.details as unknown[]).filter((d): d is string => typeof d === 'string') : undefined
+      reporter.emit({host: first.name, subject: ps.def.name, status: 'failed', message: e.headline, detail})
+    }
+  }
 }
 
 function skippedBecause(ps: PlannedService, first: string): OsctlError {

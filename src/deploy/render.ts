@@ -12,8 +12,8 @@ import {Overrides} from './overrides.js'
 export const CONFIG_MOUNT = '/var/lib/osctl/config_files'
 
 export interface RenderedHealth {
-  kind: 'http' | 'tcp'
-  /** URL, or address:port. */
+  kind: 'http' | 'tcp' | 'exec'
+  /** URL, address:port, or a shell command run in the container. */
   target: string
   timeoutSeconds: number
 }
@@ -45,6 +45,8 @@ export interface RenderedService {
   host: string
   containers: RenderedContainer[]
   steps: RenderedStep[]
+  /** post_deploy steps (never `once`: they run on the service's first host only). */
+  postSteps?: RenderedStep[]
 }
 
 export type TemplateVars = Record<string, unknown>
@@ -101,15 +103,19 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
     })
     const manifest = {command: argv(c.command, at('command')), config_files: configFiles, permissions: c.permissions, ...(c.user ? {user: c.user} : {})}
     files['config.json'] = json(manifest)
-    for (const [si, s] of def.bootstrap.entries()) {
-      if (s.container !== c.name) continue
-      const user = s.user ?? c.user
-      // osctl_start runs bootstrap_command when OSCTL_BOOTSTRAP is set; each step gets its own manifest dir.
-      files[`bootstrap/${s.name}/config.json`] = json({...manifest, command: ['true'], bootstrap_command: argv(s.command, ['bootstrap', si, 'command']), ...(user ? {user} : {})})
+    for (const key of ['bootstrap', 'post_deploy'] as const) {
+      for (const [si, s] of def[key].entries()) {
+        if (s.container !== c.name) continue
+        const user = s.user ?? c.user
+        // osctl_start runs bootstrap_command when OSCTL_BOOTSTRAP is set; each step gets its own manifest dir.
+        files[`bootstrap/${s.name}/config.json`] = json({...manifest, command: ['true'], bootstrap_command: argv(s.command, [key, si, 'command']), ...(user ? {user} : {})})
+      }
     }
     const health = 'http' in c.health
       ? {kind: 'http' as const, target: str(c.health.http, at('health', 'http'))}
-      : {kind: 'tcp' as const, target: str(c.health.tcp, at('health', 'tcp'))}
+      : 'tcp' in c.health
+        ? {kind: 'tcp' as const, target: str(c.health.tcp, at('health', 'tcp'))}
+        : {kind: 'exec' as const, target: str(c.health.exec, at('health', 'exec'))}
     return {
       service: def.name,
       name: c.name,
@@ -128,7 +134,13 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
     once: s.once,
     env: Object.fromEntries(Object.entries(s.environment).map(([k, v]) => [k, str(v, ['bootstrap', si, 'environment', k])])),
   }))
-  return {service: def.name, host: host.name, containers, steps}
+  const postSteps = def.post_deploy.map((s, si): RenderedStep => ({
+    name: s.name,
+    container: s.container,
+    once: true,
+    env: Object.fromEntries(Object.entries(s.environment).map(([k, v]) => [k, str(v, ['post_deploy', si, 'environment', k])])),
+  }))
+  return {service: def.name, host: host.name, containers, steps, ...(postSteps.length > 0 ? {postSteps} : {})}
 }
 
 const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n'

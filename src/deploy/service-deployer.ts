@@ -148,6 +148,32 @@ export class ServiceDeployer {
     return ran
   }
 
+  /**
+   * post_deploy steps, after the whole deploy converged. They run again when the deploy changed
+   * anything (`force`: e.g. a new compute host for discover_hosts) or their last run did not
+   * succeed with this image and config. Returns the steps that ran.
+   */
+  async runPostSteps(rs: RenderedService, force: boolean): Promise<string[]> {
+    const record = await this.ledger.current(rs.service)
+    const keys = await this.ledger.bootstrapKeys(rs.service)
+    const ran: string[] = []
+    for (const step of rs.postSteps ?? []) {
+      const spec = record?.containers.find((c) => c.name === step.container)?.spec
+      if (!spec) throw new OsctlError('COMMAND_FAILED', `${this.host.name}: post_deploy step ${step.name} of ${rs.service}: container ${step.container} has no ledger record`, {hint: `deploy ${rs.service} first`})
+      const key = stepKey(step, spec)
+      if (!force && keys[step.name] === key) continue
+      // Forget the last success first: a failed run must be retried even if nothing else changes.
+      if (keys[step.name]) await this.ledger.setBootstrapKey(rs.service, step.name, '')
+      this.reporter.emit({host: this.host.name, subject: rs.service, status: 'start', message: `post_deploy step ${step.name}`})
+      const started = Date.now()
+      await runBootstrapStep(this.docker, spec, step, this.host.name)
+      await this.ledger.setBootstrapKey(rs.service, step.name, key)
+      this.reporter.emit({host: this.host.name, subject: rs.service, status: 'changed', message: `post_deploy step ${step.name} done in ${((Date.now() - started) / 1000).toFixed(1)}s`})
+      ran.push(step.name)
+    }
+    return ran
+  }
+
   private async converge(service: string, d: Desired, revision: number, unit: string, before: ContainerSpec | undefined): Promise<ContainerOutcome> {
     const name = d.rc.name
     const unitName = serviceUnitName(name)

@@ -49,7 +49,7 @@ export async function serviceRows(ctx: DeployContext, opts: {name?: string; heal
           if (c.state !== 'running') Object.assign(row, {healthy: false, detail: `container is ${c.state}`})
           else if (!spec) Object.assign(row, {healthy: false, detail: 'no ledger record for this container'})
           else {
-            const h = await probeHealth(host, spec.health)
+            const h = await probeHealth(host, spec.health, {docker, container: c.name})
             Object.assign(row, {healthy: h.healthy, detail: h.detail})
           }
         }

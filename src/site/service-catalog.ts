@@ -13,4 +13,5 @@ export const KNOWN_SERVICES: readonly string[] = Object.freeze([
   'glance',
   'placement',
   'nova',
+  'nova-compute',
 ])

@@ -60,7 +60,9 @@ describe('service catalog (templates/)', () => {
         ].join('\n'),
       )
       const errors = await errorsOf(loadCatalog(dir))
-      expect(errors.map((e) => e.location)).toEqual([`${file}:7:5`])
+      // Only keystone's file was broken (other services that depend on keystone also complain).
+      expect(errors.map((e) => e.location).filter((l) => l?.startsWith(file))).toEqual([`${file}:7:5`])
+      errors.splice(0, errors.length, ...errors.filter((e) => e.location?.startsWith(file)))
       expect(errors[0].message).toContain('unknown key comand')
       expect(errors[0].hint).toContain('did you mean command?')
 
@@ -89,21 +91,26 @@ describe('planDeploy: everything checked before any host is touched', () => {
 
   it('orders services by dependency and renders every target host', async () => {
     const p = await plan()
-    expect(p.services.map((s) => s.def.name)).toEqual(['mariadb', 'memcached', 'keystone', 'rabbitmq'])
+    const order = p.services.map((s) => s.def.name)
+    expect(order).toEqual(['mariadb', 'memcached', 'keystone', 'glance', 'rabbitmq', 'placement', 'nova'])
+    // Every service comes after everything it depends on.
+    for (const s of p.services) for (const d of s.def.depends) if (order.includes(d)) expect(order.indexOf(d), `${s.def.name} after ${d}`).toBeLessThan(order.indexOf(s.def.name))
+    // nova-compute is not in this site's enabled_services, so it is not planned.
+    expect(order).not.toContain('nova-compute')
     expect(p.services.find((s) => s.def.name === 'mariadb')!.targets.map((h) => h.name)).toEqual(['lab-1'])
     expect([...p.services.find((s) => s.def.name === 'keystone')!.rendered.keys()]).toEqual(['lab-1', 'lab-2'])
     const ks = p.services.find((s) => s.def.name === 'keystone')!.rendered.get('lab-2')!.containers[0]
     expect(ks.files['keystone.conf']).toContain('connection = mysql+pymysql://keystone:ks-db@10.0.0.11:3306/keystone')
     expect(ks.files['keystone.conf']).toContain('memcache_servers = 10.0.0.11:11211,10.0.0.12:11211')
     expect(ks.env.OSCTL_BIND_HOST).toBe('10.0.0.12')
-    expect(p.skipped.map((s) => s.service)).toEqual(['etcd', 'registry', 'glance', 'placement', 'nova'])
+    expect(p.skipped.map((s) => s.service)).toEqual(['etcd', 'registry'])
   })
 
   it('refuses unknown services, listing the known ones', async () => {
     const [e] = await errorsOf(plan(testSite(), ['keystonee', 'glance']))
     expect(e.exitCode).toBe(2)
     expect(e.message).toBe('unknown service keystonee')
-    expect(e.hint).toContain('did you mean keystone? known services: mariadb, memcached, keystone, rabbitmq')
+    expect(e.hint).toMatch(/^did you mean keystone\? known services: mariadb, memcached, keystone, .*rabbitmq/)
   })
 
   it('refuses a service whose dependency is disabled, naming both', async () => {

@@ -27,7 +27,8 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     deps = {connect: (list) => list.map((h) => hosts.get(h.name)!), docker: (h) => engines.get(h.name)!}
   })
 
-  const run = async (services?: string[]) => {
+  // The keystone slice: the FakeEngine's registry holds only these images.
+  const run = async (services: string[] = ['mariadb', 'memcached', 'rabbitmq', 'keystone']) => {
     const reporter = new RecordingReporter()
     const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services, targets: site.hosts})
     return {result: await deploy(site, plan, site.hosts, deps, reporter), reporter}

@@ -1,0 +1,191 @@
+import {execa} from 'execa'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import type {DeployResult} from '../../../src/deploy/deploy.js'
+import {runCli} from '../../helpers/cli.js'
+
+// The OpenStack control plane on lab hosts: `osctl deploy` with every enabled service (mariadb …
+// keystone, glance, placement, nova, nova-compute with the fake driver), then Debian's own
+// `openstack` client from this machine: token, catalog, an image, compute services, a resource
+// provider and a server that goes ACTIVE and away again.
+const IMAGES = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute']
+const CONTAINERS = [...IMAGES, 'nova-neutron-stub']
+const skip = process.env.OSCTL_SKIP_INTEGRATION === '1'
+
+type Row = Record<string, string>
+
+/** A lab with bootstrap done and every image in its registry; `openstack` and `osctl` bound to its site. */
+function lab(name: string, hosts: number) {
+  const ctx = {site: '', name}
+  const container = (i: number) => `osctl-${name}-${i}`
+  const sh = async (i: number, script: string) => {
+    const r = await execa('docker', ['exec', container(i), 'sh', '-c', script], {reject: false})
+    return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr)}
+  }
+  const osctl = (args: string[], timeoutMs = 900_000) => runCli(args, {env: {OSCTL_SITE: ctx.site}, timeoutMs})
+  const openstack = async (args: string[], timeout = 120_000) => {
+    const r = await execa('openstack', ['--os-cloud', 'osctl', ...args], {reject: false, env: {OS_CLIENT_CONFIG_FILE: join(ctx.site, 'clouds.yaml')}, timeout})
+    return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr)}
+  }
+  const json = async <T = Row[]>(args: string[], timeout?: number): Promise<T> => {
+    const r = await openstack([...args, '-f', 'json'], timeout)
+    expect(r.exitCode, `openstack ${args.join(' ')}: ${r.stderr}`).toBe(0)
+    return JSON.parse(r.stdout) as T
+  }
+  const up = async () => {
+    ctx.site = await mkdtemp(join(tmpdir(), `osctl-${name}-site-`))
+    const r = await runCli(['lab', 'up', '--hosts', String(hosts), '--name', name, '--site', ctx.site, '--with-packages', '--json'], {timeoutMs: 900_000})
+    expect(r.exitCode, r.stderr).toBe(0)
+    const boot = await osctl(['bootstrap', '--json'])
+    expect(boot.exitCode, boot.stderr + boot.stdout).toBe(0)
+    const build = await osctl(['image', 'build', ...IMAGES, '--push'], 1_800_000)
+    expect(build.exitCode, build.stderr).toBe(0)
+  }
+  const down = async () => {
+    await runCli(['lab', 'down', '--name', name], {timeoutMs: 300_000})
+    if (ctx.site) await rm(ctx.site, {recursive: true, force: true})
+  }
+  /** Polls until fn() is truthy; returns its last value. */
+  const until = async <T>(fn: () => Promise<T>, seconds: number, everyMs = 3000): Promise<T> => {
+    const deadline = Date.now() + seconds * 1000
+    let last = await fn()
+    while (!last && Date.now() < deadline) {
+      await sleep(everyMs)
+      last = await fn()
+    }
+    return last
+  }
+  return {ctx, container, sh, osctl, openstack, json, up, down, until}
+}
+
+async function preflight(): Promise<void> {
+  // Fail loudly: a missing engine must not look like a pass.
+  const info = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], {reject: false})
+  if (info.exitCode !== 0) throw new Error(`Docker is not available (set OSCTL_SKIP_INTEGRATION=1 to skip): ${info.stderr}`)
+  // Debian's client, and its placement plugin for `openstack resource provider list`.
+  if ((await execa('sh', ['-c', 'command -v openstack && python3 -c "import osc_placement"'], {reject: false})).exitCode !== 0) {
+    await execa('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-openstackclient python3-osc-placement'], {timeout: 600_000})
+  }
+}
+
+const deployAll = async (l: ReturnType<typeof lab>): Promise<DeployResult> => {
+  const r = await l.osctl(['deploy', '--json'])
+  expect(r.exitCode, `${r.stdout.slice(0, 4000)}\n${r.stderr.split('\n').slice(-60).join('\n')}`).toBe(0)
+  return JSON.parse(r.stdout) as DeployResult
+}
+
+/** A server from a fresh image and flavor reaches ACTIVE on `host`, then is deleted. */
+async function bootServer(l: ReturnType<typeof lab>, host: string, suffix: string): Promise<void> {
+  const file = join(l.ctx.site, `img-${suffix}.raw`)
+  await writeFile(file, Buffer.alloc(1024 * 1024, 7))
+  await l.json<Row>(['image', 'create', '--file', file, '--disk-format', 'raw', '--container-format', 'bare', `img-${suffix}`])
+  // The client prints the image as it was before the upload (queued).
+  const status = await l.until(async () => ((await l.json<Row>(['image', 'show', `img-${suffix}`])).status === 'active' ? 'active' : undefined), 60, 1000)
+  expect(status).toBe('active')
+  expect((await l.json(['image', 'list'])).map((i) => i.Name)).toContain(`img-${suffix}`)
+  await l.json<Row>(['flavor', 'create', '--ram', '64', '--disk', '0', '--vcpus', '1', `f-${suffix}`])
+  // Debian's client (6.0) passes `--nic none` as a string, which novaclient only accepts from 2.37 on.
+  const server = await l.openstack(['--os-compute-api-version', '2.37', 'server', 'create', '--flavor', `f-${suffix}`, '--image', `img-${suffix}`, '--nic', 'none', '--wait', '-f', 'json', `s-${suffix}`], 300_000)
+  if (server.exitCode !== 0) {
+    const logs = await l.osctl(['service', 'logs', 'nova-compute', '--tail', '60']).catch(() => undefined)
+    throw new Error(`server create failed: ${server.stderr}\n${logs?.stdout ?? ''}`)
+  }
+  const s = JSON.parse(server.stdout) as Row
+  expect(s.status).toBe('ACTIVE')
+  expect(s['OS-EXT-SRV-ATTR:host']).toBe(host)
+  const del = await l.openstack(['server', 'delete', '--wait', `s-${suffix}`], 300_000)
+  expect(del.exitCode, del.stderr).toBe(0)
+  expect((await l.json(['server', 'list', '--all-projects'])).map((x) => x.Name)).not.toContain(`s-${suffix}`)
+}
+
+describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client', () => {
+  const aio = lab(`os${process.pid}`, 1)
+  const two = lab(`os${process.pid}m`, 2)
+
+  beforeAll(async () => {
+    await preflight()
+    // Both labs boot, bootstrap and receive the images at once: the slow part is pushing.
+    const ups = await Promise.allSettled([aio.up(), two.up()])
+    for (const u of ups) if (u.status === 'rejected') throw u.reason
+  })
+  afterAll(async () => {
+    await Promise.allSettled([aio.down(), two.down()])
+  })
+
+  describe('all-in-one host', () => {
+    const l = aio
+    const host = `${l.ctx.name}-1`
+    it('deploys every enabled service in dependency order, then the catalog has all four APIs', async () => {
+      const started = Date.now()
+      const result = await deployAll(l)
+      console.log(`all-in-one deploy: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+      const order = result.services.map((s) => s.service)
+      expect(order.indexOf('keystone')).toBeLessThan(order.indexOf('glance'))
+      expect(order.indexOf('placement')).toBeLessThan(order.indexOf('nova'))
+      expect(order.indexOf('nova')).toBeLessThan(order.indexOf('nova-compute'))
+      expect(result.services.flatMap((s) => s.containers.map((c) => c.name)).sort()).toEqual([...CONTAINERS].sort())
+      expect(result.services.find((s) => s.service === 'nova')!.bootstrap).toEqual(['db-sync', 'keystone-register', 'discover-hosts'])
+
+      const post = await l.osctl(['post-deploy', '--json'])
+      expect(post.exitCode, post.stderr).toBe(0)
+      const token = await l.json<Row>(['token', 'issue'])
+      expect(token.id).toBeTruthy()
+      const types = (await l.json(['endpoint', 'list'])).map((e) => e['Service Type'])
+      for (const t of ['identity', 'image', 'placement', 'compute']) expect(types.filter((x) => x === t), t).toHaveLength(3)
+    })
+
+    it('runs nova: compute services up, the host is a resource provider, a server goes ACTIVE and away', async () => {
+      const services = await l.json(['compute', 'service', 'list'])
+      for (const binary of ['nova-conductor', 'nova-scheduler', 'nova-compute']) {
+        expect(services.find((s) => s.Binary === binary), binary).toMatchObject({Host: host, State: 'up', Status: 'enabled'})
+      }
+      // nova-compute reports its inventory right after it starts; give it a periodic task or two.
+      const provider = await l.until(async () => (await l.json(['resource', 'provider', 'list'])).find((p) => p.name === host), 90)
+      expect(provider, `resource provider ${host}`).toBeTruthy()
+      await bootServer(l, host, 'aio')
+    })
+
+    it('a second deploy recreates and restarts nothing', async () => {
+      const startedAt = async () => (await l.sh(1, `docker inspect -f '{{.Name}} {{.State.StartedAt}}' ${CONTAINERS.join(' ')}`)).stdout
+      const before = await startedAt()
+      const started = Date.now()
+      const result = await deployAll(l)
+      console.log(`second deploy: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+      expect(result.recreated).toBe(0)
+      expect(result.changed).toBe(false)
+      expect(await startedAt()).toBe(before)
+    })
+
+    it('comes back healthy after a reboot of the host, without osctl', async () => {
+      await execa('docker', ['restart', l.container(1)])
+      const status = await l.until(async () => {
+        const r = await l.osctl(['service', 'status', '--json'], 120_000)
+        return r.exitCode === 0 ? r : undefined
+      }, 300, 5000)
+      expect(status, 'osctl service status never exited 0 after the restart').toBeTruthy()
+      expect(JSON.parse(status!.stdout).rows).toHaveLength(CONTAINERS.length)
+      expect((await l.openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
+    })
+  })
+
+  describe('control host + compute host', () => {
+    const l = two
+    it('deploys, and the server runs on the compute host', async () => {
+      const started = Date.now()
+      const result = await deployAll(l)
+      console.log(`2-host deploy: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+      const where = Object.fromEntries(result.services.flatMap((s) => s.containers.map((c) => [c.name, s.host])))
+      expect(where).toMatchObject({'nova-api': `${l.ctx.name}-1`, 'nova-conductor': `${l.ctx.name}-1`, 'nova-compute': `${l.ctx.name}-2`})
+      const post = await l.osctl(['post-deploy', '--json'])
+      expect(post.exitCode, post.stderr).toBe(0)
+      expect((await l.json<Row>(['token', 'issue'])).id).toBeTruthy()
+      const computes = (await l.json(['compute', 'service', 'list', '--service', 'nova-compute'])).map((s) => `${s.Host}:${s.State}`)
+      expect(computes).toEqual([`${l.ctx.name}-2:up`])
+      await bootServer(l, `${l.ctx.name}-2`, 'two')
+    })
+  })
+})
