@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// All-in-one deploy time from a bootstrapped lab host with the images already in the site registry
+// (target ≤ 180 s on 2 cores) and the no-op redeploy (target ≤ 10 s).
+// Prints a markdown table of medians. Usage: npm run build && node bench/deploy.mjs (BENCH_RUNS=1)
+import {spawnSync} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run.js')
+const RUNS = Number(process.env.BENCH_RUNS ?? 1)
+const LAB = `bd${process.pid}`
+
+function osctl(args, env) {
+  const start = performance.now()
+  const r = spawnSync('node', [BIN, ...args, '--json'], {encoding: 'utf8', env: {...process.env, ...env}})
+  const seconds = (performance.now() - start) / 1000
+  if (r.status !== 0) throw new Error(`osctl ${args.join(' ')} exited ${r.status}\n${r.stdout.slice(0, 2000)}\n${r.stderr.slice(-2000)}`)
+  return {seconds, stderr: r.stderr}
+}
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+const first = []
+const noop = []
+for (let i = 0; i < RUNS; i++) {
+  const site = mkdtempSync(join(tmpdir(), 'osctl-bench-deploy-'))
+  const env = {OSCTL_SITE: site}
+  try {
+    osctl(['lab', 'up', '--hosts', '1', '--name', LAB, '--site', site, '--with-packages', '--quiet'], env)
+    osctl(['bootstrap', '--quiet'], env)
+    osctl(['image', 'build', '--push', '--quiet'], env)
+    const d = osctl(['deploy'], env)
+    first.push(d.seconds)
+    noop.push(osctl(['deploy', '--quiet'], env).seconds)
+    process.stderr.write(`run ${i + 1}/${RUNS}: deploy ${first.at(-1).toFixed(1)} s, no-op ${noop.at(-1).toFixed(1)} s\n`)
+  } finally {
+    spawnSync('node', [BIN, 'lab', 'down', '--name', LAB, '--quiet'])
+    rmSync(site, {recursive: true, force: true})
+  }
+}
+console.log(`| all-in-one (1 lab host) | median s |  (${RUNS} run(s))`)
+console.log('|---|---:|')
+console.log(`| deploy, images in the registry | ${median(first).toFixed(1)} |`)
+console.log(`| no-op redeploy | ${median(noop).toFixed(1)} |`)
