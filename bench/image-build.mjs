@@ -11,6 +11,7 @@ import {execFileSync, spawnSync} from 'node:child_process'
 import {rmSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {median} from './lib.mjs'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
@@ -18,10 +19,6 @@ const TAG = `bench${process.pid}`
 const SITE = '/nonexistent/osctl-bench-site'
 
 const docker = (...args) => execFileSync('docker', args, {encoding: 'utf8'}).trim()
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 
 function osctl(args) {
   const started = process.hrtime.bigint()

@@ -7,6 +7,7 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {median} from './lib.mjs'
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run.js')
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
@@ -17,10 +18,6 @@ const env = {...process.env, OSCTL_SITE: site}
 function osctl(args) {
   const r = spawnSync('node', [BIN, ...args, '--quiet', '--json'], {encoding: 'utf8', env})
   if (r.status !== 0) throw new Error(`osctl ${args.join(' ')} exited ${r.status}\n${r.stdout}\n${r.stderr}`)
-}
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
 /** Runs `osctl args` while polling url every 50 ms; returns [seconds, longest outage in seconds]. */
