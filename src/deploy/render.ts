@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {basename} from 'node:path'
+import {basename, join} from 'node:path'
 import nunjucks from 'nunjucks'
 
 import {OsctlError} from '../errors.js'
@@ -145,8 +145,12 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
 
 const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n'
 
+/** templates/_shared/ holds what several services include (it has no service.yml, so it is no service). */
+export const SHARED_TEMPLATES = '_shared'
+
 function environment(dir: string): nunjucks.Environment {
-  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dir, {noCache: true}), {autoescape: false, throwOnUndefined: true, trimBlocks: true, lstripBlocks: true})
+  const loader = new nunjucks.FileSystemLoader([dir, join(dir, '..', SHARED_TEMPLATES)], {noCache: true})
+  const env = new nunjucks.Environment(loader, {autoescape: false, throwOnUndefined: true, trimBlocks: true, lstripBlocks: true})
   env.addFilter('sha256', (s: unknown) => createHash('sha256').update(String(s)).digest('hex'))
   return env
 }
