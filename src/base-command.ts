@@ -39,6 +39,11 @@ export abstract class OsctlCommand extends Command {
     return new StderrReporter()
   }
 
+  /** Something the operator must see even with --json or --quiet (stderr, so stdout stays one document). */
+  protected notice(message: string): void {
+    process.stderr.write(`osctl: ${message}\n`)
+  }
+
   /** Exit code for a successful run; commands with per-host results override via `result`. */
   protected successExitCode = ExitCode.OK as number
 

@@ -50,3 +50,14 @@ export async function restoreDatabases(dbHost: Host, meta: BackupMeta): Promise<
     })
   }
 }
+
+/**
+ * The snapshot taken before an interrupted upgrade is the pre-upgrade state; the upgrade that
+ * completes it must not snapshot the half-migrated database instead: it gets a copy of the first.
+ */
+export async function carryBackup(dbHost: Host, meta: BackupMeta, revision: number): Promise<BackupMeta> {
+  await dbHost.writeFileAtomic(backupFile(meta.service, revision), await dbHost.readFile(backupFile(meta.service, meta.revision)), {mode: 0o600})
+  const carried: BackupMeta = {...meta, revision}
+  await dbHost.writeFileAtomic(metaFile(meta.service, revision), JSON.stringify(carried, null, 2) + '\n', {mode: 0o600})
+  return carried
+}

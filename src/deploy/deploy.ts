@@ -5,8 +5,9 @@ import {Host} from '../hosts/host.js'
 import {Reporter} from '../reporter.js'
 import type {Site, SiteHost} from '../site/types.js'
 import {ensureDatabases} from './databases.js'
+import {newOperationId} from './journal.js'
 import {DeployPlan, PlannedService} from './plan.js'
-import {ServiceDeployer, ServiceHostResult} from './service-deployer.js'
+import {ApplyOptions, ServiceDeployer, ServiceHostResult} from './service-deployer.js'
 
 /** What deploy needs from the outside world; injected so the flow runs against fakes in tests. */
 export interface DeployDeps {
@@ -36,7 +37,14 @@ export interface DeployResult {
  * migrations finish before any other host starts the new code. A host that fails is left out of
  * every later service; the other hosts carry on.
  */
-export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], deps: DeployDeps, reporter: Reporter): Promise<DeployResult> {
+export async function deploy(
+  site: Site,
+  plan: DeployPlan,
+  targets: SiteHost[],
+  deps: DeployDeps,
+  reporter: Reporter,
+  change: Pick<ApplyOptions, 'op' | 'operation' | 'backup' | 'keepJournalOnFailure'> = {},
+): Promise<DeployResult> {
   const involved = new Map<string, SiteHost>()
   for (const t of targets) involved.set(t.name, t)
   if (plan.databaseHost) involved.set(plan.databaseHost.name, plan.databaseHost)
@@ -46,6 +54,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     if (!dockers.has(h.name)) dockers.set(h.name, deps.docker(h))
     return dockers.get(h.name)!
   }
+  const operation = change.operation ?? newOperationId(change.op ?? 'deploy')
   const failed = new Map<string, OsctlError>()
   const results: ServiceHostResult[] = []
   const absorb = (rs: HostResult<ServiceHostResult>[]) => {
@@ -72,6 +81,11 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
         new ServiceDeployer(hosts.get(t.name)!, dockerOf(t), reporter).apply(ps.rendered.get(t.name)!, {
           runOnce: t.name === ps.hosts[0].name,
           ensureDatabases: ensureDb,
+          op: change.op,
+          operation,
+          keepJournalOnFailure: change.keepJournalOnFailure,
+          // The snapshot is about the migration, which runs on the first host.
+          backup: t.name === ps.hosts[0].name ? change.backup : undefined,
         })
       const first = ps.hosts[0]
       const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)

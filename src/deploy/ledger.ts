@@ -45,8 +45,14 @@ export interface RevisionRecord {
   /** user@machine that ran osctl. */
   createdBy: string
   osctlVersion?: string
-  /** rolled-back: it was active, then `osctl service rollback` returned to an older revision. */
-  outcome: 'deploying' | 'active' | 'failed' | 'rolled-back'
+  /**
+   * rolled-back: it was active, then `osctl service rollback` returned to an older revision.
+   * interrupted: osctl was killed while putting it in place (see journal.ts); the next command
+   * completed the change under a new revision or undid it.
+   */
+  outcome: 'deploying' | 'active' | 'failed' | 'rolled-back' | 'interrupted'
+  /** The osctl invocation that wrote it (journal.ts newOperationId). */
+  operation?: string
   /** Set with outcome failed. */
   error?: string
   containers: RevisionContainer[]

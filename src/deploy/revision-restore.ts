@@ -5,7 +5,9 @@ import {OsctlError} from '../errors.js'
 import {Host, tailLines} from '../hosts/host.js'
 import {Reporter, silentReporter} from '../reporter.js'
 import {waitContainerHealthy} from './container-health.js'
-import {LABELS, configDir, createOptions} from './container-spec.js'
+import {LABELS, configDir} from './container-spec.js'
+import {dropPrevious, nextName, prepareNext, swapIn} from './container-swap.js'
+import {Journal, newOperationId} from './journal.js'
 import {Ledger, RevisionRecord, revisionDir} from './ledger.js'
 import {serviceUnitName, serviceUnitPath} from './service-unit.js'
 
@@ -30,6 +32,8 @@ export class RevisionRestorer {
     private readonly host: Host,
     private readonly docker: ContainerClient,
     private readonly reporter: Reporter = silentReporter,
+    /** The osctl invocation (journal.ts newOperationId); one per restorer when not given. */
+    private readonly operation = newOperationId('rollback'),
   ) {
     this.ledger = new Ledger(host)
   }
@@ -72,33 +76,50 @@ export class RevisionRestorer {
     return {...result, from: failedRevision}
   }
 
+  /**
+   * Undo of a change a killed osctl left half-done (see journal.ts): the revision the ledger still
+   * calls current is put back, and the half-done one is marked interrupted.
+   */
+  async undoInterrupted(service: string, halfDone: number): Promise<RestoreResult> {
+    const result = await this.reapplyCurrent(service, halfDone)
+    const half = await this.ledger.read(service, halfDone)
+    if (half && half.outcome === 'deploying') await this.ledger.writeRecord({...half, outcome: 'interrupted', error: 'osctl was killed during this change; undone by `service rollback`'})
+    return result
+  }
+
   private async apply(service: string, current: RevisionRecord, target: RevisionRecord): Promise<RestoreResult> {
     this.reporter.emit({host: this.host.name, subject: service, status: 'start', message: `restoring revision ${target.revision}${current.revision === target.revision ? '' : ` (leaving ${current.revision})`}`})
+    const journal = new Journal(this.host)
+    await journal.begin({op: 'rollback', operation: this.operation, service, revision: target.revision, current: current.revision})
     const recreated: string[] = []
     for (const c of target.containers) {
       await this.restoreConfigDir(service, target.revision, c.name)
       const unit = (await this.host.readFile(posix.join(revisionDir(service, target.revision), 'units', c.unitName))).toString('utf8')
       const actual = await this.docker.inspectContainer(c.name)
       const same = actual?.labels[LABELS.hash] === c.hash && actual.imageId === c.imageId
-      if (!same) {
-        await this.host.exec(['systemctl', 'stop', c.unitName], {timeoutMs: 90_000})
-        await this.docker.removeContainer(c.name)
-        // By id: the tag may point at another image by now; the revision names exactly one.
-        await this.docker.createContainer({...createOptions(c.spec, target.revision), image: c.imageId})
+      if (same) {
+        await this.docker.removeContainer(nextName(c.name))
+        if (await this.host.writeFileAtomic(serviceUnitPath(c.name), unit)) await this.host.run(['systemctl', 'daemon-reload'])
+        if ((await this.host.exec(['systemctl', 'is-active', c.unitName])).stdout.trim() !== 'active') {
+          await this.host.exec(['systemctl', 'reset-failed', c.unitName])
+          await this.host.run(['systemctl', 'restart', c.unitName], {timeoutMs: 90_000})
+        }
+      } else {
+        // By id: the tag may point at another image by now; the revision names exactly one. The
+        // container kept from before the last swap is reused when it is exactly this one.
+        await prepareNext(this.docker, c.spec, target.revision, {byId: true})
+        await swapIn(this.host, c.name, unit)
         recreated.push(c.name)
-      }
-      if (await this.host.writeFileAtomic(serviceUnitPath(c.name), unit)) await this.host.run(['systemctl', 'daemon-reload'])
-      await this.host.exec(['systemctl', 'reset-failed', c.unitName])
-      if (!same || (await this.host.exec(['systemctl', 'is-active', c.unitName])).stdout.trim() !== 'active') {
-        await this.host.run(['systemctl', 'restart', c.unitName], {timeoutMs: 90_000})
       }
       const health = await waitContainerHealthy(this.host, this.docker, c.name, c.spec.health)
       if (!health.healthy) {
+        await journal.end(service).catch(() => undefined)
         throw new OsctlError('COMMAND_FAILED', `${this.host.name}: ${c.name} is not healthy after rolling back to revision ${target.revision}: ${health.detail}`, {
           details: tailLines(await this.docker.containerLogs(c.name, 40).catch(() => ''), 20),
           hint: `see \`osctl service logs ${c.name} --host ${this.host.name}\``,
         })
       }
+      if (!same) await dropPrevious(this.docker, c.name)
     }
     // Containers the newer revision added and the target does not have.
     for (const extra of current.containers.filter((c) => !target.containers.some((t) => t.name === c.name))) {
@@ -108,6 +129,7 @@ export class RevisionRestorer {
     if (current.revision !== target.revision) await this.ledger.writeRecord({...current, outcome: 'rolled-back'})
     await this.ledger.writeRecord({...target, outcome: 'active'})
     await this.ledger.setCurrent(service, target.revision)
+    await journal.end(service)
     this.reporter.emit({host: this.host.name, subject: service, status: 'changed', message: `revision ${target.revision} serving again${recreated.length ? ` (recreated ${recreated.join(', ')})` : ''}`})
     return {service, host: this.host.name, from: current.revision, to: target.revision, recreated}
   }

@@ -1,4 +1,4 @@
-import {hostname, userInfo} from 'node:os'
+import {hostname} from 'node:os'
 import {posix} from 'node:path'
 
 import type {ContainerClient} from '../docker/docker-client.js'
@@ -7,7 +7,9 @@ import {Host, tailLines} from '../hosts/host.js'
 import {Reporter, silentReporter} from '../reporter.js'
 import {runBootstrapStep, stepKey} from './bootstrap-steps.js'
 import {waitContainerHealthy} from './container-health.js'
-import {ContainerSpec, LABELS, configDir, createOptions, desiredSpec, specDiff, specHash} from './container-spec.js'
+import {ContainerSpec, LABELS, configDir, desiredSpec, specDiff, specHash} from './container-spec.js'
+import {dropPrevious, nextName, prepareNext, swapIn} from './container-swap.js'
+import {Journal, JournalOp, busy, describeEntry, newOperationId, whoAmI as userName} from './journal.js'
 import {Ledger, RevisionContainer, RevisionRecord} from './ledger.js'
 import {RenderedContainer, RenderedService} from './render.js'
 import {renderServiceUnit, serviceUnitName, serviceUnitPath} from './service-unit.js'
@@ -37,6 +39,14 @@ export interface ApplyOptions {
   runOnce: boolean
   /** Creates the service's databases; called before any bootstrap step. */
   ensureDatabases?: () => Promise<void>
+  /** What the journal calls this change (default deploy). */
+  op?: JournalOp
+  /** The osctl invocation (newOperationId), recorded in the journal and the revision. */
+  operation?: string
+  /** The database snapshot this change's upgrade took (kept in the journal for an undo). */
+  backup?: number
+  /** Leave the journal entry after a failure: the caller restores, then ends it (upgrade). */
+  keepJournalOnFailure?: boolean
 }
 
 interface Desired {
@@ -63,10 +73,16 @@ export class ServiceDeployer {
     private readonly reporter: Reporter = silentReporter,
   ) {
     this.ledger = new Ledger(host)
+    this.journal = new Journal(host)
   }
+
+  private readonly journal: Journal
 
   async apply(rs: RenderedService, opts: ApplyOptions): Promise<ServiceHostResult> {
     const emit = (status: 'start' | 'changed' | 'unchanged' | 'info', message: string, subject = rs.service) => this.reporter.emit({host: this.host.name, subject, status, message})
+    const op = opts.op ?? 'deploy'
+    // Spare containers a killed run may have left (container-swap.ts) go first.
+    if (await this.takeOverInterrupted(rs.service, op)) for (const rc of rs.containers) await this.docker.removeContainer(nextName(rc.name))
     const record = await this.ledger.current(rs.service)
     const desired: Desired[] = []
     for (const rc of rs.containers) {
@@ -80,6 +96,10 @@ export class ServiceDeployer {
     const revision = specChanged ? await this.ledger.nextNumber(rs.service) : record!.revision
     const units = Object.fromEntries(desired.map((d) => [serviceUnitName(d.rc.name), renderServiceUnit({service: rs.service, container: d.rc.name, revision})]))
 
+    const journaled = specChanged || desired.some((d) => !d.exists || !d.running || d.actualHash !== d.hash)
+    // Journaled before the first change on this host (the config dir is one).
+    const operation = opts.operation ?? newOperationId(op)
+    if (journaled) await this.journal.begin({op, operation, service: rs.service, revision, current: record?.revision, backup: opts.backup})
     for (const d of desired) await this.writeConfigDir(d.rc)
     const newRecord: RevisionRecord = {
       format: 1,
@@ -90,6 +110,7 @@ export class ServiceDeployer {
       createdAt: specChanged ? new Date().toISOString() : record!.createdAt,
       createdBy: specChanged ? whoAmI() : record!.createdBy,
       outcome: 'deploying',
+      ...(specChanged ? {operation} : record?.operation ? {operation: record.operation} : {}),
       containers: desired.map((d): RevisionContainer => ({
         name: d.rc.name,
         image: d.spec.image,
@@ -116,11 +137,36 @@ export class ServiceDeployer {
         await this.ledger.writeRecord({...newRecord, outcome: 'active'})
         await this.ledger.setCurrent(rs.service, revision)
       }
+      if (journaled) await this.journal.end(rs.service)
       return {service: rs.service, host: this.host.name, status: changed ? 'changed' : 'unchanged', revision, containers: outcomes, bootstrap: ran}
     } catch (err) {
       if (specChanged) await this.ledger.writeRecord({...newRecord, outcome: 'failed', error: errorMessage(err)}).catch(() => undefined)
+      if (journaled && !opts.keepJournalOnFailure) await this.journal.end(rs.service).catch(() => undefined)
       throw err
     }
+  }
+
+  /**
+   * An entry left by a killed osctl: a deploy or an upgrade completes it (the containers are
+   * converged to what is wanted now, which may reuse what the interrupted run already created) and
+   * its half-done revision is marked interrupted. A plain deploy does not complete someone's
+   * upgrade or rollback: that would silently pick a side.
+   */
+  private async takeOverInterrupted(service: string, op: JournalOp): Promise<boolean> {
+    const found = await this.journal.read(service)
+    if (!found || found.state === 'mine') return false
+    if (found.state === 'running') throw busy(this.host.name, found.entry)
+    const e = found.entry
+    if (op === 'deploy' && e.op !== 'deploy') {
+      throw new OsctlError('USAGE', `${this.host.name}: an interrupted ${describeEntry(e)} is unfinished; deploy will not pick a side`, {
+        hint: `Complete it with \`osctl service ${e.op} ${service}${e.op === 'upgrade' ? ' --tag …' : ''}\` or undo it with \`osctl service rollback ${service}\`, then deploy.`,
+      })
+    }
+    this.reporter.emit({host: this.host.name, subject: service, status: 'info', message: `completing an interrupted ${describeEntry(e)}`})
+    const half = await this.ledger.read(service, e.revision)
+    if (half && half.outcome === 'deploying') await this.ledger.writeRecord({...half, outcome: 'interrupted', error: `osctl (pid ${e.pid} on ${e.machine}) was killed during this change`})
+    await this.journal.clear(service)
+    return true
   }
 
   /** /etc/osctl/<container>/: root-only (configs hold passwords); only changed files are written. */
@@ -184,20 +230,20 @@ export class ServiceDeployer {
       changed = !d.exists ? (before && specHash(before) === d.hash ? ['missing'] : specDiff(before, d.spec)) : specDiff(before, d.spec)
       if (changed.length === 0) changed = ['drift']
       this.reporter.emit({host: this.host.name, subject: name, status: 'start', message: `${d.exists ? 'recreating' : 'creating'} (${changed.join(', ')})`})
-      // Stop through systemd first, or Restart=always would start the old container again.
-      await this.host.exec(['systemctl', 'stop', unitName], {timeoutMs: 90_000})
-      await this.docker.removeContainer(name)
-      await this.docker.createContainer(createOptions(d.spec, revision))
+      // Created while the old one still serves; the swap itself runs on the host (container-swap.ts).
+      await prepareNext(this.docker, d.spec, revision)
+      await swapIn(this.host, name, unit)
       status = d.exists ? 'recreated' : 'created'
-    }
-    const unitChanged = await this.host.writeFileAtomic(serviceUnitPath(name), unit)
-    if (unitChanged) await this.host.run(['systemctl', 'daemon-reload'])
-    await this.host.run(['systemctl', 'enable', '--quiet', unitName])
-    const active = (await this.host.exec(['systemctl', 'is-active', unitName])).stdout.trim() === 'active'
-    if (recreate || !active || !d.running) {
-      await this.host.exec(['systemctl', 'reset-failed', unitName])
-      await this.host.run(['systemctl', recreate ? 'restart' : 'start', unitName], {timeoutMs: 90_000})
-      if (!recreate) status = 'started'
+    } else {
+      const unitChanged = await this.host.writeFileAtomic(serviceUnitPath(name), unit)
+      if (unitChanged) await this.host.run(['systemctl', 'daemon-reload'])
+      await this.host.run(['systemctl', 'enable', '--quiet', unitName])
+      const active = (await this.host.exec(['systemctl', 'is-active', unitName])).stdout.trim() === 'active'
+      if (!active || !d.running) {
+        await this.host.exec(['systemctl', 'reset-failed', unitName])
+        await this.host.run(['systemctl', 'start', unitName], {timeoutMs: 90_000})
+        status = 'started'
+      }
     }
     const health = await waitContainerHealthy(this.host, this.docker, name, d.rc.health)
     if (!health.healthy) {
@@ -207,16 +253,11 @@ export class ServiceDeployer {
         hint: `see \`osctl service logs ${name} --host ${this.host.name}\` and \`journalctl -u ${unitName}\` on ${this.host.name}`,
       })
     }
+    if (recreate) await dropPrevious(this.docker, name)
     return {name, status, changed: status === 'unchanged' || status === 'started' ? [] : changed, image: d.spec.image, health: health.detail}
   }
 }
 
 function whoAmI(): string {
-  let user = process.env.SUDO_USER ?? process.env.USER ?? 'unknown'
-  try {
-    user = process.env.SUDO_USER ?? userInfo().username
-  } catch {
-    // no passwd entry (containers): keep $USER
-  }
-  return `${user}@${hostname()}`
+  return `${userName()}@${hostname()}`
 }

@@ -13,6 +13,20 @@ export function requireService(ctx: DeployContext, name: string): ServiceDef {
   throw new OsctlError('USAGE', `unknown service ${name}${near ? ` (did you mean ${near}?)` : ''}`, {location: 'SERVICE', hint: `known services: ${known.join(', ')}`})
 }
 
+/**
+ * SERVICE on the command line may also name one container of a service, kolla-style
+ * (`nova-api` of nova): then only that container changes image in an upgrade.
+ */
+export function requireServiceOrContainer(ctx: DeployContext, name: string): {def: ServiceDef; container?: string} {
+  const def = ctx.catalog.get(name)
+  if (def) return {def}
+  const owner = ctx.catalog.services.find((s) => s.containers.some((c) => c.name === name))
+  if (owner) return {def: owner, container: name}
+  const known = ctx.catalog.services.flatMap((s) => [s.name, ...s.containers.map((c) => c.name)])
+  const near = nearestName(name, known)
+  throw new OsctlError('USAGE', `unknown service or container ${name}${near ? ` (did you mean ${near}?)` : ''}`, {location: 'SERVICE', hint: `known: ${known.join(', ')}`})
+}
+
 /** Hosts within --limit that run the service: its group, or only the group's first host for `hosts: first`. */
 export function serviceHosts(ctx: DeployContext, def: ServiceDef): SiteHost[] {
   const group = ctx.site.hosts.filter((h) => h.groups.includes(def.group))

@@ -4,7 +4,9 @@ import {fanOut} from '../hosts/fan-out.js'
 import type {SiteHost} from '../site/types.js'
 import {probeHealth} from './container-health.js'
 import {LABELS} from './container-spec.js'
+import {isSwapSpare} from './container-swap.js'
 import type {DeployContext} from './deploy-context.js'
+import {Journal, JournalEntry} from './journal.js'
 import {Ledger} from './ledger.js'
 
 export interface ServiceRow {
@@ -28,7 +30,10 @@ export interface HostError {
  * What runs where, from each host's engine (containers labelled by osctl) and, with `health`,
  * probed from the host with the health check recorded in the service's current revision.
  */
-export async function serviceRows(ctx: DeployContext, opts: {name?: string; health: boolean; hosts?: SiteHost[]}): Promise<{rows: ServiceRow[]; errors: HostError[]}> {
+export async function serviceRows(
+  ctx: DeployContext,
+  opts: {name?: string; health: boolean; hosts?: SiteHost[]},
+): Promise<{rows: ServiceRow[]; errors: HostError[]; interrupted: Array<JournalEntry & {state: 'running' | 'interrupted'}>}> {
   const targets = opts.hosts ?? ctx.targets
   const connections = new Map(ctx.deps.connect(targets).map((h) => [h.name, h]))
   const dockers: ContainerClient[] = []
@@ -37,9 +42,10 @@ export async function serviceRows(ctx: DeployContext, opts: {name?: string; heal
       const host = connections.get(t.name)!
       const docker = ctx.deps.docker(t)
       dockers.push(docker)
-      const containers = (await docker.listContainers({[LABELS.managed]: 'true', [LABELS.service]: ''})).filter((c) => !c.labels[LABELS.bootstrap])
+      const containers = (await docker.listContainers({[LABELS.managed]: 'true', [LABELS.service]: ''})).filter((c) => !c.labels[LABELS.bootstrap] && !isSwapSpare(c.name))
       const wanted = containers.filter((c) => !opts.name || c.name === opts.name || c.labels[LABELS.service] === opts.name)
       const ledger = new Ledger(host)
+      const pending = (await new Journal(host).list()).filter((f) => f.state !== 'mine' && (!opts.name || f.entry.service === opts.name || wanted.some((c) => c.labels[LABELS.service] === f.entry.service)))
       const rows: ServiceRow[] = []
       for (const c of wanted.sort((a, b) => a.name.localeCompare(b.name))) {
         const service = c.labels[LABELS.service]
@@ -55,10 +61,11 @@ export async function serviceRows(ctx: DeployContext, opts: {name?: string; heal
         }
         rows.push(row)
       }
-      return rows
+      return {rows, pending: pending.map((f) => ({...f.entry, state: f.state as 'running' | 'interrupted'}))}
     })
     return {
-      rows: results.flatMap((r) => r.value ?? []),
+      rows: results.flatMap((r) => r.value?.rows ?? []),
+      interrupted: results.flatMap((r) => r.value?.pending ?? []),
       errors: results.filter((r) => !r.ok).map((r) => ({host: r.host, error: r.error!.toJSON()})),
     }
   } finally {

@@ -91,6 +91,7 @@ export interface ContainerClient extends DockerClient {
   stopContainer(name: string, timeoutSeconds?: number): Promise<void>
   /** A missing container is not an error. */
   removeContainer(name: string): Promise<void>
+  renameContainer(name: string, to: string): Promise<void>
   /** Waits for the container to exit and returns its exit code. */
   waitContainer(name: string, timeoutMs?: number): Promise<number>
   /** stdout and stderr interleaved as Docker stored them. */
@@ -339,6 +340,10 @@ export class DockerodeClient implements ContainerClient {
     } catch (err) {
       if ((err as {statusCode?: number}).statusCode !== 404) throw err
     }
+  }
+
+  async renameContainer(name: string, to: string): Promise<void> {
+    await this.raw.getContainer(name).rename({name: to})
   }
 
   async waitContainer(name: string, timeoutMs?: number): Promise<number> {

@@ -1,3 +1,4 @@
+import {interruptedNotice} from '../../deploy/journal.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {summarizeHosts} from '../../cli/summary.js'
 import {deployContext} from '../../deploy/deploy-context.js'
@@ -9,10 +10,11 @@ export default class ServiceList extends OsctlCommand {
   static examples = ['<%= config.bin %> service list --site ./site', '<%= config.bin %> service list --limit control --json']
   static flags = {...siteFlags}
 
-  async run(): Promise<{rows: ServiceRow[]; errors: HostError[]}> {
+  async run(): Promise<Awaited<ReturnType<typeof serviceRows>>> {
     const {flags} = await this.parse(ServiceList)
     const ctx = await deployContext(flags)
     const result = await serviceRows(ctx, {health: false})
+    for (const e of result.interrupted) this.notice(interruptedNotice(e, e.state))
     if (!this.jsonEnabled()) {
       for (const line of formatServiceRows(result.rows, false)) this.log(line)
       for (const e of result.errors) this.log(`${e.host}: ${e.error.message}`)

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {deployContext} from '../../deploy/deploy-context.js'
-import {requireService, serviceHosts} from '../../deploy/service-hosts.js'
+import {requireServiceOrContainer, serviceHosts} from '../../deploy/service-hosts.js'
 import {RollbackResult, rollbackService} from '../../deploy/service-rollback.js'
 
 export default class ServiceRollback extends OsctlCommand {
@@ -15,7 +15,9 @@ export default class ServiceRollback extends OsctlCommand {
       'time, each health-gated. A later `osctl deploy` re-applies the site configuration: fix it to keep the rollback.',
   )
   static examples = ['<%= config.bin %> service rollback keystone', '<%= config.bin %> service rollback nova --to 2 --limit control']
-  static args = {service: Args.string({description: 'Service (keystone, glance, nova …).', required: true})}
+  static args = {
+    service: Args.string({description: 'Service (keystone, nova …), or one container of a service (nova-api): refused when the revision being left also changed its other containers.', required: true}),
+  }
   static flags = {
     ...siteFlags,
     to: Flags.integer({summary: 'Revision to return to (see `service history`).', min: 1}),
@@ -25,8 +27,8 @@ export default class ServiceRollback extends OsctlCommand {
   async run(): Promise<RollbackResult> {
     const {args, flags} = await this.parse(ServiceRollback)
     const ctx = await deployContext(flags)
-    const def = requireService(ctx, args.service)
-    const result = await rollbackService(ctx, def, serviceHosts(ctx, def), {to: flags.to, force: flags.force, reporter: this.reporter()})
+    const {def, container} = requireServiceOrContainer(ctx, args.service)
+    const result = await rollbackService(ctx, def, serviceHosts(ctx, def), {to: flags.to, force: flags.force, reporter: this.reporter(), container})
     if (!this.jsonEnabled()) {
       if (result.databaseRestored) this.log(`${def.name}: databases ${result.databaseRestored.databases.join(', ')} restored to before revision ${result.databaseRestored.revision}`)
       for (const r of result.results) this.log(`${r.host}: ${def.name} revision ${r.from} → ${r.to}${r.recreated.length ? ` (recreated ${r.recreated.join(', ')})` : ' (containers already matched)'}`)

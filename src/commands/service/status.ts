@@ -1,5 +1,6 @@
 import {Args} from '@oclif/core'
 
+import {interruptedNotice} from '../../deploy/journal.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {deployContext} from '../../deploy/deploy-context.js'
 import {HostError, ServiceRow, checkServiceName, formatServiceRows, serviceRows} from '../../deploy/service-inventory.js'
@@ -11,12 +12,13 @@ export default class ServiceStatus extends OsctlCommand {
   static args = {name: Args.string({description: 'A service or container name; default all.'})}
   static flags = {...siteFlags}
 
-  async run(): Promise<{rows: ServiceRow[]; errors: HostError[]; healthy: boolean}> {
+  async run(): Promise<Awaited<ReturnType<typeof serviceRows>> & {healthy: boolean}> {
     const {args, flags} = await this.parse(ServiceStatus)
     const ctx = await deployContext(flags)
     if (args.name) checkServiceName(ctx, args.name)
     const result = await serviceRows(ctx, {name: args.name, health: true})
-    const healthy = result.errors.length === 0 && result.rows.length > 0 && result.rows.every((r) => r.healthy)
+    const healthy = result.errors.length === 0 && result.interrupted.length === 0 && result.rows.length > 0 && result.rows.every((r) => r.healthy)
+    for (const e of result.interrupted) this.notice(interruptedNotice(e, e.state))
     if (!this.jsonEnabled()) {
       for (const line of formatServiceRows(result.rows, true)) this.log(line)
       for (const e of result.errors) this.log(`${e.host}: ${e.error.message}`)

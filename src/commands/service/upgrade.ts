@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {deployContext} from '../../deploy/deploy-context.js'
-import {requireService, serviceHosts} from '../../deploy/service-hosts.js'
+import {requireServiceOrContainer, serviceHosts} from '../../deploy/service-hosts.js'
 import {UpgradeResult, upgradeService} from '../../deploy/service-upgrade.js'
 
 export default class ServiceUpgrade extends OsctlCommand {
@@ -13,8 +13,8 @@ export default class ServiceUpgrade extends OsctlCommand {
       'that does not become healthy is restored to its previous revision and the command exits 4; later batches ' +
       'are not touched. `osctl service rollback` returns to the previous revision afterwards.',
   )
-  static examples = ['<%= config.bin %> service upgrade keystone --tag 2', '<%= config.bin %> service upgrade nova --tag 2 --serial 1 --json']
-  static args = {service: Args.string({description: 'Service (keystone, glance, nova …).', required: true})}
+  static examples = ['<%= config.bin %> service upgrade keystone --tag 2', '<%= config.bin %> service upgrade nova-api --tag 2 --serial 1 --json']
+  static args = {service: Args.string({description: 'Service (keystone, nova …) or one container of a service (nova-api): then only its image changes.', required: true})}
   static flags = {
     ...siteFlags,
     tag: Flags.string({summary: 'Image tag in the site registry.', required: true}),
@@ -24,9 +24,9 @@ export default class ServiceUpgrade extends OsctlCommand {
   async run(): Promise<UpgradeResult> {
     const {args, flags} = await this.parse(ServiceUpgrade)
     const ctx = await deployContext(flags)
-    const def = requireService(ctx, args.service)
-    const result = await upgradeService(ctx, def, serviceHosts(ctx, def), {tag: flags.tag, serial: flags.serial, reporter: this.reporter()})
-    if (!this.jsonEnabled()) this.log(`${def.name}: upgraded to ${flags.tag} on ${result.upgraded.join(', ')}`)
+    const {def, container} = requireServiceOrContainer(ctx, args.service)
+    const result = await upgradeService(ctx, def, serviceHosts(ctx, def), {tag: flags.tag, serial: flags.serial, reporter: this.reporter(), containers: container ? [container] : undefined})
+    if (!this.jsonEnabled()) this.log(`${container ?? def.name}: upgraded to ${flags.tag} on ${result.upgraded.join(', ')}`)
     return result
   }
 }

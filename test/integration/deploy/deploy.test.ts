@@ -156,19 +156,23 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     expect((JSON.parse(again.stdout) as DeployResult).recreated).toBe(0)
   })
 
+  /** A keystone image derived from the deployed one, pushed to the lab's registry under `tag`. */
+  const derive = async (tag: string, line: string) => {
+    const registry = /registry: (\S+)/.exec(await readFile(join(site, 'osctl.yml'), 'utf8'))![1]
+    const ctx = await mkdtemp(join(tmpdir(), 'osctl-up-'))
+    try {
+      await writeFile(join(ctx, 'Dockerfile'), `FROM ${registry}/osctl/keystone:zed\n${line}\n`)
+      await execa('docker', ['build', '-q', '-t', `${registry}/osctl/keystone:${tag}`, ctx])
+      await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-daemon:${registry}/osctl/keystone:${tag}`, `docker://${registry}/osctl/keystone:${tag}`])
+    } finally {
+      await rm(ctx, {recursive: true, force: true})
+    }
+    return `${registry}/osctl/keystone:${tag}`
+  }
+  const imageId = async () => (await sh("docker inspect -f '{{.Image}}' keystone")).stdout.trim()
+
   it('service upgrade swaps keystone to a new image, rollback returns the exact previous image, a broken tag is restored (exit 4)', async () => {
     const registry = /registry: (\S+)/.exec(await readFile(join(site, 'osctl.yml'), 'utf8'))![1]
-    const derive = async (tag: string, line: string) => {
-      const ctx = await mkdtemp(join(tmpdir(), 'osctl-up-'))
-      try {
-        await writeFile(join(ctx, 'Dockerfile'), `FROM ${registry}/osctl/keystone:zed\n${line}\n`)
-        await execa('docker', ['build', '-q', '-t', `${registry}/osctl/keystone:${tag}`, ctx])
-        await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-daemon:${registry}/osctl/keystone:${tag}`, `docker://${registry}/osctl/keystone:${tag}`])
-      } finally {
-        await rm(ctx, {recursive: true, force: true})
-      }
-    }
-    const imageId = async () => (await sh("docker inspect -f '{{.Image}}' keystone")).stdout.trim()
     const up = `up${process.pid}`
     const bad = `bad${process.pid}`
     await derive(up, `RUN echo ${up} > /etc/osctl-build`)
@@ -199,6 +203,66 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     expect(await imageId()).toBe(before)
     expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
     for (const t of [up, bad]) await execa('docker', ['rmi', '-f', `${registry}/osctl/keystone:${t}`], {reject: false})
+  })
+
+  it('kill -9 during an upgrade: the swap still completes, status says so, deploy refuses, rollback undoes it, upgrade completes it', async () => {
+    const tag = `k${process.pid}`
+    const ref = await derive(tag, `RUN echo ${tag} > /etc/osctl-build`)
+    const before = await imageId()
+    const journal = '/var/lib/osctl/journal/keystone.json'
+    /** Starts the upgrade and kills osctl with SIGKILL once the container swap is under way. */
+    const killMidUpgrade = async () => {
+      const child = execa('node', [join(REPO_ROOT, 'bin', 'run.js'), 'service', 'upgrade', 'keystone', '--tag', tag], {reject: false, env: {OSCTL_SITE: site}, stdin: 'ignore'})
+      let caught = false
+      for (let i = 0; i < 3000 && !caught && child.exitCode === null; i++) {
+        caught = (await sh(`test -f ${journal} && docker container inspect keystone.next >/dev/null 2>&1 || docker container inspect keystone.prev >/dev/null 2>&1`)).exitCode === 0
+      }
+      child.kill('SIGKILL')
+      const r = await child
+      expect(caught, `the upgrade ended before the swap: ${r.stderr}`).toBe(true)
+      expect(r.signal).toBe('SIGKILL')
+    }
+    const tokenOk = async () => {
+      for (let i = 0; i < 60; i++) {
+        if ((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode === 0) return true
+        await sleep(2000)
+      }
+      return false
+    }
+
+    await killMidUpgrade()
+    expect((await sh(`cat ${journal}`)).stdout).toMatch(/"op": "upgrade"/)
+    // The host-side swap is not osctl's process: keystone runs (one revision or the other) and answers.
+    expect(await tokenOk()).toBe(true)
+    const status = await osctl(['service', 'status', 'keystone'])
+    expect(status.exitCode).toBe(1)
+    expect(status.stderr).toMatch(/osctl was killed during a `service upgrade` of keystone to revision \d+/)
+    const dep = await osctl(['deploy', '--services', 'keystone'])
+    expect(dep.exitCode).not.toBe(0)
+    expect(dep.stderr).toMatch(/deploy will not pick a side/)
+
+    const undo = await osctl(['service', 'rollback', 'keystone', '--json'])
+    expect(undo.exitCode, undo.stderr).toBe(0)
+    expect(JSON.parse(undo.stdout).interrupted).toEqual([expect.objectContaining({op: 'upgrade', service: 'keystone'})])
+    expect(await imageId()).toBe(before)
+    expect((await sh(`test -e ${journal}`)).exitCode).toBe(1)
+    expect((await sh('docker ps -a --format "{{.Names}}" | grep -c "^keystone"')).stdout.trim()).toBe('1')
+    expect(await tokenOk()).toBe(true)
+    const history = JSON.parse((await osctl(['service', 'history', 'keystone', '--json'])).stdout)
+    expect(history.hosts[0].revisions.map((r: {outcome: string}) => r.outcome)).toContain('interrupted')
+
+    // Killed again; this time the upgrade is run again and completes it.
+    await killMidUpgrade()
+    const redo = await osctl(['service', 'upgrade', 'keystone', '--tag', tag, '--json'])
+    expect(redo.exitCode, redo.stderr).toBe(0)
+    expect(redo.stderr).toMatch(/this upgrade completes it/)
+    expect((await sh('docker exec keystone cat /etc/osctl-build')).stdout.trim()).toBe(tag)
+    expect((await sh(`test -e ${journal}`)).exitCode).toBe(1)
+    expect(await tokenOk()).toBe(true)
+    const back = await osctl(['service', 'rollback', 'keystone'])
+    expect(back.exitCode, back.stderr).toBe(0)
+    expect(await imageId()).toBe(before)
+    await execa('docker', ['rmi', '-f', ref], {reject: false})
   })
 
   it('comes back after a reboot of the host without osctl', async () => {

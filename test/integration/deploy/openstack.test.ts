@@ -1,5 +1,5 @@
 import {execa} from 'execa'
-import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -19,7 +19,7 @@ const skip = process.env.OSCTL_SKIP_INTEGRATION === '1'
 type Row = Record<string, string>
 
 /** A lab with bootstrap done and every image in its registry; `openstack` and `osctl` bound to its site. */
-function lab(name: string, hosts: number) {
+function lab(name: string, hosts: number, groups?: (inventory: string) => string) {
   const ctx = {site: '', name}
   const container = (i: number) => `osctl-${name}-${i}`
   const sh = async (i: number, script: string) => {
@@ -40,6 +40,7 @@ function lab(name: string, hosts: number) {
     ctx.site = await mkdtemp(join(tmpdir(), `osctl-${name}-site-`))
     const r = await runCli(['lab', 'up', '--hosts', String(hosts), '--name', name, '--site', ctx.site, '--with-packages', '--json'], {timeoutMs: 900_000})
     expect(r.exitCode, r.stderr).toBe(0)
+    if (groups) await writeFile(join(ctx.site, 'inventory.yml'), groups(await readFile(join(ctx.site, 'inventory.yml'), 'utf8')))
     const boot = await osctl(['bootstrap', '--json'])
     expect(boot.exitCode, boot.stderr + boot.stdout).toBe(0)
     const build = await osctl(['image', 'build', ...IMAGES, '--push'], 1_800_000)
@@ -104,7 +105,10 @@ async function bootServer(l: ReturnType<typeof lab>, host: string, suffix: strin
 
 describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client', () => {
   const aio = lab(`os${process.pid}`, 1)
-  const two = lab(`os${process.pid}m`, 2)
+  // Both hosts control (nova-api on each, for the one-host-at-a-time upgrade); the second computes.
+  const two = lab(`os${process.pid}m`, 2, (inv) =>
+    inv.replace(/^ {2}control: .*$/m, `  control: [os${process.pid}m-1, os${process.pid}m-2]`).replace(/^ {2}compute: .*$/m, `  compute: [os${process.pid}m-2]`),
+  )
 
   beforeAll(async () => {
     await preflight()
@@ -172,20 +176,84 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
     })
   })
 
-  describe('control host + compute host', () => {
+  describe('two control hosts, the second also computing', () => {
     const l = two
+    const [h1, h2] = [1, 2].map((i) => `${l.ctx.name}-${i}`)
     it('deploys, and the server runs on the compute host', async () => {
       const started = Date.now()
       const result = await deployAll(l)
       console.log(`2-host deploy: ${((Date.now() - started) / 1000).toFixed(1)}s`)
-      const where = Object.fromEntries(result.services.flatMap((s) => s.containers.map((c) => [c.name, s.host])))
-      expect(where).toMatchObject({'nova-api': `${l.ctx.name}-1`, 'nova-conductor': `${l.ctx.name}-1`, 'nova-compute': `${l.ctx.name}-2`})
+      const where = (c: string) => result.services.filter((s) => s.containers.some((x) => x.name === c)).map((s) => s.host).sort()
+      expect(where('nova-api')).toEqual([h1, h2])
+      expect(where('mariadb')).toEqual([h1])
+      expect(where('nova-compute')).toEqual([h2])
       const post = await l.osctl(['post-deploy', '--json'])
       expect(post.exitCode, post.stderr).toBe(0)
       expect((await l.json<Row>(['token', 'issue'])).id).toBeTruthy()
       const computes = (await l.json(['compute', 'service', 'list', '--service', 'nova-compute'])).map((s) => `${s.Host}:${s.State}`)
       expect(computes).toEqual([`${l.ctx.name}-2:up`])
       await bootServer(l, `${l.ctx.name}-2`, 'two')
+    })
+
+    it('upgrades nova-api one host at a time under a polling client; history shows both revisions; rollback restores the exact image, unit and config', async () => {
+      const registry = /registry: (\S+)/.exec(await readFile(join(l.ctx.site, 'osctl.yml'), 'utf8'))![1]
+      const tag = `n${process.pid}`
+      const ctxDir = await mkdtemp(join(tmpdir(), 'osctl-nova-api-'))
+      try {
+        await writeFile(join(ctxDir, 'Dockerfile'), `FROM ${registry}/osctl/nova-api:zed\nRUN echo ${tag} > /etc/osctl-build\n`)
+        await execa('docker', ['build', '-q', '-t', `${registry}/osctl/nova-api:${tag}`, ctxDir])
+        await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-daemon:${registry}/osctl/nova-api:${tag}`, `docker://${registry}/osctl/nova-api:${tag}`])
+      } finally {
+        await rm(ctxDir, {recursive: true, force: true})
+      }
+      /** What must come back exactly: image id, unit text, config files; and what must not change: the other nova containers. */
+      const snapshot = (i: number) =>
+        l.sh(i, "docker inspect -f '{{.Image}}' nova-api nova-conductor nova-scheduler; cat /etc/systemd/system/osctl-svc-nova-api.service; cd /etc/osctl/nova-api && find . -type f | sort | xargs sha256sum").then((r) => r.stdout)
+      const before = [await snapshot(1), await snapshot(2)]
+      const others = async (i: number) => (await l.sh(i, "docker inspect -f '{{.Image}} {{.State.StartedAt}}' nova-conductor nova-scheduler")).stdout
+
+      const othersBefore = [await others(1), await others(2)]
+      // The client loop: `openstack compute service list` back to back for the whole upgrade.
+      const polls: Array<{at: number; ok: boolean}> = []
+      let polling = true
+      const loop = (async () => {
+        while (polling) polls.push({at: Date.now(), ok: (await l.openstack(['compute', 'service', 'list', '-f', 'value', '-c', 'Binary'], 60_000)).exitCode === 0})
+      })()
+      await sleep(3000)
+      const started = Date.now()
+      const up = await l.osctl(['service', 'upgrade', 'nova-api', '--tag', tag, '--serial', '1', '--json'])
+      const took = Date.now() - started
+      await sleep(3000)
+      polling = false
+      await loop
+      expect(up.exitCode, up.stderr).toBe(0)
+      const result = JSON.parse(up.stdout)
+      expect(result.batches).toEqual([{hosts: [h1], ok: true}, {hosts: [h2], ok: true}])
+      const during = polls.filter((p) => p.at >= started && p.at <= started + took)
+      const failed = polls.filter((p) => !p.ok)
+      console.log(`nova-api upgrade on 2 hosts, --serial 1: ${(took / 1000).toFixed(1)}s; ${polls.length} client calls (${during.length} during), ${failed.length} failed`)
+      expect(during.length).toBeGreaterThan(0)
+      expect(polls.at(-1)!.ok).toBe(true)
+      for (const i of [1, 2]) {
+        expect((await l.sh(i, 'docker exec nova-api cat /etc/osctl-build')).stdout.trim()).toBe(tag)
+        // Only nova-api changed: the other nova containers were neither recreated nor restarted.
+        expect(await others(i)).toBe(othersBefore[i - 1])
+      }
+
+      const history = await l.osctl(['service', 'history', 'nova-api', '--json'])
+      expect(history.exitCode, history.stderr).toBe(0)
+      for (const h of JSON.parse(history.stdout).hosts) {
+        expect(h.revisions, h.host).toHaveLength(2)
+        expect(h.revisions.map((r: {containers: Array<{image: string}>}) => r.containers[0].image.split(':').at(-1))).toEqual(['zed', tag])
+        expect(h.current).toBe(h.revisions[1].revision)
+      }
+
+      const rb = await l.osctl(['service', 'rollback', 'nova-api', '--json'])
+      expect(rb.exitCode, rb.stderr).toBe(0)
+      expect(JSON.parse(rb.stdout).results.map((r: {host: string}) => r.host)).toEqual([h1, h2])
+      expect([await snapshot(1), await snapshot(2)]).toEqual(before)
+      expect((await l.json(['compute', 'service', 'list', '--service', 'nova-compute'])).map((s) => `${s.Host}:${s.State}`)).toEqual([`${h2}:up`])
+      await execa('docker', ['rmi', '-f', `${registry}/osctl/nova-api:${tag}`], {reject: false})
     })
   })
 })

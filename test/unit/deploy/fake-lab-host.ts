@@ -1,11 +1,13 @@
-import {FakeHost} from '../../fakes/fake-host.js'
+import {FakeCall, FakeHost} from '../../fakes/fake-host.js'
 import type {FakeEngine} from './fake-engine.js'
 
 /**
  * A FakeHost that answers what deploy and rollback run: install -d, ls/find over its files,
  * systemctl driving the engine's containers, and health probes that succeed.
  */
-export function labHost(name: string, address: string, engine: FakeEngine): FakeHost {
+export type LabHost = FakeHost & {swap: (call: FakeCall) => string}
+
+export function labHost(name: string, address: string, engine: FakeEngine): LabHost {
   const active = new Set<string>()
   const h = new FakeHost(name, address)
   const under = (dir: string) => [...h.files.keys()].filter((k) => k.startsWith(`${dir}/`)).map((k) => k.slice(dir.length + 1))
@@ -27,6 +29,25 @@ export function labHost(name: string, address: string, engine: FakeEngine): Fake
     }
     return ''
   })
+  // container-swap.ts's host-side swap, acted out on the engine.
+  const swap = (c: FakeCall) => {
+    const argv = c.argv!
+    const [name, unit, staged, dest] = argv.slice(argv.indexOf('--') + 5)
+    active.delete(unit)
+    if (engine.containers.has(name)) {
+      void engine.stopContainer(name)
+      engine.containers.delete(`${name}.prev`)
+      void engine.renameContainer(name, `${name}.prev`)
+    }
+    void engine.renameContainer(`${name}.next`, name)
+    const file = h.files.get(staged)
+    if (file) h.files.set(dest, file)
+    h.files.delete(staged)
+    active.add(unit)
+    void engine.startContainer(name)
+    return ''
+  }
+  h.on(/^systemd-run /, swap)
   h.on(/^timeout 5 bash -c /, () => 'HTTP/1.0 200 OK\r\n\r\n')
-  return h
+  return Object.assign(h, {swap})
 }

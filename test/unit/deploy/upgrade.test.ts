@@ -65,7 +65,11 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     }
     // Both pulls happen before the first container is recreated.
     const e2 = engines.get('lab-2')!.calls
-    expect(e2.indexOf('pull 10.0.0.11:4000/osctl/keystone:2')).toBeLessThan(e2.lastIndexOf('create keystone'))
+    expect(e2.indexOf('pull 10.0.0.11:4000/osctl/keystone:2')).toBeLessThan(e2.lastIndexOf('create keystone.next'))
+    // The old container was kept (stopped, renamed) until the new one was healthy, then removed.
+    expect(e2.lastIndexOf('rename keystone keystone.prev')).toBeLessThan(e2.lastIndexOf('rename keystone.next keystone'))
+    expect(e2.at(-1)).toBe('rm keystone.prev')
+    expect(engines.get('lab-2')!.containers.has('keystone.prev')).toBe(false)
   })
 
   it('a batch that never becomes healthy is restored, later batches are untouched, exit 4', async () => {
@@ -75,8 +79,15 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     expect((err as OsctlError).exitCode).toBe(4)
     expect((err as OsctlError).message).toMatch(/failed on lab-1 .*restored the previous revision there; not touched: lab-2/)
     const e1 = engines.get('lab-1')!
-    expect(e1.containers.get('keystone')!.image).toBe((await new Ledger(hosts.get('lab-1')!).read('keystone', 1))!.containers[0].imageId)
+    const rev1 = (await new Ledger(hosts.get('lab-1')!).read('keystone', 1))!.containers[0]
+    expect(e1.containers.get('keystone')!.imageId).toBe(rev1.imageId)
+    expect(e1.containers.get('keystone')!.labels['io.osctl.config-hash']).toBe(rev1.hash)
     expect(e1.containers.get('keystone')!.state).toBe('running')
+    // The undo was the kept container swapped back, not a new one; the failed one is gone.
+    // (one create for the first deploy, one for the upgrade, none for the undo)
+    expect(e1.calls.filter((x) => x.startsWith('create keystone'))).toEqual(['create keystone.next', 'create keystone.next'])
+    expect(e1.calls).toContain('rename keystone.prev keystone.next')
+    expect([...e1.containers.keys()].filter((k) => k.startsWith('keystone'))).toEqual(['keystone'])
     const ledger = new Ledger(hosts.get('lab-1')!)
     expect(await ledger.currentNumber('keystone')).toBe(1)
     expect((await ledger.read('keystone', 2))!.outcome).toBe('failed')

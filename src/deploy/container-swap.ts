@@ -1,0 +1,81 @@
+import {randomBytes} from 'node:crypto'
+import {posix} from 'node:path'
+
+import type {ContainerClient} from '../docker/docker-client.js'
+import {OsctlError} from '../errors.js'
+import {Host} from '../hosts/host.js'
+import {ContainerSpec, LABELS, createOptions, specHash} from './container-spec.js'
+import {JOURNAL_ROOT} from './journal.js'
+import {serviceUnitName, serviceUnitPath} from './service-unit.js'
+
+/**
+ * Replacing a service container with as short an outage as possible, and with nothing lost if
+ * osctl dies in the middle:
+ *
+ * 1. `<name>.next` is created (or the kept `<name>.prev` is reused when it is exactly the wanted
+ *    spec, which makes an undo a pair of renames) while the current container still serves.
+ * 2. The swap itself runs on the host as one transient systemd unit (`systemd-run --wait`): stop
+ *    the unit, rename `<name>` to `<name>.prev`, `<name>.next` to `<name>`, install the unit
+ *    file, start. It completes even if the osctl process or its SSH connection dies, so the
+ *    service is never left stopped for longer than the swap.
+ * 3. The caller health-gates the new container; `dropPrevious` then removes `<name>.prev`. Until
+ *    then the previous container is kept, stopped, for an instant swap back.
+ */
+export const nextName = (name: string) => `${name}.next`
+export const prevName = (name: string) => `${name}.prev`
+/** `<name>.next` / `<name>.prev`: not a service container of their own (listings skip them). */
+export const isSwapSpare = (name: string) => /\.(next|prev)$/.test(name)
+
+/** The host-side swap; positional args: container, unit, staged unit file, unit path. */
+export const SWAP_SCRIPT = [
+  'set -eu',
+  'name=$1 unit=$2 staged=$3 dest=$4',
+  'systemctl stop "$unit" 2>/dev/null || true',
+  'if docker container inspect "$name" >/dev/null 2>&1; then',
+  '  docker rm -f "$name.prev" >/dev/null 2>&1 || true',
+  '  docker rename "$name" "$name.prev"',
+  'fi',
+  'docker rename "$name.next" "$name"',
+  'if cmp -s "$staged" "$dest"; then rm -f "$staged"; else mv -f "$staged" "$dest"; systemctl daemon-reload; fi',
+  'systemctl enable --quiet "$unit"',
+  'systemctl reset-failed "$unit" 2>/dev/null || true',
+  'systemctl start "$unit"',
+].join('\n')
+
+/** Step 1: `<name>.next` holds the wanted container, created from the spec or the kept previous one. */
+export async function prepareNext(docker: ContainerClient, spec: ContainerSpec, revision: number, opts: {byId?: boolean} = {}): Promise<'created' | 'reused'> {
+  const hash = specHash(spec)
+  await docker.removeContainer(nextName(spec.name))
+  const prev = await docker.inspectContainer(prevName(spec.name))
+  if (prev && prev.labels[LABELS.hash] === hash && prev.imageId === spec.imageId) {
+    await docker.renameContainer(prevName(spec.name), nextName(spec.name))
+    return 'reused'
+  }
+  // Rollback creates by image id: the tag may point at another image by now, the revision names one.
+  await docker.createContainer({...createOptions(spec, revision), name: nextName(spec.name), ...(opts.byId ? {image: spec.imageId} : {})})
+  return 'created'
+}
+
+/** Step 2, on the host: the old container stops, the new one starts under the same name and unit. */
+export async function swapIn(host: Host, name: string, unitText: string): Promise<void> {
+  const unit = serviceUnitName(name)
+  const staged = posix.join(JOURNAL_ROOT, `${unit}.staged`)
+  await host.run(['install', '-d', '-m', '0700', JOURNAL_ROOT])
+  await host.writeFileAtomic(staged, unitText, {mode: 0o644})
+  const swapUnit = `osctl-swap-${name}-${randomBytes(3).toString('hex')}`
+  const r = await host.exec(['systemd-run', '--quiet', '--wait', '--collect', `--unit=${swapUnit}`, '--property=Type=oneshot', '--', '/bin/sh', '-c', SWAP_SCRIPT, 'osctl-swap', name, unit, staged, serviceUnitPath(name)], {
+    timeoutMs: 150_000,
+  })
+  if (r.exitCode !== 0) {
+    const log = await host.exec(['journalctl', '-u', swapUnit, '-o', 'cat', '-n', '15', '--no-pager'])
+    throw new OsctlError('COMMAND_FAILED', `${host.name}: swapping in the new ${name} container failed (exit ${r.exitCode})`, {
+      details: log.stdout.trim().split('\n').filter(Boolean),
+      hint: `\`journalctl -u ${swapUnit}\` and \`docker ps -a --filter name=${name}\` on ${host.name}`,
+    })
+  }
+}
+
+/** Step 3: the new container is healthy; the kept previous one goes. */
+export async function dropPrevious(docker: ContainerClient, name: string): Promise<void> {
+  await docker.removeContainer(prevName(name))
+}
