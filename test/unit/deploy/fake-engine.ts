@@ -70,6 +70,14 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
     if (this.containers.delete(name)) this.calls.push(`rm ${name}`)
   }
 
+  async renameContainer(name: string, to: string): Promise<void> {
+    this.calls.push(`rename ${name} ${to}`)
+    const c = this.mustGet(name)
+    if (this.containers.has(to)) throw new Error(`Conflict: container name ${to} in use`)
+    this.containers.delete(name)
+    this.containers.set(to, {...c, name: to})
+  }
+
   async waitContainer(name: string): Promise<number> {
     return this.mustGet(name).exitCode ?? 0
   }
@@ -84,8 +92,26 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
   }
 
   /** Names of containers created (not steps) in call order. */
+  /** Containers created, by the name they serve under (the swap creates `<name>.next`, then renames it). */
   created(): string[] {
-    return this.calls.filter((c) => c.startsWith('create ') && !c.includes('osctl-bootstrap-')).map((c) => c.slice(7))
+    return this.calls.filter((c) => c.startsWith('create ') && !c.includes('osctl-bootstrap-')).map((c) => c.slice(7).replace(/\.next$/, ''))
+  }
+
+  /** Image id → message: the engine refuses (409) to remove it, as when a container appeared meanwhile. */
+  readonly refuseRemove = new Map<string, string>()
+
+  /**
+   * By ref exactly as FakeDocker; by image id like `docker rmi <id>`: every tag of it goes, and an
+   * image a container uses is refused (409) unless forced.
+   */
+  override async removeImage(ref: string, force = false): Promise<void> {
+    const tagged = [...this.images.entries()].filter(([, i]) => i.id === ref)
+    if (tagged.length === 0) return super.removeImage(ref)
+    this.calls.push(`remove ${ref}`)
+    const user = [...this.containers.values()].find((c) => c.imageId === ref)
+    const refusal = this.refuseRemove.get(ref) ?? (user && !force ? `conflict: unable to delete ${ref.slice(7, 19)} (must be forced) - image is being used by ${user.state} container ${user.id}` : undefined)
+    if (refusal) throw Object.assign(new Error(refusal), {statusCode: 409})
+    for (const [key] of tagged) this.images.delete(key)
   }
 
   private mustGet(name: string) {
