@@ -30,14 +30,15 @@ export const isSwapSpare = (name: string) => /\.(next|prev)$/.test(name)
 export const SWAP_SCRIPT = [
   'set -eu',
   'name=$1 unit=$2 staged=$3 dest=$4',
-  'systemctl stop "$unit" 2>/dev/null || true',
-  'if docker container inspect "$name" >/dev/null 2>&1; then',
-  '  docker rm -f "$name.prev" >/dev/null 2>&1 || true',
-  '  docker rename "$name" "$name.prev"',
-  'fi',
-  'docker rename "$name.next" "$name"',
+  // The unit file and its enablement first: systemd takes a changed file while the old container
+  // still runs (ExecStart/ExecStop name the container, not the revision), so no reload in the gap.
   'if cmp -s "$staged" "$dest"; then rm -f "$staged"; else mv -f "$staged" "$dest"; systemctl daemon-reload; fi',
-  'systemctl enable --quiet "$unit"',
+  'systemctl enable --quiet --no-reload "$unit" 2>/dev/null || { systemctl daemon-reload; systemctl enable --quiet "$unit"; }',
+  'docker rm -f "$name.prev" >/dev/null 2>&1 || true',
+  // The gap: from here to `start`.
+  'systemctl stop "$unit" 2>/dev/null || true',
+  'if docker container inspect "$name" >/dev/null 2>&1; then docker rename "$name" "$name.prev"; fi',
+  'docker rename "$name.next" "$name"',
   'systemctl reset-failed "$unit" 2>/dev/null || true',
   'systemctl start "$unit"',
 ].join('\n')
