@@ -6,6 +6,7 @@ import {nearestName} from '../site/nearest-name.js'
 import {YamlSource} from '../site/yaml-source.js'
 import {zodIssuesToErrors} from '../site/zod-issues.js'
 import {ServiceFile, serviceDocs, serviceSchema} from './catalog-schema.js'
+import {SHARED_TEMPLATES} from './render.js'
 
 export interface ServiceDef extends ServiceFile {
   /** templates/<name>/ (absolute). */
@@ -85,8 +86,10 @@ async function checkOwnFiles(def: ServiceDef): Promise<OsctlError[]> {
   const containers = def.containers.map((c) => c.name)
   for (const [ci, c] of def.containers.entries()) {
     for (const [fi, f] of c.config.entries()) {
-      const exists = await stat(join(def.dir, f.template)).then((s) => s.isFile(), () => false)
-      if (!exists) errors.push(def.src.error(`template ${f.template} does not exist in ${def.dir}`, 'create it or fix the name', ['containers', ci, 'config', fi, 'template']))
+      // The same search path the renderer uses: the service's folder, then templates/_shared.
+      const isFile = (p: string) => stat(p).then((s) => s.isFile(), () => false)
+      const exists = (await isFile(join(def.dir, f.template))) || (await isFile(join(def.dir, '..', SHARED_TEMPLATES, f.template)))
+      if (!exists) errors.push(def.src.error(`template ${f.template} does not exist in ${def.dir} (nor in ${SHARED_TEMPLATES}/)`, 'create it or fix the name', ['containers', ci, 'config', fi, 'template']))
     }
   }
   const stepNames = new Set<string>()

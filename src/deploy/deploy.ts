@@ -73,6 +73,17 @@ export async function deploy(
     for (const ps of plan.services) {
       const alive = ps.targets.filter((t) => !failed.has(t.name))
       if (alive.length === 0) continue
+      // A dependency deployed in this run that failed on every one of its hosts serves nobody:
+      // its dependents are skipped (with why) instead of failing one health timeout at a time.
+      const down = ps.def.depends.filter((dep) => {
+        const d = plan.services.find((x) => x.def.name === dep)
+        return d !== undefined && d.targets.length > 0 && d.targets.every((t) => failed.has(t.name))
+      })
+      if (down.length > 0) {
+        for (const t of alive) failed.set(t.name, new OsctlError('COMMAND_FAILED', `${ps.def.name} was not deployed: ${down.join(', ')} failed on every host that runs it`, {hint: `fix ${down.join(', ')} first (see its error), then deploy again`}))
+        reporter.emit({subject: ps.def.name, status: 'skipped', message: `${down.join(', ')} failed on every host that runs it`})
+        continue
+      }
       const ensureDb = once(async () => {
         if (ps.databases.length === 0 || !plan.databaseHost) return
         await ensureDatabases(dockerOf(plan.databaseHost), 'mariadb', ps.databases, plan.databaseHost.name)

@@ -108,4 +108,15 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(result.hosts[1].error?.message).toMatch(/cannot pull 10.0.0.11:4000\/osctl\/memcached:zed/)
     expect(result.hosts[1].error?.hint).toContain('osctl image build memcached --push')
   })
+
+  it('skips the dependents of a service that failed on every host it runs on, saying why', async () => {
+    // mariadb runs on lab-1 only; there it cannot be pulled.
+    engines.get('lab-1')!.registry.delete('10.0.0.11:4000/osctl/mariadb:zed')
+    const {result} = await run(['mariadb', 'memcached', 'keystone'])
+    expect(result.hosts.map((h) => h.ok)).toEqual([false, false])
+    expect(result.hosts[0].error?.message).toMatch(/cannot pull 10.0.0.11:4000\/osctl\/mariadb:zed/)
+    expect(result.hosts[1].error?.message).toBe('keystone was not deployed: mariadb failed on every host that runs it')
+    // memcached does not need mariadb: it still went to lab-2; keystone was never created there.
+    expect(engines.get('lab-2')!.created()).toEqual(['memcached'])
+  })
 })
