@@ -1,130 +1,17 @@
 import Docker from 'dockerode'
-import {PassThrough} from 'node:stream'
 
 import {OsctlError} from '../errors.js'
 import {publishImage} from '../system/image-transport.js'
+import {collectExec, demuxBuffer, followProgress} from './streams.js'
+import type {BuildOptions, ContainerClient, ContainerCreateOptions, ContainerExecResult, ContainerInfo, DockerClient, ImageInfo} from './types.js'
 
-export interface BuildOptions {
-  /** Directory used as build context (Dockerfile inside it, named by `dockerfile`). */
-  contextDir: string
-  dockerfile?: string
-  tags: string[]
-  labels?: Record<string, string>
-  buildArgs?: Record<string, string>
-  /** 'host' lets RUN steps reach the apt mirror without relying on the bridge's NAT and DNS. */
-  networkMode?: string
-  onLog?: (line: string) => void
-}
-
-export interface ContainerExecResult {
-  exitCode: number
-  stdout: string
-  stderr: string
-}
-
-export interface ImageInfo {
-  id: string
-  tags: string[]
-  labels: Record<string, string>
-  size: number
-  created: string
-}
-
-/**
- * One interface over a Docker engine (testcontainers style): the local socket, or a remote host's
- * socket over SSH (see ssh-docker.ts). Callers never touch dockerode directly except through `raw`.
- */
-export interface DockerClient {
-  readonly endpoint: string
-  readonly raw: Docker
-  ping(): Promise<void>
-  inspectImage(ref: string): Promise<ImageInfo | undefined>
-  listImages(labels: Record<string, string>): Promise<ImageInfo[]>
-  buildImage(opts: BuildOptions): Promise<ImageInfo>
-  importImage(tar: NodeJS.ReadableStream, ref: string, changes?: string[]): Promise<void>
-  tagImage(source: string, ref: string): Promise<void>
-  pushImage(ref: string, onLog?: (line: string) => void): Promise<void>
-  removeImage(ref: string, force?: boolean): Promise<void>
-  /** `docker exec` without a TTY; a non-zero exit is returned, not thrown (the caller decides). */
-  exec(container: string, argv: string[], opts?: {timeoutMs?: number}): Promise<ContainerExecResult>
-}
-
-/** What osctl sets when it creates a container; everything else is Docker's default. */
-export interface ContainerCreateOptions {
-  name: string
-  image: string
-  /** Replaces the image's CMD; undefined keeps it. */
-  command?: string[]
-  env?: Record<string, string>
-  labels?: Record<string, string>
-  /** `volume:/path`, `/host/path:/path:ro` (Docker's -v syntax). */
-  binds?: string[]
-  networkMode?: string
-  /** Docker's own restart policy; osctl's service containers use `no` and let systemd restart them. */
-  restartPolicy?: 'no' | 'always' | 'unless-stopped' | 'on-failure'
-  healthcheck?: {test: string[]; intervalSeconds: number; timeoutSeconds: number; retries: number}
-}
-
-export interface ContainerInfo {
-  id: string
-  name: string
-  image: string
-  imageId: string
-  labels: Record<string, string>
-  /** created, running, exited, restarting … */
-  state: string
-  /** `healthy`/`unhealthy`/`starting` when the container has a Docker health check. */
-  health?: string
-  exitCode?: number
-  startedAt?: string
-}
-
-/** The container half of the engine, used by `osctl deploy` and `osctl service …`. */
-export interface ContainerClient extends DockerClient {
-  /** Pulls `ref` (a missing image is OsctlError IMAGE_UNKNOWN) and returns what the engine then has. */
-  pullImage(ref: string, onLog?: (line: string) => void): Promise<ImageInfo>
-  createContainer(opts: ContainerCreateOptions): Promise<string>
-  inspectContainer(name: string): Promise<ContainerInfo | undefined>
-  /** Containers carrying all these labels (value '' means: label present), running or not. */
-  listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>
-  startContainer(name: string): Promise<void>
-  stopContainer(name: string, timeoutSeconds?: number): Promise<void>
-  /** A missing container is not an error. */
-  removeContainer(name: string): Promise<void>
-  renameContainer(name: string, to: string): Promise<void>
-  /** Waits for the container to exit and returns its exit code. */
-  waitContainer(name: string, timeoutMs?: number): Promise<number>
-  /** stdout and stderr interleaved as Docker stored them. */
-  containerLogs(name: string, tail?: number): Promise<string>
-  close?(): Promise<void>
-}
+export * from './types.js'
 
 function splitRef(ref: string): {repo: string; tag: string} {
   const slash = ref.lastIndexOf('/')
   const colon = ref.lastIndexOf(':')
   if (colon > slash) return {repo: ref.slice(0, colon), tag: ref.slice(colon + 1)}
   return {repo: ref, tag: 'latest'}
-}
-
-/** Reads a Docker JSON progress stream; resolves with every message, rejects on an `error` entry. */
-function followProgress(docker: Docker, stream: NodeJS.ReadableStream, onLog?: (line: string) => void): Promise<any[]> {
-  return new Promise((resolve, reject) => {
-    docker.modem.followProgress(
-      stream,
-      (err: Error | null, output: any[]) => {
-        if (err) return reject(err)
-        const failed = output.find((o) => o.error || o.errorDetail)
-        if (failed) return reject(new Error(failed.error ?? failed.errorDetail?.message))
-        resolve(output)
-      },
-      (event: any) => {
-        if (!onLog) return
-        const text = event.stream ?? event.status ?? event.error
-        if (typeof text !== 'string') return
-        for (const line of text.split('\n')) if (line.trim()) onLog(line.trimEnd())
-      },
-    )
-  })
 }
 
 export class DockerodeClient implements ContainerClient {
@@ -367,33 +254,9 @@ export class DockerodeClient implements ContainerClient {
 
 }
 
-/** Docker's multiplexed log format (8-byte frame headers) as one text, frames in order. */
-export function demuxBuffer(buf: Buffer): string {
-  const out: Buffer[] = []
-  let i = 0
-  while (i + 8 <= buf.length && buf[i] <= 2 && buf[i + 1] === 0 && buf[i + 2] === 0 && buf[i + 3] === 0) {
-    const size = buf.readUInt32BE(i + 4)
-    out.push(buf.subarray(i + 8, i + 8 + size))
-    i += 8 + size
-  }
-  // A TTY container's logs have no frames: the whole buffer is the text.
-  return i === 0 ? buf.toString('utf8') : Buffer.concat(out).toString('utf8')
-}
-
-/** Collects a multiplexed exec stream into stdout/stderr strings; resolves when the process ends. */
-function collectExec(docker: Docker, stream: NodeJS.ReadableStream): Promise<{stdout: string; stderr: string}> {
-  const out: Buffer[] = []
-  const err: Buffer[] = []
-  const stdout = new PassThrough().on('data', (c: Buffer) => out.push(c))
-  const stderr = new PassThrough().on('data', (c: Buffer) => err.push(c))
-  docker.modem.demuxStream(stream, stdout, stderr)
-  return new Promise((resolve, reject) => {
-    stream.on('end', () => resolve({stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8')}))
-    stream.on('error', reject)
-  })
-}
-
 /** The engine on the machine running osctl (DOCKER_HOST or /var/run/docker.sock). */
 export function localDocker(): DockerClient {
   return new DockerodeClient('local')
 }
+
+export {demuxBuffer} from './streams.js'

@@ -69,7 +69,7 @@ describe('service catalog (templates/)', () => {
       await writeFile(file, (await import('node:fs')).readFileSync(file, 'utf8').replace('    comand: x\n', ''))
       const next = await errorsOf(loadCatalog(dir))
       const byMsg = Object.fromEntries(next.map((e) => [e.message, e]))
-      expect(byMsg['template nope.njk does not exist in ' + join(dir, 'keystone')]?.location).toBe(`${file}:10:20`)
+      expect(byMsg['template nope.njk does not exist in ' + join(dir, 'keystone') + ' (nor in _shared/)']?.location).toBe(`${file}:10:20`)
       expect(byMsg['bootstrap step s names unknown container keystne']?.hint).toBe('did you mean keystone?')
       expect(byMsg['bootstrap step s names unknown container keystne']?.location).toMatch(new RegExp(`${file}:12:`))
       expect(byMsg['keystone depends on unknown service memcache']?.location).toBe(`${file}:3:20`)

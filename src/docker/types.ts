@@ -1,0 +1,98 @@
+import type Docker from 'dockerode'
+
+// The engine as osctl sees it: what DockerodeClient (local or over SSH) and the test fakes implement.
+
+export interface BuildOptions {
+  /** Directory used as build context (Dockerfile inside it, named by `dockerfile`). */
+  contextDir: string
+  dockerfile?: string
+  tags: string[]
+  labels?: Record<string, string>
+  buildArgs?: Record<string, string>
+  /** 'host' lets RUN steps reach the apt mirror without relying on the bridge's NAT and DNS. */
+  networkMode?: string
+  onLog?: (line: string) => void
+}
+
+export interface ContainerExecResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+export interface ImageInfo {
+  id: string
+  tags: string[]
+  labels: Record<string, string>
+  size: number
+  created: string
+}
+
+/**
+ * One interface over a Docker engine (testcontainers style): the local socket, or a remote host's
+ * socket over SSH (see ssh-docker.ts). Callers never touch dockerode directly except through `raw`.
+ */
+export interface DockerClient {
+  readonly endpoint: string
+  readonly raw: Docker
+  ping(): Promise<void>
+  inspectImage(ref: string): Promise<ImageInfo | undefined>
+  listImages(labels: Record<string, string>): Promise<ImageInfo[]>
+  buildImage(opts: BuildOptions): Promise<ImageInfo>
+  importImage(tar: NodeJS.ReadableStream, ref: string, changes?: string[]): Promise<void>
+  tagImage(source: string, ref: string): Promise<void>
+  pushImage(ref: string, onLog?: (line: string) => void): Promise<void>
+  removeImage(ref: string, force?: boolean): Promise<void>
+  /** `docker exec` without a TTY; a non-zero exit is returned, not thrown (the caller decides). */
+  exec(container: string, argv: string[], opts?: {timeoutMs?: number}): Promise<ContainerExecResult>
+}
+
+/** What osctl sets when it creates a container; everything else is Docker's default. */
+export interface ContainerCreateOptions {
+  name: string
+  image: string
+  /** Replaces the image's CMD; undefined keeps it. */
+  command?: string[]
+  env?: Record<string, string>
+  labels?: Record<string, string>
+  /** `volume:/path`, `/host/path:/path:ro` (Docker's -v syntax). */
+  binds?: string[]
+  networkMode?: string
+  /** Docker's own restart policy; osctl's service containers use `no` and let systemd restart them. */
+  restartPolicy?: 'no' | 'always' | 'unless-stopped' | 'on-failure'
+  healthcheck?: {test: string[]; intervalSeconds: number; timeoutSeconds: number; retries: number}
+}
+
+export interface ContainerInfo {
+  id: string
+  name: string
+  image: string
+  imageId: string
+  labels: Record<string, string>
+  /** created, running, exited, restarting … */
+  state: string
+  /** `healthy`/`unhealthy`/`starting` when the container has a Docker health check. */
+  health?: string
+  exitCode?: number
+  startedAt?: string
+}
+
+/** The container half of the engine, used by `osctl deploy` and `osctl service …`. */
+export interface ContainerClient extends DockerClient {
+  /** Pulls `ref` (a missing image is OsctlError IMAGE_UNKNOWN) and returns what the engine then has. */
+  pullImage(ref: string, onLog?: (line: string) => void): Promise<ImageInfo>
+  createContainer(opts: ContainerCreateOptions): Promise<string>
+  inspectContainer(name: string): Promise<ContainerInfo | undefined>
+  /** Containers carrying all these labels (value '' means: label present), running or not. */
+  listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>
+  startContainer(name: string): Promise<void>
+  stopContainer(name: string, timeoutSeconds?: number): Promise<void>
+  /** A missing container is not an error. */
+  removeContainer(name: string): Promise<void>
+  renameContainer(name: string, to: string): Promise<void>
+  /** Waits for the container to exit and returns its exit code. */
+  waitContainer(name: string, timeoutMs?: number): Promise<number>
+  /** stdout and stderr interleaved as Docker stored them. */
+  containerLogs(name: string, tail?: number): Promise<string>
+  close?(): Promise<void>
+}
