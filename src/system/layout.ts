@@ -35,3 +35,8 @@ export const currentLink = (name: string) => posix.join(SYSTEM_ROOT, name, 'curr
 export const historyFile = (name: string) => posix.join(SYSTEM_ROOT, name, 'history.json')
 export const unitPath = (name: string) => posix.join(UNIT_DIR, `osctl-${name}.service`)
 export const ociRef = (name: string, tag: string) => `oci:${OCI_STORE}:${name}-${tag}`
+/** Per-revision record (info.json, unit, config.json): what a rollback to a revision no slot holds needs. */
+export const revisionDir = (name: string, revision: number) => posix.join(SYSTEM_ROOT, name, 'revisions', String(revision))
+/** The OCI store tag of a revision's image; `umoci --image` wants `<layout>:<tag>`. */
+export const storeTag = (name: string, revision: number) => `${name}-r${revision}`
+export const storeImage = (name: string, revision: number) => `${OCI_STORE}:${storeTag(name, revision)}`

@@ -1,20 +1,18 @@
 import {createHash} from 'node:crypto'
 
-import {OsctlError} from '../errors.js'
+import {OsctlError, errorMessage} from '../errors.js'
 import {Host} from '../hosts/host.js'
 import {Reporter, silentReporter} from '../reporter.js'
-import {BindMount, SystemContainerDef, SystemContext} from './definitions.js'
+import {ImageSource, fetchImage, unpackNew, unpackRecorded} from './bundle.js'
+import {SystemContainerDef, SystemContext} from './definitions.js'
 import {probe, unitState, waitHealthy} from './health.js'
-import {OCI_STORE, SlotInfo, bundleDir, slotDir, unitPath} from './layout.js'
-import {OciSpec, renderSpec} from './oci-spec.js'
+import {SlotInfo, bundleDir, slotDir, unitPath} from './layout.js'
+import {RevisionStore, SYSTEM_KEEP_REVISIONS} from './revisions.js'
+import {RollbackOptions, RollbackPlan, planRollback} from './rollback-plan.js'
 import {SlotStore, SystemState} from './slot-store.js'
 import {containerId, renderSystemUnit, unitName} from './unit.js'
 
-export type ImageSource =
-  /** The host pulls it from a registry with skopeo. */
-  | {kind: 'registry'; ref: string}
-  /** The machine running osctl sends it as an OCI archive (the registry cannot pull itself). */
-  | {kind: 'archive'; ref: string; imageId: string; archive: () => Promise<NodeJS.ReadableStream>}
+export type {ImageSource} from './bundle.js'
 
 export interface ApplyResult {
   name: string
@@ -29,16 +27,19 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex')
 
 /**
  * Installs, upgrades and rolls back one system container on one host. Two slots: the new revision
- * is unpacked next to the running one, so a rollback is a link flip and a restart.
+ * is unpacked next to the running one, so a rollback to the previous revision is a link flip and a
+ * restart; older kept revisions are unpacked again from the host's OCI store (see revisions.ts).
  */
 export class SystemManager {
   readonly store: SlotStore
+  readonly revisions: RevisionStore
 
   constructor(
     private readonly host: Host,
     private readonly reporter: Reporter = silentReporter,
   ) {
     this.store = new SlotStore(host)
+    this.revisions = new RevisionStore(host)
   }
 
   async state(name: string): Promise<SystemState & {active: string}> {
@@ -96,12 +97,15 @@ export class SystemManager {
     const slot = st.current ? 1 - st.current.slot : 0
     const revision = this.store.nextRevision(st)
     this.reporter.emit({host: this.host.name, subject: name, status: 'start', message: `revision ${revision}: ${source.ref} into slot ${slot}`})
-    await this.fetch(name, revision, source)
-    await this.unpack(name, slot, revision, needs)
+    // The slot about to be reused keeps a record of its revision, for `rollback --to`.
+    if (st.previous) await this.revisions.saveFromSlot(name, st.previous)
+    await fetchImage(this.host, name, revision, source)
+    const config = await unpackNew(this.host, name, slot, revision, needs)
     const info: SlotInfo = {name, revision, slot, image: source.ref, imageId, specHash, installedAt: new Date().toISOString()}
     const unit = this.unitText(def, ctx, slot, revision)
     await this.host.writeFileAtomic(`${slotDir(name, slot)}/unit`, unit)
     await this.host.writeFileAtomic(`${slotDir(name, slot)}/info.json`, JSON.stringify(info, null, 2) + '\n')
+    await this.revisions.save(name, {info, unit, config})
     for (const m of needs.mounts) await this.host.run(['mkdir', '-p', m.source])
 
     await this.store.appendHistory(name, {revision, slot, image: source.ref, imageId, at: info.installedAt, action, outcome: 'active'})
@@ -109,6 +113,7 @@ export class SystemManager {
     const health = await waitHealthy(this.host, unitName(name), def.health(ctx), def.healthTimeoutSeconds)
     if (health.healthy) {
       this.reporter.emit({host: this.host.name, subject: name, status: 'changed', message: `revision ${revision} healthy (${health.detail})`})
+      await this.retain(name)
       return this.result(info, st.current ? 'upgraded' : 'installed')
     }
     const journal = await this.journalTail(name)
@@ -128,23 +133,51 @@ export class SystemManager {
     })
   }
 
-  /** Back to the other slot: previous rootfs, config.json and unit, restarted in seconds. */
-  async rollback(def: SystemContainerDef, ctx: SystemContext, force = false): Promise<ApplyResult> {
-    const st = await this.state(def.name)
-    if (!st.current || !st.previous) {
-      throw new OsctlError('USAGE', `${this.host.name}: ${def.name} has no previous revision to roll back to`, {
-        hint: `\`osctl system history ${def.name}\` shows the revisions kept on the host.`,
-      })
+  /** Where a rollback would go on this host, or a USAGE error saying why it cannot; changes nothing. */
+  async planRollback(name: string, opts: RollbackOptions = {}): Promise<RollbackPlan> {
+    const st = await this.store.read(name)
+    return planRollback(this.host.name, st, await this.revisions.inventory(name, st), opts)
+  }
+
+  async rollback(def: SystemContainerDef, ctx: SystemContext, opts: RollbackOptions = {}): Promise<ApplyResult> {
+    return this.executeRollback(def, ctx, await this.planRollback(def.name, opts))
+  }
+
+  /**
+   * Back to a kept revision: a link flip when the other slot holds it, else its image is unpacked
+   * from the OCI store into the other slot with the config.json and unit it ran with. Gated like
+   * an upgrade: if it does not become healthy, the revision that was running is restored.
+   */
+  async executeRollback(def: SystemContainerDef, ctx: SystemContext, plan: RollbackPlan): Promise<ApplyResult> {
+    const {name} = def
+    const {current} = plan
+    const otherSlot = 1 - current.slot
+    this.reporter.emit({host: this.host.name, subject: name, status: 'start', message: `back to revision ${plan.revision}${plan.slot ? ` (slot ${plan.slot.slot})` : `: unpacking it from the OCI store into slot ${otherSlot}`}`})
+    let target = plan.slot
+    if (!target) {
+      const rec = await this.revisions.read(name, plan.revision)
+      if (!rec) throw new OsctlError('USAGE', `${this.host.name}: ${name} revision ${plan.revision} is no longer kept`, {hint: `\`osctl system history ${name}\` lists the kept revisions.`})
+      // The other slot is about to be reused: record its revision so it stays reachable too.
+      const other = await this.store.slotInfo(name, otherSlot)
+      if (other) await this.revisions.saveFromSlot(name, other)
+      target = await unpackRecorded(this.host, rec, otherSlot)
     }
-    const prevOutcome = st.history.filter((h) => h.revision === st.previous!.revision).at(-1)?.outcome
-    if ((prevOutcome === 'rolled-back' || prevOutcome === 'failed') && !force) {
-      throw new OsctlError('USAGE', `${this.host.name}: the other slot of ${def.name} holds revision ${st.previous.revision}, which failed its health check and was rolled back`, {
-        hint: 'Rolling back to it would break the service; pass --force if you really mean it.',
-      })
+    const unit = (await this.host.readFile(`${slotDir(name, target.slot)}/unit`)).toString('utf8')
+    await this.store.appendHistory(name, {revision: target.revision, slot: target.slot, image: target.image, imageId: target.imageId, at: new Date().toISOString(), action: 'rollback', outcome: 'active'})
+    await this.activate(name, target.slot, unit)
+    const health = await waitHealthy(this.host, unitName(name), def.health(ctx), def.healthTimeoutSeconds)
+    if (health.healthy) {
+      this.reporter.emit({host: this.host.name, subject: name, status: 'changed', message: `revision ${target.revision} restored (${health.detail})`})
+      return this.result(target, 'upgraded')
     }
-    await this.restore(def, ctx, st.previous)
-    await this.store.appendHistory(def.name, {revision: st.previous.revision, slot: st.previous.slot, image: st.previous.image, imageId: st.previous.imageId, at: new Date().toISOString(), action: 'rollback', outcome: 'active'})
-    return this.result(st.previous, 'upgraded')
+    const journal = await this.journalTail(name)
+    await this.store.markLast(name, 'rolled-back', health.detail)
+    await this.restore(def, ctx, current)
+    await this.store.reactivate(name, current.revision)
+    throw new OsctlError('ROLLED_BACK', `${this.host.name}: ${name} revision ${target.revision} (${target.image}) did not become healthy (${health.detail}); revision ${current.revision} (${current.image}) runs again`, {
+      details: journal,
+      hint: `Nothing was lost: revision ${target.revision} stays kept (\`--force\` to try it again). \`osctl system history ${name}\` lists the other kept revisions.`,
+    })
   }
 
   async remove(name: string): Promise<void> {
@@ -153,6 +186,8 @@ export class SystemManager {
     await this.host.remove(unitPath(name))
     await this.host.run(['systemctl', 'daemon-reload'])
     await this.host.run(['rm', '-rf', `/var/lib/osctl/system/${name}`])
+    // Last: the service is gone whatever the store says; running remove again retries this.
+    await this.revisions.removeImages(name)
     // Data dirs stay: removing a system container must never destroy its data.
   }
 
@@ -168,6 +203,21 @@ export class SystemManager {
     this.reporter.emit({host: this.host.name, subject: def.name, status: 'changed', message: `revision ${target.revision} restored (${health.detail})`})
   }
 
+  /**
+   * Drops the images and records of revisions beyond the rollback depth. Housekeeping after a
+   * healthy revision: if it fails the upgrade still stands, and the next one tries again.
+   */
+  private async retain(name: string): Promise<void> {
+    try {
+      const removed = await this.revisions.prune(name, await this.store.read(name))
+      if (removed.length > 0) {
+        this.reporter.emit({host: this.host.name, subject: name, status: 'info', message: `pruned revision${removed.length > 1 ? 's' : ''} ${removed.join(', ')} (keeping the ${SYSTEM_KEEP_REVISIONS} before the current one and both slots)`})
+      }
+    } catch (err) {
+      this.reporter.emit({host: this.host.name, subject: name, status: 'info', message: `old revisions not pruned: ${errorMessage(err)}`})
+    }
+  }
+
   private async activate(name: string, slot: number, unit: string): Promise<void> {
     const changed = await this.host.writeFileAtomic(unitPath(name), unit)
     await this.store.flip(name, slot)
@@ -175,34 +225,6 @@ export class SystemManager {
     await this.host.run(['systemctl', 'enable', unitName(name)])
     await this.host.exec(['systemctl', 'reset-failed', unitName(name)])
     await this.host.run(['systemctl', 'restart', unitName(name)])
-  }
-
-  private async fetch(name: string, revision: number, source: ImageSource): Promise<void> {
-    const dest = `oci:${OCI_STORE}:${name}-r${revision}`
-    await this.host.run(['mkdir', '-p', OCI_STORE, '/var/lib/osctl/cache'])
-    if (source.kind === 'registry') {
-      await this.host.run(['skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://${source.ref}`, dest], {timeoutMs: 600_000})
-      return
-    }
-    const archive = `/var/lib/osctl/cache/${name}.oci.tar`
-    await this.host.upload(archive, await source.archive())
-    await this.host.run(['skopeo', 'copy', '--quiet', `oci-archive:${archive}`, dest], {timeoutMs: 600_000})
-    await this.host.remove(archive)
-  }
-
-  private async unpack(name: string, slot: number, revision: number, needs: {args: string[]; env: string[]; mounts: BindMount[]}): Promise<void> {
-    const dir = slotDir(name, slot)
-    const bundle = bundleDir(name, slot)
-    const image = `${OCI_STORE}:${name}-r${revision}`
-    // `raw unpack` skips the mtree manifest a plain `umoci unpack` computes over every file (we
-    // never repack a bundle): 2.5× faster. The runtime config comes from the image config.
-    await this.host.run(
-      ['sh', '-c', 'rm -rf "$1" && mkdir -p "$2" && umoci raw unpack --image "$3" "$2/rootfs" && umoci raw runtime-config --image "$3" --rootfs "$2/rootfs" "$2/config.json"', 'unpack', dir, bundle, image],
-      {timeoutMs: 600_000},
-    )
-    const base = JSON.parse((await this.host.readFile(`${bundleDir(name, slot)}/config.json`)).toString('utf8')) as OciSpec
-    const spec = renderSpec(base, {...needs, name, revision})
-    await this.host.writeFileAtomic(`${bundleDir(name, slot)}/config.json`, JSON.stringify(spec, null, 2) + '\n')
   }
 
   private unitText(def: SystemContainerDef, ctx: SystemContext, slot: number, revision: number): string {

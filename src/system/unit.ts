@@ -36,3 +36,14 @@ export function parseUnitMarker(text: string): {name: string; revision: number; 
   const m = /^# osctl-managed: system\/(\S+) revision=(\d+) slot=(\d)/m.exec(text)
   return m ? {name: m[1], revision: Number(m[2]), slot: Number(m[3])} : undefined
 }
+
+/**
+ * A revision's unit moved to the other slot: only the marker and the bundle path name a slot, so
+ * the rest of the text (what that revision ran with) is kept byte for byte.
+ */
+export function reslotUnit(text: string, bundles: {from: string; to: string}, slots: {from: number; to: number}): string {
+  if (slots.from === slots.to) return text
+  return text
+    .replace(/^(# osctl-managed: system\/\S+ revision=\d+ slot=)\d/m, `$1${slots.to}`)
+    .replaceAll(`--bundle ${bundles.from} `, `--bundle ${bundles.to} `)
+}

@@ -11,6 +11,8 @@ import {runCli} from '../../helpers/cli.js'
 // A 3-host lab with host packages pre-installed: etcd forms a real 3-member cluster.
 const LAB = `s${process.pid}`
 const TAG2 = `u${process.pid}`
+// Three more images for the retention and `rollback --to` test, each with its own image id.
+const KEEP_TAGS = [1, 2, 3].map((i) => `k${i}-${process.pid}`)
 const docker = localDocker()
 
 const sh = async (container: string, script: string) => {
@@ -19,6 +21,37 @@ const sh = async (container: string, script: string) => {
 }
 const host = (i: number) => `osctl-${LAB}-${i}`
 const etcdctl = (i: number, args: string) => sh(host(i), `runc exec osctl-etcd env ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 ${args}`)
+/** An image FROM the site's etcd image, pushed to the site registry: same etcd, another image id. */
+async function pushDerived(registry: string, tag: string, run: string): Promise<void> {
+  const ctx = await mkdtemp(join(tmpdir(), 'osctl-derived-'))
+  try {
+    await writeFile(join(ctx, 'Dockerfile'), `FROM ${registry}/osctl/etcd:zed\nRUN ${run}\n`)
+    await execa('docker', ['build', '-q', '-t', `${registry}/osctl/etcd:${tag}`, ctx])
+    await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-daemon:${registry}/osctl/etcd:${tag}`, `docker://${registry}/osctl/etcd:${tag}`])
+  } finally {
+    await rm(ctx, {recursive: true, force: true})
+  }
+}
+/**
+ * The site's etcd image under new tags, each with a label added to its config: a new image id with
+ * the same layers, made and pushed without Docker (only a config and a manifest travel). umoci
+ * turns image labels into runtime annotations, so `runc state` shows which one runs.
+ */
+async function pushRelabelled(registry: string, tags: string[]): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'osctl-relabel-'))
+  const layout = join(dir, 'oci')
+  try {
+    await execa('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${registry}/osctl/etcd:zed`, `oci:${layout}:zed`])
+    for (const tag of tags) {
+      await execa('umoci', ['config', '--image', `${layout}:zed`, '--tag', tag, '--config.label', `${MARKER}=${tag}`])
+      await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:${tag}`, `docker://${registry}/osctl/etcd:${tag}`])
+    }
+  } finally {
+    await rm(dir, {recursive: true, force: true})
+  }
+}
+const MARKER = 'io.osctl.test.marker'
+const runcState = async (i: number) => JSON.parse((await sh(host(i), 'runc state osctl-etcd')).stdout) as {status: string; bundle: string; annotations: Record<string, string>}
 const startedAt = async (i: number, unit: string) => (await sh(host(i), `systemctl show -P ExecMainStartTimestampMonotonic ${unit}`)).stdout.trim()
 
 describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl bootstrap and system containers (3 lab hosts)', () => {
@@ -98,14 +131,7 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl bootstrap and
   })
 
   it('rolls back automatically (exit 4) when the new image exits immediately', async () => {
-    const ctx = await mkdtemp(join(tmpdir(), 'osctl-broken-'))
-    try {
-      await writeFile(join(ctx, 'Dockerfile'), `FROM ${registry}/osctl/etcd:zed\nRUN ln -sf /bin/false /usr/bin/etcd\n`)
-      await execa('docker', ['build', '-q', '-t', `${registry}/osctl/etcd:broken`, ctx])
-      await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-daemon:${registry}/osctl/etcd:broken`, `docker://${registry}/osctl/etcd:broken`])
-    } finally {
-      await rm(ctx, {recursive: true, force: true})
-    }
+    await pushDerived(registry, 'broken', 'ln -sf /bin/false /usr/bin/etcd')
     const before = (await sh(host(1), 'readlink /var/lib/osctl/system/etcd/current')).stdout.trim()
     const r = await osctl(['system', 'upgrade', 'etcd', '--tag', 'broken', '--limit', `${LAB}-1`])
     expect(r.exitCode, r.stderr).toBe(4)
@@ -126,6 +152,74 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl bootstrap and
     expect(missing.stderr).toContain('no-such-tag')
     expect(missing.stderr).toMatch(/Hint: .*image build/)
     expect((await sh(host(2), 'cat /var/lib/osctl/system/etcd/history.json')).stdout).toBe(before)
+  })
+
+  it('keeps the revisions before the current one and rolls back to any of them (--to), unpacking from the OCI store', async () => {
+    await pushRelabelled(registry, KEEP_TAGS)
+    for (const tag of KEEP_TAGS) {
+      const up = await osctl(['system', 'upgrade', 'etcd', '--tag', tag, '--json'])
+      expect(up.exitCode, up.stderr).toBe(0)
+    }
+    expect((await runcState(2)).annotations[MARKER]).toBe(KEEP_TAGS[2])
+
+    type Hist = {host: string; current: number; kept: number[]; history: Array<{revision: number; image: string; imageId: string; outcome: string; kept: boolean}>}
+    const hist = JSON.parse((await osctl(['system', 'history', 'etcd', '--json'])).stdout).hosts as Hist[]
+    expect(hist.map((h) => h.host)).toEqual([1, 2, 3].map((i) => `${LAB}-${i}`))
+    for (const [i, h] of hist.entries()) {
+      const rev = (tag: string) => h.history.find((e) => e.image.endsWith(`:${tag}`))!.revision
+      // Kept: the current revision, the 3 that ran before it (1 ran after TAG2, by the earlier rollback) and both slots.
+      const kept = [1, ...KEEP_TAGS.map(rev)]
+      expect(h.kept).toEqual(kept)
+      expect(h.current).toBe(rev(KEEP_TAGS[2]))
+      expect(h.history.filter((e) => e.image.endsWith(`:${TAG2}`)).every((e) => !e.kept)).toBe(true)
+      expect(h.history.filter((e) => e.revision === 1).every((e) => e.kept)).toBe(true)
+      const tags = (await sh(host(i + 1), 'umoci ls --layout /var/lib/osctl/oci')).stdout.split('\n').filter((t) => t.startsWith('etcd-'))
+      expect(tags.sort()).toEqual(kept.map((n) => `etcd-r${n}`).sort())
+    }
+
+    // TAG2's image was pruned: refused on every host before any changes.
+    const links = await Promise.all([1, 2, 3].map(async (i) => (await sh(host(i), 'readlink /var/lib/osctl/system/etcd/current')).stdout))
+    const pruned = await osctl(['system', 'rollback', 'etcd', '--to', '2'])
+    expect(pruned.exitCode, pruned.stderr).toBe(2)
+    expect(pruned.stderr).toContain('Error: --to: ')
+    expect(pruned.stderr).toMatch(/etcd revision 2 is no longer kept: its image was pruned from the OCI store/)
+    expect(await Promise.all([1, 2, 3].map(async (i) => (await sh(host(i), 'readlink /var/lib/osctl/system/etcd/current')).stdout))).toEqual(links)
+
+    // Neither slot holds revision 1 any more: it comes back from the OCI store.
+    const host2Rev = (tag: string) => hist[1].history.find((e) => e.image.endsWith(`:${tag}`))!.revision
+    const slotRevs = (await sh(host(2), 'cat /var/lib/osctl/system/etcd/slot-0/info.json /var/lib/osctl/system/etcd/slot-1/info.json')).stdout
+    expect([...slotRevs.matchAll(/"revision": (\d+)/g)].map((m) => Number(m[1])).sort()).toEqual(KEEP_TAGS.slice(1).map(host2Rev))
+    const zed = JSON.parse((await execa('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry}/osctl/etcd:zed`])).stdout).config.digest as string
+    const text = await osctl(['system', 'history', 'etcd', '--limit', `${LAB}-2`])
+    expect(text.stdout).toMatch(/REV\s+SLOT\s+ACTION\s+OUTCOME\s+KEPT/)
+    expect(text.stdout).toMatch(new RegExp(`^\\s+2\\s+\\d\\s+upgrade\\s+superseded\\s+no\\s`, 'm'))
+
+    // One host first, then all: a host already at revision 1 (a run that stopped halfway) is left alone.
+    const one = await osctl(['system', 'rollback', 'etcd', '--to', '1', '--limit', `${LAB}-3`, '--json'])
+    expect(one.exitCode, one.stderr).toBe(0)
+    const rb = await osctl(['system', 'rollback', 'etcd', '--to', '1', '--json'])
+    expect(rb.exitCode, rb.stderr).toBe(0)
+    const results = JSON.parse(rb.stdout).results as Array<{revision: number; image: string; status: string}>
+    expect(results.map((r) => [r.revision, r.image])).toEqual(Array(3).fill([1, `${registry}/osctl/etcd:zed`]))
+    expect(results.map((r) => r.status)).toEqual(['upgraded', 'upgraded', 'unchanged'])
+    const again = await osctl(['system', 'rollback', 'etcd', '--to', '1'])
+    expect(again.exitCode).toBe(2)
+    expect(again.stderr).toMatch(/Error: --to: \S+: etcd already runs revision 1/)
+    for (const [i, h] of hist.entries()) {
+      // The container runc runs now is revision 1's bundle, rebuilt from revision 1's image.
+      const state = await runcState(i + 1)
+      expect(state.status).toBe('running')
+      expect(state.annotations['io.osctl.revision']).toBe('1')
+      expect(state.annotations[MARKER]).toBeUndefined()
+      const info = JSON.parse((await sh(host(i + 1), `cat ${state.bundle}/../info.json`)).stdout) as {revision: number; imageId: string}
+      const rev1 = h.history.find((e) => e.revision === 1)!
+      expect(info).toMatchObject({revision: 1, imageId: rev1.imageId})
+      expect(info.imageId).toBe(zed)
+      expect(info.imageId).not.toBe(h.history.find((e) => e.image.endsWith(`:${KEEP_TAGS[0]}`))!.imageId)
+    }
+    expect((await etcdctl(3, 'get osctl-test --print-value-only')).stdout.trim()).toBe('kept')
+    const health = await etcdctl(1, 'endpoint health --cluster')
+    expect((health.stdout + health.stderr).match(/is healthy/g)).toHaveLength(3)
   })
 
   it('reports an unreachable host with exit 5 and leaves the others alone', async () => {

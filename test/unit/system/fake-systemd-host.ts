@@ -2,8 +2,8 @@ import {FakeHost} from '../../fakes/fake-host.js'
 
 /**
  * A FakeHost that models just enough of a host for SystemManager: the `current` symlink, skopeo
- * (images with config digests), umoci (a config.json per unpacked slot), systemd units whose
- * health depends on the image the slot holds.
+ * (images with config digests), umoci (a config.json per unpacked slot; ls, rm and gc of the OCI
+ * store's tags), systemd units whose health depends on the image the slot holds.
  */
 export class FakeSystemdHost extends FakeHost {
   links = new Map<string, string>()
@@ -15,6 +15,9 @@ export class FakeSystemdHost extends FakeHost {
   store = new Map<string, string>()
   unitActive = new Map<string, string>()
   restarts: string[] = []
+  /** OCI store tags unpacked into a slot, in order. */
+  unpacked: string[] = []
+  gcRuns = 0
 
   constructor(name = 'h1') {
     super(name, '192.0.2.10')
@@ -36,9 +39,25 @@ export class FakeSystemdHost extends FakeHost {
         this.store.set(c.argv!.at(-1)!.replace(/^oci:\/var\/lib\/osctl\/oci:/, ''), this.registry.get(src)!)
       })
       .on(/^sh -c 'rm -rf "\$1" && mkdir -p "\$2" && umoci raw unpack/, (c) => {
-        const [bundle, image] = c.argv!.slice(5)
+        const [dir, bundle, image] = c.argv!.slice(4)
         const tag = image.split(':').at(-1)!
+        for (const k of [...this.files.keys()]) if (k.startsWith(`${dir}/`)) this.files.delete(k)
+        if (!this.store.has(tag)) return {exitCode: 1, stderr: `umoci: reference ${tag} not found in index`}
+        this.unpacked.push(tag)
         this.setFile(`${bundle}/config.json`, JSON.stringify({ociVersion: '1.0.0', process: {args: ['x'], env: []}, root: {path: 'rootfs'}, digest: this.store.get(tag)}))
+      })
+      .on(/^umoci ls --layout /, () => [...this.store.keys()].map((t) => `${t}\n`).join(''))
+      .on(/^umoci rm --image /, (c) => {
+        const tag = c.argv![3].split(':').at(-1)!
+        if (!this.store.delete(tag)) return {exitCode: 1, stderr: `umoci: tag ${tag} not found`}
+      })
+      .on(/^umoci gc --layout /, () => {
+        this.gcRuns++
+      })
+      // RevisionStore.records(): the revisions/<n>/ dirs holding an info.json.
+      .on(/^sh -c 'cd "\$1" 2>\/dev\/null && for d in/, (c) => {
+        const re = new RegExp(`^${c.argv![4]}/(\\d+)/info\\.json$`)
+        return [...this.files.keys()].map((k) => re.exec(k)?.[1]).filter(Boolean).map((n) => `${n}\n`).join('')
       })
       .on(/^(rm|mkdir) /, () => '')
       .on(/^systemctl (daemon-reload|enable|reset-failed)/, () => '')

@@ -1,31 +1,10 @@
 import {describe, expect, it} from 'vitest'
 
 import {OsctlError} from '../../../src/errors.js'
-import {SystemContainerDef, SystemContext} from '../../../src/system/definitions.js'
 import {SystemManager} from '../../../src/system/manager.js'
-import {FakeSystemdHost} from './fake-systemd-host.js'
+import {ctx, def, demoHost, reg} from './demo.js'
 
-const def: SystemContainerDef = {
-  name: 'demo',
-  image: 'demo',
-  group: 'control',
-  description: 'demo',
-  ports: [1],
-  args: () => ['/bin/demo'],
-  env: () => ['A=1'],
-  mounts: () => [{source: '/var/lib/osctl/data/demo', destination: '/data'}],
-  health: () => ({url: 'http://127.0.0.1:1/health'}),
-  healthTimeoutSeconds: 0.3,
-}
-const ctx: SystemContext = {host: 'h1', address: '192.0.2.10', peers: [], passwords: {}, registryPort: 4000}
-const reg = (tag: string) => ({kind: 'registry' as const, ref: `r:4000/osctl/demo:${tag}`})
-
-function host(): FakeSystemdHost {
-  const h = new FakeSystemdHost()
-  h.registry.set('r:4000/osctl/demo:1', 'sha256:one').set('r:4000/osctl/demo:2', 'sha256:two').set('r:4000/osctl/demo:bad', 'sha256:bad')
-  h.broken.add('sha256:bad')
-  return h
-}
+const host = demoHost
 
 describe('SystemManager (two slots)', () => {
   it('installs into slot 0, then upgrades into slot 1 keeping slot 0 for rollback', async () => {
@@ -74,19 +53,25 @@ describe('SystemManager (two slots)', () => {
     expect(history.map((e) => [e.revision, e.outcome])).toEqual([[1, 'active'], [2, 'rolled-back']])
   })
 
-  it('rollback returns to the other slot, and refuses a revision that failed unless forced', async () => {
+  it('rollback returns to the other slot; a failed revision is never the default and needs --to and --force', async () => {
     const h = host()
     const m = new SystemManager(h)
     await m.apply(def, ctx, reg('1'))
     await m.apply(def, ctx, reg('2'), 'upgrade')
     expect(await m.rollback(def, ctx)).toMatchObject({revision: 1, slot: 0})
     expect(h.links.get('/var/lib/osctl/system/demo/current')).toBe('slot-0')
+    expect(h.unpacked).toEqual(['demo-r1', 'demo-r2'])
 
     const h2 = host()
     const m2 = new SystemManager(h2)
     await m2.apply(def, ctx, reg('1'))
     await m2.apply(def, ctx, reg('bad'), 'upgrade').catch(() => {})
-    await expect(m2.rollback(def, ctx)).rejects.toThrow(/failed its health check/)
+    const err = (await m2.rollback(def, ctx).catch((e: unknown) => e)) as OsctlError
+    expect(err).toMatchObject({code: 'USAGE', exitCode: 2})
+    expect(err.message).toBe('h1: demo has no earlier revision to roll back to (revision 1 is the first that served)')
+    expect(err.hint).toContain('Revision 2 in the other slot failed its health check; `osctl system rollback demo --to 2 --force`')
+    await expect(m2.rollback(def, ctx, {to: 2})).rejects.toMatchObject({code: 'USAGE', location: '--to', message: expect.stringMatching(/revision 2 failed its health check/)})
+    expect(h2.links.get('/var/lib/osctl/system/demo/current')).toBe('slot-0')
   })
 
   it('a tag missing from the registry fails before anything is written', async () => {
