@@ -1,4 +1,4 @@
-import {createHash} from 'node:crypto'
+import {createHash, createHmac} from 'node:crypto'
 import {basename, join} from 'node:path'
 import nunjucks from 'nunjucks'
 
@@ -152,6 +152,7 @@ function environment(dir: string): nunjucks.Environment {
   const loader = new nunjucks.FileSystemLoader([dir, join(dir, '..', SHARED_TEMPLATES)], {noCache: true})
   const env = new nunjucks.Environment(loader, {autoescape: false, throwOnUndefined: true, trimBlocks: true, lstripBlocks: true})
   env.addFilter('sha256', (s: unknown) => createHash('sha256').update(String(s)).digest('hex'))
+  env.addFilter('fernet_key', fernetKey)
   return env
 }
 
@@ -192,4 +193,15 @@ export function templateError(err: unknown, fallbackFile: string, lineOffset: nu
       : 'fix the nunjucks syntax at that line',
     cause: err,
   })
+}
+
+/**
+ * `{{ passwords.keystone_fernet_seed | fernet_key("0") }}`: a Fernet key (32 bytes, URL-safe base64
+ * with padding, what `keystone-manage fernet_setup` writes) derived from a site secret and a key
+ * name. Every control host renders the same keys, so a token one keystone issues every other one
+ * accepts, without copying key files between hosts. The keys change only with the secret.
+ */
+export function fernetKey(secret: unknown, name: unknown): string {
+  if (typeof secret !== 'string' || secret.length < 16) throw new Error('fernet_key needs a secret of at least 16 characters')
+  return createHmac('sha256', secret).update(`osctl-fernet-key/${String(name)}`).digest('base64url') + '='
 }

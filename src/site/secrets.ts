@@ -12,6 +12,9 @@ export const REQUIRED_SECRETS: readonly string[] = Object.freeze([
   'memcache_secret_key',
   'keystone_admin_password',
   'keystone_database_password',
+  // keystone's fernet and credential keys are derived from these on every control host alike
+  'keystone_fernet_seed',
+  'keystone_credential_seed',
   'glance_database_password',
   'glance_keystone_password',
   'placement_database_password',

@@ -52,8 +52,13 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(e1.execs[0].argv.at(-1)).toContain("ALTER USER 'keystone'@'%' IDENTIFIED BY 'ks-db';")
 
     const steps = (e: FakeEngine) => e.calls.filter((x) => x.startsWith('create osctl-bootstrap-')).map((x) => x.slice('create osctl-bootstrap-keystone-'.length))
-    expect(steps(e1)).toEqual(['db-sync', 'key-setup', 'bootstrap'])
-    expect(steps(e2)).toEqual(['key-setup'])
+    expect(steps(e1)).toEqual(['db-sync', 'bootstrap'])
+    expect(steps(e2)).toEqual([])
+    // keystone's fernet and credential keys: rendered alike on both control hosts, none random.
+    const keyFiles = (h: string) => ['fernet-0', 'fernet-1', 'credential-0', 'credential-1'].map((f) => hosts.get(h)!.text(`/etc/osctl/keystone/${f}`))
+    expect(keyFiles('lab-1').every((k) => /^[A-Za-z0-9_-]{43}=$/.test(k ?? ''))).toBe(true)
+    expect(new Set(keyFiles('lab-1')).size).toBe(4)
+    expect(keyFiles('lab-2')).toEqual(keyFiles('lab-1'))
     expect([...e1.containers.keys()].some((n) => n.startsWith('osctl-bootstrap-'))).toBe(false)
 
     const h1 = hosts.get('lab-1')!
