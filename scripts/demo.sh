@@ -13,25 +13,25 @@ export OSCTL_SITE="$SITE"
 osctl() { node bin/run.js "$@"; }
 step() { printf '\n\033[1;34m### %s\033[0m\n' "$*" >&2; }
 
-step "1/7 lab host (systemd + sshd in a container, its own address): site dir $SITE"
+step "1/8 lab host (systemd + sshd in a container, its own address): site dir $SITE"
 osctl lab up --hosts 1 --name "$LAB" --site "$SITE" --with-packages
 
-step "2/7 images (debootstrap bookworm -> base -> etcd, registry)"
+step "2/8 images (debootstrap bookworm -> base -> etcd, registry)"
 osctl image build base etcd registry
 
-step "3/7 bootstrap: prechecks, registry sent as an OCI archive, etcd pulled from it, then Docker"
+step "3/8 bootstrap: prechecks, registry sent as an OCI archive, etcd pulled from it, then Docker"
 osctl bootstrap
 
-step "4/7 upgrade etcd to a new tag, then roll it back"
+step "4/8 upgrade etcd to a new tag, then roll it back"
 osctl image build etcd --tag demo-2 --push
 osctl system upgrade etcd --tag demo-2
 osctl system history etcd
 osctl system rollback etcd
 
-step "5/7 OpenStack images (openstack-base -> mariadb, memcached, rabbitmq, keystone, glance, placement, nova-*) pushed to the site registry"
+step "5/8 OpenStack images (openstack-base -> mariadb, memcached, rabbitmq, keystone, glance, placement, nova-*) pushed to the site registry"
 osctl image build --push
 
-step "6/7 deploy OpenStack (dependency order, health-gated), then client config"
+step "6/8 deploy OpenStack (dependency order, health-gated), then client config"
 osctl deploy ${OSCTL_DEMO_SERVICES:+--services "$OSCTL_DEMO_SERVICES"}
 osctl post-deploy
 if ! command -v openstack >/dev/null; then
@@ -41,7 +41,17 @@ export OS_CLIENT_CONFIG_FILE="$SITE/clouds.yaml" OS_CLOUD=osctl
 openstack token issue -c expires -c project_id
 openstack endpoint list -c "Service Name" -c Interface -c URL
 
-step "7/7 what runs where"
+step "7/8 upgrade nova-api alone to a new tag (its own build), then roll it back to the exact previous image"
+if [[ -z "${OSCTL_DEMO_SERVICES:-}" || ",$OSCTL_DEMO_SERVICES," == *,nova,* ]]; then
+  osctl image build nova-api --tag demo-2 --push
+  osctl service upgrade nova-api --tag demo-2
+  openstack compute service list -c Binary -c Host -c State
+  osctl service history nova-api
+  osctl service rollback nova-api
+  osctl service history nova-api
+fi
+
+step "8/8 what runs where"
 osctl system status
 osctl service list
 osctl lab status --name "$LAB"

@@ -20,6 +20,12 @@ import {serviceUnitName, serviceUnitPath} from './service-unit.js'
  *    service is never left stopped for longer than the swap.
  * 3. The caller health-gates the new container; `dropPrevious` then removes `<name>.prev`. Until
  *    then the previous container is kept, stopped, for an instant swap back.
+ *
+ * Overlap: when the running container's image and the new one both carry io.osctl.swap=overlap
+ * (uwsgi APIs binding with reuse-port), `<name>.next` is started beside the running one and the swap
+ * waits until its log shows io.osctl.ready-log; stopping the old one then costs no request, and
+ * `systemctl start` attaches to the already running container. A next container that never gets
+ * ready is removed and the running one was never touched.
  */
 export const nextName = (name: string) => `${name}.next`
 export const prevName = (name: string) => `${name}.prev`
@@ -73,6 +79,36 @@ export async function swapIn(host: Host, name: string, unitText: string): Promis
       details: log.stdout.trim().split('\n').filter(Boolean),
       hint: `\`journalctl -u ${swapUnit}\` and \`docker ps -a --filter name=${name}\` on ${host.name}`,
     })
+  }
+}
+
+export const SWAP_LABELS = {swap: 'io.osctl.swap', readyLog: 'io.osctl.ready-log'} as const
+
+/** The ready-log marker when the next container may run beside the running one, else undefined. */
+export async function overlapMarker(docker: ContainerClient, name: string, spec: ContainerSpec): Promise<string | undefined> {
+  const running = await docker.inspectContainer(name)
+  if (!running || running.state !== 'running') return undefined
+  const [was, next] = await Promise.all([docker.inspectImage(running.imageId), docker.inspectImage(spec.imageId)])
+  const marker = next?.labels[SWAP_LABELS.readyLog]
+  return was?.labels[SWAP_LABELS.swap] === 'overlap' && next?.labels[SWAP_LABELS.swap] === 'overlap' && marker ? marker : undefined
+}
+
+/** Overlap, step 1b: `<name>.next` runs beside `<name>` until its log says it is ready. */
+export async function warmUp(host: Host, docker: ContainerClient, name: string, marker: string, timeoutSeconds: number): Promise<void> {
+  const next = nextName(name)
+  await docker.startContainer(next)
+  const deadline = Date.now() + timeoutSeconds * 1000
+  for (;;) {
+    const [info, logs] = await Promise.all([docker.inspectContainer(next), docker.containerLogs(next, 300).catch(() => '')])
+    if (logs.includes(marker)) return
+    if (info?.state !== 'running' || Date.now() > deadline) {
+      await docker.removeContainer(next)
+      throw new OsctlError('COMMAND_FAILED', `${host.name}: the new ${name} container ${info?.state === 'running' ? `was not ready within ${timeoutSeconds}s` : `exited (${info?.state ?? 'gone'})`} while the running one kept serving`, {
+        details: logs.trim().split('\n').slice(-20),
+        hint: `Nothing was switched over on ${host.name}; the log lines above are the new container's.`,
+      })
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200))
   }
 }
 

@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto'
 import {posix} from 'node:path'
 
 import {OsctlError} from '../errors.js'
@@ -16,6 +17,8 @@ export interface BackupMeta {
   databases: string[]
   at: string
   bytes: number
+  /** schemaFingerprint when the snapshot was taken (absent: unknown, a restore always happens). */
+  schema?: string
 }
 
 const MARIADB = 'mariadb'
@@ -23,6 +26,7 @@ export const backupFile = (service: string, revision: number) => posix.join(serv
 const metaFile = (service: string, revision: number) => posix.join(serviceDir(service), 'backups', `before-${revision}.json`)
 
 export async function backupDatabases(dbHost: Host, service: string, databases: string[], revision: number): Promise<BackupMeta> {
+  const schema = await schemaFingerprint(dbHost, databases)
   const r = await dbHost.exec(['docker', 'exec', MARIADB, 'mariadb-dump', '--single-transaction', '--routines', '--add-drop-database', '--databases', ...databases], {timeoutMs: 600_000})
   if (r.exitCode !== 0) {
     throw new OsctlError('COMMAND_FAILED', `${dbHost.name}: backing up ${databases.join(', ')} before ${service} revision ${revision} failed: ${r.stderr.trim().split('\n').at(-1)}`, {
@@ -31,7 +35,7 @@ export async function backupDatabases(dbHost: Host, service: string, databases: 
   }
   await dbHost.run(['install', '-d', '-m', '0700', posix.dirname(backupFile(service, revision))])
   await dbHost.writeFileAtomic(backupFile(service, revision), r.stdout, {mode: 0o600})
-  const meta: BackupMeta = {service, revision, databases, at: new Date().toISOString(), bytes: Buffer.byteLength(r.stdout)}
+  const meta: BackupMeta = {service, revision, databases, at: new Date().toISOString(), bytes: Buffer.byteLength(r.stdout), ...(schema ? {schema} : {})}
   await dbHost.writeFileAtomic(metaFile(service, revision), JSON.stringify(meta, null, 2) + '\n', {mode: 0o600})
   return meta
 }
@@ -60,4 +64,36 @@ export async function carryBackup(dbHost: Host, meta: BackupMeta, revision: numb
   const carried: BackupMeta = {...meta, revision}
   await dbHost.writeFileAtomic(metaFile(meta.service, revision), JSON.stringify(carried, null, 2) + '\n', {mode: 0o600})
   return carried
+}
+
+/**
+ * A digest of what a migration changes: every table's columns and indexes, and the rows of the
+ * migration version tables (alembic_version, migrate_version) of these databases. Undefined when
+ * mariadb cannot be asked (then a rollback restores the snapshot, as it would without one).
+ */
+export async function schemaFingerprint(dbHost: Host, databases: string[]): Promise<string | undefined> {
+  const names = databases.filter((d) => /^[A-Za-z0-9_]+$/.test(d))
+  if (names.length === 0) return undefined
+  const inList = names.map((d) => `'${d}'`).join(',')
+  const versions = await dbHost.exec(['docker', 'exec', MARIADB, 'mariadb', '-N', '-B', '-e', `SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables WHERE table_schema IN (${inList}) AND table_name IN ('alembic_version', 'migrate_version') ORDER BY 1`])
+  if (versions.exitCode !== 0) return undefined
+  const rows = versions.stdout.split('\n').filter((t) => /^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$/.test(t)).map((t) => `SELECT '${t}', t.* FROM ${t} t;`)
+  const query = [
+    `SELECT table_schema, table_name, column_name, column_type, is_nullable, column_default, column_key FROM information_schema.columns WHERE table_schema IN (${inList}) ORDER BY table_schema, table_name, ordinal_position;`,
+    `SELECT table_schema, table_name, index_name, seq_in_index, column_name, non_unique FROM information_schema.statistics WHERE table_schema IN (${inList}) ORDER BY table_schema, table_name, index_name, seq_in_index;`,
+    ...rows,
+  ].join(' ')
+  const r = await dbHost.exec(['docker', 'exec', MARIADB, 'mariadb', '-N', '-B', '-e', query])
+  if (r.exitCode !== 0) return undefined
+  return `sha256:${createHash('sha256').update(r.stdout).digest('hex')}`
+}
+
+/**
+ * Puts the snapshot back only when the schema moved since it was taken: a revision that did not
+ * migrate leaves the databases alone, so nothing written since the upgrade is lost.
+ */
+export async function restoreIfMigrated(dbHost: Host, meta: BackupMeta): Promise<'restored' | 'unchanged'> {
+  if (meta.schema && (await schemaFingerprint(dbHost, meta.databases)) === meta.schema) return 'unchanged'
+  await restoreDatabases(dbHost, meta)
+  return 'restored'
 }

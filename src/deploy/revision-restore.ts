@@ -6,7 +6,7 @@ import {Host, tailLines} from '../hosts/host.js'
 import {Reporter, silentReporter} from '../reporter.js'
 import {waitContainerHealthy} from './container-health.js'
 import {LABELS, configDir} from './container-spec.js'
-import {dropPrevious, nextName, prepareNext, swapIn} from './container-swap.js'
+import {dropPrevious, nextName, overlapMarker, prepareNext, swapIn, warmUp} from './container-swap.js'
 import {Journal, newOperationId} from './journal.js'
 import {Ledger, RevisionRecord, revisionDir} from './ledger.js'
 import {serviceUnitName, serviceUnitPath} from './service-unit.js'
@@ -108,6 +108,8 @@ export class RevisionRestorer {
         // By id: the tag may point at another image by now; the revision names exactly one. The
         // container kept from before the last swap is reused when it is exactly this one.
         await prepareNext(this.docker, c.spec, target.revision, {byId: true})
+        const marker = await overlapMarker(this.docker, c.name, c.spec)
+        if (marker) await warmUp(this.host, this.docker, c.name, marker, c.spec.health.timeoutSeconds)
         await swapIn(this.host, c.name, unit)
         recreated.push(c.name)
       }

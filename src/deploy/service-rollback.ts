@@ -3,7 +3,7 @@ import type {Host} from '../hosts/host.js'
 import {Reporter} from '../reporter.js'
 import type {SiteHost} from '../site/types.js'
 import type {ServiceDef} from './catalog.js'
-import {BackupMeta, readBackup, restoreDatabases} from './db-backup.js'
+import {BackupMeta, readBackup, restoreIfMigrated} from './db-backup.js'
 import type {DeployContext} from './deploy-context.js'
 import {JournalEntry, pendingOperations} from './journal.js'
 import {Ledger} from './ledger.js'
@@ -15,6 +15,8 @@ export interface RollbackResult {
   results: RestoreResult[]
   /** The snapshot restored, when the revision being left had migrated the databases. */
   databaseRestored?: BackupMeta
+  /** The snapshot not restored because the schema had not changed since it was taken. */
+  databaseKept?: BackupMeta
   /** Operations a killed osctl left half-done, which this rollback undid (upgrade, deploy) or completed (rollback). */
   interrupted: JournalEntry[]
 }
@@ -58,6 +60,7 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
     const undo = (i: number) => (steps[i].kind === 'undo' ? steps[i].entry : undefined)
 
     let snapshot: BackupMeta | undefined
+    let databaseKept: BackupMeta | undefined
     const mariadb = ctx.catalog.get('mariadb')
     const migrationHost = planServiceHosts(ctx.site, def)[0]
     const firstIdx = targets.findIndex((t) => t.name === migrationHost.name)
@@ -74,8 +77,11 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
           hint: 'Snapshots are taken by `osctl service upgrade`. Roll back anyway (the old code on the new schema) with --force.',
         })
       }
-      if (snapshot) {
-        await restoreDatabases(dbHost, snapshot)
+      if (snapshot && (await restoreIfMigrated(dbHost, snapshot)) === 'unchanged') {
+        opts.reporter.emit({host: dbHost.name, subject: def.name, status: 'unchanged', message: `databases ${snapshot.databases.join(', ')}: schema unchanged since the snapshot before revision ${snapshot.revision}; left as they are, nothing written since is lost`})
+        databaseKept = snapshot
+        snapshot = undefined
+      } else if (snapshot) {
         opts.reporter.emit({host: dbHost.name, subject: def.name, status: 'changed', message: `databases ${snapshot.databases.join(', ')} restored to before revision ${snapshot.revision}`})
       }
     }
@@ -86,7 +92,7 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
       if (step.kind === 'undo') results.push(await r.undoInterrupted(def.name, step.entry.revision))
       if (step.kind === 'restore') results.push(await r.restore(def.name, step.to))
     }
-    return {service: def.name, results, databaseRestored: snapshot, interrupted: [...pending.values()]}
+    return {service: def.name, results, databaseRestored: snapshot, ...(databaseKept ? {databaseKept} : {}), interrupted: [...pending.values()]}
   } finally {
     await Promise.all(closers.map((c) => c().catch(() => {})))
   }

@@ -6,7 +6,7 @@ import type {Site, SiteHost} from '../site/types.js'
 import type {ServiceDef} from './catalog.js'
 import {DeployResult, deploy} from './deploy.js'
 import type {DeployContext} from './deploy-context.js'
-import {BackupMeta, backupDatabases, carryBackup, readBackup, restoreDatabases} from './db-backup.js'
+import {BackupMeta, backupDatabases, carryBackup, readBackup, restoreIfMigrated} from './db-backup.js'
 import {Journal, JournalEntry, newOperationId, pendingOperations} from './journal.js'
 import {Ledger} from './ledger.js'
 import {DeployPlan, checkImages, planDeploy, serviceHosts as planServiceHosts} from './plan.js'
@@ -114,8 +114,8 @@ export async function upgradeService(
     if (result.backup && failed.some((f) => f.host === migrationHost.name)) {
       const [dbHost] = ctx.deps.connect([plan.databaseHost!])
       try {
-        await restoreDatabases(dbHost, result.backup)
-        reporter.emit({host: dbHost.name, subject: def.name, status: 'changed', message: `databases ${result.backup.databases.join(', ')} restored to before revision ${result.backup.revision}`})
+        const done = await restoreIfMigrated(dbHost, result.backup)
+        reporter.emit({host: dbHost.name, subject: def.name, status: done === 'restored' ? 'changed' : 'unchanged', message: done === 'restored' ? `databases ${result.backup.databases.join(', ')} restored to before revision ${result.backup.revision}` : `databases ${result.backup.databases.join(', ')}: schema unchanged, left as they are`})
       } finally {
         await dbHost.close().catch(() => {})
       }

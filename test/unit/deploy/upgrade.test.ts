@@ -5,6 +5,7 @@ import {deploy} from '../../../src/deploy/deploy.js'
 import {Ledger} from '../../../src/deploy/ledger.js'
 import {Overrides} from '../../../src/deploy/overrides.js'
 import {planDeploy} from '../../../src/deploy/plan.js'
+import {rollbackService} from '../../../src/deploy/service-rollback.js'
 import {upgradeService} from '../../../src/deploy/service-upgrade.js'
 import {OsctlError} from '../../../src/errors.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
@@ -95,5 +96,58 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     // The failed batch held the migration host: the snapshot went back into mariadb.
     const restore = hosts.get('lab-1')!.calls.find((c) => c.line === 'docker exec -i mariadb mariadb')
     expect(restore?.input).toBe('-- dump of keystone\n')
+  })
+
+  it('images that can share their port: the next keystone runs beside the old one until ready, then the swap; a next one that never gets ready changes nothing', async () => {
+    const overlap = {'io.osctl.swap': 'overlap', 'io.osctl.ready-log': 'ready to serve'}
+    const e = engines.get('lab-1')!
+    const zed = '10.0.0.11:4000/osctl/keystone:zed'
+    e.images.set(zed, {...e.images.get(zed)!, labels: overlap})
+    e.addImage('10.0.0.11:4000/osctl/keystone:2', overlap)
+    e.addImage('10.0.0.11:4000/osctl/keystone:bad', overlap)
+    // The fake's logs: a container from :2 says it is ready; one from :bad crashes while loading.
+    e.containerLogs = async (name: string) => {
+      const c = e.containers.get(name)
+      if (!c?.image.endsWith(':bad')) return 'ready to serve\n'
+      c.state = 'exited'
+      return 'still loading\nTraceback: boom\n'
+    }
+    const c = await ctx()
+    await upgradeService(c, c.catalog.get('keystone')!, site.hosts.slice(0, 1), {tag: '2', serial: 1, reporter: new RecordingReporter(), verifyImages: noRegistryCheck})
+    const calls = e.calls.slice(e.calls.lastIndexOf('create keystone.next'))
+    // Started beside the running one, before the swap stopped the old one.
+    expect(calls.indexOf('start keystone.next')).toBeGreaterThan(0)
+    expect(calls.indexOf('start keystone.next')).toBeLessThan(calls.indexOf('stop keystone'))
+    expect(e.containers.get('keystone')!.image).toBe('10.0.0.11:4000/osctl/keystone:2')
+
+    const running = e.containers.get('keystone')!.id
+    const bad = await upgradeService(c, c.catalog.get('keystone')!, site.hosts.slice(0, 1), {tag: 'bad', serial: 1, reporter: new RecordingReporter(), verifyImages: noRegistryCheck}).catch((x: unknown) => x)
+    expect((bad as OsctlError).exitCode).toBe(4)
+    expect((bad as OsctlError).message).toMatch(/the new keystone container exited \(exited\) while the running one kept serving/)
+    // The running container was never stopped or replaced; the next one is gone.
+    expect(e.containers.get('keystone')!.id).toBe(running)
+    expect(e.containers.get('keystone')!.state).toBe('running')
+    expect(e.containers.has('keystone.next')).toBe(false)
+  })
+
+  it('rollback restores the snapshot only when the schema moved since it was taken', async () => {
+    let schema = 'keystone\tuser\tid\tvarchar(64)\tNO\tNULL\tPRI\n'
+    for (const h of hosts.values()) h.on(/^docker exec mariadb mariadb -N -B -e /, () => schema)
+    const c = {...(await ctx()), targets: site.hosts}
+    const keystone = c.catalog.get('keystone')!
+    const restores = () => hosts.get('lab-1')!.calls.filter((x) => x.line === 'docker exec -i mariadb mariadb').length
+    const up = await upgradeService(c, keystone, site.hosts, {tag: '2', serial: 1, reporter: new RecordingReporter(), verifyImages: noRegistryCheck})
+    expect(up.backup?.schema).toMatch(/^sha256:/)
+    // The new image did not migrate: the databases stay as they are (nothing written since is lost).
+    const kept = await rollbackService(c, keystone, site.hosts, {force: false, reporter: new RecordingReporter()})
+    expect(kept.databaseRestored).toBeUndefined()
+    expect(kept.databaseKept?.revision).toBe(up.backup!.revision)
+    expect(restores()).toBe(0)
+
+    const again = await upgradeService(c, keystone, site.hosts, {tag: '2', serial: 1, reporter: new RecordingReporter(), verifyImages: noRegistryCheck})
+    schema += 'keystone\tosctl_migrated\tid\tint(11)\tYES\tNULL\t\n' // what a migration leaves
+    const back = await rollbackService(c, keystone, site.hosts, {force: false, reporter: new RecordingReporter()})
+    expect(back.databaseRestored?.revision).toBe(again.backup!.revision)
+    expect(restores()).toBe(1)
   })
 })
