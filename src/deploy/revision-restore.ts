@@ -136,15 +136,29 @@ export class RevisionRestorer {
     return {service, host: this.host.name, from: current.revision, to: target.revision, recreated}
   }
 
-  /** /etc/osctl/<container>/ becomes exactly the revision's copy: changed files rewritten, extra ones removed. */
+  /**
+   * /etc/osctl/<container>/ becomes exactly the revision's copy: changed files replaced (atomically,
+   * 0600), extra ones removed. Both sides are on the host, so it is one command there, not a
+   * read and a write over SSH per file.
+   */
   private async restoreConfigDir(service: string, revision: number, container: string): Promise<void> {
     const saved = posix.join(revisionDir(service, revision), 'config', container)
-    const dir = configDir(container)
-    const list = async (d: string) => (await this.host.exec(['sh', '-c', 'cd "$1" 2>/dev/null && find . -type f | sed "s|^./||"', 'osctl', d])).stdout.split('\n').filter(Boolean)
-    const files = await list(saved)
-    await this.host.run(['install', '-d', '-m', '0700', '/etc/osctl', dir])
-    for (const f of files) await this.host.writeFileAtomic(posix.join(dir, f), await this.host.readFile(posix.join(saved, f)), {mode: 0o600})
-    for (const f of await list(dir)) if (!files.includes(f)) await this.host.remove(posix.join(dir, f))
+    await this.host.run(['sh', '-c', SYNC_CONFIG_DIR, 'osctl-sync-config', saved, configDir(container)], {timeoutMs: 60_000})
   }
 }
 
+
+/** sh -c SCRIPT osctl-sync-config SAVED DIR: DIR's files become exactly SAVED's. */
+export const SYNC_CONFIG_DIR = [
+  'set -eu',
+  'src=$1 dst=$2',
+  'test -d "$src"',
+  'install -d -m 0700 /etc/osctl "$dst"',
+  'cd "$src"',
+  'find . -type f | while IFS= read -r f; do',
+  '  cmp -s "$f" "$dst/$f" && continue',
+  '  install -D -m 0600 "$f" "$dst/$f.osctl-new" && mv -f "$dst/$f.osctl-new" "$dst/$f"',
+  'done',
+  'cd "$dst"',
+  'find . -type f | while IFS= read -r f; do test -e "$src/$f" || rm -f "$f"; done',
+].join('\n')

@@ -12,6 +12,14 @@ export function labHost(name: string, address: string, engine: FakeEngine): LabH
   const h = new FakeHost(name, address)
   const under = (dir: string) => [...h.files.keys()].filter((k) => k.startsWith(`${dir}/`)).map((k) => k.slice(dir.length + 1))
   h.on(/^install -d /, () => '')
+  // revision-restore.ts's host-side config sync: DST's files become exactly SRC's.
+  h.on(/^sh -c [\s\S]* osctl-sync-config /, (c) => {
+    const [src, dst] = c.argv!.slice(-2)
+    if (under(src).length === 0) return {exitCode: 1, stderr: `test -d ${src} failed\n`}
+    for (const f of under(dst)) if (!h.files.has(`${src}/${f}`)) h.files.delete(`${dst}/${f}`)
+    for (const f of under(src)) h.files.set(`${dst}/${f}`, {...h.files.get(`${src}/${f}`)!, mode: 0o600})
+    return ''
+  })
   h.on(/^sh -c .*ls -1/, (c) => [...new Set(under(c.argv!.at(-1)!).map((k) => k.split('/')[0]))].join('\n'))
   h.on(/^sh -c .*find \. -type f/, (c) => under(c.argv!.at(-1)!).join('\n'))
   h.on(/^systemctl /, (c) => {
