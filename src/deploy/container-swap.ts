@@ -112,6 +112,18 @@ export async function warmUp(host: Host, docker: ContainerClient, name: string, 
   }
 }
 
+/**
+ * Steps 1 and 2 as deploy and rollback both run them: the next container is prepared (created, or
+ * the kept previous one reused), warmed up beside the running one when both images allow it, then
+ * swapped in under the unit. The caller health-gates it and calls dropPrevious.
+ */
+export async function replaceContainer(host: Host, docker: ContainerClient, spec: ContainerSpec, revision: number, unitText: string, opts: {byId?: boolean} = {}): Promise<void> {
+  await prepareNext(docker, spec, revision, opts)
+  const marker = await overlapMarker(docker, spec.name, spec)
+  if (marker) await warmUp(host, docker, spec.name, marker, spec.health.timeoutSeconds)
+  await swapIn(host, spec.name, unitText)
+}
+
 /** Step 3: the new container is healthy; the kept previous one goes. */
 export async function dropPrevious(docker: ContainerClient, name: string): Promise<void> {
   await docker.removeContainer(prevName(name))

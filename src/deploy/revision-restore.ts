@@ -6,7 +6,7 @@ import {Host, tailLines} from '../hosts/host.js'
 import {Reporter, silentReporter} from '../reporter.js'
 import {waitContainerHealthy} from './container-health.js'
 import {LABELS, configDir} from './container-spec.js'
-import {dropPrevious, nextName, overlapMarker, prepareNext, swapIn, warmUp} from './container-swap.js'
+import {dropPrevious, nextName, replaceContainer} from './container-swap.js'
 import {Journal, newOperationId} from './journal.js'
 import {Ledger, RevisionRecord, revisionDir} from './ledger.js'
 import {serviceUnitName, serviceUnitPath} from './service-unit.js'
@@ -107,10 +107,7 @@ export class RevisionRestorer {
       } else {
         // By id: the tag may point at another image by now; the revision names exactly one. The
         // container kept from before the last swap is reused when it is exactly this one.
-        await prepareNext(this.docker, c.spec, target.revision, {byId: true})
-        const marker = await overlapMarker(this.docker, c.name, c.spec)
-        if (marker) await warmUp(this.host, this.docker, c.name, marker, c.spec.health.timeoutSeconds)
-        await swapIn(this.host, c.name, unit)
+        await replaceContainer(this.host, this.docker, c.spec, target.revision, unit, {byId: true})
         recreated.push(c.name)
       }
       const health = await waitContainerHealthy(this.host, this.docker, c.name, c.spec.health)

@@ -8,7 +8,7 @@ import {Reporter, silentReporter} from '../reporter.js'
 import {runBootstrapStep, stepKey} from './bootstrap-steps.js'
 import {waitContainerHealthy} from './container-health.js'
 import {ContainerSpec, LABELS, configDir, desiredSpec, specDiff, specHash} from './container-spec.js'
-import {dropPrevious, nextName, overlapMarker, prepareNext, swapIn, warmUp} from './container-swap.js'
+import {dropPrevious, nextName, replaceContainer} from './container-swap.js'
 import {Journal, JournalOp, busy, describeEntry, newOperationId, whoAmI as userName} from './journal.js'
 import {Ledger, RevisionContainer, RevisionRecord} from './ledger.js'
 import {RenderedContainer, RenderedService} from './render.js'
@@ -231,10 +231,7 @@ export class ServiceDeployer {
       if (changed.length === 0) changed = ['drift']
       this.reporter.emit({host: this.host.name, subject: name, status: 'start', message: `${d.exists ? 'recreating' : 'creating'} (${changed.join(', ')})`})
       // Created while the old one still serves; the swap itself runs on the host (container-swap.ts).
-      await prepareNext(this.docker, d.spec, revision)
-      const marker = await overlapMarker(this.docker, name, d.spec)
-      if (marker) await warmUp(this.host, this.docker, name, marker, d.rc.health.timeoutSeconds)
-      await swapIn(this.host, name, unit)
+      await replaceContainer(this.host, this.docker, d.spec, revision, unit)
       status = d.exists ? 'recreated' : 'created'
     } else {
       const unitChanged = await this.host.writeFileAtomic(serviceUnitPath(name), unit)
