@@ -1,19 +1,13 @@
 import {beforeEach, describe, expect, it} from 'vitest'
 
-import {loadCatalog} from '../../../src/deploy/catalog.js'
-import {deploy} from '../../../src/deploy/deploy.js'
 import {Ledger} from '../../../src/deploy/ledger.js'
-import {Overrides} from '../../../src/deploy/overrides.js'
-import {planDeploy} from '../../../src/deploy/plan.js'
 import {requireServiceOrContainer} from '../../../src/deploy/service-hosts.js'
 import {rollbackService} from '../../../src/deploy/service-rollback.js'
 import {upgradeService} from '../../../src/deploy/service-upgrade.js'
 import {OsctlError} from '../../../src/errors.js'
-import {TEMPLATES_DIR} from '../../../src/paths.js'
 import {RecordingReporter} from '../../../src/reporter.js'
 import type {Site} from '../../../src/site/types.js'
-import {FakeEngine} from './fake-engine.js'
-import {LabHost, labHost} from './fake-lab-host.js'
+import {fakeLab, registryRefs} from './fake-lab-host.js'
 import {testSite} from './site.js'
 
 // `service upgrade nova-api`: one container of a service changes image, its siblings stay as they run.
@@ -23,14 +17,9 @@ const noRegistryCheck = async () => {}
 
 describe('upgrading one container of a service (FakeHost + FakeEngine)', () => {
   let site: Site
-  let hosts: Map<string, LabHost>
-  let engines: Map<string, FakeEngine>
-  const deps = () => ({connect: (list: Site['hosts']) => list.map((h) => hosts.get(h.name)!), docker: (h: Site['hosts'][number]) => engines.get(h.name)!})
-  const ctx = async () => {
-    const catalog = await loadCatalog(TEMPLATES_DIR)
-    return {site, catalog, overrides: Overrides.empty(), deps: deps(), targets: site.hosts}
-  }
-  const lab1 = () => engines.get('lab-1')!
+  let lab: ReturnType<typeof fakeLab>
+  const ctx = () => lab.ctx()
+  const lab1 = () => lab.engines.get('lab-1')!
   const upgrade = async (tag: string, containers?: string[]) => {
     const c = await ctx()
     return upgradeService(c, c.catalog.get('nova')!, site.hosts.slice(0, 1), {tag, serial: 1, reporter: new RecordingReporter(), verifyImages: noRegistryCheck, containers})
@@ -42,18 +31,8 @@ describe('upgrading one container of a service (FakeHost + FakeEngine)', () => {
 
   beforeEach(async () => {
     site = testSite({}, undefined, 1)
-    engines = new Map(site.hosts.map((h) => [h.name, new FakeEngine()]))
-    for (const e of engines.values()) {
-      for (const image of IMAGES) e.registry.add(`10.0.0.11:4000/osctl/${image}:zed`).add(`10.0.0.11:4000/osctl/${image}:3`)
-      e.registry.add('10.0.0.11:4000/osctl/nova-api:2')
-    }
-    hosts = new Map(site.hosts.map((h) => [h.name, labHost(h.name, h.address, engines.get(h.name)!)]))
-    for (const h of hosts.values()) {
-      h.on(/^docker exec mariadb mariadb-dump /, () => '-- dump\n')
-      h.on(/^docker exec -i mariadb mariadb$/, () => '')
-    }
-    const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services: SERVICES, targets: site.hosts})
-    const r = await deploy(site, plan, site.hosts, deps(), new RecordingReporter())
+    lab = fakeLab(site, [...registryRefs(IMAGES, ['zed', '3']), ...registryRefs(['nova-api'], ['2'])])
+    const r = await lab.deploy(SERVICES)
     expect(r.hosts.every((h) => h.ok), JSON.stringify(r.hosts)).toBe(true)
   })
 
@@ -71,7 +50,7 @@ describe('upgrading one container of a service (FakeHost + FakeEngine)', () => {
     await upgrade('2', ['nova-api'])
     expect(lab1().containers.get('nova-api')!.image).toBe('10.0.0.11:4000/osctl/nova-api:2')
     expect(siblings()).toEqual(before.siblings)
-    const rev = (await new Ledger(hosts.get('lab-1')!).current('nova'))!
+    const rev = (await new Ledger(lab.hosts.get('lab-1')!).current('nova'))!
     expect(Object.fromEntries(rev.containers.map((c) => [c.name, c.changed]))).toMatchObject({'nova-api': ['image'], 'nova-conductor': [], 'nova-scheduler': []})
     expect(rev.containers.find((c) => c.name === 'nova-conductor')!.image).toBe('10.0.0.11:4000/osctl/nova-conductor:zed')
 

@@ -1,5 +1,13 @@
+import {loadCatalog} from '../../../src/deploy/catalog.js'
+import type {DeployContext} from '../../../src/deploy/deploy-context.js'
+import {DeployDeps, deploy} from '../../../src/deploy/deploy.js'
+import {Overrides} from '../../../src/deploy/overrides.js'
+import {planDeploy} from '../../../src/deploy/plan.js'
+import {TEMPLATES_DIR} from '../../../src/paths.js'
+import {RecordingReporter} from '../../../src/reporter.js'
+import type {Site} from '../../../src/site/types.js'
 import {FakeCall, FakeHost} from '../../fakes/fake-host.js'
-import type {FakeEngine} from './fake-engine.js'
+import {FakeEngine} from './fake-engine.js'
 
 /**
  * A FakeHost that answers what deploy and rollback run: install -d, ls/find over its files,
@@ -59,3 +67,28 @@ export function labHost(name: string, address: string, engine: FakeEngine): LabH
   h.on(/^timeout 5 bash -c /, () => 'HTTP/1.0 200 OK\r\n\r\n')
   return Object.assign(h, {swap})
 }
+
+/**
+ * A whole fake lab for the deploy flow: a FakeEngine and a labHost per site host, each registry
+ * holding `refs`, mariadb dumps answered by `dump`, restores accepted; `deploy(services)` runs a
+ * real deploy over it, `ctx()` is the DeployContext upgrade/rollback take.
+ */
+export function fakeLab(site: Site, refs: string[], dump: (call: FakeCall) => string = () => '-- dump\n') {
+  const engines = new Map(site.hosts.map((h) => [h.name, new FakeEngine()]))
+  for (const e of engines.values()) for (const ref of refs) e.registry.add(ref)
+  const hosts = new Map(site.hosts.map((h) => [h.name, labHost(h.name, h.address, engines.get(h.name)!)]))
+  for (const h of hosts.values()) {
+    h.on(/^docker exec mariadb mariadb-dump /, dump)
+    h.on(/^docker exec -i mariadb mariadb$/, () => '')
+  }
+  const deps: DeployDeps = {connect: (list) => list.map((h) => hosts.get(h.name)!), docker: (h) => engines.get(h.name)!}
+  const ctx = async (): Promise<DeployContext> => ({site, catalog: await loadCatalog(TEMPLATES_DIR), overrides: Overrides.empty(), deps, targets: site.hosts})
+  const deployed = async (services: string[]) => {
+    const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services, targets: site.hosts})
+    return deploy(site, plan, site.hosts, deps, new RecordingReporter())
+  }
+  return {engines, hosts, deps, ctx, deploy: deployed}
+}
+
+/** `osctl/<image>:<tag>` in the fake site's registry, for every image and tag. */
+export const registryRefs = (images: string[], tags: string[]) => images.flatMap((i) => tags.map((t) => `10.0.0.11:4000/osctl/${i}:${t}`))

@@ -2,20 +2,14 @@ import {spawnSync} from 'node:child_process'
 import {hostname} from 'node:os'
 import {beforeEach, describe, expect, it} from 'vitest'
 
-import {loadCatalog} from '../../../src/deploy/catalog.js'
-import {deploy} from '../../../src/deploy/deploy.js'
 import {JournalEntry, journalFile, journalState} from '../../../src/deploy/journal.js'
 import {Ledger} from '../../../src/deploy/ledger.js'
-import {Overrides} from '../../../src/deploy/overrides.js'
-import {planDeploy} from '../../../src/deploy/plan.js'
 import {rollbackService} from '../../../src/deploy/service-rollback.js'
 import {upgradeService} from '../../../src/deploy/service-upgrade.js'
 import {OsctlError} from '../../../src/errors.js'
-import {TEMPLATES_DIR} from '../../../src/paths.js'
 import {RecordingReporter} from '../../../src/reporter.js'
 import type {Site} from '../../../src/site/types.js'
-import {FakeEngine} from './fake-engine.js'
-import {LabHost, labHost} from './fake-lab-host.js'
+import {fakeLab, registryRefs} from './fake-lab-host.js'
 import {testSite} from './site.js'
 
 const SERVICES = ['mariadb', 'memcached', 'rabbitmq', 'keystone']
@@ -52,30 +46,18 @@ describe('journal state', () => {
 
 describe('crash safety: an upgrade killed in the middle (FakeHost + FakeEngine)', () => {
   let site: Site
-  let hosts: Map<string, LabHost>
-  let engines: Map<string, FakeEngine>
+  let lab: ReturnType<typeof fakeLab>
   /** Journal files present on lab-1 whenever the host-side swap ran. */
   let journalAtSwap: boolean[]
-  const deps = () => ({connect: (list: Site['hosts']) => list.map((h) => hosts.get(h.name)!), docker: (h: Site['hosts'][number]) => engines.get(h.name)!})
-  const ctx = async () => ({site, catalog: await loadCatalog(TEMPLATES_DIR), overrides: Overrides.empty(), deps: deps(), targets: site.hosts})
-  const lab1 = () => hosts.get('lab-1')!
-  const keystone = () => engines.get('lab-1')!.containers.get('keystone')!
+  const ctx = () => lab.ctx()
+  const lab1 = () => lab.hosts.get('lab-1')!
+  const keystone = () => lab.engines.get('lab-1')!.containers.get('keystone')!
 
   beforeEach(async () => {
     site = testSite()
-    engines = new Map(site.hosts.map((h) => [h.name, new FakeEngine()]))
-    for (const e of engines.values()) {
-      for (const image of SERVICES) e.registry.add(`10.0.0.11:4000/osctl/${image}:zed`)
-      e.registry.add('10.0.0.11:4000/osctl/keystone:2')
-    }
-    hosts = new Map(site.hosts.map((h) => [h.name, labHost(h.name, h.address, engines.get(h.name)!)]))
+    lab = fakeLab(site, [...registryRefs(SERVICES, ['zed']), ...registryRefs(['keystone'], ['2'])], () => '-- dump before the upgrade\n')
     journalAtSwap = []
-    for (const h of hosts.values()) {
-      h.on(/^docker exec mariadb mariadb-dump /, () => '-- dump before the upgrade\n')
-      h.on(/^docker exec -i mariadb mariadb$/, () => '')
-    }
-    const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services: SERVICES, targets: site.hosts})
-    await deploy(site, plan, site.hosts, deps(), new RecordingReporter())
+    await lab.deploy(SERVICES)
   })
 
   /**
@@ -118,15 +100,14 @@ describe('crash safety: an upgrade killed in the middle (FakeHost + FakeEngine)'
     expect(e).toMatchObject({op: 'upgrade', service: 'keystone', revision: 2, current: 1, backup: 2})
     expect(keystone().image).toBe('10.0.0.11:4000/osctl/keystone:2')
     expect(keystone().state).toBe('running')
-    expect(engines.get('lab-1')!.containers.get('keystone.prev')!.image).toBe('10.0.0.11:4000/osctl/keystone:zed')
+    expect(lab.engines.get('lab-1')!.containers.get('keystone.prev')!.image).toBe('10.0.0.11:4000/osctl/keystone:zed')
     expect(await new Ledger(lab1()).currentNumber('keystone')).toBe(1)
   })
 
   it('a plain deploy refuses to pick a side and changes nothing', async () => {
     await killDuringUpgrade()
     const before = keystone().id
-    const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services: ['keystone'], targets: site.hosts})
-    const r = await deploy(site, plan, site.hosts, deps(), new RecordingReporter())
+    const r = await lab.deploy(['keystone'])
     expect(r.hosts[0].ok).toBe(false)
     expect(r.hosts[0].error?.message).toMatch(/interrupted `service upgrade` of keystone to revision 2 .*deploy will not pick a side/)
     expect(keystone().id).toBe(before)
@@ -142,8 +123,8 @@ describe('crash safety: an upgrade killed in the middle (FakeHost + FakeEngine)'
     const rev1 = (await ledger.read('keystone', 1))!.containers[0]
     expect(keystone().imageId).toBe(rev1.imageId)
     expect(keystone().state).toBe('running')
-    expect(engines.get('lab-1')!.containers.has('keystone.prev')).toBe(false)
-    expect(engines.get('lab-1')!.calls).toContain('rename keystone.prev keystone.next')
+    expect(lab.engines.get('lab-1')!.containers.has('keystone.prev')).toBe(false)
+    expect(lab.engines.get('lab-1')!.calls).toContain('rename keystone.prev keystone.next')
     expect(await ledger.currentNumber('keystone')).toBe(1)
     expect((await ledger.read('keystone', 2))!.outcome).toBe('interrupted')
     expect(r.databaseRestored?.revision).toBe(2)
@@ -172,12 +153,12 @@ describe('crash safety: an upgrade killed in the middle (FakeHost + FakeEngine)'
 
   it('another live osctl holding the service makes upgrade and rollback refuse before anything changes', async () => {
     lab1().files.set(KEYSTONE_JOURNAL, {data: Buffer.from(JSON.stringify(entry({pid: process.ppid}))), mode: 0o600})
-    const calls = engines.get('lab-1')!.calls.length
+    const calls = lab.engines.get('lab-1')!.calls.length
     const up = await upgradeService(await ctx(), (await ctx()).catalog.get('keystone')!, site.hosts, {tag: '2', serial: 1, reporter: new RecordingReporter(), verifyImages: noRegistryCheck}).catch((e: unknown) => e)
     expect(up).toBeInstanceOf(OsctlError)
     expect((up as OsctlError).message).toMatch(/lab-1: keystone is being changed by another osctl/)
     const down = await rollbackService(await ctx(), (await ctx()).catalog.get('keystone')!, site.hosts, {force: false, reporter: new RecordingReporter()}).catch((e: unknown) => e)
     expect((down as OsctlError).exitCode).toBe(2)
-    expect(engines.get('lab-1')!.calls.length).toBe(calls)
+    expect(lab.engines.get('lab-1')!.calls.length).toBe(calls)
   })
 })

@@ -1,19 +1,13 @@
 import {beforeEach, describe, expect, it} from 'vitest'
 
-import {loadCatalog} from '../../../src/deploy/catalog.js'
-import {deploy} from '../../../src/deploy/deploy.js'
 import {Ledger} from '../../../src/deploy/ledger.js'
-import {Overrides} from '../../../src/deploy/overrides.js'
-import {planDeploy} from '../../../src/deploy/plan.js'
 import {rollbackService} from '../../../src/deploy/service-rollback.js'
 import {upgradeService} from '../../../src/deploy/service-upgrade.js'
 import {OsctlError} from '../../../src/errors.js'
-import {TEMPLATES_DIR} from '../../../src/paths.js'
 import {RecordingReporter} from '../../../src/reporter.js'
 import type {Site} from '../../../src/site/types.js'
-import {FakeHost} from '../../fakes/fake-host.js'
 import {FakeEngine} from './fake-engine.js'
-import {labHost} from './fake-lab-host.js'
+import {LabHost, fakeLab, registryRefs} from './fake-lab-host.js'
 import {testSite} from './site.js'
 
 const SERVICES = ['mariadb', 'memcached', 'rabbitmq', 'keystone']
@@ -21,22 +15,14 @@ const noRegistryCheck = async () => {}
 
 describe('service upgrade (batches, health gate, automatic restore)', () => {
   let site: Site
-  let hosts: Map<string, FakeHost>
+  let lab: ReturnType<typeof fakeLab>
+  let hosts: Map<string, LabHost>
   let engines: Map<string, FakeEngine>
-  const deps = () => ({connect: (list: Site['hosts']) => list.map((h) => hosts.get(h.name)!), docker: (h: Site['hosts'][number]) => engines.get(h.name)!})
 
   beforeEach(async () => {
     site = testSite()
-    engines = new Map(site.hosts.map((h) => [h.name, new FakeEngine()]))
-    for (const e of engines.values()) {
-      for (const image of SERVICES) e.registry.add(`10.0.0.11:4000/osctl/${image}:zed`)
-      e.registry.add('10.0.0.11:4000/osctl/keystone:2').add('10.0.0.11:4000/osctl/keystone:bad')
-    }
-    hosts = new Map(site.hosts.map((h) => [h.name, labHost(h.name, h.address, engines.get(h.name)!)]))
-    for (const h of hosts.values()) {
-      h.on(/^docker exec mariadb mariadb-dump /, (c) => `-- dump of ${c.argv!.slice(c.argv!.indexOf('--databases') + 1).join(' ')}\n`)
-      h.on(/^docker exec -i mariadb mariadb$/, () => '')
-    }
+    lab = fakeLab(site, [...registryRefs(SERVICES, ['zed']), ...registryRefs(['keystone'], ['2', 'bad'])], (c) => `-- dump of ${c.argv!.slice(c.argv!.indexOf('--databases') + 1).join(' ')}\n`)
+    ;({hosts, engines} = lab)
     for (const [name, h] of hosts) {
       // keystone:bad crashes at start: no answer on :5000 and the container has exited.
       h.on(/^timeout 5 bash -c .*5000/, () => {
@@ -46,11 +32,10 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
         return {exitCode: 7}
       })
     }
-    const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services: SERVICES, targets: site.hosts})
-    await deploy(site, plan, site.hosts, deps(), new RecordingReporter())
+    await lab.deploy(SERVICES)
   })
 
-  const ctx = async () => ({site, catalog: await loadCatalog(TEMPLATES_DIR), overrides: Overrides.empty(), deps: deps()})
+  const ctx = () => lab.ctx()
 
   it('pulls on every host first, then upgrades one host per batch to a new revision', async () => {
     const c = await ctx()
@@ -133,7 +118,7 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
   it('rollback restores the snapshot only when the schema moved since it was taken', async () => {
     let schema = 'keystone\tuser\tid\tvarchar(64)\tNO\tNULL\tPRI\n'
     for (const h of hosts.values()) h.on(/^docker exec mariadb mariadb -N -B -e /, () => schema)
-    const c = {...(await ctx()), targets: site.hosts}
+    const c = await ctx()
     const keystone = c.catalog.get('keystone')!
     const restores = () => hosts.get('lab-1')!.calls.filter((x) => x.line === 'docker exec -i mariadb mariadb').length
     const up = await upgradeService(c, keystone, site.hosts, {tag: '2', serial: 1, reporter: new RecordingReporter(), verifyImages: noRegistryCheck})
