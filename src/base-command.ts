@@ -19,6 +19,9 @@ export const siteFlags = {
   }),
 }
 
+/** Confirms a destructive operation (needed non-interactively). */
+export const yesFlag = Flags.boolean({summary: 'Confirm a destructive operation (needed non-interactively).'})
+
 /** Appends the exit-code table to a command description so `--help` always shows it. */
 export function describe(text: string): string {
   return `${text}\n\n${exitCodeHelp()}`

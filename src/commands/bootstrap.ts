@@ -1,9 +1,9 @@
 import {BootstrapResult, bootstrap} from '../bootstrap/bootstrap.js'
 import {localSystemImages} from '../bootstrap/local-images.js'
 import {OsctlCommand, describe, siteFlags} from '../base-command.js'
-import {siteContext} from '../cli/site-context.js'
-import {summarizeHosts} from '../cli/summary.js'
-import {ociArchiveStream, publishImage} from '../system/image-transport.js'
+import {siteContext} from '../session/site-context.js'
+import {summarizeHosts} from '../hosts/summary.js'
+import {ociArchiveStream, publishImage} from '../images/image-transport.js'
 
 export default class Bootstrap extends OsctlCommand {
   static summary = 'Prepare hosts: host packages, system containers (registry, etcd) under runc + systemd, then Docker.'

@@ -1,10 +1,10 @@
 import {Flags} from '@oclif/core'
 
 import {OsctlCommand, describe, siteFlags} from '../base-command.js'
-import {summarizeHosts} from '../cli/summary.js'
-import {deployContext} from '../deploy/deploy-context.js'
-import {DeployResult, deploy} from '../deploy/deploy.js'
-import {checkImages, planDeploy} from '../deploy/plan.js'
+import {summarizeHosts} from '../hosts/summary.js'
+import {deployContext} from '../session/deploy-context.js'
+import {DeployResult, deploy} from '../apply/deploy.js'
+import {checkImages, planDeploy} from '../catalog/plan.js'
 
 export default class Deploy extends OsctlCommand {
   static summary = 'Deploy OpenStack services (mariadb, memcached, rabbitmq, keystone …) as Docker containers on the hosts.'

@@ -2,7 +2,7 @@ import {chmod, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {OsctlCommand, describe, siteFlags} from '../base-command.js'
-import {clientConfig} from '../deploy/client-config.js'
+import {clientConfig} from '../ops/client-config.js'
 import {loadSite} from '../site/load-site.js'
 
 export default class PostDeploy extends OsctlCommand {

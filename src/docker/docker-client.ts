@@ -1,7 +1,7 @@
 import Docker from 'dockerode'
 
 import {OsctlError} from '../errors.js'
-import {publishImage} from '../system/image-transport.js'
+import {publishImage} from '../images/image-transport.js'
 import {collectExec, demuxBuffer, followProgress} from './streams.js'
 import type {BuildOptions, ContainerClient, ContainerCreateOptions, ContainerExecResult, ContainerInfo, DockerClient, ImageInfo} from './types.js'
 

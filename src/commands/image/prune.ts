@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
-import {deployContext} from '../../deploy/deploy-context.js'
-import {EngineImage, HostPrune, KEEP_REVISIONS, PruneResult, describeReason, pruneImages} from '../../deploy/image-prune.js'
+import {deployContext} from '../../session/deploy-context.js'
+import {EngineImage, HostPrune, KEEP_REVISIONS, PruneResult, describeReason, pruneImages} from '../../images/image-prune.js'
 import {ExitCode} from '../../errors.js'
 import {formatSize} from '../../images/build-images.js'
 

@@ -1,25 +1,10 @@
 import {Args} from '@oclif/core'
 
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
-import {deployContext} from '../../deploy/deploy-context.js'
-import {Ledger, RevisionRecord, listRevisions} from '../../deploy/ledger.js'
-import {Journal, interruptedNotice} from '../../deploy/journal.js'
-import {requireServiceOrContainer, serviceHosts} from '../../deploy/service-hosts.js'
-import {fanOut} from '../../hosts/fan-out.js'
-
-interface HostHistory {
-  host: string
-  current?: number
-  revisions: Array<
-    Pick<RevisionRecord, 'revision' | 'previous' | 'createdAt' | 'createdBy' | 'outcome' | 'error'> & {
-      images: string[]
-      changed: string[]
-      /** Each container's image reference and the image id (digest) it resolved to. */
-      containers: Array<{name: string; image: string; imageId: string}>
-    }
-  >
-  error?: string
-}
+import {requireServiceOrContainer, serviceHosts} from '../../catalog/service-hosts.js'
+import {interruptedNotice} from '../../revisions/journal.js'
+import {HostHistory, formatHistory, serviceHistory} from '../../revisions/service-history.js'
+import {deployContext} from '../../session/deploy-context.js'
 
 export default class ServiceHistory extends OsctlCommand {
   static summary = 'Revisions of a service on each host: when, by whom, images, what changed, outcome.'
@@ -32,44 +17,12 @@ export default class ServiceHistory extends OsctlCommand {
     const {args, flags} = await this.parse(ServiceHistory)
     const ctx = await deployContext(flags)
     const {def, container} = requireServiceOrContainer(ctx, args.service)
-    const targets = serviceHosts(ctx, def)
-    const hosts = ctx.deps.connect(targets)
+    const hosts = ctx.deps.connect(serviceHosts(ctx, def))
     try {
-      const results = await fanOut(hosts, ctx.site.config.sshConcurrency, async (h): Promise<HostHistory> => {
-        const records = await listRevisions(h, def.name)
-        const pending = await new Journal(h).read(def.name)
-        if (pending && pending.state !== 'mine') this.notice(interruptedNotice(pending.entry, pending.state))
-        return {
-          host: h.name,
-          current: await new Ledger(h).currentNumber(def.name),
-          revisions: records.map((r) => ({
-            revision: r.revision,
-            previous: r.previous,
-            createdAt: r.createdAt,
-            createdBy: r.createdBy,
-            outcome: r.outcome,
-            error: r.error,
-            images: [...new Set(r.containers.filter((c) => !container || c.name === container).map((c) => c.image))],
-            changed: [...new Set(r.containers.flatMap((c) => c.changed.map((x) => `${c.name}:${x}`)))],
-            containers: r.containers.filter((c) => !container || c.name === container).map((c) => ({name: c.name, image: c.image, imageId: c.imageId})),
-          })),
-        }
-      })
-      const out = results.map((r) => r.value ?? {host: r.host, revisions: [], error: r.error?.headline})
-      if (!this.jsonEnabled()) {
-        for (const h of out) {
-          this.log(`${h.host}${h.error ? `: ${h.error}` : ':'}`)
-          if (h.error) continue
-          this.log(`  REV  OUTCOME      CREATED                   BY                    ${container ? 'IMAGE' : 'CHANGED'}`)
-          for (const r of h.revisions) {
-            const mark = r.revision === h.current ? '*' : ' '
-            const last = container ? r.containers.map((c) => `${c.image} (${c.imageId.slice(7, 19)})`).join(', ') : r.changed.join(', ') || '-'
-            this.log(`${mark} ${String(r.revision).padEnd(4)} ${r.outcome.padEnd(12)} ${r.createdAt.padEnd(25)} ${r.createdBy.slice(0, 20).padEnd(21)} ${last}`)
-          }
-        }
-      }
-      this.successExitCode = results.every((r) => r.ok) ? 0 : results.some((r) => r.ok) ? 3 : 5
-      return {service: def.name, ...(container ? {container} : {}), hosts: out}
+      const out = await serviceHistory(hosts, def.name, {container, concurrency: ctx.site.config.sshConcurrency, onPending: (p) => this.notice(interruptedNotice(p.entry, p.state))})
+      if (!this.jsonEnabled()) for (const line of formatHistory(out.hosts, container)) this.log(line)
+      this.successExitCode = out.ok === hosts.length ? 0 : out.ok > 0 ? 3 : 5
+      return {service: def.name, ...(container ? {container} : {}), hosts: out.hosts}
     } finally {
       await Promise.all(hosts.map((h) => h.close().catch(() => {})))
     }

@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
-import {deployContext} from '../../deploy/deploy-context.js'
-import {checkServiceName, serviceRows} from '../../deploy/service-inventory.js'
+import {deployContext} from '../../session/deploy-context.js'
+import {checkServiceName, serviceRows} from '../../ops/service-inventory.js'
 import {OsctlError} from '../../errors.js'
 import {selectHosts} from '../../site/select-hosts.js'
 

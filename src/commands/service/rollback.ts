@@ -1,9 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
-import {deployContext} from '../../deploy/deploy-context.js'
-import {requireServiceOrContainer, serviceHosts} from '../../deploy/service-hosts.js'
-import {RollbackResult, rollbackService} from '../../deploy/service-rollback.js'
+import {deployContext} from '../../session/deploy-context.js'
+import {requireServiceOrContainer, serviceHosts} from '../../catalog/service-hosts.js'
+import {RollbackResult, rollbackService} from '../../lifecycle/service-rollback.js'
 
 export default class ServiceRollback extends OsctlCommand {
   static summary = 'Return a service to a previous revision: its exact image, container spec, config files and unit, and its databases.'

@@ -1,9 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
-import {deployContext} from '../../deploy/deploy-context.js'
-import {requireServiceOrContainer, serviceHosts} from '../../deploy/service-hosts.js'
-import {UpgradeResult, upgradeService} from '../../deploy/service-upgrade.js'
+import {deployContext} from '../../session/deploy-context.js'
+import {requireServiceOrContainer, serviceHosts} from '../../catalog/service-hosts.js'
+import {UpgradeResult, upgradeService} from '../../lifecycle/service-upgrade.js'
 
 export default class ServiceUpgrade extends OsctlCommand {
   static summary = 'Upgrade one service to another image tag, in batches, health-gated, with automatic rollback.'

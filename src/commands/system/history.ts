@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
-import {systemTargets} from '../../cli/system-targets.js'
+import {systemTargets} from '../../system/system-targets.js'
 import {HistoryEntry} from '../../system/layout.js'
 import {RevisionStore, SYSTEM_KEEP_REVISIONS} from '../../system/revisions.js'
 import {SlotStore} from '../../system/slot-store.js'

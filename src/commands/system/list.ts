@@ -1,7 +1,7 @@
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
-import {siteContext} from '../../cli/site-context.js'
-import {SystemRow, formatRows, systemRows} from '../../cli/system-status.js'
-import {summarizeHosts} from '../../cli/summary.js'
+import {siteContext} from '../../session/site-context.js'
+import {SystemRow, formatRows, systemRows} from '../../system/system-rows.js'
+import {summarizeHosts} from '../../hosts/summary.js'
 
 export default class SystemList extends OsctlCommand {
   static summary = 'System containers on each host: revision, image, unit state.'

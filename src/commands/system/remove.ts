@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
-import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
-import {systemTargets, yesFlag} from '../../cli/system-targets.js'
+import {OsctlCommand, describe, siteFlags, yesFlag} from '../../base-command.js'
+import {systemTargets} from '../../system/system-targets.js'
 import {OsctlError} from '../../errors.js'
 import {SystemManager} from '../../system/manager.js'
 

@@ -1,12 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
-import {systemTargets} from '../../cli/system-targets.js'
-import {OsctlError} from '../../errors.js'
-import {ApplyResult, SystemManager} from '../../system/manager.js'
-import {SlotInfo} from '../../system/layout.js'
+import {systemTargets} from '../../system/system-targets.js'
+import {ApplyResult} from '../../system/manager.js'
 import {SYSTEM_KEEP_REVISIONS} from '../../system/revisions.js'
-import {RollbackPlan} from '../../system/rollback-plan.js'
+import {rollbackSystem} from '../../system/system-flows.js'
 
 export default class SystemRollback extends OsctlCommand {
   static summary = 'Return a system container to its previous revision, or to any kept one with --to (rootfs, config.json and unit).'
@@ -27,39 +25,13 @@ export default class SystemRollback extends OsctlCommand {
   async run(): Promise<{results: ApplyResult[]}> {
     const {args, flags} = await this.parse(SystemRollback)
     const {targets, close} = await systemTargets(flags, args.name)
-    const reporter = this.reporter()
-    const results: ApplyResult[] = []
     try {
-      // Plan on every host first: a revision one host cannot return to changes nothing anywhere.
-      // With --to, a host already running REV (say a previous run stopped halfway) is left alone.
-      const plans: Array<RollbackPlan | ApplyResult> = []
-      let alreadyThere: OsctlError | undefined
-      for (const t of targets) {
-        try {
-          plans.push(await new SystemManager(t.host, reporter).planRollback(args.name, {to: flags.to, force: flags.force}))
-        } catch (err) {
-          const current = err instanceof OsctlError && flags.to !== undefined ? (err.details as {alreadyCurrent?: SlotInfo} | undefined)?.alreadyCurrent : undefined
-          if (!current) throw err
-          alreadyThere ??= err as OsctlError
-          plans.push({name: current.name, host: t.siteHost.name, status: 'unchanged', revision: current.revision, slot: current.slot, image: current.image})
-        }
-      }
-      if (alreadyThere && plans.every((p) => 'status' in p)) throw alreadyThere
-      for (const [i, t] of targets.entries()) {
-        const plan = plans[i]
-        const r = 'status' in plan ? plan : await new SystemManager(t.host, reporter).executeRollback(t.def, t.ctx, plan)
-        results.push(r)
-        if (!this.jsonEnabled()) this.log(`${t.siteHost.name}: ${r.name} ${r.status === 'unchanged' ? 'already at' : 'back to'} revision ${r.revision} (${r.image})`)
-      }
-    } catch (err) {
-      const done = results.filter((r) => r.status !== 'unchanged')
-      if (err instanceof OsctlError && done.length) {
-        throw new OsctlError(err.code, `${err.message} (already rolled back: ${done.map((r) => r.host).join(', ')})`, {exitCode: err.exitCode, hint: err.hint, details: err.details, location: err.location})
-      }
-      throw err
+      const results = await rollbackSystem(args.name, targets, {to: flags.to, force: flags.force}, this.reporter(), (r) => {
+        if (!this.jsonEnabled()) this.log(`${r.host}: ${r.name} ${r.status === 'unchanged' ? 'already at' : 'back to'} revision ${r.revision} (${r.image})`)
+      })
+      return {results}
     } finally {
       await close()
     }
-    return {results}
   }
 }

@@ -2,9 +2,9 @@ import {Args} from '@oclif/core'
 
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {requireSystemContainer} from '../../bootstrap/system-context.js'
-import {siteContext} from '../../cli/site-context.js'
-import {SystemRow, formatRows, systemRows} from '../../cli/system-status.js'
-import {summarizeHosts} from '../../cli/summary.js'
+import {siteContext} from '../../session/site-context.js'
+import {SystemRow, formatRows, systemRows} from '../../system/system-rows.js'
+import {summarizeHosts} from '../../hosts/summary.js'
 
 export default class SystemStatus extends OsctlCommand {
   static summary = 'Health of the system containers (or one of them) on each host.'

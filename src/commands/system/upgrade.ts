@@ -1,10 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
-import {imageRef} from '../../bootstrap/system-context.js'
-import {systemTargets} from '../../cli/system-targets.js'
-import {OsctlError} from '../../errors.js'
-import {ApplyResult, SystemManager} from '../../system/manager.js'
+import {ApplyResult} from '../../system/manager.js'
+import {upgradeSystem} from '../../system/system-flows.js'
+import {systemTargets} from '../../system/system-targets.js'
 
 export default class SystemUpgrade extends OsctlCommand {
   static summary = 'Upgrade a system container to another image tag, one host at a time, with automatic rollback.'
@@ -19,25 +18,13 @@ export default class SystemUpgrade extends OsctlCommand {
   async run(): Promise<{results: ApplyResult[]}> {
     const {args, flags} = await this.parse(SystemUpgrade)
     const {site, targets, close} = await systemTargets(flags, args.name)
-    const reporter = this.reporter()
-    const ref = imageRef(site, targets[0].def.image, flags.tag)
-    const results: ApplyResult[] = []
     try {
-      // Resolve the image once before touching any host: a missing tag changes nothing anywhere.
-      await new SystemManager(targets[0].host, reporter).imageId({kind: 'registry', ref})
-      for (const t of targets) {
-        const r = await new SystemManager(t.host, reporter).apply(t.def, t.ctx, {kind: 'registry', ref}, 'upgrade')
-        results.push(r)
-        if (!this.jsonEnabled()) this.log(`${t.siteHost.name}: ${r.name} ${r.status} → revision ${r.revision} (${r.image})`)
-      }
-    } catch (err) {
-      if (err instanceof OsctlError && results.length) {
-        throw new OsctlError(err.code, `${err.message} (already upgraded: ${results.map((r) => r.host).join(', ')})`, {exitCode: err.exitCode, hint: err.hint, details: err.details})
-      }
-      throw err
+      const results = await upgradeSystem(site, targets, flags.tag, this.reporter(), (r) => {
+        if (!this.jsonEnabled()) this.log(`${r.host}: ${r.name} ${r.status} → revision ${r.revision} (${r.image})`)
+      })
+      return {results}
     } finally {
       await close()
     }
-    return {results}
   }
 }

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import type {DeployResult} from '../../../src/deploy/deploy.js'
+import type {DeployResult} from '../../../src/apply/deploy.js'
 import {REPO_ROOT, runCli} from '../../helpers/cli.js'
 
 // One lab host running bootstrap's registry + etcd + Docker, then osctl's own OpenStack images,

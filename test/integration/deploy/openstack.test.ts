@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import type {DeployResult} from '../../../src/deploy/deploy.js'
+import type {DeployResult} from '../../../src/apply/deploy.js'
 import {runCli} from '../../helpers/cli.js'
 
 // The OpenStack control plane on lab hosts: `osctl deploy` with every enabled service (mariadb …

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {parseListeningPorts} from '../../../src/bootstrap/prechecks.js'
-import {httpProbeScript} from '../../../src/system/health.js'
+import {httpProbeScript} from '../../../src/hosts/http-probe.js'
 
 describe('parseListeningPorts', () => {
   it('returns only sockets in LISTEN state, IPv4 and IPv6', () => {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {summarizeHosts} from '../../../src/cli/summary.js'
+import {summarizeHosts} from '../../../src/hosts/summary.js'
 
 describe('summarizeHosts', () => {
   it('maps per-host outcomes to the documented exit codes', () => {

@@ -1,0 +1,51 @@
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import type {ContainerClient} from '../docker/docker-client.js'
+import {Host} from '../hosts/host.js'
+import {httpProbeScript} from '../hosts/http-probe.js'
+import type {RenderedHealth} from '../catalog/render.js'
+
+export interface HealthResult {
+  healthy: boolean
+  detail: string
+}
+
+/**
+ * Probes from the host itself (bash /dev/tcp, like system containers): what counts is that the
+ * service answers on the address its clients use, not what the container thinks of itself.
+ */
+export async function probeHealth(host: Host, h: RenderedHealth, inContainer?: {docker: ContainerClient; container: string}): Promise<HealthResult> {
+  if (h.kind === 'exec') {
+    // Services without a port: the check runs where the process lives (docker exec).
+    if (!inContainer) return {healthy: false, detail: `cannot run \`${h.target}\` without the container`}
+    const r = await inContainer.docker.exec(inContainer.container, ['sh', '-c', h.target], {timeoutMs: 15_000}).catch((err: Error) => ({exitCode: -1, stdout: '', stderr: err.message}))
+    const last = `${r.stderr}\n${r.stdout}`.trim().split('\n').at(-1) ?? ''
+    return r.exitCode === 0 ? {healthy: true, detail: `\`${h.target}\` succeeded`} : {healthy: false, detail: `\`${h.target}\` exited with ${r.exitCode}${last ? `: ${last}` : ''}`}
+  }
+  if (h.kind === 'http') {
+    const r = await host.exec(['timeout', '5', 'bash', '-c', httpProbeScript(h.target)])
+    const status = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(r.stdout)?.[1]
+    if (!status) return {healthy: false, detail: `no answer on ${h.target}`}
+    // keystone answers / with 300 (multiple choices): anything below 400 is a live service.
+    return Number(status) < 400 ? {healthy: true, detail: `${h.target} answered ${status}`} : {healthy: false, detail: `${h.target} answered ${status}`}
+  }
+  const at = h.target.lastIndexOf(':')
+  const address = h.target.slice(0, at).replace(/^\[|\]$/g, '')
+  const r = await host.exec(['timeout', '5', 'bash', '-c', `exec 3<>/dev/tcp/${address}/${h.target.slice(at + 1)}`])
+  return r.exitCode === 0 ? {healthy: true, detail: `${h.target} accepts connections`} : {healthy: false, detail: `nothing accepts connections on ${h.target}`}
+}
+
+/** Polls until healthy; a container that stopped running fails at once with its exit code. */
+export async function waitContainerHealthy(host: Host, docker: ContainerClient, container: string, h: RenderedHealth, intervalMs = 1000): Promise<HealthResult> {
+  const deadline = Date.now() + h.timeoutSeconds * 1000
+  let last: HealthResult = {healthy: false, detail: 'not checked yet'}
+  while (Date.now() < deadline) {
+    last = await probeHealth(host, h, {docker, container})
+    if (last.healthy) return last
+    const info = await docker.inspectContainer(container)
+    // systemd restarts it (Restart=always), but a container that exits during the gate is broken.
+    if (info && info.state === 'exited' && (info.exitCode ?? 0) !== 0) return {healthy: false, detail: `${container} exited with ${info.exitCode}`}
+    await sleep(intervalMs)
+  }
+  return {healthy: false, detail: `not healthy after ${h.timeoutSeconds}s: ${last.detail}`}
+}

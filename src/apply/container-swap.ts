@@ -1,0 +1,130 @@
+import {randomBytes} from 'node:crypto'
+import {posix} from 'node:path'
+
+import type {ContainerClient} from '../docker/docker-client.js'
+import {OsctlError} from '../errors.js'
+import {Host} from '../hosts/host.js'
+import {ContainerSpec, LABELS, createOptions, specHash} from '../catalog/container-spec.js'
+import {JOURNAL_ROOT} from '../revisions/journal.js'
+import {serviceUnitName, serviceUnitPath} from './service-unit.js'
+
+/**
+ * Replacing a service container with as short an outage as possible, and with nothing lost if
+ * osctl dies in the middle:
+ *
+ * 1. `<name>.next` is created (or the kept `<name>.prev` is reused when it is exactly the wanted
+ *    spec, which makes an undo a pair of renames) while the current container still serves.
+ * 2. The swap itself runs on the host as one transient systemd unit (`systemd-run --wait`): stop
+ *    the unit, rename `<name>` to `<name>.prev`, `<name>.next` to `<name>`, install the unit
+ *    file, start. It completes even if the osctl process or its SSH connection dies, so the
+ *    service is never left stopped for longer than the swap.
+ * 3. The caller health-gates the new container; `dropPrevious` then removes `<name>.prev`. Until
+ *    then the previous container is kept, stopped, for an instant swap back.
+ *
+ * Overlap: when the running container's image and the new one both carry io.osctl.swap=overlap
+ * (uwsgi APIs binding with reuse-port), `<name>.next` is started beside the running one and the swap
+ * waits until its log shows io.osctl.ready-log; stopping the old one then costs no request, and
+ * `systemctl start` attaches to the already running container. A next container that never gets
+ * ready is removed and the running one was never touched.
+ */
+export const nextName = (name: string) => `${name}.next`
+export const prevName = (name: string) => `${name}.prev`
+/** `<name>.next` / `<name>.prev`: not a service container of their own (listings skip them). */
+export const isSwapSpare = (name: string) => /\.(next|prev)$/.test(name)
+
+/** The host-side swap; positional args: container, unit, staged unit file, unit path. */
+export const SWAP_SCRIPT = [
+  'set -eu',
+  'name=$1 unit=$2 staged=$3 dest=$4',
+  // The unit file and its enablement first: systemd takes a changed file while the old container
+  // still runs (ExecStart/ExecStop name the container, not the revision), so no reload in the gap.
+  'if cmp -s "$staged" "$dest"; then rm -f "$staged"; else mv -f "$staged" "$dest"; systemctl daemon-reload; fi',
+  'systemctl enable --quiet --no-reload "$unit" 2>/dev/null || { systemctl daemon-reload; systemctl enable --quiet "$unit"; }',
+  'docker rm -f "$name.prev" >/dev/null 2>&1 || true',
+  // The gap: from here to `start`.
+  'systemctl stop "$unit" 2>/dev/null || true',
+  'if docker container inspect "$name" >/dev/null 2>&1; then docker rename "$name" "$name.prev"; fi',
+  'docker rename "$name.next" "$name"',
+  'systemctl reset-failed "$unit" 2>/dev/null || true',
+  'systemctl start "$unit"',
+].join('\n')
+
+/** Step 1: `<name>.next` holds the wanted container, created from the spec or the kept previous one. */
+export async function prepareNext(docker: ContainerClient, spec: ContainerSpec, revision: number, opts: {byId?: boolean} = {}): Promise<'created' | 'reused'> {
+  const hash = specHash(spec)
+  await docker.removeContainer(nextName(spec.name))
+  const prev = await docker.inspectContainer(prevName(spec.name))
+  if (prev && prev.labels[LABELS.hash] === hash && prev.imageId === spec.imageId) {
+    await docker.renameContainer(prevName(spec.name), nextName(spec.name))
+    return 'reused'
+  }
+  // Rollback creates by image id: the tag may point at another image by now, the revision names one.
+  await docker.createContainer({...createOptions(spec, revision), name: nextName(spec.name), ...(opts.byId ? {image: spec.imageId} : {})})
+  return 'created'
+}
+
+/** Step 2, on the host: the old container stops, the new one starts under the same name and unit. */
+export async function swapIn(host: Host, name: string, unitText: string): Promise<void> {
+  const unit = serviceUnitName(name)
+  const staged = posix.join(JOURNAL_ROOT, `${unit}.staged`)
+  await host.run(['install', '-d', '-m', '0700', JOURNAL_ROOT])
+  await host.writeFileAtomic(staged, unitText, {mode: 0o644})
+  const swapUnit = `osctl-swap-${name}-${randomBytes(3).toString('hex')}`
+  const r = await host.exec(['systemd-run', '--quiet', '--wait', '--collect', `--unit=${swapUnit}`, '--property=Type=oneshot', '--', '/bin/sh', '-c', SWAP_SCRIPT, 'osctl-swap', name, unit, staged, serviceUnitPath(name)], {
+    timeoutMs: 150_000,
+  })
+  if (r.exitCode !== 0) {
+    const log = await host.exec(['journalctl', '-u', swapUnit, '-o', 'cat', '-n', '15', '--no-pager'])
+    throw new OsctlError('COMMAND_FAILED', `${host.name}: swapping in the new ${name} container failed (exit ${r.exitCode})`, {
+      details: log.stdout.trim().split('\n').filter(Boolean),
+      hint: `\`journalctl -u ${swapUnit}\` and \`docker ps -a --filter name=${name}\` on ${host.name}`,
+    })
+  }
+}
+
+export const SWAP_LABELS = {swap: 'io.osctl.swap', readyLog: 'io.osctl.ready-log'} as const
+
+/** The ready-log marker when the next container may run beside the running one, else undefined. */
+export async function overlapMarker(docker: ContainerClient, name: string, spec: ContainerSpec): Promise<string | undefined> {
+  const running = await docker.inspectContainer(name)
+  if (!running || running.state !== 'running') return undefined
+  const [was, next] = await Promise.all([docker.inspectImage(running.imageId), docker.inspectImage(spec.imageId)])
+  const marker = next?.labels[SWAP_LABELS.readyLog]
+  return was?.labels[SWAP_LABELS.swap] === 'overlap' && next?.labels[SWAP_LABELS.swap] === 'overlap' && marker ? marker : undefined
+}
+
+/** Overlap, step 1b: `<name>.next` runs beside `<name>` until its log says it is ready. */
+export async function warmUp(host: Host, docker: ContainerClient, name: string, marker: string, timeoutSeconds: number): Promise<void> {
+  const next = nextName(name)
+  await docker.startContainer(next)
+  const deadline = Date.now() + timeoutSeconds * 1000
+  for (;;) {
+    const [info, logs] = await Promise.all([docker.inspectContainer(next), docker.containerLogs(next, 300).catch(() => '')])
+    if (logs.includes(marker)) return
+    if (info?.state !== 'running' || Date.now() > deadline) {
+      await docker.removeContainer(next)
+      throw new OsctlError('COMMAND_FAILED', `${host.name}: the new ${name} container ${info?.state === 'running' ? `was not ready within ${timeoutSeconds}s` : `exited (${info?.state ?? 'gone'})`} while the running one kept serving`, {
+        details: logs.trim().split('\n').slice(-20),
+        hint: `Nothing was switched over on ${host.name}; the log lines above are the new container's.`,
+      })
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
+
+/**
+ * Steps 1 and 2 as deploy and rollback both run them: the next container is prepared (created, or
+ * the kept previous one reused), warmed up beside the running one when both images allow it, then
+ * swapped in under the unit. The caller health-gates it and calls dropPrevious.
+ */
+export async function replaceContainer(host: Host, docker: ContainerClient, spec: ContainerSpec, revision: number, unitText: string, opts: {byId?: boolean} = {}): Promise<void> {
+  await prepareNext(docker, spec, revision, opts)
+  const marker = await overlapMarker(docker, spec.name, spec)
+  if (marker) await warmUp(host, docker, spec.name, marker, spec.health.timeoutSeconds)
+  await swapIn(host, spec.name, unitText)
+}
+
+/** Step 3: the new container is healthy; the kept previous one goes. */
+export async function dropPrevious(docker: ContainerClient, name: string): Promise<void> {
+  await docker.removeContainer(prevName(name))
+}

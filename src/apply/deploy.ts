@@ -1,0 +1,155 @@
+import type {ContainerClient} from '../docker/docker-client.js'
+import {OsctlError, errorMessage} from '../errors.js'
+import {HostResult, fanOut} from '../hosts/fan-out.js'
+import {Host} from '../hosts/host.js'
+import {Reporter} from '../reporter.js'
+import type {Site, SiteHost} from '../site/types.js'
+import {ensureDatabases} from './databases.js'
+import {newOperationId} from '../revisions/journal.js'
+import {DeployPlan, PlannedService} from '../catalog/plan.js'
+import {ApplyOptions, ServiceDeployer, ServiceHostResult} from './service-deployer.js'
+
+/** What deploy needs from the outside world; injected so the flow runs against fakes in tests. */
+export interface DeployDeps {
+  connect(hosts: SiteHost[]): Host[]
+  /** The Docker engine of a host (over its SSH connection in production). */
+  docker(host: SiteHost): ContainerClient
+}
+
+export interface DeployHostSummary {
+  host: string
+  ok: boolean
+  error?: ReturnType<OsctlError['toJSON']>
+}
+
+export interface DeployResult {
+  services: ServiceHostResult[]
+  hosts: DeployHostSummary[]
+  skipped: DeployPlan['skipped']
+  /** Containers (re)created or started in this run; 0 on a deploy with nothing to do. */
+  recreated: number
+  changed: boolean
+}
+
+/**
+ * Services in dependency order; for each, its target hosts in parallel (bounded by ssh_concurrency).
+ * A service with run-once bootstrap steps deploys on its first host before the others, so schema
+ * migrations finish before any other host starts the new code. A host that fails is left out of
+ * every later service; the other hosts carry on.
+ */
+export async function deploy(
+  site: Site,
+  plan: DeployPlan,
+  targets: SiteHost[],
+  deps: DeployDeps,
+  reporter: Reporter,
+  change: Pick<ApplyOptions, 'op' | 'operation' | 'backup' | 'keepJournalOnFailure'> = {},
+): Promise<DeployResult> {
+  const involved = new Map<string, SiteHost>()
+  for (const t of targets) involved.set(t.name, t)
+  if (plan.databaseHost) involved.set(plan.databaseHost.name, plan.databaseHost)
+  const hosts = new Map(deps.connect([...involved.values()]).map((h) => [h.name, h]))
+  const dockers = new Map<string, ContainerClient>()
+  const dockerOf = (h: SiteHost) => {
+    if (!dockers.has(h.name)) dockers.set(h.name, deps.docker(h))
+    return dockers.get(h.name)!
+  }
+  const operation = change.operation ?? newOperationId(change.op ?? 'deploy')
+  const failed = new Map<string, OsctlError>()
+  const results: ServiceHostResult[] = []
+  const absorb = (rs: HostResult<ServiceHostResult>[]) => {
+    for (const r of rs) {
+      if (r.ok) results.push(r.value!)
+      else {
+        failed.set(r.host, r.error!)
+        const detail = Array.isArray(r.error?.details) ? (r.error.details as unknown[]).filter((d): d is string => typeof d === 'string') : undefined
+        reporter.emit({host: r.host, subject: 'deploy', status: 'failed', message: r.error?.headline, detail})
+      }
+    }
+  }
+
+  try {
+    for (const s of plan.skipped) reporter.emit({subject: s.service, status: 'skipped', message: s.reason})
+    for (const ps of plan.services) {
+      const alive = ps.targets.filter((t) => !failed.has(t.name))
+      if (alive.length === 0) continue
+      // A dependency deployed in this run that failed on every one of its hosts serves nobody:
+      // its dependents are skipped (with why) instead of failing one health timeout at a time.
+      const down = ps.def.depends.filter((dep) => {
+        const d = plan.services.find((x) => x.def.name === dep)
+        return d !== undefined && d.targets.length > 0 && d.targets.every((t) => failed.has(t.name))
+      })
+      if (down.length > 0) {
+        for (const t of alive) failed.set(t.name, new OsctlError('COMMAND_FAILED', `${ps.def.name} was not deployed: ${down.join(', ')} failed on every host that runs it`, {hint: `fix ${down.join(', ')} first (see its error), then deploy again`}))
+        reporter.emit({subject: ps.def.name, status: 'skipped', message: `${down.join(', ')} failed on every host that runs it`})
+        continue
+      }
+      const ensureDb = once(async () => {
+        if (ps.databases.length === 0 || !plan.databaseHost) return
+        await ensureDatabases(dockerOf(plan.databaseHost), 'mariadb', ps.databases, plan.databaseHost.name)
+      })
+      const apply = (t: SiteHost) =>
+        new ServiceDeployer(hosts.get(t.name)!, dockerOf(t), reporter).apply(ps.rendered.get(t.name)!, {
+          runOnce: t.name === ps.hosts[0].name,
+          ensureDatabases: ensureDb,
+          op: change.op,
+          operation,
+          keepJournalOnFailure: change.keepJournalOnFailure,
+          // The snapshot is about the migration, which runs on the first host.
+          backup: t.name === ps.hosts[0].name ? change.backup : undefined,
+        })
+      const first = ps.hosts[0]
+      const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)
+      if (sequentialFirst) absorb(await fanOut(alive.filter((t) => t.name === first.name), 1, apply))
+      const rest = alive.filter((t) => !(sequentialFirst && t.name === first.name) && !failed.has(t.name))
+      if (sequentialFirst && failed.has(first.name)) {
+        for (const t of rest) failed.set(t.name, skippedBecause(ps, first.name))
+        continue
+      }
+      absorb(await fanOut(rest, site.config.sshConcurrency, apply))
+    }
+    await runPostDeploySteps(plan, results, failed, (t) => new ServiceDeployer(hosts.get(t.name)!, dockerOf(t), reporter), reporter)
+  } finally {
+    await Promise.allSettled([...dockers.values()].map((d) => d.close?.()))
+    await Promise.allSettled([...hosts.values()].map((h) => h.close()))
+  }
+
+  const summaries = targets.map((t): DeployHostSummary => (failed.has(t.name) ? {host: t.name, ok: false, error: failed.get(t.name)!.toJSON()} : {host: t.name, ok: true}))
+  const recreated = results.flatMap((r) => r.containers).filter((c) => c.status !== 'unchanged').length
+  return {services: results, hosts: summaries, skipped: plan.skipped, recreated, changed: results.some((r) => r.status === 'changed')}
+}
+
+/**
+ * post_deploy steps of each service, on its first host, in dependency order, once every service
+ * converged. A host whose step fails is reported failed like any other deploy failure.
+ */
+async function runPostDeploySteps(plan: DeployPlan, results: ServiceHostResult[], failed: Map<string, OsctlError>, deployer: (h: SiteHost) => ServiceDeployer, reporter: Reporter): Promise<void> {
+  const force = results.some((r) => r.status === 'changed')
+  for (const ps of plan.services) {
+    const first = ps.hosts[0]
+    const rendered = ps.rendered.get(first.name)
+    if (!rendered?.postSteps?.length || failed.has(first.name)) continue
+    try {
+      const ran = await deployer(first).runPostSteps(rendered, force)
+      const result = results.find((r) => r.service === ps.def.name && r.host === first.name)
+      if (result && ran.length > 0) Object.assign(result, {status: 'changed', bootstrap: [...result.bootstrap, ...ran]})
+    } catch (err) {
+      const e = err instanceof OsctlError ? err : new OsctlError('COMMAND_FAILED', errorMessage(err), {cause: err})
+      failed.set(first.name, e)
+      const detail = Array.isArray(e.details) ? (e.details as unknown[]).filter((d): d is string => typeof d === 'string') : undefined
+      reporter.emit({host: first.name, subject: ps.def.name, status: 'failed', message: e.headline, detail})
+    }
+  }
+}
+
+function skippedBecause(ps: PlannedService, first: string): OsctlError {
+  return new OsctlError('COMMAND_FAILED', `${ps.def.name} was not deployed: its first host ${first} failed its bootstrap`, {hint: `fix ${first} (see its error), then deploy again`})
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let p: Promise<void> | undefined
+  return () => (p ??= fn().catch((err) => {
+    p = undefined
+    throw err instanceof OsctlError ? err : new OsctlError('COMMAND_FAILED', errorMessage(err), {cause: err})
+  }))
+}

@@ -1,0 +1,128 @@
+import {z} from 'zod'
+
+import type {SchemaDocs} from '../site/zod-issues.js'
+
+/**
+ * templates/<service>/service.yml: one OpenStack service as osctl deploys it. Strings in command,
+ * environment, health and volumes are nunjucks templates rendered per host with the same variables
+ * as the config templates (see render.ts), so a new service is only YAML and .njk files.
+ */
+const NAME = /^[a-z][a-z0-9_-]*$/
+const name = z.string().regex(NAME, 'must be lower-case letters, digits, _ and - (starting with a letter)')
+const octal = z.string().regex(/^0?[0-7]{3,4}$/, 'must be an octal mode in quotes, e.g. "0640"')
+const argv = z.union([z.string().min(1), z.array(z.string()).min(1)])
+
+const configFile = z.strictObject({
+  /** A .njk file next to service.yml. */
+  template: z.string().min(1),
+  /** Name in the rendered config dir; default: the template name without .njk. */
+  file: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a plain file name').optional(),
+  dest: z.string().startsWith('/', 'must be an absolute path inside the container'),
+  owner: z.string().min(1).optional(),
+  perm: octal.optional(),
+})
+
+const permission = z.strictObject({
+  path: z.string().startsWith('/', 'must be an absolute path inside the container'),
+  owner: z.string().min(1).optional(),
+  perm: octal.optional(),
+  recurse: z.boolean().optional(),
+})
+
+const health = z.union([
+  z.strictObject({http: z.string().min(1), timeout: z.int().min(1).max(1800).optional()}),
+  z.strictObject({tcp: z.string().min(1), timeout: z.int().min(1).max(1800).optional()}),
+  /** A shell command run in the container (docker exec), exit 0 = healthy: for services that listen on no port (nova-conductor). */
+  z.strictObject({exec: z.string().min(1), timeout: z.int().min(1).max(1800).optional()}),
+])
+
+const container = z.strictObject({
+  name,
+  /** images/<image>/ builds it; pulled as <registry>/<namespace>/<image>:<image_tag>. */
+  image: name,
+  /** osctl_start's `command` (config.json); the container itself always runs the image's osctl_start. */
+  command: argv,
+  /** osctl_start switches to this user after installing the config files. */
+  user: z.string().min(1).optional(),
+  config: z.array(configFile).default([]),
+  permissions: z.array(permission).default([]),
+  /** `volume:/path[:ro]` named volumes (data that outlives containers) or `/host:/path[:ro]`. */
+  volumes: z.array(z.string().regex(/^[^:\s]+:\/[^:\s]*(:ro|:rw)?$/, 'must be NAME:/path or /host/path:/path, optionally :ro')).default([]),
+  environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).default({}),
+  health,
+})
+
+const bootstrapStep = z.strictObject({
+  name,
+  /** Runs from this container's image, with its config, volumes and environment. */
+  container: name,
+  command: argv,
+  user: z.string().min(1).optional(),
+  /** Only on the first host of the service's group (schema migrations, keystone-manage bootstrap). */
+  once: z.boolean().default(false),
+  environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).default({}),
+})
+
+/**
+ * Runs on the first host of the service once the whole deploy has converged (every service, every
+ * host), when anything changed in that deploy or the step never succeeded with this config:
+ * e.g. nova's cell_v2 discover_hosts, which needs the computes deployed after nova itself.
+ */
+const postDeployStep = bootstrapStep.omit({once: true})
+
+export const serviceSchema = z.strictObject({
+  name,
+  description: z.string().default(''),
+  group: z.enum(['control', 'compute']),
+  /** `first`: one instance, on the first host of the group (no clustering yet); `all`: every host. */
+  hosts: z.enum(['all', 'first']).default('all'),
+  depends: z.array(name).default([]),
+  /** passwords.yml keys the templates use (database passwords are added from `databases`). */
+  secrets: z.array(z.string().min(1)).default([]),
+  databases: z.array(z.strictObject({name, user: z.string().regex(/^[A-Za-z0-9_]{1,32}$/, 'must be a MariaDB user name'), password: z.string().min(1)})).default([]),
+  containers: z.array(container).min(1),
+  bootstrap: z.array(bootstrapStep).default([]),
+  post_deploy: z.array(postDeployStep).default([]),
+})
+
+export type ServiceFile = z.output<typeof serviceSchema>
+export type ContainerDef = ServiceFile['containers'][number]
+export type BootstrapStepDef = ServiceFile['bootstrap'][number]
+export type PostDeployStepDef = ServiceFile['post_deploy'][number]
+export type HealthDef = ContainerDef['health']
+
+const HINTS: Record<string, {what?: string; hint: string}> = {
+  name: {hint: 'the service name, the same as its folder under templates/'},
+  group: {hint: 'the inventory group whose hosts run it: control or compute'},
+  hosts: {hint: '`all` (every host of the group) or `first` (one instance on the first host)'},
+  depends: {what: 'a list of service names', hint: 'services that must be deployed and healthy first, e.g. `depends: [mariadb]`'},
+  secrets: {what: 'a list of passwords.yml keys', hint: 'e.g. `secrets: [keystone_admin_password]`'},
+  databases: {what: 'a list of {name, user, password}', hint: 'e.g. `databases: [{name: keystone, user: keystone, password: keystone_database_password}]`'},
+  containers: {what: 'a list of containers', hint: 'each container needs name, image, command and health'},
+  image: {hint: 'an image folder name under images/, e.g. `image: keystone`'},
+  command: {hint: 'the service command as a string or a list, e.g. `command: uwsgi --ini /etc/keystone/keystone-uwsgi.ini`'},
+  template: {hint: 'a .njk file next to service.yml'},
+  dest: {hint: 'where osctl_start installs the file inside the container, e.g. `dest: /etc/keystone/keystone.conf`'},
+  perm: {hint: 'quote octal modes, e.g. `perm: "0640"`'},
+  volumes: {what: 'a list of NAME:/path', hint: 'e.g. `volumes: ["mariadb:/var/lib/mysql"]`'},
+  health: {what: '{http: URL}, {tcp: ADDRESS:PORT} or {exec: COMMAND}', hint: 'e.g. `health: {http: "http://{{ api_address }}:5000/v3"}`, `health: {tcp: "{{ api_address }}:3306"}` or `health: {exec: "pgrep -f nova-conductor"}`'},
+  bootstrap: {what: 'a list of {name, container, command}', hint: 'one-shot steps, e.g. `- {name: db-sync, container: keystone, command: keystone-manage db_sync, once: true}`'},
+  post_deploy: {what: 'a list of {name, container, command}', hint: 'steps after the whole deploy, e.g. `- {name: discover-hosts, container: nova-api, command: nova-manage cell_v2 discover_hosts}`'},
+  container: {hint: 'the name of one of this service’s containers'},
+}
+
+export const serviceDocs: SchemaDocs = {
+  knownKeysAt(path) {
+    if (path.length === 0) return Object.keys(serviceSchema.shape)
+    if (path[0] === 'containers' && path.length === 2) return Object.keys(container.shape)
+    if (path[0] === 'containers' && path[2] === 'config') return Object.keys(configFile.shape)
+    if (path[0] === 'containers' && path[2] === 'permissions') return Object.keys(permission.shape)
+    if (path[0] === 'containers' && path[2] === 'health') return ['http', 'tcp', 'exec', 'timeout']
+    if (path[0] === 'bootstrap') return Object.keys(bootstrapStep.shape)
+    if (path[0] === 'post_deploy') return Object.keys(postDeployStep.shape)
+    if (path[0] === 'databases') return ['name', 'user', 'password']
+    return []
+  },
+  fallbackHint: 'see the service.yml format in src/catalog/catalog-schema.ts',
+  fields: HINTS,
+}

@@ -1,0 +1,152 @@
+import {OsctlError, OsctlErrors, errorMessage} from '../errors.js'
+import {nearestName} from '../site/nearest-name.js'
+import {KNOWN_SERVICES} from '../site/service-catalog.js'
+import type {Site, SiteHost} from '../site/types.js'
+import type {Catalog, ServiceDef} from './catalog.js'
+import {Overrides} from './overrides.js'
+import {RenderedService, renderService} from './render.js'
+
+const SYSTEM_SERVICES = ['etcd', 'registry']
+
+/** A database a service needs, with the user and the password (from passwords.yml) that own it. */
+export interface DatabaseGrant {
+  name: string
+  user: string
+  password: string
+}
+
+export interface PlannedService {
+  def: ServiceDef
+  /** Hosts of the whole inventory that run it (peers), and those this run works on (--limit). */
+  hosts: SiteHost[]
+  targets: SiteHost[]
+  rendered: Map<string, RenderedService>
+  databases: DatabaseGrant[]
+}
+
+export interface DeployPlan {
+  services: PlannedService[]
+  /** Enabled services this run leaves out, and why (no templates yet, system container). */
+  skipped: Array<{service: string; reason: string}>
+  /** Host running the mariadb container (databases are created there). */
+  databaseHost?: SiteHost
+}
+
+/** Hosts that run a service: its group in inventory order; only the first for `hosts: first`. */
+export function serviceHosts(site: Site, def: ServiceDef): SiteHost[] {
+  const members = site.hosts.filter((h) => h.groups.includes(def.group))
+  return def.hosts === 'first' ? members.slice(0, 1) : members
+}
+
+/**
+ * Everything deploy can know without touching a host, checked up front and reported together:
+ * service names, enabled_services and dependencies, passwords, and every template rendered for
+ * every target host. Throws OsctlErrors (exit 2); a returned plan renders cleanly everywhere.
+ */
+export function planDeploy(site: Site, catalog: Catalog, overrides: Overrides, opts: {services?: string[]; targets: SiteHost[]}): DeployPlan {
+  const errors: OsctlError[] = []
+  const enabled = new Set(site.config.enabledServices)
+  const known = catalog.services.map((s) => s.name)
+  const skipped: DeployPlan['skipped'] = []
+  let selected: ServiceDef[]
+
+  if (opts.services) {
+    for (const name of opts.services) {
+      if (catalog.get(name)) continue
+      if (SYSTEM_SERVICES.includes(name)) errors.push(usage(`${name} is a system container, not a deployable service`, 'system containers are installed by `osctl bootstrap`'))
+      else if (KNOWN_SERVICES.includes(name)) errors.push(usage(`service ${name} has no definition under templates/ yet`, `deployable services: ${known.join(', ')}`))
+      else {
+        const guess = nearestName(name, known)
+        errors.push(usage(`unknown service ${name}`, `${guess ? `did you mean ${guess}? ` : ''}known services: ${known.join(', ')}`))
+      }
+    }
+    selected = catalog.services.filter((s) => opts.services!.includes(s.name))
+    for (const s of selected) {
+      if (!enabled.has(s.name)) errors.push(new OsctlError('CONFIG_INVALID', `service ${s.name} is not in enabled_services`, {location: site.files.config, hint: `add ${s.name} to enabled_services in osctl.yml (or omit the key to enable every service)`}))
+    }
+  } else {
+    selected = catalog.services.filter((s) => enabled.has(s.name))
+    for (const name of site.config.enabledServices) {
+      if (catalog.get(name)) continue
+      skipped.push({service: name, reason: SYSTEM_SERVICES.includes(name) ? 'system container (osctl bootstrap)' : 'no definition under templates/ yet'})
+    }
+  }
+
+  for (const s of selected) {
+    for (const [i, dep] of s.depends.entries()) {
+      if (!enabled.has(dep)) {
+        errors.push(new OsctlError('CONFIG_INVALID', `service ${s.name} depends on ${dep}, which is not in enabled_services`, {
+          location: site.files.config,
+          hint: `enable ${dep} in osctl.yml (enabled_services), or disable ${s.name}; the dependency is declared at ${s.src.locate(['depends', i])}`,
+        }))
+      }
+    }
+    const needed = [...s.secrets, ...s.databases.map((d) => d.password)]
+    for (const key of [...new Set(needed)].filter((k) => !site.passwords[k])) {
+      errors.push(new OsctlError('CONFIG_INVALID', `password ${key} (needed by ${s.name}) is missing from passwords.yml`, {
+        location: site.files.passwords,
+        hint: '`osctl genpwd` generates every missing password',
+      }))
+    }
+  }
+
+  const mariadb = catalog.get('mariadb')
+  const databaseHost = mariadb ? serviceHosts(site, mariadb)[0] : undefined
+  const services: PlannedService[] = []
+  // Templates are rendered only when names, dependencies and passwords are right: otherwise every
+  // missing password would also show up as a template error.
+  const renderable = errors.length === 0
+  for (const def of selected) {
+    const hosts = serviceHosts(site, def)
+    if (hosts.length === 0) {
+      errors.push(new OsctlError('CONFIG_INVALID', `service ${def.name} runs on group ${def.group}, which has no hosts`, {location: site.files.inventory, hint: `add hosts to \`groups: ${def.group}: [...]\` in inventory.yml`}))
+      continue
+    }
+    if (def.databases.length > 0 && !databaseHost) {
+      errors.push(def.src.error(`${def.name} needs databases but no host runs mariadb`, 'add templates/mariadb and a control host', ['databases']))
+    }
+    const targets = hosts.filter((h) => opts.targets.some((t) => t.name === h.name))
+    const rendered = new Map<string, RenderedService>()
+    if (renderable) {
+      for (const h of targets) {
+        try {
+          rendered.set(h.name, renderService(def, site, h, overrides))
+        } catch (err) {
+          if (!errors.some((e) => e.headline === (err as OsctlError).headline)) errors.push(err instanceof OsctlError ? err : new OsctlError('INTERNAL', errorMessage(err)))
+        }
+      }
+    }
+    const databases = def.databases.map((d) => ({name: d.name, user: d.user, password: site.passwords[d.password] ?? ''}))
+    services.push({def, hosts, targets, rendered, databases})
+  }
+  if (errors.length > 0) throw new OsctlErrors(errors)
+  return {services, skipped, databaseHost}
+}
+
+function usage(message: string, hint: string): OsctlError {
+  return new OsctlError('USAGE', message, {location: '--services', hint})
+}
+
+/**
+ * Asks the site registry (from this machine) whether every image exists, so a missing image is
+ * a usage error before any host is touched. A registry this machine cannot reach is not an
+ * error here: the hosts may still reach it, and their pull says what is wrong.
+ */
+export async function checkImages(site: Site, plan: DeployPlan, fetchImpl: typeof fetch = fetch): Promise<void> {
+  const refs = new Map<string, string>()
+  for (const s of plan.services) for (const r of s.rendered.values()) for (const c of r.containers) refs.set(c.image, c.imageRef)
+  const missing: string[] = []
+  for (const [image] of refs) {
+    const url = `http://${site.config.registry}/v2/${site.config.namespace}/${image}/manifests/${site.config.imageTag}`
+    try {
+      const r = await fetchImpl(url, {method: 'HEAD', headers: {Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json'}, signal: AbortSignal.timeout(5000)})
+      if (r.status === 404) missing.push(image)
+    } catch {
+      return
+    }
+  }
+  if (missing.length === 0) return
+  throw new OsctlError('IMAGE_UNKNOWN', `image${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (tag ${site.config.imageTag}) not in the site registry ${site.config.registry}`, {
+    hint: `build and push them first: \`osctl image build ${missing.join(' ')} --push --site ${site.dir}\``,
+  })
+}

@@ -1,0 +1,207 @@
+import {createHash, createHmac} from 'node:crypto'
+import {basename, join} from 'node:path'
+import nunjucks from 'nunjucks'
+
+import {OsctlError} from '../errors.js'
+import type {Site, SiteHost} from '../site/types.js'
+import type {YamlPath} from '../site/yaml-source.js'
+import type {ServiceDef} from './catalog.js'
+import {Overrides} from './overrides.js'
+
+/** Inside every service container the host's /etc/osctl/<container>/ appears here, read-only. */
+export const CONFIG_MOUNT = '/var/lib/osctl/config_files'
+
+export interface RenderedHealth {
+  kind: 'http' | 'tcp' | 'exec'
+  /** URL, address:port, or a shell command run in the container. */
+  target: string
+  timeoutSeconds: number
+}
+
+export interface RenderedContainer {
+  service: string
+  name: string
+  /** images/<image>/ and its reference in the site registry. */
+  image: string
+  imageRef: string
+  env: Record<string, string>
+  volumes: string[]
+  health: RenderedHealth
+  /** Everything in /etc/osctl/<name>/: config.json (osctl_start's manifest), rendered configs, bootstrap/<step>/config.json. */
+  files: Record<string, string>
+  /** Override files merged into this container's configs. */
+  overrides: string[]
+}
+
+export interface RenderedStep {
+  name: string
+  container: string
+  once: boolean
+  env: Record<string, string>
+}
+
+export interface RenderedService {
+  service: string
+  host: string
+  containers: RenderedContainer[]
+  steps: RenderedStep[]
+  /** post_deploy steps (never `once`: they run on the service's first host only). */
+  postSteps?: RenderedStep[]
+}
+
+export type TemplateVars = Record<string, unknown>
+
+/** What config templates see; addresses come from the inventory, never from the host itself. */
+export function templateVars(site: Site, host: SiteHost): TemplateVars {
+  const peers = (group: string) =>
+    (site.groups[group] ?? []).map((n) => site.hosts.find((h) => h.name === n)!).map((h) => ({name: h.name, address: h.address}))
+  const groups = Object.fromEntries(Object.keys(site.groups).map((g) => [g, peers(g)]))
+  // Without a VIP the first control host is where every "internal" endpoint points (kolla_internal_vip_address).
+  const internal = (groups.control as Array<{address: string}> | undefined)?.[0]?.address ?? host.address
+  return {
+    openstack_release: site.config.openstackRelease,
+    region_name: 'RegionOne',
+    inventory_hostname: host.name,
+    api_address: host.address,
+    network_address: host.address,
+    api_interface: site.config.apiInterface,
+    network_interface: site.config.networkInterface,
+    internal_address: internal,
+    database_address: internal,
+    groups,
+    passwords: site.passwords,
+    registry: site.config.registry,
+  }
+}
+
+export function imageRefFor(site: Site, image: string): string {
+  return `${site.config.registry}/${site.config.namespace}/${image}:${site.config.imageTag}`
+}
+
+/**
+ * Renders one service for one host: every config template, osctl_start manifests, and the
+ * strings of service.yml. Any template error is OsctlError CONFIG_INVALID citing file:line.
+ */
+export function renderService(def: ServiceDef, site: Site, host: SiteHost, overrides: Overrides): RenderedService {
+  const env = environment(def.dir)
+  const vars = templateVars(site, host)
+  const str = (text: string, path: YamlPath) => renderString(env, text, vars, def, path)
+  const argv = (cmd: string | string[], path: YamlPath): string[] =>
+    typeof cmd === 'string' ? ['sh', '-c', `exec ${str(cmd, path)}`] : cmd.map((a, i) => str(a, [...path, i]))
+
+  const containers = def.containers.map((c, ci): RenderedContainer => {
+    const at = (...p: YamlPath) => ['containers', ci, ...p]
+    const files: Record<string, string> = {}
+    const applied: string[] = []
+    const configFiles = c.config.map((f) => {
+      const name = f.file ?? basename(f.template).replace(/\.njk$/, '')
+      const rendered = renderFile(env, f.template, vars, def)
+      const {text, applied: used} = overrides.apply(def.name, host.name, name, rendered)
+      files[name] = text
+      applied.push(...used)
+      return {source: `${CONFIG_MOUNT}/${name}`, dest: f.dest, owner: f.owner, perm: f.perm, optional: false}
+    })
+    const manifest = {command: argv(c.command, at('command')), config_files: configFiles, permissions: c.permissions, ...(c.user ? {user: c.user} : {})}
+    files['config.json'] = json(manifest)
+    for (const key of ['bootstrap', 'post_deploy'] as const) {
+      for (const [si, s] of def[key].entries()) {
+        if (s.container !== c.name) continue
+        const user = s.user ?? c.user
+        // osctl_start runs bootstrap_command when OSCTL_BOOTSTRAP is set; each step gets its own manifest dir.
+        files[`bootstrap/${s.name}/config.json`] = json({...manifest, command: ['true'], bootstrap_command: argv(s.command, [key, si, 'command']), ...(user ? {user} : {})})
+      }
+    }
+    const health = 'http' in c.health
+      ? {kind: 'http' as const, target: str(c.health.http, at('health', 'http'))}
+      : 'tcp' in c.health
+        ? {kind: 'tcp' as const, target: str(c.health.tcp, at('health', 'tcp'))}
+        : {kind: 'exec' as const, target: str(c.health.exec, at('health', 'exec'))}
+    return {
+      service: def.name,
+      name: c.name,
+      image: c.image,
+      imageRef: imageRefFor(site, c.image),
+      env: Object.fromEntries(Object.entries(c.environment).map(([k, v]) => [k, str(v, at('environment', k))])),
+      volumes: c.volumes.map((v, vi) => str(v, at('volumes', vi))),
+      health: {...health, timeoutSeconds: c.health.timeout ?? 120},
+      files,
+      overrides: applied,
+    }
+  })
+  const steps = def.bootstrap.map((s, si): RenderedStep => ({
+    name: s.name,
+    container: s.container,
+    once: s.once,
+    env: Object.fromEntries(Object.entries(s.environment).map(([k, v]) => [k, str(v, ['bootstrap', si, 'environment', k])])),
+  }))
+  const postSteps = def.post_deploy.map((s, si): RenderedStep => ({
+    name: s.name,
+    container: s.container,
+    once: true,
+    env: Object.fromEntries(Object.entries(s.environment).map(([k, v]) => [k, str(v, ['post_deploy', si, 'environment', k])])),
+  }))
+  return {service: def.name, host: host.name, containers, steps, ...(postSteps.length > 0 ? {postSteps} : {})}
+}
+
+const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n'
+
+/** templates/_shared/ holds what several services include (it has no service.yml, so it is no service). */
+export const SHARED_TEMPLATES = '_shared'
+
+function environment(dir: string): nunjucks.Environment {
+  const loader = new nunjucks.FileSystemLoader([dir, join(dir, '..', SHARED_TEMPLATES)], {noCache: true})
+  const env = new nunjucks.Environment(loader, {autoescape: false, throwOnUndefined: true, trimBlocks: true, lstripBlocks: true})
+  env.addFilter('sha256', (s: unknown) => createHash('sha256').update(String(s)).digest('hex'))
+  env.addFilter('fernet_key', fernetKey)
+  return env
+}
+
+function renderFile(env: nunjucks.Environment, template: string, vars: TemplateVars, def: ServiceDef): string {
+  try {
+    return env.render(template, vars)
+  } catch (err) {
+    throw templateError(err, `${def.dir}/${template}`, 0)
+  }
+}
+
+function renderString(env: nunjucks.Environment, text: string, vars: TemplateVars, def: ServiceDef, path: YamlPath): string {
+  try {
+    return env.renderString(text, vars)
+  } catch (err) {
+    // The string sits on one line of service.yml: cite that line.
+    const loc = def.src.locate(path)
+    throw templateError(err, loc.replace(/:\d+$/, ''), -1)
+  }
+}
+
+/** nunjucks says `(file) [Line 3, Column 7]\n  message`; osctl says `file:3: message`. */
+export function templateError(err: unknown, fallbackFile: string, lineOffset: number): OsctlError {
+  const msg = (err as Error)?.message ?? String(err)
+  const m = /\((.*?)\)\s*(?:\[Line (\d+), Column (\d+)\])?\s*\n?\s*(?:Error: )?([\s\S]*)$/.exec(msg)
+  const file = m?.[1] && m[1] !== 'unknown path' ? m[1] : fallbackFile
+  let line = m?.[2] ? Number(m[2]) : undefined
+  if (lineOffset < 0) {
+    // Inline strings: nunjucks counts inside the string; the location already carries the YAML line.
+    line = undefined
+  }
+  const what = (m?.[4] ?? msg).trim().split('\n')[0].replace(/^Template render error:\s*/, '')
+  const undefinedValue = /undefined|null/.test(what)
+  return new OsctlError('CONFIG_INVALID', `template error: ${what}`, {
+    location: line === undefined ? file : `${file}:${line}`,
+    hint: undefinedValue
+      ? 'a variable the template uses is not defined: check its name (see templateVars in src/catalog/render.ts) or add the password with `osctl genpwd`'
+      : 'fix the nunjucks syntax at that line',
+    cause: err,
+  })
+}
+
+/**
+ * `{{ passwords.keystone_fernet_seed | fernet_key("0") }}`: a Fernet key (32 bytes, URL-safe base64
+ * with padding, what `keystone-manage fernet_setup` writes) derived from a site secret and a key
+ * name. Every control host renders the same keys, so a token one keystone issues every other one
+ * accepts, without copying key files between hosts. The keys change only with the secret.
+ */
+export function fernetKey(secret: unknown, name: unknown): string {
+  if (typeof secret !== 'string' || secret.length < 16) throw new Error('fernet_key needs a secret of at least 16 characters')
+  return createHmac('sha256', secret).update(`osctl-fernet-key/${String(name)}`).digest('base64url') + '='
+}

@@ -1,0 +1,122 @@
+import {OsctlError} from '../errors.js'
+import type {Host} from '../hosts/host.js'
+import {Reporter} from '../reporter.js'
+import type {SiteHost} from '../site/types.js'
+import type {ServiceDef} from '../catalog/catalog.js'
+import {BackupMeta, readBackup, restoreIfMigrated} from '../revisions/db-backup.js'
+import type {DeployContext} from '../session/deploy-context.js'
+import {JournalEntry, pendingOperations} from '../revisions/journal.js'
+import {Ledger} from '../revisions/ledger.js'
+import {serviceHosts as planServiceHosts} from '../catalog/plan.js'
+import {RestoreResult, RevisionRestorer} from './revision-restore.js'
+
+export interface RollbackResult {
+  service: string
+  results: RestoreResult[]
+  /** The snapshot restored, when the revision being left had migrated the databases. */
+  databaseRestored?: BackupMeta
+  /** The snapshot not restored because the schema had not changed since it was taken. */
+  databaseKept?: BackupMeta
+  /** Operations a killed osctl left half-done, which this rollback undid (upgrade, deploy) or completed (rollback). */
+  interrupted: JournalEntry[]
+}
+
+type Step = {kind: 'undo'; entry: JournalEntry} | {kind: 'restore'; to?: number; entry?: JournalEntry} | {kind: 'skip'; entry?: undefined}
+
+/**
+ * Every host is checked before anything changes. When the revision being left changed the image of
+ * a service with databases, its schema may have been migrated: the snapshot taken before it is
+ * restored first, and without one the rollback is refused unless forced.
+ */
+export async function rollbackService(ctx: DeployContext, def: ServiceDef, targets: SiteHost[], opts: {to?: number; force: boolean; reporter: Reporter; container?: string}): Promise<RollbackResult> {
+  const hosts = ctx.deps.connect(targets)
+  const dockers = targets.map((t) => ctx.deps.docker(t))
+  const closers: Array<() => Promise<unknown>> = [...hosts.map((h) => () => h.close()), ...dockers.map((d) => async () => d.close?.())]
+  try {
+    const restorers = hosts.map((h, i) => new RevisionRestorer(h, dockers[i], opts.reporter))
+    // A change a killed osctl left half-done: an upgrade or deploy is undone (back to the revision
+    // the ledger still calls current), a rollback is completed (to the revision it was going to).
+    // Hosts that finished their part of that operation go back too; the others are left alone.
+    const pending = await pendingOperations(hosts, def.name)
+    const operations = new Set([...pending.values()].map((e) => e.operation))
+    const steps: Step[] = await Promise.all(
+      hosts.map(async (h): Promise<Step> => {
+        const e = pending.get(h.name)
+        if (opts.to !== undefined) return {kind: 'restore', to: opts.to, entry: e}
+        if (e) return e.op === 'rollback' ? {kind: 'restore', to: e.revision, entry: e} : {kind: 'undo', entry: e}
+        if (operations.size === 0) return {kind: 'restore'}
+        const op = (await new Ledger(h).current(def.name))?.operation
+        return op && operations.has(op) ? {kind: 'restore'} : {kind: 'skip'}
+      }),
+    )
+    if (opts.container) await onlyThisContainer(hosts, steps, def.name, opts.container, opts.to)
+    for (const [i, r] of restorers.entries()) {
+      const step = steps[i]
+      const e = step.entry
+      if (e) opts.reporter.emit({host: hosts[i].name, subject: def.name, status: 'info', message: `osctl was killed during \`${e.op}\` to revision ${e.revision}; ${step.kind === 'undo' ? 'undoing it' : 'completing it'}`})
+      if (step.kind === 'skip') opts.reporter.emit({host: hosts[i].name, subject: def.name, status: 'skipped', message: 'not part of the interrupted operation; left as it is'})
+      if (step.kind === 'restore') await r.target(def.name, step.to)
+    }
+    const undo = (i: number) => (steps[i].kind === 'undo' ? steps[i].entry : undefined)
+
+    let snapshot: BackupMeta | undefined
+    let databaseKept: BackupMeta | undefined
+    const mariadb = ctx.catalog.get('mariadb')
+    const migrationHost = planServiceHosts(ctx.site, def)[0]
+    const firstIdx = targets.findIndex((t) => t.name === migrationHost.name)
+    if (def.databases.length > 0 && mariadb && firstIdx >= 0 && steps[firstIdx].kind !== 'skip') {
+      const leaving = (await new Ledger(hosts[firstIdx]).current(def.name))!
+      const [dbHost] = ctx.deps.connect([planServiceHosts(ctx.site, mariadb)[0]])
+      closers.push(() => dbHost.close())
+      const halfDone = undo(firstIdx)
+      // Undoing a half-done upgrade: its snapshot (if it took one) is the pre-upgrade database.
+      snapshot = halfDone ? (halfDone.backup === undefined ? undefined : await readBackup(dbHost, def.name, halfDone.backup)) : await readBackup(dbHost, def.name, leaving.revision)
+      const imageChanged = leaving.containers.some((c) => c.changed.includes('image') || c.changed.includes('new'))
+      if (!halfDone && !snapshot && imageChanged && leaving.previous !== undefined && !opts.force) {
+        throw new OsctlError('USAGE', `${def.name} revision ${leaving.revision} changed the image and may have migrated ${def.databases.map((d) => d.name).join(', ')}, but no database snapshot was taken before it`, {
+          hint: 'Snapshots are taken by `osctl service upgrade`. Roll back anyway (the old code on the new schema) with --force.',
+        })
+      }
+      if (snapshot && (await restoreIfMigrated(dbHost, snapshot)) === 'unchanged') {
+        opts.reporter.emit({host: dbHost.name, subject: def.name, status: 'unchanged', message: `databases ${snapshot.databases.join(', ')}: schema unchanged since the snapshot before revision ${snapshot.revision}; left as they are, nothing written since is lost`})
+        databaseKept = snapshot
+        snapshot = undefined
+      } else if (snapshot) {
+        opts.reporter.emit({host: dbHost.name, subject: def.name, status: 'changed', message: `databases ${snapshot.databases.join(', ')} restored to before revision ${snapshot.revision}`})
+      }
+    }
+
+    const results: RestoreResult[] = []
+    for (const [i, r] of restorers.entries()) {
+      const step = steps[i]
+      if (step.kind === 'undo') results.push(await r.undoInterrupted(def.name, step.entry.revision))
+      if (step.kind === 'restore') results.push(await r.restore(def.name, step.to))
+    }
+    return {service: def.name, results, databaseRestored: snapshot, ...(databaseKept ? {databaseKept} : {}), interrupted: [...pending.values()]}
+  } finally {
+    await Promise.all(closers.map((c) => c().catch(() => {})))
+  }
+}
+
+/**
+ * `service rollback nova-api`: the revision being left may only have changed nova-api (what
+ * `service upgrade nova-api` writes); one that also changed other containers is the service's to undo.
+ */
+async function onlyThisContainer(hosts: Host[], steps: Step[], service: string, container: string, to: number | undefined): Promise<void> {
+  for (const [i, h] of hosts.entries()) {
+    const step = steps[i]
+    if (step.kind === 'skip') continue
+    const ledger = new Ledger(h)
+    const current = await ledger.current(service)
+    if (!current) continue
+    const target = step.kind === 'undo' ? current : await ledger.read(service, step.to ?? current.previous ?? current.revision)
+    const leaving = step.kind === 'undo' ? await ledger.read(service, step.entry.revision) : current
+    const others = (leaving?.containers ?? []).filter((c) => c.name !== container && target?.containers.find((t) => t.name === c.name)?.hash !== c.hash)
+    if (others.length > 0) {
+      throw new OsctlError('USAGE', `${h.name}: going from ${service} revision ${leaving!.revision} to ${target?.revision} also changes ${others.map((c) => c.name).join(', ')}, not only ${container}`, {
+        location: 'SERVICE',
+        hint: `Roll back the whole service: \`osctl service rollback ${service}${to ? ` --to ${to}` : ''}\`.`,
+      })
+    }
+  }
+}

@@ -1,0 +1,122 @@
+import type {ContainerClient, ContainerCreateOptions, ContainerInfo, ImageInfo} from '../../src/docker/docker-client.js'
+import {OsctlError} from '../../src/errors.js'
+import {FakeDocker} from './fake-docker.js'
+
+/**
+ * FakeDocker plus containers, for the deploy flow: create/start/stop/remove/list by label, pull,
+ * exec and logs. Started containers run until stopped; `exitCodes` makes one-shot containers
+ * (bootstrap steps) exit with a given code.
+ */
+export class FakeEngine extends FakeDocker implements ContainerClient {
+  readonly containers = new Map<string, ContainerInfo & {opts: ContainerCreateOptions}>()
+  readonly execs: Array<{container: string; argv: string[]}> = []
+  /** Image refs the registry has (pull fails for others). */
+  readonly registry = new Set<string>()
+  /** Container name → exit code of its one-shot run. */
+  readonly exitCodes = new Map<string, number>()
+  private ids = 1
+
+  async pullImage(ref: string): Promise<ImageInfo> {
+    this.calls.push(`pull ${ref}`)
+    if (!this.registry.has(ref)) {
+      // Worded like DockerodeClient.pullImage, which the contract is about.
+      throw new OsctlError('IMAGE_UNKNOWN', `fake: cannot pull ${ref}: manifest unknown`, {hint: `build and push it first: \`osctl image build ${ref.split('/').at(-1)!.split(':')[0]} --push\``})
+    }
+    return this.images.get(ref) ?? this.addImage(ref, {})
+  }
+
+  /** By ref, or by image id as the engine also accepts (rollback creates containers by id). */
+  override async inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    const byRef = await super.inspectImage(ref)
+    if (byRef) return byRef
+    const byId = [...this.images.values()].find((i) => i.id === ref)
+    return byId && {...byId, labels: {...byId.labels}}
+  }
+
+  async createContainer(opts: ContainerCreateOptions): Promise<string> {
+    this.calls.push(`create ${opts.name}`)
+    if (this.containers.has(opts.name)) throw new Error(`Conflict: container name ${opts.name} in use`)
+    const id = `c${this.ids++}`
+    const image = this.images.get(opts.image) ?? [...this.images.values()].find((i) => i.id === opts.image)
+    this.containers.set(opts.name, {id, name: opts.name, image: opts.image, imageId: image?.id ?? opts.image, labels: {...opts.labels}, state: 'created', opts})
+    return id
+  }
+
+  async inspectContainer(name: string): Promise<ContainerInfo | undefined> {
+    const c = this.containers.get(name)
+    return c && {...c, labels: {...c.labels}}
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    const match = (c: ContainerInfo) => Object.entries(labels).every(([k, v]) => (v === '' ? k in c.labels : c.labels[k] === v))
+    return [...this.containers.values()].filter(match)
+  }
+
+  async startContainer(name: string): Promise<void> {
+    this.calls.push(`start ${name}`)
+    const c = this.mustGet(name)
+    const code = this.exitCodes.get(name)
+    c.state = code === undefined ? 'running' : 'exited'
+    c.exitCode = code
+  }
+
+  async stopContainer(name: string): Promise<void> {
+    this.calls.push(`stop ${name}`)
+    const c = this.containers.get(name)
+    if (c) c.state = 'exited'
+  }
+
+  async removeContainer(name: string): Promise<void> {
+    if (this.containers.delete(name)) this.calls.push(`rm ${name}`)
+  }
+
+  async renameContainer(name: string, to: string): Promise<void> {
+    this.calls.push(`rename ${name} ${to}`)
+    const c = this.mustGet(name)
+    if (this.containers.has(to)) throw new Error(`Conflict: container name ${to} in use`)
+    this.containers.delete(name)
+    this.containers.set(to, {...c, name: to})
+  }
+
+  async waitContainer(name: string): Promise<number> {
+    return this.mustGet(name).exitCode ?? 0
+  }
+
+  async containerLogs(name: string): Promise<string> {
+    return `logs of ${name}\n`
+  }
+
+  async exec(container: string, argv: string[]): Promise<{exitCode: number; stdout: string; stderr: string}> {
+    this.execs.push({container, argv})
+    return {exitCode: this.containers.get(container)?.state === 'running' ? 0 : 1, stdout: '', stderr: ''}
+  }
+
+  /** Names of containers created (not steps) in call order. */
+  /** Containers created, by the name they serve under (the swap creates `<name>.next`, then renames it). */
+  created(): string[] {
+    return this.calls.filter((c) => c.startsWith('create ') && !c.includes('osctl-bootstrap-')).map((c) => c.slice(7).replace(/\.next$/, ''))
+  }
+
+  /** Image id → message: the engine refuses (409) to remove it, as when a container appeared meanwhile. */
+  readonly refuseRemove = new Map<string, string>()
+
+  /**
+   * By ref exactly as FakeDocker; by image id like `docker rmi <id>`: every tag of it goes, and an
+   * image a container uses is refused (409) unless forced.
+   */
+  override async removeImage(ref: string, force = false): Promise<void> {
+    const tagged = [...this.images.entries()].filter(([, i]) => i.id === ref)
+    if (tagged.length === 0) return super.removeImage(ref)
+    this.calls.push(`remove ${ref}`)
+    const user = [...this.containers.values()].find((c) => c.imageId === ref)
+    const refusal = this.refuseRemove.get(ref) ?? (user && !force ? `conflict: unable to delete ${ref.slice(7, 19)} (must be forced) - image is being used by ${user.state} container ${user.id}` : undefined)
+    if (refusal) throw Object.assign(new Error(refusal), {statusCode: 409})
+    for (const [key] of tagged) this.images.delete(key)
+  }
+
+  private mustGet(name: string) {
+    const c = this.containers.get(name)
+    if (!c) throw Object.assign(new Error(`no such container: ${name}`), {statusCode: 404})
+    return c
+  }
+}

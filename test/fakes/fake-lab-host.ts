@@ -1,0 +1,94 @@
+import {loadCatalog} from '../../src/catalog/catalog.js'
+import type {DeployContext} from '../../src/session/deploy-context.js'
+import {DeployDeps, deploy} from '../../src/apply/deploy.js'
+import {Overrides} from '../../src/catalog/overrides.js'
+import {planDeploy} from '../../src/catalog/plan.js'
+import {TEMPLATES_DIR} from '../../src/paths.js'
+import {RecordingReporter} from '../../src/reporter.js'
+import type {Site} from '../../src/site/types.js'
+import {FakeCall, FakeHost} from './fake-host.js'
+import {FakeEngine} from './fake-engine.js'
+
+/**
+ * A FakeHost that answers what deploy and rollback run: install -d, ls/find over its files,
+ * systemctl driving the engine's containers, and health probes that succeed.
+ */
+export type LabHost = FakeHost & {swap: (call: FakeCall) => string}
+
+export function labHost(name: string, address: string, engine: FakeEngine): LabHost {
+  const active = new Set<string>()
+  const h = new FakeHost(name, address)
+  const under = (dir: string) => [...h.files.keys()].filter((k) => k.startsWith(`${dir}/`)).map((k) => k.slice(dir.length + 1))
+  h.on(/^install -d /, () => '')
+  // revision-restore.ts's host-side config sync: DST's files become exactly SRC's.
+  h.on(/^sh -c [\s\S]* osctl-sync-config /, (c) => {
+    const [src, dst] = c.argv!.slice(-2)
+    if (under(src).length === 0) return {exitCode: 1, stderr: `test -d ${src} failed\n`}
+    for (const f of under(dst)) if (!h.files.has(`${src}/${f}`)) h.files.delete(`${dst}/${f}`)
+    for (const f of under(src)) h.files.set(`${dst}/${f}`, {...h.files.get(`${src}/${f}`)!, mode: 0o600})
+    return ''
+  })
+  h.on(/^sh -c .*ls -1/, (c) => [...new Set(under(c.argv!.at(-1)!).map((k) => k.split('/')[0]))].join('\n'))
+  h.on(/^sh -c .*find \. -type f/, (c) => under(c.argv!.at(-1)!).join('\n'))
+  h.on(/^systemctl /, (c) => {
+    const [, verb, ...rest] = c.argv!
+    const unit = rest.filter((r) => !r.startsWith('-'))[0] ?? ''
+    const container = unit.replace(/^osctl-svc-/, '').replace(/\.service$/, '')
+    if (verb === 'is-active') return {exitCode: active.has(unit) ? 0 : 3, stdout: active.has(unit) ? 'active\n' : 'inactive\n'}
+    if (verb === 'start' || verb === 'restart') {
+      active.add(unit)
+      void engine.startContainer(container)
+    }
+    if (verb === 'stop') {
+      active.delete(unit)
+      void engine.stopContainer(container)
+    }
+    return ''
+  })
+  // container-swap.ts's host-side swap, acted out on the engine.
+  const swap = (c: FakeCall) => {
+    const argv = c.argv!
+    const [name, unit, staged, dest] = argv.slice(argv.indexOf('--') + 5)
+    active.delete(unit)
+    if (engine.containers.has(name)) {
+      void engine.stopContainer(name)
+      engine.containers.delete(`${name}.prev`)
+      void engine.renameContainer(name, `${name}.prev`)
+    }
+    void engine.renameContainer(`${name}.next`, name)
+    const file = h.files.get(staged)
+    if (file) h.files.set(dest, file)
+    h.files.delete(staged)
+    active.add(unit)
+    void engine.startContainer(name)
+    return ''
+  }
+  h.on(/^systemd-run /, swap)
+  h.on(/^timeout 5 bash -c /, () => 'HTTP/1.0 200 OK\r\n\r\n')
+  return Object.assign(h, {swap})
+}
+
+/**
+ * A whole fake lab for the deploy flow: a FakeEngine and a labHost per site host, each registry
+ * holding `refs`, mariadb dumps answered by `dump`, restores accepted; `deploy(services)` runs a
+ * real deploy over it, `ctx()` is the DeployContext upgrade/rollback take.
+ */
+export function fakeLab(site: Site, refs: string[], dump: (call: FakeCall) => string = () => '-- dump\n') {
+  const engines = new Map(site.hosts.map((h) => [h.name, new FakeEngine()]))
+  for (const e of engines.values()) for (const ref of refs) e.registry.add(ref)
+  const hosts = new Map(site.hosts.map((h) => [h.name, labHost(h.name, h.address, engines.get(h.name)!)]))
+  for (const h of hosts.values()) {
+    h.on(/^docker exec mariadb mariadb-dump /, dump)
+    h.on(/^docker exec -i mariadb mariadb$/, () => '')
+  }
+  const deps: DeployDeps = {connect: (list) => list.map((h) => hosts.get(h.name)!), docker: (h) => engines.get(h.name)!}
+  const ctx = async (): Promise<DeployContext> => ({site, catalog: await loadCatalog(TEMPLATES_DIR), overrides: Overrides.empty(), deps, targets: site.hosts})
+  const deployed = async (services: string[]) => {
+    const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services, targets: site.hosts})
+    return deploy(site, plan, site.hosts, deps, new RecordingReporter())
+  }
+  return {engines, hosts, deps, ctx, deploy: deployed}
+}
+
+/** `osctl/<image>:<tag>` in the fake site's registry, for every image and tag. */
+export const registryRefs = (images: string[], tags: string[]) => images.flatMap((i) => tags.map((t) => `10.0.0.11:4000/osctl/${i}:${t}`))

@@ -1,0 +1,127 @@
+import {posix} from 'node:path'
+import {beforeEach, describe, expect, it} from 'vitest'
+
+import {loadCatalog} from '../../../src/catalog/catalog.js'
+import {DeployDeps, deploy} from '../../../src/apply/deploy.js'
+import {Overrides} from '../../../src/catalog/overrides.js'
+import {planDeploy} from '../../../src/catalog/plan.js'
+import {TEMPLATES_DIR} from '../../../src/paths.js'
+import {RecordingReporter} from '../../../src/reporter.js'
+import type {Site} from '../../../src/site/types.js'
+import {FakeHost} from '../../fakes/fake-host.js'
+import {labHost} from '../../fakes/fake-lab-host.js'
+import {FakeEngine} from '../../fakes/fake-engine.js'
+import {testSite} from '../../fakes/site.js'
+
+describe('deploy flow (FakeHost + FakeEngine)', () => {
+  let site: Site
+  let hosts: Map<string, FakeHost>
+  let engines: Map<string, FakeEngine>
+  let deps: DeployDeps
+
+  beforeEach(() => {
+    site = testSite()
+    engines = new Map(site.hosts.map((h) => [h.name, new FakeEngine()]))
+    for (const e of engines.values()) for (const image of ['mariadb', 'memcached', 'rabbitmq', 'keystone']) e.registry.add(`10.0.0.11:4000/osctl/${image}:zed`)
+    hosts = new Map(site.hosts.map((h) => [h.name, labHost(h.name, h.address, engines.get(h.name)!)]))
+    deps = {connect: (list) => list.map((h) => hosts.get(h.name)!), docker: (h) => engines.get(h.name)!}
+  })
+
+  // The keystone slice: the FakeEngine's registry holds only these images.
+  const run = async (services: string[] = ['mariadb', 'memcached', 'rabbitmq', 'keystone']) => {
+    const reporter = new RecordingReporter()
+    const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services, targets: site.hosts})
+    return {result: await deploy(site, plan, site.hosts, deps, reporter), reporter}
+  }
+
+  it('deploys in dependency order, creates databases, runs bootstrap steps once, writes units and the ledger', async () => {
+    const {result} = await run()
+    expect(result.hosts.every((h) => h.ok)).toBe(true)
+    const e1 = engines.get('lab-1')!
+    const e2 = engines.get('lab-2')!
+    expect(e1.created()).toEqual(['mariadb', 'memcached', 'keystone', 'rabbitmq'])
+    expect(e2.created()).toEqual(['memcached', 'keystone'])
+    const c = e1.containers.get('keystone')!
+    expect(c.opts).toMatchObject({networkMode: 'host', restartPolicy: 'no'})
+    expect(c.labels).toMatchObject({'io.osctl.managed': 'true', 'io.osctl.service': 'keystone', 'io.osctl.revision': '1'})
+    expect(c.labels['io.osctl.config-hash']).toMatch(/^sha256:/)
+
+    expect(e1.execs).toHaveLength(1)
+    expect(e1.execs[0].container).toBe('mariadb')
+    expect(e1.execs[0].argv.at(-1)).toContain('CREATE DATABASE IF NOT EXISTS `keystone`;')
+    expect(e1.execs[0].argv.at(-1)).toContain("ALTER USER 'keystone'@'%' IDENTIFIED BY 'ks-db';")
+
+    const steps = (e: FakeEngine) => e.calls.filter((x) => x.startsWith('create osctl-bootstrap-')).map((x) => x.slice('create osctl-bootstrap-keystone-'.length))
+    expect(steps(e1)).toEqual(['db-sync', 'bootstrap'])
+    expect(steps(e2)).toEqual([])
+    // keystone's fernet and credential keys: rendered alike on both control hosts, none random.
+    const keyFiles = (h: string) => ['fernet-0', 'fernet-1', 'credential-0', 'credential-1'].map((f) => hosts.get(h)!.text(`/etc/osctl/keystone/${f}`))
+    expect(keyFiles('lab-1').every((k) => /^[A-Za-z0-9_-]{43}=$/.test(k ?? ''))).toBe(true)
+    expect(new Set(keyFiles('lab-1')).size).toBe(4)
+    expect(keyFiles('lab-2')).toEqual(keyFiles('lab-1'))
+    expect([...e1.containers.keys()].some((n) => n.startsWith('osctl-bootstrap-'))).toBe(false)
+
+    const h1 = hosts.get('lab-1')!
+    const unit = h1.text('/etc/systemd/system/osctl-svc-keystone.service')!
+    expect(unit).toContain('# osctl-managed: service/keystone/keystone revision=1')
+    expect(unit).toContain('ExecStart=/usr/bin/docker start -a keystone')
+    expect(unit).toMatch(/Requires=docker.service[\s\S]*Restart=always/)
+    expect(h1.text('/etc/osctl/keystone/bootstrap/db-sync/config.json')).toContain('"bootstrap_command"')
+    expect(h1.files.get('/etc/osctl/keystone/keystone.conf')!.mode).toBe(0o600)
+    expect(h1.text('/var/lib/osctl/services/keystone/current')).toBe('1\n')
+    const record = JSON.parse(h1.text('/var/lib/osctl/services/keystone/revisions/1/record.json')!)
+    expect(record).toMatchObject({format: 1, service: 'keystone', revision: 1, outcome: 'active'})
+    expect(record.containers[0]).toMatchObject({name: 'keystone', changed: ['new'], unitName: 'osctl-svc-keystone.service'})
+    expect(h1.text(posix.join('/var/lib/osctl/services/keystone/revisions/1/config/keystone/keystone.conf'))).toContain('[database]')
+  })
+
+  it('a second deploy with nothing changed recreates, restarts and bootstraps nothing', async () => {
+    await run()
+    const before = [...engines.values()].map((e) => e.calls.length)
+    const writes = [...hosts.values()].map((h) => h.ops.length)
+    const {result, reporter} = await run()
+    expect(result.recreated).toBe(0)
+    expect(result.changed).toBe(false)
+    expect(result.services.every((s) => s.status === 'unchanged' && s.revision === 1 && s.bootstrap.length === 0)).toBe(true)
+    expect([...engines.values()].map((e) => e.calls.slice(before.shift()).filter((c) => /^(create|start|stop|rm) /.test(c)))).toEqual([[], []])
+    expect([...hosts.values()].map((h) => h.ops.length)).toEqual(writes)
+    expect(hosts.get('lab-1')!.ran(/systemctl (restart|stop)/)).toBe(true) // from the first run only
+    expect(reporter.events.filter((e) => e.status === 'unchanged').map((e) => e.message)).toContain('unchanged (http://10.0.0.11:5000/v3 answered 200)')
+  })
+
+  it('recreates only what changed, says why, and writes a new revision', async () => {
+    await run()
+    site.passwords.keystone_database_password = 'new-pw'
+    const {result} = await run()
+    const ks = result.services.filter((s) => s.service === 'keystone')
+    expect(ks.map((s) => [s.host, s.revision, s.containers[0].status, s.containers[0].changed])).toEqual([
+      ['lab-1', 2, 'recreated', ['config:keystone.conf']],
+      ['lab-2', 2, 'recreated', ['config:keystone.conf']],
+    ])
+    expect(result.services.filter((s) => s.service !== 'keystone').every((s) => s.status === 'unchanged')).toBe(true)
+    const h1 = hosts.get('lab-1')!
+    expect(h1.text('/var/lib/osctl/services/keystone/current')).toBe('2\n')
+    expect(JSON.parse(h1.text('/var/lib/osctl/services/keystone/revisions/2/record.json')!).previous).toBe(1)
+    expect(engines.get('lab-1')!.containers.get('keystone')!.labels['io.osctl.revision']).toBe('2')
+    expect(engines.get('lab-1')!.containers.get('mariadb')!.labels['io.osctl.revision']).toBe('1')
+  })
+
+  it('a host that cannot pull an image fails alone, with the build hint', async () => {
+    engines.get('lab-2')!.registry.clear()
+    const {result} = await run(['memcached'])
+    expect(result.hosts.map((h) => h.ok)).toEqual([true, false])
+    expect(result.hosts[1].error?.message).toMatch(/cannot pull 10.0.0.11:4000\/osctl\/memcached:zed/)
+    expect(result.hosts[1].error?.hint).toContain('osctl image build memcached --push')
+  })
+
+  it('skips the dependents of a service that failed on every host it runs on, saying why', async () => {
+    // mariadb runs on lab-1 only; there it cannot be pulled.
+    engines.get('lab-1')!.registry.delete('10.0.0.11:4000/osctl/mariadb:zed')
+    const {result} = await run(['mariadb', 'memcached', 'keystone'])
+    expect(result.hosts.map((h) => h.ok)).toEqual([false, false])
+    expect(result.hosts[0].error?.message).toMatch(/cannot pull 10.0.0.11:4000\/osctl\/mariadb:zed/)
+    expect(result.hosts[1].error?.message).toBe('keystone was not deployed: mariadb failed on every host that runs it')
+    // memcached does not need mariadb: it still went to lab-2; keystone was never created there.
+    expect(engines.get('lab-2')!.created()).toEqual(['memcached'])
+  })
+})

@@ -1,0 +1,145 @@
+import {cp, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+
+import {loadCatalog} from '../../../src/catalog/catalog.js'
+import {Overrides} from '../../../src/catalog/overrides.js'
+import {planDeploy} from '../../../src/catalog/plan.js'
+import {OsctlError, OsctlErrors} from '../../../src/errors.js'
+import {TEMPLATES_DIR} from '../../../src/paths.js'
+import {REQUIRED_SECRETS} from '../../../src/site/secrets.js'
+import {testSite} from '../../fakes/site.js'
+
+async function errorsOf(p: Promise<unknown> | (() => unknown)): Promise<OsctlError[]> {
+  try {
+    await (typeof p === 'function' ? p() : p)
+  } catch (err) {
+    return err instanceof OsctlErrors ? err.errors : [err as OsctlError]
+  }
+  throw new Error('expected an error')
+}
+
+describe('service catalog (templates/)', () => {
+  it('loads the shipped services in dependency order, and every secret they use is one genpwd generates', async () => {
+    const catalog = await loadCatalog(TEMPLATES_DIR)
+    const order = catalog.services.map((s) => s.name)
+    expect(order.indexOf('mariadb')).toBeLessThan(order.indexOf('keystone'))
+    expect(order.indexOf('memcached')).toBeLessThan(order.indexOf('keystone'))
+    const used = catalog.services.flatMap((s) => [...s.secrets, ...s.databases.map((d) => d.password)])
+    expect(used.filter((k) => !REQUIRED_SECRETS.includes(k))).toEqual([])
+  })
+
+  describe('validation errors cite service.yml:line', () => {
+    let dir: string
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'osctl-catalog-'))
+      await cp(TEMPLATES_DIR, dir, {recursive: true})
+    })
+    afterEach(() => rm(dir, {recursive: true, force: true}))
+
+    it('reports unknown keys, unknown dependencies, missing templates and bad step containers together', async () => {
+      const file = join(dir, 'keystone', 'service.yml')
+      await writeFile(
+        file,
+        [
+          'name: keystone', // 1
+          'group: control', // 2
+          'depends: [mariadb, memcache]', // 3
+          'containers:', // 4
+          '  - name: keystone', // 5
+          '    image: keystone', // 6
+          '    comand: x', // 7
+          '    command: uwsgi', // 8
+          '    health: {tcp: "x:1"}', // 9
+          '    config:', // 10
+          '      - {template: nope.njk, dest: /etc/x}', // 11
+          'bootstrap:', // 12
+          '  - {name: s, container: keystne, command: x}', // 13
+          '',
+        ].join('\n'),
+      )
+      const errors = await errorsOf(loadCatalog(dir))
+      // Only keystone's file was broken (other services that depend on keystone also complain).
+      expect(errors.map((e) => e.location).filter((l) => l?.startsWith(file))).toEqual([`${file}:7:5`])
+      errors.splice(0, errors.length, ...errors.filter((e) => e.location?.startsWith(file)))
+      expect(errors[0].message).toContain('unknown key comand')
+      expect(errors[0].hint).toContain('did you mean command?')
+
+      await writeFile(file, (await import('node:fs')).readFileSync(file, 'utf8').replace('    comand: x\n', ''))
+      const next = await errorsOf(loadCatalog(dir))
+      const byMsg = Object.fromEntries(next.map((e) => [e.message, e]))
+      expect(byMsg['template nope.njk does not exist in ' + join(dir, 'keystone') + ' (nor in _shared/)']?.location).toBe(`${file}:10:20`)
+      expect(byMsg['bootstrap step s names unknown container keystne']?.hint).toBe('did you mean keystone?')
+      expect(byMsg['bootstrap step s names unknown container keystne']?.location).toMatch(new RegExp(`${file}:12:`))
+      expect(byMsg['keystone depends on unknown service memcache']?.location).toBe(`${file}:3:20`)
+      expect(byMsg['keystone depends on unknown service memcache']?.hint).toBe('did you mean memcached?')
+    })
+
+    it('reports a dependency cycle', async () => {
+      const file = join(dir, 'mariadb', 'service.yml')
+      const text = (await import('node:fs')).readFileSync(file, 'utf8')
+      await writeFile(file, text.replace('hosts: first', 'hosts: first\ndepends: [keystone]'))
+      const [e] = await errorsOf(loadCatalog(dir))
+      expect(e.message).toMatch(/dependency cycle: (keystone → mariadb → keystone|mariadb → keystone → mariadb)/)
+    })
+  })
+})
+
+describe('planDeploy: everything checked before any host is touched', () => {
+  const plan = async (site = testSite(), services?: string[], overrides = Overrides.empty()) => planDeploy(site, await loadCatalog(TEMPLATES_DIR), overrides, {services, targets: site.hosts})
+
+  it('orders services by dependency and renders every target host', async () => {
+    const p = await plan()
+    const order = p.services.map((s) => s.def.name)
+    expect(order).toEqual(['mariadb', 'memcached', 'keystone', 'glance', 'rabbitmq', 'placement', 'nova'])
+    // Every service comes after everything it depends on.
+    for (const s of p.services) for (const d of s.def.depends) if (order.includes(d)) expect(order.indexOf(d), `${s.def.name} after ${d}`).toBeLessThan(order.indexOf(s.def.name))
+    // nova-compute is not in this site's enabled_services, so it is not planned.
+    expect(order).not.toContain('nova-compute')
+    expect(p.services.find((s) => s.def.name === 'mariadb')!.targets.map((h) => h.name)).toEqual(['lab-1'])
+    expect([...p.services.find((s) => s.def.name === 'keystone')!.rendered.keys()]).toEqual(['lab-1', 'lab-2'])
+    const ks = p.services.find((s) => s.def.name === 'keystone')!.rendered.get('lab-2')!.containers[0]
+    expect(ks.files['keystone.conf']).toContain('connection = mysql+pymysql://keystone:ks-db@10.0.0.11:3306/keystone')
+    expect(ks.files['keystone.conf']).toContain('memcache_servers = 10.0.0.11:11211,10.0.0.12:11211')
+    expect(ks.env.OSCTL_BIND_HOST).toBe('10.0.0.12')
+    expect(p.skipped.map((s) => s.service)).toEqual(['etcd', 'registry'])
+  })
+
+  it('refuses unknown services, listing the known ones', async () => {
+    const [e] = await errorsOf(plan(testSite(), ['keystonee', 'glance']))
+    expect(e.exitCode).toBe(2)
+    expect(e.message).toBe('unknown service keystonee')
+    expect(e.hint).toMatch(/^did you mean keystone\? known services: mariadb, memcached, keystone, .*rabbitmq/)
+  })
+
+  it('refuses a service whose dependency is disabled, naming both', async () => {
+    const [e] = await errorsOf(plan(testSite({enabledServices: ['memcached', 'keystone']}), ['keystone']))
+    expect(e.message).toBe('service keystone depends on mariadb, which is not in enabled_services')
+    expect(e.location).toBe('/nonexistent/site/osctl.yml')
+  })
+
+  it('refuses a missing password, naming the key and genpwd', async () => {
+    const site = testSite()
+    delete site.passwords.keystone_database_password
+    const [e] = await errorsOf(plan(site, ['keystone']))
+    expect(e.message).toContain('password keystone_database_password')
+    expect(e.hint).toContain('osctl genpwd')
+  })
+
+  it('reports a template error with file:line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'osctl-tpl-'))
+    try {
+      await cp(TEMPLATES_DIR, dir, {recursive: true})
+      await writeFile(join(dir, 'memcached', 'service.yml'), (await import('node:fs')).readFileSync(join(dir, 'memcached', 'service.yml'), 'utf8').replace('-m 256', '-m {{ memory_mb }}'))
+      await writeFile(join(dir, 'keystone', 'keystone.conf.njk'), '[DEFAULT]\n\ndebug = {{ keystone_debug }}\n')
+      const site = testSite()
+      const errors = await errorsOf(async () => planDeploy(site, await loadCatalog(dir), Overrides.empty(), {targets: site.hosts}))
+      expect(errors.map((e) => e.location)).toEqual([join(dir, 'memcached', 'service.yml') + ':8', join(dir, 'keystone', 'keystone.conf.njk') + ':3'])
+      expect(errors[1].message).toContain('template error')
+      expect(errors[1].exitCode).toBe(2)
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
+  })
+})

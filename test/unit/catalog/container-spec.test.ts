@@ -1,0 +1,54 @@
+import {describe, expect, it} from 'vitest'
+
+import {createOptions, desiredSpec, specDiff, specHash} from '../../../src/catalog/container-spec.js'
+import type {RenderedContainer} from '../../../src/catalog/render.js'
+
+const rc = (patch: Partial<RenderedContainer> = {}): RenderedContainer => ({
+  service: 'keystone',
+  name: 'keystone',
+  image: 'keystone',
+  imageRef: 'reg:4000/osctl/keystone:zed',
+  env: {B: '2', A: '1'},
+  volumes: ['keystone_fernet_keys:/etc/keystone/fernet-keys'],
+  health: {kind: 'http', target: 'http://10.0.0.1:5000/v3', timeoutSeconds: 120},
+  files: {'config.json': '{}', 'keystone.conf': '[DEFAULT]\n'},
+  overrides: [],
+  ...patch,
+})
+
+describe('container spec hash', () => {
+  it('is stable whatever the key order', () => {
+    expect(specHash(desiredSpec(rc(), 'sha256:1'))).toBe(specHash(desiredSpec(rc({env: {A: '1', B: '2'}}), 'sha256:1')))
+  })
+
+  it('ignores inputs that do not change how the container runs (which overrides were applied)', () => {
+    expect(specHash(desiredSpec(rc({overrides: ['/site/overrides/keystone.conf']}), 'sha256:1'))).toBe(specHash(desiredSpec(rc(), 'sha256:1')))
+  })
+
+  it('changes with the image id, env, volumes, health and each config file, and says which', () => {
+    const base = desiredSpec(rc(), 'sha256:1')
+    const cases: Array<[ReturnType<typeof desiredSpec>, string[]]> = [
+      [desiredSpec(rc(), 'sha256:2'), ['image']],
+      [desiredSpec(rc({env: {A: '1', B: '3'}}), 'sha256:1'), ['env']],
+      [desiredSpec(rc({volumes: []}), 'sha256:1'), ['volumes']],
+      [desiredSpec(rc({health: {kind: 'tcp', target: '10.0.0.1:5000', timeoutSeconds: 120}}), 'sha256:1'), ['health']],
+      [desiredSpec(rc({files: {'config.json': '{}', 'keystone.conf': '[DEFAULT]\ndebug = true\n'}}), 'sha256:1'), ['config:keystone.conf']],
+      [desiredSpec(rc({files: {'config.json': '{"x":1}', 'keystone.conf': '[DEFAULT]\n', 'policy.yaml': ''}}), 'sha256:2'), ['image', 'config:config.json', 'config:policy.yaml']],
+    ]
+    for (const [after, diff] of cases) {
+      expect(specHash(after)).not.toBe(specHash(base))
+      expect(specDiff(base, after)).toEqual(diff)
+    }
+    expect(specDiff(base, desiredSpec(rc(), 'sha256:1'))).toEqual([])
+    expect(specDiff(undefined, base)).toEqual(['new'])
+  })
+
+  it('creates host-network containers with restart policy no, labels and the config mounted read-only', () => {
+    const spec = desiredSpec(rc(), 'sha256:1')
+    const o = createOptions(spec, 3)
+    expect(o).toMatchObject({name: 'keystone', image: 'reg:4000/osctl/keystone:zed', networkMode: 'host', restartPolicy: 'no'})
+    expect(o.labels).toMatchObject({'io.osctl.managed': 'true', 'io.osctl.service': 'keystone', 'io.osctl.revision': '3', 'io.osctl.config-hash': specHash(spec)})
+    expect(o.binds).toContain('/etc/osctl/keystone:/var/lib/osctl/config_files:ro')
+    expect(o.healthcheck?.test).toEqual(['CMD', 'healthcheck_curl', 'http://10.0.0.1:5000/v3'])
+  })
+})
