@@ -1,7 +1,8 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import {ExitCode, OsctlError, OsctlErrors, exitCodeHelp, isOsctlError} from './errors.js'
-import {Reporter, StderrReporter, silentReporter} from './reporter.js'
+import {PROGRESS_MODES, Progress, ProgressMode, chooseProgress} from './events/choose-renderer.js'
+import type {Reporter} from './events/event-types.js'
 
 export const DEFAULT_SITE = '/etc/osctl'
 
@@ -33,17 +34,31 @@ export abstract class OsctlCommand extends Command {
   static enableJsonFlag = true
 
   static baseFlags = {
-    quiet: Flags.boolean({summary: 'Print no progress on stderr.', helpGroup: 'GLOBAL'}),
+    quiet: Flags.boolean({summary: 'Print no progress on stderr (same as --progress none).', helpGroup: 'GLOBAL'}),
+    progress: Flags.option({
+      options: PROGRESS_MODES,
+      default: 'auto' as ProgressMode,
+      summary: 'Progress on stderr: live (per-host view), plain lines, json (NDJSON events), none; auto: live on a TTY, json with --json, else plain.',
+      helpGroup: 'GLOBAL',
+    })(),
   }
 
-  /** Progress goes to stderr, never stdout, so `--json` output stays one document. */
+  private progressOut?: Progress
+
+  /** Progress goes to stderr, never stdout, so `--json` output stays one document. One renderer per command. */
   protected reporter(): Reporter {
-    if (this.argv.includes('--quiet')) return silentReporter
-    return new StderrReporter()
+    this.progressOut ??= chooseProgress(this.argv.includes('--quiet') ? 'none' : progressFlag(this.argv), {json: this.jsonEnabled()})
+    return this.progressOut.reporter
+  }
+
+  override log(message = '', ...args: unknown[]): void {
+    this.progressOut?.clear()
+    super.log(message, ...args)
   }
 
   /** Something the operator must see even with --json or --quiet (stderr, so stdout stays one document). */
   protected notice(message: string): void {
+    this.progressOut?.clear()
     process.stderr.write(`osctl: ${message}\n`)
   }
 
@@ -53,6 +68,7 @@ export abstract class OsctlCommand extends Command {
   protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     // oclif's own exit (this.exit) passes through untouched.
     if (err instanceof Errors.ExitError) throw err
+    this.progressOut?.stop()
     const osctl = toOsctlError(err)
     if (this.jsonEnabled()) {
       this.logJson({ok: false, error: osctl.toJSON()})
@@ -72,6 +88,7 @@ export abstract class OsctlCommand extends Command {
   }
 
   protected override async finally(err: Error | undefined): Promise<unknown> {
+    this.progressOut?.stop()
     if (!err && this.successExitCode !== ExitCode.OK) process.exitCode = this.successExitCode
     return super.finally(err)
   }
@@ -85,4 +102,11 @@ export function toOsctlError(err: unknown): OsctlError {
     return new OsctlError('USAGE', e.message.split('\n')[0], {hint: 'See --help for the flags this command takes.', cause: err})
   }
   return new OsctlError('INTERNAL', e?.message ?? String(err), {cause: err, hint: 'Re-run with OSCTL_DEBUG=1 for a stack trace.'})
+}
+
+/** --progress read from argv: reporter() may be asked for before (or without) this.parse. */
+function progressFlag(argv: string[]): ProgressMode {
+  const i = argv.findIndex((a) => a === '--progress' || a.startsWith('--progress='))
+  const value = i < 0 ? 'auto' : argv[i].includes('=') ? argv[i].split('=')[1] : argv[i + 1]
+  return (PROGRESS_MODES as readonly string[]).includes(value) ? (value as ProgressMode) : 'auto'
 }

@@ -140,3 +140,15 @@ export function isOsctlError(err: unknown): err is OsctlError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
+
+/** The part of an error a per-host result or an event carries: code, message (with its location), hint. */
+export function errorData(err: unknown): {code: string; message: string; hint?: string} {
+  if (err instanceof OsctlError) return {code: err.code, message: err.headline, ...(err.hint ? {hint: err.hint} : {})}
+  return {code: 'INTERNAL', message: errorMessage(err)}
+}
+
+/** The string lines of an error's details (a log tail), if it has any. */
+export function stringDetails(err: unknown): string[] {
+  const d = err instanceof OsctlError ? err.details : undefined
+  return Array.isArray(d) ? d.filter((x): x is string => typeof x === 'string') : []
+}

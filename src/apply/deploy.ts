@@ -1,8 +1,8 @@
 import type {ContainerClient} from '../docker/docker-client.js'
-import {OsctlError, errorMessage} from '../errors.js'
+import {OsctlError, errorData, errorMessage, stringDetails} from '../errors.js'
 import {HostResult, fanOut} from '../hosts/fan-out.js'
 import {Host} from '../hosts/host.js'
-import {Reporter} from '../reporter.js'
+import {Reporter} from '../events/reporters.js'
 import type {Site, SiteHost} from '../site/types.js'
 import {ensureDatabases} from './databases.js'
 import {newOperationId} from '../revisions/journal.js'
@@ -62,14 +62,13 @@ export async function deploy(
       if (r.ok) results.push(r.value!)
       else {
         failed.set(r.host, r.error!)
-        const detail = Array.isArray(r.error?.details) ? (r.error.details as unknown[]).filter((d): d is string => typeof d === 'string') : undefined
-        reporter.emit({host: r.host, subject: 'deploy', status: 'failed', message: r.error?.headline, detail})
+        reporter.emit('service.failed', {error: errorData(r.error), detail: stringDetails(r.error)}, r.host)
       }
     }
   }
 
   try {
-    for (const s of plan.skipped) reporter.emit({subject: s.service, status: 'skipped', message: s.reason})
+    for (const s of plan.skipped) reporter.emit('service.skipped', s)
     for (const ps of plan.services) {
       const alive = ps.targets.filter((t) => !failed.has(t.name))
       if (alive.length === 0) continue
@@ -81,7 +80,7 @@ export async function deploy(
       })
       if (down.length > 0) {
         for (const t of alive) failed.set(t.name, new OsctlError('COMMAND_FAILED', `${ps.def.name} was not deployed: ${down.join(', ')} failed on every host that runs it`, {hint: `fix ${down.join(', ')} first (see its error), then deploy again`}))
-        reporter.emit({subject: ps.def.name, status: 'skipped', message: `${down.join(', ')} failed on every host that runs it`})
+        reporter.emit('service.skipped', {service: ps.def.name, reason: `${down.join(', ')} failed on every host that runs it`})
         continue
       }
       const ensureDb = once(async () => {
@@ -136,8 +135,7 @@ async function runPostDeploySteps(plan: DeployPlan, results: ServiceHostResult[]
     } catch (err) {
       const e = err instanceof OsctlError ? err : new OsctlError('COMMAND_FAILED', errorMessage(err), {cause: err})
       failed.set(first.name, e)
-      const detail = Array.isArray(e.details) ? (e.details as unknown[]).filter((d): d is string => typeof d === 'string') : undefined
-      reporter.emit({host: first.name, subject: ps.def.name, status: 'failed', message: e.headline, detail})
+      reporter.emit('service.failed', {service: ps.def.name, error: errorData(e), detail: stringDetails(e)}, first.name)
     }
   }
 }

@@ -4,7 +4,7 @@ import {posix} from 'node:path'
 import type {ContainerClient} from '../docker/docker-client.js'
 import {OsctlError, errorMessage} from '../errors.js'
 import {Host, tailLines} from '../hosts/host.js'
-import {Reporter, silentReporter} from '../reporter.js'
+import {Reporter, silentReporter} from '../events/reporters.js'
 import {runBootstrapStep, stepKey} from './bootstrap-steps.js'
 import {waitContainerHealthy} from './container-health.js'
 import {ContainerSpec, LABELS, configDir, desiredSpec, specDiff, specHash} from '../catalog/container-spec.js'
@@ -79,14 +79,13 @@ export class ServiceDeployer {
   private readonly journal: Journal
 
   async apply(rs: RenderedService, opts: ApplyOptions): Promise<ServiceHostResult> {
-    const emit = (status: 'start' | 'changed' | 'unchanged' | 'info', message: string, subject = rs.service) => this.reporter.emit({host: this.host.name, subject, status, message})
     const op = opts.op ?? 'deploy'
     // Spare containers a killed run may have left (container-swap.ts) go first.
     if (await this.takeOverInterrupted(rs.service, op)) for (const rc of rs.containers) await this.docker.removeContainer(nextName(rc.name))
     const record = await this.ledger.current(rs.service)
     const desired: Desired[] = []
     for (const rc of rs.containers) {
-      const image = await this.docker.pullImage(rc.imageRef)
+      const image = await this.docker.pullImage(rc.imageRef, {onProgress: (p) => this.reporter.emit('image.pull.progress', {ref: rc.imageRef, ...p}, this.host.name)})
       const spec = desiredSpec(rc, image.id)
       const actual = await this.docker.inspectContainer(rc.name)
       desired.push({rc, spec, hash: specHash(spec), actualHash: actual?.labels[LABELS.hash], running: actual?.state === 'running', exists: actual !== undefined})
@@ -122,7 +121,7 @@ export class ServiceDeployer {
       })),
     }
     if (specChanged) {
-      emit('start', `revision ${revision}${record ? ` (was ${record.revision})` : ''}`)
+      this.reporter.emit('service.revision', {service: rs.service, revision, ...(record ? {previous: record.revision} : {})}, this.host.name)
       await this.ledger.write(newRecord, Object.fromEntries(desired.map((d) => [d.rc.name, d.rc.files])), units)
     }
 
@@ -131,7 +130,7 @@ export class ServiceDeployer {
       const ran = await this.runSteps(rs, desired, opts.runOnce)
       const outcomes: ContainerOutcome[] = []
       for (const d of desired) outcomes.push(await this.converge(rs.service, d, revision, units[serviceUnitName(d.rc.name)], recorded.get(d.rc.name)?.spec))
-      for (const o of outcomes) emit(o.status === 'unchanged' ? 'unchanged' : 'changed', o.status === 'unchanged' ? `unchanged (${o.health})` : `${o.status}${o.changed.length ? ` (${o.changed.join(', ')})` : ''}, revision ${revision}, ${o.health}`, o.name)
+      for (const o of outcomes) this.reporter.emit('service.container.done', {service: rs.service, container: o.name, status: o.status, changed: o.changed, revision, health: o.health}, this.host.name)
       const changed = specChanged || ran.length > 0 || outcomes.some((o) => o.status !== 'unchanged')
       if (specChanged) {
         await this.ledger.writeRecord({...newRecord, outcome: 'active'})
@@ -162,7 +161,7 @@ export class ServiceDeployer {
         hint: `Complete it with \`osctl service ${e.op} ${service}${e.op === 'upgrade' ? ' --tag …' : ''}\` or undo it with \`osctl service rollback ${service}\`, then deploy.`,
       })
     }
-    this.reporter.emit({host: this.host.name, subject: service, status: 'info', message: `completing an interrupted ${describeEntry(e)}`})
+    this.reporter.emit('service.interrupted', {service, op: e.op, revision: e.revision, action: 'complete', pid: e.pid, machine: e.machine}, this.host.name)
     const half = await this.ledger.read(service, e.revision)
     if (half && half.outcome === 'deploying') await this.ledger.writeRecord({...half, outcome: 'interrupted', error: `osctl (pid ${e.pid} on ${e.machine}) was killed during this change`})
     await this.journal.clear(service)
@@ -184,11 +183,11 @@ export class ServiceDeployer {
       const d = desired.find((x) => x.rc.name === step.container)!
       const key = stepKey(step, d.spec)
       if (keys[step.name] === key) continue
-      this.reporter.emit({host: this.host.name, subject: rs.service, status: 'start', message: `bootstrap step ${step.name}`})
+      this.reporter.emit('service.step.start', {service: rs.service, step: step.name, phase: 'bootstrap'}, this.host.name)
       const started = Date.now()
       await runBootstrapStep(this.docker, d.spec, step, this.host.name)
       await this.ledger.setBootstrapKey(rs.service, step.name, key)
-      this.reporter.emit({host: this.host.name, subject: rs.service, status: 'changed', message: `bootstrap step ${step.name} done in ${((Date.now() - started) / 1000).toFixed(1)}s`})
+      this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'bootstrap', seconds: (Date.now() - started) / 1000}, this.host.name)
       ran.push(step.name)
     }
     return ran
@@ -210,11 +209,11 @@ export class ServiceDeployer {
       if (!force && keys[step.name] === key) continue
       // Forget the last success first: a failed run must be retried even if nothing else changes.
       if (keys[step.name]) await this.ledger.setBootstrapKey(rs.service, step.name, '')
-      this.reporter.emit({host: this.host.name, subject: rs.service, status: 'start', message: `post_deploy step ${step.name}`})
+      this.reporter.emit('service.step.start', {service: rs.service, step: step.name, phase: 'post_deploy'}, this.host.name)
       const started = Date.now()
       await runBootstrapStep(this.docker, spec, step, this.host.name)
       await this.ledger.setBootstrapKey(rs.service, step.name, key)
-      this.reporter.emit({host: this.host.name, subject: rs.service, status: 'changed', message: `post_deploy step ${step.name} done in ${((Date.now() - started) / 1000).toFixed(1)}s`})
+      this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'post_deploy', seconds: (Date.now() - started) / 1000}, this.host.name)
       ran.push(step.name)
     }
     return ran
@@ -229,7 +228,7 @@ export class ServiceDeployer {
     if (recreate) {
       changed = !d.exists ? (before && specHash(before) === d.hash ? ['missing'] : specDiff(before, d.spec)) : specDiff(before, d.spec)
       if (changed.length === 0) changed = ['drift']
-      this.reporter.emit({host: this.host.name, subject: name, status: 'start', message: `${d.exists ? 'recreating' : 'creating'} (${changed.join(', ')})`})
+      this.reporter.emit('service.container.replace', {service, container: name, exists: d.exists, changed}, this.host.name)
       // Created while the old one still serves; the swap itself runs on the host (container-swap.ts).
       await replaceContainer(this.host, this.docker, d.spec, revision, unit)
       status = d.exists ? 'recreated' : 'created'

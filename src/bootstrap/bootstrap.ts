@@ -1,7 +1,7 @@
-import {OsctlError, errorMessage} from '../errors.js'
+import {OsctlError, errorData, errorMessage, stringDetails} from '../errors.js'
 import {HostResult, fanOut} from '../hosts/fan-out.js'
 import {Host} from '../hosts/host.js'
-import {Reporter} from '../reporter.js'
+import {Reporter} from '../events/reporters.js'
 import {Site, SiteHost} from '../site/types.js'
 import {SYSTEM_CONTAINERS} from '../system/definitions.js'
 import {ApplyResult, SystemManager} from '../system/manager.js'
@@ -55,8 +55,7 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
       const rec = records.get(r.host)!
       rec.ok = false
       rec.error = r.error?.toJSON()
-      const detail = Array.isArray(r.error?.details) ? (r.error.details as unknown[]).filter((d): d is string => typeof d === 'string') : undefined
-      reporter.emit({host: r.host, subject: 'bootstrap', status: 'failed', message: r.error?.headline ?? 'failed', detail})
+      reporter.emit('bootstrap.failed', {error: errorData(r.error), detail: stringDetails(r.error)}, r.host)
     }
   }
 
@@ -72,10 +71,10 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
         const checks = await runPrechecks(host, ports, owned)
         records.get(t.name)!.prechecks = checks
         assertPrechecks(host, checks)
-        reporter.emit({host: t.name, subject: 'prechecks', status: 'ok', message: checks.map((c) => c.detail).join('; ')})
+        reporter.emit('bootstrap.prechecks', {checks: checks.map((c) => c.detail)}, t.name)
         const installed = await ensureHostPackages(host)
         records.get(t.name)!.packagesInstalled = installed
-        reporter.emit({host: t.name, subject: 'host packages', status: installed.length ? 'changed' : 'unchanged', message: installed.join(' ') || 'all present'})
+        reporter.emit('bootstrap.packages', {installed}, t.name)
       }),
     )
 
@@ -93,7 +92,7 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
             archive: () => deps.archive(local),
           })
           records.get(t.name)!.system.push(result)
-          reporter.emit({host: t.name, subject: 'registry', status: result.status === 'unchanged' ? 'unchanged' : 'changed', message: `revision ${result.revision}`})
+          reporter.emit('bootstrap.system', {name: 'registry', revision: result.revision, changed: result.status !== 'unchanged'}, t.name)
         }),
       )
     }
@@ -128,11 +127,11 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
         for (const def of systemContainersFor(t).filter((d) => d !== registryDef)) {
           const result = await new SystemManager(host, reporter).apply(def, contextFor(site, t, def), {kind: 'registry', ref: imageRef(site, def.image)})
           records.get(t.name)!.system.push(result)
-          reporter.emit({host: t.name, subject: def.name, status: result.status === 'unchanged' ? 'unchanged' : 'changed', message: `revision ${result.revision}`})
+          reporter.emit('bootstrap.system', {name: def.name, revision: result.revision, changed: result.status !== 'unchanged'}, t.name)
         }
         const docker = await ensureDockerEngine(host, site.config.registry)
         records.get(t.name)!.docker = docker
-        reporter.emit({host: t.name, subject: 'docker', status: docker.started ? 'changed' : 'unchanged', message: docker.started ? 'started' : 'running'})
+        reporter.emit('bootstrap.docker', {started: docker.started}, t.name)
       }),
     )
   } catch (err) {

@@ -3,7 +3,7 @@ import {buildImages} from '../images/build-images.js'
 import {ensureRootfsImage} from '../images/debootstrap.js'
 import {resolveImageVars} from '../images/image-vars.js'
 import {IMAGES_DIR} from '../paths.js'
-import {Reporter} from '../reporter.js'
+import {Reporter} from '../events/reporters.js'
 import {Site} from '../site/types.js'
 import {LocalImage} from './bootstrap.js'
 

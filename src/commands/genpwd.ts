@@ -34,11 +34,7 @@ export default class Genpwd extends OsctlCommand {
     const passwordsFile = site?.files.passwords ?? resolve(flags.site, 'passwords.yml')
     const {added, kept} = await generatePasswords(passwordsFile)
     if (!this.jsonEnabled()) {
-      this.reporter().emit({
-        subject: passwordsFile,
-        status: added.length > 0 ? 'changed' : 'unchanged',
-        message: `${added.length} ${added.length === 1 ? 'secret' : 'secrets'} added, ${kept.length} kept`,
-      })
+      this.reporter().emit('site.passwords', {file: passwordsFile, added: added.length, kept: kept.length})
     }
     return {passwordsFile, added, kept}
   }

@@ -2,8 +2,8 @@ import Docker from 'dockerode'
 
 import {OsctlError} from '../errors.js'
 import {publishImage} from '../images/image-transport.js'
-import {collectExec, demuxBuffer, followProgress} from './streams.js'
-import type {BuildOptions, ContainerClient, ContainerCreateOptions, ContainerExecResult, ContainerInfo, DockerClient, ImageInfo} from './types.js'
+import {collectExec, demuxBuffer, followProgress, layerBytes} from './streams.js'
+import type {BuildOptions, ContainerClient, ContainerCreateOptions, ContainerExecResult, ContainerInfo, DockerClient, ImageInfo, PullProgress} from './types.js'
 
 export * from './types.js'
 
@@ -126,11 +126,11 @@ export class DockerodeClient implements ContainerClient {
 
   // Container methods (see ContainerClient), used by deploy and `osctl service`.
 
-  async pullImage(ref: string, onLog?: (line: string) => void): Promise<ImageInfo> {
+  async pullImage(ref: string, opts: {onProgress?: (p: PullProgress) => void} = {}): Promise<ImageInfo> {
     const {repo, tag} = splitRef(ref)
     try {
       const stream = (await this.raw.pull(`${repo}:${tag}`, {authconfig: {}} as any)) as NodeJS.ReadableStream
-      await followProgress(this.raw, stream, onLog)
+      await followProgress(this.raw, stream, undefined, opts.onProgress && layerBytes(opts.onProgress))
     } catch (err) {
       const msg = (err as Error).message ?? String(err)
       const missing = /manifest unknown|not found|404/i.test(msg)

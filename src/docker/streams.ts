@@ -2,7 +2,7 @@ import type Docker from 'dockerode'
 import {PassThrough} from 'node:stream'
 
 /** Reads a Docker JSON progress stream; resolves with every message, rejects on an `error` entry. */
-export function followProgress(docker: Docker, stream: NodeJS.ReadableStream, onLog?: (line: string) => void): Promise<any[]> {
+export function followProgress(docker: Docker, stream: NodeJS.ReadableStream, onLog?: (line: string) => void, onEvent?: (event: any) => void): Promise<any[]> {
   return new Promise((resolve, reject) => {
     docker.modem.followProgress(
       stream,
@@ -13,6 +13,7 @@ export function followProgress(docker: Docker, stream: NodeJS.ReadableStream, on
         resolve(output)
       },
       (event: any) => {
+        onEvent?.(event)
         if (!onLog) return
         const text = event.stream ?? event.status ?? event.error
         if (typeof text !== 'string') return
@@ -46,4 +47,31 @@ export function collectExec(docker: Docker, stream: NodeJS.ReadableStream): Prom
     stream.on('end', () => resolve({stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8')}))
     stream.on('error', reject)
   })
+}
+
+/**
+ * Turns the engine's per-layer pull events (`Downloading` with current/total, `Download complete`,
+ * `Already exists`) into running totals over every layer, reported at most every 500 ms.
+ */
+export function layerBytes(report: (p: {bytes: number; total: number}) => void, everyMs = 500): (event: any) => void {
+  const layers = new Map<string, {current: number; total: number}>()
+  let last = 0
+  return (event) => {
+    if (typeof event?.id !== 'string') return
+    const layer = layers.get(event.id) ?? {current: 0, total: 0}
+    const d = event.progressDetail
+    if (event.status === 'Downloading' && d && typeof d.current === 'number') Object.assign(layer, {current: d.current, total: d.total ?? layer.total})
+    else if (event.status === 'Download complete') layer.current = layer.total
+    layers.set(event.id, layer)
+    const now = Date.now()
+    if (now - last < everyMs) return
+    last = now
+    let bytes = 0
+    let total = 0
+    for (const l of layers.values()) {
+      bytes += l.current
+      total += l.total
+    }
+    if (bytes > 0) report({bytes, total})
+  }
 }

@@ -80,7 +80,8 @@ export interface ContainerInfo {
 /** The container half of the engine, used by `osctl deploy` and `osctl service …`. */
 export interface ContainerClient extends DockerClient {
   /** Pulls `ref` (a missing image is OsctlError IMAGE_UNKNOWN) and returns what the engine then has. */
-  pullImage(ref: string, onLog?: (line: string) => void): Promise<ImageInfo>
+  /** Pulls from the registry; onProgress gets the bytes downloaded so far over every layer. */
+  pullImage(ref: string, opts?: {onProgress?: (p: PullProgress) => void}): Promise<ImageInfo>
   createContainer(opts: ContainerCreateOptions): Promise<string>
   inspectContainer(name: string): Promise<ContainerInfo | undefined>
   /** Containers carrying all these labels (value '' means: label present), running or not. */
@@ -95,4 +96,10 @@ export interface ContainerClient extends DockerClient {
   /** stdout and stderr interleaved as Docker stored them. */
   containerLogs(name: string, tail?: number): Promise<string>
   close?(): Promise<void>
+}
+
+export interface PullProgress {
+  bytes: number
+  /** Sum of the sizes of the layers announced so far (0 until the engine knows). */
+  total: number
 }

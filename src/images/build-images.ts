@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {DockerClient} from '../docker/docker-client.js'
 import {OsctlError, errorMessage} from '../errors.js'
 import {Semaphore} from '../hosts/semaphore.js'
-import {Reporter, silentReporter} from '../reporter.js'
+import {Reporter, silentReporter} from '../events/reporters.js'
 import {contextHash} from './context-hash.js'
 import {ImageDef, ImageGraph, TEMPLATE_NAME, loadImageGraph} from './image-graph.js'
 import {ImageVars} from './image-vars.js'
@@ -105,7 +105,7 @@ async function buildWhenReady(
   const bad = done.find((p) => p.status === 'failed' || p.status === 'skipped')
   if (bad) {
     const error = `parent ${bad.name} ${bad.status === 'failed' ? 'failed' : 'was skipped'}`
-    reporter.emit({subject: def.name, status: 'skipped', message: `skipped (parent failed: ${bad.name})`})
+    reporter.emit('image.build.skipped', {image: def.name, parent: bad.name})
     return {...base, status: 'skipped', seconds: 0, size: null, error}
   }
   const started = Date.now()
@@ -113,11 +113,11 @@ async function buildWhenReady(
   // Checked before taking a build slot: an unchanged image must not wait behind real builds.
   const existing = await opts.docker.inspectImage(def.ref)
   if (existing && existing.labels[LABELS.hash] === hash) {
-    reporter.emit({subject: def.name, status: 'unchanged', message: `unchanged (${def.ref})`})
+    reporter.emit('image.build.unchanged', {image: def.name, ref: def.ref})
     return {...base, status: 'unchanged', seconds: seconds(), size: existing.size}
   }
   return sem.use(async () => {
-    reporter.emit({subject: def.name, status: 'start', message: existing ? 'building (context changed)' : 'building'})
+    reporter.emit('image.build.start', {image: def.name, ref: def.ref, reason: existing ? 'context-changed' : 'new'})
     const tail: string[] = []
     const keep = opts.logTailLines ?? 20
     try {
@@ -125,13 +125,15 @@ async function buildWhenReady(
       const info = await buildOne(opts.docker, def, hash, (line) => {
         tail.push(line)
         if (tail.length > keep) tail.shift()
+        const step = /^Step (\d+)\/(\d+) : (.*)$/.exec(line)
+        if (step) reporter.emit('image.build.step', {image: def.name, step: Number(step[1]), of: Number(step[2]), instruction: step[3].slice(0, 200)})
       })
-      reporter.emit({subject: def.name, status: 'changed', message: `built in ${seconds()}s (${def.ref}, ${formatSize(info.size)})`})
+      reporter.emit('image.build.done', {image: def.name, ref: def.ref, seconds: seconds(), bytes: info.size})
       return {...base, status: 'built' as const, seconds: seconds(), size: info.size}
     } catch (err) {
       const error = errorMessage(err).split('\n')[0]
       if (tail.at(-1) !== error) tail.push(error)
-      reporter.emit({subject: def.name, status: 'failed', message: `failed after ${seconds()}s: ${error}`, detail: tail})
+      reporter.emit('image.build.failed', {image: def.name, seconds: seconds(), error, logTail: tail})
       return {...base, status: 'failed' as const, seconds: seconds(), size: null, error, logTail: tail}
     }
   })

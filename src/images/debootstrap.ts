@@ -7,7 +7,7 @@ import {join} from 'node:path'
 import {DockerClient} from '../docker/docker-client.js'
 import {OsctlError} from '../errors.js'
 import {CACHE_DIR} from '../paths.js'
-import {Reporter, silentReporter} from '../reporter.js'
+import {Reporter, silentReporter} from '../events/reporters.js'
 
 export interface RootfsSpec {
   suite: string
@@ -68,17 +68,17 @@ async function doEnsure(docker: DockerClient, spec: RootfsSpec, ref: string, rep
   const tarball = join(dir, `${key}.tar`)
   await mkdir(dir, {recursive: true})
   if (!(await exists(tarball))) {
-    reporter.emit({subject: ref, status: 'start', message: `debootstrap ${spec.suite} (${spec.variant ?? 'minbase'})`})
+    reporter.emit('rootfs.debootstrap', {ref, suite: spec.suite, variant: spec.variant ?? 'minbase'})
     await debootstrapTarball(spec, join(dir, `work-${key}`), tarball)
   }
-  reporter.emit({subject: ref, status: 'start', message: 'importing into Docker'})
+  reporter.emit('rootfs.import', {ref})
   await docker.importImage(createReadStream(tarball), ref, [
     'LABEL io.osctl.managed=true',
     `LABEL io.osctl.rootfs=${key}`,
     'ENV LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive',
     'CMD ["/bin/bash"]',
   ])
-  reporter.emit({subject: ref, status: 'changed', message: 'imported'})
+  reporter.emit('rootfs.done', {ref})
   return ref
 }
 

@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {siteFlags} from '../base-command.js'
 import {DockerClient, localDocker} from '../docker/docker-client.js'
 import {IMAGES_DIR} from '../paths.js'
-import {Reporter} from '../reporter.js'
+import {Reporter} from '../events/reporters.js'
 import {ResolvedImageVars, resolveImageVars} from './image-vars.js'
 
 /** Flags shared by the image commands: where the values come from, and per-run overrides. */
@@ -28,11 +28,7 @@ export async function imageContext(
   const resolved = await resolveImageVars({siteDir: flags.site, registry: flags.registry, namespace: flags.namespace, tag: flags.tag})
   if (resolved.source === 'defaults') {
     const v = resolved.vars
-    reporter.emit({
-      subject: 'site',
-      status: 'info',
-      message: `${flags.site ?? '(none)'} does not exist: using defaults (registry ${v.registry}, namespace ${v.namespace}, tag ${v.tag}, ${v.base_distro} ${v.base_distro_release})`,
-    })
+    reporter.emit('image.defaults', {site: flags.site ?? '(none)', registry: v.registry, namespace: v.namespace, tag: v.tag, distro: `${v.base_distro} ${v.base_distro_release}`})
   }
   return {docker: localDocker(), imagesDir: process.env.OSCTL_IMAGES_DIR || IMAGES_DIR, resolved}
 }

@@ -3,7 +3,7 @@ import {DockerodeClient} from '../docker/docker-client.js'
 import {errorMessage} from '../errors.js'
 import {fanOut} from '../hosts/fan-out.js'
 import type {Host} from '../hosts/host.js'
-import {Reporter, silentReporter} from '../reporter.js'
+import {Reporter, silentReporter} from '../events/reporters.js'
 import type {Site} from '../site/types.js'
 import type {DeployContext} from '../session/deploy-context.js'
 import {Ledger, RevisionRecord, SERVICES_ROOT, listRevisions} from '../revisions/ledger.js'
@@ -178,18 +178,18 @@ export async function pruneHost(host: Host, docker: ContainerClient, opts: {keep
     const name = image.tags[0] ?? image.digests[0] ?? image.id
     if (opts.dryRun) {
       result.removed.push(image)
-      reporter.emit({host: host.name, subject: name, status: 'info', message: 'would be removed'})
+      reporter.emit('image.prune.planned', {image: name}, host.name)
       continue
     }
     try {
       await docker.removeImage(image.id)
       result.removed.push(image)
-      reporter.emit({host: host.name, subject: name, status: 'changed', message: 'removed'})
+      reporter.emit('image.prune.removed', {image: name}, host.name)
     } catch (err) {
       const reason = errorMessage(err).replace(/^\(HTTP code \d+\) [a-z ]+- /, '').split('\n')[0]
       const refused = (err as {statusCode?: number}).statusCode === 409
       ;(refused ? result.skipped : result.failed).push({...image, reason})
-      reporter.emit({host: host.name, subject: name, status: refused ? 'skipped' : 'failed', message: reason})
+      reporter.emit(refused ? 'image.prune.kept' : 'image.prune.failed', refused ? {image: name, reason} : {image: name, error: reason}, host.name)
     }
   }
   const estimate = result.removed.reduce((n, i) => n + i.unique, 0)

@@ -1,6 +1,6 @@
 import {DockerClient} from '../docker/docker-client.js'
 import {OsctlError, errorMessage} from '../errors.js'
-import {Reporter} from '../reporter.js'
+import {Reporter} from '../events/reporters.js'
 import type {ImageResult} from './build-images.js'
 
 /**
@@ -20,15 +20,15 @@ export async function pushImages(
     // One at a time: children reuse the layers their parent just pushed.
     {
       const started = Date.now()
-      reporter.emit({subject: image.name, status: 'start', message: `pushing to ${registry}`})
+      reporter.emit('image.push.start', {image: image.name, registry})
       try {
         await docker.pushImage(image.ref)
         image.pushed = true
-        reporter.emit({subject: image.name, status: 'ok', message: `pushed ${image.ref} in ${((Date.now() - started) / 1000).toFixed(1)}s`})
+        reporter.emit('image.push.done', {image: image.name, ref: image.ref, seconds: (Date.now() - started) / 1000})
       } catch (err) {
         image.pushed = false
         const msg = errorMessage(err).split('\n')[0]
-        reporter.emit({subject: image.name, status: 'failed', message: `push to ${registry} failed: ${msg}`})
+        reporter.emit('image.push.failed', {image: image.name, registry, error: msg})
         errors.push(
           new OsctlError('COMMAND_FAILED', `push of ${image.name} to registry ${registry} failed: ${msg}`, {
             hint: `check \`registry:\` in osctl.yml (or --registry) and that a registry answers at http://${registry}/v2/ (osctl system status registry)`,

@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {DockerClient} from '../docker/docker-client.js'
 import {OsctlError, errorMessage} from '../errors.js'
 import {RootfsSpec, ensureRootfsImage} from '../images/debootstrap.js'
-import {Reporter, silentReporter} from '../reporter.js'
+import {Reporter, silentReporter} from '../events/reporters.js'
 import {LABEL_LAB_IMAGE, LABEL_MANAGED} from './names.js'
 
 /** A freshly provisioned bare-metal server: systemd, sshd, apt, and nothing else. */
@@ -94,10 +94,10 @@ async function buildCached(docker: DockerClient, repo: string, dockerfile: strin
   const hash = contentHash([dockerfile, ...Object.entries(files).flat()])
   const ref = `${repo}:${hash}`
   if (await docker.inspectImage(ref)) {
-    reporter.emit({subject: ref, status: 'unchanged', message: 'lab image cached'})
+    reporter.emit('lab.image.cached', {ref})
     return ref
   }
-  reporter.emit({subject: ref, status: 'start', message: 'building lab image'})
+  reporter.emit('lab.image.build', {ref})
   const dir = await mkdtemp(join(tmpdir(), 'osctl-lab-image-'))
   const log: string[] = []
   try {
@@ -120,6 +120,6 @@ async function buildCached(docker: DockerClient, repo: string, dockerfile: strin
   } finally {
     await rm(dir, {recursive: true, force: true})
   }
-  reporter.emit({subject: ref, status: 'changed', message: 'lab image built'})
+  reporter.emit('lab.image.done', {ref})
   return ref
 }

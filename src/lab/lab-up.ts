@@ -3,7 +3,7 @@ import {resolve} from 'node:path'
 import {DockerClient} from '../docker/docker-client.js'
 import {OsctlError, OsctlErrors} from '../errors.js'
 import {fanOut} from '../hosts/fan-out.js'
-import {Reporter, silentReporter} from '../reporter.js'
+import {Reporter, silentReporter} from '../events/reporters.js'
 import {loadSite} from '../site/load-site.js'
 import {installAuthorizedKey, readHostKey, waitForBoot} from './lab-boot.js'
 import {ensureLabContainer, ensureLabNetwork, listLabContainers} from './lab-docker.js'
@@ -83,7 +83,7 @@ export async function labUp(docker: DockerClient, opts: LabUpOptions, reporter: 
   const publicKey = await ensureSiteKey(site)
   const image = await ensureLabImage(docker, {mirror: opts.mirror, withPackages: opts.withPackages}, reporter)
   const {network, subnet, created: netCreated} = await ensureLabNetwork(docker, names)
-  reporter.emit({subject: network, status: netCreated ? 'changed' : 'unchanged', message: subnet})
+  reporter.emit('lab.network', {network, subnet, created: netCreated})
 
   const indexes = Array.from({length: opts.hosts}, (_, i) => i + 1)
   const results = await fanOut(
@@ -91,18 +91,17 @@ export async function labUp(docker: DockerClient, opts: LabUpOptions, reporter: 
     opts.hosts,
     async ({index, name}) => {
       const c = await ensureLabContainer(docker, {names, index, image, network, subnet})
-      reporter.emit({subject: c.container, host: name, status: 'start', message: c.created ? `created, booting (${c.address})` : `reused, waiting for boot (${c.address})`})
+      reporter.emit('lab.host.booting', {container: c.container, address: c.address, created: c.created}, name)
       const boot = await waitForBoot(docker, c.id, c.address)
       const hostKey = await readHostKey(docker, c.id)
       await installAuthorizedKey(docker, c.id, publicKey)
-      const failed = boot.failed.length > 0 ? ` (failed units: ${boot.failed.join(', ')})` : ''
-      reporter.emit({subject: c.container, host: name, status: c.created ? 'changed' : 'ok', message: `systemd ${boot.systemd}, sshd up${failed}`})
+      reporter.emit('lab.host.up', {container: c.container, systemd: boot.systemd, failedUnits: boot.failed, created: c.created}, name)
       const host: LabHostResult = {name, container: c.container, id: c.id, address: c.address, state: c.state, systemd: boot.systemd, failedUnits: boot.failed, created: c.created}
       return {host, hostKey}
     },
   )
   const failures = results.filter((r) => !r.ok).map((r) => r.error!)
-  for (const f of failures) reporter.emit({subject: 'lab host', status: 'failed', message: f.message})
+  for (const f of failures) reporter.emit('lab.host.failed', {message: f.message})
   if (failures.length > 0) throw new OsctlErrors(failures.map((e) => new OsctlError('LAB', e.message, {hint: e.hint, cause: e, exitCode: 1})))
 
   const hosts = results.map((r) => r.value!.host)
@@ -114,7 +113,7 @@ export async function labUp(docker: DockerClient, opts: LabUpOptions, reporter: 
     results.map((r) => ({address: r.value!.host.address, key: r.value!.hostKey})),
     opts.force ?? false,
   )
-  reporter.emit({subject: site, status: siteChanged.length > 0 ? 'changed' : 'unchanged', message: siteChanged.length > 0 ? `wrote ${siteChanged.join(', ')}` : 'site up to date'})
+  reporter.emit('lab.site', {dir: site, written: siteChanged})
   // What we wrote must be a site every other command accepts; a failure here is an osctl bug.
   await loadSite(site)
   return {lab: opts.lab, network, subnet, site, image, hosts, siteChanged}

@@ -3,7 +3,7 @@ import {posix} from 'node:path'
 import type {ContainerClient} from '../docker/docker-client.js'
 import {OsctlError} from '../errors.js'
 import {Host, tailLines} from '../hosts/host.js'
-import {Reporter, silentReporter} from '../reporter.js'
+import {Reporter, silentReporter} from '../events/reporters.js'
 import {waitContainerHealthy} from '../apply/container-health.js'
 import {LABELS, configDir} from '../catalog/container-spec.js'
 import {dropPrevious, nextName, replaceContainer} from '../apply/container-swap.js'
@@ -88,7 +88,7 @@ export class RevisionRestorer {
   }
 
   private async apply(service: string, current: RevisionRecord, target: RevisionRecord): Promise<RestoreResult> {
-    this.reporter.emit({host: this.host.name, subject: service, status: 'start', message: `restoring revision ${target.revision}${current.revision === target.revision ? '' : ` (leaving ${current.revision})`}`})
+    this.reporter.emit('revision.restoring', {service, revision: target.revision, ...(current.revision === target.revision ? {} : {leaving: current.revision})}, this.host.name)
     const journal = new Journal(this.host)
     await journal.begin({op: 'rollback', operation: this.operation, service, revision: target.revision, current: current.revision})
     const recreated: string[] = []
@@ -129,7 +129,7 @@ export class RevisionRestorer {
     await this.ledger.writeRecord({...target, outcome: 'active'})
     await this.ledger.setCurrent(service, target.revision)
     await journal.end(service)
-    this.reporter.emit({host: this.host.name, subject: service, status: 'changed', message: `revision ${target.revision} serving again${recreated.length ? ` (recreated ${recreated.join(', ')})` : ''}`})
+    this.reporter.emit('revision.restored', {service, revision: target.revision, recreated}, this.host.name)
     return {service, host: this.host.name, from: current.revision, to: target.revision, recreated}
   }
 

@@ -1,6 +1,6 @@
 import {OsctlError} from '../errors.js'
 import type {Host} from '../hosts/host.js'
-import {Reporter} from '../reporter.js'
+import {Reporter} from '../events/reporters.js'
 import type {SiteHost} from '../site/types.js'
 import type {ServiceDef} from '../catalog/catalog.js'
 import {BackupMeta, readBackup, restoreIfMigrated} from '../revisions/db-backup.js'
@@ -53,8 +53,8 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
     for (const [i, r] of restorers.entries()) {
       const step = steps[i]
       const e = step.entry
-      if (e) opts.reporter.emit({host: hosts[i].name, subject: def.name, status: 'info', message: `osctl was killed during \`${e.op}\` to revision ${e.revision}; ${step.kind === 'undo' ? 'undoing it' : 'completing it'}`})
-      if (step.kind === 'skip') opts.reporter.emit({host: hosts[i].name, subject: def.name, status: 'skipped', message: 'not part of the interrupted operation; left as it is'})
+      if (e) opts.reporter.emit('service.interrupted', {service: def.name, op: e.op, revision: e.revision, action: step.kind === 'undo' ? 'undo' : 'complete', pid: e.pid, machine: e.machine}, hosts[i].name)
+      if (step.kind === 'skip') opts.reporter.emit('service.left-alone', {service: def.name, reason: 'not part of the interrupted operation; left as it is'}, hosts[i].name)
       if (step.kind === 'restore') await r.target(def.name, step.to)
     }
     const undo = (i: number) => (steps[i].kind === 'undo' ? steps[i].entry : undefined)
@@ -78,11 +78,11 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
         })
       }
       if (snapshot && (await restoreIfMigrated(dbHost, snapshot)) === 'unchanged') {
-        opts.reporter.emit({host: dbHost.name, subject: def.name, status: 'unchanged', message: `databases ${snapshot.databases.join(', ')}: schema unchanged since the snapshot before revision ${snapshot.revision}; left as they are, nothing written since is lost`})
+        opts.reporter.emit('db.kept', {service: def.name, databases: snapshot.databases, revision: snapshot.revision}, dbHost.name)
         databaseKept = snapshot
         snapshot = undefined
       } else if (snapshot) {
-        opts.reporter.emit({host: dbHost.name, subject: def.name, status: 'changed', message: `databases ${snapshot.databases.join(', ')} restored to before revision ${snapshot.revision}`})
+        opts.reporter.emit('db.restored', {service: def.name, databases: snapshot.databases, revision: snapshot.revision}, dbHost.name)
       }
     }
 

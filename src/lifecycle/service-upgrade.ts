@@ -1,7 +1,7 @@
 import {OsctlError} from '../errors.js'
 import type {Host} from '../hosts/host.js'
 import {fanOut} from '../hosts/fan-out.js'
-import {Reporter} from '../reporter.js'
+import {Reporter} from '../events/reporters.js'
 import type {Site, SiteHost} from '../site/types.js'
 import type {ServiceDef} from '../catalog/catalog.js'
 import {DeployResult, deploy} from '../apply/deploy.js'
@@ -56,13 +56,13 @@ export async function upgradeService(
     if (opts.containers) await pinOthers(plan, hosts, def.name, changing, ctx.site)
     return pendingOperations(hosts, def.name)
   })
-  for (const e of pending.values()) reporter.emit({host: e.host, subject: def.name, status: 'info', message: `an interrupted \`${e.op}\` to revision ${e.revision} was found; this upgrade completes it`})
+  for (const e of pending.values()) reporter.emit('service.interrupted', {service: def.name, op: e.op, revision: e.revision, action: 'complete', pid: e.pid, machine: e.machine}, e.host)
 
   const refs = [...new Set(def.containers.filter((c) => changing(c.name)).map((c) => imageRefFor(site, c.image)))]
   const pulls = await fanOut(targets, site.config.sshConcurrency, async (t) => {
     const docker = ctx.deps.docker(t)
     try {
-      for (const ref of refs) await docker.pullImage(ref)
+      for (const ref of refs) await docker.pullImage(ref, {onProgress: (p) => reporter.emit('image.pull.progress', {ref, ...p}, t.name)})
     } finally {
       await docker.close?.()
     }
@@ -73,7 +73,7 @@ export async function upgradeService(
       hint: 'Nothing was changed on any host.',
     })
   }
-  reporter.emit({subject: def.name, status: 'ok', message: `${refs.join(', ')} pulled on ${targets.length} host(s)`})
+  reporter.emit('image.pull.done', {refs, hosts: targets.length})
 
   const operation = newOperationId('upgrade')
   const result: UpgradeResult = {service: def.name, tag, batches: [], upgraded: [], restored: [], deploys: []}
@@ -88,10 +88,10 @@ export async function upgradeService(
       const earlier = await interruptedBackup(dbHost, pending.get(migrationHost.name))
       if (earlier) {
         result.backup = await carryBackup(dbHost, earlier, revision)
-        reporter.emit({host: dbHost.name, subject: def.name, status: 'ok', message: `databases ${databases.join(', ')}: the snapshot taken before the interrupted revision ${earlier.revision} stands for revision ${revision}`})
+        reporter.emit('db.snapshot.carried', {service: def.name, databases, revision, from: earlier.revision}, dbHost.name)
       } else {
         result.backup = await backupDatabases(dbHost, def.name, databases, revision)
-        reporter.emit({host: dbHost.name, subject: def.name, status: 'ok', message: `databases ${databases.join(', ')} saved before revision ${revision} (${result.backup.bytes} bytes)`})
+        reporter.emit('db.snapshot', {service: def.name, databases, revision, bytes: result.backup.bytes}, dbHost.name)
       }
     } finally {
       await Promise.all([first.close(), dbHost.close()].map((p) => p.catch(() => {})))
@@ -115,7 +115,7 @@ export async function upgradeService(
       const [dbHost] = ctx.deps.connect([plan.databaseHost!])
       try {
         const done = await restoreIfMigrated(dbHost, result.backup)
-        reporter.emit({host: dbHost.name, subject: def.name, status: done === 'restored' ? 'changed' : 'unchanged', message: done === 'restored' ? `databases ${result.backup.databases.join(', ')} restored to before revision ${result.backup.revision}` : `databases ${result.backup.databases.join(', ')}: schema unchanged, left as they are`})
+        reporter.emit(done === 'restored' ? 'db.restored' : 'db.kept', {service: def.name, databases: result.backup.databases, revision: result.backup.revision}, dbHost.name)
       } finally {
         await dbHost.close().catch(() => {})
       }

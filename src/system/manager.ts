@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto'
 
 import {OsctlError, errorMessage} from '../errors.js'
 import {Host} from '../hosts/host.js'
-import {Reporter, silentReporter} from '../reporter.js'
+import {Reporter, silentReporter} from '../events/reporters.js'
 import {ImageSource, fetchImage, unpackNew, unpackRecorded} from './bundle.js'
 import {SystemContainerDef, SystemContext} from './definitions.js'
 import {probe, unitState, waitHealthy} from './health.js'
@@ -96,7 +96,7 @@ export class SystemManager {
 
     const slot = st.current ? 1 - st.current.slot : 0
     const revision = this.store.nextRevision(st)
-    this.reporter.emit({host: this.host.name, subject: name, status: 'start', message: `revision ${revision}: ${source.ref} into slot ${slot}`})
+    this.reporter.emit('system.install.start', {name, revision, ref: source.ref, slot}, this.host.name)
     // The slot about to be reused keeps a record of its revision, for `rollback --to`.
     if (st.previous) await this.revisions.saveFromSlot(name, st.previous)
     await fetchImage(this.host, name, revision, source)
@@ -112,7 +112,7 @@ export class SystemManager {
     await this.activate(name, slot, unit)
     const health = await waitHealthy(this.host, unitName(name), def.health(ctx), def.healthTimeoutSeconds)
     if (health.healthy) {
-      this.reporter.emit({host: this.host.name, subject: name, status: 'changed', message: `revision ${revision} healthy (${health.detail})`})
+      this.reporter.emit('system.healthy', {name, revision, detail: health.detail}, this.host.name)
       await this.retain(name)
       return this.result(info, st.current ? 'upgraded' : 'installed')
     }
@@ -152,7 +152,7 @@ export class SystemManager {
     const {name} = def
     const {current} = plan
     const otherSlot = 1 - current.slot
-    this.reporter.emit({host: this.host.name, subject: name, status: 'start', message: `back to revision ${plan.revision}${plan.slot ? ` (slot ${plan.slot.slot})` : `: unpacking it from the OCI store into slot ${otherSlot}`}`})
+    this.reporter.emit('system.rollback.start', {name, revision: plan.revision, ...(plan.slot ? {slot: plan.slot.slot} : {unpackInto: otherSlot})}, this.host.name)
     let target = plan.slot
     if (!target) {
       const rec = await this.revisions.read(name, plan.revision)
@@ -167,7 +167,7 @@ export class SystemManager {
     await this.activate(name, target.slot, unit)
     const health = await waitHealthy(this.host, unitName(name), def.health(ctx), def.healthTimeoutSeconds)
     if (health.healthy) {
-      this.reporter.emit({host: this.host.name, subject: name, status: 'changed', message: `revision ${target.revision} restored (${health.detail})`})
+      this.reporter.emit('system.restored', {name, revision: target.revision, detail: health.detail}, this.host.name)
       return this.result(target, 'upgraded')
     }
     const journal = await this.journalTail(name)
@@ -200,7 +200,7 @@ export class SystemManager {
         hint: `See \`journalctl -u ${unitName(def.name)}\` on ${this.host.name}.`,
       })
     }
-    this.reporter.emit({host: this.host.name, subject: def.name, status: 'changed', message: `revision ${target.revision} restored (${health.detail})`})
+    this.reporter.emit('system.restored', {name: def.name, revision: target.revision, detail: health.detail}, this.host.name)
   }
 
   /**
@@ -211,10 +211,10 @@ export class SystemManager {
     try {
       const removed = await this.revisions.prune(name, await this.store.read(name))
       if (removed.length > 0) {
-        this.reporter.emit({host: this.host.name, subject: name, status: 'info', message: `pruned revision${removed.length > 1 ? 's' : ''} ${removed.join(', ')} (keeping the ${SYSTEM_KEEP_REVISIONS} before the current one and both slots)`})
+        this.reporter.emit('system.pruned', {name, revisions: removed, keep: SYSTEM_KEEP_REVISIONS}, this.host.name)
       }
     } catch (err) {
-      this.reporter.emit({host: this.host.name, subject: name, status: 'info', message: `old revisions not pruned: ${errorMessage(err)}`})
+      this.reporter.emit('system.prune.failed', {name, error: errorMessage(err)}, this.host.name)
     }
   }
 

@@ -1,6 +1,6 @@
 import {imageRef} from '../bootstrap/system-context.js'
 import {OsctlError} from '../errors.js'
-import {Reporter} from '../reporter.js'
+import {Reporter} from '../events/reporters.js'
 import type {SlotInfo} from './layout.js'
 import {ApplyResult, SystemManager} from './manager.js'
 import type {RollbackPlan} from './rollback-plan.js'

@@ -20,3 +20,18 @@ export async function runCli(args: string[], opts: {env?: Record<string, string>
   })
   return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr)}
 }
+
+export interface EventLine {
+  code: string
+  level: string
+  host?: string
+  data: Record<string, unknown>
+}
+
+/** The NDJSON progress events on a command's stderr (`--json` or `--progress json`); other lines are skipped. */
+export function eventsOf(stderr: string): EventLine[] {
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{"code":'))
+    .map((l) => JSON.parse(l) as EventLine)
+}

@@ -28,10 +28,10 @@ export default class LabDown extends OsctlCommand {
     const lab = flags.all ? undefined : flags.name
     const removed = await removeLab(docker, lab)
     const reporter = this.reporter()
-    for (const c of removed.containers) reporter.emit({subject: c, status: 'changed', message: 'removed'})
-    for (const n of [...removed.volumes, ...removed.networks]) reporter.emit({subject: n, status: 'changed', message: 'removed'})
+    for (const c of removed.containers) reporter.emit('lab.removed', {name: c})
+    for (const n of [...removed.volumes, ...removed.networks]) reporter.emit('lab.removed', {name: n})
     if (removed.containers.length + removed.volumes.length + removed.networks.length === 0) {
-      reporter.emit({subject: lab ? `lab ${lab}` : 'labs', status: 'unchanged', message: 'nothing to remove'})
+      reporter.emit('lab.nothing-to-remove', lab ? {lab} : {})
     }
     return {lab: lab ?? null, ...removed}
   }

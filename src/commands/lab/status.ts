@@ -22,7 +22,7 @@ export default class LabStatus extends OsctlCommand {
     await docker.ping()
     const hosts = await labStatus(docker, flags.name)
     if (!this.jsonEnabled()) {
-      if (hosts.length === 0) this.reporter().emit({subject: `lab ${flags.name}`, status: 'info', message: 'has no hosts'})
+      if (hosts.length === 0) this.reporter().emit('lab.empty', {lab: flags.name})
       else {
         const rows = [['HOST', 'ADDRESS', 'CONTAINER', 'STATE', 'SYSTEMD', 'SSHD'], ...hosts.map((h) => [h.name, h.address, h.container, h.state, h.systemd, h.sshd])]
         for (const line of formatTable(rows)) this.log(line)

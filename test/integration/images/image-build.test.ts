@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {REPO_ROOT, runCli} from '../../helpers/cli.js'
+import {REPO_ROOT, eventsOf, runCli} from '../../helpers/cli.js'
 
 const SKIP = process.env.OSCTL_SKIP_INTEGRATION === '1'
 const TAG = `t${process.pid}`
@@ -78,9 +78,13 @@ describe.skipIf(SKIP)('image build (real Docker)', () => {
     const {images} = JSON.parse(r.stdout) as {images: Row[]}
     expect(images.map((i) => i.name)).toEqual(['base', 'etcd', 'registry'])
     expect(statuses(images)).toEqual({base: 'built', etcd: 'built', registry: 'built'})
-    expect(r.stderr).toContain('using defaults')
-    // base finished before either child started.
-    expect(r.stderr.indexOf('✔ base built')).toBeLessThan(r.stderr.indexOf('… etcd building'))
+    const events = eventsOf(r.stderr)
+    expect(events.filter((e) => e.code === 'image.defaults')).toHaveLength(1)
+    // base finished before either child started, and the builds showed their steps.
+    const at = (code: string, image: string) => events.findIndex((e) => e.code === code && e.data.image === image)
+    expect(at('image.build.done', 'base')).toBeGreaterThanOrEqual(0)
+    expect(at('image.build.done', 'base')).toBeLessThan(at('image.build.start', 'etcd'))
+    expect(events.some((e) => e.code === 'image.build.step' && e.data.image === 'etcd' && Number(e.data.of) > 1)).toBe(true)
     const labels = JSON.parse((await execa('docker', ['image', 'inspect', '--format', '{{json .Config.Labels}}', ref('etcd')])).stdout)
     expect(labels).toMatchObject({'io.osctl.managed': 'true', 'io.osctl.image': 'etcd'})
     expect(labels['io.osctl.context-hash']).toBe((images[1] as Row & {contextHash: string}).contextHash)
@@ -91,7 +95,7 @@ describe.skipIf(SKIP)('image build (real Docker)', () => {
     const r = await cli(['image', 'build', 'etcd', 'registry', '--site', NO_SITE, '--tag', TAG, '--json'])
     expect(r.exitCode, r.stderr).toBe(0)
     expect(statuses(JSON.parse(r.stdout).images)).toEqual({base: 'unchanged', etcd: 'unchanged', registry: 'unchanged'})
-    expect(r.stderr).not.toContain('building')
+    expect(eventsOf(r.stderr).map((e) => e.code).filter((c) => c.startsWith('image.build.'))).toEqual(['image.build.unchanged', 'image.build.unchanged', 'image.build.unchanged'])
     expect(await Promise.all(['base', 'etcd', 'registry'].map((n) => imageId(ref(n))))).toEqual(before)
   })
 
@@ -142,13 +146,15 @@ describe.skipIf(SKIP)('image build (real Docker)', () => {
     const file = join(images, 'etcd', 'Dockerfile.njk')
     await writeFile(file, (await readFile(file, 'utf8')).replace('RUN apt-get update', 'RUN echo osctl-broken-marker && false && apt-get update'))
     const env = {OSCTL_IMAGES_DIR: images}
-    const r = await cli(['image', 'build', '--site', NO_SITE, '--tag', TAG], {env, timeoutMs: BUILD_TIMEOUT})
+    const r = await cli(['image', 'build', '--site', NO_SITE, '--tag', TAG, '--progress', 'json'], {env, timeoutMs: BUILD_TIMEOUT})
     expect(r.exitCode).toBe(1)
-    expect(r.stderr).toContain('✖ etcd failed')
-    expect(r.stderr).toContain('osctl-broken-marker')
-    expect(r.stderr).toMatch(/returned a non-zero code: 1/)
+    const events = eventsOf(r.stderr)
+    const failed = events.filter((e) => e.code === 'image.build.failed')
+    expect(failed.map((e) => [e.level, e.data.image])).toEqual([['error', 'etcd']])
+    expect((failed[0].data.logTail as string[]).join('\n')).toContain('osctl-broken-marker')
+    expect(String(failed[0].data.error)).toMatch(/returned a non-zero code: 1/)
     expect(r.stderr).toContain('Error: image build failed: etcd (')
-    expect(r.stderr).toContain('= registry unchanged')
+    expect(events.filter((e) => e.code === 'image.build.unchanged').map((e) => e.data.image)).toContain('registry')
     expect(r.stderr).not.toMatch(/\n\s+at /)
 
     const list = await cli(['image', 'list', '--site', NO_SITE, '--tag', TAG, '--json'], {env})

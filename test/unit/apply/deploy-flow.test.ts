@@ -6,7 +6,7 @@ import {DeployDeps, deploy} from '../../../src/apply/deploy.js'
 import {Overrides} from '../../../src/catalog/overrides.js'
 import {planDeploy} from '../../../src/catalog/plan.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
-import {RecordingReporter} from '../../../src/reporter.js'
+import {RecordingReporter} from '../../../src/events/reporters.js'
 import type {Site} from '../../../src/site/types.js'
 import {FakeHost} from '../../fakes/fake-host.js'
 import {labHost} from '../../fakes/fake-lab-host.js'
@@ -86,7 +86,7 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect([...engines.values()].map((e) => e.calls.slice(before.shift()).filter((c) => /^(create|start|stop|rm) /.test(c)))).toEqual([[], []])
     expect([...hosts.values()].map((h) => h.ops.length)).toEqual(writes)
     expect(hosts.get('lab-1')!.ran(/systemctl (restart|stop)/)).toBe(true) // from the first run only
-    expect(reporter.events.filter((e) => e.status === 'unchanged').map((e) => e.message)).toContain('unchanged (http://10.0.0.11:5000/v3 answered 200)')
+    expect(reporter.of('service.container.done').filter((e) => e.data.status === 'unchanged').map((e) => [e.host, e.data.container, e.data.health])).toContainEqual(['lab-1', 'keystone', 'http://10.0.0.11:5000/v3 answered 200'])
   })
 
   it('recreates only what changed, says why, and writes a new revision', async () => {

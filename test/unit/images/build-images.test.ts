@@ -5,7 +5,7 @@ import {afterAll, beforeEach, describe, expect, it} from 'vitest'
 import {ExitCode, OsctlError} from '../../../src/errors.js'
 import {BuildImagesOptions, ImageResult, buildImages} from '../../../src/images/build-images.js'
 import {imageStates} from '../../../src/images/image-states.js'
-import {RecordingReporter} from '../../../src/reporter.js'
+import {RecordingReporter} from '../../../src/events/reporters.js'
 import {FakeDocker} from '../../fakes/fake-docker.js'
 import {VARS, cleanupDirs, copyShippedImages, makeImagesDir, ref} from './helpers.js'
 
@@ -64,7 +64,7 @@ describe('buildImages', () => {
     expect(docker.builds.every((b) => b.networkMode === 'host')).toBe(true)
     expect(docker.buildsOf('/base:')[0].dockerfile).toContain(`FROM ${VARS.rootfs_image}`)
     expect(rootfsCalls).toBe(1)
-    expect(reporter.events.filter((e) => e.status === 'changed').map((e) => e.subject).sort()).toEqual(['base', 'etcd', 'registry'])
+    expect(reporter.of('image.build.done').map((e) => e.data.image).sort()).toEqual(['base', 'etcd', 'registry'])
   })
 
   it('with names builds those and their ancestors, never unrelated images', async () => {
@@ -119,7 +119,7 @@ describe('buildImages', () => {
     docker.addImage(ref('base'), {'io.osctl.context-hash': 'sha256:old'})
     const {images} = await build(await copyShippedImages(), {names: ['base']})
     expect(images[0].status).toBe('built')
-    expect(reporter.events.find((e) => e.status === 'start')?.message).toContain('context changed')
+    expect(reporter.of('image.build.start')[0]?.data.reason).toBe('context-changed')
   })
 
   it('a failure skips its descendants, still builds unrelated images, and fails with details', async () => {
@@ -137,10 +137,11 @@ describe('buildImages', () => {
     expect(etcd.logTail![0]).toBe(`${ref('etcd')} step 11`)
     expect(etcd.logTail!.at(-1)).toContain('non-zero code: 100')
     expect(docker.buildsOf('/etcd-tools:')).toHaveLength(0)
-    const failed = reporter.events.find((e) => e.status === 'failed')!
-    expect(failed.subject).toBe('etcd')
-    expect(failed.detail).toEqual(etcd.logTail)
-    expect(reporter.events.find((e) => e.status === 'skipped')).toMatchObject({subject: 'etcd-tools', message: 'skipped (parent failed: etcd)'})
+    const [failed] = reporter.of('image.build.failed')
+    expect(failed.data.image).toBe('etcd')
+    expect(failed.level).toBe('error')
+    expect(failed.data.logTail).toEqual(etcd.logTail)
+    expect(reporter.of('image.build.skipped').map((e) => e.data)).toEqual([{image: 'etcd-tools', parent: 'etcd'}])
   })
 
   it('a failed base skips everything below it', async () => {

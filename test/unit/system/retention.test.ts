@@ -1,3 +1,4 @@
+import {RecordingReporter} from '../../../src/events/reporters.js'
 import {describe, expect, it} from 'vitest'
 
 import {HistoryEntry, SlotInfo} from '../../../src/system/layout.js'
@@ -76,10 +77,10 @@ describe('revision retention (OCI store images and records)', () => {
     const m = new SystemManager(h)
     await upgradeThrough(h, m, ['1', '2', '3', '4'])
     h.on(/^umoci gc /, () => ({exitCode: 1, stderr: 'gc: device busy'}))
-    const events: string[] = []
-    const m2 = new SystemManager(h, {emit: (e) => events.push(`${e.status} ${e.message}`)})
+    const events = new RecordingReporter()
+    const m2 = new SystemManager(h, events)
     expect(await m2.apply(defN(5), ctx, reg('5'), 'upgrade')).toMatchObject({status: 'upgraded', revision: 5})
-    expect(events.some((e) => e.startsWith('info old revisions not pruned:') && e.includes('gc: device busy'))).toBe(true)
+    expect(events.of('system.prune.failed').map((e) => [e.level, e.data.name, e.data.error])).toEqual([['warn', 'demo', expect.stringContaining('gc: device busy')]])
     expect(demoTags(h)).toEqual(['demo-r2', 'demo-r3', 'demo-r4', 'demo-r5'])
     h.on(/^umoci gc /, () => {
       h.gcRuns++

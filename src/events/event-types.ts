@@ -1,0 +1,95 @@
+/**
+ * Every event the core emits, by code, with its typed data (aws-cdk toolkit-lib's IoHost idea).
+ * The core never writes to the terminal and never composes sentences for it: renderers turn these
+ * into a live per-host view, plain lines or NDJSON (render-*.ts), and tests assert on codes and data.
+ */
+export interface ErrorData {
+  code: string
+  message: string
+  hint?: string
+}
+
+type Dbs = {service: string; databases: string[]; revision: number}
+
+export interface EventData {
+  // images
+  'image.build.start': {image: string; ref: string; reason: 'new' | 'context-changed'}
+  'image.build.step': {image: string; step: number; of: number; instruction: string}
+  'image.build.done': {image: string; ref: string; seconds: number; bytes: number}
+  'image.build.unchanged': {image: string; ref: string}
+  'image.build.skipped': {image: string; parent: string}
+  'image.build.failed': {image: string; seconds: number; error: string; logTail: string[]}
+  'image.push.start': {image: string; registry: string}
+  'image.push.done': {image: string; ref: string; seconds: number}
+  'image.push.failed': {image: string; registry: string; error: string}
+  'image.pull.progress': {ref: string; bytes: number; total: number}
+  'image.pull.done': {refs: string[]; hosts: number}
+  'image.defaults': {site: string; registry: string; namespace: string; tag: string; distro: string}
+  'image.prune.planned': {image: string}
+  'image.prune.removed': {image: string}
+  'image.prune.kept': {image: string; reason: string}
+  'image.prune.failed': {image: string; error: string}
+  'rootfs.debootstrap': {ref: string; suite: string; variant: string}
+  'rootfs.import': {ref: string}
+  'rootfs.done': {ref: string}
+  // lab
+  'lab.image.cached': {ref: string}
+  'lab.image.build': {ref: string}
+  'lab.image.done': {ref: string}
+  'lab.network': {network: string; subnet: string; created: boolean}
+  'lab.host.booting': {container: string; address: string; created: boolean}
+  'lab.host.up': {container: string; systemd: string; failedUnits: string[]; created: boolean}
+  'lab.host.failed': {message: string}
+  'lab.site': {dir: string; written: string[]}
+  'lab.removed': {name: string}
+  'lab.nothing-to-remove': {lab?: string}
+  'lab.empty': {lab: string}
+  // site
+  'site.passwords': {file: string; added: number; kept: number}
+  // bootstrap
+  'bootstrap.prechecks': {checks: string[]}
+  'bootstrap.packages': {installed: string[]}
+  'bootstrap.system': {name: string; revision: number; changed: boolean}
+  'bootstrap.docker': {started: boolean}
+  'bootstrap.failed': {error: ErrorData; detail: string[]}
+  // system containers
+  'system.install.start': {name: string; revision: number; ref: string; slot: number}
+  'system.healthy': {name: string; revision: number; detail: string}
+  'system.rollback.start': {name: string; revision: number; slot?: number; unpackInto?: number}
+  'system.restored': {name: string; revision: number; detail: string}
+  'system.pruned': {name: string; revisions: number[]; keep: number}
+  'system.prune.failed': {name: string; error: string}
+  // deploy: one service on one host
+  'service.skipped': {service: string; reason: string}
+  'service.revision': {service: string; revision: number; previous?: number}
+  'service.container.replace': {service: string; container: string; exists: boolean; changed: string[]}
+  'service.container.done': {service: string; container: string; status: 'created' | 'recreated' | 'started' | 'unchanged'; changed: string[]; revision: number; health: string}
+  'service.step.start': {service: string; step: string; phase: 'bootstrap' | 'post_deploy'}
+  'service.step.done': {service: string; step: string; phase: 'bootstrap' | 'post_deploy'; seconds: number}
+  'service.interrupted': {service: string; op: string; revision: number; action: 'complete' | 'undo'; pid?: number; machine?: string}
+  'service.left-alone': {service: string; reason: string}
+  'service.failed': {service?: string; error: ErrorData; detail: string[]}
+  // revisions and databases
+  'revision.restoring': {service: string; revision: number; leaving?: number}
+  'revision.restored': {service: string; revision: number; recreated: string[]}
+  'db.snapshot': Dbs & {bytes: number}
+  'db.snapshot.carried': Dbs & {from: number}
+  'db.restored': Dbs
+  'db.kept': Dbs
+}
+
+export type EventCode = keyof EventData
+export type Level = 'debug' | 'info' | 'warn' | 'error'
+
+export interface OsctlEvent<C extends EventCode = EventCode> {
+  code: C
+  level: Level
+  /** The host it happened on, when there is one. */
+  host?: string
+  data: EventData[C]
+  time: string
+}
+
+export interface Reporter {
+  emit<C extends EventCode>(code: C, data: EventData[C], host?: string): void
+}
