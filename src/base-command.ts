@@ -44,6 +44,13 @@ export abstract class OsctlCommand extends Command {
   }
 
   private progressOut?: Progress
+  private readonly sessions: Array<{close(): Promise<void>}> = []
+
+  /** A context whose host session this command closes once, at the end, whatever happens. */
+  protected closing<T extends {session: {close(): Promise<void>}}>(ctx: T): T {
+    this.sessions.push(ctx.session)
+    return ctx
+  }
 
   /** Progress goes to stderr, never stdout, so `--json` output stays one document. One renderer per command. */
   protected reporter(): Reporter {
@@ -89,6 +96,7 @@ export abstract class OsctlCommand extends Command {
 
   protected override async finally(err: Error | undefined): Promise<unknown> {
     this.progressOut?.stop()
+    await Promise.allSettled(this.sessions.map((s) => s.close()))
     if (!err && this.successExitCode !== ExitCode.OK) process.exitCode = this.successExitCode
     return super.finally(err)
   }

@@ -1,20 +1,12 @@
-import type {ContainerClient} from '../docker/docker-client.js'
 import {OsctlError, errorData, errorMessage, stringDetails} from '../errors.js'
+import type {Reporter} from '../events/reporters.js'
 import {HostResult, fanOut} from '../hosts/fan-out.js'
-import {Host} from '../hosts/host.js'
-import {Reporter} from '../events/reporters.js'
+import type {DeployPlan, PlannedService} from '../catalog/plan.js'
+import {newOperationId} from '../revisions/journal.js'
+import type {HostSession} from '../session/host-session.js'
 import type {Site, SiteHost} from '../site/types.js'
 import {ensureDatabases} from './databases.js'
-import {newOperationId} from '../revisions/journal.js'
-import {DeployPlan, PlannedService} from '../catalog/plan.js'
 import {ApplyOptions, ServiceDeployer, ServiceHostResult} from './service-deployer.js'
-
-/** What deploy needs from the outside world; injected so the flow runs against fakes in tests. */
-export interface DeployDeps {
-  connect(hosts: SiteHost[]): Host[]
-  /** The Docker engine of a host (over its SSH connection in production). */
-  docker(host: SiteHost): ContainerClient
-}
 
 export interface DeployHostSummary {
   host: string
@@ -31,29 +23,19 @@ export interface DeployResult {
   changed: boolean
 }
 
+export type DeployChange = Pick<ApplyOptions, 'op' | 'operation' | 'backup' | 'keepJournalOnFailure'> & {
+  /** Per host: the revision number a changed service writes (planned once by upgrade). */
+  revisions?: Map<string, number>
+}
+
 /**
  * Services in dependency order; for each, its target hosts in parallel (bounded by ssh_concurrency).
  * A service with run-once bootstrap steps deploys on its first host before the others, so schema
  * migrations finish before any other host starts the new code. A host that fails is left out of
  * every later service; the other hosts carry on.
  */
-export async function deploy(
-  site: Site,
-  plan: DeployPlan,
-  targets: SiteHost[],
-  deps: DeployDeps,
-  reporter: Reporter,
-  change: Pick<ApplyOptions, 'op' | 'operation' | 'backup' | 'keepJournalOnFailure'> = {},
-): Promise<DeployResult> {
-  const involved = new Map<string, SiteHost>()
-  for (const t of targets) involved.set(t.name, t)
-  if (plan.databaseHost) involved.set(plan.databaseHost.name, plan.databaseHost)
-  const hosts = new Map(deps.connect([...involved.values()]).map((h) => [h.name, h]))
-  const dockers = new Map<string, ContainerClient>()
-  const dockerOf = (h: SiteHost) => {
-    if (!dockers.has(h.name)) dockers.set(h.name, deps.docker(h))
-    return dockers.get(h.name)!
-  }
+export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], session: HostSession, reporter: Reporter, change: DeployChange = {}): Promise<DeployResult> {
+  const deployer = (t: SiteHost) => new ServiceDeployer(session.host(t), session.docker(t), reporter)
   const operation = change.operation ?? newOperationId(change.op ?? 'deploy')
   const failed = new Map<string, OsctlError>()
   const results: ServiceHostResult[] = []
@@ -67,51 +49,47 @@ export async function deploy(
     }
   }
 
-  try {
-    for (const s of plan.skipped) reporter.emit('service.skipped', s)
-    for (const ps of plan.services) {
-      const alive = ps.targets.filter((t) => !failed.has(t.name))
-      if (alive.length === 0) continue
-      // A dependency deployed in this run that failed on every one of its hosts serves nobody:
-      // its dependents are skipped (with why) instead of failing one health timeout at a time.
-      const down = ps.def.depends.filter((dep) => {
-        const d = plan.services.find((x) => x.def.name === dep)
-        return d !== undefined && d.targets.length > 0 && d.targets.every((t) => failed.has(t.name))
-      })
-      if (down.length > 0) {
-        for (const t of alive) failed.set(t.name, new OsctlError('COMMAND_FAILED', `${ps.def.name} was not deployed: ${down.join(', ')} failed on every host that runs it`, {hint: `fix ${down.join(', ')} first (see its error), then deploy again`}))
-        reporter.emit('service.skipped', {service: ps.def.name, reason: `${down.join(', ')} failed on every host that runs it`})
-        continue
-      }
-      const ensureDb = once(async () => {
-        if (ps.databases.length === 0 || !plan.databaseHost) return
-        await ensureDatabases(dockerOf(plan.databaseHost), 'mariadb', ps.databases, plan.databaseHost.name)
-      })
-      const apply = (t: SiteHost) =>
-        new ServiceDeployer(hosts.get(t.name)!, dockerOf(t), reporter).apply(ps.rendered.get(t.name)!, {
-          runOnce: t.name === ps.hosts[0].name,
-          ensureDatabases: ensureDb,
-          op: change.op,
-          operation,
-          keepJournalOnFailure: change.keepJournalOnFailure,
-          // The snapshot is about the migration, which runs on the first host.
-          backup: t.name === ps.hosts[0].name ? change.backup : undefined,
-        })
-      const first = ps.hosts[0]
-      const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)
-      if (sequentialFirst) absorb(await fanOut(alive.filter((t) => t.name === first.name), 1, apply))
-      const rest = alive.filter((t) => !(sequentialFirst && t.name === first.name) && !failed.has(t.name))
-      if (sequentialFirst && failed.has(first.name)) {
-        for (const t of rest) failed.set(t.name, skippedBecause(ps, first.name))
-        continue
-      }
-      absorb(await fanOut(rest, site.config.sshConcurrency, apply))
+  for (const s of plan.skipped) reporter.emit('service.skipped', s)
+  for (const ps of plan.services) {
+    const alive = ps.targets.filter((t) => !failed.has(t.name))
+    if (alive.length === 0) continue
+    // A dependency deployed in this run that failed on every one of its hosts serves nobody:
+    // its dependents are skipped (with why) instead of failing one health timeout at a time.
+    const down = ps.def.depends.filter((dep) => {
+      const d = plan.services.find((x) => x.def.name === dep)
+      return d !== undefined && d.targets.length > 0 && d.targets.every((t) => failed.has(t.name))
+    })
+    if (down.length > 0) {
+      for (const t of alive) failed.set(t.name, new OsctlError('COMMAND_FAILED', `${ps.def.name} was not deployed: ${down.join(', ')} failed on every host that runs it`, {hint: `fix ${down.join(', ')} first (see its error), then deploy again`}))
+      reporter.emit('service.skipped', {service: ps.def.name, reason: `${down.join(', ')} failed on every host that runs it`})
+      continue
     }
-    await runPostDeploySteps(plan, results, failed, (t) => new ServiceDeployer(hosts.get(t.name)!, dockerOf(t), reporter), reporter)
-  } finally {
-    await Promise.allSettled([...dockers.values()].map((d) => d.close?.()))
-    await Promise.allSettled([...hosts.values()].map((h) => h.close()))
+    const ensureDb = once(async () => {
+      if (ps.databases.length === 0 || !plan.databaseHost) return
+      await ensureDatabases(session.docker(plan.databaseHost), 'mariadb', ps.databases, plan.databaseHost.name)
+    })
+    const apply = (t: SiteHost) =>
+      deployer(t).apply(ps.rendered.get(t.name)!, {
+        runOnce: t.name === ps.hosts[0].name,
+        ensureDatabases: ensureDb,
+        op: change.op,
+        operation,
+        revision: change.revisions?.get(t.name),
+        keepJournalOnFailure: change.keepJournalOnFailure,
+        // The snapshot is about the migration, which runs on the first host.
+        backup: t.name === ps.hosts[0].name ? change.backup : undefined,
+      })
+    const first = ps.hosts[0]
+    const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)
+    if (sequentialFirst) absorb(await fanOut(alive.filter((t) => t.name === first.name), 1, apply))
+    const rest = alive.filter((t) => !(sequentialFirst && t.name === first.name) && !failed.has(t.name))
+    if (sequentialFirst && failed.has(first.name)) {
+      for (const t of rest) failed.set(t.name, skippedBecause(ps, first.name))
+      continue
+    }
+    absorb(await fanOut(rest, site.config.sshConcurrency, apply))
   }
+  await runPostDeploySteps(plan, results, failed, deployer, reporter)
 
   const summaries = targets.map((t): DeployHostSummary => (failed.has(t.name) ? {host: t.name, ok: false, error: failed.get(t.name)!.toJSON()} : {host: t.name, ok: true}))
   const recreated = results.flatMap((r) => r.containers).filter((c) => c.status !== 'unchanged').length
@@ -151,3 +129,4 @@ function once(fn: () => Promise<void>): () => Promise<void> {
     throw err instanceof OsctlError ? err : new OsctlError('COMMAND_FAILED', errorMessage(err), {cause: err})
   }))
 }
+

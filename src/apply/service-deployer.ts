@@ -1,18 +1,20 @@
 import {hostname} from 'node:os'
 import {posix} from 'node:path'
 
+import {configDir} from '../catalog/container-spec.js'
+import type {RenderedService} from '../catalog/render.js'
 import type {ContainerClient} from '../docker/docker-client.js'
 import {OsctlError, errorMessage} from '../errors.js'
-import {Host, tailLines} from '../hosts/host.js'
 import {Reporter, silentReporter} from '../events/reporters.js'
+import {Host, tailLines} from '../hosts/host.js'
+import {Journal, JournalOp, newOperationId, whoAmI} from '../revisions/journal.js'
+import {Ledger} from '../revisions/ledger.js'
 import {runBootstrapStep, stepKey} from './bootstrap-steps.js'
 import {waitContainerHealthy} from './container-health.js'
-import {ContainerSpec, LABELS, configDir, desiredSpec, specDiff, specHash} from '../catalog/container-spec.js'
 import {dropPrevious, nextName, replaceContainer} from './container-swap.js'
-import {Journal, JournalOp, busy, describeEntry, newOperationId, whoAmI as userName} from '../revisions/journal.js'
-import {Ledger, RevisionContainer, RevisionRecord} from '../revisions/ledger.js'
-import {RenderedContainer, RenderedService} from '../catalog/render.js'
-import {renderServiceUnit, serviceUnitName, serviceUnitPath} from './service-unit.js'
+import {ContainerDecision, ServiceDecision, decideService} from './decide.js'
+import {observeService} from './observe.js'
+import {serviceUnitName, serviceUnitPath} from './service-unit.js'
 
 export interface ContainerOutcome {
   name: string
@@ -43,29 +45,22 @@ export interface ApplyOptions {
   op?: JournalOp
   /** The osctl invocation (newOperationId), recorded in the journal and the revision. */
   operation?: string
+  /** The revision number to write if the spec changed (planned once by upgrade); default: the host's next. */
+  revision?: number
   /** The database snapshot this change's upgrade took (kept in the journal for an undo). */
   backup?: number
   /** Leave the journal entry after a failure: the caller restores, then ends it (upgrade). */
   keepJournalOnFailure?: boolean
 }
 
-interface Desired {
-  rc: RenderedContainer
-  spec: ContainerSpec
-  hash: string
-  /** Container as the engine has it now. */
-  actualHash?: string
-  running: boolean
-  exists: boolean
-}
-
 /**
- * Brings one service to its desired state on one host: config dirs, image, databases, bootstrap
- * steps, containers with their systemd units, health gate, ledger. A container whose spec hash
- * equals its label is neither recreated nor restarted.
+ * Brings one service to its desired state on one host: pull its images, observe the host, decide
+ * (decide.ts: a pure function), act. A container whose spec hash equals its label is neither
+ * recreated nor restarted.
  */
 export class ServiceDeployer {
   private readonly ledger: Ledger
+  private readonly journal: Journal
 
   constructor(
     private readonly host: Host,
@@ -76,121 +71,85 @@ export class ServiceDeployer {
     this.journal = new Journal(host)
   }
 
-  private readonly journal: Journal
+  /** What apply would do, without pulling or changing anything (deploy --dry-run). */
+  async plan(rs: RenderedService, opts: ApplyOptions): Promise<ServiceDecision> {
+    const seen = await observeService(this.host, this.docker, rs)
+    return decideService(rs, seen, this.decideOptions(opts))
+  }
 
   async apply(rs: RenderedService, opts: ApplyOptions): Promise<ServiceHostResult> {
-    const op = opts.op ?? 'deploy'
-    // Spare containers a killed run may have left (container-swap.ts) go first.
-    if (await this.takeOverInterrupted(rs.service, op)) for (const rc of rs.containers) await this.docker.removeContainer(nextName(rc.name))
-    const record = await this.ledger.current(rs.service)
-    const desired: Desired[] = []
-    for (const rc of rs.containers) {
-      const image = await this.docker.pullImage(rc.imageRef, {onProgress: (p) => this.reporter.emit('image.pull.progress', {ref: rc.imageRef, ...p}, this.host.name)})
-      const spec = desiredSpec(rc, image.id)
-      const actual = await this.docker.inspectContainer(rc.name)
-      desired.push({rc, spec, hash: specHash(spec), actualHash: actual?.labels[LABELS.hash], running: actual?.state === 'running', exists: actual !== undefined})
+    const imageIds = new Map<string, string>()
+    for (const ref of new Set(rs.containers.map((c) => c.imageRef))) {
+      const image = await this.docker.pullImage(ref, {onProgress: (p) => this.reporter.emit('image.pull.progress', {ref, ...p}, this.host.name)})
+      imageIds.set(ref, image.id)
     }
-    const recorded = new Map((record?.containers ?? []).map((c) => [c.name, c]))
-    const specChanged = !record || record.outcome !== 'active' || desired.some((d) => recorded.get(d.rc.name)?.hash !== d.hash) || recorded.size !== desired.length
-    const revision = specChanged ? await this.ledger.nextNumber(rs.service) : record!.revision
-    const units = Object.fromEntries(desired.map((d) => [serviceUnitName(d.rc.name), renderServiceUnit({service: rs.service, container: d.rc.name, revision})]))
+    const seen = await observeService(this.host, this.docker, rs, imageIds)
+    const d = decideService(rs, seen, this.decideOptions(opts))
+    return this.act(rs, d, opts, [...seen.containers].filter(([, c]) => c.spareNext).map(([name]) => name))
+  }
 
-    const journaled = specChanged || desired.some((d) => !d.exists || !d.running || d.actualHash !== d.hash)
+  private decideOptions(opts: ApplyOptions) {
+    return {op: opts.op ?? 'deploy', runOnce: opts.runOnce, revision: opts.revision, operation: opts.operation ?? newOperationId(opts.op ?? 'deploy'), createdBy: `${whoAmI()}@${hostname()}`, now: new Date().toISOString()}
+  }
+
+  private async act(rs: RenderedService, d: ServiceDecision, opts: ApplyOptions, spares: string[]): Promise<ServiceHostResult> {
+    const where = this.host.name
+    if (d.takeOver) await this.takeOver(rs.service, d, spares)
     // Journaled before the first change on this host (the config dir is one).
-    const operation = opts.operation ?? newOperationId(op)
-    if (journaled) await this.journal.begin({op, operation, service: rs.service, revision, current: record?.revision, backup: opts.backup})
-    for (const d of desired) await this.writeConfigDir(d.rc)
-    const newRecord: RevisionRecord = {
-      format: 1,
-      service: rs.service,
-      host: this.host.name,
-      revision,
-      ...(record && specChanged ? {previous: record.revision} : {}),
-      createdAt: specChanged ? new Date().toISOString() : record!.createdAt,
-      createdBy: specChanged ? whoAmI() : record!.createdBy,
-      outcome: 'deploying',
-      ...(specChanged ? {operation} : record?.operation ? {operation: record.operation} : {}),
-      containers: desired.map((d): RevisionContainer => ({
-        name: d.rc.name,
-        image: d.spec.image,
-        imageId: d.spec.imageId,
-        spec: d.spec,
-        hash: d.hash,
-        unitName: serviceUnitName(d.rc.name),
-        changed: recorded.get(d.rc.name)?.hash === d.hash ? [] : specDiff(recorded.get(d.rc.name)?.spec, d.spec),
-      })),
+    if (d.journaled) await this.journal.begin({op: opts.op ?? 'deploy', operation: d.operation, service: rs.service, revision: d.revision, current: d.newRevision ? d.previous : d.revision, backup: opts.backup})
+    for (const c of d.containers) await this.writeConfigDir(c)
+    if (d.record) {
+      this.reporter.emit('service.revision', {service: rs.service, revision: d.revision, ...(d.previous !== undefined ? {previous: d.previous} : {})}, where)
+      await this.ledger.write(d.record, Object.fromEntries(d.containers.map((c) => [c.rc.name, c.rc.files])), Object.fromEntries(d.containers.map((c) => [serviceUnitName(c.rc.name), c.unit])))
     }
-    if (specChanged) {
-      this.reporter.emit('service.revision', {service: rs.service, revision, ...(record ? {previous: record.revision} : {})}, this.host.name)
-      await this.ledger.write(newRecord, Object.fromEntries(desired.map((d) => [d.rc.name, d.rc.files])), units)
-    }
-
     try {
       await opts.ensureDatabases?.()
-      const ran = await this.runSteps(rs, desired, opts.runOnce)
-      const outcomes: ContainerOutcome[] = []
-      for (const d of desired) outcomes.push(await this.converge(rs.service, d, revision, units[serviceUnitName(d.rc.name)], recorded.get(d.rc.name)?.spec))
-      for (const o of outcomes) this.reporter.emit('service.container.done', {service: rs.service, container: o.name, status: o.status, changed: o.changed, revision, health: o.health}, this.host.name)
-      const changed = specChanged || ran.length > 0 || outcomes.some((o) => o.status !== 'unchanged')
-      if (specChanged) {
-        await this.ledger.writeRecord({...newRecord, outcome: 'active'})
-        await this.ledger.setCurrent(rs.service, revision)
+      const ran: string[] = []
+      for (const {step, key} of d.steps) {
+        this.reporter.emit('service.step.start', {service: rs.service, step: step.name, phase: 'bootstrap'}, where)
+        const started = Date.now()
+        await runBootstrapStep(this.docker, d.containers.find((c) => c.rc.name === step.container)!.spec, step, where)
+        await this.ledger.setBootstrapKey(rs.service, step.name, key)
+        this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'bootstrap', seconds: (Date.now() - started) / 1000}, where)
+        ran.push(step.name)
       }
-      if (journaled) await this.journal.end(rs.service)
-      return {service: rs.service, host: this.host.name, status: changed ? 'changed' : 'unchanged', revision, containers: outcomes, bootstrap: ran}
+      const outcomes: ContainerOutcome[] = []
+      for (const c of d.containers) outcomes.push(await this.converge(rs.service, c, d.revision))
+      for (const o of outcomes) this.reporter.emit('service.container.done', {service: rs.service, container: o.name, status: o.status, changed: o.changed, revision: d.revision, health: o.health}, where)
+      if (d.record) {
+        await this.ledger.writeRecord({...d.record, outcome: 'active'})
+        await this.ledger.setCurrent(rs.service, d.revision)
+      }
+      if (d.journaled) await this.journal.end(rs.service)
+      const changed = d.newRevision || ran.length > 0 || outcomes.some((o) => o.status !== 'unchanged')
+      return {service: rs.service, host: where, status: changed ? 'changed' : 'unchanged', revision: d.revision, containers: outcomes, bootstrap: ran}
     } catch (err) {
-      if (specChanged) await this.ledger.writeRecord({...newRecord, outcome: 'failed', error: errorMessage(err)}).catch(() => undefined)
-      if (journaled && !opts.keepJournalOnFailure) await this.journal.end(rs.service).catch(() => undefined)
+      if (d.record) await this.ledger.writeRecord({...d.record, outcome: 'failed', error: errorMessage(err)}).catch(() => undefined)
+      if (d.journaled && !opts.keepJournalOnFailure) await this.journal.end(rs.service).catch(() => undefined)
       throw err
     }
   }
 
   /**
-   * An entry left by a killed osctl: a deploy or an upgrade completes it (the containers are
-   * converged to what is wanted now, which may reuse what the interrupted run already created) and
-   * its half-done revision is marked interrupted. A plain deploy does not complete someone's
-   * upgrade or rollback: that would silently pick a side.
+   * An entry left by a killed osctl: this change completes it (the containers are converged to
+   * what is wanted now, which may reuse what the interrupted run created); its half-done revision
+   * is marked interrupted and the spare containers it left go first.
    */
-  private async takeOverInterrupted(service: string, op: JournalOp): Promise<boolean> {
-    const found = await this.journal.read(service)
-    if (!found || found.state === 'mine') return false
-    if (found.state === 'running') throw busy(this.host.name, found.entry)
-    const e = found.entry
-    if (op === 'deploy' && e.op !== 'deploy') {
-      throw new OsctlError('USAGE', `${this.host.name}: an interrupted ${describeEntry(e)} is unfinished; deploy will not pick a side`, {
-        hint: `Complete it with \`osctl service ${e.op} ${service}${e.op === 'upgrade' ? ' --tag …' : ''}\` or undo it with \`osctl service rollback ${service}\`, then deploy.`,
-      })
-    }
+  private async takeOver(service: string, d: ServiceDecision, spares: string[]): Promise<void> {
+    const e = d.takeOver!
     this.reporter.emit('service.interrupted', {service, op: e.op, revision: e.revision, action: 'complete', pid: e.pid, machine: e.machine}, this.host.name)
     const half = await this.ledger.read(service, e.revision)
     if (half && half.outcome === 'deploying') await this.ledger.writeRecord({...half, outcome: 'interrupted', error: `osctl (pid ${e.pid} on ${e.machine}) was killed during this change`})
     await this.journal.clear(service)
-    return true
+    for (const name of spares) await this.docker.removeContainer(nextName(name))
   }
 
   /** /etc/osctl/<container>/: root-only (configs hold passwords); only changed files are written. */
-  private async writeConfigDir(rc: RenderedContainer): Promise<void> {
-    const dir = configDir(rc.name)
+  private async writeConfigDir(c: ContainerDecision): Promise<void> {
+    if (c.configChanged.length === 0) return
+    const dir = configDir(c.rc.name)
     await this.host.run(['install', '-d', '-m', '0700', '/etc/osctl', dir])
-    for (const [file, text] of Object.entries(rc.files)) await this.host.writeFileAtomic(posix.join(dir, file), text, {mode: 0o600})
-  }
-
-  private async runSteps(rs: RenderedService, desired: Desired[], runOnce: boolean): Promise<string[]> {
-    const keys = await this.ledger.bootstrapKeys(rs.service)
-    const ran: string[] = []
-    for (const step of rs.steps) {
-      if (step.once && !runOnce) continue
-      const d = desired.find((x) => x.rc.name === step.container)!
-      const key = stepKey(step, d.spec)
-      if (keys[step.name] === key) continue
-      this.reporter.emit('service.step.start', {service: rs.service, step: step.name, phase: 'bootstrap'}, this.host.name)
-      const started = Date.now()
-      await runBootstrapStep(this.docker, d.spec, step, this.host.name)
-      await this.ledger.setBootstrapKey(rs.service, step.name, key)
-      this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'bootstrap', seconds: (Date.now() - started) / 1000}, this.host.name)
-      ran.push(step.name)
-    }
-    return ran
+    for (const file of c.configChanged) await this.host.writeFileAtomic(posix.join(dir, file), c.rc.files[file], {mode: 0o600})
   }
 
   /**
@@ -219,31 +178,23 @@ export class ServiceDeployer {
     return ran
   }
 
-  private async converge(service: string, d: Desired, revision: number, unit: string, before: ContainerSpec | undefined): Promise<ContainerOutcome> {
-    const name = d.rc.name
+  private async converge(service: string, c: ContainerDecision, revision: number): Promise<ContainerOutcome> {
+    const name = c.rc.name
     const unitName = serviceUnitName(name)
-    const recreate = !d.exists || d.actualHash !== d.hash
-    let status: ContainerOutcome['status'] = 'unchanged'
-    let changed: string[] = []
+    const recreate = c.action === 'create' || c.action === 'recreate'
     if (recreate) {
-      changed = !d.exists ? (before && specHash(before) === d.hash ? ['missing'] : specDiff(before, d.spec)) : specDiff(before, d.spec)
-      if (changed.length === 0) changed = ['drift']
-      this.reporter.emit('service.container.replace', {service, container: name, exists: d.exists, changed}, this.host.name)
+      this.reporter.emit('service.container.replace', {service, container: name, exists: c.action === 'recreate', changed: c.reasons}, this.host.name)
       // Created while the old one still serves; the swap itself runs on the host (container-swap.ts).
-      await replaceContainer(this.host, this.docker, d.spec, revision, unit)
-      status = d.exists ? 'recreated' : 'created'
+      await replaceContainer(this.host, this.docker, c.spec, revision, c.unit)
     } else {
-      const unitChanged = await this.host.writeFileAtomic(serviceUnitPath(name), unit)
-      if (unitChanged) await this.host.run(['systemctl', 'daemon-reload'])
+      if (c.unitChanged && (await this.host.writeFileAtomic(serviceUnitPath(name), c.unit))) await this.host.run(['systemctl', 'daemon-reload'])
       await this.host.run(['systemctl', 'enable', '--quiet', unitName])
-      const active = (await this.host.exec(['systemctl', 'is-active', unitName])).stdout.trim() === 'active'
-      if (!active || !d.running) {
+      if (c.action === 'start') {
         await this.host.exec(['systemctl', 'reset-failed', unitName])
         await this.host.run(['systemctl', 'start', unitName], {timeoutMs: 90_000})
-        status = 'started'
       }
     }
-    const health = await waitContainerHealthy(this.host, this.docker, name, d.rc.health)
+    const health = await waitContainerHealthy(this.host, this.docker, name, c.rc.health)
     if (!health.healthy) {
       const logs = tailLines(await this.docker.containerLogs(name, 40).catch(() => ''), 20)
       throw new OsctlError('COMMAND_FAILED', `${this.host.name}: ${service} container ${name} (revision ${revision}) is not healthy: ${health.detail}`, {
@@ -252,10 +203,7 @@ export class ServiceDeployer {
       })
     }
     if (recreate) await dropPrevious(this.docker, name)
-    return {name, status, changed: status === 'unchanged' || status === 'started' ? [] : changed, image: d.spec.image, health: health.detail}
+    const status = c.action === 'create' ? 'created' : c.action === 'recreate' ? 'recreated' : c.action === 'start' ? 'started' : 'unchanged'
+    return {name, status, changed: recreate ? c.reasons : [], image: c.spec.image, health: health.detail}
   }
-}
-
-function whoAmI(): string {
-  return `${userName()}@${hostname()}`
 }

@@ -142,8 +142,6 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
       rec.error = (err instanceof OsctlError ? err : new OsctlError('COMMAND_FAILED', errorMessage(err))).toJSON()
     }
     throw err
-  } finally {
-    await Promise.all([...hosts.values()].map((h) => h.close().catch(() => {})))
   }
 
   return finish()

@@ -17,10 +17,10 @@ export default class Bootstrap extends OsctlCommand {
 
   async run(): Promise<BootstrapResult & {exitCode: number}> {
     const {flags} = await this.parse(Bootstrap)
-    const ctx = await siteContext(flags)
+    const ctx = this.closing(await siteContext(flags))
     const reporter = this.reporter()
     const result = await bootstrap(ctx.site, ctx.targets, {
-      connect: ctx.connect,
+      connect: (list) => ctx.session.hostsFor(list),
       localImages: (names) => localSystemImages(ctx.site, names, reporter),
       publish: (local, ref) => publishImage(local.ref, ref, local.imageId),
       archive: (local) => ociArchiveStream(local.ref, local.imageId),

@@ -23,11 +23,11 @@ export default class Deploy extends OsctlCommand {
 
   async run(): Promise<DeployResult & {exitCode: number}> {
     const {flags} = await this.parse(Deploy)
-    const ctx = await deployContext(flags)
+    const ctx = this.closing(await deployContext(flags))
     const services = flags.services?.split(',').map((s) => s.trim()).filter(Boolean)
     const plan = planDeploy(ctx.site, ctx.catalog, ctx.overrides, {services, targets: ctx.targets})
     await checkImages(ctx.site, plan)
-    const result = await deploy(ctx.site, plan, ctx.targets, ctx.deps, this.reporter())
+    const result = await deploy(ctx.site, plan, ctx.targets, ctx.session, this.reporter())
     const exitCode = summarizeHosts(result.hosts)
     if (!this.jsonEnabled()) {
       for (const r of result.services) {

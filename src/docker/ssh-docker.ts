@@ -4,6 +4,7 @@ import type {Duplex} from 'node:stream'
 import {OsctlError, errorMessage} from '../errors.js'
 import {LazyConnection} from '../hosts/lazy-connection.js'
 import {SshTarget, where} from '../hosts/ssh-connect.js'
+import type {SshHost} from '../hosts/ssh-host.js'
 import {DockerodeClient} from './docker-client.js'
 
 const DOCKER_SOCKET = '/var/run/docker.sock'
@@ -19,12 +20,14 @@ class SshSocketAgent extends Agent {
   constructor(
     private readonly target: SshTarget,
     private readonly socketPath: string,
+    /** The host's SSH connection (SshHost.connection), shared, not owned: the host closes it. */
+    conn: LazyConnection,
     options: AgentOptions = {},
   ) {
     // No keep-alive: each request gets its own channel, which closes when the response ends,
     // so hijacked streams (exec, attach) and plain requests never share a channel.
     super({...options, keepAlive: false})
-    this.conn = new LazyConnection(target)
+    this.conn = conn
   }
 
   override createConnection(_options: unknown, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
@@ -45,9 +48,8 @@ class SshSocketAgent extends Agent {
     return undefined
   }
 
-  async close(): Promise<void> {
+  close(): void {
     this.destroy()
-    await this.conn.close()
   }
 
   private forwardError(err: Error): OsctlError {
@@ -58,18 +60,20 @@ class SshSocketAgent extends Agent {
   }
 }
 
-/** A DockerodeClient talking to a remote host's engine through its SSH connection. */
+/** A DockerodeClient talking to a remote host's engine through that host's SSH connection. */
 export class SshDockerClient extends DockerodeClient {
   private readonly agent: SshSocketAgent
 
-  constructor(target: SshTarget, socketPath = DOCKER_SOCKET) {
-    const agent = new SshSocketAgent(target, socketPath)
+  constructor(host: SshHost, socketPath = DOCKER_SOCKET) {
+    const target = host.target
+    const agent = new SshSocketAgent(target, socketPath, host.connection)
     // host/port are only what the HTTP request line names; the agent decides where bytes go.
     super(`${target.name}:${socketPath}`, {protocol: 'http', host: 'docker', port: 80, agent} as never)
     this.agent = agent
   }
 
+  /** Ends its channels; the connection stays the host's (SshHost.close ends it). */
   async close(): Promise<void> {
-    await this.agent.close()
+    this.agent.close()
   }
 }

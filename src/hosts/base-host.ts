@@ -18,6 +18,12 @@ export abstract class BaseHost implements Host {
     return r.stdout
   }
 
+  /** Hosts where a read is cheap read one file at a time; SshHost batches them into one command. */
+  async readFiles(paths: string[]): Promise<Map<string, Buffer | undefined>> {
+    const data = await Promise.all(paths.map((p) => this.readFileIfExists(p)))
+    return new Map(paths.map((p, i) => [p, data[i]]))
+  }
+
   async readFile(path: string): Promise<Buffer> {
     const data = await this.readFileIfExists(path)
     if (data === undefined) throw fileMissing(this.name, path)

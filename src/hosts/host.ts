@@ -42,6 +42,8 @@ export interface Host {
   /** Missing file -> OsctlError('COMMAND_FAILED') naming host:path. */
   readFile(path: string): Promise<Buffer>
   readFileIfExists(path: string): Promise<Buffer | undefined>
+  /** Several files in one round trip; a missing one maps to undefined. */
+  readFiles(paths: string[]): Promise<Map<string, Buffer | undefined>>
   /**
    * Writes to a temp file in the same dir, fsyncs, renames over the target. Returns false (and writes
    * nothing) when content, mode (and owner, when given) are already equal. Creates parent dirs.

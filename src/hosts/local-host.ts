@@ -91,6 +91,15 @@ export class LocalHost extends BaseHost {
     }
   }
 
+  /** Like SshHost's batch read: only regular files count, a directory reads as missing. */
+  override async readFiles(paths: string[]): Promise<Map<string, Buffer | undefined>> {
+    const data = await Promise.all(paths.map((p) => this.readFileIfExists(p).catch((err: unknown) => {
+      if ((err as {cause?: NodeJS.ErrnoException}).cause?.code === 'EISDIR') return undefined
+      throw err
+    })))
+    return new Map(paths.map((p, i) => [p, data[i]]))
+  }
+
   async writeFileAtomic(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<boolean> {
     const buf = Buffer.from(data)
     const current = await this.describeFile(path, opts.owner !== undefined)

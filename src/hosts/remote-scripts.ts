@@ -32,5 +32,10 @@ h=$(sha256sum < "$f") || exit 1
 echo "\${h%% *}"
 exec stat -L -c '%a %U:%G' -- "$f"`
 
+// Every argument's file as `<size>\n<bytes>`, or `-\n` when it is not a regular file.
+export const READ_MANY_SCRIPT = `for f in "$@"; do
+  if [ -f "$f" ]; then wc -c < "$f" | tr -d ' '; cat -- "$f"; else echo -; fi
+done`
+
 export const READ_SCRIPT = '[ -e "$1" ] || exit 44; exec cat -- "$1"'
 export const EXISTS_SCRIPT = '[ -e "$1" ] || [ -L "$1" ]'

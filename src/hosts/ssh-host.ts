@@ -10,7 +10,7 @@ import {
   ExecOptions, ExecResult, WriteOptions, commandLine, commandTimedOut, modeString,
   ownerMatches, signalExitCode, tailLines,
 } from './host.js'
-import {EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_SCRIPT} from './remote-scripts.js'
+import {EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_MANY_SCRIPT, READ_SCRIPT} from './remote-scripts.js'
 import {Semaphore} from './semaphore.js'
 import {LazyConnection} from './lazy-connection.js'
 import {SshTarget, where} from './ssh-connect.js'
@@ -58,6 +58,26 @@ export class SshHost extends BaseHost {
     if (r.exitCode === 44) return undefined
     if (r.exitCode !== 0) throw this.fileError('read', path, r)
     return r.stdout
+  }
+
+  override async readFiles(paths: string[]): Promise<Map<string, Buffer | undefined>> {
+    const out = new Map<string, Buffer | undefined>()
+    if (paths.length === 0) return out
+    const r = await this.script(READ_MANY_SCRIPT, paths, `read ${paths.length} files`)
+    if (r.exitCode !== 0) throw this.fileError('read', paths.join(' '), r)
+    let at = 0
+    for (const p of paths) {
+      const nl = r.stdout.indexOf(0x0a, at)
+      const head = r.stdout.subarray(at, nl).toString('utf8')
+      if (nl < 0 || (head !== '-' && !/^\d+$/.test(head))) throw this.fileError('read', p, {...r, stderr: Buffer.from('unexpected output from the batch read')})
+      at = nl + 1
+      if (head === '-') out.set(p, undefined)
+      else {
+        out.set(p, r.stdout.subarray(at, at + Number(head)))
+        at += Number(head)
+      }
+    }
+    return out
   }
 
   async writeFileAtomic(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<boolean> {
@@ -121,6 +141,11 @@ export class SshHost extends BaseHost {
   async remove(path: string): Promise<void> {
     const r = await this.execRaw(commandLine(['rm', '-rf', '--', path]), `rm -rf ${path}`, {})
     if (r.exitCode !== 0) throw this.fileError('remove', path, r)
+  }
+
+  /** The host's one SSH connection, for whatever else must go over it (the Docker socket). */
+  get connection(): LazyConnection {
+    return this.conn
   }
 
   async close(): Promise<void> {

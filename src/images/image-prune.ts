@@ -199,18 +199,9 @@ export async function pruneHost(host: Host, docker: ContainerClient, opts: {keep
 }
 
 /** `osctl image prune` on every target host, in parallel (bounded by sshConcurrency). */
-export async function pruneImages(ctx: Pick<DeployContext, 'site' | 'targets' | 'deps'>, opts: {keep: number; dryRun: boolean; reporter?: Reporter}): Promise<PruneResult> {
+export async function pruneImages(ctx: Pick<DeployContext, 'site' | 'targets' | 'session'>, opts: {keep: number; dryRun: boolean; reporter?: Reporter}): Promise<PruneResult> {
   const prefix = siteImagePrefix(ctx.site)
-  const results = await fanOut(ctx.targets, ctx.site.config.sshConcurrency, async (t) => {
-    const [host] = ctx.deps.connect([t])
-    const docker = ctx.deps.docker(t)
-    try {
-      return await pruneHost(host, docker, {...opts, prefix})
-    } finally {
-      await host.close().catch(() => {})
-      await docker.close?.().catch(() => {})
-    }
-  })
+  const results = await fanOut(ctx.targets, ctx.site.config.sshConcurrency, async (t) => pruneHost(ctx.session.host(t), ctx.session.docker(t), {...opts, prefix}))
   const hosts = results.map((r) => r.value ?? {host: r.host, error: r.error!.headline, exitCode: r.error!.exitCode})
   return {keep: opts.keep, dryRun: opts.dryRun, hosts, freedBytes: results.reduce((n, r) => n + (r.value?.freedBytes ?? 0), 0)}
 }

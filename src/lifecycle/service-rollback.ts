@@ -29,11 +29,9 @@ type Step = {kind: 'undo'; entry: JournalEntry} | {kind: 'restore'; to?: number;
  * restored first, and without one the rollback is refused unless forced.
  */
 export async function rollbackService(ctx: DeployContext, def: ServiceDef, targets: SiteHost[], opts: {to?: number; force: boolean; reporter: Reporter; container?: string}): Promise<RollbackResult> {
-  const hosts = ctx.deps.connect(targets)
-  const dockers = targets.map((t) => ctx.deps.docker(t))
-  const closers: Array<() => Promise<unknown>> = [...hosts.map((h) => () => h.close()), ...dockers.map((d) => async () => d.close?.())]
-  try {
-    const restorers = hosts.map((h, i) => new RevisionRestorer(h, dockers[i], opts.reporter))
+  const hosts = ctx.session.hostsFor(targets)
+  const restorers = targets.map((t, i) => new RevisionRestorer(hosts[i], ctx.session.docker(t), opts.reporter))
+  {
     // A change a killed osctl left half-done: an upgrade or deploy is undone (back to the revision
     // the ledger still calls current), a rollback is completed (to the revision it was going to).
     // Hosts that finished their part of that operation go back too; the others are left alone.
@@ -66,8 +64,7 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
     const firstIdx = targets.findIndex((t) => t.name === migrationHost.name)
     if (def.databases.length > 0 && mariadb && firstIdx >= 0 && steps[firstIdx].kind !== 'skip') {
       const leaving = (await new Ledger(hosts[firstIdx]).current(def.name))!
-      const [dbHost] = ctx.deps.connect([planServiceHosts(ctx.site, mariadb)[0]])
-      closers.push(() => dbHost.close())
+      const dbHost = ctx.session.host(planServiceHosts(ctx.site, mariadb)[0])
       const halfDone = undo(firstIdx)
       // Undoing a half-done upgrade: its snapshot (if it took one) is the pre-upgrade database.
       snapshot = halfDone ? (halfDone.backup === undefined ? undefined : await readBackup(dbHost, def.name, halfDone.backup)) : await readBackup(dbHost, def.name, leaving.revision)
@@ -93,8 +90,6 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
       if (step.kind === 'restore') results.push(await r.restore(def.name, step.to))
     }
     return {service: def.name, results, databaseRestored: snapshot, ...(databaseKept ? {databaseKept} : {}), interrupted: [...pending.values()]}
-  } finally {
-    await Promise.all(closers.map((c) => c().catch(() => {})))
   }
 }
 

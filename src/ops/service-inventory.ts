@@ -35,13 +35,10 @@ export async function serviceRows(
   opts: {name?: string; health: boolean; hosts?: SiteHost[]},
 ): Promise<{rows: ServiceRow[]; errors: HostError[]; interrupted: Array<JournalEntry & {state: 'running' | 'interrupted'}>}> {
   const targets = opts.hosts ?? ctx.targets
-  const connections = new Map(ctx.deps.connect(targets).map((h) => [h.name, h]))
-  const dockers: ContainerClient[] = []
-  try {
+  {
     const results = await fanOut(targets, ctx.site.config.sshConcurrency, async (t) => {
-      const host = connections.get(t.name)!
-      const docker = ctx.deps.docker(t)
-      dockers.push(docker)
+      const host = ctx.session.host(t)
+      const docker = ctx.session.docker(t)
       const containers = (await docker.listContainers({[LABELS.managed]: 'true', [LABELS.service]: ''})).filter((c) => !c.labels[LABELS.bootstrap] && !isSwapSpare(c.name))
       const wanted = containers.filter((c) => !opts.name || c.name === opts.name || c.labels[LABELS.service] === opts.name)
       const ledger = new Ledger(host)
@@ -68,9 +65,6 @@ export async function serviceRows(
       interrupted: results.flatMap((r) => r.value?.pending ?? []),
       errors: results.filter((r) => !r.ok).map((r) => ({host: r.host, error: r.error!.toJSON()})),
     }
-  } finally {
-    await Promise.allSettled(dockers.map((d) => d.close?.()))
-    await Promise.allSettled([...connections.values()].map((h) => h.close()))
   }
 }
 

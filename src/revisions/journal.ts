@@ -86,19 +86,22 @@ export function describeEntry(e: JournalEntry): string {
   return `\`${e.op === 'deploy' ? 'deploy' : `service ${e.op}`}\` of ${e.service} to revision ${e.revision} (osctl pid ${e.pid} on ${e.machine}, started ${e.startedAt})`
 }
 
+export function parseJournal(host: string, service: string, text: string): JournalFinding {
+  let entry: JournalEntry
+  try {
+    entry = JSON.parse(text) as JournalEntry
+  } catch (err) {
+    throw new OsctlError('INTERNAL', `${host}:${journalFile(service)} is not valid JSON`, {cause: err, hint: 'osctl writes it atomically; remove it if it was edited by hand.'})
+  }
+  return {entry, state: journalState(entry)}
+}
+
 export class Journal {
   constructor(private readonly host: Host) {}
 
   async read(service: string): Promise<JournalFinding | undefined> {
     const raw = await this.host.readFileIfExists(journalFile(service))
-    if (!raw) return undefined
-    let entry: JournalEntry
-    try {
-      entry = JSON.parse(raw.toString('utf8')) as JournalEntry
-    } catch (err) {
-      throw new OsctlError('INTERNAL', `${this.host.name}:${journalFile(service)} is not valid JSON`, {cause: err, hint: 'osctl writes it atomically; remove it if it was edited by hand.'})
-    }
-    return {entry, state: journalState(entry)}
+    return raw ? parseJournal(this.host.name, service, raw.toString('utf8')) : undefined
   }
 
   /** Every entry on the host (all services). */

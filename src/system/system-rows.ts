@@ -19,8 +19,8 @@ export interface SystemRow {
 /** One row per (host, system container the host should run), gathered in parallel. */
 export async function systemRows(ctx: SiteContext, opts: {name?: string; health: boolean}): Promise<SystemRow[]> {
   const targets = ctx.targets.filter((t) => systemContainersFor(t).some((d) => !opts.name || d.name === opts.name))
-  const hosts = ctx.connect(targets)
-  try {
+  const hosts = ctx.session.hostsFor(targets)
+  {
     const results = await fanOut(targets, ctx.site.config.sshConcurrency, async (t) => {
       const host = hosts[targets.indexOf(t)]
       const rows: SystemRow[] = []
@@ -37,8 +37,6 @@ export async function systemRows(ctx: SiteContext, opts: {name?: string; health:
       return rows
     })
     return results.flatMap((r) => (r.ok ? r.value! : [{host: r.host, name: opts.name ?? '*', active: 'unknown', error: r.error?.headline}]))
-  } finally {
-    await Promise.all(hosts.map((h) => h.close().catch(() => {})))
   }
 }
 

@@ -15,7 +15,7 @@ export interface SystemTarget {
 /** The hosts (within --limit) that run system container NAME, connected; validated before any SSH. */
 export async function systemTargets(flags: {site: string; limit?: string}, name: string): Promise<{site: Site; targets: SystemTarget[]; close(): Promise<void>}> {
   const def = requireSystemContainer(name)
-  const {site, targets, connect} = await siteContext(flags)
+  const {site, targets, session} = await siteContext(flags)
   const runs = targets.filter((t) => t.groups.includes(def.group))
   if (runs.length === 0) {
     throw new OsctlError('USAGE', `no selected host runs ${name} (it runs on group ${def.group})`, {
@@ -23,12 +23,10 @@ export async function systemTargets(flags: {site: string; limit?: string}, name:
       hint: `Hosts in ${def.group}: ${site.groups[def.group]?.join(', ') || 'none'}.`,
     })
   }
-  const hosts = connect(runs)
+  const hosts = session.hostsFor(runs)
   return {
     site,
     targets: runs.map((siteHost, i) => ({def, siteHost, host: hosts[i], ctx: contextFor(site, siteHost, def)})),
-    close: async () => {
-      await Promise.all(hosts.map((h) => h.close().catch(() => {})))
-    },
+    close: () => session.close(),
   }
 }

@@ -1,6 +1,7 @@
 import {loadCatalog} from '../../src/catalog/catalog.js'
 import type {DeployContext} from '../../src/session/deploy-context.js'
-import {DeployDeps, deploy} from '../../src/apply/deploy.js'
+import {deploy} from '../../src/apply/deploy.js'
+import {HostSession} from '../../src/session/host-session.js'
 import {Overrides} from '../../src/catalog/overrides.js'
 import {planDeploy} from '../../src/catalog/plan.js'
 import {TEMPLATES_DIR} from '../../src/paths.js'
@@ -81,14 +82,19 @@ export function fakeLab(site: Site, refs: string[], dump: (call: FakeCall) => st
     h.on(/^docker exec mariadb mariadb-dump /, dump)
     h.on(/^docker exec -i mariadb mariadb$/, () => '')
   }
-  const deps: DeployDeps = {connect: (list) => list.map((h) => hosts.get(h.name)!), docker: (h) => engines.get(h.name)!}
-  const ctx = async (): Promise<DeployContext> => ({site, catalog: await loadCatalog(TEMPLATES_DIR), overrides: Overrides.empty(), deps, targets: site.hosts})
+  const session = fakeSession(hosts, engines)
+  const ctx = async (): Promise<DeployContext> => ({site, catalog: await loadCatalog(TEMPLATES_DIR), overrides: Overrides.empty(), session, targets: site.hosts})
   const deployed = async (services: string[]) => {
     const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services, targets: site.hosts})
-    return deploy(site, plan, site.hosts, deps, new RecordingReporter())
+    return deploy(site, plan, site.hosts, session, new RecordingReporter())
   }
-  return {engines, hosts, deps, ctx, deploy: deployed}
+  return {engines, hosts, session, ctx, deploy: deployed}
 }
 
 /** `osctl/<image>:<tag>` in the fake site's registry, for every image and tag. */
 export const registryRefs = (images: string[], tags: string[]) => images.flatMap((i) => tags.map((t) => `10.0.0.11:4000/osctl/${i}:${t}`))
+
+/** A HostSession over fake hosts and engines keyed by host name. */
+export function fakeSession(hosts: Map<string, FakeHost>, engines: Map<string, FakeEngine>): HostSession {
+  return new HostSession({host: (h) => hosts.get(h.name)!, docker: (h) => engines.get(h.name)!})
+}

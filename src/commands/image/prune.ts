@@ -29,7 +29,7 @@ export default class ImagePrune extends OsctlCommand {
 
   async run(): Promise<PruneResult> {
     const {flags} = await this.parse(ImagePrune)
-    const ctx = await deployContext(flags)
+    const ctx = this.closing(await deployContext(flags))
     const result = await pruneImages(ctx, {keep: flags.keep, dryRun: flags['dry-run'], reporter: this.reporter()})
     if (!this.jsonEnabled()) this.print(result)
     const failed = result.hosts.filter((h) => 'error' in h || h.failed.length > 0)

@@ -15,16 +15,12 @@ export default class ServiceHistory extends OsctlCommand {
 
   async run(): Promise<{service: string; container?: string; hosts: HostHistory[]}> {
     const {args, flags} = await this.parse(ServiceHistory)
-    const ctx = await deployContext(flags)
+    const ctx = this.closing(await deployContext(flags))
     const {def, container} = requireServiceOrContainer(ctx, args.service)
-    const hosts = ctx.deps.connect(serviceHosts(ctx, def))
-    try {
-      const out = await serviceHistory(hosts, def.name, {container, concurrency: ctx.site.config.sshConcurrency, onPending: (p) => this.notice(interruptedNotice(p.entry, p.state))})
-      if (!this.jsonEnabled()) for (const line of formatHistory(out.hosts, container)) this.log(line)
-      this.successExitCode = out.ok === hosts.length ? 0 : out.ok > 0 ? 3 : 5
-      return {service: def.name, ...(container ? {container} : {}), hosts: out.hosts}
-    } finally {
-      await Promise.all(hosts.map((h) => h.close().catch(() => {})))
-    }
+    const hosts = ctx.session.hostsFor(serviceHosts(ctx, def))
+    const out = await serviceHistory(hosts, def.name, {container, concurrency: ctx.site.config.sshConcurrency, onPending: (p) => this.notice(interruptedNotice(p.entry, p.state))})
+    if (!this.jsonEnabled()) for (const line of formatHistory(out.hosts, container)) this.log(line)
+    this.successExitCode = out.ok === hosts.length ? 0 : out.ok > 0 ? 3 : 5
+    return {service: def.name, ...(container ? {container} : {}), hosts: out.hosts}
   }
 }

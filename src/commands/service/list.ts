@@ -12,7 +12,7 @@ export default class ServiceList extends OsctlCommand {
 
   async run(): Promise<Awaited<ReturnType<typeof serviceRows>>> {
     const {flags} = await this.parse(ServiceList)
-    const ctx = await deployContext(flags)
+    const ctx = this.closing(await deployContext(flags))
     const result = await serviceRows(ctx, {health: false})
     for (const e of result.interrupted) this.notice(interruptedNotice(e, e.state))
     if (!this.jsonEnabled()) {

@@ -19,7 +19,7 @@ export default class ServiceLogs extends OsctlCommand {
 
   async run(): Promise<{logs: Array<{host: string; container: string; text: string}>}> {
     const {args, flags} = await this.parse(ServiceLogs)
-    const ctx = await deployContext({site: flags.site, limit: flags.host})
+    const ctx = this.closing(await deployContext({site: flags.site, limit: flags.host}))
     if (flags.host) selectHosts(ctx.site, flags.host)
     checkServiceName(ctx, args.name)
     const {rows, errors} = await serviceRows(ctx, {name: args.name, health: false})
@@ -29,12 +29,8 @@ export default class ServiceLogs extends OsctlCommand {
     }
     const logs: Array<{host: string; container: string; text: string}> = []
     for (const r of rows) {
-      const docker = ctx.deps.docker(ctx.site.hosts.find((h) => h.name === r.host)!)
-      try {
-        logs.push({host: r.host, container: r.container, text: await docker.containerLogs(r.container, flags.tail)})
-      } finally {
-        await docker.close?.()
-      }
+      const docker = ctx.session.docker(ctx.site.hosts.find((h) => h.name === r.host)!)
+      logs.push({host: r.host, container: r.container, text: await docker.containerLogs(r.container, flags.tail)})
     }
     if (!this.jsonEnabled()) {
       for (const l of logs) {

@@ -14,7 +14,7 @@ export default class ServiceStatus extends OsctlCommand {
 
   async run(): Promise<Awaited<ReturnType<typeof serviceRows>> & {healthy: boolean}> {
     const {args, flags} = await this.parse(ServiceStatus)
-    const ctx = await deployContext(flags)
+    const ctx = this.closing(await deployContext(flags))
     if (args.name) checkServiceName(ctx, args.name)
     const result = await serviceRows(ctx, {name: args.name, health: true})
     const healthy = result.errors.length === 0 && result.interrupted.length === 0 && result.rows.length > 0 && result.rows.every((r) => r.healthy)

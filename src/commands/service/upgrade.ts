@@ -23,7 +23,7 @@ export default class ServiceUpgrade extends OsctlCommand {
 
   async run(): Promise<UpgradeResult> {
     const {args, flags} = await this.parse(ServiceUpgrade)
-    const ctx = await deployContext(flags)
+    const ctx = this.closing(await deployContext(flags))
     const {def, container} = requireServiceOrContainer(ctx, args.service)
     const result = await upgradeService(ctx, def, serviceHosts(ctx, def), {tag: flags.tag, serial: flags.serial, reporter: this.reporter(), containers: container ? [container] : undefined})
     if (!this.jsonEnabled()) this.log(`${container ?? def.name}: upgraded to ${flags.tag} on ${result.upgraded.join(', ')}`)

@@ -10,7 +10,7 @@ export default class SystemList extends OsctlCommand {
 
   async run(): Promise<{rows: SystemRow[]}> {
     const {flags} = await this.parse(SystemList)
-    const rows = await systemRows(await siteContext(flags), {health: false})
+    const rows = await systemRows(this.closing(await siteContext(flags)), {health: false})
     if (!this.jsonEnabled()) for (const line of formatRows(rows)) this.log(line)
     this.successExitCode = summarizeHosts(rows.map((r) => ({ok: !r.error})))
     return {rows}

@@ -15,7 +15,7 @@ export default class SystemStatus extends OsctlCommand {
   async run(): Promise<{rows: SystemRow[]; healthy: boolean}> {
     const {args, flags} = await this.parse(SystemStatus)
     if (args.name) requireSystemContainer(args.name)
-    const rows = await systemRows(await siteContext(flags), {name: args.name, health: true})
+    const rows = await systemRows(this.closing(await siteContext(flags)), {name: args.name, health: true})
     if (!this.jsonEnabled()) for (const line of formatRows(rows)) this.log(line)
     const healthy = rows.every((r) => r.healthy)
     this.successExitCode = healthy ? 0 : Math.max(1, summarizeHosts(rows.map((r) => ({ok: !r.error}))))

@@ -142,6 +142,22 @@ export function hostContract(name: string, makeHost: () => Promise<Host>): void 
         expect(await host.readFileIfExists(p)).toBeUndefined()
       })
 
+      it('readFiles reads many files in one go: binary, empty, missing and directories kept apart', async () => {
+        const bin = Buffer.from(Array.from({length: 256}, (_, i) => i))
+        await host.writeFileAtomic(`${dir}/many/a.bin`, bin)
+        await host.writeFileAtomic(`${dir}/many/empty`, '')
+        await host.writeFileAtomic(`${dir}/many/nl.txt`, '\n2\n-\n')
+        const paths = [`${dir}/many/a.bin`, `${dir}/many/missing`, `${dir}/many/empty`, `${dir}/many`, `${dir}/many/nl.txt`]
+        const got = await host.readFiles(paths)
+        expect([...got.keys()]).toEqual(paths)
+        expect(Buffer.compare(got.get(paths[0])!, bin)).toBe(0)
+        expect(got.get(paths[1])).toBeUndefined()
+        expect(got.get(paths[2])!.length).toBe(0)
+        expect(got.get(paths[3])).toBeUndefined()
+        expect(got.get(paths[4])!.toString()).toBe('\n2\n-\n')
+        expect((await host.readFiles([])).size).toBe(0)
+      })
+
       it('uploads a 5 MB stream and leaves no temp file behind', async () => {
         const chunks = Array.from({length: 80}, () => randomBytes(64 * 1024))
         const p = `${dir}/up/image.tar`

@@ -2,14 +2,15 @@ import {posix} from 'node:path'
 import {beforeEach, describe, expect, it} from 'vitest'
 
 import {loadCatalog} from '../../../src/catalog/catalog.js'
-import {DeployDeps, deploy} from '../../../src/apply/deploy.js'
+import {deploy} from '../../../src/apply/deploy.js'
+import type {HostSession} from '../../../src/session/host-session.js'
 import {Overrides} from '../../../src/catalog/overrides.js'
 import {planDeploy} from '../../../src/catalog/plan.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
 import {RecordingReporter} from '../../../src/events/reporters.js'
 import type {Site} from '../../../src/site/types.js'
 import {FakeHost} from '../../fakes/fake-host.js'
-import {labHost} from '../../fakes/fake-lab-host.js'
+import {fakeSession, labHost} from '../../fakes/fake-lab-host.js'
 import {FakeEngine} from '../../fakes/fake-engine.js'
 import {testSite} from '../../fakes/site.js'
 
@@ -17,21 +18,21 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
   let site: Site
   let hosts: Map<string, FakeHost>
   let engines: Map<string, FakeEngine>
-  let deps: DeployDeps
+  let session: HostSession
 
   beforeEach(() => {
     site = testSite()
     engines = new Map(site.hosts.map((h) => [h.name, new FakeEngine()]))
     for (const e of engines.values()) for (const image of ['mariadb', 'memcached', 'rabbitmq', 'keystone']) e.registry.add(`10.0.0.11:4000/osctl/${image}:zed`)
     hosts = new Map(site.hosts.map((h) => [h.name, labHost(h.name, h.address, engines.get(h.name)!)]))
-    deps = {connect: (list) => list.map((h) => hosts.get(h.name)!), docker: (h) => engines.get(h.name)!}
+    session = fakeSession(hosts, engines)
   })
 
   // The keystone slice: the FakeEngine's registry holds only these images.
   const run = async (services: string[] = ['mariadb', 'memcached', 'rabbitmq', 'keystone']) => {
     const reporter = new RecordingReporter()
     const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services, targets: site.hosts})
-    return {result: await deploy(site, plan, site.hosts, deps, reporter), reporter}
+    return {result: await deploy(site, plan, site.hosts, session, reporter), reporter}
   }
 
   it('deploys in dependency order, creates databases, runs bootstrap steps once, writes units and the ledger', async () => {

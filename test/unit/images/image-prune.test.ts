@@ -1,3 +1,4 @@
+import {HostSession} from '../../../src/session/host-session.js'
 import {beforeEach, describe, expect, it} from 'vitest'
 
 import {EngineImage, HostPrune, KEEP_REVISIONS, ServiceRevisions, keepSet, planPrune, pruneImages, siteImagePrefix} from '../../../src/images/image-prune.js'
@@ -86,7 +87,7 @@ describe('image prune on a host (fake engine, ledger on a fake host)', () => {
   let site: Site
   let host: FakeHost
   let engine: FakeEngine
-  let deps: {connect: (list: Site['hosts']) => FakeHost[]; docker: () => FakeEngine}
+  let session: HostSession
   const ref = (tag: number | string) => `${PREFIX}memcached:${tag}`
 
   /**
@@ -110,7 +111,7 @@ describe('image prune on a host (fake engine, ledger on a fake host)', () => {
   const imageOf = async (revision: number) => (await new Ledger(host).read('memcached', revision))!.containers[0].imageId
   const present = async (revision: number) => (await engine.inspectImage(await imageOf(revision))) !== undefined
   const prune = async (keep: number, dryRun = false) => {
-    const result = await pruneImages({site, targets: site.hosts, deps}, {keep, dryRun})
+    const result = await pruneImages({site, targets: site.hosts, session}, {keep, dryRun})
     expect(result.hosts).toHaveLength(1)
     return {result, host: result.hosts[0] as HostPrune}
   }
@@ -119,7 +120,7 @@ describe('image prune on a host (fake engine, ledger on a fake host)', () => {
     site = testSite({}, undefined, 1)
     engine = new FakeEngine()
     host = labHost('lab-1', '10.0.0.11', engine)
-    deps = {connect: (list) => list.map(() => host), docker: () => engine}
+    session = new HostSession({host: () => host, docker: () => engine})
   })
 
   it('removes the images of revisions beyond K, keeps the rest, never touches foreign images, and rollback then refuses clearly', async () => {
@@ -202,7 +203,7 @@ describe('image prune on a host (fake engine, ledger on a fake host)', () => {
   it('leaves a host untouched when one of its ledgers cannot be read', async () => {
     await seedRevisions(4)
     await host.writeFileAtomic(`${revisionDir('memcached', 4)}/record.json`, '{not json')
-    const result = await pruneImages({site, targets: site.hosts, deps}, {keep: 1, dryRun: false})
+    const result = await pruneImages({site, targets: site.hosts, session}, {keep: 1, dryRun: false})
     expect(result.hosts[0]).toMatchObject({host: 'lab-1', error: expect.stringContaining('JSON')})
     expect([await present(1), await present(2), await present(3)]).toEqual([true, true, true])
     expect(engine.calls.filter((c) => c.startsWith('remove '))).toEqual([])

@@ -15,7 +15,7 @@ import {RecordingReporter} from '../../../src/events/reporters.js'
 import type {Site} from '../../../src/site/types.js'
 import {FakeHost} from '../../fakes/fake-host.js'
 import {FakeEngine} from '../../fakes/fake-engine.js'
-import {labHost} from '../../fakes/fake-lab-host.js'
+import {fakeSession, labHost} from '../../fakes/fake-lab-host.js'
 import {testSite} from '../../fakes/site.js'
 
 const SERVICES = ['mariadb', 'memcached', 'rabbitmq', 'keystone']
@@ -39,8 +39,7 @@ describe('service rollback (ledger restore)', () => {
 
   const run = async (overrides: Overrides) => {
     const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), overrides, {services: SERVICES, targets: site.hosts})
-    const deps = {connect: (list: Site['hosts']) => list.map((h) => hosts.get(h.name)!), docker: (h: Site['hosts'][number]) => engines.get(h.name)!}
-    return deploy(site, plan, site.hosts, deps, new RecordingReporter())
+    return deploy(site, plan, site.hosts, fakeSession(hosts, engines), new RecordingReporter())
   }
 
   it('restores the previous config file, container spec, image id and unit after an override', async () => {
@@ -78,10 +77,10 @@ describe('service rollback (ledger restore)', () => {
     // A plain deploy of another tag changes the image without taking a snapshot.
     const tagged = {...site, config: {...site.config, imageTag: '2'}}
     const plan = planDeploy(tagged, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services: ['keystone'], targets: site.hosts})
-    const deps = {connect: (list: Site['hosts']) => list.map((h) => hosts.get(h.name)!), docker: (h: Site['hosts'][number]) => engines.get(h.name)!}
-    await deploy(tagged, plan, site.hosts, deps, new RecordingReporter())
+    const session = fakeSession(hosts, engines)
+    await deploy(tagged, plan, site.hosts, session, new RecordingReporter())
     const catalog = await loadCatalog(TEMPLATES_DIR)
-    const ctx = {site, catalog, overrides: Overrides.empty(), targets: site.hosts, deps}
+    const ctx = {site, catalog, overrides: Overrides.empty(), targets: site.hosts, session}
     const opts = {force: false, reporter: new RecordingReporter()}
     await expect(rollbackService(ctx, catalog.get('keystone')!, site.hosts, opts)).rejects.toMatchObject({code: 'USAGE', message: expect.stringContaining('no database snapshot')})
     expect(await new Ledger(hosts.get('lab-1')!).currentNumber('keystone')).toBe(2)

@@ -1,0 +1,139 @@
+import {ContainerSpec, LABELS, desiredSpec, specDiff, specHash} from '../catalog/container-spec.js'
+import type {RenderedContainer, RenderedService, RenderedStep} from '../catalog/render.js'
+import {OsctlError} from '../errors.js'
+import {JournalEntry, JournalOp, busy, describeEntry} from '../revisions/journal.js'
+import type {RevisionContainer, RevisionRecord} from '../revisions/ledger.js'
+import {stepKey} from './bootstrap-steps.js'
+import type {ObservedService} from './observe.js'
+import {renderServiceUnit, serviceUnitName} from './service-unit.js'
+
+export interface ContainerDecision {
+  rc: RenderedContainer
+  spec: ContainerSpec
+  hash: string
+  /** create: absent; recreate: its spec hash differs; start: same spec, not running; none: left alone. */
+  action: 'create' | 'recreate' | 'start' | 'none'
+  /** Why (specDiff words: image, env, config:<file> …; missing; drift; stopped); [] for none. */
+  reasons: string[]
+  unit: string
+  unitChanged: boolean
+  /** Config files whose content on the host differs from the rendered one. */
+  configChanged: string[]
+  /** The spec the current revision recorded for it (what specDiff compared against). */
+  before?: ContainerSpec
+}
+
+export interface ServiceDecision {
+  service: string
+  host: string
+  /** The revision in force after the change: a new number when any container spec changed. */
+  revision: number
+  newRevision: boolean
+  previous?: number
+  /** An operation a killed osctl left on this host, which this change completes. */
+  takeOver?: JournalEntry
+  /** Whether the change touches the host at all (journal entry written). */
+  journaled: boolean
+  steps: Array<{step: RenderedStep; key: string}>
+  containers: ContainerDecision[]
+  /** The record of the new revision (outcome deploying), when newRevision. */
+  record?: RevisionRecord
+  /** The osctl invocation making the change (journal entry, revision record). */
+  operation: string
+}
+
+export interface DecideOptions {
+  op: JournalOp
+  /** This host runs the `once` bootstrap steps (first host of its group). */
+  runOnce: boolean
+  /** The revision number to use if a new one is needed (upgrade plans it once); else the host's next. */
+  revision?: number
+  operation: string
+  createdBy: string
+  now: string
+}
+
+/**
+ * What applying a rendered service to a host would do, and why: a pure function of the rendered
+ * service and what observe() read. deploy acts on it; `deploy --dry-run` only prints it.
+ */
+export function decideService(rs: RenderedService, seen: ObservedService, opts: DecideOptions): ServiceDecision {
+  const takeOver = interrupted(rs.service, seen, opts.op)
+  const record = seen.record
+  const recorded = new Map((record?.containers ?? []).map((c) => [c.name, c]))
+  const specs = rs.containers.map((rc) => {
+    const spec = desiredSpec(rc, seen.containers.get(rc.name)?.imageId ?? '')
+    return {rc, spec, hash: specHash(spec)}
+  })
+  const newRevision = !record || record.outcome !== 'active' || recorded.size !== specs.length || specs.some((d) => recorded.get(d.rc.name)?.hash !== d.hash)
+  const revision = newRevision ? (opts.revision ?? seen.nextRevision) : record!.revision
+  const containers = specs.map(({rc, spec, hash}): ContainerDecision => {
+    const o = seen.containers.get(rc.name)
+    const before = recorded.get(rc.name)?.spec
+    const unit = renderServiceUnit({service: rs.service, container: rc.name, revision})
+    const base = {rc, spec, hash, unit, unitChanged: o?.unitText !== unit, configChanged: Object.keys(rc.files).filter((f) => o?.configs[f] !== rc.files[f]), before}
+    const actualHash = o?.actual?.labels[LABELS.hash]
+    if (!o?.actual || actualHash !== hash) {
+      let reasons = !o?.actual && before && specHash(before) === hash ? ['missing'] : specDiff(before, spec)
+      if (reasons.length === 0) reasons = ['drift']
+      return {...base, action: o?.actual ? 'recreate' : 'create', reasons}
+    }
+    if (!o.unitActive || o.actual.state !== 'running') return {...base, action: 'start', reasons: ['stopped']}
+    return {...base, action: 'none', reasons: []}
+  })
+  const keys = seen.bootstrapKeys
+  const steps = rs.steps
+    .filter((step) => !step.once || opts.runOnce)
+    .map((step) => ({step, key: stepKey(step, specs.find((s) => s.rc.name === step.container)!.spec)}))
+    .filter(({step, key}) => keys[step.name] !== key)
+  return {
+    service: rs.service,
+    host: seen.host,
+    revision,
+    newRevision,
+    ...(record && newRevision ? {previous: record.revision} : {}),
+    ...(takeOver ? {takeOver} : {}),
+    journaled: newRevision || containers.some((c) => c.action !== 'none'),
+    steps,
+    containers,
+    operation: opts.operation,
+    ...(newRevision ? {record: newRecord(rs, seen, record, revision, containers, recorded, opts)} : {}),
+  }
+}
+
+/** A running entry refuses; an interrupted one is taken over, except that a deploy never completes someone's upgrade or rollback. */
+function interrupted(service: string, seen: ObservedService, op: JournalOp): JournalEntry | undefined {
+  const found = seen.journal
+  if (!found || found.state === 'mine') return undefined
+  if (found.state === 'running') throw busy(seen.host, found.entry)
+  const e = found.entry
+  if (op === 'deploy' && e.op !== 'deploy') {
+    throw new OsctlError('USAGE', `${seen.host}: an interrupted ${describeEntry(e)} is unfinished; deploy will not pick a side`, {
+      hint: `Complete it with \`osctl service ${e.op} ${service}${e.op === 'upgrade' ? ' --tag …' : ''}\` or undo it with \`osctl service rollback ${service}\`, then deploy.`,
+    })
+  }
+  return e
+}
+
+function newRecord(rs: RenderedService, seen: ObservedService, record: RevisionRecord | undefined, revision: number, containers: ContainerDecision[], recorded: Map<string, RevisionContainer>, opts: DecideOptions): RevisionRecord {
+  return {
+    format: 1,
+    service: rs.service,
+    host: seen.host,
+    revision,
+    ...(record ? {previous: record.revision} : {}),
+    createdAt: opts.now,
+    createdBy: opts.createdBy,
+    outcome: 'deploying',
+    operation: opts.operation,
+    containers: containers.map((c): RevisionContainer => ({
+      name: c.rc.name,
+      image: c.spec.image,
+      imageId: c.spec.imageId,
+      spec: c.spec,
+      hash: c.hash,
+      unitName: serviceUnitName(c.rc.name),
+      changed: recorded.get(c.rc.name)?.hash === c.hash ? [] : specDiff(recorded.get(c.rc.name)?.spec, c.spec),
+    })),
+  }
+}
