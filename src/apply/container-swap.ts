@@ -54,7 +54,7 @@ export async function prepareNext(docker: ContainerClient, spec: ContainerSpec, 
   const hash = specHash(spec)
   await docker.removeContainer(nextName(spec.name))
   const prev = await docker.inspectContainer(prevName(spec.name))
-  if (prev && prev.labels[LABELS.hash] === hash && prev.imageId === spec.imageId) {
+  if (prev && prev.labels[LABELS.configHash] === hash && prev.imageId === spec.imageId) {
     await docker.renameContainer(prevName(spec.name), nextName(spec.name))
     return 'reused'
   }
@@ -82,15 +82,14 @@ export async function swapIn(host: Host, name: string, unitText: string): Promis
   }
 }
 
-export const SWAP_LABELS = {swap: 'io.osctl.swap', readyLog: 'io.osctl.ready-log'} as const
 
 /** The ready-log marker when the next container may run beside the running one, else undefined. */
 export async function overlapMarker(docker: ContainerClient, name: string, spec: ContainerSpec): Promise<string | undefined> {
   const running = await docker.inspectContainer(name)
   if (!running || running.state !== 'running') return undefined
   const [was, next] = await Promise.all([docker.inspectImage(running.imageId), docker.inspectImage(spec.imageId)])
-  const marker = next?.labels[SWAP_LABELS.readyLog]
-  return was?.labels[SWAP_LABELS.swap] === 'overlap' && next?.labels[SWAP_LABELS.swap] === 'overlap' && marker ? marker : undefined
+  const marker = next?.labels[LABELS.readyLog]
+  return was?.labels[LABELS.swap] === 'overlap' && next?.labels[LABELS.swap] === 'overlap' && marker ? marker : undefined
 }
 
 /** Overlap, step 1b: `<name>.next` runs beside `<name>` until its log says it is ready. */

@@ -72,7 +72,7 @@ export function decideService(rs: RenderedService, seen: ObservedService, opts: 
     const before = recorded.get(rc.name)?.spec
     const unit = renderServiceUnit({service: rs.service, container: rc.name, revision})
     const base = {rc, spec, hash, unit, unitChanged: o?.unitText !== unit, configChanged: Object.keys(rc.files).filter((f) => o?.configs[f] !== rc.files[f]), before}
-    const actualHash = o?.actual?.labels[LABELS.hash]
+    const actualHash = o?.actual?.labels[LABELS.configHash]
     if (!o?.actual || actualHash !== hash) {
       let reasons = !o?.actual && before && specHash(before) === hash ? ['missing'] : specDiff(before, spec)
       if (reasons.length === 0) reasons = ['drift']

@@ -23,9 +23,7 @@ export function contextFor(site: Site, host: SiteHost, def: SystemContainerDef):
   return {host: host.name, address: host.address, peers, passwords: site.passwords, registryPort: registryPort(site)}
 }
 
-export function imageRef(site: Site, image: string, tag = site.config.imageTag): string {
-  return `${site.config.registry}/${site.config.namespace}/${image}:${tag}`
-}
+export {siteImageRef as imageRef} from '../site/image-ref.js'
 
 export function requireSystemContainer(name: string): SystemContainerDef {
   const def = SYSTEM_CONTAINERS.find((d) => d.name === name)

@@ -2,17 +2,12 @@ import {createHash} from 'node:crypto'
 
 import type {ContainerCreateOptions} from '../docker/docker-client.js'
 import {CONFIG_MOUNT, RenderedContainer, RenderedHealth} from './render.js'
+import {LABELS} from '../labels.js'
 
 /** Where a container's rendered config lives on the host (bind-mounted read-only at CONFIG_MOUNT). */
 export const configDir = (container: string) => `/etc/osctl/${container}`
 
-export const LABELS = {
-  managed: 'io.osctl.managed',
-  service: 'io.osctl.service',
-  revision: 'io.osctl.revision',
-  hash: 'io.osctl.config-hash',
-  bootstrap: 'io.osctl.bootstrap',
-} as const
+export {LABELS}
 
 /**
  * Everything that decides how a container runs. Its hash is the container's io.osctl.config-hash
@@ -75,8 +70,8 @@ export function createOptions(spec: ContainerSpec, revision: number): ContainerC
       [LABELS.managed]: 'true',
       [LABELS.service]: spec.service,
       [LABELS.revision]: String(revision),
-      [LABELS.hash]: specHash(spec),
-      'io.osctl.image': spec.image,
+      [LABELS.configHash]: specHash(spec),
+      [LABELS.image]: spec.image,
     },
     binds: [...spec.volumes, `${configDir(spec.name)}:${CONFIG_MOUNT}:ro`],
     networkMode: 'host',

@@ -1,8 +1,10 @@
 import {OsctlError, OsctlErrors, errorMessage} from '../errors.js'
 import {nearestName} from '../site/nearest-name.js'
-import {KNOWN_SERVICES} from '../site/service-catalog.js'
+import {knownServices} from '../site/service-catalog.js'
+import {manifestUrl} from '../site/image-ref.js'
 import type {Site, SiteHost} from '../site/types.js'
 import type {Catalog, ServiceDef} from './catalog.js'
+import {groupHosts} from './group-hosts.js'
 import {Overrides} from './overrides.js'
 import {RenderedService, renderService} from './render.js'
 
@@ -32,11 +34,6 @@ export interface DeployPlan {
   databaseHost?: SiteHost
 }
 
-/** Hosts that run a service: its group in inventory order; only the first for `hosts: first`. */
-export function serviceHosts(site: Site, def: ServiceDef): SiteHost[] {
-  const members = site.hosts.filter((h) => h.groups.includes(def.group))
-  return def.hosts === 'first' ? members.slice(0, 1) : members
-}
 
 /**
  * Everything deploy can know without touching a host, checked up front and reported together:
@@ -54,7 +51,7 @@ export function planDeploy(site: Site, catalog: Catalog, overrides: Overrides, o
     for (const name of opts.services) {
       if (catalog.get(name)) continue
       if (SYSTEM_SERVICES.includes(name)) errors.push(usage(`${name} is a system container, not a deployable service`, 'system containers are installed by `osctl bootstrap`'))
-      else if (KNOWN_SERVICES.includes(name)) errors.push(usage(`service ${name} has no definition under templates/ yet`, `deployable services: ${known.join(', ')}`))
+      else if (knownServices().includes(name)) errors.push(usage(`service ${name} has no definition under templates/ yet`, `deployable services: ${known.join(', ')}`))
       else {
         const guess = nearestName(name, known)
         errors.push(usage(`unknown service ${name}`, `${guess ? `did you mean ${guess}? ` : ''}known services: ${known.join(', ')}`))
@@ -91,13 +88,13 @@ export function planDeploy(site: Site, catalog: Catalog, overrides: Overrides, o
   }
 
   const mariadb = catalog.get('mariadb')
-  const databaseHost = mariadb ? serviceHosts(site, mariadb)[0] : undefined
+  const databaseHost = mariadb ? groupHosts(site, mariadb)[0] : undefined
   const services: PlannedService[] = []
   // Templates are rendered only when names, dependencies and passwords are right: otherwise every
   // missing password would also show up as a template error.
   const renderable = errors.length === 0
   for (const def of selected) {
-    const hosts = serviceHosts(site, def)
+    const hosts = groupHosts(site, def)
     if (hosts.length === 0) {
       errors.push(new OsctlError('CONFIG_INVALID', `service ${def.name} runs on group ${def.group}, which has no hosts`, {location: site.files.inventory, hint: `add hosts to \`groups: ${def.group}: [...]\` in inventory.yml`}))
       continue
@@ -137,7 +134,7 @@ export async function checkImages(site: Site, plan: DeployPlan, fetchImpl: typeo
   for (const s of plan.services) for (const r of s.rendered.values()) for (const c of r.containers) refs.set(c.image, c.imageRef)
   const missing: string[] = []
   for (const [image] of refs) {
-    const url = `http://${site.config.registry}/v2/${site.config.namespace}/${image}/manifests/${site.config.imageTag}`
+    const url = manifestUrl(site, image)
     try {
       const r = await fetchImpl(url, {method: 'HEAD', headers: {Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json'}, signal: AbortSignal.timeout(5000)})
       if (r.status === 404) missing.push(image)

@@ -3,6 +3,7 @@ import {basename, join} from 'node:path'
 import nunjucks from 'nunjucks'
 
 import {OsctlError} from '../errors.js'
+import {siteImageRef} from '../site/image-ref.js'
 import type {Site, SiteHost} from '../site/types.js'
 import type {YamlPath} from '../site/yaml-source.js'
 import type {ServiceDef} from './catalog.js'
@@ -75,7 +76,7 @@ export function templateVars(site: Site, host: SiteHost): TemplateVars {
 }
 
 export function imageRefFor(site: Site, image: string): string {
-  return `${site.config.registry}/${site.config.namespace}/${image}:${site.config.imageTag}`
+  return siteImageRef(site, image)
 }
 
 /**

@@ -2,6 +2,7 @@ import {OsctlError} from '../errors.js'
 import {nearestName} from '../site/nearest-name.js'
 import type {SiteHost} from '../site/types.js'
 import type {Catalog, ServiceDef} from './catalog.js'
+import {groupHosts} from './group-hosts.js'
 
 /** What names and hosts of services are resolved against: the site, its catalog, the hosts this run works on (--limit). */
 export interface CatalogScope {
@@ -36,8 +37,7 @@ export function requireServiceOrContainer(ctx: CatalogScope, name: string): {def
 
 /** Hosts within --limit that run the service: its group, or only the group's first host for `hosts: first`. */
 export function serviceHosts(ctx: CatalogScope, def: ServiceDef): SiteHost[] {
-  const group = ctx.site.hosts.filter((h) => h.groups.includes(def.group))
-  const runs = def.hosts === 'first' ? group.slice(0, 1) : group
+  const runs = groupHosts(ctx.site, def)
   const selected = runs.filter((h) => ctx.targets.some((t) => t.name === h.name))
   if (selected.length === 0) {
     throw new OsctlError('USAGE', `no selected host runs ${def.name} (group ${def.group}${def.hosts === 'first' ? ', first host only' : ''})`, {

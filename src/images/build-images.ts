@@ -10,6 +10,7 @@ import {contextHash} from './context-hash.js'
 import {ImageDef, ImageGraph, TEMPLATE_NAME, loadImageGraph} from './image-graph.js'
 import {ImageVars} from './image-vars.js'
 import {pushImages} from './push-images.js'
+import {LABELS} from '../labels.js'
 
 export type ImageStatus = 'built' | 'unchanged' | 'failed' | 'skipped'
 
@@ -49,7 +50,6 @@ export interface BuildImagesOptions {
   logTailLines?: number
 }
 
-export const LABELS = {managed: 'io.osctl.managed', image: 'io.osctl.image', hash: 'io.osctl.context-hash'} as const
 
 /** Context hashes for every image of the graph, parents first (each includes its parents'). */
 export async function graphHashes(graph: ImageGraph): Promise<Map<string, string>> {
@@ -112,7 +112,7 @@ async function buildWhenReady(
   const seconds = () => Math.round((Date.now() - started) / 100) / 10
   // Checked before taking a build slot: an unchanged image must not wait behind real builds.
   const existing = await opts.docker.inspectImage(def.ref)
-  if (existing && existing.labels[LABELS.hash] === hash) {
+  if (existing && existing.labels[LABELS.contextHash] === hash) {
     reporter.emit('image.build.unchanged', {image: def.name, ref: def.ref})
     return {...base, status: 'unchanged', seconds: seconds(), size: existing.size}
   }
@@ -149,7 +149,7 @@ async function buildOne(docker: DockerClient, def: ImageDef, hash: string, onLog
     return await docker.buildImage({
       contextDir: stage,
       tags: [def.ref],
-      labels: {[LABELS.managed]: 'true', [LABELS.image]: def.name, [LABELS.hash]: hash},
+      labels: {[LABELS.managed]: 'true', [LABELS.image]: def.name, [LABELS.contextHash]: hash},
       // RUN steps reach the apt mirror the way the host does (no bridge NAT/DNS surprises).
       networkMode: 'host',
       onLog,

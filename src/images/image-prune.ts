@@ -4,6 +4,7 @@ import {errorMessage} from '../errors.js'
 import {fanOut} from '../hosts/fan-out.js'
 import type {Host} from '../hosts/host.js'
 import {Reporter, silentReporter} from '../events/reporters.js'
+import {imagePrefix} from '../site/image-ref.js'
 import type {Site} from '../site/types.js'
 import type {DeployContext} from '../session/deploy-context.js'
 import {Ledger, RevisionRecord, SERVICES_ROOT, listRevisions} from '../revisions/ledger.js'
@@ -76,7 +77,7 @@ export interface PruneResult {
 
 /** `registry/namespace/`: every image reference osctl deploys starts with it (see imageRefFor). */
 export function siteImagePrefix(site: Pick<Site, 'config'>): string {
-  return `${site.config.registry}/${site.config.namespace}/`
+  return imagePrefix(site.config)
 }
 
 /**

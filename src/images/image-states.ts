@@ -1,5 +1,6 @@
 import {DockerClient} from '../docker/docker-client.js'
-import {LABELS, graphHashes} from './build-images.js'
+import {graphHashes} from './build-images.js'
+import {LABELS} from '../labels.js'
 import {loadImageGraph} from './image-graph.js'
 import {ImageVars} from './image-vars.js'
 
@@ -27,7 +28,7 @@ export async function imageStates(docker: DockerClient, imagesDir: string, vars:
       const def = graph.images.get(name)!
       const hash = hashes.get(name)!
       const info = await docker.inspectImage(def.ref)
-      const builtHash = info?.labels[LABELS.hash]
+      const builtHash = info?.labels[LABELS.contextHash]
       const state: ImageStateName = !info ? 'missing' : builtHash === hash ? 'up-to-date' : 'stale'
       return {name, parent: def.parent, ref: def.ref, state, size: info?.size ?? null, contextHash: hash, builtHash, id: info?.id}
     }),

@@ -1,5 +1,6 @@
 import {stat} from 'node:fs/promises'
 
+import {imageRef as siteRef} from '../site/image-ref.js'
 import {loadSite} from '../site/load-site.js'
 import {rootfsRef, RootfsSpec} from './debootstrap.js'
 
@@ -78,7 +79,7 @@ export async function resolveImageVars(input: ImageVarsInput): Promise<ResolvedI
   return {vars: {...vars, rootfs_image: rootfsRef(rootfs)}, rootfs, source}
 }
 
-/** `<registry>/<namespace>/<name>:<tag>`: the one place image refs are spelled. */
+/** An image this build produces: the site's reference for it at the build's tag. */
 export function imageRef(vars: Pick<ImageVars, 'registry' | 'namespace' | 'tag'>, name: string): string {
-  return `${vars.registry}/${vars.namespace}/${name}:${vars.tag}`
+  return siteRef(vars, name, vars.tag)
 }

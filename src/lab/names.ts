@@ -1,14 +1,16 @@
+import {LABELS} from '../labels.js'
+
 /**
  * How a lab's Docker objects are named and labelled. Names make `docker ps` readable; labels are what
  * osctl trusts when it sweeps (`lab down`, tests), so a lab never touches what it did not create.
  */
-export const LABEL_MANAGED = 'io.osctl.managed'
-export const LABEL_LAB = 'io.osctl.lab'
+export const LABEL_MANAGED = LABELS.managed
+export const LABEL_LAB = LABELS.lab
 /** Inventory name of the host a container plays (lab-1 …). */
-export const LABEL_HOST = 'io.osctl.lab-host'
+export const LABEL_HOST = LABELS.labHost
 /** Static address, kept on the container so a stopped host still reports it. */
-export const LABEL_ADDRESS = 'io.osctl.lab-address'
-export const LABEL_LAB_IMAGE = 'io.osctl.lab-image'
+export const LABEL_ADDRESS = LABELS.labAddress
+export const LABEL_LAB_IMAGE = LABELS.labImage
 
 export const DEFAULT_LAB = 'lab'
 

@@ -96,7 +96,7 @@ export class RevisionRestorer {
       await this.restoreConfigDir(service, target.revision, c.name)
       const unit = (await this.host.readFile(posix.join(revisionDir(service, target.revision), 'units', c.unitName))).toString('utf8')
       const actual = await this.docker.inspectContainer(c.name)
-      const same = actual?.labels[LABELS.hash] === c.hash && actual.imageId === c.imageId
+      const same = actual?.labels[LABELS.configHash] === c.hash && actual.imageId === c.imageId
       if (same) {
         await this.docker.removeContainer(nextName(c.name))
         if (await this.host.writeFileAtomic(serviceUnitPath(c.name), unit)) await this.host.run(['systemctl', 'daemon-reload'])

@@ -7,7 +7,7 @@ import {BackupMeta, readBackup, restoreIfMigrated} from '../revisions/db-backup.
 import type {DeployContext} from '../session/deploy-context.js'
 import {JournalEntry, pendingOperations} from '../revisions/journal.js'
 import {Ledger} from '../revisions/ledger.js'
-import {serviceHosts as planServiceHosts} from '../catalog/plan.js'
+import {groupHosts} from '../catalog/group-hosts.js'
 import {RestoreResult, RevisionRestorer} from './revision-restore.js'
 
 export interface RollbackResult {
@@ -60,11 +60,11 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
     let snapshot: BackupMeta | undefined
     let databaseKept: BackupMeta | undefined
     const mariadb = ctx.catalog.get('mariadb')
-    const migrationHost = planServiceHosts(ctx.site, def)[0]
+    const migrationHost = groupHosts(ctx.site, def)[0]
     const firstIdx = targets.findIndex((t) => t.name === migrationHost.name)
     if (def.databases.length > 0 && mariadb && firstIdx >= 0 && steps[firstIdx].kind !== 'skip') {
       const leaving = (await new Ledger(hosts[firstIdx]).current(def.name))!
-      const dbHost = ctx.session.host(planServiceHosts(ctx.site, mariadb)[0])
+      const dbHost = ctx.session.host(groupHosts(ctx.site, mariadb)[0])
       const halfDone = undo(firstIdx)
       // Undoing a half-done upgrade: its snapshot (if it took one) is the pre-upgrade database.
       snapshot = halfDone ? (halfDone.backup === undefined ? undefined : await readBackup(dbHost, def.name, halfDone.backup)) : await readBackup(dbHost, def.name, leaving.revision)

@@ -1,6 +1,7 @@
 import {OsctlError} from '../errors.js'
 import type {ServiceDef} from '../catalog/catalog.js'
-import {DeployPlan, checkImages, planDeploy, serviceHosts} from '../catalog/plan.js'
+import {groupHosts} from '../catalog/group-hosts.js'
+import {DeployPlan, checkImages, planDeploy} from '../catalog/plan.js'
 import {imageRefFor} from '../catalog/render.js'
 import type {DeployContext} from '../session/deploy-context.js'
 import {Journal, JournalEntry, busy} from '../revisions/journal.js'
@@ -56,7 +57,7 @@ export async function planUpgrade(
       }
     }),
   )
-  const first = serviceHosts(site, def)[0]
+  const first = groupHosts(site, def)[0]
   const databases = plan.services[0]?.databases.map((d) => d.name) ?? []
   return {
     site,

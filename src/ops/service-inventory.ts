@@ -46,7 +46,7 @@ export async function serviceRows(
       const rows: ServiceRow[] = []
       for (const c of wanted.sort((a, b) => a.name.localeCompare(b.name))) {
         const service = c.labels[LABELS.service]
-        const row: ServiceRow = {host: t.name, service, container: c.name, image: c.labels['io.osctl.image'] ?? c.image, revision: Number(c.labels[LABELS.revision] ?? 0), state: c.state}
+        const row: ServiceRow = {host: t.name, service, container: c.name, image: c.labels[LABELS.image] ?? c.image, revision: Number(c.labels[LABELS.revision] ?? 0), state: c.state}
         if (opts.health) {
           const spec = (await ledger.current(service))?.containers.find((x) => x.name === c.name)?.spec
           if (c.state !== 'running') Object.assign(row, {healthy: false, detail: `container is ${c.state}`})

@@ -2,7 +2,7 @@ import {isAbsolute, resolve} from 'node:path'
 import {z} from 'zod'
 
 import {isHostPort} from './address.js'
-import {KNOWN_SERVICES} from './service-catalog.js'
+import {knownServices} from './service-catalog.js'
 import type {SiteConfig} from './types.js'
 import type {SchemaDocs} from './zod-issues.js'
 
@@ -34,9 +34,9 @@ export const configSchema = z.strictObject({
     .string()
     .regex(/^[^\s/:]{1,15}$/, 'must be a Linux interface name (1-15 characters, no spaces, / or :)')
     .optional(),
+  // Lazy: the names come from templates/ (service-registry.ts), read only when a site is checked.
   enabled_services: z
-    .array(z.enum(KNOWN_SERVICES as [string, ...string[]]))
-    .refine((list) => new Set(list).size === list.length, 'must not list a service twice')
+    .lazy(() => z.array(z.enum(knownServices() as [string, ...string[]])).refine((list) => new Set(list).size === list.length, 'must not list a service twice'))
     .optional(),
   ssh_host_key_policy: z.enum(['strict', 'accept-new']).default('accept-new'),
   ssh_known_hosts: z.string().min(1).default('known_hosts'),
@@ -63,7 +63,9 @@ export const configDocs: SchemaDocs = {
     api_interface: {hint: 'the interface the API endpoints bind to; omit it to use network_interface'},
     enabled_services: {
       what: 'a list of service names',
-      hint: `list services from: ${KNOWN_SERVICES.join(', ')} (omit the key to enable all of them)`,
+      get hint() {
+        return `list services from: ${knownServices().join(', ')} (omit the key to enable all of them)`
+      },
     },
     ssh_host_key_policy: {hint: 'use `strict` (only keys already in known_hosts) or `accept-new` (record unknown keys on first contact)'},
     ssh_known_hosts: {hint: 'a path relative to the site dir or absolute, e.g. `ssh_known_hosts: known_hosts`'},
@@ -83,7 +85,7 @@ export function toSiteConfig(file: ConfigFile, siteDir: string): SiteConfig {
     imageTag: file.image_tag ?? file.openstack_release,
     networkInterface: file.network_interface,
     apiInterface: file.api_interface ?? file.network_interface,
-    enabledServices: file.enabled_services ?? [...KNOWN_SERVICES],
+    enabledServices: file.enabled_services ?? [...knownServices()],
     sshHostKeyPolicy: file.ssh_host_key_policy,
     sshKnownHosts: isAbsolute(file.ssh_known_hosts) ? file.ssh_known_hosts : resolve(siteDir, file.ssh_known_hosts),
     sshConcurrency: file.ssh_concurrency,

@@ -4,14 +4,14 @@ import {basename, dirname, join} from 'node:path'
 import {isScalar} from 'yaml'
 
 import {OsctlErrors} from '../errors.js'
-import {REQUIRED_SECRETS} from './secrets.js'
+import {requiredSecrets} from './secrets.js'
 import {YamlSource} from './yaml-source.js'
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 const SECRET_LENGTH = 32
 
 /**
- * Fills every missing REQUIRED_SECRETS entry of a passwords.yml with a strong random value.
+ * Fills every missing requiredSecrets() entry of a passwords.yml with a strong random value.
  * Never overwrites a value already there (rotating a live password breaks running services),
  * keeps unknown keys and comments (edited as a YAML Document, not re-serialized data), and
  * writes atomically with mode 0600 so a crash never leaves a truncated secrets file.
@@ -33,7 +33,7 @@ export async function generatePasswords(file: string): Promise<{added: string[];
   if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as typeof doc.contents
   const added: string[] = []
   const kept: string[] = []
-  for (const name of REQUIRED_SECRETS) {
+  for (const name of requiredSecrets()) {
     const node = doc.get(name, true)
     // `name:` with no value (or '') is a placeholder, not a password: fill it.
     const empty = node === undefined || (isScalar(node) && (node.value === null || node.value === ''))

@@ -33,6 +33,8 @@ export interface SystemContainerDef {
   /** Inventory group whose hosts run it. */
   group: string
   description: string
+  /** Keys in passwords.yml it needs (genpwd creates them; bootstrap refuses without them). */
+  secrets: string[]
   ports: number[]
   args(ctx: SystemContext): string[]
   env(ctx: SystemContext): string[]
@@ -47,6 +49,7 @@ export const SYSTEM_DATA_DIR = '/var/lib/osctl/data'
 
 const etcd: SystemContainerDef = {
   name: 'etcd',
+  secrets: ['etcd_cluster_token'],
   image: 'etcd',
   group: 'control',
   description: 'etcd key-value store (cluster across the control hosts)',
@@ -75,6 +78,7 @@ const etcd: SystemContainerDef = {
 
 const registry: SystemContainerDef = {
   name: 'registry',
+  secrets: ['registry_http_secret'],
   image: 'registry',
   group: 'deploy',
   description: 'image registry (Docker distribution) serving the site images',

@@ -1,4 +1,5 @@
 import {BindMount} from './definitions.js'
+import {LABELS} from '../labels.js'
 
 /** The parts of an OCI runtime spec osctl changes; the rest comes from umoci (the image config). */
 export interface OciSpec {
@@ -47,7 +48,7 @@ export function renderSpec(base: OciSpec, needs: SpecNeeds): OciSpec {
     process: {...base.process, terminal: false, args: needs.args, env: [...imageEnv, ...needs.env], capabilities: caps},
     root: {path: 'rootfs', readonly: true},
     mounts,
-    annotations: {...base.annotations, 'io.osctl.managed': 'true', 'io.osctl.system': needs.name, 'io.osctl.revision': String(needs.revision)},
+    annotations: {...base.annotations, [LABELS.managed]: 'true', [LABELS.system]: needs.name, [LABELS.revision]: String(needs.revision)},
     linux: {
       ...base.linux,
       namespaces: (base.linux?.namespaces ?? []).filter((n) => n.type !== 'network' && n.type !== 'uts'),

@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import type Docker from 'dockerode'
 
-import type {BuildOptions, DockerClient, ImageInfo} from '../../src/docker/docker-client.js'
+import type {BuildOptions, ContainerExecResult, DockerClient, ImageInfo} from '../../src/docker/docker-client.js'
 
 export interface FakeBuild {
   ref: string
@@ -93,6 +93,12 @@ export class FakeDocker implements DockerClient {
     const failure = this.failPushes.get(ref)
     if (failure) throw new Error(failure)
     this.pushed.push(ref)
+  }
+
+  /** The image builder never execs into containers; a call is a bug the test should see. */
+  async exec(container: string, argv: string[]): Promise<ContainerExecResult> {
+    this.calls.push(`exec ${container} ${argv.join(' ')}`)
+    throw new Error(`FakeDocker: unexpected exec in ${container}: ${argv.join(' ')}`)
   }
 
   async removeImage(ref: string): Promise<void> {

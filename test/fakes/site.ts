@@ -1,13 +1,13 @@
 import {join} from 'node:path'
 
-import {REQUIRED_SECRETS} from '../../src/site/secrets.js'
+import {requiredSecrets} from '../../src/site/secrets.js'
 import type {Site, SiteHost} from '../../src/site/types.js'
 
 const host = (name: string, address: string, groups: string[]): SiteHost => ({name, address, ssh: {user: 'root', port: 22}, groups})
 
 export const PASSWORDS: Record<string, string> = {
-  // Every secret the catalog needs (REQUIRED_SECRETS), with readable values the tests can grep for.
-  ...Object.fromEntries(REQUIRED_SECRETS.map((k) => [k, `${k}-value`])),
+  // Every secret the catalog needs (requiredSecrets()), with readable values the tests can grep for.
+  ...Object.fromEntries(requiredSecrets().map((k) => [k, `${k}-value`])),
   database_password: 'dbroot',
   rabbitmq_password: 'rabbit',
   keystone_admin_password: 'admin-pw',

@@ -6,7 +6,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 
 import {OsctlErrors} from '../../src/errors.js'
 import {generatePasswords, randomSecret} from '../../src/site/genpwd.js'
-import {REQUIRED_SECRETS} from '../../src/site/secrets.js'
+import {requiredSecrets} from '../../src/site/secrets.js'
 import {makeSite, yaml} from '../fixtures/sites/make-site.js'
 import {runCli} from '../helpers/cli.js'
 
@@ -25,11 +25,11 @@ describe('generatePasswords', () => {
   it('creates passwords.yml with every required secret, 32 url-safe chars, mode 0600', async () => {
     const file = join(await tempDir(), 'passwords.yml')
     const r = await generatePasswords(file)
-    expect(r).toEqual({added: [...REQUIRED_SECRETS], kept: []})
+    expect(r).toEqual({added: [...requiredSecrets()], kept: []})
     const data = parse(await readFile(file, 'utf8')) as Record<string, string>
-    expect(Object.keys(data).sort()).toEqual([...REQUIRED_SECRETS].sort())
+    expect(Object.keys(data).sort()).toEqual([...requiredSecrets()].sort())
     for (const value of Object.values(data)) expect(value).toMatch(/^[A-Za-z0-9]{32}$/)
-    expect(new Set(Object.values(data)).size).toBe(REQUIRED_SECRETS.length)
+    expect(new Set(Object.values(data)).size).toBe(requiredSecrets().length)
     expect(await mode(file)).toBe(0o600)
   })
 
@@ -46,7 +46,7 @@ describe('generatePasswords', () => {
     await writeFile(file, original, {mode: 0o644})
     const r = await generatePasswords(file)
     expect(r.kept).toEqual(['keystone_admin_password'])
-    expect(r.added).toHaveLength(REQUIRED_SECRETS.length - 1)
+    expect(r.added).toHaveLength(requiredSecrets().length - 1)
     expect(r.added).toContain('nova_keystone_password')
     expect(r.added).toContain('rabbitmq_password')
     const text = await readFile(file, 'utf8')
@@ -65,7 +65,7 @@ describe('generatePasswords', () => {
     const first = await readFile(file, 'utf8')
     await chmod(file, 0o644)
     const r = await generatePasswords(file)
-    expect(r).toEqual({added: [], kept: [...REQUIRED_SECRETS]})
+    expect(r).toEqual({added: [], kept: [...requiredSecrets()]})
     expect(await readFile(file, 'utf8')).toBe(first)
     expect(await mode(file)).toBe(0o600)
   })
@@ -108,7 +108,7 @@ describe('osctl genpwd (CLI)', () => {
     const out = JSON.parse(r.stdout) as {passwordsFile: string; added: string[]; kept: string[]}
     expect(out.passwordsFile).toBe(join(dir, 'passwords.yml'))
     expect(out.kept).toEqual(['keystone_admin_password'])
-    expect(out.added).toHaveLength(REQUIRED_SECRETS.length - 1)
+    expect(out.added).toHaveLength(requiredSecrets().length - 1)
   })
 
   it('prints the counts on stderr without --json, and works with only the site dir present', async () => {
@@ -116,7 +116,7 @@ describe('osctl genpwd (CLI)', () => {
     const r = await runCli(['genpwd'], {env: {OSCTL_SITE: dir}})
     expect(r.exitCode).toBe(0)
     expect(r.stdout).toBe('')
-    expect(r.stderr).toContain(`${join(dir, 'passwords.yml')} ${REQUIRED_SECRETS.length} secrets added, 0 kept`)
+    expect(r.stderr).toContain(`${join(dir, 'passwords.yml')} ${requiredSecrets().length} secrets added, 0 kept`)
     expect(await mode(join(dir, 'passwords.yml'))).toBe(0o600)
   })
 

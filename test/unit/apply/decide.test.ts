@@ -32,7 +32,7 @@ function converged(rs: RenderedService, revision: number, change: (c: ObservedCo
   for (const rc of rs.containers) {
     const spec = desiredSpec(rc, IMAGE)
     const o: ObservedContainer = {
-      actual: {id: rc.name, name: rc.name, image: rc.imageRef, imageId: IMAGE, labels: {[LABELS.hash]: specHash(spec)}, state: 'running'},
+      actual: {id: rc.name, name: rc.name, image: rc.imageRef, imageId: IMAGE, labels: {[LABELS.configHash]: specHash(spec)}, state: 'running'},
       spareNext: false,
       unitText: renderServiceUnit({service: rs.service, container: rc.name, revision}),
       unitActive: true,

@@ -24,6 +24,7 @@ const entry = (over: Partial<JournalEntry>): JournalEntry => ({
   op: 'upgrade',
   service: 'keystone',
   host: 'lab-1',
+  operation: 'upgrade-test',
   revision: 2,
   current: 1,
   machine: hostname(),

@@ -3,7 +3,7 @@ import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {loadSite} from '../../../src/site/load-site.js'
-import {KNOWN_SERVICES} from '../../../src/site/service-catalog.js'
+import {knownServices} from '../../../src/site/service-catalog.js'
 import {makeSite, yaml} from '../../fixtures/sites/make-site.js'
 
 const dirs: string[] = []
@@ -31,7 +31,7 @@ describe('loadSite on a valid site', () => {
       imageTag: 'zed',
       networkInterface: 'eth0',
       apiInterface: 'eth0',
-      enabledServices: [...KNOWN_SERVICES],
+      enabledServices: [...knownServices()],
       sshHostKeyPolicy: 'strict',
       sshKnownHosts: join(dir, 'known_hosts'),
       sshConcurrency: 4,

@@ -7,6 +7,7 @@ export const def: SystemContainerDef = {
   image: 'demo',
   group: 'control',
   description: 'demo',
+  secrets: [],
   ports: [1],
   args: () => ['/bin/demo'],
   env: () => ['A=1'],
