@@ -36,6 +36,8 @@ export const isSwapSpare = (name: string) => /\.(next|prev)$/.test(name)
 export const SWAP_SCRIPT = [
   'set -eu',
   'name=$1 unit=$2 staged=$3 dest=$4',
+  // Nothing is stopped unless there is something to swap in.
+  'docker container inspect "$name.next" >/dev/null 2>&1 || { echo "no container $name.next to swap in" >&2; exit 3; }',
   // The unit file and its enablement first: systemd takes a changed file while the old container
   // still runs (ExecStart/ExecStop name the container, not the revision), so no reload in the gap.
   'if cmp -s "$staged" "$dest"; then rm -f "$staged"; else mv -f "$staged" "$dest"; systemctl daemon-reload; fi',

@@ -2,6 +2,7 @@ import Docker from 'dockerode'
 
 import {OsctlError} from '../errors.js'
 import {publishImage} from '../images/image-transport.js'
+import {createBody} from './create-body.js'
 import {collectExec, demuxBuffer, followProgress, layerBytes} from './streams.js'
 import type {BuildOptions, ContainerClient, ContainerCreateOptions, ContainerExecResult, ContainerInfo, DockerClient, ImageInfo, PullProgress} from './types.js'
 
@@ -145,29 +146,7 @@ export class DockerodeClient implements ContainerClient {
   }
 
   async createContainer(o: ContainerCreateOptions): Promise<string> {
-    const c = await this.raw.createContainer({
-      name: o.name,
-      Image: o.image,
-      ...(o.command ? {Cmd: o.command} : {}),
-      Env: Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      Labels: o.labels ?? {},
-      ...(o.healthcheck
-        ? {
-            Healthcheck: {
-              Test: o.healthcheck.test,
-              Interval: o.healthcheck.intervalSeconds * 1e9,
-              Timeout: o.healthcheck.timeoutSeconds * 1e9,
-              Retries: o.healthcheck.retries,
-            },
-          }
-        : {}),
-      HostConfig: {
-        Binds: o.binds ?? [],
-        NetworkMode: o.networkMode ?? 'default',
-        RestartPolicy: {Name: o.restartPolicy ?? 'no'},
-      },
-    })
-    return c.id
+    return (await this.raw.createContainer(createBody(o))).id
   }
 
   async inspectContainer(name: string): Promise<ContainerInfo | undefined> {

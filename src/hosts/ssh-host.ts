@@ -2,16 +2,13 @@ import {createHash, randomBytes} from 'node:crypto'
 import {BaseHost} from './base-host.js'
 import {posix} from 'node:path'
 import {Transform, type Readable} from 'node:stream'
-import {StringDecoder} from 'node:string_decoder'
-import type {Client, ClientChannel} from 'ssh2'
+import type {ClientChannel} from 'ssh2'
 
 import {OsctlError, errorMessage} from '../errors.js'
-import {
-  ExecOptions, ExecResult, WriteOptions, commandLine, commandTimedOut, modeString,
-  ownerMatches, signalExitCode, tailLines,
-} from './host.js'
+import {ExecOptions, ExecResult, WriteOptions, commandLine, modeString, ownerMatches, tailLines} from './host.js'
 import {EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_MANY_SCRIPT, READ_SCRIPT} from './remote-scripts.js'
 import {Semaphore} from './semaphore.js'
+import {RawOptions, RawResult, channelOn, channelOnRetrying, runChannel} from './ssh-exec.js'
 import {LazyConnection} from './lazy-connection.js'
 import {SshTarget, where} from './ssh-connect.js'
 
@@ -21,15 +18,6 @@ export type {SshTarget} from './ssh-connect.js'
 // "channel open failure" however many commands they start at once.
 const MAX_CHANNELS = 8
 
-interface RawOptions extends Omit<ExecOptions, 'input'> {
-  input?: Buffer | Readable
-}
-interface RawResult {
-  exitCode: number
-  stdout: Buffer
-  stderr: Buffer
-  signal?: string
-}
 
 /** A host driven over one reused SSH connection (ssh2), opened on first use. */
 export class SshHost extends BaseHost {
@@ -187,112 +175,8 @@ export class SshHost extends BaseHost {
   }
 
   private execRaw(line: string, shown: string[] | string, opts: RawOptions): Promise<RawResult> {
-    return this.channels.use(async () => {
-      const ch = await this.openChannel(line)
-      return new Promise<RawResult>((resolve, reject) => {
-        const out: Buffer[] = []
-        const err: Buffer[] = []
-        let settled = false
-        const settle = (fn: () => void) => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-          fn()
-        }
-        collect(ch, out, opts.onStdout)
-        collect(ch.stderr, err, opts.onStderr)
-        let inputError: unknown
-        const text = typeof shown === 'string' ? shown : shown.join(' ')
-        ch.on('close', () =>
-          settle(() => {
-            const {code: exitCode, signal} = exits.get(ch) ?? {}
-            if (inputError !== undefined) reject(new OsctlError('COMMAND_FAILED', `${this.name}: reading the input for \`${text}\` failed: ${errorMessage(inputError)}`, {cause: inputError}))
-            else if (exitCode === undefined && signal === undefined) reject(this.lost('channel closed without an exit status', text))
-            else resolve({exitCode: exitCode ?? signalExitCode(signal!), stdout: Buffer.concat(out), stderr: Buffer.concat(err), ...(signal ? {signal} : {})})
-          }),
-        )
-        const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => settle(() => {
-          try {
-            ch.signal('KILL')
-          } catch {
-            // older servers ignore signal requests; closing the channel is what matters
-          }
-          ch.close()
-          reject(commandTimedOut(this.name, shown, opts.timeoutMs!))
-        }), opts.timeoutMs)
-        const input = opts.input
-        if (input === undefined || Buffer.isBuffer(input)) ch.end(input)
-        else {
-          // Send EOF and let the remote side finish before failing, so the caller's cleanup (rm of
-          // the temp file) cannot race with a still-running receiver.
-          const failed = (e: unknown) => {
-            inputError ??= e
-            input.unpipe(ch)
-            ch.end()
-          }
-          if (input.errored) failed(input.errored)
-          else {
-            input.once('error', failed)
-            input.pipe(ch)
-          }
-        }
-      })
-    })
+    return this.channels.use(async () => runChannel(await this.openChannel(line), shown, opts, {host: this.name, lost: (err, text) => this.lost(err, text)}))
   }
-}
-
-/**
- * sshd frees a session slot (MaxSessions) a moment after the channel's close reaches us, so a burst
- * of short commands can see a transient "open failed": wait a little and try again.
- */
-async function channelOnRetrying(client: Client, line: string): Promise<ClientChannel> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await channelOn(client, line)
-    } catch (err) {
-      if (attempt >= 6 || !/Channel open failure/i.test(errorMessage(err))) throw err
-      await new Promise((r) => setTimeout(r, 25 * 2 ** attempt))
-    }
-  }
-}
-
-/**
- * Exit status per channel, recorded from inside the exec callback: a fast command's exit-status can
- * arrive in the same packet as the exec confirmation, before any awaiting code could listen.
- */
-const exits = new WeakMap<ClientChannel, {code?: number; signal?: string}>()
-
-function channelOn(client: Client, line: string): Promise<ClientChannel> {
-  return new Promise((resolve, reject) => {
-    try {
-      client.exec(line, (err, ch) => {
-        if (err) return reject(err)
-        const status: {code?: number; signal?: string} = {}
-        exits.set(ch, status)
-        ch.on('exit', (code: number | null, sig?: string) => {
-          if (typeof code === 'number') status.code = code
-          else if (sig) status.signal = sig.startsWith('SIG') ? sig : `SIG${sig}`
-        })
-        resolve(ch)
-      })
-    } catch (err) {
-      reject(err)
-    }
-  })
-}
-
-function collect(stream: Readable, chunks: Buffer[], sink?: (chunk: string) => void): void {
-  // One decoder per stream so a multi-byte character split across packets arrives whole.
-  const decoder = sink ? new StringDecoder('utf8') : undefined
-  stream.on('data', (chunk: Buffer) => {
-    chunks.push(chunk)
-    const text = decoder?.write(chunk)
-    if (text) sink!(text)
-  })
-  stream.on('end', () => {
-    const rest = decoder?.end()
-    if (rest) sink!(rest)
-  })
 }
 
 function tempName(path: string): string {

@@ -48,7 +48,6 @@ export async function upgradeService(
   const {reporter} = opts
   const up = await planUpgrade(ctx, def, targets, opts)
   const groups = batches(targets, opts.serial)
-  for (const [host, e] of up.pending) reporter.emit('service.interrupted', {service: def.name, op: e.op, revision: e.revision, action: 'complete', pid: e.pid, machine: e.machine}, host)
 
   const pulls = await fanOut(targets, up.site.config.sshConcurrency, async (t) => {
     for (const ref of up.refs) await ctx.session.docker(t).pullImage(ref, {onProgress: (p) => reporter.emit('image.pull.progress', {ref, ...p}, t.name)})

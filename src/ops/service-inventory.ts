@@ -1,4 +1,3 @@
-import type {ContainerClient} from '../docker/docker-client.js'
 import {OsctlError} from '../errors.js'
 import {fanOut} from '../hosts/fan-out.js'
 import type {SiteHost} from '../site/types.js'

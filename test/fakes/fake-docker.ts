@@ -66,6 +66,15 @@ export class FakeDocker implements DockerClient {
     this.maxConcurrency = Math.max(this.maxConcurrency, this.active)
     try {
       if (this.buildDelayMs > 0) await sleep(this.buildDelayMs)
+      // Like the engine's classic builder: a Step line per instruction; a RUN that is just `false`
+      // or `exit N` fails the build the way the engine words it.
+      const steps = [...dockerfile.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')), ...Object.entries(opts.labels ?? {}).map(([k, v]) => `LABEL ${k}=${v}`)]
+      for (const [i, step] of steps.entries()) {
+        opts.onLog?.(`Step ${i + 1}/${steps.length} : ${step}`)
+        const run = /^RUN (.*)$/.exec(step)?.[1]
+        const code = run && (/(^|&&\s*)false\s*$/.test(run) ? 1 : Number(/(^|&&\s*)exit (\d+)\s*$/.exec(run)?.[2] ?? 0))
+        if (code) throw new Error(`The command '/bin/sh -c ${run}' returned a non-zero code: ${code}`)
+      }
       for (let i = 1; i <= this.buildLogLines; i++) opts.onLog?.(`${ref} step ${i}`)
       const failure = this.failBuilds.get(ref)
       if (failure) throw new Error(failure)
@@ -84,7 +93,9 @@ export class FakeDocker implements DockerClient {
     this.calls.push(`tag ${source} ${ref}`)
     const src = this.images.get(source) ?? [...this.images.values()].find((i) => i.id === source)
     if (!src) throw Object.assign(new Error(`no such image: ${source}`), {statusCode: 404})
-    this.images.set(ref, {...src, tags: [...src.tags, ref]})
+    const tags = [...new Set([...src.tags, ref])]
+    for (const [key, i] of this.images) if (i.id === src.id) this.images.set(key, {...i, tags})
+    this.images.set(ref, {...src, tags})
   }
 
   async pushImage(ref: string): Promise<void> {
@@ -101,9 +112,12 @@ export class FakeDocker implements DockerClient {
     throw new Error(`FakeDocker: unexpected exec in ${container}: ${argv.join(' ')}`)
   }
 
+  /** By reference: that tag goes; the image stays while another tag names it (like `docker rmi TAG`). */
   async removeImage(ref: string): Promise<void> {
     this.calls.push(`remove ${ref}`)
+    const image = this.images.get(ref)
     this.images.delete(ref)
+    if (image) for (const other of this.images.values()) if (other.id === image.id) other.tags = other.tags.filter((t) => t !== ref)
   }
 
   /** Puts an image in the engine directly (an earlier build, a pulled image). */

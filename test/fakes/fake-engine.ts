@@ -14,6 +14,8 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
   readonly registry = new Set<string>()
   /** Container name → exit code of its one-shot run. */
   readonly exitCodes = new Map<string, number>()
+  /** Container name → what it prints (its logs). */
+  readonly output = new Map<string, string>()
   private ids = 1
 
   async pullImage(ref: string): Promise<ImageInfo> {
@@ -55,6 +57,7 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
   async startContainer(name: string): Promise<void> {
     this.calls.push(`start ${name}`)
     const c = this.mustGet(name)
+    if (c.state === 'running') return
     const code = this.exitCodes.get(name)
     c.state = code === undefined ? 'running' : 'exited'
     c.exitCode = code
@@ -83,12 +86,19 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
   }
 
   async containerLogs(name: string): Promise<string> {
-    return `logs of ${name}\n`
+    this.mustGet(name)
+    return this.output.get(name) ?? ''
   }
 
-  async exec(container: string, argv: string[]): Promise<{exitCode: number; stdout: string; stderr: string}> {
+  /**
+   * Like `docker exec`: refused (409) unless the container runs; `sh -c 'exit N'` exits N, anything
+   * else succeeds (the fake runs nothing).
+   */
+  override async exec(container: string, argv: string[]): Promise<{exitCode: number; stdout: string; stderr: string}> {
     this.execs.push({container, argv})
-    return {exitCode: this.containers.get(container)?.state === 'running' ? 0 : 1, stdout: '', stderr: ''}
+    if (this.mustGet(container).state !== 'running') throw Object.assign(new Error(`container ${container} is not running`), {statusCode: 409})
+    const exit = argv[0] === 'sh' && argv[1] === '-c' ? /^exit (\d+)$/.exec(argv[2] ?? '') : null
+    return {exitCode: exit ? Number(exit[1]) : 0, stdout: '', stderr: ''}
   }
 
   /** Names of containers created (not steps) in call order. */

@@ -6,7 +6,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import {OsctlError} from '../../src/errors.js'
 import {
-  type ExecOptions, type ExecResult, type Host, type WriteOptions, commandTimedOut, modeString,
+  type ExecOptions, type ExecResult, type WriteOptions, commandTimedOut, modeString,
   ownerMatches, shellQuote,
 } from '../../src/hosts/host.js'
 

@@ -9,12 +9,13 @@ import {RecordingReporter} from '../../src/events/reporters.js'
 import type {Site} from '../../src/site/types.js'
 import {FakeCall, FakeHost} from './fake-host.js'
 import {FakeEngine} from './fake-engine.js'
+import {runSwapScript} from './swap-shim.js'
 
 /**
  * A FakeHost that answers what deploy and rollback run: install -d, ls/find over its files,
  * systemctl driving the engine's containers, and health probes that succeed.
  */
-export type LabHost = FakeHost & {swap: (call: FakeCall) => string}
+export type LabHost = FakeHost & {swap: (call: FakeCall) => Promise<{exitCode: number; stderr: string}>}
 
 export function labHost(name: string, address: string, engine: FakeEngine): LabHost {
   const active = new Set<string>()
@@ -46,24 +47,8 @@ export function labHost(name: string, address: string, engine: FakeEngine): LabH
     }
     return ''
   })
-  // container-swap.ts's host-side swap, acted out on the engine.
-  const swap = (c: FakeCall) => {
-    const argv = c.argv!
-    const [name, unit, staged, dest] = argv.slice(argv.indexOf('--') + 5)
-    active.delete(unit)
-    if (engine.containers.has(name)) {
-      void engine.stopContainer(name)
-      engine.containers.delete(`${name}.prev`)
-      void engine.renameContainer(name, `${name}.prev`)
-    }
-    void engine.renameContainer(`${name}.next`, name)
-    const file = h.files.get(staged)
-    if (file) h.files.set(dest, file)
-    h.files.delete(staged)
-    active.add(unit)
-    void engine.startContainer(name)
-    return ''
-  }
+  // container-swap.ts's host-side swap: the real script, in /bin/sh, acting on the engine.
+  const swap = (c: FakeCall) => runSwapScript(h, engine, c.argv!, {active})
   h.on(/^systemd-run /, swap)
   h.on(/^timeout 5 bash -c /, () => 'HTTP/1.0 200 OK\r\n\r\n')
   return Object.assign(h, {swap})

@@ -2,7 +2,7 @@ import {interruptedNotice} from '../../revisions/journal.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {summarizeHosts} from '../../hosts/summary.js'
 import {deployContext} from '../../session/deploy-context.js'
-import {HostError, ServiceRow, formatServiceRows, serviceRows} from '../../ops/service-inventory.js'
+import {formatServiceRows, serviceRows} from '../../ops/service-inventory.js'
 
 export default class ServiceList extends OsctlCommand {
   static summary = 'What runs where: service, container, host, image, revision and state of every osctl service container.'

@@ -3,7 +3,7 @@ import {Args} from '@oclif/core'
 import {interruptedNotice} from '../../revisions/journal.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {deployContext} from '../../session/deploy-context.js'
-import {HostError, ServiceRow, checkServiceName, formatServiceRows, serviceRows} from '../../ops/service-inventory.js'
+import {checkServiceName, formatServiceRows, serviceRows} from '../../ops/service-inventory.js'
 
 export default class ServiceStatus extends OsctlCommand {
   static summary = 'Health of every service container (or of one service or container) on each host.'

@@ -6,6 +6,9 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {DeployResult} from '../../../src/apply/deploy.js'
+import {sshSession} from '../../../src/session/host-session.js'
+import {loadSite} from '../../../src/site/load-site.js'
+import {swapContract} from '../../contracts/swap-contract.js'
 import {REPO_ROOT, eventsOf, runCli} from '../../helpers/cli.js'
 
 // One lab host running bootstrap's registry + etcd + Docker, then osctl's own OpenStack images,
@@ -274,5 +277,19 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     }
     expect(ok).toBe(true)
     expect((await sh('systemctl is-active osctl-svc-keystone')).stdout.trim()).toBe('active')
+  })
+
+  // The swap script on a real lab host (systemd + Docker), against the same contract as the fake lab host.
+  swapContract('lab host over SSH', async () => {
+    const session = sshSession(await loadSite(site))
+    const [h] = (await loadSite(site)).hosts
+    const image = (await sh("docker inspect -f '{{.Config.Image}}' memcached")).stdout.trim()
+    const engine = session.docker(h)
+    return {
+      host: session.host(h),
+      engine,
+      createRunning: async (name, labels) => void (await engine.createContainer({name, image, labels, command: ['sleep', '3600']})),
+      close: () => session.close(),
+    }
   })
 })

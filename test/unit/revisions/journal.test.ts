@@ -70,9 +70,9 @@ describe('crash safety: an upgrade killed in the middle (FakeHost + FakeEngine)'
     const h = lab1()
     let swapped!: () => void
     const atSwap = new Promise<void>((resolve) => (swapped = resolve))
-    h.on(/^systemd-run .*keystone/, (c) => {
+    h.on(/^systemd-run .*keystone/, async (c) => {
       journalAtSwap.push(h.files.has(KEYSTONE_JOURNAL))
-      h.swap(c)
+      await h.swap(c)
       swapped()
       return new Promise(() => {}) // osctl is gone: the reply never arrives
     })

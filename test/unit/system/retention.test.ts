@@ -12,7 +12,7 @@ const records = (h: FakeSystemdHost) =>
   [...h.files.keys()].map((k) => /^\/var\/lib\/osctl\/system\/demo\/revisions\/(\d+)\/info\.json$/.exec(k)?.[1]).filter(Boolean).map(Number).sort((a, b) => a - b)
 const defN = (n: number) => ({...def, env: () => [`A=${n}`]})
 
-async function upgradeThrough(h: FakeSystemdHost, m: SystemManager, tags: string[]): Promise<void> {
+async function upgradeThrough(_h: FakeSystemdHost, m: SystemManager, tags: string[]): Promise<void> {
   for (const [i, tag] of tags.entries()) await m.apply(defN(i + 1), ctx, reg(tag), i === 0 ? 'install' : 'upgrade').catch(() => {})
 }
 
