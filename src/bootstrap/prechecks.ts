@@ -1,3 +1,5 @@
+import semver from 'semver'
+
 import {OsctlError} from '../errors.js'
 import {Host} from '../hosts/host.js'
 
@@ -9,6 +11,19 @@ export interface PrecheckResult {
 
 /** Free space osctl needs under /var/lib for image stores, two slots per system container and Docker. */
 export const MIN_FREE_KIB = 2 * 1024 * 1024
+
+/**
+ * The oldest kernel osctl runs on: cgroup v2 with the controllers runc and Docker delegate,
+ * nf_tables, and the bridge/vxlan features neutron's linuxbridge agent uses (Debian bullseye's 5.10).
+ */
+export const MIN_KERNEL = '5.10.0'
+
+/** `uname -r` (6.1.0-18-amd64, 5.10.0-28-cloud-amd64, 6.18.44-fc-v1045) against MIN_KERNEL, in release order. */
+export function kernelCheck(release: string): PrecheckResult {
+  const version = semver.coerce(release)
+  const ok = version !== null && semver.gte(version, MIN_KERNEL)
+  return {check: 'kernel version', ok, detail: `kernel ${release || 'unknown'} (need ${MIN_KERNEL} or later)`}
+}
 
 /** Ports in LISTEN state, from /proc (no dependency on ss/netstat being installed). */
 export function parseListeningPorts(procNetTcp: string): Set<number> {
@@ -31,15 +46,16 @@ export async function runPrechecks(host: Host, ports: number[], ownedPorts: numb
     [
       'sh',
       '-c',
-      'cat /proc/1/comm; echo ---; stat -fc %T /sys/fs/cgroup; ls /sys/fs/cgroup | head -3 | wc -l; echo ---; ' +
+      'cat /proc/1/comm; echo ---; uname -r; echo ---; stat -fc %T /sys/fs/cgroup; ls /sys/fs/cgroup | head -3 | wc -l; echo ---; ' +
         'df -Pk /var/lib | tail -1; echo ---; cat /proc/net/tcp /proc/net/tcp6 2>/dev/null',
     ],
     {timeoutMs: 20_000},
   )
-  const [pid1 = '', cgroup = '', df = '', tcp = ''] = probe.stdout.split('---\n')
+  const [pid1 = '', kernel = '', cgroup = '', df = '', tcp = ''] = probe.stdout.split('---\n')
   const results: PrecheckResult[] = []
   const init = pid1.trim()
   results.push({check: 'systemd is PID 1', ok: init === 'systemd', detail: `PID 1 is ${init || 'unknown'}`})
+  results.push(kernelCheck(kernel.trim()))
   const [fsType = '', entries = '0'] = cgroup.trim().split('\n')
   const cgroupOk = ['cgroup2fs', 'tmpfs'].includes(fsType) && Number(entries) > 0
   results.push({check: 'cgroups usable', ok: cgroupOk, detail: `/sys/fs/cgroup is ${fsType || 'missing'}`})

@@ -6,6 +6,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {BootstrapResult} from '../../../src/bootstrap/bootstrap.js'
 import {localDocker} from '../../../src/docker/docker-client.js'
+import {sshSession} from '../../../src/session/host-session.js'
+import {loadSite} from '../../../src/site/load-site.js'
+import {systemHostContract} from '../../contracts/system-host-contract.js'
 import {runCli} from '../../helpers/cli.js'
 
 // A 3-host lab with host packages pre-installed: etcd forms a real 3-member cluster.
@@ -250,5 +253,11 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl bootstrap and
     expect(dockerStart).toBeGreaterThan(etcd)
     const health = await etcdctl(2, 'endpoint health')
     expect(health.stdout + health.stderr).toContain('is healthy')
+  })
+
+  systemHostContract('bootstrapped lab host over SSH', async () => {
+    const loaded = await loadSite(site)
+    const session = sshSession(loaded)
+    return {host: session.host(loaded.hosts[0]), ref: `${registry}/osctl/etcd:zed`, missingRef: `${registry}/osctl/etcd:no-such-tag`, close: () => session.close()}
   })
 })

@@ -1,5 +1,5 @@
 import {SystemContainerDef, SystemContext} from '../../../src/system/definitions.js'
-import {FakeSystemdHost} from './fake-systemd-host.js'
+import {FakeSystemdHost} from '../../fakes/fake-systemd-host.js'
 
 /** A system container whose health the fake host decides (see FakeSystemdHost.healthy). */
 export const def: SystemContainerDef = {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {parseListeningPorts} from '../../../src/bootstrap/prechecks.js'
+import {kernelCheck, parseListeningPorts} from '../../../src/bootstrap/prechecks.js'
 import {httpProbeScript} from '../../../src/hosts/http-probe.js'
 
 describe('parseListeningPorts', () => {
@@ -20,5 +20,16 @@ describe('httpProbeScript', () => {
     const s = httpProbeScript('http://127.0.0.1:2379/health')
     expect(s).toContain('/dev/tcp/127.0.0.1/2379')
     expect(s).toContain("GET /health HTTP/1.0")
+  })
+})
+
+describe('kernelCheck', () => {
+  it('orders kernel releases as versions, not strings, and refuses what it cannot read', () => {
+    expect(kernelCheck('6.1.0-18-amd64').ok).toBe(true)
+    expect(kernelCheck('5.10.0-28-cloud-amd64').ok).toBe(true)
+    expect(kernelCheck('6.18.44-fc-v1045').ok).toBe(true)
+    expect(kernelCheck('5.9.16').ok).toBe(false)
+    expect(kernelCheck('4.19.0-25-amd64')).toMatchObject({ok: false, detail: 'kernel 4.19.0-25-amd64 (need 5.10.0 or later)'})
+    expect(kernelCheck('').ok).toBe(false)
   })
 })

@@ -5,7 +5,7 @@ import {HistoryEntry, SlotInfo} from '../../../src/system/layout.js'
 import {SystemManager} from '../../../src/system/manager.js'
 import {SYSTEM_KEEP_REVISIONS, revisionsToKeep} from '../../../src/system/revisions.js'
 import {ctx, def, demoHost, reg} from './demo.js'
-import {FakeSystemdHost} from './fake-systemd-host.js'
+import {FakeSystemdHost} from '../../fakes/fake-systemd-host.js'
 
 const demoTags = (h: FakeSystemdHost) => [...h.store.keys()].filter((t) => t.startsWith('demo-')).sort()
 const records = (h: FakeSystemdHost) =>

@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {OsctlError} from '../../../src/errors.js'
 import {SystemManager} from '../../../src/system/manager.js'
 import {ctx, def, demoHost, reg} from './demo.js'
-import {FakeSystemdHost} from './fake-systemd-host.js'
+import {FakeSystemdHost} from '../../fakes/fake-systemd-host.js'
 
 const CURRENT = '/var/lib/osctl/system/demo/current'
 const UNIT = '/etc/systemd/system/osctl-demo.service'

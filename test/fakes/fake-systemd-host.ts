@@ -1,4 +1,4 @@
-import {FakeHost} from '../../fakes/fake-host.js'
+import {FakeHost} from './fake-host.js'
 
 /**
  * A FakeHost that models just enough of a host for SystemManager: the `current` symlink, skopeo
@@ -36,6 +36,7 @@ export class FakeSystemdHost extends FakeHost {
       })
       .on(/^skopeo copy /, (c) => {
         const src = c.argv!.at(-2)!.replace('docker://', '')
+        if (!this.registry.has(src)) return {exitCode: 1, stderr: `reading manifest ${src}: manifest unknown`}
         this.store.set(c.argv!.at(-1)!.replace(/^oci:\/var\/lib\/osctl\/oci:/, ''), this.registry.get(src)!)
       })
       .on(/^sh -c 'rm -rf "\$1" && mkdir -p "\$2" && umoci raw unpack/, (c) => {
