@@ -1,5 +1,7 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
+import {Envelope, HostOutcome, envelope, errorEnvelope} from './cli/envelope.js'
+import {installSignalHandlers, interruptRequested} from './cli/interrupt.js'
 import {ExitCode, OsctlError, OsctlErrors, exitCodeHelp, isOsctlError} from './errors.js'
 import {PROGRESS_MODES, Progress, ProgressMode, chooseProgress} from './events/choose-renderer.js'
 import type {Reporter} from './events/event-types.js'
@@ -43,8 +45,36 @@ export abstract class OsctlCommand extends Command {
     })(),
   }
 
+  /** Commands that change hosts stop between steps on a signal; the others exit at once. */
+  static changesHosts = false
+
   private progressOut?: Progress
   private readonly sessions: Array<{close(): Promise<void>}> = []
+  private uninstallSignals?: () => void
+
+  override async init(): Promise<void> {
+    await super.init()
+    this.uninstallSignals = installSignalHandlers({
+      mode: (this.constructor as typeof OsctlCommand).changesHosts ? 'between-steps' : 'at-once',
+      notice: (m) => this.notice(m),
+      beforeExit: () => this.progressOut?.stop(),
+    })
+  }
+
+  /** The command's name as typed (`service list`). */
+  protected get commandName(): string {
+    return (this.id ?? this.constructor.name).replaceAll(':', ' ')
+  }
+
+  /**
+   * The command's result as the one --json envelope; its exit code (from the hosts unless given)
+   * becomes the process's. After a signal the run ends as interrupted (130) whatever it finished.
+   */
+  protected done<T extends object, H extends object>(data: T, hosts: Array<HostOutcome & H> = [], exitCode?: number): Envelope<T, H> {
+    const result = envelope(this.commandName, hosts, data, interruptRequested() ? ExitCode.INTERRUPTED : exitCode)
+    this.successExitCode = result.exitCode
+    return result
+  }
 
   /** A context whose host session this command closes once, at the end, whatever happens. */
   protected closing<T extends {session: {close(): Promise<void>}}>(ctx: T): T {
@@ -78,7 +108,7 @@ export abstract class OsctlCommand extends Command {
     this.progressOut?.stop()
     const osctl = toOsctlError(err)
     if (this.jsonEnabled()) {
-      this.logJson({ok: false, error: osctl.toJSON()})
+      this.logJson(errorEnvelope(this.commandName, osctl, hostsOf(osctl)))
     } else {
       const lines: string[] = []
       const each = osctl instanceof OsctlErrors ? osctl.errors : [osctl]
@@ -95,6 +125,7 @@ export abstract class OsctlCommand extends Command {
   }
 
   protected override async finally(err: Error | undefined): Promise<unknown> {
+    this.uninstallSignals?.()
     this.progressOut?.stop()
     await Promise.allSettled(this.sessions.map((s) => s.close()))
     if (!err && this.successExitCode !== ExitCode.OK) process.exitCode = this.successExitCode
@@ -110,6 +141,12 @@ export function toOsctlError(err: unknown): OsctlError {
     return new OsctlError('USAGE', e.message.split('\n')[0], {hint: 'See --help for the flags this command takes.', cause: err})
   }
   return new OsctlError('INTERNAL', e?.message ?? String(err), {cause: err, hint: 'Re-run with OSCTL_DEBUG=1 for a stack trace.'})
+}
+
+/** Errors that carry per-host outcomes (a partial failure) keep them in the failure envelope. */
+function hostsOf(err: OsctlError): HostOutcome[] {
+  const d = err.details as {hosts?: unknown} | undefined
+  return Array.isArray(d?.hosts) && d.hosts.every((h) => typeof h === 'object' && h !== null && 'host' in h && 'ok' in h && 'exitCode' in h) ? (d.hosts as HostOutcome[]) : []
 }
 
 /** --progress read from argv: reporter() may be asked for before (or without) this.parse. */

@@ -45,6 +45,7 @@ export type ErrorCode =
   | 'LAB'
   | 'PARTIAL'
   | 'ROLLED_BACK'
+  | 'INTERRUPTED'
   | 'INTERNAL'
 
 const DEFAULT_EXIT: Record<ErrorCode, ExitCodeValue> = {
@@ -63,6 +64,7 @@ const DEFAULT_EXIT: Record<ErrorCode, ExitCodeValue> = {
   LAB: ExitCode.FAILED,
   PARTIAL: ExitCode.PARTIAL,
   ROLLED_BACK: ExitCode.ROLLED_BACK,
+  INTERRUPTED: ExitCode.INTERRUPTED,
   INTERNAL: ExitCode.FAILED,
 }
 

@@ -1,3 +1,4 @@
+import {throwIfInterrupted} from '../cli/interrupt.js'
 import {OsctlError, errorData, errorMessage, stringDetails} from '../errors.js'
 import type {Reporter} from '../events/reporters.js'
 import {HostResult, fanOut} from '../hosts/fan-out.js'
@@ -51,6 +52,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
 
   for (const s of plan.skipped) reporter.emit('service.skipped', s)
   for (const ps of plan.services) {
+    throwIfInterrupted(`deploying ${ps.def.name}${results.length ? ` (done: ${[...new Set(results.map((r) => r.service))].join(', ')})` : ''}`)
     const alive = ps.targets.filter((t) => !failed.has(t.name))
     if (alive.length === 0) continue
     // A dependency deployed in this run that failed on every one of its hosts serves nobody:

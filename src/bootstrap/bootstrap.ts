@@ -1,3 +1,4 @@
+import {throwIfInterrupted} from '../cli/interrupt.js'
 import {OsctlError, errorData, errorMessage, stringDetails} from '../errors.js'
 import {HostResult, fanOut} from '../hosts/fan-out.js'
 import {Host} from '../hosts/host.js'
@@ -78,6 +79,9 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
       }),
     )
 
+    // Nothing is built for hosts that all failed their prechecks or could not be reached.
+    if (alive().length === 0) return finish()
+    throwIfInterrupted('building the system images (host packages are done)')
     const images = await deps.localImages(SYSTEM_CONTAINERS.map((d) => d.image))
     const registryDef = SYSTEM_CONTAINERS.find((d) => d.name === 'registry')!
     if (records.get(deploy.name)?.ok) {
@@ -114,6 +118,7 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
         hint: `Bootstrap ${deploy.name} first (or include it in --limit).`,
       })
     }
+    throwIfInterrupted('the system containers after the registry')
     for (const def of SYSTEM_CONTAINERS.filter((d) => d !== registryDef)) {
       await deps.publish(images[def.image], imageRef(site, def.image))
     }

@@ -1,11 +1,12 @@
-import {BootstrapResult, bootstrap} from '../bootstrap/bootstrap.js'
+import {HostBootstrap, bootstrap} from '../bootstrap/bootstrap.js'
 import {localSystemImages} from '../bootstrap/local-images.js'
 import {OsctlCommand, describe, siteFlags} from '../base-command.js'
 import {siteContext} from '../session/site-context.js'
-import {summarizeHosts} from '../hosts/summary.js'
+import {Envelope, outcome} from '../cli/envelope.js'
 import {ociArchiveStream, publishImage} from '../images/image-transport.js'
 
 export default class Bootstrap extends OsctlCommand {
+  static changesHosts = true
   static summary = 'Prepare hosts: host packages, system containers (registry, etcd) under runc + systemd, then Docker.'
   static description = describe(
     'Runs on every host in parallel. Prechecks first (systemd, cgroups, disk, ports); nothing is changed on a host that fails them. ' +
@@ -15,7 +16,7 @@ export default class Bootstrap extends OsctlCommand {
   static examples = ['<%= config.bin %> bootstrap --site ./site', '<%= config.bin %> bootstrap --limit control --json']
   static flags = {...siteFlags}
 
-  async run(): Promise<BootstrapResult & {exitCode: number}> {
+  async run(): Promise<Envelope<{changed: boolean}, Omit<HostBootstrap, 'host' | 'ok' | 'error'>>> {
     const {flags} = await this.parse(Bootstrap)
     const ctx = this.closing(await siteContext(flags))
     const reporter = this.reporter()
@@ -25,7 +26,6 @@ export default class Bootstrap extends OsctlCommand {
       publish: (local, ref) => publishImage(local.ref, ref, local.imageId),
       archive: (local) => ociArchiveStream(local.ref, local.imageId),
     }, reporter)
-    const exitCode = summarizeHosts(result.hosts)
     if (!this.jsonEnabled()) {
       for (const h of result.hosts) {
         const sys = h.system.map((s) => `${s.name} r${s.revision} ${s.status}`).join(', ')
@@ -33,8 +33,11 @@ export default class Bootstrap extends OsctlCommand {
       }
       this.log(result.changed ? 'bootstrap: changes applied' : 'bootstrap: nothing changed')
     }
-    this.successExitCode = exitCode
-    return {...result, exitCode}
+    const hosts = result.hosts.map(({host, ok, error, ...rest}) => outcome(host, {ok, error, changed: hostChanged(rest), ...rest}))
+    return this.done({changed: result.changed}, hosts)
   }
 }
 
+
+const hostChanged = (h: Omit<HostBootstrap, 'host' | 'ok' | 'error'>) =>
+  h.packagesInstalled.length > 0 || h.system.some((s) => s.status !== 'unchanged') || Boolean(h.docker?.started)

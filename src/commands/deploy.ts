@@ -1,12 +1,13 @@
 import {Flags} from '@oclif/core'
 
 import {OsctlCommand, describe, siteFlags} from '../base-command.js'
-import {summarizeHosts} from '../hosts/summary.js'
+import {Envelope, outcome} from '../cli/envelope.js'
 import {deployContext} from '../session/deploy-context.js'
 import {DeployResult, deploy} from '../apply/deploy.js'
 import {checkImages, planDeploy} from '../catalog/plan.js'
 
 export default class Deploy extends OsctlCommand {
+  static changesHosts = true
   static summary = 'Deploy OpenStack services (mariadb, memcached, rabbitmq, keystone …) as Docker containers on the hosts.'
   static description = describe(
     'Everything is validated first (service names, enabled_services and dependencies, passwords, every template for every host, ' +
@@ -21,23 +22,25 @@ export default class Deploy extends OsctlCommand {
     services: Flags.string({summary: 'Only these services (comma-separated); their dependencies must be enabled and already deployed.'}),
   }
 
-  async run(): Promise<DeployResult & {exitCode: number}> {
+  async run(): Promise<Envelope<Omit<DeployResult, 'hosts'>>> {
     const {flags} = await this.parse(Deploy)
     const ctx = this.closing(await deployContext(flags))
     const services = flags.services?.split(',').map((s) => s.trim()).filter(Boolean)
     const plan = planDeploy(ctx.site, ctx.catalog, ctx.overrides, {services, targets: ctx.targets})
     await checkImages(ctx.site, plan)
     const result = await deploy(ctx.site, plan, ctx.targets, ctx.session, this.reporter())
-    const exitCode = summarizeHosts(result.hosts)
+    const hosts = result.hosts.map((h) => outcome(h.host, {ok: h.ok, error: h.error, changed: result.services.some((s) => s.host === h.host && s.status === 'changed')}))
     if (!this.jsonEnabled()) {
       for (const r of result.services) {
         const containers = r.containers.map((c) => `${c.name} ${c.status}${c.changed.length ? ` (${c.changed.join(', ')})` : ''}`).join(', ')
         this.log(`${r.host.padEnd(16)} ${r.service.padEnd(12)} r${r.revision} ${containers}${r.bootstrap.length ? `; bootstrap: ${r.bootstrap.join(', ')}` : ''}`)
       }
       for (const h of result.hosts.filter((x) => !x.ok)) this.log(`${h.host.padEnd(16)} FAILED ${h.error?.message ?? ''}`)
-      this.log(result.recreated === 0 && !result.changed ? 'deploy: unchanged (no container recreated or restarted)' : `deploy: ${result.recreated} container(s) created, recreated or started`)
+      const failed = hosts.filter((h) => !h.ok).length
+      if (failed > 0) this.log(`deploy: FAILED on ${failed} of ${hosts.length} host(s)${result.recreated ? `; ${result.recreated} container(s) created, recreated or started elsewhere` : ''}`)
+      else this.log(result.recreated === 0 && !result.changed ? 'deploy: unchanged (no container recreated or restarted)' : `deploy: ${result.recreated} container(s) created, recreated or started`)
     }
-    this.successExitCode = exitCode
-    return {...result, exitCode}
+    const {hosts: _summaries, ...data} = result
+    return this.done(data, hosts)
   }
 }

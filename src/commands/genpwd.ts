@@ -1,5 +1,6 @@
 import {resolve} from 'node:path'
 
+import {Envelope} from '../cli/envelope.js'
 import {OsctlCommand, describe, siteFlags} from '../base-command.js'
 import {OsctlErrors} from '../errors.js'
 import {generatePasswords} from '../site/genpwd.js'
@@ -23,7 +24,7 @@ export default class Genpwd extends OsctlCommand {
   static examples = ['<%= config.bin %> genpwd --site ./site', '<%= config.bin %> genpwd --json']
   static flags = {site: siteFlags.site}
 
-  async run(): Promise<GenpwdResult> {
+  async run(): Promise<Envelope<GenpwdResult>> {
     const {flags} = await this.parse(Genpwd)
     const {site, errors} = await checkSite(resolve(flags.site), {passwords: 'ignore'})
     // Secrets may be generated before osctl.yml/inventory.yml are written (only the dir must exist),
@@ -36,7 +37,7 @@ export default class Genpwd extends OsctlCommand {
     if (!this.jsonEnabled()) {
       this.reporter().emit('site.passwords', {file: passwordsFile, added: added.length, kept: kept.length})
     }
-    return {passwordsFile, added, kept}
+    return this.done({passwordsFile, added, kept})
   }
 }
 

@@ -1,9 +1,10 @@
-import {chmod, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
+import {Envelope} from '../cli/envelope.js'
 import {OsctlCommand, describe, siteFlags} from '../base-command.js'
 import {clientConfig} from '../ops/client-config.js'
 import {loadSite} from '../site/load-site.js'
+import {writeFileAtomicLocal} from '../site/write-atomic.js'
 
 export default class PostDeploy extends OsctlCommand {
   static summary = 'Write admin-openrc.sh and clouds.yaml (cloud `osctl`) into the site dir for the OpenStack client.'
@@ -14,22 +15,20 @@ export default class PostDeploy extends OsctlCommand {
   static examples = ['<%= config.bin %> post-deploy --site ./site']
   static flags = {site: siteFlags.site}
 
-  async run(): Promise<{files: string[]; authUrl: string; cloud: string}> {
+  async run(): Promise<Envelope<{files: string[]; authUrl: string; cloud: string}>> {
     const {flags} = await this.parse(PostDeploy)
     const site = await loadSite(flags.site)
     const cfg = clientConfig(site)
     const files: string[] = []
     for (const [name, text] of [['admin-openrc.sh', cfg.openrc], ['clouds.yaml', cfg.cloudsYaml]] as const) {
       const path = join(site.dir, name)
-      await writeFile(path, text, {mode: 0o600})
-      // writeFile's mode applies only when it creates the file.
-      await chmod(path, 0o600)
+      await writeFileAtomicLocal(path, text, 0o600)
       files.push(path)
     }
     if (!this.jsonEnabled()) {
       for (const f of files) this.log(`wrote ${f}`)
       this.log(`try: OS_CLIENT_CONFIG_FILE=${files[1]} openstack --os-cloud osctl token issue`)
     }
-    return {files, authUrl: cfg.authUrl, cloud: 'osctl'}
+    return this.done({files, authUrl: cfg.authUrl, cloud: 'osctl'})
   }
 }

@@ -1,3 +1,4 @@
+import {interruptRequested, throwIfInterrupted} from '../cli/interrupt.js'
 import {cp, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -78,6 +79,7 @@ export async function buildImages(opts: BuildImagesOptions): Promise<BuildImages
     results.set(name, buildWhenReady(def, hashes.get(name)!, parents, sem, opts, reporter))
   }
   const images = await Promise.all(graph.order.map((n) => results.get(n)!))
+  throwIfInterrupted(`building ${images.filter((i) => i.status === 'skipped').map((i) => i.name).join(', ') || 'pushing'}`)
   const pushFailures = opts.push ? await pushImages(opts.docker, images, opts.vars.registry, reporter) : []
 
   const failed = images.filter((i) => i.status === 'failed')
@@ -117,6 +119,8 @@ async function buildWhenReady(
     return {...base, status: 'unchanged', seconds: seconds(), size: existing.size}
   }
   return sem.use(async () => {
+    // After a signal the builds running finish; none starts.
+    if (interruptRequested()) return {...base, status: 'skipped' as const, seconds: 0, size: null, error: 'interrupted'}
     reporter.emit('image.build.start', {image: def.name, ref: def.ref, reason: existing ? 'context-changed' : 'new'})
     const tail: string[] = []
     const keep = opts.logTailLines ?? 20

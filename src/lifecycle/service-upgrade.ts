@@ -1,3 +1,4 @@
+import {throwIfInterrupted} from '../cli/interrupt.js'
 import {OsctlError} from '../errors.js'
 import type {Reporter} from '../events/reporters.js'
 import {fanOut} from '../hosts/fan-out.js'
@@ -64,6 +65,7 @@ export async function upgradeService(
   result.backup = await snapshot(ctx, up, reporter)
   const operation = newOperationId('upgrade')
   for (const [i, batch] of groups.entries()) {
+    throwIfInterrupted(`upgrading ${batch.map((t) => t.name).join(', ')}${result.upgraded.length ? ` (already upgraded: ${result.upgraded.join(', ')})` : ''}`)
     const deployed = await deploy(up.site, {...up.plan, services: up.plan.services.map((s) => ({...s, targets: batch}))}, batch, ctx.session, reporter, {
       op: 'upgrade',
       operation,

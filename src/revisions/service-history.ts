@@ -1,4 +1,4 @@
-import {fanOut} from '../hosts/fan-out.js'
+import {HostResult, fanOut} from '../hosts/fan-out.js'
 import type {Host} from '../hosts/host.js'
 import {Journal, JournalFinding} from './journal.js'
 import {Ledger, RevisionRecord, listRevisions} from './ledger.js'
@@ -21,7 +21,7 @@ export interface HostHistory {
  * The ledger of a service on each host (optionally narrowed to one of its containers), and any
  * operation a killed osctl left in its journal there (`onPending`).
  */
-export async function serviceHistory(hosts: Host[], service: string, opts: {container?: string; concurrency: number; onPending?: (f: JournalFinding) => void}): Promise<{hosts: HostHistory[]; ok: number}> {
+export async function serviceHistory(hosts: Host[], service: string, opts: {container?: string; concurrency: number; onPending?: (f: JournalFinding) => void}): Promise<{hosts: HostHistory[]; results: Array<HostResult<HostHistory>>}> {
   const only = <T extends {name: string}>(cs: T[]) => cs.filter((c) => !opts.container || c.name === opts.container)
   const results = await fanOut(hosts, opts.concurrency, async (h): Promise<HostHistory> => {
     const records = await listRevisions(h, service)
@@ -43,7 +43,7 @@ export async function serviceHistory(hosts: Host[], service: string, opts: {cont
       })),
     }
   })
-  return {hosts: results.map((r) => r.value ?? {host: r.host, revisions: [], error: r.error?.headline}), ok: results.filter((r) => r.ok).length}
+  return {hosts: results.map((r) => r.value ?? {host: r.host, revisions: [], error: r.error?.headline}), results}
 }
 
 export function formatHistory(hosts: HostHistory[], container?: string): string[] {

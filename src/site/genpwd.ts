@@ -1,10 +1,10 @@
 import {randomBytes} from 'node:crypto'
-import {chmod, open, rename, unlink} from 'node:fs/promises'
-import {basename, dirname, join} from 'node:path'
+import {chmod} from 'node:fs/promises'
 import {isScalar} from 'yaml'
 
 import {OsctlErrors} from '../errors.js'
 import {requiredSecrets} from './secrets.js'
+import {writeFileAtomicLocal} from './write-atomic.js'
 import {YamlSource} from './yaml-source.js'
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
@@ -43,7 +43,7 @@ export async function generatePasswords(file: string): Promise<{added: string[];
     } else kept.push(name)
   }
 
-  if (added.length > 0) await writeAtomic(file, doc.toString())
+  if (added.length > 0) await writeFileAtomicLocal(file, doc.toString(), 0o600)
   // Also tighten an existing file someone created with the default umask.
   else if (existed) await chmod(file, 0o600)
   return {added, kept}
@@ -64,20 +64,4 @@ export function randomSecret(): string {
   return out
 }
 
-async function writeAtomic(file: string, content: string): Promise<void> {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
-  // Created 0600 from the start: the secrets are never readable by others, not even briefly.
-  const handle = await open(tmp, 'wx', 0o600)
-  try {
-    await handle.writeFile(content, 'utf8')
-    await handle.sync()
-    await handle.close()
-    await chmod(tmp, 0o600)
-    await rename(tmp, file)
-  } catch (err) {
-    await handle.close().catch(() => {})
-    await unlink(tmp).catch(() => {})
-    throw err
-  }
-}
 

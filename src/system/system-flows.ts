@@ -1,3 +1,4 @@
+import {throwIfInterrupted} from '../cli/interrupt.js'
 import {imageRef} from '../bootstrap/system-context.js'
 import {OsctlError} from '../errors.js'
 import {Reporter} from '../events/reporters.js'
@@ -17,6 +18,7 @@ export async function upgradeSystem(site: Site, targets: SystemTarget[], tag: st
   try {
     await new SystemManager(targets[0].host, reporter).imageId({kind: 'registry', ref})
     for (const t of targets) {
+      throwIfInterrupted(`upgrading ${t.siteHost.name}`)
       const r = await new SystemManager(t.host, reporter).apply(t.def, t.ctx, {kind: 'registry', ref}, 'upgrade')
       results.push(r)
       onResult(r)
@@ -49,6 +51,7 @@ export async function rollbackSystem(name: string, targets: SystemTarget[], opts
   const results: ApplyResult[] = []
   try {
     for (const [i, t] of targets.entries()) {
+      throwIfInterrupted(`rolling back ${t.siteHost.name}`)
       const plan = plans[i]
       const r = 'status' in plan ? plan : await new SystemManager(t.host, reporter).executeRollback(t.def, t.ctx, plan)
       results.push(r)

@@ -1,5 +1,5 @@
 import {contextFor, systemContainersFor} from '../bootstrap/system-context.js'
-import {fanOut} from '../hosts/fan-out.js'
+import {HostResult, fanOut} from '../hosts/fan-out.js'
 import {SiteContext} from '../session/site-context.js'
 import {probe} from './health.js'
 import {SystemManager} from './manager.js'
@@ -17,7 +17,7 @@ export interface SystemRow {
 }
 
 /** One row per (host, system container the host should run), gathered in parallel. */
-export async function systemRows(ctx: SiteContext, opts: {name?: string; health: boolean}): Promise<SystemRow[]> {
+export async function systemRows(ctx: SiteContext, opts: {name?: string; health: boolean}): Promise<{rows: SystemRow[]; results: Array<HostResult<SystemRow[]>>}> {
   const targets = ctx.targets.filter((t) => systemContainersFor(t).some((d) => !opts.name || d.name === opts.name))
   const hosts = ctx.session.hostsFor(targets)
   {
@@ -36,7 +36,7 @@ export async function systemRows(ctx: SiteContext, opts: {name?: string; health:
       }
       return rows
     })
-    return results.flatMap((r) => (r.ok ? r.value! : [{host: r.host, name: opts.name ?? '*', active: 'unknown', error: r.error?.headline}]))
+    return {results, rows: results.flatMap((r) => (r.ok ? r.value! : [{host: r.host, name: opts.name ?? '*', active: 'unknown', error: r.error?.headline}]))}
   }
 }
 

@@ -1,11 +1,13 @@
 import {Args, Flags} from '@oclif/core'
 
+import {Envelope} from '../../cli/envelope.js'
 import {OsctlCommand, describe} from '../../base-command.js'
 import {BuildImagesResult, buildImages} from '../../images/build-images.js'
 import {ensureRootfsImage} from '../../images/debootstrap.js'
 import {imageContext, imageFlags} from '../../images/image-context.js'
 
 export default class ImageBuild extends OsctlCommand {
+  static changesHosts = true
   static summary = 'Build images from images/<name>/Dockerfile.njk (and their parents), skipping unchanged ones.'
   static description = describe(
     [
@@ -25,7 +27,7 @@ export default class ImageBuild extends OsctlCommand {
     parallel: Flags.integer({summary: 'How many images build at once.', default: 2, min: 1, max: 32}),
   }
 
-  async run(): Promise<BuildImagesResult> {
+  async run(): Promise<Envelope<BuildImagesResult>> {
     const {argv, flags} = await this.parse(ImageBuild)
     const reporter = this.reporter()
     const {docker, imagesDir, resolved} = await imageContext(flags, reporter)
@@ -43,6 +45,6 @@ export default class ImageBuild extends OsctlCommand {
       const count = (s: string) => result.images.filter((i) => i.status === s).length
       this.log(`${result.images.length} images: ${count('built')} built, ${count('unchanged')} unchanged`)
     }
-    return result
+    return this.done(result)
   }
 }

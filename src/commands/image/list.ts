@@ -1,3 +1,4 @@
+import {Envelope} from '../../cli/envelope.js'
 import {OsctlCommand, describe} from '../../base-command.js'
 import {formatSize} from '../../images/build-images.js'
 import {imageContext, imageFlags} from '../../images/image-context.js'
@@ -11,7 +12,7 @@ export default class ImageList extends OsctlCommand {
 
   static flags = {...imageFlags}
 
-  async run(): Promise<{images: ImageState[]}> {
+  async run(): Promise<Envelope<{images: ImageState[]}>> {
     const {flags} = await this.parse(ImageList)
     const {docker, imagesDir, resolved} = await imageContext(flags, this.reporter())
     await docker.ping()
@@ -21,6 +22,6 @@ export default class ImageList extends OsctlCommand {
       const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)))
       for (const r of rows) this.log(r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd())
     }
-    return {images}
+    return this.done({images})
   }
 }

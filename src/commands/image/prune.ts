@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 
+import {Envelope, outcome} from '../../cli/envelope.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {deployContext} from '../../session/deploy-context.js'
 import {EngineImage, HostPrune, KEEP_REVISIONS, PruneResult, describeReason, pruneImages} from '../../images/image-prune.js'
@@ -7,6 +8,7 @@ import {ExitCode} from '../../errors.js'
 import {formatSize} from '../../images/build-images.js'
 
 export default class ImagePrune extends OsctlCommand {
+  static changesHosts = true
   static summary = "Remove osctl's service images that no kept revision and no container needs from the hosts."
   static description = describe(
     [
@@ -27,17 +29,20 @@ export default class ImagePrune extends OsctlCommand {
     'dry-run': Flags.boolean({summary: 'Change nothing; list what would be removed.'}),
   }
 
-  async run(): Promise<PruneResult> {
+  async run(): Promise<Envelope<Omit<PruneResult, 'hosts'>, Partial<Omit<HostPrune, 'host'>>>> {
     const {flags} = await this.parse(ImagePrune)
     const ctx = this.closing(await deployContext(flags))
     const result = await pruneImages(ctx, {keep: flags.keep, dryRun: flags['dry-run'], reporter: this.reporter()})
     if (!this.jsonEnabled()) this.print(result)
-    const failed = result.hosts.filter((h) => 'error' in h || h.failed.length > 0)
-    if (failed.length === result.hosts.length && failed.length > 0) {
-      const codes = new Set(failed.map((h) => ('error' in h ? h.exitCode : ExitCode.FAILED)))
-      this.successExitCode = codes.size === 1 ? [...codes][0] : ExitCode.FAILED
-    } else if (failed.length > 0) this.successExitCode = ExitCode.PARTIAL
-    return result
+    const {hosts, ...data} = result
+    return this.done(
+      data,
+      hosts.map((h) => {
+        if ('error' in h) return outcome(h.host, {ok: false, exitCode: h.exitCode, error: {code: h.exitCode === ExitCode.UNREACHABLE ? 'HOST_UNREACHABLE' : 'COMMAND_FAILED', message: h.error}})
+        const {host, ...rest} = h
+        return outcome(host, {ok: h.failed.length === 0, changed: !result.dryRun && h.removed.length > 0, ...(h.failed.length ? {error: `${h.failed.length} image(s) could not be removed`} : {}), ...rest})
+      }),
+    )
   }
 
   private print(result: PruneResult): void {

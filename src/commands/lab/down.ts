@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 
+import {Envelope} from '../../cli/envelope.js'
 import {OsctlCommand, describe} from '../../base-command.js'
 import {localDocker} from '../../docker/docker-client.js'
 import {RemovedObjects, removeLab} from '../../lab/lab-docker.js'
@@ -21,7 +22,7 @@ export default class LabDown extends OsctlCommand {
     all: Flags.boolean({summary: 'Remove every lab osctl created on this engine.'}),
   }
 
-  async run(): Promise<LabDownResult> {
+  async run(): Promise<Envelope<LabDownResult>> {
     const {flags} = await this.parse(LabDown)
     const docker = localDocker()
     await docker.ping()
@@ -33,6 +34,6 @@ export default class LabDown extends OsctlCommand {
     if (removed.containers.length + removed.volumes.length + removed.networks.length === 0) {
       reporter.emit('lab.nothing-to-remove', lab ? {lab} : {})
     }
-    return {lab: lab ?? null, ...removed}
+    return this.done({lab: lab ?? null, ...removed})
   }
 }

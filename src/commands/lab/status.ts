@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 
+import {Envelope, outcome} from '../../cli/envelope.js'
 import {OsctlCommand, describe} from '../../base-command.js'
 import {localDocker} from '../../docker/docker-client.js'
 import {LabStatusRow, formatTable, labStatus} from '../../lab/lab-status.js'
@@ -16,7 +17,7 @@ export default class LabStatus extends OsctlCommand {
   static examples = ['<%= config.bin %> lab status', '<%= config.bin %> lab status --name demo --json']
   static flags = {name: Flags.string({summary: 'Lab name.', default: DEFAULT_LAB})}
 
-  async run(): Promise<LabStatusResult> {
+  async run(): Promise<Envelope<{lab: string}, LabStatusRow>> {
     const {flags} = await this.parse(LabStatus)
     const docker = localDocker()
     await docker.ping()
@@ -28,6 +29,6 @@ export default class LabStatus extends OsctlCommand {
         for (const line of formatTable(rows)) this.log(line)
       }
     }
-    return {lab: flags.name, hosts}
+    return this.done({lab: flags.name}, hosts.map((h) => outcome(h.name, {ok: true, ...h})))
   }
 }

@@ -1,5 +1,6 @@
 import {Args} from '@oclif/core'
 
+import {Envelope, fromFanOut} from '../../cli/envelope.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {requireServiceOrContainer, serviceHosts} from '../../catalog/service-hosts.js'
 import {interruptedNotice} from '../../revisions/journal.js'
@@ -13,14 +14,13 @@ export default class ServiceHistory extends OsctlCommand {
   static args = {service: Args.string({description: 'Service (keystone, nova …), or one container of a service (nova-api): the revisions of its service, with that container’s image.', required: true})}
   static flags = {...siteFlags}
 
-  async run(): Promise<{service: string; container?: string; hosts: HostHistory[]}> {
+  async run(): Promise<Envelope<{service: string; container?: string}, Omit<HostHistory, 'host' | 'error'>>> {
     const {args, flags} = await this.parse(ServiceHistory)
     const ctx = this.closing(await deployContext(flags))
     const {def, container} = requireServiceOrContainer(ctx, args.service)
     const hosts = ctx.session.hostsFor(serviceHosts(ctx, def))
     const out = await serviceHistory(hosts, def.name, {container, concurrency: ctx.site.config.sshConcurrency, onPending: (p) => this.notice(interruptedNotice(p.entry, p.state))})
     if (!this.jsonEnabled()) for (const line of formatHistory(out.hosts, container)) this.log(line)
-    this.successExitCode = out.ok === hosts.length ? 0 : out.ok > 0 ? 3 : 5
-    return {service: def.name, ...(container ? {container} : {}), hosts: out.hosts}
+    return this.done({service: def.name, ...(container ? {container} : {})}, fromFanOut(out.results, (v, host) => v ?? {host, revisions: []}))
   }
 }

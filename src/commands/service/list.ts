@@ -1,6 +1,6 @@
 import {interruptedNotice} from '../../revisions/journal.js'
+import {Envelope, targetOutcomes} from '../../cli/envelope.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
-import {summarizeHosts} from '../../hosts/summary.js'
 import {deployContext} from '../../session/deploy-context.js'
 import {formatServiceRows, serviceRows} from '../../ops/service-inventory.js'
 
@@ -10,7 +10,7 @@ export default class ServiceList extends OsctlCommand {
   static examples = ['<%= config.bin %> service list --site ./site', '<%= config.bin %> service list --limit control --json']
   static flags = {...siteFlags}
 
-  async run(): Promise<Awaited<ReturnType<typeof serviceRows>>> {
+  async run(): Promise<Envelope<Awaited<ReturnType<typeof serviceRows>>>> {
     const {flags} = await this.parse(ServiceList)
     const ctx = this.closing(await deployContext(flags))
     const result = await serviceRows(ctx, {health: false})
@@ -19,7 +19,6 @@ export default class ServiceList extends OsctlCommand {
       for (const line of formatServiceRows(result.rows, false)) this.log(line)
       for (const e of result.errors) this.log(`${e.host}: ${e.error.message}`)
     }
-    this.successExitCode = summarizeHosts(ctx.targets.map((t) => ({ok: !result.errors.some((e) => e.host === t.name), error: result.errors.find((e) => e.host === t.name)?.error})))
-    return result
+    return this.done(result, targetOutcomes(ctx.targets, result.errors))
   }
 }

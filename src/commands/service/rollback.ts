@@ -1,11 +1,13 @@
 import {Args, Flags} from '@oclif/core'
 
+import {Envelope, outcome} from '../../cli/envelope.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {deployContext} from '../../session/deploy-context.js'
 import {requireServiceOrContainer, serviceHosts} from '../../catalog/service-hosts.js'
 import {RollbackResult, rollbackService} from '../../lifecycle/service-rollback.js'
 
 export default class ServiceRollback extends OsctlCommand {
+  static changesHosts = true
   static summary = 'Return a service to a previous revision: its exact image, container spec, config files and unit, and its databases.'
   static description = describe(
     'Default: the revision the current one replaced; --to REV picks another kept revision. Every host is checked first ' +
@@ -24,7 +26,7 @@ export default class ServiceRollback extends OsctlCommand {
     force: Flags.boolean({summary: 'Roll back even when a needed database snapshot is missing.'}),
   }
 
-  async run(): Promise<RollbackResult> {
+  async run(): Promise<Envelope<RollbackResult>> {
     const {args, flags} = await this.parse(ServiceRollback)
     const ctx = this.closing(await deployContext(flags))
     const {def, container} = requireServiceOrContainer(ctx, args.service)
@@ -33,6 +35,6 @@ export default class ServiceRollback extends OsctlCommand {
       if (result.databaseRestored) this.log(`${def.name}: databases ${result.databaseRestored.databases.join(', ')} restored to before revision ${result.databaseRestored.revision}`)
       for (const r of result.results) this.log(`${r.host}: ${def.name} revision ${r.from} → ${r.to}${r.recreated.length ? ` (recreated ${r.recreated.join(', ')})` : ' (containers already matched)'}`)
     }
-    return result
+    return this.done(result, result.results.map((r) => outcome(r.host, {ok: true, changed: r.from !== r.to || r.recreated.length > 0})))
   }
 }

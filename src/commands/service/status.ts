@@ -1,6 +1,8 @@
 import {Args} from '@oclif/core'
 
 import {interruptedNotice} from '../../revisions/journal.js'
+import {Envelope, exitCodeOf, targetOutcomes} from '../../cli/envelope.js'
+import {ExitCode} from '../../errors.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {deployContext} from '../../session/deploy-context.js'
 import {checkServiceName, formatServiceRows, serviceRows} from '../../ops/service-inventory.js'
@@ -12,7 +14,7 @@ export default class ServiceStatus extends OsctlCommand {
   static args = {name: Args.string({description: 'A service or container name; default all.'})}
   static flags = {...siteFlags}
 
-  async run(): Promise<Awaited<ReturnType<typeof serviceRows>> & {healthy: boolean}> {
+  async run(): Promise<Envelope<Awaited<ReturnType<typeof serviceRows>> & {healthy: boolean}>> {
     const {args, flags} = await this.parse(ServiceStatus)
     const ctx = this.closing(await deployContext(flags))
     if (args.name) checkServiceName(ctx, args.name)
@@ -24,7 +26,9 @@ export default class ServiceStatus extends OsctlCommand {
       for (const e of result.errors) this.log(`${e.host}: ${e.error.message}`)
       if (result.rows.length === 0) this.log(`no ${args.name ?? 'service'} containers found (run \`osctl deploy\`)`)
     }
-    this.successExitCode = healthy ? 0 : 1
-    return {...result, healthy}
+    const hosts = targetOutcomes(ctx.targets, result.errors)
+    // Reachable but unhealthy (or interrupted, or nothing deployed) is 1; unreachable hosts give 3 or 5 as everywhere.
+    const code = exitCodeOf(hosts)
+    return this.done({...result, healthy}, hosts, code === 0 && !healthy ? ExitCode.FAILED : code)
   }
 }

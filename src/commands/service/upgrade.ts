@@ -1,11 +1,13 @@
 import {Args, Flags} from '@oclif/core'
 
+import {Envelope, outcome} from '../../cli/envelope.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {deployContext} from '../../session/deploy-context.js'
 import {requireServiceOrContainer, serviceHosts} from '../../catalog/service-hosts.js'
 import {UpgradeResult, upgradeService} from '../../lifecycle/service-upgrade.js'
 
 export default class ServiceUpgrade extends OsctlCommand {
+  static changesHosts = true
   static summary = 'Upgrade one service to another image tag, in batches, health-gated, with automatic rollback.'
   static description = describe(
     'Checks the tag exists in the site registry, pulls it on every target host first, then recreates the service ' +
@@ -21,12 +23,12 @@ export default class ServiceUpgrade extends OsctlCommand {
     serial: Flags.integer({summary: 'Hosts changed at once.', default: 1, min: 1}),
   }
 
-  async run(): Promise<UpgradeResult> {
+  async run(): Promise<Envelope<UpgradeResult>> {
     const {args, flags} = await this.parse(ServiceUpgrade)
     const ctx = this.closing(await deployContext(flags))
     const {def, container} = requireServiceOrContainer(ctx, args.service)
     const result = await upgradeService(ctx, def, serviceHosts(ctx, def), {tag: flags.tag, serial: flags.serial, reporter: this.reporter(), containers: container ? [container] : undefined})
     if (!this.jsonEnabled()) this.log(`${container ?? def.name}: upgraded to ${flags.tag} on ${result.upgraded.join(', ')}`)
-    return result
+    return this.done(result, result.upgraded.map((h) => outcome(h, {ok: true, changed: true})))
   }
 }

@@ -1,5 +1,7 @@
 import {Args} from '@oclif/core'
 
+import {Envelope, fromFanOut} from '../../cli/envelope.js'
+import {fanOut} from '../../hosts/fan-out.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {systemTargets} from '../../system/system-targets.js'
 import {HistoryEntry} from '../../system/layout.js'
@@ -26,12 +28,11 @@ export default class SystemHistory extends OsctlCommand {
   static args = {name: Args.string({description: 'System container (etcd, registry).', required: true})}
   static flags = {...siteFlags}
 
-  async run(): Promise<{hosts: HostSystemHistory[]}> {
+  async run(): Promise<Envelope<{name: string}, Omit<HostSystemHistory, 'host'>>> {
     const {args, flags} = await this.parse(SystemHistory)
-    const {targets, close} = await systemTargets(flags, args.name)
+    const {site, targets, close} = await systemTargets(flags, args.name)
     try {
-      const hosts = await Promise.all(
-        targets.map(async (t): Promise<HostSystemHistory> => {
+      const results = await fanOut(targets.map((t) => ({...t, name: t.siteHost.name})), site.config.sshConcurrency, async (t): Promise<HostSystemHistory> => {
           const st = await new SlotStore(t.host).read(args.name)
           const {kept} = await new RevisionStore(t.host).inventory(args.name, st)
           return {
@@ -40,10 +41,14 @@ export default class SystemHistory extends OsctlCommand {
             kept: [...kept].sort((a, b) => a - b),
             history: st.history.map((e) => ({...e, kept: kept.has(e.revision)})),
           }
-        }),
-      )
+        })
+      const hosts = fromFanOut(results, (v): Omit<HostSystemHistory, 'host'> => v ?? {kept: [], history: []})
       if (!this.jsonEnabled()) {
         for (const h of hosts) {
+          if (h.error) {
+            this.log(`${h.host}: ${h.error.message}`)
+            continue
+          }
           this.log(`${h.host}:`)
           this.log('  REV  SLOT  ACTION    OUTCOME      KEPT  AT                        IMAGE')
           for (const e of h.history) {
@@ -52,7 +57,7 @@ export default class SystemHistory extends OsctlCommand {
           }
         }
       }
-      return {hosts}
+      return this.done({name: args.name}, hosts)
     } finally {
       await close()
     }

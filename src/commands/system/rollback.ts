@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
+import {Envelope, outcome} from '../../cli/envelope.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {systemTargets} from '../../system/system-targets.js'
 import {ApplyResult} from '../../system/manager.js'
@@ -7,6 +8,7 @@ import {SYSTEM_KEEP_REVISIONS} from '../../system/revisions.js'
 import {rollbackSystem} from '../../system/system-flows.js'
 
 export default class SystemRollback extends OsctlCommand {
+  static changesHosts = true
   static summary = 'Return a system container to its previous revision, or to any kept one with --to (rootfs, config.json and unit).'
   static description = describe(
     'Without --to: the revision that ran before the current one (two rollbacks in a row undo each other). ' +
@@ -22,14 +24,14 @@ export default class SystemRollback extends OsctlCommand {
     force: Flags.boolean({summary: 'Roll back even to a revision that failed its health check.'}),
   }
 
-  async run(): Promise<{results: ApplyResult[]}> {
+  async run(): Promise<Envelope<{results: ApplyResult[]}>> {
     const {args, flags} = await this.parse(SystemRollback)
     const {targets, close} = await systemTargets(flags, args.name)
     try {
       const results = await rollbackSystem(args.name, targets, {to: flags.to, force: flags.force}, this.reporter(), (r) => {
         if (!this.jsonEnabled()) this.log(`${r.host}: ${r.name} ${r.status === 'unchanged' ? 'already at' : 'back to'} revision ${r.revision} (${r.image})`)
       })
-      return {results}
+      return this.done({results}, results.map((r) => outcome(r.host, {ok: true, changed: r.status !== 'unchanged'})))
     } finally {
       await close()
     }

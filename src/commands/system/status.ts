@@ -1,10 +1,11 @@
 import {Args} from '@oclif/core'
 
+import {Envelope, exitCodeOf, fromFanOut} from '../../cli/envelope.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {requireSystemContainer} from '../../bootstrap/system-context.js'
 import {siteContext} from '../../session/site-context.js'
 import {SystemRow, formatRows, systemRows} from '../../system/system-rows.js'
-import {summarizeHosts} from '../../hosts/summary.js'
+import {ExitCode} from '../../errors.js'
 
 export default class SystemStatus extends OsctlCommand {
   static summary = 'Health of the system containers (or one of them) on each host.'
@@ -12,13 +13,15 @@ export default class SystemStatus extends OsctlCommand {
   static args = {name: Args.string({description: 'Only this system container.'})}
   static flags = {...siteFlags}
 
-  async run(): Promise<{rows: SystemRow[]; healthy: boolean}> {
+  async run(): Promise<Envelope<{rows: SystemRow[]; healthy: boolean}>> {
     const {args, flags} = await this.parse(SystemStatus)
     if (args.name) requireSystemContainer(args.name)
-    const rows = await systemRows(this.closing(await siteContext(flags)), {name: args.name, health: true})
+    const {rows, results} = await systemRows(this.closing(await siteContext(flags)), {name: args.name, health: true})
     if (!this.jsonEnabled()) for (const line of formatRows(rows)) this.log(line)
     const healthy = rows.every((r) => r.healthy)
-    this.successExitCode = healthy ? 0 : Math.max(1, summarizeHosts(rows.map((r) => ({ok: !r.error}))))
-    return {rows, healthy}
+    const hosts = fromFanOut(results)
+    // Reachable but unhealthy is a failure (1); unreachable hosts give 3 or 5 as everywhere.
+    const code = exitCodeOf(hosts)
+    return this.done({rows, healthy}, hosts, code === 0 && !healthy ? ExitCode.FAILED : code)
   }
 }

@@ -1,11 +1,13 @@
 import {Args, Flags} from '@oclif/core'
 
+import {Envelope, outcome} from '../../cli/envelope.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {ApplyResult} from '../../system/manager.js'
 import {upgradeSystem} from '../../system/system-flows.js'
 import {systemTargets} from '../../system/system-targets.js'
 
 export default class SystemUpgrade extends OsctlCommand {
+  static changesHosts = true
   static summary = 'Upgrade a system container to another image tag, one host at a time, with automatic rollback.'
   static description = describe(
     'The new revision is unpacked into the free slot while the current one keeps running, then swapped in and health-checked. ' +
@@ -15,14 +17,14 @@ export default class SystemUpgrade extends OsctlCommand {
   static args = {name: Args.string({description: 'System container (etcd, registry).', required: true})}
   static flags = {...siteFlags, tag: Flags.string({summary: 'Image tag in the site registry.', required: true})}
 
-  async run(): Promise<{results: ApplyResult[]}> {
+  async run(): Promise<Envelope<{results: ApplyResult[]}>> {
     const {args, flags} = await this.parse(SystemUpgrade)
     const {site, targets, close} = await systemTargets(flags, args.name)
     try {
       const results = await upgradeSystem(site, targets, flags.tag, this.reporter(), (r) => {
         if (!this.jsonEnabled()) this.log(`${r.host}: ${r.name} ${r.status} → revision ${r.revision} (${r.image})`)
       })
-      return {results}
+      return this.done({results}, results.map((r) => outcome(r.host, {ok: true, changed: r.status !== 'unchanged'})))
     } finally {
       await close()
     }

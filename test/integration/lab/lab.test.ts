@@ -108,7 +108,7 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl lab (real Doc
     const status = (await cli(['lab', 'status', '--name', LAB])) as {lab: string; hosts: Record<string, string>[]}
     expect(status.lab).toBe(LAB)
     expect(status.hosts).toEqual(
-      up.hosts.map((h) => ({name: h.name, container: h.container, id: h.id, address: h.address, state: 'running', systemd: 'running', sshd: 'active'})),
+      up.hosts.map((h) => ({host: h.name, ok: true, changed: false, exitCode: 0, name: h.name, container: h.container, id: h.id, address: h.address, state: 'running', systemd: 'running', sshd: 'active'})),
     )
   })
 

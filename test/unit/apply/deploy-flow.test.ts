@@ -8,6 +8,9 @@ import {Overrides} from '../../../src/catalog/overrides.js'
 import {planDeploy} from '../../../src/catalog/plan.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
 import {RecordingReporter} from '../../../src/events/reporters.js'
+import {requestInterrupt, resetInterrupt} from '../../../src/cli/interrupt.js'
+import {OsctlError} from '../../../src/errors.js'
+import {JOURNAL_ROOT} from '../../../src/revisions/journal.js'
 import type {Site} from '../../../src/site/types.js'
 import {FakeHost} from '../../fakes/fake-host.js'
 import {fakeSession, labHost} from '../../fakes/fake-lab-host.js'
@@ -124,5 +127,27 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(result.hosts[1].error?.message).toBe('keystone was not deployed: mariadb failed on every host that runs it')
     // memcached does not need mariadb: it still went to lab-2; keystone was never created there.
     expect(engines.get('lab-2')!.created()).toEqual(['memcached'])
+  })
+
+  it('a signal during a service lets it finish on every host, starts no later service, and says so (exit 130)', async () => {
+    const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services: ['mariadb', 'memcached', 'rabbitmq', 'keystone'], targets: site.hosts})
+    // SIGINT arrives while memcached's container is being replaced on the first host.
+    const reporter = new RecordingReporter()
+    const emit = reporter.emit.bind(reporter)
+    reporter.emit = ((code: string, data: never, host?: string) => {
+      if (code === 'service.container.replace' && (data as {service: string}).service === 'memcached') requestInterrupt('SIGINT')
+      emit(code as never, data, host)
+    }) as typeof reporter.emit
+    try {
+      const err = await deploy(site, plan, site.hosts, session, reporter).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(OsctlError)
+      expect(err).toMatchObject({code: 'INTERRUPTED', exitCode: 130, message: 'SIGINT received: stopped before deploying keystone (done: mariadb, memcached)'})
+    } finally {
+      resetInterrupt()
+    }
+    // memcached finished on both hosts; keystone and rabbitmq, later in the order, never started.
+    expect(engines.get('lab-1')!.created()).toEqual(['mariadb', 'memcached'])
+    expect(engines.get('lab-2')!.created()).toEqual(['memcached'])
+    for (const h of hosts.values()) expect([...h.files.keys()].filter((f) => f.startsWith(JOURNAL_ROOT))).toEqual([])
   })
 })
