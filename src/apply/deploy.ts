@@ -3,6 +3,7 @@ import {OsctlError, errorData, errorMessage, stringDetails} from '../errors.js'
 import type {Reporter} from '../events/reporters.js'
 import {HostResult, fanOut} from '../hosts/fan-out.js'
 import type {DeployPlan, PlannedService} from '../catalog/plan.js'
+import {takeLock} from '../revisions/host-locks.js'
 import {newOperationId} from '../revisions/journal.js'
 import type {HostSession} from '../session/host-session.js'
 import type {Site, SiteHost} from '../site/types.js'
@@ -51,51 +52,62 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   }
 
   for (const s of plan.skipped) reporter.emit('service.skipped', s)
-  for (const ps of plan.services) {
-    throwIfInterrupted(`deploying ${ps.def.name}${results.length ? ` (done: ${[...new Set(results.map((r) => r.service))].join(', ')})` : ''}`)
-    const alive = ps.targets.filter((t) => !failed.has(t.name))
-    if (alive.length === 0) continue
-    // A dependency deployed in this run that failed on every one of its hosts serves nobody:
-    // its dependents are skipped (with why) instead of failing one health timeout at a time.
-    const down = ps.def.depends.filter((dep) => {
-      const d = plan.services.find((x) => x.def.name === dep)
-      return d !== undefined && d.targets.length > 0 && d.targets.every((t) => failed.has(t.name))
-    })
-    if (down.length > 0) {
-      for (const t of alive) failed.set(t.name, new OsctlError('COMMAND_FAILED', `${ps.def.name} was not deployed: ${down.join(', ')} failed on every host that runs it`, {hint: `fix ${down.join(', ')} first (see its error), then deploy again`}))
-      reporter.emit('service.skipped', {service: ps.def.name, reason: `${down.join(', ')} failed on every host that runs it`})
-      continue
-    }
-    const ensureDb = once(async () => {
-      if (ps.databases.length === 0 || !plan.databaseHost) return
-      await ensureDatabases(session.docker(plan.databaseHost), 'mariadb', ps.databases, plan.databaseHost.name)
-    })
-    const apply = (t: SiteHost) =>
-      deployer(t).apply(ps.rendered.get(t.name)!, {
-        runOnce: t.name === ps.hosts[0].name,
-        ensureDatabases: ensureDb,
-        op: change.op,
-        operation,
-        revision: change.revisions?.get(t.name),
-        keepJournalOnFailure: change.keepJournalOnFailure,
-        // The snapshot is about the migration, which runs on the first host.
-        backup: t.name === ps.hosts[0].name ? change.backup : undefined,
-      })
-    const first = ps.hosts[0]
-    const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)
-    if (sequentialFirst) absorb(await fanOut(alive.filter((t) => t.name === first.name), 1, apply))
-    const rest = alive.filter((t) => !(sequentialFirst && t.name === first.name) && !failed.has(t.name))
-    if (sequentialFirst && failed.has(first.name)) {
-      for (const t of rest) failed.set(t.name, skippedBecause(ps, first.name))
-      continue
-    }
-    absorb(await fanOut(rest, site.config.sshConcurrency, apply))
+  // Held until the end: an image pulled here must not be pruned before a container or the ledger names it.
+  const locks = await fanOut(targets, site.config.sshConcurrency, (t) => takeLock(session.host(t), 'pull', change.op === 'upgrade' ? 'upgrade' : 'deploy'))
+  absorb(locks.filter((l) => !l.ok) as Array<HostResult<never>>)
+  try {
+    await deployServices()
+  } finally {
+    await Promise.allSettled(locks.filter((l) => l.ok).map((l) => l.value!()))
   }
-  await runPostDeploySteps(plan, results, failed, deployer, reporter)
 
   const summaries = targets.map((t): DeployHostSummary => (failed.has(t.name) ? {host: t.name, ok: false, error: failed.get(t.name)!.toJSON()} : {host: t.name, ok: true}))
   const recreated = results.flatMap((r) => r.containers).filter((c) => c.status !== 'unchanged').length
   return {services: results, hosts: summaries, skipped: plan.skipped, recreated, changed: results.some((r) => r.status === 'changed')}
+
+  async function deployServices(): Promise<void> {
+    for (const ps of plan.services) {
+      throwIfInterrupted(`deploying ${ps.def.name}${results.length ? ` (done: ${[...new Set(results.map((r) => r.service))].join(', ')})` : ''}`)
+      const alive = ps.targets.filter((t) => !failed.has(t.name))
+      if (alive.length === 0) continue
+      // A dependency deployed in this run that failed on every one of its hosts serves nobody:
+      // its dependents are skipped (with why) instead of failing one health timeout at a time.
+      const down = ps.def.depends.filter((dep) => {
+        const d = plan.services.find((x) => x.def.name === dep)
+        return d !== undefined && d.targets.length > 0 && d.targets.every((t) => failed.has(t.name))
+      })
+      if (down.length > 0) {
+        for (const t of alive) failed.set(t.name, new OsctlError('COMMAND_FAILED', `${ps.def.name} was not deployed: ${down.join(', ')} failed on every host that runs it`, {hint: `fix ${down.join(', ')} first (see its error), then deploy again`}))
+        reporter.emit('service.skipped', {service: ps.def.name, reason: `${down.join(', ')} failed on every host that runs it`})
+        continue
+      }
+      const ensureDb = once(async () => {
+        if (ps.databases.length === 0 || !plan.databaseHost) return
+        await ensureDatabases(session.docker(plan.databaseHost), 'mariadb', ps.databases, plan.databaseHost.name)
+      })
+      const apply = (t: SiteHost) =>
+        deployer(t).apply(ps.rendered.get(t.name)!, {
+          runOnce: t.name === ps.hosts[0].name,
+          ensureDatabases: ensureDb,
+          op: change.op,
+          operation,
+          revision: change.revisions?.get(t.name),
+          keepJournalOnFailure: change.keepJournalOnFailure,
+          // The snapshot is about the migration, which runs on the first host.
+          backup: t.name === ps.hosts[0].name ? change.backup : undefined,
+        })
+      const first = ps.hosts[0]
+      const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)
+      if (sequentialFirst) absorb(await fanOut(alive.filter((t) => t.name === first.name), 1, apply))
+      const rest = alive.filter((t) => !(sequentialFirst && t.name === first.name) && !failed.has(t.name))
+      if (sequentialFirst && failed.has(first.name)) {
+        for (const t of rest) failed.set(t.name, skippedBecause(ps, first.name))
+        continue
+      }
+      absorb(await fanOut(rest, site.config.sshConcurrency, apply))
+    }
+    await runPostDeploySteps(plan, results, failed, deployer, reporter)
+  }
 }
 
 /**

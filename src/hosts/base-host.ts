@@ -1,3 +1,5 @@
+import {randomBytes} from 'node:crypto'
+
 import {ExecOptions, ExecResult, Host, WriteOptions, commandFailed, fileMissing} from './host.js'
 
 /** What every Host derives the same way from exec() and readFileIfExists(), written once. */
@@ -11,6 +13,14 @@ export abstract class BaseHost implements Host {
   abstract exists(path: string): Promise<boolean>
   abstract remove(path: string): Promise<void>
   abstract close(): Promise<void>
+
+  /** Written whole under a temp name, then hard-linked to the path: link(2) fails when the path exists. */
+  async createFile(path: string, data: string | Buffer, opts?: WriteOptions): Promise<boolean> {
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.new`
+    await this.writeFileAtomic(tmp, data, opts)
+    const r = await this.exec(['sh', '-c', 'ln "$1" "$2" 2>/dev/null; rc=$?; rm -f "$1"; exit $rc', 'create', tmp, path])
+    return r.exitCode === 0
+  }
 
   async run(command: string[] | string, opts?: ExecOptions): Promise<string> {
     const r = await this.exec(command, opts)

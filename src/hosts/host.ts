@@ -49,6 +49,11 @@ export interface Host {
    * nothing) when content, mode (and owner, when given) are already equal. Creates parent dirs.
    */
   writeFileAtomic(path: string, data: string | Buffer, opts?: WriteOptions): Promise<boolean>
+  /**
+   * Creates the file only if nothing is at `path` (a lock): the content appears whole, with its
+   * mode, or not at all. Returns false when the path already existed (left untouched).
+   */
+  createFile(path: string, data: string | Buffer, opts?: WriteOptions): Promise<boolean>
   /** Streamed (large OCI archives); the target appears only once the whole stream arrived intact. */
   upload(path: string, data: NodeJS.ReadableStream, opts?: WriteOptions): Promise<void>
   exists(path: string): Promise<boolean>

@@ -7,6 +7,7 @@ import {Reporter, silentReporter} from '../events/reporters.js'
 import {imagePrefix} from '../site/image-ref.js'
 import type {Site} from '../site/types.js'
 import type {DeployContext} from '../session/deploy-context.js'
+import {takeLock} from '../revisions/host-locks.js'
 import {Ledger, RevisionRecord, SERVICES_ROOT, listRevisions} from '../revisions/ledger.js'
 
 /** How many of each service's newest revisions keep their images on a host (`image prune --keep`). */
@@ -202,7 +203,16 @@ export async function pruneHost(host: Host, docker: ContainerClient, opts: {keep
 /** `osctl image prune` on every target host, in parallel (bounded by sshConcurrency). */
 export async function pruneImages(ctx: Pick<DeployContext, 'site' | 'targets' | 'session'>, opts: {keep: number; dryRun: boolean; reporter?: Reporter}): Promise<PruneResult> {
   const prefix = siteImagePrefix(ctx.site)
-  const results = await fanOut(ctx.targets, ctx.site.config.sshConcurrency, async (t) => pruneHost(ctx.session.host(t), ctx.session.docker(t), {...opts, prefix}))
+  const results = await fanOut(ctx.targets, ctx.site.config.sshConcurrency, async (t) => {
+    const host = ctx.session.host(t)
+    // A dry run removes nothing: it needs no lock.
+    const release = opts.dryRun ? async () => {} : await takeLock(host, 'prune', 'prune images')
+    try {
+      return await pruneHost(host, ctx.session.docker(t), {...opts, prefix})
+    } finally {
+      await release()
+    }
+  })
   const hosts = results.map((r) => r.value ?? {host: r.host, error: r.error!.headline, exitCode: r.error!.exitCode})
   return {keep: opts.keep, dryRun: opts.dryRun, hosts, freedBytes: results.reduce((n, r) => n + (r.value?.freedBytes ?? 0), 0)}
 }

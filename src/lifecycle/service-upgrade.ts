@@ -7,6 +7,7 @@ import {checkImages} from '../catalog/plan.js'
 import {DeployResult, deploy} from '../apply/deploy.js'
 import type {DeployContext} from '../session/deploy-context.js'
 import {BackupMeta, backupDatabases, carryBackup, readBackup, restoreIfMigrated} from '../revisions/db-backup.js'
+import {withLocks} from '../revisions/host-locks.js'
 import {Journal, newOperationId} from '../revisions/journal.js'
 import type {SiteHost} from '../site/types.js'
 import {RestoreResult, RevisionRestorer} from './revision-restore.js'
@@ -50,53 +51,56 @@ export async function upgradeService(
   const up = await planUpgrade(ctx, def, targets, opts)
   const groups = batches(targets, opts.serial)
 
-  const pulls = await fanOut(targets, up.site.config.sshConcurrency, async (t) => {
-    for (const ref of up.refs) await ctx.session.docker(t).pullImage(ref, {onProgress: (p) => reporter.emit('image.pull.progress', {ref, ...p}, t.name)})
+  // Pulled images stay until the new revision names them: image prune waits (revisions/host-locks.ts).
+  return withLocks(targets.map((t) => ctx.session.host(t)), 'pull', 'upgrade', async () => {
+    const pulls = await fanOut(targets, up.site.config.sshConcurrency, async (t) => {
+      for (const ref of up.refs) await ctx.session.docker(t).pullImage(ref, {onProgress: (p) => reporter.emit('image.pull.progress', {ref, ...p}, t.name)})
+    })
+    const notPulled = pulls.filter((p) => !p.ok)
+    if (notPulled.length) {
+      throw new OsctlError('COMMAND_FAILED', `pulling ${up.refs.join(', ')} failed on ${notPulled.map((p) => p.host).join(', ')}: ${notPulled[0].error?.message}`, {
+        hint: 'Nothing was changed on any host.',
+      })
+    }
+    reporter.emit('image.pull.done', {refs: up.refs, hosts: targets.length})
+
+    const result: UpgradeResult = {service: def.name, tag: opts.tag, batches: [], upgraded: [], restored: [], deploys: []}
+    result.backup = await snapshot(ctx, up, reporter)
+    const operation = newOperationId('upgrade')
+    for (const [i, batch] of groups.entries()) {
+      throwIfInterrupted(`upgrading ${batch.map((t) => t.name).join(', ')}${result.upgraded.length ? ` (already upgraded: ${result.upgraded.join(', ')})` : ''}`)
+      const deployed = await deploy(up.site, {...up.plan, services: up.plan.services.map((s) => ({...s, targets: batch}))}, batch, ctx.session, reporter, {
+        op: 'upgrade',
+        operation,
+        backup: result.backup?.revision,
+        keepJournalOnFailure: true,
+        revisions: up.revisions,
+      })
+      result.deploys.push(deployed)
+      const failed = deployed.hosts.filter((h) => !h.ok)
+      result.batches.push({hosts: batch.map((b) => b.name), ok: failed.length === 0})
+      result.upgraded.push(...deployed.hosts.filter((h) => h.ok).map((h) => h.host))
+      if (failed.length === 0) continue
+
+      if (result.backup && failed.some((f) => f.host === up.migrationHost?.name)) {
+        const dbHost = up.plan.databaseHost!
+        const done = await restoreIfMigrated(ctx.session.host(dbHost), result.backup)
+        reporter.emit(done === 'restored' ? 'db.restored' : 'db.kept', {service: def.name, databases: result.backup.databases, revision: result.backup.revision}, dbHost.name)
+      }
+      for (const f of failed) {
+        const siteHost = batch.find((b) => b.name === f.host)!
+        const host = ctx.session.host(siteHost)
+        result.restored.push(await new RevisionRestorer(host, ctx.session.docker(siteHost), reporter).reapplyCurrent(def.name, up.revisions.get(f.host) ?? 0))
+        await new Journal(host).end(def.name)
+      }
+      const left = groups.slice(i + 1).flat().map((t) => t.name)
+      throw new OsctlError('ROLLED_BACK', `${def.name} ${opts.tag} failed on ${failed.map((f) => `${f.host} (${f.error?.message})`).join('; ')}; restored the previous revision there${left.length ? `; not touched: ${left.join(', ')}` : ''}${result.upgraded.length ? `; already upgraded: ${result.upgraded.join(', ')}` : ''}`, {
+        details: result,
+        hint: `See \`osctl service logs ${def.name}\`; \`osctl service history ${def.name}\` shows the failed revision.`,
+      })
+    }
+    return result
   })
-  const notPulled = pulls.filter((p) => !p.ok)
-  if (notPulled.length) {
-    throw new OsctlError('COMMAND_FAILED', `pulling ${up.refs.join(', ')} failed on ${notPulled.map((p) => p.host).join(', ')}: ${notPulled[0].error?.message}`, {
-      hint: 'Nothing was changed on any host.',
-    })
-  }
-  reporter.emit('image.pull.done', {refs: up.refs, hosts: targets.length})
-
-  const result: UpgradeResult = {service: def.name, tag: opts.tag, batches: [], upgraded: [], restored: [], deploys: []}
-  result.backup = await snapshot(ctx, up, reporter)
-  const operation = newOperationId('upgrade')
-  for (const [i, batch] of groups.entries()) {
-    throwIfInterrupted(`upgrading ${batch.map((t) => t.name).join(', ')}${result.upgraded.length ? ` (already upgraded: ${result.upgraded.join(', ')})` : ''}`)
-    const deployed = await deploy(up.site, {...up.plan, services: up.plan.services.map((s) => ({...s, targets: batch}))}, batch, ctx.session, reporter, {
-      op: 'upgrade',
-      operation,
-      backup: result.backup?.revision,
-      keepJournalOnFailure: true,
-      revisions: up.revisions,
-    })
-    result.deploys.push(deployed)
-    const failed = deployed.hosts.filter((h) => !h.ok)
-    result.batches.push({hosts: batch.map((b) => b.name), ok: failed.length === 0})
-    result.upgraded.push(...deployed.hosts.filter((h) => h.ok).map((h) => h.host))
-    if (failed.length === 0) continue
-
-    if (result.backup && failed.some((f) => f.host === up.migrationHost?.name)) {
-      const dbHost = up.plan.databaseHost!
-      const done = await restoreIfMigrated(ctx.session.host(dbHost), result.backup)
-      reporter.emit(done === 'restored' ? 'db.restored' : 'db.kept', {service: def.name, databases: result.backup.databases, revision: result.backup.revision}, dbHost.name)
-    }
-    for (const f of failed) {
-      const siteHost = batch.find((b) => b.name === f.host)!
-      const host = ctx.session.host(siteHost)
-      result.restored.push(await new RevisionRestorer(host, ctx.session.docker(siteHost), reporter).reapplyCurrent(def.name, up.revisions.get(f.host) ?? 0))
-      await new Journal(host).end(def.name)
-    }
-    const left = groups.slice(i + 1).flat().map((t) => t.name)
-    throw new OsctlError('ROLLED_BACK', `${def.name} ${opts.tag} failed on ${failed.map((f) => `${f.host} (${f.error?.message})`).join('; ')}; restored the previous revision there${left.length ? `; not touched: ${left.join(', ')}` : ''}${result.upgraded.length ? `; already upgraded: ${result.upgraded.join(', ')}` : ''}`, {
-      details: result,
-      hint: `See \`osctl service logs ${def.name}\`; \`osctl service history ${def.name}\` shows the failed revision.`,
-    })
-  }
-  return result
 }
 
 /**

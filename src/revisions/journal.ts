@@ -52,7 +52,7 @@ export interface JournalFinding {
 /** How long an entry written from another machine counts as possibly still running. */
 const FOREIGN_GRACE_MS = 60 * 60 * 1000
 
-export function journalState(entry: JournalEntry, now = Date.now()): JournalState {
+export function journalState(entry: Pick<JournalEntry, 'machine' | 'pid' | 'startedAt'>, now = Date.now()): JournalState {
   if (entry.machine === hostname()) {
     if (entry.pid === process.pid) return 'mine'
     return pidAlive(entry.pid) ? 'running' : 'interrupted'
@@ -121,7 +121,12 @@ export class Journal {
     if (existing?.state === 'running') throw busy(this.host.name, existing.entry)
     const entry: JournalEntry = {format: 1, ...e, host: this.host.name, machine: hostname(), pid: process.pid, user: whoAmI(), startedAt: new Date().toISOString()}
     await this.host.run(['install', '-d', '-m', '0700', JOURNAL_ROOT])
-    await this.host.writeFileAtomic(journalFile(e.service), JSON.stringify(entry, null, 2) + '\n', {mode: 0o600})
+    if (existing) await this.host.remove(journalFile(e.service))
+    // Created exclusively: of two osctl starting at once, one holds the service and the other refuses.
+    if (!(await this.host.createFile(journalFile(e.service), JSON.stringify(entry, null, 2) + '\n', {mode: 0o600}))) {
+      const holder = await this.read(e.service)
+      throw busy(this.host.name, holder?.entry ?? entry)
+    }
     return entry
   }
 

@@ -1,6 +1,6 @@
 import {Host} from '../hosts/host.js'
 import {BindMount} from './definitions.js'
-import {OCI_STORE, SlotInfo, bundleDir, slotDir, storeImage} from './layout.js'
+import {OCI_STORE, SlotInfo, bundleDir, slotDir, storeImage, underOciLock} from './layout.js'
 import {OciSpec, renderSpec} from './oci-spec.js'
 import {RevisionRecord} from './revisions.js'
 import {reslotUnit} from './unit.js'
@@ -22,12 +22,12 @@ export async function fetchImage(host: Host, name: string, revision: number, sou
   const dest = `oci:${storeImage(name, revision)}`
   await host.run(['mkdir', '-p', OCI_STORE, '/var/lib/osctl/cache'])
   if (source.kind === 'registry') {
-    await host.run(['skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://${source.ref}`, dest], {timeoutMs: 600_000})
+    await host.run(underOciLock('exclusive', ['skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://${source.ref}`, dest]), {timeoutMs: 1_200_000})
     return
   }
   const archive = `/var/lib/osctl/cache/${name}.oci.tar`
   await host.upload(archive, await source.archive())
-  await host.run(['skopeo', 'copy', '--quiet', `oci-archive:${archive}`, dest], {timeoutMs: 600_000})
+  await host.run(underOciLock('exclusive', ['skopeo', 'copy', '--quiet', `oci-archive:${archive}`, dest]), {timeoutMs: 1_200_000})
   await host.remove(archive)
 }
 
@@ -39,8 +39,8 @@ export async function unpackNew(host: Host, name: string, slot: number, revision
   // `raw unpack` skips the mtree manifest a plain `umoci unpack` computes over every file (we
   // never repack a bundle): 2.5× faster. The runtime config comes from the image config.
   await host.run(
-    ['sh', '-c', 'rm -rf "$1" && mkdir -p "$2" && umoci raw unpack --image "$3" "$2/rootfs" && umoci raw runtime-config --image "$3" --rootfs "$2/rootfs" "$2/config.json"', 'unpack', dir, bundle, image],
-    {timeoutMs: 600_000},
+    underOciLock('shared', ['sh', '-c', 'rm -rf "$1" && mkdir -p "$2" && umoci raw unpack --image "$3" "$2/rootfs" && umoci raw runtime-config --image "$3" --rootfs "$2/rootfs" "$2/config.json"', 'unpack', dir, bundle, image]),
+    {timeoutMs: 1_200_000},
   )
   const base = JSON.parse((await host.readFile(`${bundle}/config.json`)).toString('utf8')) as OciSpec
   const config = JSON.stringify(renderSpec(base, {...needs, name, revision}), null, 2) + '\n'
@@ -55,8 +55,8 @@ export async function unpackNew(host: Host, name: string, slot: number, revision
 export async function unpackRecorded(host: Host, rec: RevisionRecord, slot: number): Promise<SlotInfo> {
   const {name, revision} = rec.info
   const bundle = bundleDir(name, slot)
-  await host.run(['sh', '-c', 'rm -rf "$1" && mkdir -p "$2" && umoci raw unpack --image "$3" "$2/rootfs"', 'unpack', slotDir(name, slot), bundle, storeImage(name, revision)], {
-    timeoutMs: 600_000,
+  await host.run(underOciLock('shared', ['sh', '-c', 'rm -rf "$1" && mkdir -p "$2" && umoci raw unpack --image "$3" "$2/rootfs"', 'unpack', slotDir(name, slot), bundle, storeImage(name, revision)]), {
+    timeoutMs: 1_200_000,
   })
   const info: SlotInfo = {...rec.info, slot}
   await host.writeFileAtomic(`${bundle}/config.json`, rec.config)

@@ -4,6 +4,13 @@ import {posix} from 'node:path'
 export const SYSTEM_ROOT = '/var/lib/osctl/system'
 export const OCI_STORE = '/var/lib/osctl/oci'
 export const UNIT_DIR = '/etc/systemd/system'
+/**
+ * The OCI store is shared by every system container and every osctl on the host: writers (copy,
+ * rm, gc: gc drops blobs no tag reaches, such as those of a copy in flight) hold it exclusively,
+ * readers (ls, unpack) shared.
+ */
+export const OCI_LOCK = '/var/lib/osctl/oci.lock'
+export const underOciLock = (mode: 'shared' | 'exclusive', argv: string[]): string[] => ['flock', mode === 'shared' ? '-s' : '-x', '-w', '600', OCI_LOCK, ...argv]
 
 export interface SlotInfo {
   name: string

@@ -1,6 +1,6 @@
 import {OsctlError} from '../errors.js'
 import {Host} from '../hosts/host.js'
-import {HistoryEntry, OCI_STORE, SlotInfo, bundleDir, revisionDir, slotDir, storeImage, systemDir} from './layout.js'
+import {HistoryEntry, OCI_STORE, SlotInfo, bundleDir, revisionDir, slotDir, storeImage, systemDir, underOciLock} from './layout.js'
 import {SystemState} from './slot-store.js'
 
 /**
@@ -85,7 +85,7 @@ export class RevisionStore {
 
   /** Revisions tagged `<name>-r<n>` in the OCI store; the store is shared by all system containers. */
   async images(name: string): Promise<Set<number>> {
-    const r = await this.host.exec(['umoci', 'ls', '--layout', OCI_STORE])
+    const r = await this.host.exec(underOciLock('shared', ['umoci', 'ls', '--layout', OCI_STORE]), {timeoutMs: 660_000})
     // No store yet (nothing installed) lists nothing; a store umoci cannot read must not look empty to prune().
     if (r.exitCode !== 0) {
       if (!(await this.host.exists(`${OCI_STORE}/index.json`))) return new Set()
@@ -118,17 +118,17 @@ export class RevisionStore {
     const [images, records] = await Promise.all([this.images(name), this.records(name)])
     const drop = [...new Set([...images, ...records])].filter((n) => !wanted.has(n)).sort((a, b) => a - b)
     for (const n of drop) {
-      if (images.has(n)) await this.host.run(['umoci', 'rm', '--image', storeImage(name, n)])
+      if (images.has(n)) await this.host.run(underOciLock('exclusive', ['umoci', 'rm', '--image', storeImage(name, n)]), {timeoutMs: 660_000})
       if (records.has(n)) await this.host.remove(revisionDir(name, n))
     }
-    if (drop.some((n) => images.has(n))) await this.host.run(['umoci', 'gc', '--layout', OCI_STORE], {timeoutMs: 300_000})
+    if (drop.some((n) => images.has(n))) await this.host.run(underOciLock('exclusive', ['umoci', 'gc', '--layout', OCI_STORE]), {timeoutMs: 900_000})
     return drop
   }
 
   /** Every image of this system container leaves the store (system remove); the other containers' stay. */
   async removeImages(name: string): Promise<void> {
     const images = await this.images(name)
-    for (const n of images) await this.host.run(['umoci', 'rm', '--image', storeImage(name, n)])
-    if (images.size > 0) await this.host.run(['umoci', 'gc', '--layout', OCI_STORE], {timeoutMs: 300_000})
+    for (const n of images) await this.host.run(underOciLock('exclusive', ['umoci', 'rm', '--image', storeImage(name, n)]), {timeoutMs: 660_000})
+    if (images.size > 0) await this.host.run(underOciLock('exclusive', ['umoci', 'gc', '--layout', OCI_STORE]), {timeoutMs: 900_000})
   }
 }

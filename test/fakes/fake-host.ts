@@ -78,6 +78,8 @@ export class FakeHost extends BaseHost {
 
   async exec(command: string[] | string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.check()
+    // flock(1) runs its command once it holds the lock, which here is at once: the call is the command.
+    if (Array.isArray(command) && command[0] === 'flock') command = withoutFlock(command)
     const call: FakeCall = typeof command === 'string' ? {line: command} : {line: shellQuote(command), argv: [...command]}
     if (opts.input !== undefined) call.input = Buffer.from(opts.input).toString('utf8')
     if (opts.env) call.env = {...opts.env}
@@ -115,6 +117,15 @@ export class FakeHost extends BaseHost {
     }
     this.files.set(p, {data: buf, mode: opts.mode ?? cur?.mode ?? 0o644, owner: opts.owner ?? cur?.owner})
     this.ops.push(`write ${p}`)
+    return true
+  }
+
+  override async createFile(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<boolean> {
+    this.check()
+    const p = norm(path)
+    if (this.files.has(p) || [...this.files.keys()].some((k) => k.startsWith(`${p}/`))) return false
+    this.files.set(p, {data: Buffer.from(data), mode: opts.mode ?? 0o644, owner: opts.owner})
+    this.ops.push(`create ${p}`)
     return true
   }
 
@@ -171,4 +182,11 @@ function norm(path: string): string {
 
 function sha(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex')
+}
+
+/** `flock [-s|-x] [-w SECS] LOCKFILE COMMAND…` → COMMAND… */
+function withoutFlock(argv: string[]): string[] {
+  let i = 1
+  while (argv[i]?.startsWith('-')) i += argv[i] === '-w' ? 2 : 1
+  return argv.slice(i + 1)
 }

@@ -128,6 +128,18 @@ export function hostContract(name: string, makeHost: () => Promise<Host>): void 
         expect(await host.run(['stat', '-c', '%a', p])).toBe('640\n')
       })
 
+      it('createFile creates once: concurrent creators, one wins; the file is whole with its mode; nothing else is left', async () => {
+        const p = `${dir}/lock/entry.json`
+        const wins = await Promise.all(['a', 'b', 'c', 'd'].map((w) => host.createFile(p, `writer ${w}\n`, {mode: 0o600})))
+        expect(wins.filter(Boolean)).toHaveLength(1)
+        const winner = ['a', 'b', 'c', 'd'][wins.indexOf(true)]
+        expect((await host.readFile(p)).toString()).toBe(`writer ${winner}\n`)
+        expect(await host.run(['stat', '-c', '%a', p])).toBe('600\n')
+        expect(await host.createFile(p, 'later\n')).toBe(false)
+        expect((await host.readFile(p)).toString()).toBe(`writer ${winner}\n`)
+        expect((await host.run(['ls', '-A', `${dir}/lock`])).split('\n').filter(Boolean)).toEqual(['entry.json'])
+      })
+
       it('creates parent directories and round-trips binary content', async () => {
         const p = `${dir}/x/y/z.bin`
         const data = Buffer.from(Array.from({length: 256}, (_, i) => i))

@@ -11,6 +11,7 @@ import {RecordingReporter} from '../../../src/events/reporters.js'
 import {requestInterrupt, resetInterrupt} from '../../../src/cli/interrupt.js'
 import {OsctlError} from '../../../src/errors.js'
 import {JOURNAL_ROOT} from '../../../src/revisions/journal.js'
+import {LOCK_ROOT} from '../../../src/revisions/host-locks.js'
 import type {Site} from '../../../src/site/types.js'
 import {FakeHost} from '../../fakes/fake-host.js'
 import {fakeSession, labHost} from '../../fakes/fake-lab-host.js'
@@ -82,13 +83,16 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
   it('a second deploy with nothing changed recreates, restarts and bootstraps nothing', async () => {
     await run()
     const before = [...engines.values()].map((e) => e.calls.length)
-    const writes = [...hosts.values()].map((h) => h.ops.length)
+    // The pull lock (revisions/host-locks.ts) is taken and dropped on every run; nothing else is written.
+    const changes = (h: FakeHost) => h.ops.filter((o) => !o.includes(`${LOCK_ROOT}/`))
+    const writes = [...hosts.values()].map((h) => changes(h).length)
     const {result, reporter} = await run()
     expect(result.recreated).toBe(0)
     expect(result.changed).toBe(false)
     expect(result.services.every((s) => s.status === 'unchanged' && s.revision === 1 && s.bootstrap.length === 0)).toBe(true)
     expect([...engines.values()].map((e) => e.calls.slice(before.shift()).filter((c) => /^(create|start|stop|rm) /.test(c)))).toEqual([[], []])
-    expect([...hosts.values()].map((h) => h.ops.length)).toEqual(writes)
+    expect([...hosts.values()].map((h) => changes(h).length)).toEqual(writes)
+    for (const h of hosts.values()) expect([...h.files.keys()].filter((f) => f.startsWith(LOCK_ROOT))).toEqual([])
     expect(hosts.get('lab-1')!.ran(/systemctl (restart|stop)/)).toBe(true) // from the first run only
     expect(reporter.of('service.container.done').filter((e) => e.data.status === 'unchanged').map((e) => [e.host, e.data.container, e.data.health])).toContainEqual(['lab-1', 'keystone', 'http://10.0.0.11:5000/v3 answered 200'])
   })

@@ -2,7 +2,7 @@ import {spawnSync} from 'node:child_process'
 import {hostname} from 'node:os'
 import {beforeEach, describe, expect, it} from 'vitest'
 
-import {JournalEntry, journalFile, journalState} from '../../../src/revisions/journal.js'
+import {Journal, JournalEntry, journalFile, journalState} from '../../../src/revisions/journal.js'
 import {Ledger} from '../../../src/revisions/ledger.js'
 import {rollbackService} from '../../../src/lifecycle/service-rollback.js'
 import {upgradeService} from '../../../src/lifecycle/service-upgrade.js'
@@ -11,6 +11,7 @@ import {RecordingReporter} from '../../../src/events/reporters.js'
 import type {Site} from '../../../src/site/types.js'
 import {fakeLab, registryRefs} from '../../fakes/fake-lab-host.js'
 import {testSite} from '../../fakes/site.js'
+import {FakeHost} from '../../fakes/fake-host.js'
 
 const SERVICES = ['mariadb', 'memcached', 'rabbitmq', 'keystone']
 const noRegistryCheck = async () => {}
@@ -42,6 +43,21 @@ describe('journal state', () => {
     const now = Date.parse('2026-01-01T12:00:00Z')
     expect(journalState(entry({machine: 'elsewhere', startedAt: '2026-01-01T11:30:00Z'}), now)).toBe('running')
     expect(journalState(entry({machine: 'elsewhere', startedAt: '2026-01-01T10:00:00Z'}), now)).toBe('interrupted')
+  })
+})
+
+describe('journal begin', () => {
+  it('is a lock: of two begins at once on one host, one holds the service and the other refuses naming it', async () => {
+    const h = new FakeHost('lab-1').on(/^install -d /, () => '')
+    const op = {op: 'deploy' as const, service: 'keystone', operation: 'op-1', revision: 2}
+    const [a, b] = await Promise.allSettled([new Journal(h).begin(op), new Journal(h).begin({...op, operation: 'op-2'})])
+    expect([a.status, b.status].sort()).toEqual(['fulfilled', 'rejected'])
+    const lost = (a.status === 'rejected' ? a : b) as PromiseRejectedResult
+    expect(lost.reason).toBeInstanceOf(OsctlError)
+    expect(String(lost.reason.message)).toMatch(/keystone is being changed by another osctl/)
+    const won = (a.status === 'fulfilled' ? a : b) as PromiseFulfilledResult<JournalEntry>
+    expect(JSON.parse(h.text(journalFile('keystone'))!).operation).toBe(won.value.operation)
+    expect(h.files.get(journalFile('keystone'))!.mode).toBe(0o600)
   })
 })
 

@@ -1,0 +1,95 @@
+import {hostname} from 'node:os'
+import {posix} from 'node:path'
+
+import {OsctlError} from '../errors.js'
+import type {Host} from '../hosts/host.js'
+import {JournalEntry, journalState, whoAmI} from './journal.js'
+
+export const LOCK_ROOT = '/var/lib/osctl/locks'
+
+/**
+ * Image pulls (deploy, service upgrade) and image prune exclude each other on a host: a prune
+ * must never remove an image a deploy just pulled and has not yet recorded or run. Each side first
+ * creates its own lock file (createFile: exclusive), then looks for the other side's; one of two
+ * racing commands always sees the other, so they never both go on. Pulls from several osctl may
+ * run at once (one file per process); prunes one at a time. A lock whose process is gone is stale.
+ */
+export type LockKind = 'pull' | 'prune'
+
+type Holder = Pick<JournalEntry, 'machine' | 'pid' | 'user' | 'startedAt'> & {kind: LockKind; command: string}
+
+const lockFile = (kind: LockKind) => posix.join(LOCK_ROOT, kind === 'prune' ? 'prune.json' : `pull-${hostname()}-${process.pid}.json`)
+/** Locks this process holds, per host and kind, with how many callers share each. */
+const held = new Map<string, number>()
+
+export async function takeLock(host: Host, kind: LockKind, command: string): Promise<() => Promise<void>> {
+  const key = `${host.name}\0${kind}`
+  const release = async () => {
+    const n = (held.get(key) ?? 1) - 1
+    if (n > 0) return void held.set(key, n)
+    held.delete(key)
+    await host.remove(lockFile(kind))
+  }
+  if (held.has(key)) {
+    held.set(key, held.get(key)! + 1)
+    return release
+  }
+  const me: Holder = {kind, command, machine: hostname(), pid: process.pid, user: whoAmI(), startedAt: new Date().toISOString()}
+  await host.run(['install', '-d', '-m', '0700', LOCK_ROOT])
+  const file = lockFile(kind)
+  if (!(await host.createFile(file, JSON.stringify(me) + '\n', {mode: 0o600}))) {
+    const holder = (await holders(host)).find((h) => posix.basename(file) === h.file)
+    if (holder && holder.state !== 'interrupted') throw lockBusy(host.name, command, holder)
+    // Left by a process that is gone: take it over.
+    await host.remove(file)
+    if (!(await host.createFile(file, JSON.stringify(me) + '\n', {mode: 0o600}))) throw lockBusy(host.name, command)
+  }
+  held.set(key, 1)
+  const other = (await holders(host)).find((h) => h.kind !== kind && h.state === 'running')
+  if (other) {
+    await release()
+    throw lockBusy(host.name, command, other)
+  }
+  return release
+}
+
+async function holders(host: Host): Promise<Array<Holder & {file: string; state: ReturnType<typeof journalState>}>> {
+  const r = await host.exec(['sh', '-c', 'ls -1 "$1" 2>/dev/null || true', 'locks', LOCK_ROOT])
+  const files = r.stdout.split('\n').filter((f) => /^(prune|pull-.+)\.json$/.test(f))
+  const data = await host.readFiles(files.map((f) => posix.join(LOCK_ROOT, f)))
+  const out: Array<Holder & {file: string; state: ReturnType<typeof journalState>}> = []
+  for (const f of files) {
+    const raw = data.get(posix.join(LOCK_ROOT, f))
+    if (!raw) continue
+    try {
+      const h = JSON.parse(raw.toString('utf8')) as Holder
+      out.push({...h, file: f, state: journalState(h)})
+    } catch {
+      // Half a file cannot be: createFile links a whole one. Anything else is not ours to judge.
+    }
+  }
+  return out
+}
+
+function lockBusy(host: string, command: string, h?: Holder): OsctlError {
+  const who = h ? `\`${h.command}\` (osctl pid ${h.pid} on ${h.machine}, by ${h.user}, since ${h.startedAt})` : 'another osctl'
+  return new OsctlError('COMMAND_FAILED', `${host}: cannot ${command} while ${who} is ${h?.kind === 'prune' ? 'pruning images' : 'pulling images'} there`, {
+    hint: 'Wait for it to finish and run the command again; a lock whose process is gone is taken over.',
+  })
+}
+
+/** fn runs holding `kind` on every host (taken in parallel); a host that cannot be locked stops it before anything changed. */
+export async function withLocks<T>(hosts: Host[], kind: LockKind, command: string, fn: () => Promise<T>): Promise<T> {
+  const taken = await Promise.allSettled(hosts.map((h) => takeLock(h, kind, command)))
+  const releaseAll = () => Promise.allSettled(taken.map((t) => (t.status === 'fulfilled' ? t.value() : undefined)))
+  const refused = taken.find((t): t is PromiseRejectedResult => t.status === 'rejected')
+  if (refused) {
+    await releaseAll()
+    throw refused.reason
+  }
+  try {
+    return await fn()
+  } finally {
+    await releaseAll()
+  }
+}

@@ -1,0 +1,55 @@
+import {spawnSync} from 'node:child_process'
+import {hostname} from 'node:os'
+import {describe, expect, it} from 'vitest'
+
+import {OsctlError} from '../../../src/errors.js'
+import {LOCK_ROOT, takeLock, withLocks} from '../../../src/revisions/host-locks.js'
+import {FakeEngine} from '../../fakes/fake-engine.js'
+import {labHost} from '../../fakes/fake-lab-host.js'
+
+const deadPid = () => spawnSync('true').pid!
+const holder = (kind: string, pid: number) => JSON.stringify({kind, command: kind === 'prune' ? 'prune images' : 'deploy', machine: hostname(), pid, user: 'ops', startedAt: new Date().toISOString()})
+const locks = (h: ReturnType<typeof labHost>) => [...h.files.keys()].filter((f) => f.startsWith(`${LOCK_ROOT}/`)).map((f) => f.slice(LOCK_ROOT.length + 1)).sort()
+const refusal = async (p: Promise<unknown>) => (await p.then(() => undefined, (e: unknown) => e)) as OsctlError
+
+describe('host locks: image pulls and image prune exclude each other', () => {
+  it('a pull refuses while a live osctl prunes, naming it, and leaves no lock of its own', async () => {
+    const h = labHost('lab-1', '10.0.0.11', new FakeEngine()).setFile(`${LOCK_ROOT}/prune.json`, holder('prune', process.ppid), 0o600)
+    const err = await refusal(takeLock(h, 'pull', 'deploy'))
+    expect(err).toBeInstanceOf(OsctlError)
+    expect(err.message).toMatch(new RegExp(`lab-1: cannot deploy while \`prune images\` \\(osctl pid ${process.ppid} on ${hostname()}, by ops, since .*\\) is pruning images there`))
+    expect(locks(h)).toEqual(['prune.json'])
+  })
+
+  it('a prune refuses while a live osctl pulls, and removes its own lock', async () => {
+    const h = labHost('lab-1', '10.0.0.11', new FakeEngine()).setFile(`${LOCK_ROOT}/pull-${hostname()}-${process.ppid}.json`, holder('pull', process.ppid), 0o600)
+    const err = await refusal(takeLock(h, 'prune', 'prune images'))
+    expect(err.message).toMatch(/lab-1: cannot prune images while `deploy` .* is pulling images there/)
+    expect(locks(h)).toEqual([`pull-${hostname()}-${process.ppid}.json`])
+  })
+
+  it('locks of processes that are gone are stale: a pull ignores them, a prune takes its file over', async () => {
+    const h = labHost('lab-1', '10.0.0.11', new FakeEngine())
+      .setFile(`${LOCK_ROOT}/prune.json`, holder('prune', deadPid()), 0o600)
+      .setFile(`${LOCK_ROOT}/pull-${hostname()}-1.json`, holder('pull', deadPid()), 0o600)
+    const releasePull = await takeLock(h, 'pull', 'deploy')
+    await releasePull()
+    const releasePrune = await takeLock(h, 'prune', 'prune images')
+    expect(JSON.parse(h.text(`${LOCK_ROOT}/prune.json`)!).pid).toBe(process.pid)
+    await releasePrune()
+    expect(locks(h)).toEqual([`pull-${hostname()}-1.json`])
+  })
+
+  it('one process shares its lock between callers (upgrade around deploy): the last release removes it', async () => {
+    const h = labHost('lab-1', '10.0.0.11', new FakeEngine())
+    const mine = `pull-${hostname()}-${process.pid}.json`
+    await withLocks([h], 'pull', 'upgrade', async () => {
+      const inner = await takeLock(h, 'pull', 'deploy')
+      expect(locks(h)).toEqual([mine])
+      await inner()
+      expect(locks(h)).toEqual([mine])
+    })
+    expect(locks(h)).toEqual([])
+    expect(h.files.get(`${LOCK_ROOT}/prune.json`)).toBeUndefined()
+  })
+})
