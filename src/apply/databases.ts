@@ -22,11 +22,12 @@ export function databaseSql(dbs: DatabaseGrant[]): string {
 
 /**
  * Runs the SQL with `docker exec` in the mariadb container as root over its unix socket (root@localhost
- * authenticates by socket, so no root password travels anywhere).
+ * authenticates by socket, so no root password travels anywhere). The SQL holds the services'
+ * passwords: it goes on stdin, never in argv, which `ps` on the host would show.
  */
 export async function ensureDatabases(docker: ContainerClient, mariadbContainer: string, dbs: DatabaseGrant[], where: string): Promise<void> {
   if (dbs.length === 0) return
-  const r = await docker.exec(mariadbContainer, ['mariadb', '--user=root', '--batch', '-e', databaseSql(dbs)], {timeoutMs: 60_000})
+  const r = await docker.exec(mariadbContainer, ['mariadb', '--user=root', '--batch'], {timeoutMs: 60_000, input: databaseSql(dbs)})
   if (r.exitCode !== 0) {
     throw new OsctlError('COMMAND_FAILED', `${where}: creating databases ${dbs.map((d) => d.name).join(', ')} in ${mariadbContainer} failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').at(-1)}`, {
       hint: `is mariadb deployed and healthy there? \`osctl service status mariadb\``,

@@ -97,9 +97,11 @@ export class DockerodeClient implements ContainerClient {
     await followProgress(this.raw, stream, onLog)
   }
 
-  async exec(container: string, argv: string[], opts: {timeoutMs?: number} = {}): Promise<ContainerExecResult> {
-    const exec = await this.raw.getContainer(container).exec({Cmd: argv, AttachStdout: true, AttachStderr: true})
-    const stream = (await exec.start({hijack: true, stdin: false})) as unknown as NodeJS.ReadableStream & {destroy(): void}
+  async exec(container: string, argv: string[], opts: {timeoutMs?: number; input?: string} = {}): Promise<ContainerExecResult> {
+    const stdin = opts.input !== undefined
+    const exec = await this.raw.getContainer(container).exec({Cmd: argv, AttachStdout: true, AttachStderr: true, AttachStdin: stdin})
+    const stream = (await exec.start({hijack: true, stdin})) as unknown as NodeJS.ReadWriteStream & {destroy(): void}
+    if (opts.input !== undefined) stream.end(opts.input)
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_, reject) => {
       if (opts.timeoutMs === undefined) return

@@ -43,8 +43,11 @@ export interface DockerClient {
   tagImage(source: string, ref: string): Promise<void>
   pushImage(ref: string, onLog?: (line: string) => void): Promise<void>
   removeImage(ref: string, force?: boolean): Promise<void>
-  /** `docker exec` without a TTY; a non-zero exit is returned, not thrown (the caller decides). */
-  exec(container: string, argv: string[], opts?: {timeoutMs?: number}): Promise<ContainerExecResult>
+  /**
+   * `docker exec` without a TTY; a non-zero exit is returned, not thrown (the caller decides).
+   * `input` goes to its stdin: secrets travel there, never in argv (which `ps` shows on the host).
+   */
+  exec(container: string, argv: string[], opts?: {timeoutMs?: number; input?: string}): Promise<ContainerExecResult>
 }
 
 /** What osctl sets when it creates a container; everything else is Docker's default. */

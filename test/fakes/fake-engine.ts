@@ -9,7 +9,7 @@ import {FakeDocker} from './fake-docker.js'
  */
 export class FakeEngine extends FakeDocker implements ContainerClient {
   readonly containers = new Map<string, ContainerInfo & {opts: ContainerCreateOptions}>()
-  readonly execs: Array<{container: string; argv: string[]}> = []
+  readonly execs: Array<{container: string; argv: string[]; input?: string}> = []
   /** Image refs the registry has (pull fails for others). */
   readonly registry = new Set<string>()
   /** Container name → exit code of its one-shot run. */
@@ -94,11 +94,12 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
    * Like `docker exec`: refused (409) unless the container runs; `sh -c 'exit N'` exits N, anything
    * else succeeds (the fake runs nothing).
    */
-  override async exec(container: string, argv: string[]): Promise<{exitCode: number; stdout: string; stderr: string}> {
-    this.execs.push({container, argv})
+  override async exec(container: string, argv: string[], opts: {input?: string} = {}): Promise<{exitCode: number; stdout: string; stderr: string}> {
+    this.execs.push({container, argv, ...(opts.input !== undefined ? {input: opts.input} : {})})
     if (this.mustGet(container).state !== 'running') throw Object.assign(new Error(`container ${container} is not running`), {statusCode: 409})
     const exit = argv[0] === 'sh' && argv[1] === '-c' ? /^exit (\d+)$/.exec(argv[2] ?? '') : null
-    return {exitCode: exit ? Number(exit[1]) : 0, stdout: '', stderr: ''}
+    // `cat` echoes its stdin, as the contract checks against a real engine.
+    return {exitCode: exit ? Number(exit[1]) : 0, stdout: argv.join(' ') === 'cat' ? (opts.input ?? '') : '', stderr: ''}
   }
 
   /** Names of containers created (not steps) in call order. */

@@ -53,8 +53,10 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
 
     expect(e1.execs).toHaveLength(1)
     expect(e1.execs[0].container).toBe('mariadb')
-    expect(e1.execs[0].argv.at(-1)).toContain('CREATE DATABASE IF NOT EXISTS `keystone`;')
-    expect(e1.execs[0].argv.at(-1)).toContain("ALTER USER 'keystone'@'%' IDENTIFIED BY 'ks-db';")
+    expect(e1.execs[0].input).toContain('CREATE DATABASE IF NOT EXISTS `keystone`;')
+    expect(e1.execs[0].input).toContain("ALTER USER 'keystone'@'%' IDENTIFIED BY 'ks-db';")
+    // Passwords travel on stdin: nothing in argv, which `ps` shows on the host.
+    expect(e1.execs[0].argv).toEqual(['mariadb', '--user=root', '--batch'])
 
     const steps = (e: FakeEngine) => e.calls.filter((x) => x.startsWith('create osctl-bootstrap-')).map((x) => x.slice('create osctl-bootstrap-keystone-'.length))
     expect(steps(e1)).toEqual(['db-sync', 'bootstrap'])
