@@ -75,7 +75,7 @@ describe('buildImages', () => {
 
   for (const parallel of [1, 2, 4]) {
     it(`runs at most --parallel ${parallel} builds at once, and uses them all`, async () => {
-      docker.buildDelayMs = 25
+      docker.buildDelayMs = 250
       await build(await fanOut(6), {parallel})
       expect(docker.maxConcurrency).toBe(parallel)
       expect(docker.builds).toHaveLength(7)
