@@ -32,6 +32,9 @@ export const ATTACH_SCRIPT = [
   'done',
 ].join(' ')
 
+/** ExecStartPost ($0: the container): until it runs, while the main process lives. */
+export const STARTED_SCRIPT = 'until [ "$(docker inspect -f "{{.State.Running}}" "$0" 2>/dev/null)" = true ]; do kill -0 "$MAINPID" 2>/dev/null || exit 0; sleep 0.2; done'
+
 /** ExecStop ($0: the container): only while the main process runs, i.e. the unit is being stopped. */
 export const STOP_SCRIPT = '[ -z "$MAINPID" ] || exec docker stop -t 20 "$0"'
 
@@ -42,7 +45,7 @@ export function systemdQuote(script: string): string {
 }
 
 export function renderServiceUnit(input: {service: string; container: string; revision: number}): string {
-  return env.render('service-container.service.njk', {...input, attach: systemdQuote(ATTACH_SCRIPT), stop: systemdQuote(STOP_SCRIPT)})
+  return env.render('service-container.service.njk', {...input, attach: systemdQuote(ATTACH_SCRIPT), started: systemdQuote(STARTED_SCRIPT), stop: systemdQuote(STOP_SCRIPT)})
 }
 
 /** The marker line of a unit osctl generated for a service container; undefined: not osctl's file. */

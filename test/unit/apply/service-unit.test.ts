@@ -91,6 +91,18 @@ describe('service unit', () => {
     expect(r.calls.filter((c) => c.startsWith('docker'))).toEqual(['docker start -a keystone', 'docker inspect -f {{.State.Running}} keystone', 'docker inspect -f {{.State.Running}} keystone'])
   })
 
+  it('ExecStartPost returns once the container runs, or at once when the main process is gone', async () => {
+    await script({inspect: ['0 false', '0 false', '0 true']})
+    const r = await run('ExecStartPost', {MAINPID: String(process.pid)})
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.calls).toEqual(Array(3).fill('docker inspect -f {{.State.Running}} keystone'))
+    await rm(join(dir, 'calls'))
+    await script({inspect: ['0 false']})
+    const gone = await run('ExecStartPost', {MAINPID: '2147483646'})
+    expect(gone.exitCode).toBe(0)
+    expect(gone.calls).toEqual(['docker inspect -f {{.State.Running}} keystone'])
+  })
+
   it('ExecStop stops the container only when the unit is being stopped (its main process still runs)', async () => {
     await script({stop: ['0']})
     expect((await run('ExecStop')).calls).toEqual([])
