@@ -9,8 +9,43 @@ const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(UNITS_DIR), {
 export const serviceUnitName = (container: string) => `osctl-svc-${container}.service`
 export const serviceUnitPath = (container: string) => posix.join('/etc/systemd/system', serviceUnitName(container))
 
+/**
+ * The unit's main process ($0: the container). `docker start -a` starts the container (or attaches
+ * to it when it already runs) and returns when it exits, with its exit code, or when the engine
+ * goes away (a `systemctl restart docker`: live-restore keeps the container running). It then asks
+ * the engine, once docker.service is active again (never through the socket: a stopped engine is
+ * not started behind the operator's back), whether the container still runs: if so it attaches
+ * again, so the unit stays active and the container keeps its id; if not, or the container is
+ * gone, it exits with what `docker start -a` returned and systemd's Restart= takes over.
+ * One line: systemd keeps an ExecStart argument on one line.
+ */
+export const ATTACH_SCRIPT = [
+  'while :; do',
+  'docker start -a "$0"; rc=$?; s=;',
+  'until [ -n "$s" ]; do',
+  'if systemctl is-active --quiet docker.service; then',
+  's=$(docker inspect -f "{{.State.Running}}" "$0" 2>&1) || case "$s" in *"No such"*) exit $rc;; *) s=;; esac;',
+  'fi;',
+  '[ -n "$s" ] || sleep 1;',
+  'done;',
+  '[ "$s" = true ] || exit $rc;',
+  'done',
+].join(' ')
+
+/** ExecStartPost ($0: the container): until it runs, while the main process lives. */
+export const STARTED_SCRIPT = 'until [ "$(docker inspect -f "{{.State.Running}}" "$0" 2>/dev/null)" = true ]; do kill -0 "$MAINPID" 2>/dev/null || exit 0; sleep 0.2; done'
+
+/** ExecStop ($0: the container): only while the main process runs, i.e. the unit is being stopped. */
+export const STOP_SCRIPT = '[ -z "$MAINPID" ] || exec docker stop -t 20 "$0"'
+
+/** A shell script as one single-quoted ExecStart argument: systemd expands $ and %, unescapes \\. */
+export function systemdQuote(script: string): string {
+  if (/['\\\n]/.test(script)) throw new Error(`a unit's inline script cannot hold quotes, backslashes or newlines: ${script}`)
+  return script.replaceAll('$', '$$$$').replaceAll('%', '%%')
+}
+
 export function renderServiceUnit(input: {service: string; container: string; revision: number}): string {
-  return env.render('service-container.service.njk', input)
+  return env.render('service-container.service.njk', {...input, attach: systemdQuote(ATTACH_SCRIPT), started: systemdQuote(STARTED_SCRIPT), stop: systemdQuote(STOP_SCRIPT)})
 }
 
 /** The marker line of a unit osctl generated for a service container; undefined: not osctl's file. */

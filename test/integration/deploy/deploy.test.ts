@@ -268,6 +268,31 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     await execa('docker', ['rmi', '-f', ref], {reject: false})
   })
 
+  it('keeps every container through a restart of the Docker engine: same ids, units never restarted, keystone answers without osctl', async () => {
+    const containers = 'mariadb memcached rabbitmq keystone'
+    const units = containers.split(' ').map((c) => `osctl-svc-${c}`).join(' ')
+    const ids = async () => (await sh(`docker inspect -f '{{.Name}} {{.Id}} {{.State.StartedAt}}' ${containers}`)).stdout
+    // When each unit became active and how often systemd restarted it: a stop/start would change both.
+    const unitState = async () => (await sh(`systemctl show -p Id,ActiveState,ActiveEnterTimestampMonotonic,NRestarts ${units}`)).stdout
+    const [idsBefore, unitsBefore] = [await ids(), await unitState()]
+    expect(unitsBefore.match(/ActiveState=active/g)).toHaveLength(4)
+    const restart = await sh('systemctl restart docker.service')
+    expect(restart.exitCode, restart.stderr).toBe(0)
+    let tries = 0
+    let ok = false
+    while (!ok && tries < 30) {
+      tries++
+      ok = (await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode === 0
+      if (!ok) await sleep(1000)
+    }
+    console.log(`keystone answered a token issue ${tries} tr${tries === 1 ? 'y' : 'ies'} after \`systemctl restart docker\``)
+    expect(ok).toBe(true)
+    expect(await ids()).toBe(idsBefore)
+    expect(await unitState()).toBe(unitsBefore)
+    // Each unit's main process is attached to its container again (its output reaches the journal).
+    for (const c of containers.split(' ')) expect((await sh(`pgrep -f 'docker start -a ${c}$'`)).exitCode, c).toBe(0)
+  })
+
   it('comes back after a reboot of the host without osctl', async () => {
     await execa('docker', ['restart', HOST])
     let ok = false

@@ -7,6 +7,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {DeployResult} from '../../../src/apply/deploy.js'
 import {runCli} from '../../helpers/cli.js'
+import {overOneConnection, problems} from '../../helpers/one-connection.js'
+import {adminAuth, glanceSteps, keystoneSteps, neutronStubSteps, novaSteps, placementSteps} from './api-calls.js'
 
 // The OpenStack control plane on lab hosts: `osctl deploy` with every enabled service (mariadb …
 // keystone, glance, placement, nova, nova-compute with the fake driver), then Debian's own
@@ -133,6 +135,7 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
       expect(order.indexOf('nova')).toBeLessThan(order.indexOf('nova-compute'))
       expect(result.services.flatMap((s) => s.containers.map((c) => c.name)).sort()).toEqual([...CONTAINERS].sort())
       expect(result.services.find((s) => s.service === 'nova')!.bootstrap).toEqual(['db-sync', 'keystone-register', 'discover-hosts'])
+      expect(result.services.find((s) => s.service === 'glance')!.bootstrap).toEqual(['db-sync', 'load-metadefs', 'keystone-register'])
 
       const post = await l.osctl(['post-deploy', '--json'])
       expect(post.exitCode, post.stderr).toBe(0)
@@ -151,6 +154,34 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
       const provider = await l.until(async () => (await l.json(['resource', 'provider', 'list'])).find((p) => p.name === host), 90)
       expect(provider, `resource provider ${host}`).toBeTruthy()
       await bootServer(l, host, 'aio')
+    })
+
+    it('every API answers a client that reuses one connection after HEAD, 204 and error answers; glance has its metadata definitions', async () => {
+      const address = /address: (\S+)/.exec(await readFile(join(l.ctx.site, 'inventory.yml'), 'utf8'))![1]
+      const password = /^keystone_admin_password: *(\S+)/m.exec(await readFile(join(l.ctx.site, 'passwords.yml'), 'utf8'))![1]
+      const issued = await fetch(`http://${address}:5000/v3/auth/tokens`, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(adminAuth(password))})
+      expect(issued.status).toBe(201)
+      const token = issued.headers.get('x-subject-token')!
+      const apis = {keystone: [5000, keystoneSteps(password)], glance: [9292, glanceSteps(token)], placement: [8778, placementSteps(token)], nova: [8774, novaSteps(token)], 'neutron-stub': [9696, neutronStubSteps()]} as const
+      const found: string[] = []
+      for (const [api, [port, steps]] of Object.entries(apis)) {
+        const answers = await overOneConnection(`http://${address}:${port}`, [...steps])
+        console.log(`${api}: ${answers.length} requests over ${Math.max(...answers.map((a) => a.socket))} connection(s): ${answers.map((a) => `${a.call.split(' ')[0]} ${a.status ?? a.error}`).join(', ')}`)
+        found.push(...problems(answers).map((p) => `${api} ${p}`))
+        if (api === 'glance') {
+          const body = (path: string) => JSON.parse(answers.find((a) => a.call === `GET ${path}`)!.body)
+          expect(body('/v2/metadefs/namespaces').namespaces.length, 'metadef namespaces').toBeGreaterThan(0)
+          expect(body('/v2/metadefs/resource_types').resource_types.length, 'metadef resource types').toBeGreaterThan(0)
+        }
+      }
+      expect(found).toEqual([])
+
+      // Loading the definitions again (a new glance image reruns the step) changes nothing.
+      const namespaces = async () => (await l.sh(1, `docker exec mariadb mariadb -N -e 'SELECT COUNT(*) FROM glance.metadef_namespaces'`)).stdout.trim()
+      const before = await namespaces()
+      const again = await l.sh(1, 'docker exec glance-api glance-manage --config-file /etc/glance/glance-api.conf db_load_metadefs')
+      expect(again.exitCode, again.stderr).toBe(0)
+      expect(await namespaces()).toBe(before)
     })
 
     it('a second deploy recreates and restarts nothing', async () => {

@@ -71,8 +71,8 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     const h1 = hosts.get('lab-1')!
     const unit = h1.text('/etc/systemd/system/osctl-svc-keystone.service')!
     expect(unit).toContain('# osctl-managed: service/keystone/keystone revision=1')
-    expect(unit).toContain('ExecStart=/usr/bin/docker start -a keystone')
-    expect(unit).toMatch(/Requires=docker.service[\s\S]*Restart=always/)
+    expect(unit).toMatch(/^ExecStart=\/bin\/sh -c '.*docker start -a "\$\$0".*' keystone$/m)
+    expect(unit).toMatch(/After=docker.service[\s\S]*Restart=always/)
     expect(h1.text('/etc/osctl/keystone/bootstrap/db-sync/config.json')).toContain('"bootstrap_command"')
     expect(h1.files.get('/etc/osctl/keystone/keystone.conf')!.mode).toBe(0o600)
     expect(h1.text('/var/lib/osctl/services/keystone/current')).toBe('1\n')

@@ -1,0 +1,118 @@
+import {execa} from 'execa'
+import {chmod, mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+
+import {renderServiceUnit, systemdQuote} from '../../../src/apply/service-unit.js'
+
+const unit = renderServiceUnit({service: 'keystone', container: 'keystone', revision: 7})
+
+/** `Key=/bin/sh -c '<script>' <arg>` of the unit, as systemd hands it to sh ($$ is $). */
+function inline(key: string): {script: string; arg: string} {
+  const m = new RegExp(`^${key}=/bin/sh -c '([^']*)' (\\S+)$`, 'm').exec(unit)
+  if (!m) throw new Error(`no inline ${key} in the unit`)
+  return {script: m[1].replaceAll('$$', '$'), arg: m[2]}
+}
+
+// Stand-ins for docker and systemctl: each call takes the next scripted answer of its kind
+// ("<exit code> <stdout>") from a file and is logged; a missing answer is a test bug (exit 99).
+const FAKE = `#!/bin/sh
+kind=$(basename "$0")
+[ "$kind" = docker ] && kind=$1
+echo "$(basename "$0") $*" >> "$OSCTL_FAKE/calls"
+f="$OSCTL_FAKE/$kind"
+[ -s "$f" ] || { echo "unscripted $kind call" >&2; exit 99; }
+line=$(head -n 1 "$f"); tail -n +2 "$f" > "$f.t"; mv "$f.t" "$f"
+out=\${line#* }; [ "$out" = "$line" ] && out=
+[ -n "$out" ] && echo "$out"
+exit \${line%% *}
+`
+
+describe('service unit', () => {
+  let dir: string
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'osctl-unit-'))
+    await mkdir(join(dir, 'bin'))
+    for (const b of ['docker', 'systemctl', 'sleep']) {
+      await writeFile(join(dir, 'bin', b), b === 'sleep' ? '#!/bin/sh\n' : FAKE)
+      await chmod(join(dir, 'bin', b), 0o755)
+    }
+  })
+  afterEach(() => rm(dir, {recursive: true, force: true}))
+
+  const script = async (answers: Record<string, string[]>) => {
+    for (const [kind, lines] of Object.entries(answers)) await writeFile(join(dir, kind), lines.map((l) => `${l}\n`).join(''))
+  }
+  const run = async (key: string, env: Record<string, string> = {}) => {
+    const {script: s, arg} = inline(key)
+    const r = await execa('/bin/sh', ['-c', s, arg], {reject: false, timeout: 10_000, env: {PATH: `${join(dir, 'bin')}:/usr/bin:/bin`, OSCTL_FAKE: dir, ...env}, extendEnv: false})
+    const calls = (await readFile(join(dir, 'calls'), 'utf8').catch(() => '')).split('\n').filter(Boolean)
+    return {exitCode: r.exitCode, calls, stderr: String(r.stderr)}
+  }
+
+  it('is ordered after Docker without being bound to it: a restart of the engine does not stop it', () => {
+    expect(unit).toMatch(/^After=docker\.service$/m)
+    expect(unit).toMatch(/^Wants=docker\.service$/m)
+    expect(unit).not.toMatch(/^(Requires|BindsTo|PartOf|Requisite)=/m)
+    expect(unit).toMatch(/^Restart=always$/m)
+    expect(unit).toContain('# osctl-managed: service/keystone/keystone revision=7')
+  })
+
+  it('the main process ends with the container, with its exit code, and attaches once', async () => {
+    await script({start: ['3'], systemctl: ['0'], inspect: ['0 false']})
+    const r = await run('ExecStart')
+    expect(r.exitCode, r.stderr).toBe(3)
+    expect(r.calls.filter((c) => c.startsWith('docker start'))).toEqual(['docker start -a keystone'])
+  })
+
+  it('when the engine goes away under a running container it waits for docker.service and attaches again', async () => {
+    // Engine restarting: attach cut (125), docker.service not active twice, then active and the
+    // container (live-restored) still runs; the second attach lasts until the container exits 0.
+    await script({start: ['125', '0'], systemctl: ['3', '3', '0', '0'], inspect: ['0 true', '0 false']})
+    const r = await run('ExecStart')
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.calls).toEqual([
+      'docker start -a keystone',
+      'systemctl is-active --quiet docker.service',
+      'systemctl is-active --quiet docker.service',
+      'systemctl is-active --quiet docker.service',
+      'docker inspect -f {{.State.Running}} keystone',
+      'docker start -a keystone',
+      'systemctl is-active --quiet docker.service',
+      'docker inspect -f {{.State.Running}} keystone',
+    ])
+  })
+
+  it('keeps asking while the engine is active but does not answer yet; a removed container ends it', async () => {
+    await script({start: ['1'], systemctl: ['0', '0'], inspect: ['1 Cannot connect to the Docker daemon', '1 Error: No such object: keystone']})
+    const r = await run('ExecStart')
+    expect(r.exitCode).toBe(1)
+    expect(r.calls.filter((c) => c.startsWith('docker'))).toEqual(['docker start -a keystone', 'docker inspect -f {{.State.Running}} keystone', 'docker inspect -f {{.State.Running}} keystone'])
+  })
+
+  it('ExecStartPost returns once the container runs, or at once when the main process is gone', async () => {
+    await script({inspect: ['0 false', '0 false', '0 true']})
+    const r = await run('ExecStartPost', {MAINPID: String(process.pid)})
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.calls).toEqual(Array(3).fill('docker inspect -f {{.State.Running}} keystone'))
+    await rm(join(dir, 'calls'))
+    await script({inspect: ['0 false']})
+    const gone = await run('ExecStartPost', {MAINPID: '2147483646'})
+    expect(gone.exitCode).toBe(0)
+    expect(gone.calls).toEqual(['docker inspect -f {{.State.Running}} keystone'])
+  })
+
+  it('ExecStop stops the container only when the unit is being stopped (its main process still runs)', async () => {
+    await script({stop: ['0']})
+    expect((await run('ExecStop')).calls).toEqual([])
+    const r = await run('ExecStop', {MAINPID: '4242'})
+    expect(r.exitCode).toBe(0)
+    expect(r.calls).toEqual(['docker stop -t 20 keystone'])
+  })
+
+  it('refuses a script systemd would mangle', () => {
+    expect(() => systemdQuote("echo 'x'")).toThrow(/quotes/)
+    expect(systemdQuote('echo $a 50%')).toBe('echo $$a 50%%')
+  })
+})
