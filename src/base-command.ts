@@ -83,7 +83,7 @@ export abstract class OsctlCommand extends Command {
     } else {
       const lines: string[] = []
       const each = osctl instanceof OsctlErrors ? osctl.errors : [osctl]
-      if (each.length > 1) lines.push(`Error: ${each.length} problems found`)
+      if (each.length > 1) lines.push(`Error: ${osctl.message}`)
       for (const e of each) {
         lines.push(`${each.length > 1 ? '  ✖ ' : 'Error: '}${e.headline}`)
         if (e.hint) lines.push(`${each.length > 1 ? '    ' : ''}Hint: ${e.hint}`)

@@ -14,7 +14,7 @@ const HELP = 'see --help for the arguments and flags this command takes'
 /** Whether an error came from oclif parsing argv (a usage error, exit 2) rather than from the command. */
 export function isParseError(err: unknown): boolean {
   const e = err as ParseError
-  return Boolean(e) && (e.parse !== undefined || e.oclif?.exit === 2)
+  return Boolean(e) && (e.parse !== undefined || e.oclif?.exit === 2 || /^Parsing --\S+ \n/.test(e.message ?? ''))
 }
 
 /**
