@@ -2,6 +2,7 @@ import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import {Envelope, HostOutcome, envelope, errorEnvelope} from './cli/envelope.js'
 import {installSignalHandlers, interruptRequested} from './cli/interrupt.js'
+import {isParseError, usageError} from './cli/usage-error.js'
 import {ExitCode, OsctlError, OsctlErrors, exitCodeHelp, isOsctlError} from './errors.js'
 import {PROGRESS_MODES, Progress, ProgressMode, chooseProgress} from './events/choose-renderer.js'
 import type {Reporter} from './events/event-types.js'
@@ -112,7 +113,7 @@ export abstract class OsctlCommand extends Command {
     } else {
       const lines: string[] = []
       const each = osctl instanceof OsctlErrors ? osctl.errors : [osctl]
-      if (each.length > 1) lines.push(`Error: ${each.length} problems found`)
+      if (each.length > 1) lines.push(`Error: ${osctl.message}`)
       for (const e of each) {
         lines.push(`${each.length > 1 ? '  ✖ ' : 'Error: '}${e.headline}`)
         if (e.hint) lines.push(`${each.length > 1 ? '    ' : ''}Hint: ${e.hint}`)
@@ -136,10 +137,8 @@ export abstract class OsctlCommand extends Command {
 /** oclif parse errors become USAGE errors naming the flag; unknown errors keep their message, never a stack. */
 export function toOsctlError(err: unknown): OsctlError {
   if (isOsctlError(err)) return err
-  const e = err as Error & {oclif?: {exit?: number}; parse?: unknown; code?: string}
-  if (e && (e.parse !== undefined || e.oclif?.exit === 2)) {
-    return new OsctlError('USAGE', e.message.split('\n')[0], {hint: 'See --help for the flags this command takes.', cause: err})
-  }
+  if (isParseError(err)) return usageError(err as Error)
+  const e = err as Error
   return new OsctlError('INTERNAL', e?.message ?? String(err), {cause: err, hint: 'Re-run with OSCTL_DEBUG=1 for a stack trace.'})
 }
 

@@ -112,18 +112,33 @@ export class OsctlError extends Error {
   }
 }
 
+/** How many problems an error report lists; the rest are counted ("… and 39 980 more"). */
+export const MAX_LISTED_ERRORS = 20
+
 /** Several independent problems found at once (e.g. every validation error in a site dir). */
 export class OsctlErrors extends OsctlError {
+  /** The first MAX_LISTED_ERRORS problems, then one that says how many more were found. */
   readonly errors: OsctlError[]
+  /** Every problem found, listed or not. */
+  readonly total: number
 
-  constructor(errors: OsctlError[]) {
+  constructor(errors: OsctlError[], max = MAX_LISTED_ERRORS) {
     const first = errors[0]
     super(first.code, errors.length === 1 ? first.message : `${errors.length} problems found`, {
       exitCode: first.exitCode,
       hint: first.hint,
       location: first.location,
     })
-    this.errors = errors
+    this.total = errors.length
+    const more = errors.length - max
+    this.errors = more <= 0 ? errors : [
+      ...errors.slice(0, max),
+      new OsctlError(errors[max].code, `… and ${more} more problem${more === 1 ? '' : 's'} (only the first ${max} are listed)`, {
+        exitCode: errors[max].exitCode,
+        hint: 'fix these and run again to see the rest',
+        details: {omitted: more},
+      }),
+    ]
   }
 
   override get headline(): string {
@@ -131,7 +146,7 @@ export class OsctlErrors extends OsctlError {
   }
 
   override toJSON(): Record<string, unknown> {
-    return {...super.toJSON(), errors: this.errors.map((e) => e.toJSON())}
+    return {...super.toJSON(), total: this.total, errors: this.errors.map((e) => e.toJSON())}
   }
 }
 

@@ -3,6 +3,7 @@ import {OsctlError, errorData, errorMessage, stringDetails} from '../errors.js'
 import {HostResult, fanOut} from '../hosts/fan-out.js'
 import {Host} from '../hosts/host.js'
 import {Reporter} from '../events/reporters.js'
+import {assertSecrets} from '../site/secrets.js'
 import {Site, SiteHost} from '../site/types.js'
 import {SYSTEM_CONTAINERS} from '../system/definitions.js'
 import {ApplyResult, SystemManager} from '../system/manager.js'
@@ -46,6 +47,10 @@ export interface BootstrapResult {
  */
 export async function bootstrap(site: Site, targets: SiteHost[], deps: BootstrapDeps, reporter: Reporter): Promise<BootstrapResult> {
   const deploy = deployHost(site)
+  // Every secret the system containers get, before any host is touched: none has a built-in default.
+  const users: Record<string, string[]> = {}
+  for (const d of SYSTEM_CONTAINERS) for (const key of d.secrets) users[key] = [...(users[key] ?? []), d.name]
+  assertSecrets(site, users)
   const hosts = new Map(deps.connect(targets).map((h) => [h.name, h]))
   const records = new Map<string, HostBootstrap>(targets.map((t) => [t.name, {host: t.name, ok: true, prechecks: [], packagesInstalled: [], system: []}]))
   const concurrency = site.config.sshConcurrency
@@ -79,8 +84,10 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
       }),
     )
 
-    // Nothing is built for hosts that all failed their prechecks or could not be reached.
+    // Nothing left to bootstrap (every host failed its prechecks), or the registry host failed:
+    // building the images locally would only waste minutes.
     if (alive().length === 0) return finish()
+    if (records.has(deploy.name) && !records.get(deploy.name)!.ok) return skipAfterRegistry()
     throwIfInterrupted('building the system images (host packages are done)')
     const images = await deps.localImages(SYSTEM_CONTAINERS.map((d) => d.image))
     const registryDef = SYSTEM_CONTAINERS.find((d) => d.name === 'registry')!
@@ -102,15 +109,7 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
     }
 
     const deployTargeted = records.has(deploy.name)
-    if (deployTargeted && !records.get(deploy.name)!.ok) {
-      // Without the registry no other host can get its images: say so per host instead of failing later.
-      for (const t of alive()) {
-        const rec = records.get(t.name)!
-        rec.ok = false
-        rec.error = new OsctlError('COMMAND_FAILED', `${t.name}: skipped, the registry on ${deploy.name} did not come up`, {hint: `Fix ${deploy.name} first (see its error), then bootstrap again.`}).toJSON()
-      }
-      return finish()
-    }
+    if (deployTargeted && !records.get(deploy.name)!.ok) return skipAfterRegistry()
     if (alive().length === 0) return finish()
     if (!deployTargeted && !(await registryAnswers(site.config.registry))) {
       throw new OsctlError('HOST_UNREACHABLE', `the site registry ${site.config.registry} does not answer, and the deploy host ${deploy.name} is outside --limit`, {
@@ -150,6 +149,16 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
   }
 
   return finish()
+
+  /** Without the registry no other host can get its images: say so per host instead of failing later. */
+  function skipAfterRegistry(): BootstrapResult {
+    for (const t of alive()) {
+      const rec = records.get(t.name)!
+      rec.ok = false
+      rec.error = new OsctlError('COMMAND_FAILED', `${t.name}: skipped, the registry on ${deploy.name} did not come up`, {hint: `Fix ${deploy.name} first (see its error), then bootstrap again.`}).toJSON()
+    }
+    return finish()
+  }
 
   function finish(): BootstrapResult {
     const all = [...records.values()]

@@ -47,7 +47,7 @@ export function parseIni(text: string, file?: string): Section[] {
         last = {kind: 'key', key: key[1], lines: [line]}
         current.entries.push(last)
       } else if (file) {
-        throw new OsctlError('CONFIG_INVALID', `cannot parse line ${i + 1} of INI override: ${JSON.stringify(line)}`, {
+        throw new OsctlError('CONFIG_INVALID', `cannot parse line ${i + 1} of INI override`, {
           location: `${file}:${i + 1}`,
           hint: 'write `[section]` headers and `key = value` lines (comments start with # or ;)',
         })
@@ -103,6 +103,40 @@ function setKey(section: Section, key: string, lines: string[]): void {
 function lastIndex<T>(list: T[], pred: (x: T) => boolean): number {
   for (let i = list.length - 1; i >= 0; i--) if (pred(list[i])) return i
   return -1
+}
+
+/**
+ * Every line of an INI override that is not INI, at file:line: a line that is neither a
+ * `[section]`, a `key = value` (or a bare `key`, as my.cnf has), a comment, a blank line, nor an
+ * indented continuation, e.g. `debug: true` or a stray sentence, which a merge would otherwise
+ * turn into a key of its own.
+ */
+export function iniProblems(text: string, file: string): OsctlError[] {
+  const errors: OsctlError[] = []
+  const lines = text.split('\n')
+  let previousKey = false
+  for (const [i, line] of lines.entries()) {
+    let ok = true
+    if (SECTION.test(line)) previousKey = false
+    else if (BLANK.test(line)) previousKey = false
+    else if (COMMENT.test(line)) ok = true
+    else if (CONTINUATION.test(line) && previousKey) ok = true
+    else {
+      const eq = line.indexOf('=')
+      const key = (eq < 0 ? line : line.slice(0, eq)).trim()
+      ok = key !== '' && !/[\s[\]]/.test(key) && !/^[#;]/.test(key)
+      previousKey = ok
+    }
+    if (!ok) {
+      // The line itself is not echoed: an override may hold a password.
+      errors.push(new OsctlError('CONFIG_INVALID', `line ${i + 1} is not an INI line (\`[section]\`, \`key = value\` or a comment)`, {
+        location: `${file}:${i + 1}`,
+        hint: 'write `[section]` headers and `key = value` lines (comments start with # or ;)',
+      }))
+      if (errors.length >= 20) break
+    }
+  }
+  return errors
 }
 
 /** Files merged key by key; any other file an operator overrides is replaced whole. */

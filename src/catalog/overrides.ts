@@ -1,8 +1,9 @@
-import {readFile, readdir} from 'node:fs/promises'
+import {readdir} from 'node:fs/promises'
 import {join, relative, sep} from 'node:path'
 
-import {OsctlError} from '../errors.js'
-import {isIniFile, mergeIni} from './ini-merge.js'
+import {OsctlError, OsctlErrors} from '../errors.js'
+import {OVERRIDE_MAX_BYTES, readTextFile} from '../site/site-file.js'
+import {iniProblems, isIniFile, mergeIni} from './ini-merge.js'
 
 /**
  * The site's overrides/ directory, kolla's layout, most general first:
@@ -22,25 +23,52 @@ export class Overrides {
     return new Overrides(dir, new Map())
   }
 
-  /** Reads every file under `dir` once; a missing dir means no overrides. */
+  /**
+   * Reads every file under `dir` once; a missing dir means no overrides. Refuses (every problem
+   * at once, exit 2) what could make osctl read outside the site or never finish: symbolic links,
+   * devices and pipes, directories deeper than <service>/<host>/, files over the size cap, binary
+   * files, and INI overrides with lines that are not INI (file:line).
+   */
   static async load(dir: string): Promise<Overrides> {
     const files = new Map<string, {path: string; text: string}>()
-    const walk = async (d: string): Promise<void> => {
+    const errors: OsctlError[] = []
+    const refuse = (path: string, message: string, hint: string) => errors.push(new OsctlError('CONFIG_INVALID', message, {location: path, hint}))
+    const walk = async (d: string, depth: number): Promise<void> => {
       let entries
       try {
         entries = await readdir(d, {withFileTypes: true})
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-        throw new OsctlError('CONFIG_INVALID', `cannot read ${d}: ${(err as Error).message}`, {location: d, cause: err})
+        const code = (err as NodeJS.ErrnoException).code
+        if (code === 'ENOENT' && depth === 0) return
+        if (code === 'ENOTDIR') return void refuse(d, `${d} is not a directory`, 'overrides/ holds <service>.conf files and <service>/[<host>/]<file> directories')
+        return void refuse(d, `cannot read ${d}: ${code === 'EACCES' ? 'permission denied' : (err as Error).message}`, 'check the permissions (osctl needs to read every override)')
       }
-      for (const e of entries) {
+      for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
         const path = join(d, e.name)
-        if (e.isDirectory()) await walk(path)
-        else if (e.isFile()) files.set(relative(dir, path).split(sep).join('/'), {path, text: await readFile(path, 'utf8')})
+        if (e.isSymbolicLink()) refuse(path, `${path} is a symbolic link; osctl does not follow links in overrides/`, 'copy the file into overrides/ instead of linking it (a link could point anywhere on this machine)')
+        else if (e.isDirectory()) {
+          if (depth >= 2) refuse(path, `${path} is nested too deep`, 'overrides are <service>.conf, <service>/<file> or <service>/<host>/<file>')
+          else await walk(path, depth + 1)
+        } else if (!e.isFile()) refuse(path, `${path} is not a regular file`, 'overrides/ may hold only regular files and directories')
+        else {
+          try {
+            const text = (await readTextFile(path, OVERRIDE_MAX_BYTES)) ?? ''
+            if (isIniFile(e.name)) errors.push(...iniProblems(text, path))
+            files.set(relative(dir, path).split(sep).join('/'), {path, text})
+          } catch (err) {
+            errors.push(err as OsctlError)
+          }
+        }
       }
     }
-    await walk(dir)
+    await walk(dir, 0)
+    if (errors.length > 0) throw new OsctlErrors(errors)
     return new Overrides(dir, files)
+  }
+
+  /** Every override file: its path relative to the overrides dir (with /) and its absolute path. */
+  entries(): Array<{rel: string; path: string}> {
+    return [...this.files].map(([rel, f]) => ({rel, path: f.path}))
   }
 
   /** The layers that apply to one rendered file, general to specific. */

@@ -2,6 +2,7 @@ import {OsctlError, OsctlErrors, errorMessage} from '../errors.js'
 import {nearestName} from '../site/nearest-name.js'
 import {knownServices} from '../site/service-catalog.js'
 import {manifestUrl} from '../site/image-ref.js'
+import {secretValue} from '../site/secret-value.js'
 import type {Site, SiteHost} from '../site/types.js'
 import type {Catalog, ServiceDef} from './catalog.js'
 import {groupHosts} from './group-hosts.js'
@@ -69,22 +70,29 @@ export function planDeploy(site: Site, catalog: Catalog, overrides: Overrides, o
     }
   }
 
+  // The site's own line: the enabled_services entry of the service (or the key, or the file).
+  const enabledAt = (name: string): string => {
+    const i = site.config.enabledServices.indexOf(name)
+    return site.locate?.('config', i >= 0 ? ['enabled_services', i] : ['enabled_services'], {key: i < 0}) ?? site.files.config
+  }
+  const secretUsers = new Map<string, string[]>()
   for (const s of selected) {
     for (const [i, dep] of s.depends.entries()) {
       if (!enabled.has(dep)) {
         errors.push(new OsctlError('CONFIG_INVALID', `service ${s.name} depends on ${dep}, which is not in enabled_services`, {
-          location: site.files.config,
+          location: enabledAt(s.name),
           hint: `enable ${dep} in osctl.yml (enabled_services), or disable ${s.name}; the dependency is declared at ${s.src.locate(['depends', i])}`,
         }))
       }
     }
-    const needed = [...s.secrets, ...s.databases.map((d) => d.password)]
-    for (const key of [...new Set(needed)].filter((k) => !site.passwords[k])) {
-      errors.push(new OsctlError('CONFIG_INVALID', `password ${key} (needed by ${s.name}) is missing from passwords.yml`, {
-        location: site.files.passwords,
-        hint: '`osctl genpwd` generates every missing password',
-      }))
-    }
+    for (const key of new Set([...s.secrets, ...s.databases.map((d) => d.password)])) if (!site.passwords[key]) secretUsers.set(key, [...(secretUsers.get(key) ?? []), s.name])
+  }
+  // One error per missing key, naming every service that needs it (not one per service).
+  for (const [key, users] of secretUsers) {
+    errors.push(new OsctlError('CONFIG_INVALID', `password ${key} is missing from passwords.yml (needed by ${users.join(', ')})`, {
+      location: site.files.passwords,
+      hint: '`osctl genpwd` generates every missing password',
+    }))
   }
 
   const mariadb = catalog.get('mariadb')
@@ -113,7 +121,8 @@ export function planDeploy(site: Site, catalog: Catalog, overrides: Overrides, o
         }
       }
     }
-    const databases = def.databases.map((d) => ({name: d.name, user: d.user, password: site.passwords[d.password] ?? ''}))
+    // Only a plan without errors is returned, and a missing password is an error above: never a default.
+    const databases = renderable ? def.databases.map((d) => ({name: d.name, user: d.user, password: secretValue(site.passwords, d.password)})) : []
     services.push({def, hosts, targets, rendered, databases})
   }
   if (errors.length > 0) throw new OsctlErrors(errors)

@@ -1,5 +1,4 @@
-import {Flags} from '@oclif/core'
-
+import {listFlag} from '../cli/flags.js'
 import {OsctlCommand, describe, siteFlags} from '../base-command.js'
 import {Envelope, outcome} from '../cli/envelope.js'
 import {deployContext} from '../session/deploy-context.js'
@@ -19,7 +18,7 @@ export default class Deploy extends OsctlCommand {
   static examples = ['<%= config.bin %> deploy --site ./site', '<%= config.bin %> deploy --services mariadb,keystone --limit control --json']
   static flags = {
     ...siteFlags,
-    services: Flags.string({summary: 'Only these services (comma-separated); their dependencies must be enabled and already deployed.'}),
+    services: listFlag({summary: 'Only these services (comma-separated); their dependencies must be enabled and already deployed.'}),
   }
 
   async run(): Promise<Envelope<Omit<DeployResult, 'hosts'>>> {

@@ -2,8 +2,10 @@ import {readFile} from 'node:fs/promises'
 import {Client, type ConnectConfig, type ServerHostKeyAlgorithm} from 'ssh2'
 
 import {OsctlError, errorMessage} from '../errors.js'
-import {formatMs} from './host.js'
+import {ConnectProgress, connectError, inventoryKey, where} from './ssh-errors.js'
 import {KnownHostsFile, fingerprint, hostKeyName, keyTypeOf} from './known-hosts.js'
+
+export {where} from './ssh-errors.js'
 
 export interface SshTarget {
   /** Inventory name, used in every message. */
@@ -23,9 +25,6 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 const HOST_KEY_ALGOS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
 const ALGOS_FOR_KEY_TYPE: Record<string, string[]> = {'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']}
 
-export function where(t: SshTarget): string {
-  return `${t.name} (${t.address}:${t.port})`
-}
 
 /**
  * Opens one authenticated SSH connection. Every failure becomes an OsctlError that says which host,
@@ -67,26 +66,36 @@ export async function openSshConnection(t: SshTarget): Promise<Client> {
 
   return new Promise<Client>((resolve, reject) => {
     const client = new Client()
-    const onError = (err: Error & {level?: string; code?: string}) => {
-      client.removeListener('ready', onReady)
-      client.end()
-      reject(keyError ?? connectError(t, err, timeoutMs))
+    const progress: ConnectProgress = {tcpConnected: false}
+    let settled = false
+    const fail = (err: OsctlError): void => {
+      if (settled) return
+      settled = true
+      client.destroy()
+      reject(err)
     }
-    const onReady = () => {
-      client.removeListener('error', onError)
+    // ssh2 may emit several 'error' events for one failed connection (a handshake timeout, then
+    // "Connection lost before handshake" as the socket closes; keepalive errors later): this one
+    // listener stays for the client's whole life, so no error is ever an unhandled event.
+    client.on('error', (err: Error & {level?: string; code?: string}) => fail(keyError ?? connectError(t, err, timeoutMs, progress)))
+    client.once('connect', () => {
+      progress.tcpConnected = true
+    })
+    client.once('close', () => fail(keyError ?? connectError(t, Object.assign(new Error('Connection lost before handshake'), {level: 'protocol'}), timeoutMs, progress)))
+    client.once('ready', () => {
+      if (settled) return void client.destroy()
+      settled = true
       // Later errors (keepalive timeout, reset) surface through 'close' on the open channels.
-      client.on('error', () => undefined)
       resolve(client)
-    }
-    client.once('ready', onReady)
-    client.once('error', onError)
+    })
     try {
       client.connect(config)
     } catch (err) {
       // ssh2 throws synchronously for unusable keys (e.g. encrypted without passphrase).
-      reject(new OsctlError('HOST_AUTH', `cannot use key file ${t.keyFile} for ${t.user}@${where(t)}: ${errorMessage(err)}`, {
+      fail(new OsctlError('HOST_AUTH', `cannot use key file ${t.keyFile} for ${t.user}@${where(t)}: ${errorMessage(err)}`, {
         cause: err,
-        hint: 'osctl cannot prompt for a passphrase: load the key into ssh-agent (ssh-add) and leave ssh.keyFile unset',
+        hint: `osctl cannot prompt for a passphrase: load the key into ssh-agent (ssh-add) and remove ${inventoryKey(t, 'ssh_key')} from inventory.yml`,
+        details: {host: t.name, keyFile: t.keyFile},
       }))
     }
   })
@@ -99,13 +108,15 @@ async function authConfig(t: SshTarget): Promise<Pick<ConnectConfig, 'privateKey
     } catch (err) {
       throw new OsctlError('HOST_AUTH', `cannot read SSH key file ${t.keyFile} for ${where(t)}: ${errorMessage(err)}`, {
         cause: err,
-        hint: 'fix ssh.keyFile for this host in inventory.yml',
+        hint: `fix ${inventoryKey(t, 'ssh_key')} in inventory.yml (a private key file osctl can read)`,
+        details: {host: t.name, keyFile: t.keyFile},
       })
     }
   }
   if (process.env.SSH_AUTH_SOCK) return {agent: process.env.SSH_AUTH_SOCK}
-  throw new OsctlError('HOST_AUTH', `no SSH key for ${t.user}@${where(t)}: no ssh.keyFile set and no agent (SSH_AUTH_SOCK is unset)`, {
-    hint: 'set ssh.keyFile in inventory.yml or start ssh-agent and ssh-add your key',
+  throw new OsctlError('HOST_AUTH', `no SSH key for ${t.user}@${where(t)}: no ssh_key in inventory.yml and no agent (SSH_AUTH_SOCK is unset)`, {
+    hint: `set ${inventoryKey(t, 'ssh_key')} in inventory.yml, or start ssh-agent and ssh-add your key`,
+    details: {host: t.name},
   })
 }
 
@@ -115,8 +126,8 @@ async function verifyHostKey(t: SshTarget, file: KnownHostsFile, blob: Buffer): 
   if (check.status === 'match') return undefined
   const fp = `${keyTypeOf(blob)} ${fingerprint(blob)}`
   if (check.status === 'unknown') {
-    return new OsctlError('HOST_KEY_UNKNOWN', `host key of ${where(t)} is not in ${t.knownHostsFile} (presented ${fp}); refusing to connect with hostKeyPolicy 'strict'`, {
-      hint: `verify the fingerprint out of band, then add it: ssh-keyscan -p ${t.port} ${t.address} >> ${t.knownHostsFile} — or set sshHostKeyPolicy: accept-new in osctl.yml`,
+    return new OsctlError('HOST_KEY_UNKNOWN', `host key of ${where(t)} is not in ${t.knownHostsFile} (presented ${fp}); refusing to connect (ssh_host_key_policy: strict)`, {
+      hint: `verify the fingerprint out of band, then add it: ssh-keyscan -p ${t.port} ${t.address} >> ${t.knownHostsFile} — or set ssh_host_key_policy: accept-new in osctl.yml`,
       details: {host: t.name, address: t.address, port: t.port, fingerprint: fingerprint(blob)},
     })
   }
@@ -132,32 +143,4 @@ async function verifyHostKey(t: SshTarget, file: KnownHostsFile, blob: Buffer): 
 function preferKnown(types: string[]): ServerHostKeyAlgorithm[] {
   const first = types.flatMap((k) => ALGOS_FOR_KEY_TYPE[k] ?? [k]).filter((a) => HOST_KEY_ALGOS.includes(a))
   return [...new Set([...first, ...HOST_KEY_ALGOS])] as ServerHostKeyAlgorithm[]
-}
-
-const NET_REASONS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  EHOSTUNREACH: 'no route to host',
-  ENETUNREACH: 'network is unreachable',
-  ECONNRESET: 'connection reset by peer',
-  ENOTFOUND: 'host name does not resolve',
-  EAI_AGAIN: 'host name does not resolve (DNS temporarily unavailable)',
-  ETIMEDOUT: 'connection timed out',
-  EPIPE: 'connection closed by peer',
-}
-
-function connectError(t: SshTarget, err: Error & {level?: string; code?: string}, timeoutMs: number): OsctlError {
-  if (err.level === 'client-authentication') {
-    const how = t.keyFile ? `key ${t.keyFile}` : `the keys in the SSH agent (${process.env.SSH_AUTH_SOCK})`
-    return new OsctlError('HOST_AUTH', `authentication failed for ${t.user}@${where(t)} with ${how}`, {
-      cause: err,
-      hint: `add the public key${t.keyFile ? ` (${t.keyFile}.pub)` : ''} to ~${t.user}/.ssh/authorized_keys on ${t.name}, or fix ssh.user / ssh.keyFile in inventory.yml`,
-      details: {host: t.name, user: t.user, keyFile: t.keyFile},
-    })
-  }
-  const reason = err.level === 'client-timeout' ? `no SSH handshake within ${formatMs(timeoutMs)}` : (err.code && NET_REASONS[err.code]) || err.message
-  return new OsctlError('HOST_UNREACHABLE', `cannot reach ${where(t)}: ${reason}`, {
-    cause: err,
-    hint: 'check that the host is up, the address and ssh.port in inventory.yml are right, and sshd is running',
-    details: {host: t.name, address: t.address, port: t.port, code: err.code},
-  })
 }

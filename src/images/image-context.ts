@@ -1,5 +1,4 @@
-import {Flags} from '@oclif/core'
-
+import {namespaceFlag, registryFlag, tagFlag} from '../cli/flags.js'
 import {siteFlags} from '../base-command.js'
 import {DockerClient, localDocker} from '../docker/docker-client.js'
 import {IMAGES_DIR} from '../paths.js'
@@ -9,9 +8,9 @@ import {ResolvedImageVars, resolveImageVars} from './image-vars.js'
 /** Flags shared by the image commands: where the values come from, and per-run overrides. */
 export const imageFlags = {
   site: siteFlags.site,
-  registry: Flags.string({summary: 'Registry HOST:PORT for image refs (default: `registry` in osctl.yml, else localhost:4000).', helpGroup: 'IMAGE'}),
-  namespace: Flags.string({summary: 'Namespace in the registry (default: `namespace` in osctl.yml, else osctl).', helpGroup: 'IMAGE'}),
-  tag: Flags.string({summary: 'Image tag (default: `image_tag` in osctl.yml, else the release, zed).', helpGroup: 'IMAGE'}),
+  registry: registryFlag({summary: 'Registry HOST:PORT for image refs (default: `registry` in osctl.yml, else localhost:4000).', helpGroup: 'IMAGE'}),
+  namespace: namespaceFlag({summary: 'Namespace in the registry (default: `namespace` in osctl.yml, else osctl).', helpGroup: 'IMAGE'}),
+  tag: tagFlag({summary: 'Image tag (default: `image_tag` in osctl.yml, else the release, zed).', helpGroup: 'IMAGE'}),
 }
 
 export interface ImageContext {

@@ -1,5 +1,7 @@
 import {Catalog, loadCatalog} from '../catalog/catalog.js'
+import {checkOverrides} from '../catalog/override-checks.js'
 import {Overrides} from '../catalog/overrides.js'
+import {OsctlErrors} from '../errors.js'
 import {TEMPLATES_DIR} from '../paths.js'
 import {loadSite} from '../site/load-site.js'
 import {selectHosts} from '../site/select-hosts.js'
@@ -18,9 +20,11 @@ export interface DeployContext {
 
 /** Site, catalog and overrides loaded and validated, hosts selected; nothing is connected yet. */
 export async function deployContext(flags: {site: string; limit?: string}): Promise<DeployContext> {
-  const site = await loadSite(flags.site)
+  const site = await loadSite(flags.site, {forHosts: true})
   const targets = selectHosts(site, flags.limit)
   const catalog = await loadCatalog(process.env.OSCTL_TEMPLATES_DIR || TEMPLATES_DIR)
   const overrides = await Overrides.load(site.overridesDir)
+  const problems = checkOverrides(overrides, site, catalog)
+  if (problems.length > 0) throw new OsctlErrors(problems)
   return {site, catalog, overrides, targets, session: sshSession(site)}
 }

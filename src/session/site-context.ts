@@ -11,7 +11,7 @@ export interface SiteContext {
 
 /** Load and validate everything before touching any host: bad input changes nothing anywhere. */
 export async function siteContext(flags: {site: string; limit?: string}): Promise<SiteContext> {
-  const site = await loadSite(flags.site)
+  const site = await loadSite(flags.site, {forHosts: true})
   const targets = selectHosts(site, flags.limit)
   return {site, targets, session: sshSession(site)}
 }

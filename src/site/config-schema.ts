@@ -2,6 +2,7 @@ import {isAbsolute, resolve} from 'node:path'
 import {z} from 'zod'
 
 import {isHostPort} from './address.js'
+import {IMAGE_TAG, IMAGE_TAG_RULE, NAMESPACE, NAMESPACE_RULE} from './image-ref.js'
 import {knownServices} from './service-catalog.js'
 import type {SiteConfig} from './types.js'
 import type {SchemaDocs} from './zod-issues.js'
@@ -18,14 +19,8 @@ export const configSchema = z.strictObject({
     .refine((v) => /^https?:\/\/[^\s/]+/.test(v) && URL.canParse(v), 'must be an http:// or https:// URL')
     .default('http://deb.debian.org/debian'),
   registry: z.string().refine(isHostPort, 'must be HOST:PORT'),
-  namespace: z
-    .string()
-    .regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'must be lower-case letters, digits and . _ - (not at either end)')
-    .default('osctl'),
-  image_tag: z
-    .string()
-    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'must be a Docker tag (letters, digits, _ . -, up to 128)')
-    .optional(),
+  namespace: z.string().regex(NAMESPACE, NAMESPACE_RULE).default('osctl'),
+  image_tag: z.string().regex(IMAGE_TAG, IMAGE_TAG_RULE).optional(),
   network_interface: z
     .string()
     .regex(/^[^\s/:]{1,15}$/, 'must be a Linux interface name (1-15 characters, no spaces, / or :)')

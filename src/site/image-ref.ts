@@ -1,5 +1,12 @@
 import type {Site} from './types.js'
 
+/** A Docker tag: `image_tag` in osctl.yml and every --tag flag. */
+export const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
+export const IMAGE_TAG_RULE = 'must be a Docker tag (letters, digits, _ . -, up to 128)'
+/** A registry namespace: `namespace` in osctl.yml and --namespace. */
+export const NAMESPACE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/
+export const NAMESPACE_RULE = 'must be lower-case letters, digits and . _ - (not at either end)'
+
 interface Where {
   registry: string
   namespace: string

@@ -54,7 +54,12 @@ export const inventoryDocs: SchemaDocs = {
 /** Host names per group, and the groups each host is in; group order is the file's order. */
 export function toSiteHosts(file: InventoryFile, siteDir: string): {hosts: SiteHost[]; groups: Record<string, string[]>} {
   const groups: Record<string, string[]> = {}
-  for (const [group, members] of Object.entries(file.groups ?? {})) groups[group] = [...new Set(members)]
+  // Each host's groups in one pass (in group order), not a scan of every group per host.
+  const memberOf = new Map<string, string[]>()
+  for (const [group, members] of Object.entries(file.groups ?? {})) {
+    groups[group] = [...new Set(members)]
+    for (const m of groups[group]) memberOf.set(m, [...(memberOf.get(m) ?? []), group])
+  }
   const defaults = file.defaults ?? {}
   const hosts = Object.entries(file.hosts).map(([name, h]): SiteHost => {
     const key = h.ssh_key ?? defaults.ssh_key
@@ -66,7 +71,7 @@ export function toSiteHosts(file: InventoryFile, siteDir: string): {hosts: SiteH
         port: h.ssh_port ?? defaults.ssh_port ?? 22,
         ...(key === undefined ? {} : {keyFile: isAbsolute(key) ? key : resolve(siteDir, key)}),
       },
-      groups: Object.keys(groups).filter((g) => groups[g].includes(name)),
+      groups: memberOf.get(name) ?? [],
     }
   })
   return {hosts, groups}

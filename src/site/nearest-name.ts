@@ -2,13 +2,15 @@
  * "did you mean …?" suggestions: a typo in a key or host name should be answered with the
  * name the operator most likely meant, not only with a list of everything valid.
  */
-export function nearestName(word: string, candidates: Iterable<string>): string | undefined {
+export function nearestName(word: string, candidates: Iterable<string>, maxDistance?: number): string | undefined {
   const target = word.toLowerCase()
   // Allow roughly one edit per three characters: catches ssh_prot/ssh_port, not unrelated names.
-  const budget = Math.max(2, Math.floor(target.length / 3))
+  const budget = maxDistance ?? Math.max(2, Math.floor(target.length / 3))
   let best: string | undefined
   let bestDistance = Infinity
   for (const candidate of candidates) {
+    // Lengths further apart than the budget cannot be within it: skip the alignment.
+    if (Math.abs(candidate.length - target.length) > budget) continue
     const d = editDistance(target, candidate.toLowerCase())
     if (d < bestDistance) {
       best = candidate

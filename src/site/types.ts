@@ -38,5 +38,12 @@ export interface Site {
   passwords: Record<string, string>
   /** May not exist on disk: operators create it only when they override something. */
   overridesDir: string
-  files: {config: string; inventory: string; passwords: string}
+  files: Record<SiteFileKey, string>
+  /**
+   * `file:line:col` of a key path in one of the site files, for problems found after loading
+   * (a dependency missing from enabled_services); the bare file when the site was not loaded from disk.
+   */
+  locate?(file: SiteFileKey, path: ReadonlyArray<string | number>, opts?: {key?: boolean}): string
 }
+
+export type SiteFileKey = 'config' | 'inventory' | 'passwords'

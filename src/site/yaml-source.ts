@@ -1,7 +1,10 @@
-import {readFile} from 'node:fs/promises'
-import {Document, LineCounter, Node, isMap, isScalar, isSeq, parseDocument} from 'yaml'
+import {Alias, Document, LineCounter, Node, Pair, YAMLMap, isMap, isScalar, isSeq, parseDocument, visit} from 'yaml'
 
 import {OsctlError} from '../errors.js'
+import {readTextFile} from './site-file.js'
+
+/** yaml's own default; every alias use counts the nodes it expands to. */
+const MAX_ALIAS_COUNT = 100
 
 export type YamlPath = ReadonlyArray<string | number>
 
@@ -21,17 +24,37 @@ export class YamlSource {
     this.doc = parseDocument(text, {lineCounter: this.lines, uniqueKeys: false, prettyErrors: false})
   }
 
-  /** Reads a file; undefined when it does not exist (callers decide whether that is an error). */
+  /**
+   * Reads a file; undefined when it does not exist (callers decide whether that is an error).
+   * Devices, pipes, files over the size cap and binary files are refused before parsing.
+   */
   static async read(file: string): Promise<YamlSource | undefined> {
+    const text = await readTextFile(file)
+    return text === undefined ? undefined : new YamlSource(file, text)
+  }
+
+  /**
+   * The document as plain data, or the errors that stop it: an alias naming no anchor, or
+   * aliases that expand beyond yaml's limit (an "alias bomb"), each at its file:line.
+   */
+  data(): {value?: unknown; errors: OsctlError[]} {
+    const aliases: Alias[] = []
+    visit(this.doc, {Alias: (_key, node) => void aliases.push(node)})
+    const unresolved = aliases.filter((a) => a.resolve(this.doc) === undefined)
+    if (unresolved.length > 0) {
+      return {
+        errors: unresolved.map((a) =>
+          this.error(`unknown alias *${a.source}: no anchor &${a.source} before it`, `define \`&${a.source}\` on a value above this line, or write the value out`, a.range?.[0] ?? 0),
+        ),
+      }
+    }
     try {
-      return new YamlSource(file, await readFile(file, 'utf8'))
+      return {value: this.doc.toJS({maxAliasCount: MAX_ALIAS_COUNT}), errors: []}
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-      throw new OsctlError('CONFIG_INVALID', `cannot read ${file}: ${(err as Error).message}`, {
-        location: file,
-        hint: 'check the file permissions (osctl needs to read it)',
-        cause: err,
-      })
+      const at = aliases[0]?.range?.[0] ?? 0
+      const bomb = /alias count|resource exhaustion/i.test((err as Error).message)
+      const message = bomb ? `YAML aliases expand too far (more than ${MAX_ALIAS_COUNT} nodes through aliases; an alias bomb?)` : `cannot read the YAML: ${(err as Error).message}`
+      return {errors: [this.error(message, bomb ? 'write the values out instead of nesting aliases' : 'fix the YAML at that position', at)]}
     }
   }
 
@@ -113,10 +136,8 @@ export class YamlSource {
     for (const segment of path) {
       let next: {key?: Node; value: unknown} | undefined
       if (isMap(node)) {
-        // Last match wins, like YAML's own toJS() when a key is repeated.
-        for (const pair of node.items) {
-          if (isScalar(pair.key) && String(pair.key.value) === String(segment)) next = {key: pair.key, value: pair.value}
-        }
+        const pair = this.pairOf(node, String(segment))
+        if (pair) next = {key: pair.key as Node, value: pair.value}
       } else if (isSeq(node) && typeof segment === 'number' && segment < node.items.length) {
         next = {value: node.items[segment]}
       }
@@ -127,6 +148,33 @@ export class YamlSource {
     }
     if (opts.key && keyNode) return this.at(offsetOf(keyNode))
     return this.at(offsetOf(isNode(node) && node.range ? node : (keyNode ?? anchor)))
+  }
+
+  private readonly index = new WeakMap<YAMLMap, Map<string, Pair>>()
+
+  /**
+   * The pair of `key` in a mapping; the last one wins when a key is repeated, like toJS(). Each
+   * mapping is indexed once, so locating every one of 40 000 unknown keys stays linear.
+   */
+  pairOf(map: YAMLMap, key: string): Pair | undefined {
+    let byKey = this.index.get(map)
+    if (!byKey) {
+      byKey = new Map()
+      for (const pair of map.items) if (isScalar(pair.key)) byKey.set(String(pair.key.value), pair as Pair)
+      this.index.set(map, byKey)
+    }
+    return byKey.get(key)
+  }
+
+  /** The node at `path`, or undefined (indexed like locate). */
+  node(path: YamlPath): unknown {
+    let node: unknown = this.doc.contents
+    for (const segment of path) {
+      if (isMap(node)) node = this.pairOf(node, String(segment))?.value
+      else if (isSeq(node) && typeof segment === 'number') node = node.items[segment]
+      else return undefined
+    }
+    return node
   }
 }
 

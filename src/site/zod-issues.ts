@@ -6,6 +6,9 @@ import {YamlPath, YamlSource} from './yaml-source.js'
 
 type Issue = z.core.$ZodIssue
 
+/** "did you mean" suggestions per batch of unknown keys. */
+const GUESSES = 50
+
 /** What each schema tells the error formatter, so messages speak the file's language. */
 export interface SchemaDocs {
   /** By key name: what the value must be (e.g. "an integer between 1 and 65535") and how to fix it. */
@@ -14,6 +17,8 @@ export interface SchemaDocs {
   knownKeysAt(path: YamlPath): readonly string[]
   /** Hint when a field has none of its own. */
   fallbackHint: string
+  /** Values are secrets: messages say what kind of value was found, never the value. */
+  secretValues?: boolean
 }
 
 const EXPECTED: Record<string, string> = {
@@ -33,6 +38,7 @@ const EXPECTED: Record<string, string> = {
  */
 export function zodIssuesToErrors(src: YamlSource, issues: readonly Issue[], docs: SchemaDocs): OsctlError[] {
   const errors: OsctlError[] = []
+  const describeValue = docs.secretValues ? describeKind : describePlainValue
   for (const issue of issues) {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol')
     const field = fieldName(path)
@@ -44,10 +50,13 @@ export function zodIssuesToErrors(src: YamlSource, issues: readonly Issue[], doc
     switch (issue.code) {
       case 'unrecognized_keys': {
         const known = docs.knownKeysAt(path)
+        const list = known.join(', ')
+        const where = path.length > 0 ? ` in ${label}` : ''
+        // Only the first keys get a "did you mean": a file of 40 000 unknown keys stays fast.
+        let guesses = GUESSES
         for (const key of issue.keys) {
-          const where = path.length > 0 ? ` in ${label}` : ''
-          const guess = nearestName(key, known)
-          const keyHint = guess ? `did you mean ${guess}? (known keys: ${known.join(', ')})` : `remove it; known keys here: ${known.join(', ')}`
+          const guess = guesses-- > 0 ? nearestName(key, known) : undefined
+          const keyHint = guess ? `did you mean ${guess}? (known keys: ${list})` : `remove it; known keys here: ${list}`
           errors.push(src.error(`unknown key ${key}${where}`, keyHint, [...path, key], {key: true}))
         }
         break
@@ -75,7 +84,7 @@ export function zodIssuesToErrors(src: YamlSource, issues: readonly Issue[], doc
       }
       case 'too_small':
       case 'too_big': {
-        errors.push(src.error(sizeMessage(issue, label, input), hint, path))
+        errors.push(src.error(sizeMessage(issue, label, input, describeValue), hint, path))
         break
       }
       case 'invalid_format':
@@ -96,7 +105,7 @@ function fieldName(path: YamlPath): string | undefined {
   return undefined
 }
 
-function sizeMessage(issue: Extract<Issue, {code: 'too_small' | 'too_big'}>, label: string, input: unknown): string {
+function sizeMessage(issue: Extract<Issue, {code: 'too_small' | 'too_big'}>, label: string, input: unknown, describeValue: (v: unknown) => string): string {
   const small = issue.code === 'too_small'
   const bound = small ? (issue as {minimum: unknown}).minimum : (issue as {maximum: unknown}).maximum
   if (issue.origin === 'string' && small && Number(bound) <= 1) return `${label} must not be empty`
@@ -105,8 +114,22 @@ function sizeMessage(issue: Extract<Issue, {code: 'too_small' | 'too_big'}>, lab
   return `${label} must be ${small ? 'at least' : 'at most'} ${bound}, not ${describeValue(input)}`
 }
 
+/** What kind of value it is, without the value: for secrets. */
+export function describeKind(value: unknown): string {
+  if (value === null || value === undefined) return 'nothing'
+  if (typeof value === 'string') return 'a string'
+  if (Array.isArray(value)) return 'a list'
+  if (typeof value === 'object') return 'a mapping'
+  if (typeof value === 'boolean') return 'true or false'
+  return `a ${typeof value}`
+}
+
 /** How a YAML value reads to the operator: strings quoted, so `"22"` vs `22` is visible. */
 export function describeValue(value: unknown): string {
+  return describePlainValue(value)
+}
+
+function describePlainValue(value: unknown): string {
   if (value === null || value === undefined) return 'nothing'
   if (typeof value === 'string') return JSON.stringify(value)
   if (Array.isArray(value)) return 'a list'

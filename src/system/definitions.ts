@@ -1,3 +1,5 @@
+import {secretValue} from '../site/secret-value.js'
+
 /**
  * The system containers: core services that must run before Docker exists (Atomic's idea).
  * Each is an OCI bundle under runc, driven by a generated systemd unit.
@@ -68,7 +70,7 @@ const etcd: SystemContainerDef = {
       `ETCD_INITIAL_ADVERTISE_PEER_URLS=http://${ctx.address}:2380`,
       `ETCD_INITIAL_CLUSTER=${cluster}`,
       'ETCD_INITIAL_CLUSTER_STATE=new',
-      `ETCD_INITIAL_CLUSTER_TOKEN=${ctx.passwords.etcd_cluster_token ?? 'osctl-etcd'}`,
+      `ETCD_INITIAL_CLUSTER_TOKEN=${secretValue(ctx.passwords, 'etcd_cluster_token')}`,
     ]
   },
   mounts: () => [{source: `${SYSTEM_DATA_DIR}/etcd`, destination: '/var/lib/etcd'}],
@@ -86,7 +88,7 @@ const registry: SystemContainerDef = {
   args: () => ['/usr/bin/docker-registry', 'serve', '/etc/docker/registry/config.yml'],
   env: (ctx) => [
     `REGISTRY_HTTP_ADDR=0.0.0.0:${ctx.registryPort}`,
-    `REGISTRY_HTTP_SECRET=${ctx.passwords.registry_http_secret ?? 'osctl'}`,
+    `REGISTRY_HTTP_SECRET=${secretValue(ctx.passwords, 'registry_http_secret')}`,
     'REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=/var/lib/docker-registry',
   ],
   mounts: () => [{source: `${SYSTEM_DATA_DIR}/registry`, destination: '/var/lib/docker-registry'}],

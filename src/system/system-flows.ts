@@ -6,6 +6,7 @@ import type {SlotInfo} from './layout.js'
 import {ApplyResult, SystemManager} from './manager.js'
 import type {RollbackPlan} from './rollback-plan.js'
 import type {SystemTarget} from './system-targets.js'
+import {assertSecrets} from '../site/secrets.js'
 import type {Site} from '../site/types.js'
 
 /**
@@ -13,6 +14,7 @@ import type {Site} from '../site/types.js'
  * names the hosts already changed. The image is resolved once before any host is touched.
  */
 export async function upgradeSystem(site: Site, targets: SystemTarget[], tag: string, reporter: Reporter, onResult: (r: ApplyResult) => void = () => {}): Promise<ApplyResult[]> {
+  assertSecrets(site, Object.fromEntries(targets[0].def.secrets.map((k) => [k, [targets[0].def.name]])))
   const ref = imageRef(site, targets[0].def.image, tag)
   const results: ApplyResult[] = []
   try {

@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {Envelope, outcome} from '../../cli/envelope.js'
+import {tagFlag} from '../../cli/flags.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {deployContext} from '../../session/deploy-context.js'
 import {requireServiceOrContainer, serviceHosts} from '../../catalog/service-hosts.js'
@@ -19,7 +20,7 @@ export default class ServiceUpgrade extends OsctlCommand {
   static args = {service: Args.string({description: 'Service (keystone, nova …) or one container of a service (nova-api): then only its image changes.', required: true})}
   static flags = {
     ...siteFlags,
-    tag: Flags.string({summary: 'Image tag in the site registry.', required: true}),
+    tag: tagFlag({summary: 'Image tag in the site registry.', required: true}),
     serial: Flags.integer({summary: 'Hosts changed at once.', default: 1, min: 1}),
   }
 

@@ -1,6 +1,7 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 
 import {Envelope, outcome} from '../../cli/envelope.js'
+import {tagFlag} from '../../cli/flags.js'
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {ApplyResult} from '../../system/manager.js'
 import {upgradeSystem} from '../../system/system-flows.js'
@@ -15,7 +16,7 @@ export default class SystemUpgrade extends OsctlCommand {
   )
   static examples = ['<%= config.bin %> system upgrade etcd --tag 2', '<%= config.bin %> system upgrade registry --tag 2 --json']
   static args = {name: Args.string({description: 'System container (etcd, registry).', required: true})}
-  static flags = {...siteFlags, tag: Flags.string({summary: 'Image tag in the site registry.', required: true})}
+  static flags = {...siteFlags, tag: tagFlag({summary: 'Image tag in the site registry.', required: true})}
 
   async run(): Promise<Envelope<{results: ApplyResult[]}>> {
     const {args, flags} = await this.parse(SystemUpgrade)

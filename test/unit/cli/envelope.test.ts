@@ -1,4 +1,4 @@
-import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {chmod, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import ssh2 from 'ssh2'
@@ -117,6 +117,9 @@ describe('every command prints the envelope with --json', () => {
     })
     await writeFile(join(site, 'id_ed25519'), ssh2.utils.generateKeyPairSync('ed25519').private, {mode: 0o600})
     await writeFile(join(site, 'known_hosts'), '', {mode: 0o600})
+    await chmod(join(site, 'passwords.yml'), 0o600)
+    // Every secret the site needs (none falls back to a built-in value).
+    expect((await runCli(['genpwd'], {env: {OSCTL_SITE: site}})).exitCode).toBe(0)
   })
   afterAll(async () => {
     if (site) await rm(site, {recursive: true, force: true})

@@ -1,5 +1,5 @@
 import {execa} from 'execa'
-import {rm, writeFile} from 'node:fs/promises'
+import {chmod, rm, writeFile} from 'node:fs/promises'
 import {type AddressInfo, type Server, type Socket, createServer} from 'node:net'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -7,7 +7,7 @@ import ssh2 from 'ssh2'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {makeSite, yaml} from '../../fixtures/sites/make-site.js'
-import {REPO_ROOT} from '../../helpers/cli.js'
+import {REPO_ROOT, runCli} from '../../helpers/cli.js'
 
 /**
  * SIGINT/SIGTERM against a host that accepts TCP and never answers (osctl stays mid-step): reads
@@ -28,6 +28,9 @@ describe('signals', () => {
     })
     await writeFile(join(site, 'id_ed25519'), ssh2.utils.generateKeyPairSync('ed25519').private, {mode: 0o600})
     await writeFile(join(site, 'known_hosts'), '', {mode: 0o600})
+    await chmod(join(site, 'passwords.yml'), 0o600)
+    // Every secret the site needs (none falls back to a built-in value).
+    expect((await runCli(['genpwd'], {env: {OSCTL_SITE: site}})).exitCode).toBe(0)
   })
   afterAll(async () => {
     for (const s of sockets) s.destroy()

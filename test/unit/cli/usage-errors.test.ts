@@ -1,0 +1,85 @@
+import {describe, expect, it} from 'vitest'
+
+import {notFoundError} from '../../../src/cli/not-found.js'
+import {runCli} from '../../helpers/cli.js'
+
+/** Runs the CLI on many argv at once (each is a Node start), four at a time. */
+async function runAll(cases: string[][], env: Record<string, string> = {}): Promise<Array<Awaited<ReturnType<typeof runCli>>>> {
+  const out: Array<Awaited<ReturnType<typeof runCli>>> = []
+  for (let i = 0; i < cases.length; i += 4) out.push(...(await Promise.all(cases.slice(i, i + 4).map((argv) => runCli(argv, {env})))))
+  return out
+}
+
+// A site that does not exist: a usage error must be reported before the site is even read.
+const NOSITE = {OSCTL_SITE: '/nonexistent/osctl-usage-test'}
+
+describe.concurrent('usage errors keep the flag or argument and the reason', () => {
+  const cases: Array<[string[], string, string]> = [
+    [['service', 'upgrade'], 'Error: SERVICE: required argument is missing', 'SERVICE: Service (keystone, nova …)'],
+    [['service', 'upgrade', 'keystone'], 'Error: --tag: required flag is missing', 'see --help'],
+    [['service', 'upgrade', 'keystone', '--tag', 'x', '--serial', 'abc'], 'Error: --serial: expected an integer, not "abc"', 'see --help'],
+    [['service', 'upgrade', 'keystone', '--tag', 'x', '--serial', '0'], 'Error: --serial: expected an integer greater than or equal to 1, not "0"', 'see --help'],
+    [['service', 'upgrade', 'keystone', '--tag'], 'Error: --tag: needs a value', 'write --tag VALUE or --tag=VALUE'],
+    [['service', 'list', '--progress', 'jsn'], 'Error: --progress: must be one of auto, live, plain, json, none, not "jsn"', 'did you mean json?'],
+    [['service', 'list', '--sit', 'x'], 'Error: --sit: no such flag', 'did you mean --site?'],
+    [['system', 'history'], 'Error: NAME: required argument is missing', 'NAME: System container (etcd, registry).'],
+    [['service', 'list', 'extra'], 'Error: osctl service list takes no argument extra', 'see `osctl service list --help`'],
+    [['servce', 'list'], 'Error: osctl has no command servce list', 'did you mean `osctl service list`?'],
+    [['sytem', 'upgrade', 'etcd'], 'Error: osctl has no command sytem upgrade etcd', 'did you mean `osctl system upgrade`?'],
+    [['frobnicate'], 'Error: osctl has no command frobnicate', '`osctl help` lists every command'],
+  ]
+
+  // Every case as text; every third one with --json too (each run is a Node start: keep the file fast).
+  it.each(cases.map((c, i) => [c[0].join(' '), ...c, i % 3 === 0] as const))('osctl %s', async (_name, argv, headline, hint, withJson) => {
+    const [text, json] = await runAll(withJson ? [argv, [...argv, '--json']] : [argv], NOSITE)
+    expect(text.exitCode).toBe(2)
+    expect(text.stderr.split('\n')[0]).toBe(headline)
+    expect(text.stderr).toContain(`Hint: ${hint}`)
+    expect(text.stderr).not.toMatch(/\n\s+at |See more help|The following error|Parsing --/)
+    expect(text.stdout).toBe('')
+    if (!json) return
+    expect(json.exitCode).toBe(2)
+    const doc = JSON.parse(json.stdout)
+    expect(doc.ok).toBe(false)
+    expect(doc.error.code).toBe('USAGE')
+    expect(`${doc.error.location ? `${doc.error.location}: ` : ''}${doc.error.message}`).toBe(headline.replace(/^Error: /, ''))
+  })
+})
+
+describe('help', () => {
+  it('`osctl help`, `osctl -h` and `osctl --help` list the commands; `help CMD` and `CMD -h` show its help', async () => {
+    const [help, h, long, helpCmd, cmdH] = await runAll([['help'], ['-h'], ['--help'], ['help', 'service', 'upgrade'], ['service', 'upgrade', '-h']])
+    for (const r of [help, h, long]) {
+      expect(r.exitCode).toBe(0)
+      expect(r.stdout).toMatch(/^\s+deploy\s/m)
+      expect(r.stdout).toMatch(/^\s+service\s/m)
+    }
+    expect(help.stdout).toBe(long.stdout)
+    expect(h.stdout).toBe(long.stdout)
+    for (const r of [helpCmd, cmdH]) {
+      expect(r.exitCode).toBe(0)
+      expect(r.stdout).toContain('$ osctl service upgrade SERVICE --tag <value>')
+      expect(r.stdout).toContain('EXIT CODES')
+    }
+    expect(helpCmd.stdout).toBe(cmdH.stdout)
+  }, 60_000)
+})
+
+describe('notFoundError', () => {
+  const ids = ['deploy', 'service:list', 'service:upgrade', 'system:upgrade', 'image:build', 'genpwd']
+  const topics = ['service', 'system', 'image', 'lab']
+  it.each([
+    ['servce:list', 'osctl has no command servce list', 'did you mean `osctl service list`?'],
+    ['deplyo', 'osctl has no command deplyo', 'did you mean `osctl deploy`?'],
+    ['imag:bild', 'osctl has no command imag bild', 'did you mean `osctl image build`?'],
+    ['service:lst', 'osctl has no command service lst', 'did you mean `osctl service list`?'],
+    ['service:frob', 'osctl has no command service frob', '`osctl service --help` lists its commands: list, upgrade'],
+    ['sytem:frob', 'osctl has no command sytem frob', 'did you mean `osctl system …`?'],
+    ['genpwd:now:please', 'osctl genpwd takes no argument now please', 'see `osctl genpwd --help`'],
+  ])('%s', (id, message, hint) => {
+    const e = notFoundError(id, [], ids, topics)
+    expect(e.exitCode).toBe(2)
+    expect(e.message).toBe(message)
+    expect(e.hint).toContain(hint)
+  })
+})
