@@ -16,19 +16,28 @@ import {CACHE_DIR} from '../paths.js'
  */
 const LAYOUT = join(CACHE_DIR, 'oci-layout')
 const ARCHIVES = join(CACHE_DIR, 'oci-archives')
+/**
+ * skopeo rewrites the layout's index.json without a lock: two exports at once (parallel pushes,
+ * or two osctl on one machine) lose one of the tags. Exports hold this exclusively, reads shared.
+ */
+const LAYOUT_LOCK = join(CACHE_DIR, 'oci-layout.lock')
+const locked = (mode: 'shared' | 'exclusive', args: string[]) => ['flock', mode === 'shared' ? '-s' : '-x', '-w', '1800', LAYOUT_LOCK, 'skopeo', ...args]
 
 const idKey = (imageId: string) => imageId.replace(/^sha256:/, '').slice(0, 20)
 const exists = (p: string) => stat(p).then(() => true, () => false)
 
-async function skopeo(args: string[], what: string, hint: string): Promise<void> {
-  const r = await execa('skopeo', args, {reject: false, timeout: 600_000})
+async function skopeo(layout: 'shared' | 'exclusive', args: string[], what: string, hint: string): Promise<void> {
+  await mkdir(CACHE_DIR, {recursive: true})
+  const [cmd, ...rest] = locked(layout, args)
+  const r = await execa(cmd, rest, {reject: false, timeout: 2_400_000})
   if (r.exitCode !== 0) {
     throw new OsctlError('COMMAND_FAILED', `${what}: ${String(r.stderr).trim().split('\n').at(-1)}`, {hint})
   }
 }
 
 async function layoutHas(tag: string): Promise<boolean> {
-  const r = await execa('skopeo', ['inspect', '--raw', `oci:${LAYOUT}:${tag}`], {reject: false})
+  const [cmd, ...rest] = locked('shared', ['inspect', '--raw', `oci:${LAYOUT}:${tag}`])
+  const r = await execa(cmd, rest, {reject: false})
   return r.exitCode === 0
 }
 
@@ -43,7 +52,7 @@ export function localOci(localRef: string, imageId: string): Promise<string> {
       await mkdir(LAYOUT, {recursive: true})
       const oci = `oci:${LAYOUT}:${tag}`
       if (!(await layoutHas(tag))) {
-        await skopeo(['copy', '--quiet', `docker-daemon:${localRef}`, oci], `cannot export ${localRef} from the local engine`, 'Build it first: `osctl image build`.')
+        await skopeo('exclusive', ['copy', '--quiet', `docker-daemon:${localRef}`, oci], `cannot export ${localRef} from the local engine`, 'Build it first: `osctl image build`.')
       }
       return oci
     })().finally(() => inFlight.delete(tag))
@@ -55,6 +64,7 @@ export function localOci(localRef: string, imageId: string): Promise<string> {
 export async function publishImage(localRef: string, registryRef: string, imageId?: string): Promise<void> {
   const source = imageId ? await localOci(localRef, imageId) : `docker-daemon:${localRef}`
   await skopeo(
+    'shared',
     ['copy', '--quiet', '--dest-tls-verify=false', source, `docker://${registryRef}`],
     `cannot push ${localRef} to ${registryRef}`,
     'Check that the registry in osctl.yml runs (`osctl system status registry`) and is reachable from this machine.',
@@ -68,7 +78,7 @@ export async function ociArchiveStream(localRef: string, imageId: string): Promi
     await mkdir(ARCHIVES, {recursive: true})
     const partial = `${file}.${process.pid}.partial`
     try {
-      await skopeo(['copy', '--quiet', await localOci(localRef, imageId), `oci-archive:${partial}`], `cannot export ${localRef} as an OCI archive`, 'Build it first: `osctl image build`.')
+      await skopeo('shared', ['copy', '--quiet', await localOci(localRef, imageId), `oci-archive:${partial}`], `cannot export ${localRef} as an OCI archive`, 'Build it first: `osctl image build`.')
       await rename(partial, file)
     } finally {
       await rm(partial, {force: true})
