@@ -29,7 +29,8 @@ export function usageError(err: ParseError): OsctlError {
     .filter((l) => l.trim() !== '' && !/^See more help with --help/.test(l.trim()))
   const [first = 'invalid usage', ...rest] = text
   const flagDefs = err.parse?.input?.flags ?? {}
-  const usage = (message: string, location?: string, hint = HELP) => new OsctlError('USAGE', message, {location, hint, cause: err})
+  // No `cause`: oclif's wording is what this replaces, and would reappear in --json.
+  const usage = (message: string, location?: string, hint = HELP) => new OsctlError('USAGE', message, {location, hint})
 
   let m: RegExpExecArray | null
   if ((m = /^Parsing --(\S+)/.exec(first))) {

@@ -13,7 +13,7 @@ async function runAll(cases: string[][], env: Record<string, string> = {}): Prom
 // A site that does not exist: a usage error must be reported before the site is even read.
 const NOSITE = {OSCTL_SITE: '/nonexistent/osctl-usage-test'}
 
-describe.concurrent('usage errors keep the flag or argument and the reason', () => {
+describe('usage errors keep the flag or argument and the reason', () => {
   const cases: Array<[string[], string, string]> = [
     [['service', 'upgrade'], 'Error: SERVICE: required argument is missing', 'SERVICE: Service (keystone, nova …)'],
     [['service', 'upgrade', 'keystone'], 'Error: --tag: required flag is missing', 'see --help'],
@@ -29,21 +29,30 @@ describe.concurrent('usage errors keep the flag or argument and the reason', () 
     [['frobnicate'], 'Error: osctl has no command frobnicate', '`osctl help` lists every command'],
   ]
 
-  // Every case as text; every third one with --json too (each run is a Node start: keep the file fast).
-  it.each(cases.map((c, i) => [c[0].join(' '), ...c, i % 3 === 0] as const))('osctl %s', async (_name, argv, headline, hint, withJson) => {
-    const [text, json] = await runAll(withJson ? [argv, [...argv, '--json']] : [argv], NOSITE)
-    expect(text.exitCode).toBe(2)
-    expect(text.stderr.split('\n')[0]).toBe(headline)
-    expect(text.stderr).toContain(`Hint: ${hint}`)
-    expect(text.stderr).not.toMatch(/\n\s+at |See more help|The following error|Parsing --/)
-    expect(text.stdout).toBe('')
-    if (!json) return
-    expect(json.exitCode).toBe(2)
-    const doc = JSON.parse(json.stdout)
-    expect(doc.ok).toBe(false)
-    expect(doc.error.code).toBe('USAGE')
-    expect(`${doc.error.location ? `${doc.error.location}: ` : ''}${doc.error.message}`).toBe(headline.replace(/^Error: /, ''))
-  })
+  // One Node start per run, four at a time; every case as text, every third with --json too.
+  it('every case, as text and (some) as --json', async () => {
+    const argvs = cases.flatMap(([argv], i) => (i % 3 === 0 ? [argv, [...argv, '--json']] : [argv]))
+    const results = await runAll(argvs, NOSITE)
+    for (const [k, argv] of argvs.entries()) {
+      const r = results[k]
+      const json = argv.at(-1) === '--json'
+      const [, headline, hint] = cases.find(([a]) => a.join(' ') === (json ? argv.slice(0, -1) : argv).join(' '))!
+      const name = argv.join(' ')
+      expect(r.exitCode, name).toBe(2)
+      if (!json) {
+        expect(r.stderr.split('\n')[0], name).toBe(headline)
+        expect(r.stderr, name).toContain(`Hint: ${hint}`)
+        expect(r.stderr, name).not.toMatch(/\n\s+at |See more help|The following error|Parsing --/)
+        expect(r.stdout, name).toBe('')
+        continue
+      }
+      const doc = JSON.parse(r.stdout)
+      expect(doc.ok, name).toBe(false)
+      expect(doc.error.code, name).toBe('USAGE')
+      expect(`${doc.error.location ? `${doc.error.location}: ` : ''}${doc.error.message}`, name).toBe(headline.replace(/^Error: /, ''))
+      expect(r.stdout, name).not.toMatch(/See more help|Parsing --/)
+    }
+  }, 180_000)
 })
 
 describe('help', () => {
@@ -62,7 +71,7 @@ describe('help', () => {
       expect(r.stdout).toContain('EXIT CODES')
     }
     expect(helpCmd.stdout).toBe(cmdH.stdout)
-  }, 60_000)
+  }, 120_000)
 })
 
 describe('notFoundError', () => {
