@@ -74,7 +74,7 @@ async function refused(c: SiteCase): Promise<OsctlError> {
   dirs.push(dir)
   const started = Date.now()
   const err = await validate(dir, c.flags).then(() => undefined, (e: unknown) => e)
-  expect(Date.now() - started).toBeLessThan(c.maxMs ?? 5000)
+  expect(Date.now() - started).toBeLessThan(c.maxMs ?? 10_000)
   expect(err, 'accepted a malformed site').toBeInstanceOf(OsctlError)
   const e = err as OsctlError
   expect(e.exitCode).toBe(ExitCode.USAGE)
@@ -197,7 +197,7 @@ describe('the real CLI on a subset: exit 2, located, nothing echoed, nothing con
             const dir = await writeSite(c, opts)
             dirs.push(dir)
             const started = Date.now()
-            const r = await runCli([...argv, '--site', dir], {timeoutMs: 60_000})
+            const r = await runCli([...argv, '--site', dir], {timeoutMs: 120_000})
             return {name, r, expected, ms: Date.now() - started, json: argv.includes('--json')}
           }),
         )),
@@ -210,9 +210,11 @@ describe('the real CLI on a subset: exit 2, located, nothing echoed, nothing con
       expect(out, name).not.toContain(CANARY)
       expect(out, name).not.toContain('918273645')
       expect(out, name).not.toMatch(/\n\s+at \S+ \(|Unhandled|See more help/)
-      expect(ms, name).toBeLessThan(30_000)
+      // Generous: a Node start on a loaded 2-core machine takes seconds. What must never happen is
+      // waiting on a host (10 s per connection attempt) or on an endless file (no end at all).
+      expect(ms, name).toBeLessThan(90_000)
       if (json) expect(JSON.parse(r.stdout).ok, name).toBe(false)
     }
     expect(accepted, 'a connection reached a host or the registry').toBe(0)
-  }, 180_000)
+  }, 400_000)
 })

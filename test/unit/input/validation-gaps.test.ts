@@ -9,6 +9,7 @@ import {Overrides} from '../../../src/catalog/overrides.js'
 import {planDeploy} from '../../../src/catalog/plan.js'
 import {OsctlError, OsctlErrors} from '../../../src/errors.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
+import {renderConfig, renderInventory} from '../../../src/lab/site-files.js'
 import {generatePasswords} from '../../../src/site/genpwd.js'
 import {loadSite} from '../../../src/site/load-site.js'
 import {requiredSecrets} from '../../../src/site/secrets.js'
@@ -94,6 +95,19 @@ describe('inventory gaps that used to reach hosts', () => {
     expect(e.hint).toContain(`chmod 600 ${join(dir, 'passwords.yml')}`)
     await chmod(join(dir, 'passwords.yml'), 0o600)
     await expect(loadSite(dir, {forHosts: true})).resolves.toBeDefined()
+  })
+})
+
+describe('what lab up writes passes the host-facing checks', () => {
+  it.each([1, 2, 5])('a lab of %i host(s)', async (n) => {
+    const dir = await makeSite({'passwords.yml': null})
+    dirs.push(dir)
+    const spec = {lab: 'lab', hosts: Array.from({length: n}, (_, i) => ({name: `lab-${i + 1}`, address: `10.213.4.${11 + i}`})), control: n >= 3 ? 3 : 1}
+    await writeFile(join(dir, 'osctl.yml'), renderConfig(undefined, spec))
+    await writeFile(join(dir, 'inventory.yml'), renderInventory(undefined, spec))
+    await writeFile(join(dir, 'id_ed25519'), 'key\n', {mode: 0o600})
+    await generatePasswords(join(dir, 'passwords.yml'))
+    await expect(loadSite(dir, {forHosts: true})).resolves.toMatchObject({hosts: expect.any(Array)})
   })
 })
 
