@@ -117,7 +117,8 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
     // Both labs boot, bootstrap and receive the images at once: the slow part is pushing.
     const ups = await Promise.allSettled([aio.up(), two.up()])
     for (const u of ups) if (u.status === 'rejected') throw u.reason
-  })
+    // Ten images: a first build on a shared 2-core machine takes longer than the project's hook timeout.
+  }, 3_600_000)
   afterAll(async () => {
     await Promise.allSettled([aio.down(), two.down()])
   })
