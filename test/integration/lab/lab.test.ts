@@ -173,6 +173,6 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl lab (real Doc
     expect(await docker.raw.listContainers({all: true, filters})).toEqual([])
     expect((await docker.raw.listVolumes({filters})).Volumes ?? []).toEqual([])
     expect(await docker.raw.listNetworks({filters})).toEqual([])
-    expect(await cli(['lab', 'down', '--name', LAB])).toEqual({lab: LAB, containers: [], volumes: [], networks: []})
+    expect(await cli(['lab', 'down', '--name', LAB])).toMatchObject({ok: true, exitCode: 0, lab: LAB, containers: [], volumes: [], networks: []})
   })
 })
