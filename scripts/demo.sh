@@ -41,7 +41,7 @@ export OS_CLIENT_CONFIG_FILE="$SITE/clouds.yaml" OS_CLOUD=osctl
 openstack token issue -c expires -c project_id
 openstack endpoint list -c "Service Name" -c Interface -c URL
 
-step "7/8 upgrade nova-api alone to a new tag (its own build), then roll it back to the exact previous image"
+step "7/8 upgrade nova-api alone to a new tag (same content: tagged, not rebuilt), then roll it back to the exact previous image"
 if [[ -z "${OSCTL_DEMO_SERVICES:-}" || ",$OSCTL_DEMO_SERVICES," == *,nova,* ]]; then
   osctl image build nova-api --tag demo-2 --push
   osctl service upgrade nova-api --tag demo-2

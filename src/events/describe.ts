@@ -23,6 +23,7 @@ const DESCRIBE: Describers = {
   'image.build.step': (d) => ({status: 'progress', subject: d.image, text: `step ${d.step}/${d.of}: ${d.instruction}`}),
   'image.build.done': (d) => ({status: 'changed', subject: d.image, text: `built in ${s(d.seconds)} (${d.ref}, ${mb(d.bytes)})`}),
   'image.build.unchanged': (d) => ({status: 'unchanged', subject: d.image, text: `unchanged (${d.ref})`}),
+  'image.build.reused': (d) => ({status: 'changed', subject: d.image, text: `same content as ${d.from}: tagged ${d.ref}, not rebuilt`}),
   'image.build.skipped': (d) => ({status: 'skipped', subject: d.image, text: `skipped (parent failed: ${d.parent})`}),
   'image.build.failed': (d) => ({status: 'failed', subject: d.image, text: `failed after ${s(d.seconds)}: ${d.error}`, detail: d.logTail}),
   'image.push.start': (d) => ({status: 'start', subject: d.image, text: `pushing to ${d.registry}`}),

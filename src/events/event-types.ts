@@ -17,6 +17,7 @@ export interface EventData {
   'image.build.step': {image: string; step: number; of: number; instruction: string}
   'image.build.done': {image: string; ref: string; seconds: number; bytes: number}
   'image.build.unchanged': {image: string; ref: string}
+  'image.build.reused': {image: string; ref: string; from: string}
   'image.build.skipped': {image: string; parent: string}
   'image.build.failed': {image: string; seconds: number; error: string; logTail: string[]}
   'image.push.start': {image: string; registry: string}

@@ -13,7 +13,8 @@ import {ImageVars} from './image-vars.js'
 import {pushImages} from './push-images.js'
 import {LABELS} from '../labels.js'
 
-export type ImageStatus = 'built' | 'unchanged' | 'failed' | 'skipped'
+/** reused: the same content was already built under another name (another registry or tag) and is tagged, not rebuilt. */
+export type ImageStatus = 'built' | 'unchanged' | 'reused' | 'failed' | 'skipped'
 
 export interface ImageResult {
   name: string
@@ -52,14 +53,28 @@ export interface BuildImagesOptions {
 }
 
 
-/** Context hashes for every image of the graph, parents first (each includes its parents'). */
+/**
+ * Content hashes for every image of the graph, parents first (each includes its parents'). What a
+ * parent is called (registry, namespace, tag) is not content: FROM lines naming an osctl parent are
+ * hashed as that parent's name, so one content is built once per machine, whatever site or tag
+ * asks for it.
+ */
 export async function graphHashes(graph: ImageGraph): Promise<Map<string, string>> {
   const hashes = new Map<string, string>()
+  const byRef = new Map([...graph.images.values()].map((d) => [d.ref, d.name]))
   for (const name of graph.order) {
     const def = graph.images.get(name)!
-    hashes.set(name, await contextHash(def.dir, def.dockerfile, def.parents.map((p) => hashes.get(p)!)))
+    hashes.set(name, await contextHash(def.dir, contentDockerfile(def.dockerfile, byRef), def.parents.map((p) => hashes.get(p)!)))
   }
   return hashes
+}
+
+/** The rendered Dockerfile with every FROM token that names an osctl image replaced by `osctl-image:<name>`. */
+export function contentDockerfile(dockerfile: string, byRef: Map<string, string>): string {
+  return dockerfile
+    .split('\n')
+    .map((line) => (/^\s*FROM\s/i.test(line) ? line.replace(/\S+/g, (tok) => (byRef.has(tok) ? `osctl-image:${byRef.get(tok)}` : tok)) : line))
+    .join('\n')
 }
 
 /**
@@ -117,6 +132,12 @@ async function buildWhenReady(
   if (existing && existing.labels[LABELS.contextHash] === hash) {
     reporter.emit('image.build.unchanged', {image: def.name, ref: def.ref})
     return {...base, status: 'unchanged', seconds: seconds(), size: existing.size}
+  }
+  const same = (await opts.docker.listImages({[LABELS.contextHash]: hash}))[0]
+  if (same) {
+    await opts.docker.tagImage(same.id, def.ref)
+    reporter.emit('image.build.reused', {image: def.name, ref: def.ref, from: same.tags[0] ?? same.id})
+    return {...base, status: 'reused', seconds: seconds(), size: same.size}
   }
   return sem.use(async () => {
     // After a signal the builds running finish; none starts.

@@ -16,7 +16,7 @@ export async function pushImages(
 ): Promise<OsctlError[]> {
   const errors: OsctlError[] = []
   for (const image of images) {
-    if (image.status !== 'built' && image.status !== 'unchanged') continue
+    if (image.status === 'failed' || image.status === 'skipped') continue
     // One at a time: children reuse the layers their parent just pushed.
     {
       const started = Date.now()

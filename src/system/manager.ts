@@ -70,7 +70,9 @@ export class SystemManager {
     const imageId = await this.imageId(source)
     const needs = {args: def.args(ctx), env: def.env(ctx), mounts: def.mounts(ctx)}
     const specHash = sha(JSON.stringify({imageId, needs, unit: this.unitText(def, ctx, 0, 0)}))
-    if (st.current && st.current.specHash === specHash) {
+    // The reference counts like the content (as for service containers): a new tag is a new
+    // revision even when osctl reused the same content for it.
+    if (st.current && st.current.specHash === specHash && st.current.image === source.ref) {
       const unitOnDisk = await this.host.readFileIfExists(unitPath(name))
       const expected = await this.host.readFileIfExists(`${slotDir(name, st.current.slot)}/unit`)
       if (unitOnDisk && expected && unitOnDisk.equals(expected)) {

@@ -43,7 +43,7 @@ export default class ImageBuild extends OsctlCommand {
     })
     if (!this.jsonEnabled()) {
       const count = (s: string) => result.images.filter((i) => i.status === s).length
-      this.log(`${result.images.length} images: ${count('built')} built, ${count('unchanged')} unchanged`)
+      this.log(`${result.images.length} images: ${count('built')} built, ${count('reused')} reused, ${count('unchanged')} unchanged`)
     }
     return this.done(result)
   }

@@ -61,6 +61,9 @@ describe.skipIf(SKIP)('image build (real Docker)', () => {
     // This file is about the builder, not the whole catalog: it builds the system-container tree.
     systemImages = join(scratch, 'system-images')
     for (const name of ['base', 'etcd', 'registry']) await cp(join(REPO_ROOT, 'images', name), join(systemImages, name), {recursive: true})
+    // Content of this run's own (a content already built on this machine is reused, not rebuilt).
+    const baseFile = join(systemImages, 'base', 'Dockerfile.njk')
+    await writeFile(baseFile, `${await readFile(baseFile, 'utf8')}\nLABEL io.osctl.test-run="${TAG}"\n`)
   })
 
   afterAll(async () => {
@@ -113,7 +116,7 @@ describe.skipIf(SKIP)('image build (real Docker)', () => {
     expect(put.stdout).toBe('OK')
   })
 
-  it('--push sends every image to a registry started from the registry image', async () => {
+  it('--push sends every image to a registry started from the registry image; another registry reuses the same content, nothing rebuilt', async () => {
     const port = await freePort()
     const registry = `127.0.0.1:${port}`
     const c = `osctl-it-registry-${TAG}`
@@ -126,6 +129,12 @@ describe.skipIf(SKIP)('image build (real Docker)', () => {
     expect(r.exitCode, r.stderr).toBe(0)
     const {images} = JSON.parse(r.stdout) as {images: Array<Row & {pushed: boolean}>}
     expect(images.every((i) => i.pushed && i.ref === ref(i.name, registry))).toBe(true)
+    // A registry address is a name, not content: the images built for localhost:4000 are tagged.
+    expect(statuses(images)).toEqual({base: 'reused', etcd: 'reused', registry: 'reused'})
+    expect(eventsOf(r.stderr).filter((e) => e.code === 'image.build.reused').map((e) => [e.data.image, e.data.from])).toEqual(
+      ['base', 'etcd', 'registry'].map((n) => [n, ref(n)]),
+    )
+    for (const n of ['base', 'etcd', 'registry']) expect(await imageId(ref(n, registry))).toBe(await imageId(ref(n)))
     const catalog = await (await fetch(`http://${registry}/v2/_catalog`)).json()
     expect(catalog.repositories).toEqual(['osctl/base', 'osctl/etcd', 'osctl/registry'])
     const tags = await (await fetch(`http://${registry}/v2/osctl/etcd/tags/list`)).json()

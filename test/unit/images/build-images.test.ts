@@ -94,6 +94,26 @@ describe('buildImages', () => {
     expect(second.images.map((i) => i.contextHash)).toEqual(first.images.map((i) => i.contextHash))
   })
 
+  it('another registry or tag with the same content is tagged, not rebuilt; a content change still builds', async () => {
+    const dir = await copyShippedImages()
+    const first = await build(dir)
+    docker.builds.length = 0
+    rootfsCalls = 0
+    const other = {...VARS, registry: '10.9.9.9:4000', tag: 'other'}
+    const again = await build(dir, {vars: other})
+    expect(docker.builds).toHaveLength(0)
+    expect(rootfsCalls).toBe(0)
+    expect(statuses(again.images)).toEqual({base: 'reused', etcd: 'reused', registry: 'reused'})
+    expect(again.images.map((i) => i.contextHash)).toEqual(first.images.map((i) => i.contextHash))
+    for (const name of ['base', 'etcd', 'registry']) {
+      expect((await docker.inspectImage(`10.9.9.9:4000/osctl/${name}:other`))!.id).toBe((await docker.inspectImage(ref(name)))!.id)
+    }
+    expect(reporter.of('image.build.reused').map((e) => [e.data.image, e.data.from])).toEqual(['base', 'etcd', 'registry'].map((n) => [n, ref(n)]))
+    await appendFile(join(dir, 'etcd', 'Dockerfile.njk'), 'RUN true\n')
+    const changed = await build(dir, {vars: {...other, tag: 'third'}})
+    expect(statuses(changed.images)).toEqual({base: 'reused', etcd: 'built', registry: 'reused'})
+  })
+
   it('a changed file rebuilds that image and its descendants only', async () => {
     const dir = await copyShippedImages()
     await build(dir)

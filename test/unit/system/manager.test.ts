@@ -30,6 +30,15 @@ describe('SystemManager (two slots)', () => {
     expect(h.commands.filter((c) => c.startsWith('skopeo copy'))).toHaveLength(1)
   })
 
+  it('a new tag is a new revision even when it names the same content (as for service containers)', async () => {
+    const h = host()
+    h.registry.set('r:4000/osctl/demo:same', 'sha256:one')
+    const m = new SystemManager(h)
+    await m.apply(def, ctx, reg('1'))
+    expect(await m.apply(def, ctx, reg('same'), 'upgrade')).toMatchObject({status: 'upgraded', revision: 2, image: 'r:4000/osctl/demo:same'})
+    expect(await m.apply(def, ctx, reg('same'))).toMatchObject({status: 'unchanged', revision: 2})
+  })
+
   it('a spec change (env) is a new revision even with the same image', async () => {
     const h = host()
     const m = new SystemManager(h)
