@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     globalSetup: ['test/global-setup.ts'],
     projects: [
-      {test: {name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 60_000}},
+      {test: {name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000}},
       {
         test: {
           name: 'integration',

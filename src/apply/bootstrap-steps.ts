@@ -8,10 +8,43 @@ import {CONFIG_MOUNT, RenderedStep} from '../catalog/render.js'
 
 /**
  * A step runs again only when what it acts on changed: the image (new code, maybe new migrations),
- * the container's config (e.g. a new database URL), or the step itself.
+ * the container's config (e.g. a new database URL), or the step itself. With `imagePaths` only
+ * those paths of the image count (their fingerprint), not its id or tag: an upgrade to an image
+ * with the same migrations runs no db sync.
  */
-export function stepKey(step: RenderedStep, spec: ContainerSpec): string {
-  return createHash('sha256').update(JSON.stringify({image: spec.imageId, spec: specHash(spec), step})).digest('hex')
+export function stepKey(step: RenderedStep, spec: ContainerSpec, fingerprints: Record<string, string> = {}): string {
+  const sha = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex')
+  if (!step.imagePaths) return sha({image: spec.imageId, spec: specHash(spec), step})
+  const image = step.imagePaths.length === 0 ? '' : (fingerprints[fingerprintKey(spec.imageId, step.imagePaths)] ?? `unread:${spec.imageId}`)
+  return sha({image, spec: specHash({...spec, image: '', imageId: ''}), step})
+}
+
+/** Where a fingerprint of some paths of an image is cached (the ledger's fingerprints.json). */
+export const fingerprintKey = (imageId: string, paths: string[]) => `${imageId} ${paths.join(' ')}`
+
+/**
+ * sha256 over every file (path and content) under the paths, read by a one-shot container of the
+ * image. A path the image does not have is an error: a typo must not stop migrations forever.
+ */
+export async function readImageFingerprint(docker: ContainerClient, image: string, paths: string[], container: string, where: string): Promise<string> {
+  const name = `osctl-fingerprint-${container}`
+  const script = `for p in ${paths.join(' ')}; do [ -e "$p" ] || { echo "missing: $p"; exit 3; }; done; find ${paths.join(' ')} -type f | LC_ALL=C sort | xargs -r sha256sum | sha256sum`
+  await docker.removeContainer(name)
+  await docker.createContainer({name, image, command: ['sh', '-c', script], labels: {[LABELS.managed]: 'true'}, networkMode: 'none', restartPolicy: 'no'})
+  try {
+    await docker.startContainer(name)
+    const code = await docker.waitContainer(name, 120_000)
+    const out = (await docker.containerLogs(name, 5)).trim()
+    const fp = /^([0-9a-f]{64})\s/m.exec(out)?.[1]
+    if (code !== 0 || !fp) {
+      throw new OsctlError('CONFIG_INVALID', `${where}: cannot read ${paths.join(', ')} in ${image}: ${out.split('\n').at(-1) || `exit ${code}`}`, {
+        hint: 'image_paths of a bootstrap step in service.yml must exist in its container\'s image',
+      })
+    }
+    return `sha256:${fp}`
+  } finally {
+    await docker.removeContainer(name).catch(() => undefined)
+  }
 }
 
 export const stepContainerName = (container: string, step: string) => `osctl-bootstrap-${container}-${step}`

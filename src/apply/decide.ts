@@ -84,7 +84,7 @@ export function decideService(rs: RenderedService, seen: ObservedService, opts: 
   const keys = seen.bootstrapKeys
   const steps = rs.steps
     .filter((step) => !step.once || opts.runOnce)
-    .map((step) => ({step, key: stepKey(step, specs.find((s) => s.rc.name === step.container)!.spec)}))
+    .map((step) => ({step, key: stepKey(step, specs.find((s) => s.rc.name === step.container)!.spec, seen.fingerprints)}))
     .filter(({step, key}) => keys[step.name] !== key)
   return {
     service: rs.service,

@@ -5,7 +5,7 @@ import type {Host} from '../hosts/host.js'
 import {configDir} from '../catalog/container-spec.js'
 import type {RenderedService} from '../catalog/render.js'
 import {JournalFinding, journalFile, parseJournal} from '../revisions/journal.js'
-import {Ledger, RevisionRecord, serviceDir} from '../revisions/ledger.js'
+import {FINGERPRINTS, Ledger, RevisionRecord, serviceDir} from '../revisions/ledger.js'
 import {nextName} from './container-swap.js'
 import {serviceUnitName, serviceUnitPath} from './service-unit.js'
 
@@ -28,6 +28,8 @@ export interface ObservedService {
   record?: RevisionRecord
   nextRevision: number
   bootstrapKeys: Record<string, string>
+  /** The ledger's cache of image path fingerprints (bootstrap-steps.ts). */
+  fingerprints: Record<string, string>
   containers: Map<string, ObservedContainer>
 }
 
@@ -38,7 +40,7 @@ export interface ObservedService {
  */
 export async function observeService(host: Host, docker: ContainerClient, rs: RenderedService, imageIds: Map<string, string> = new Map()): Promise<ObservedService> {
   const dir = serviceDir(rs.service)
-  const files = [journalFile(rs.service), posix.join(dir, 'bootstrap.json'), ...rs.containers.flatMap((c) => [serviceUnitPath(c.name), ...Object.keys(c.files).map((f) => posix.join(configDir(c.name), f))])]
+  const files = [journalFile(rs.service), posix.join(dir, 'bootstrap.json'), posix.join(dir, FINGERPRINTS), ...rs.containers.flatMap((c) => [serviceUnitPath(c.name), ...Object.keys(c.files).map((f) => posix.join(configDir(c.name), f))])]
   const units = rs.containers.map((c) => serviceUnitName(c.name))
   const ledger = new Ledger(host)
   const [read, active, record, nextRevision, engine] = await Promise.all([
@@ -66,12 +68,14 @@ export async function observeService(host: Host, docker: ContainerClient, rs: Re
   }
   const journalText = text(journalFile(rs.service))
   const keys = text(posix.join(dir, 'bootstrap.json'))
+  const fingerprints = text(posix.join(dir, FINGERPRINTS))
   return {
     host: host.name,
     ...(journalText ? {journal: parseJournal(host.name, rs.service, journalText)} : {}),
     ...(record ? {record} : {}),
     nextRevision,
     bootstrapKeys: keys ? (JSON.parse(keys) as Record<string, string>) : {},
+    fingerprints: fingerprints ? (JSON.parse(fingerprints) as Record<string, string>) : {},
     containers,
   }
 }

@@ -9,11 +9,11 @@ import {Reporter, silentReporter} from '../events/reporters.js'
 import {Host, tailLines} from '../hosts/host.js'
 import {Journal, JournalOp, newOperationId, whoAmI} from '../revisions/journal.js'
 import {Ledger} from '../revisions/ledger.js'
-import {runBootstrapStep, stepKey} from './bootstrap-steps.js'
+import {fingerprintKey, readImageFingerprint, runBootstrapStep, stepKey} from './bootstrap-steps.js'
 import {waitContainerHealthy} from './container-health.js'
 import {dropPrevious, nextName, replaceContainer} from './container-swap.js'
 import {ContainerDecision, ServiceDecision, decideService} from './decide.js'
-import {observeService} from './observe.js'
+import {ObservedService, observeService} from './observe.js'
 import {serviceUnitName, serviceUnitPath} from './service-unit.js'
 
 export interface ContainerOutcome {
@@ -84,8 +84,25 @@ export class ServiceDeployer {
       imageIds.set(ref, image.id)
     }
     const seen = await observeService(this.host, this.docker, rs, imageIds)
+    await this.readFingerprints(rs, seen, opts.runOnce)
     const d = decideService(rs, seen, this.decideOptions(opts))
     return this.act(rs, d, opts, [...seen.containers].filter(([, c]) => c.spareNext).map(([name]) => name))
+  }
+
+  /** Image paths the steps about to be decided depend on: read once per image, then cached in the ledger. */
+  private async readFingerprints(rs: RenderedService, seen: ObservedService, runOnce: boolean): Promise<void> {
+    const missing = new Map<string, {image: string; paths: string[]; container: string}>()
+    for (const step of rs.steps.filter((s) => (!s.once || runOnce) && s.imagePaths?.length)) {
+      const c = rs.containers.find((x) => x.name === step.container)
+      const imageId = seen.containers.get(step.container)?.imageId
+      const key = imageId && fingerprintKey(imageId, step.imagePaths!)
+      if (c && key && !(key in seen.fingerprints)) missing.set(key, {image: c.imageRef, paths: step.imagePaths!, container: c.name})
+    }
+    if (missing.size === 0) return
+    for (const [key, m] of missing) seen.fingerprints[key] = await readImageFingerprint(this.docker, m.image, m.paths, m.container, this.host.name)
+    // Only the images wanted or running stay cached.
+    const ids = new Set([...seen.containers.values()].flatMap((c) => [c.imageId, c.actual?.imageId]))
+    await this.ledger.setFingerprints(rs.service, Object.fromEntries(Object.entries(seen.fingerprints).filter(([k]) => ids.has(k.split(' ')[0]))))
   }
 
   private decideOptions(opts: ApplyOptions) {

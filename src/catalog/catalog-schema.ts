@@ -60,6 +60,12 @@ const bootstrapStep = z.strictObject({
   user: z.string().min(1).optional(),
   /** Only on the first host of the service's group (schema migrations, keystone-manage bootstrap). */
   once: z.boolean().default(false),
+  /**
+   * Paths in the image whose content decides whether the step runs again (a db sync: the
+   * migrations). Without it any new image runs the step again; [] : the image never does (only its
+   * config and the step itself count, e.g. a keystone registration).
+   */
+  image_paths: z.array(z.string().regex(/^\/[^\s'"\\]*$/, 'must be an absolute path without spaces or quotes')).optional(),
   environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).default({}),
 })
 
@@ -68,7 +74,7 @@ const bootstrapStep = z.strictObject({
  * host), when anything changed in that deploy or the step never succeeded with this config:
  * e.g. nova's cell_v2 discover_hosts, which needs the computes deployed after nova itself.
  */
-const postDeployStep = bootstrapStep.omit({once: true})
+const postDeployStep = bootstrapStep.omit({once: true, image_paths: true})
 
 export const serviceSchema = z.strictObject({
   name,

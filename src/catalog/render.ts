@@ -39,6 +39,8 @@ export interface RenderedStep {
   container: string
   once: boolean
   env: Record<string, string>
+  /** See catalog-schema.ts `image_paths`; absent: the whole image counts. */
+  imagePaths?: string[]
 }
 
 export interface RenderedService {
@@ -134,6 +136,7 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
     container: s.container,
     once: s.once,
     env: Object.fromEntries(Object.entries(s.environment).map(([k, v]) => [k, str(v, ['bootstrap', si, 'environment', k])])),
+    ...(s.image_paths ? {imagePaths: s.image_paths} : {}),
   }))
   const postSteps = def.post_deploy.map((s, si): RenderedStep => ({
     name: s.name,

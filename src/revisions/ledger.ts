@@ -11,6 +11,8 @@ import {ContainerSpec} from '../catalog/container-spec.js'
  *     current                     the revision number in force, one line ("3\n")
  *     bootstrap.json              {"<step>": "<key>"}: key of the last successful run of each
  *                                 bootstrap step (sha256 of image id + rendered config + step)
+ *     fingerprints.json           {"<image id> <paths>": "sha256:…"}: image paths read for
+ *                                 steps with image_paths (bootstrap-steps.ts), a cache
  *     revisions/<n>/record.json   RevisionRecord (below)
  *     revisions/<n>/config/<container>/<file>   the rendered config dir exactly as deployed
  *     revisions/<n>/units/<unit>  the systemd unit text of each container
@@ -20,6 +22,7 @@ import {ContainerSpec} from '../catalog/container-spec.js'
  * "failed" after the health gate. The whole tree is root-only (0700): configs hold passwords.
  */
 export const SERVICES_ROOT = '/var/lib/osctl/services'
+export const FINGERPRINTS = 'fingerprints.json'
 
 export interface RevisionContainer {
   name: string
@@ -109,6 +112,17 @@ export class Ledger {
   async bootstrapKeys(service: string): Promise<Record<string, string>> {
     const raw = await this.host.readFileIfExists(posix.join(serviceDir(service), 'bootstrap.json'))
     return raw ? (JSON.parse(raw.toString('utf8')) as Record<string, string>) : {}
+  }
+
+  /** Fingerprints of image paths (bootstrap-steps.ts fingerprintKey → sha256), a cache: an image's content never changes. */
+  async fingerprints(service: string): Promise<Record<string, string>> {
+    const raw = await this.host.readFileIfExists(posix.join(serviceDir(service), FINGERPRINTS))
+    return raw ? (JSON.parse(raw.toString('utf8')) as Record<string, string>) : {}
+  }
+
+  async setFingerprints(service: string, fingerprints: Record<string, string>): Promise<void> {
+    await this.host.run(['install', '-d', '-m', '0700', SERVICES_ROOT, serviceDir(service)])
+    await this.host.writeFileAtomic(posix.join(serviceDir(service), FINGERPRINTS), JSON.stringify(fingerprints, null, 2) + '\n', {mode: 0o600})
   }
 
   async setBootstrapKey(service: string, step: string, key: string): Promise<void> {

@@ -1,3 +1,5 @@
+import {createHash} from 'node:crypto'
+
 import type {ContainerClient, ContainerCreateOptions, ContainerInfo, ImageInfo} from '../../src/docker/docker-client.js'
 import {OsctlError} from '../../src/errors.js'
 import {FakeDocker} from './fake-docker.js'
@@ -16,7 +18,13 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
   readonly exitCodes = new Map<string, number>()
   /** Container name → what it prints (its logs). */
   readonly output = new Map<string, string>()
+  /**
+   * Image id or ref → the content of its files, as far as a one-shot `… | sha256sum` (the fingerprint of
+   * image paths, bootstrap-steps.ts) sees it; default: the image id, so every image differs.
+   */
+  readonly imageContent = new Map<string, string>()
   private ids = 1
+  private readonly printed = new Map<string, string>()
 
   async pullImage(ref: string): Promise<ImageInfo> {
     this.calls.push(`pull ${ref}`)
@@ -40,7 +48,11 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
     if (this.containers.has(opts.name)) throw new Error(`Conflict: container name ${opts.name} in use`)
     const id = `c${this.ids++}`
     const image = this.images.get(opts.image) ?? [...this.images.values()].find((i) => i.id === opts.image)
-    this.containers.set(opts.name, {id, name: opts.name, image: opts.image, imageId: image?.id ?? opts.image, labels: {...opts.labels}, state: 'created', opts})
+    const imageId = image?.id ?? opts.image
+    this.containers.set(opts.name, {id, name: opts.name, image: opts.image, imageId, labels: {...opts.labels}, state: 'created', opts})
+    if (opts.command?.join(' ').includes('| sha256sum')) {
+      this.printed.set(id, `${createHash('sha256').update(this.imageContent.get(imageId) ?? this.imageContent.get(opts.image) ?? imageId).digest('hex')}  -\n`)
+    }
     return id
   }
 
@@ -86,8 +98,8 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
   }
 
   async containerLogs(name: string): Promise<string> {
-    this.mustGet(name)
-    return this.output.get(name) ?? ''
+    const c = this.mustGet(name)
+    return this.output.get(name) ?? this.printed.get(c.id) ?? ''
   }
 
   /**
@@ -104,8 +116,9 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
 
   /** Names of containers created (not steps) in call order. */
   /** Containers created, by the name they serve under (the swap creates `<name>.next`, then renames it). */
+  /** Service containers created (not the one-shot bootstrap steps and image fingerprints). */
   created(): string[] {
-    return this.calls.filter((c) => c.startsWith('create ') && !c.includes('osctl-bootstrap-')).map((c) => c.slice(7).replace(/\.next$/, ''))
+    return this.calls.filter((c) => c.startsWith('create ') && !/osctl-(bootstrap|fingerprint)-/.test(c)).map((c) => c.slice(7).replace(/\.next$/, ''))
   }
 
   /** Image id → message: the engine refuses (409) to remove it, as when a container appeared meanwhile. */

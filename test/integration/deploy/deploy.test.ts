@@ -189,6 +189,9 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     expect((await sh('docker exec keystone cat /etc/osctl-build')).stdout.trim()).toBe(up)
     expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
     expect(JSON.parse(u.stdout).backup).toMatchObject({service: 'keystone', databases: ['keystone']})
+    // The new image carries keystone's migrations unchanged: no db sync; the bootstrap step (whole image) runs.
+    const ran = eventsOf(u.stderr).filter((e) => e.code === 'service.step.start').map((e) => e.data.step)
+    expect(ran).toEqual(['bootstrap'])
     // What a schema migration of the new version would leave behind.
     const sql = (q: string) => sh(`docker exec mariadb mariadb -N -e "${q}"`)
     expect((await sql('CREATE TABLE keystone.osctl_migrated (id INT)')).exitCode).toBe(0)

@@ -131,7 +131,7 @@ describe.skipIf(SKIP)('image build (real Docker)', () => {
     expect(images.every((i) => i.pushed && i.ref === ref(i.name, registry))).toBe(true)
     // A registry address is a name, not content: the images built for localhost:4000 are tagged.
     expect(statuses(images)).toEqual({base: 'reused', etcd: 'reused', registry: 'reused'})
-    expect(eventsOf(r.stderr).filter((e) => e.code === 'image.build.reused').map((e) => [e.data.image, e.data.from])).toEqual(
+    expect(eventsOf(r.stderr).filter((e) => e.code === 'image.build.reused').map((e) => [e.data.image, e.data.from]).sort()).toEqual(
       ['base', 'etcd', 'registry'].map((n) => [n, ref(n)]),
     )
     for (const n of ['base', 'etcd', 'registry']) expect(await imageId(ref(n, registry))).toBe(await imageId(ref(n)))

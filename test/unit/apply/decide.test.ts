@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {decideService, type DecideOptions} from '../../../src/apply/decide.js'
 import type {ObservedContainer, ObservedService} from '../../../src/apply/observe.js'
-import {stepKey} from '../../../src/apply/bootstrap-steps.js'
+import {fingerprintKey, stepKey} from '../../../src/apply/bootstrap-steps.js'
 import {renderServiceUnit} from '../../../src/apply/service-unit.js'
 import {loadCatalog} from '../../../src/catalog/catalog.js'
 import {LABELS, desiredSpec, specHash} from '../../../src/catalog/container-spec.js'
@@ -43,14 +43,15 @@ function converged(rs: RenderedService, revision: number, change: (c: ObservedCo
     containers.set(rc.name, o)
     record.containers.push({name: rc.name, image: rc.imageRef, imageId: IMAGE, spec, hash: specHash(spec), unitName: '', changed: []})
   }
-  const bootstrapKeys = Object.fromEntries(rs.steps.map((s) => [s.name, stepKey(s, record.containers.find((c) => c.name === s.container)!.spec)]))
-  return {host: 'lab-1', record, nextRevision: revision + 1, bootstrapKeys, containers}
+  const fingerprints = Object.fromEntries(rs.steps.filter((s) => s.imagePaths?.length).map((s) => [fingerprintKey(IMAGE, s.imagePaths!), 'sha256:migrations-1']))
+  const bootstrapKeys = Object.fromEntries(rs.steps.map((s) => [s.name, stepKey(s, record.containers.find((c) => c.name === s.container)!.spec, fingerprints)]))
+  return {host: 'lab-1', record, nextRevision: revision + 1, bootstrapKeys, fingerprints, containers}
 }
 
 describe('decideService', () => {
   it('an empty host: revision 1, every container created, every step run (once steps on the first host only)', async () => {
     const rs = await nova()
-    const empty: ObservedService = {host: 'lab-1', nextRevision: 1, bootstrapKeys: {}, containers: new Map(rs.containers.map((c) => [c.name, {spareNext: false, unitActive: false, configs: {}, imageId: IMAGE}]))}
+    const empty: ObservedService = {host: 'lab-1', nextRevision: 1, bootstrapKeys: {}, fingerprints: {}, containers: new Map(rs.containers.map((c) => [c.name, {spareNext: false, unitActive: false, configs: {}, imageId: IMAGE}]))}
     const d = decideService(rs, empty, opts)
     expect(d).toMatchObject({revision: 1, newRevision: true, journaled: true})
     expect(d.containers.map((c) => [c.rc.name, c.action, c.reasons])).toEqual(rs.containers.map((c) => [c.name, 'create', ['new']]))
@@ -99,6 +100,25 @@ describe('decideService', () => {
     const rs = await nova()
     const d = decideService(rs, converged(rs, 3, (o, name) => name === 'nova-api' && delete o.imageId), opts)
     expect(d.containers.find((c) => c.rc.name === 'nova-api')).toMatchObject({action: 'recreate', reasons: ['image']})
+  })
+
+  it('a new image runs db-sync only when its migrations differ, and never a step that depends on config alone', async () => {
+    const rs = await nova()
+    const NEW = 'sha256:bbb'
+    const paths = rs.steps.find((s) => s.name === 'db-sync')!.imagePaths!
+    expect(paths).toEqual(['/usr/lib/python3/dist-packages/nova/db'])
+    expect(rs.steps.find((s) => s.name === 'keystone-register')!.imagePaths).toEqual([])
+    const upgraded = (fp: string) => {
+      const seen = converged(rs, 3, (o) => (o.imageId = NEW))
+      seen.fingerprints[fingerprintKey(NEW, paths)] = fp
+      return decideService(rs, seen, opts)
+    }
+    const same = upgraded('sha256:migrations-1')
+    expect(same.containers.every((c) => c.action === 'recreate' && c.reasons.includes('image'))).toBe(true)
+    expect(same.steps).toEqual([])
+    expect(upgraded('sha256:migrations-2').steps.map((s) => s.step.name)).toEqual(['db-sync'])
+    // Not read yet (a dry run does not start containers): counted as changed.
+    expect(decideService(rs, converged(rs, 3, (o) => (o.imageId = NEW)), opts).steps.map((s) => s.step.name)).toEqual(['db-sync'])
   })
 
   it('a planned revision number wins over the host next one (upgrade plans it once)', async () => {

@@ -66,7 +66,12 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(keyFiles('lab-1').every((k) => /^[A-Za-z0-9_-]{43}=$/.test(k ?? ''))).toBe(true)
     expect(new Set(keyFiles('lab-1')).size).toBe(4)
     expect(keyFiles('lab-2')).toEqual(keyFiles('lab-1'))
-    expect([...e1.containers.keys()].some((n) => n.startsWith('osctl-bootstrap-'))).toBe(false)
+    expect([...e1.containers.keys()].some((n) => /^osctl-(bootstrap|fingerprint)-/.test(n))).toBe(false)
+    // keystone's db-sync depends on its migrations: read once per image, cached in the ledger.
+    expect(e1.calls.filter((x) => x === 'create osctl-fingerprint-keystone')).toHaveLength(1)
+    expect(Object.keys(JSON.parse(hosts.get('lab-1')!.text('/var/lib/osctl/services/keystone/fingerprints.json')!))).toEqual([
+      `${e1.containers.get('keystone')!.imageId} /usr/lib/python3/dist-packages/keystone/common/sql`,
+    ])
 
     const h1 = hosts.get('lab-1')!
     const unit = h1.text('/etc/systemd/system/osctl-svc-keystone.service')!

@@ -21,7 +21,7 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
 
   beforeEach(async () => {
     site = testSite()
-    lab = fakeLab(site, [...registryRefs(SERVICES, ['zed']), ...registryRefs(['keystone'], ['2', 'bad'])], (c) => `-- dump of ${c.argv!.slice(c.argv!.indexOf('--databases') + 1).join(' ')}\n`)
+    lab = fakeLab(site, [...registryRefs(SERVICES, ['zed']), ...registryRefs(['keystone'], ['2', '3', 'bad'])], (c) => `-- dump of ${c.argv!.slice(c.argv!.indexOf('--databases') + 1).join(' ')}\n`)
     ;({hosts, engines} = lab)
     for (const [name, h] of hosts) {
       // keystone:bad crashes at start: no answer on :5000 and the container has exited.
@@ -58,6 +58,20 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     expect(engines.get('lab-2')!.containers.has('keystone.prev')).toBe(false)
   })
 
+  it('an upgrade to an image with the same migrations runs no db-sync (it still runs the steps that depend on the whole image); other migrations run it', async () => {
+    const e1 = engines.get('lab-1')!
+    e1.imageContent.set('10.0.0.11:4000/osctl/keystone:2', e1.containers.get('keystone')!.imageId)
+    const steps = () => e1.calls.filter((x) => x.startsWith('create osctl-bootstrap-keystone-')).map((x) => x.slice('create osctl-bootstrap-keystone-'.length))
+    const before = steps().length
+    const c = await ctx()
+    await upgradeService(c, c.catalog.get('keystone')!, site.hosts, {tag: '2', serial: 2, reporter: new RecordingReporter(), verifyImages: noRegistryCheck})
+    expect(e1.containers.get('keystone')!.image).toBe('10.0.0.11:4000/osctl/keystone:2')
+    expect(steps().slice(before)).toEqual(['bootstrap'])
+    const mid = steps().length
+    await upgradeService(await ctx(), c.catalog.get('keystone')!, site.hosts, {tag: '3', serial: 2, reporter: new RecordingReporter(), verifyImages: noRegistryCheck})
+    expect(steps().slice(mid)).toEqual(['db-sync', 'bootstrap'])
+  })
+
   it('a batch that never becomes healthy is restored, later batches are untouched, exit 4', async () => {
     const c = await ctx()
     const err = await upgradeService(c, c.catalog.get('keystone')!, site.hosts, {tag: 'bad', serial: 1, reporter: new RecordingReporter(), verifyImages: noRegistryCheck}).catch((e: unknown) => e)
@@ -91,7 +105,9 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     e.addImage('10.0.0.11:4000/osctl/keystone:2', overlap)
     e.addImage('10.0.0.11:4000/osctl/keystone:bad', overlap)
     // The fake's logs: a container from :2 says it is ready; one from :bad crashes while loading.
+    const logs = e.containerLogs.bind(e)
     e.containerLogs = async (name: string) => {
+      if (name.startsWith('osctl-fingerprint-')) return logs(name)
       const c = e.containers.get(name)
       if (!c?.image.endsWith(':bad')) return 'ready to serve\n'
       c.state = 'exited'
