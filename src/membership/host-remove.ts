@@ -7,6 +7,7 @@ import type {Host} from '../hosts/host.js'
 import {clientConfig} from '../ops/client-config.js'
 import {journalFile} from '../revisions/journal.js'
 import {serviceDir} from '../revisions/ledger.js'
+import {assertSecrets, secretValue} from '../site/secrets.js'
 import {serviceRegistry} from '../site/service-registry.js'
 import type {Site, SiteHost} from '../site/types.js'
 import {SYSTEM_CONTAINERS, SYSTEM_DATA_DIR} from '../system/definitions.js'
@@ -121,6 +122,8 @@ export async function removeHost(site: Site, name: string, opts: {drain: boolean
     }
   }
   const steps = planRemoval({runs, drain: opts.drain, name, novaVia: novaVia?.name, etcd})
+  // Before the first step: a drain never stops halfway for want of a password.
+  if (steps.some((s) => s.kind === 'nova-disable')) assertSecrets(site, {keystone_admin_password: [`host remove --drain (nova-compute of ${name})`]})
   for (const step of steps) {
     await runStep(step, {site, target, host, deps, edit, novaVia})
     opts.onStep?.(step)
@@ -133,7 +136,7 @@ async function runStep(step: RemoveStep, c: {site: Site; target: SiteHost; host:
   switch (step.kind) {
     case 'nova-disable':
     case 'nova-delete': {
-      const password = c.site.passwords.keystone_admin_password ?? ''
+      const password = secretValue(c.site.passwords, 'keystone_admin_password')
       await novaComputeService(c.deps.docker(byName(step.via)), step.via, step.kind === 'nova-disable' ? 'disable' : 'delete', {authUrl: clientConfig(c.site).authUrl, password, host: c.target.name})
       return
     }

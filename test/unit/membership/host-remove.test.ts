@@ -148,6 +148,14 @@ describe('host remove on hosts (fakes)', () => {
     expect(await inventory()).toContain('control: [ctl-1]\n')
   })
 
+  it('a drain that would need a missing password is refused before anything stops', async () => {
+    await service('cmp-1', 'nova-compute')
+    site = {...site, passwords: {}}
+    expect(await run('cmp-1', true).catch((e) => e)).toMatchObject({exitCode: 2, message: expect.stringMatching(/^password keystone_admin_password is missing/)})
+    expect(timeline).toEqual([])
+    expect(await inventory()).toBe(INVENTORY)
+  })
+
   it('an unreachable host is an error (exit 5) and the inventory is kept', async () => {
     hosts.get('cmp-2')!.down = true
     expect(await run('cmp-2', false).catch((e) => e)).toMatchObject({code: 'HOST_UNREACHABLE', exitCode: 5})
