@@ -41,6 +41,14 @@ export async function loadFile<S extends z.ZodType>(file: string, spec: FileSpec
     errors.push(new OsctlError('CONFIG_MISSING', `${file} does not exist`, {location: file, hint: MISSING_SITE_HINT, details: {missingFile: file}}))
     return {}
   }
+  return checkSource(src, spec, errors)
+}
+
+/**
+ * The checks loadFile runs once a file is read, on a source that may exist only in memory (an
+ * inventory.yml about to be written by `osctl host add`): the same rules, the same messages.
+ */
+export function checkSource<S extends z.ZodType>(src: YamlSource, spec: FileSpec<S>, errors: OsctlError[]): LoadedFile<S> {
   const syntax = src.syntaxErrors()
   if (syntax.length > 0) {
     // After a syntax error the tree is a guess; validating it would report phantom problems.

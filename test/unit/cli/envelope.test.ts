@@ -10,6 +10,8 @@ import {OsctlError} from '../../../src/errors.js'
 import type Bootstrap from '../../../src/commands/bootstrap.js'
 import type Deploy from '../../../src/commands/deploy.js'
 import type Genpwd from '../../../src/commands/genpwd.js'
+import type HostAdd from '../../../src/commands/host/add.js'
+import type HostRemove from '../../../src/commands/host/remove.js'
 import type ImageBuild from '../../../src/commands/image/build.js'
 import type ImageList from '../../../src/commands/image/list.js'
 import type ImagePrune from '../../../src/commands/image/prune.js'
@@ -17,6 +19,7 @@ import type LabDown from '../../../src/commands/lab/down.js'
 import type LabStatus from '../../../src/commands/lab/status.js'
 import type LabUp from '../../../src/commands/lab/up.js'
 import type PostDeploy from '../../../src/commands/post-deploy.js'
+import type SiteImport from '../../../src/commands/site/import.js'
 import type ServiceHistory from '../../../src/commands/service/history.js'
 import type ServiceList from '../../../src/commands/service/list.js'
 import type ServiceLogs from '../../../src/commands/service/logs.js'
@@ -39,6 +42,8 @@ const COMMANDS = {
   bootstrap: null as unknown as Result<typeof Bootstrap>,
   deploy: null as unknown as Result<typeof Deploy>,
   genpwd: null as unknown as Result<typeof Genpwd>,
+  'host:add': null as unknown as Result<typeof HostAdd>,
+  'host:remove': null as unknown as Result<typeof HostRemove>,
   'image:build': null as unknown as Result<typeof ImageBuild>,
   'image:list': null as unknown as Result<typeof ImageList>,
   'image:prune': null as unknown as Result<typeof ImagePrune>,
@@ -46,6 +51,7 @@ const COMMANDS = {
   'lab:status': null as unknown as Result<typeof LabStatus>,
   'lab:up': null as unknown as Result<typeof LabUp>,
   'post-deploy': null as unknown as Result<typeof PostDeploy>,
+  'site:import': null as unknown as Result<typeof SiteImport>,
   'service:history': null as unknown as Result<typeof ServiceHistory>,
   'service:list': null as unknown as Result<typeof ServiceList>,
   'service:logs': null as unknown as Result<typeof ServiceLogs>,
@@ -139,7 +145,7 @@ describe('every command prints the envelope with --json', () => {
     ['system', 'remove', 'etcd', '--yes'],
     ['image', 'prune'],
   ]
-  const others: string[][] = [['deploy'], ['service', 'upgrade', 'keystone', '--tag', 't2'], ['system', 'upgrade', 'etcd', '--tag', 't2'], ['genpwd'], ['post-deploy'], ['lab', 'status', '--name', 'no-such-lab'], ['lab', 'up', '--hosts', '0'], ['lab', 'down', '--name', 'no-such-lab'], ['image', 'list', '--images-dir', '/nonexistent'], ['image', 'build', 'no-such-image']]
+  const others: string[][] = [['deploy'], ['service', 'upgrade', 'keystone', '--tag', 't2'], ['system', 'upgrade', 'etcd', '--tag', 't2'], ['genpwd'], ['post-deploy'], ['lab', 'status', '--name', 'no-such-lab'], ['lab', 'up', '--hosts', '0'], ['lab', 'down', '--name', 'no-such-lab'], ['image', 'list', '--images-dir', '/nonexistent'], ['image', 'build', 'no-such-image'], ['host', 'add', 'h1', '--address', '10.9.9.9', '--group', 'compute'], ['host', 'remove', 'h2'], ['site', 'import', '--from-kolla', '/nonexistent', '--site', '/nonexistent/out']]
 
   const check = (argv: string[], r: {exitCode: number; stdout: string; stderr: string}) => {
     const name = argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')
@@ -149,7 +155,7 @@ describe('every command prints the envelope with --json', () => {
     } catch {
       throw new Error(`${argv.join(' ')}: stdout is not one JSON document:\n${r.stdout}\n${r.stderr}`)
     }
-    expect(doc.command, argv.join(' ')).toBe(name.startsWith('lab') || name.startsWith('image') || name.startsWith('service') || name.startsWith('system') ? name : argv[0])
+    expect(doc.command, argv.join(' ')).toBe(name.startsWith('lab') || name.startsWith('image') || name.startsWith('service') || name.startsWith('system') || name.startsWith('host') || name.startsWith('site') ? name : argv[0])
     expect(doc.exitCode, argv.join(' ')).toBe(r.exitCode)
     expect(doc.ok, argv.join(' ')).toBe(r.exitCode === 0)
     expect(Array.isArray(doc.hosts), argv.join(' ')).toBe(true)

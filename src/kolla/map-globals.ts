@@ -1,0 +1,140 @@
+import {isMap, isScalar} from 'yaml'
+
+import {knownServices} from '../site/service-catalog.js'
+import type {YamlSource} from '../site/yaml-source.js'
+
+/** One kolla setting osctl took over: where it was, and the osctl key it became. */
+export interface Mapped {
+  from: string
+  key: string
+  to: string
+}
+
+/** One kolla setting osctl could not take over, and why. */
+export interface Unmapped {
+  location: string
+  key: string
+  reason: string
+}
+
+export interface GlobalsMapping {
+  /** osctl.yml keys (snake_case, as written). */
+  config: Record<string, unknown>
+  /** Registry host part, when globals name one (the import puts the deploy host there). */
+  registryHost?: string
+  mapped: Mapped[]
+  unmapped: Unmapped[]
+}
+
+/** kolla's enable_<x> → the osctl services it turns on or off. */
+const ENABLE: Record<string, string[]> = {
+  enable_keystone: ['keystone'],
+  enable_glance: ['glance'],
+  enable_placement: ['placement'],
+  enable_nova: ['nova', 'nova-compute'],
+  enable_mariadb: ['mariadb'],
+  enable_memcached: ['memcached'],
+  enable_rabbitmq: ['rabbitmq'],
+}
+
+/** Settings osctl has no counterpart for yet, with the reason the report gives. */
+const WHY: Array<[RegExp, string]> = [
+  [/^kolla_(internal|external)_(vip_address|fqdn)$/, 'osctl has no VIP yet (no keepalived/haproxy): clients use the first control host'],
+  [/^nova_compute_virt_type$/, "osctl's nova-compute runs nova's fake driver (no libvirt yet)"],
+  [/^neutron_|^enable_neutron/, 'osctl deploys no neutron yet'],
+  [/_interface$/, 'osctl uses network_interface (and api_interface) for every service'],
+  [/^docker_registry_(insecure|username|password)$/, "osctl's site registry is plain HTTP without accounts"],
+  [/^kolla_enable_tls|_tls_|^kolla_copy_ca|^kolla_certificates/, 'TLS is not done in osctl yet'],
+  [/^openstack_region_name$/, 'osctl names its one region RegionOne'],
+  [/^enable_/, 'osctl does not deploy this service'],
+]
+
+const TEMPLATE = /\{\{|\{%/
+
+/**
+ * globals.yml → osctl.yml: every key osctl has a counterpart for, and every other key the file
+ * sets (comments and unset defaults are not settings) in the unmapped list, at its line.
+ */
+export function mapGlobals(src: YamlSource): GlobalsMapping {
+  const out: GlobalsMapping = {config: {}, mapped: [], unmapped: []}
+  const root = src.doc.contents
+  if (!isMap(root)) return out
+  const where = (key: string) => src.locate([key], {key: true})
+  const take = (key: string, to: string, value: unknown) => {
+    out.config[to] = value
+    out.mapped.push({from: where(key), key, to})
+  }
+  const skip = (key: string, reason: string) => out.unmapped.push({location: where(key), key, reason})
+  let enabled = [...knownServices()]
+  let touched = false
+  for (const pair of root.items) {
+    if (!isScalar(pair.key)) continue
+    const key = String(pair.key.value)
+    const node = pair.value
+    const value = isScalar(node) ? node.value : undefined
+    const text = value === undefined || value === null ? undefined : String(value)
+    if (text !== undefined && TEMPLATE.test(text)) {
+      // kolla's own default (api_interface: "{{ network_interface }}") is osctl's default too.
+      if (!(key === 'api_interface' && /^\{\{\s*network_interface\s*\}\}$/.test(text.trim()))) skip(key, `a Jinja expression osctl cannot evaluate (${text.trim()}); write the value itself in osctl.yml`)
+      continue
+    }
+    if (text === undefined) {
+      skip(key, isScalar(node) ? 'no value' : 'a list or mapping osctl has no counterpart for')
+      continue
+    }
+    if (key in ENABLE) {
+      const on = toBool(value)
+      if (on === undefined) skip(key, `not yes/no (${text})`)
+      else {
+        enabled = on ? [...new Set([...enabled, ...ENABLE[key]])] : enabled.filter((s) => !ENABLE[key].includes(s))
+        touched = true
+        out.mapped.push({from: where(key), key, to: 'enabled_services'})
+      }
+      continue
+    }
+    switch (key) {
+      case 'openstack_release':
+        take(key, 'openstack_release', text)
+        continue
+      case 'openstack_tag':
+        take(key, 'image_tag', text)
+        continue
+      case 'network_interface':
+        take(key, 'network_interface', text)
+        continue
+      case 'api_interface':
+        take(key, 'api_interface', text)
+        continue
+      case 'docker_namespace':
+        take(key, 'namespace', text)
+        continue
+      case 'docker_registry': {
+        const m = /^(\[[^\]]+\]|[^:/]+)(?::(\d+))?$/.exec(text)
+        if (!m) skip(key, `not HOST[:PORT] (${text})`)
+        else {
+          take(key, 'registry', `${m[1]}:${m[2] ?? '5000'}`)
+          out.registryHost = m[1].replace(/^\[|\]$/g, '')
+        }
+        continue
+      }
+      case 'kolla_base_distro':
+        if (text === 'debian') take(key, 'base_distro', text)
+        else skip(key, `osctl builds its images on Debian, not ${text}`)
+        continue
+      case 'enable_etcd':
+        skip(key, 'osctl always runs etcd, as a system container on the control hosts')
+        continue
+    }
+    if (key.startsWith('enable_') && toBool(value) === false) continue // off in kolla, absent in osctl: nothing lost
+    skip(key, WHY.find(([re]) => re.test(key))?.[1] ?? 'no osctl counterpart')
+  }
+  if (touched && enabled.length !== knownServices().length) out.config.enabled_services = knownServices().filter((s) => enabled.includes(s))
+  return out
+}
+
+/** kolla's yes/no, true/false (YAML 1.2 reads `yes` as a string). */
+export function toBool(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value
+  const t = String(value).toLowerCase()
+  return ['yes', 'true', 'on', '1'].includes(t) ? true : ['no', 'false', 'off', '0'].includes(t) ? false : undefined
+}

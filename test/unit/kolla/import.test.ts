@@ -1,0 +1,133 @@
+import {cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+
+import {groupHosts, hostVar, parseIniInventory} from '../../../src/kolla/ini-inventory.js'
+import {ImportResult, importKolla} from '../../../src/kolla/import-site.js'
+import {loadSite} from '../../../src/site/load-site.js'
+import {knownServices} from '../../../src/site/service-catalog.js'
+import {requiredSecrets} from '../../../src/site/secrets.js'
+
+const FIXTURE = join(import.meta.dirname, '../../fixtures/kolla')
+let work: string
+let kolla: string
+beforeEach(async () => {
+  work = await mkdtemp(join(tmpdir(), 'osctl-kolla-'))
+  kolla = join(work, 'kolla')
+  await cp(FIXTURE, kolla, {recursive: true})
+})
+afterEach(async () => {
+  await rm(work, {recursive: true, force: true})
+})
+
+const where = (r: ImportResult, key: string) => r.unmapped.find((u) => u.key === key)
+
+describe('site import --from-kolla (a realistic kolla config)', () => {
+  it('writes a site the loader accepts: release, tag, registry on its host, namespace, interfaces, hosts with ssh settings, groups through :children', async () => {
+    const out = join(work, 'site')
+    const r = await importKolla({from: kolla, out})
+    expect((await readdir(out)).sort()).toEqual(['inventory.yml', 'osctl.yml', 'passwords.yml'])
+    expect((await stat(join(out, 'passwords.yml'))).mode & 0o777).toBe(0o600)
+    const site = await loadSite(out)
+    expect(site.config).toMatchObject({
+      openstackRelease: '2023.1', imageTag: '2023.1-site3', baseDistro: 'debian', registry: '10.20.0.11:4000', namespace: 'site3',
+      networkInterface: 'ens3', apiInterface: 'ens3', enabledServices: [...knownServices()],
+    })
+    const key = join(kolla, 'keys/id_kolla')
+    expect(site.hosts).toEqual([
+      {name: 'ctl01', address: '10.20.0.11', ssh: {user: 'root', port: 22, keyFile: key}, groups: ['deploy', 'control']},
+      {name: 'ctl02', address: 'ctl02', ssh: {user: 'root', port: 22, keyFile: key}, groups: ['control']},
+      {name: 'ctl03', address: 'ctl03', ssh: {user: 'root', port: 22, keyFile: key}, groups: ['control']},
+      {name: 'cmp01', address: '10.20.0.21', ssh: {user: 'root', port: 22, keyFile: key}, groups: ['compute']},
+      {name: 'cmp02', address: '10.20.0.22', ssh: {user: 'root', port: 2222, keyFile: key}, groups: ['compute']},
+    ])
+    expect(await readFile(join(out, 'inventory.yml'), 'utf8')).toContain(`defaults:\n  ssh_user: root\n  ssh_key: ${key}\nhosts:\n  ctl01: {address: 10.20.0.11}\n`)
+    expect(await readFile(join(out, 'osctl.yml'), 'utf8')).toContain('# from globals.yml:32:1 docker_registry\nregistry: "10.20.0.11:4000"\n')
+    // The key file is not on this machine: the site is valid, bootstrap would still refuse it.
+    expect(r.beforeHosts).toEqual([expect.objectContaining({message: expect.stringContaining(`SSH key file ${key} does not exist`)})])
+  })
+
+  it('copies the passwords osctl uses, generates the ones kolla left empty or lacks, and copies nothing else', async () => {
+    const out = join(work, 'site')
+    const r = await importKolla({from: kolla, out})
+    const site = await loadSite(out)
+    expect(site.passwords).toMatchObject({database_password: 'Kd8fQ2mZr7LwX1pV', keystone_admin_password: 'AdminPw4Site3xYz', nova_api_database_password: 'NvApiDbP0o9i8u7y', rabbitmq_password: 'RbPwY6u7i8o9p0a1'})
+    expect(Object.keys(site.passwords).sort()).toEqual([...requiredSecrets()].sort())
+    expect(r.generated.sort()).toEqual(['etcd_cluster_token', 'keystone_credential_seed', 'keystone_fernet_seed', 'placement_database_password', 'registry_http_secret'])
+    expect(site.passwords.placement_database_password).toMatch(/^[A-Za-z0-9]{32}$/)
+    // No secret value in the report (it is what --json prints).
+    const report = JSON.stringify(r)
+    for (const value of ['Kd8fQ2mZr7LwX1pV', 'AdminPw4Site3xYz', 'Hs7Kq2Wm9Zp4Lx8V', 'CookieH7j8k9l0z1', 'fixturefixture']) expect(report).not.toContain(value)
+  })
+
+  it('lists what it could not map, each at its file:line with the reason', async () => {
+    const r = await importKolla({from: kolla, out: join(work, 'site')})
+    const g = join(kolla, 'globals.yml')
+    const p = join(kolla, 'passwords.yml')
+    const inv = join(kolla, 'multinode')
+    expect(where(r, 'kolla_internal_vip_address')).toEqual({location: `${g}:20:1`, key: 'kolla_internal_vip_address', reason: expect.stringMatching(/no VIP/)})
+    expect(where(r, 'nova_compute_virt_type')).toMatchObject({location: `${g}:65:1`, reason: expect.stringMatching(/fake driver/)})
+    expect(where(r, 'enable_keepalived')).toMatchObject({location: `${g}:55:1`, reason: expect.stringMatching(/Jinja expression/)})
+    expect(where(r, 'enable_cinder')).toMatchObject({location: `${g}:56:1`, reason: 'osctl does not deploy this service'})
+    expect(where(r, 'enable_etcd')?.reason).toMatch(/always runs etcd/)
+    expect(where(r, 'docker_registry_insecure')?.location).toBe(`${g}:33:1`)
+    expect(where(r, 'neutron_external_interface')?.reason).toMatch(/no neutron/)
+    expect(where(r, 'tunnel_interface')?.location).toBe(`${g}:44:1`)
+    // Off in kolla and absent in osctl, or kolla's own default: nothing lost, nothing reported.
+    for (const key of ['enable_heat', 'enable_horizon', 'enable_haproxy', 'api_interface', 'openstack_release']) expect(r.unmapped.filter((u) => u.key === key && u.location.startsWith(g)), key).toEqual([])
+    expect(where(r, 'nova_ssh_key')).toMatchObject({location: `${p}:55:1`, reason: expect.stringMatching(/^an SSH key pair \(private_key, public_key\)/)})
+    expect(where(r, 'kolla_ssh_key')?.location).toBe(`${p}:61:1`)
+    expect(where(r, 'horizon_secret_key')).toMatchObject({location: `${p}:42:1`, reason: 'no service osctl deploys uses it'})
+    expect(where(r, 'host net01')).toMatchObject({location: `${inv}:14`, reason: expect.stringMatching(/^only in network, monitoring/)})
+    expect(where(r, 'host sto01')?.location).toBe(`${inv}:29`)
+    expect(where(r, 'host localhost')).toMatchObject({location: `${inv}:32`, reason: expect.stringMatching(/deployment host/)})
+    expect(r.unmapped).toContainEqual({location: `${inv}:18`, key: 'api_interface', reason: expect.stringMatching(/per-host kolla setting/)})
+    expect(where(r, 'ansible_become')?.location).toBe(`${inv}:37`)
+    expect(where(r, 'ansible_python_interpreter')?.location).toBe(`${inv}:40`)
+    expect(r.mapped).toContainEqual({from: `${g}:12:1`, key: 'openstack_release', to: 'openstack_release'})
+    expect(r.mapped).toContainEqual({from: `${inv}:3`, key: '[control]', to: 'groups.control'})
+  })
+
+  it('enable_* flags that turn an osctl service off become enabled_services; a registry on no host moves to the deploy host', async () => {
+    const globals = (await readFile(join(kolla, 'globals.yml'), 'utf8')).replace('enable_glance: "yes"', 'enable_glance: "no"').replace('docker_registry: 10.20.0.11:4000', 'docker_registry: quay.io')
+    await writeFile(join(kolla, 'globals.yml'), globals)
+    const r = await importKolla({from: kolla, out: join(work, 'site')})
+    const site = await loadSite(join(work, 'site'))
+    expect(site.config.enabledServices).toEqual(knownServices().filter((s) => s !== 'glance'))
+    expect(site.config.registry).toBe('10.20.0.11:4000')
+    expect(where(r, 'docker_registry')?.reason).toMatch(/not one of the hosts: osctl runs its own registry on the deploy host \(ctl01\)/)
+  })
+
+  it('refuses an existing site dir, a missing file and broken YAML (exit 2, located), writing nothing', async () => {
+    const out = join(work, 'site')
+    await mkdir(out)
+    await writeFile(join(out, 'osctl.yml'), 'registry: x:1\n')
+    expect(await importKolla({from: kolla, out}).catch((e) => e)).toMatchObject({code: 'USAGE', exitCode: 2, location: '--site'})
+    expect(await readdir(out)).toEqual(['osctl.yml'])
+    const fresh = join(work, 'fresh')
+    expect(await importKolla({from: kolla, out: fresh, inventory: join(kolla, 'nope')}).catch((e) => e)).toMatchObject({exitCode: 2, location: '--inventory'})
+    await writeFile(join(kolla, 'globals.yml'), 'network_interface: "ens3\nopenstack_release: zed\n')
+    expect(await importKolla({from: kolla, out: fresh}).catch((e) => e)).toMatchObject({exitCode: 2, location: expect.stringMatching(/globals\.yml:\d+:\d+$/)})
+    expect(await readdir(work)).toEqual(['kolla', 'site'])
+  })
+})
+
+describe('the INI inventory reader', () => {
+  it('ranges, children (transitively, cycles cut), host vars over group vars over all:vars, comments', () => {
+    const inv = parseIniInventory('/x/multinode', [
+      '[control]', 'ctl[08:10] ansible_user=kolla', 'node-[a:b] ; note', '', '[nova:children]', 'control', '[nova-api:children]', 'nova', 'nova-api',
+      '[all:vars]', 'ansible_user=root', 'ansible_port=22', '[nova-api:vars]', 'ansible_port=2200',
+    ].join('\n'))
+    expect(inv.hosts).toEqual(['ctl08', 'ctl09', 'ctl10', 'node-a', 'node-b'])
+    expect(groupHosts(inv, 'nova-api')).toEqual(inv.hosts)
+    expect(hostVar(inv, 'ctl09', 'ansible_user')).toEqual({value: 'kolla', line: 2})
+    expect(hostVar(inv, 'node-a', 'ansible_user')).toEqual({value: 'root', line: 11})
+    expect(hostVar(inv, 'node-b', 'ansible_port')).toEqual({value: '2200', line: 14})
+  })
+
+  it('a line it cannot read is an error at file:line', () => {
+    expect(() => parseIniInventory('/x/multinode', '[control\nctl1\n')).toThrow(expect.objectContaining({location: '/x/multinode:1'}))
+    expect(() => parseIniInventory('/x/multinode', '[control]\nctl[3:x]\n')).toThrow(expect.objectContaining({location: '/x/multinode:2'}))
+  })
+})
