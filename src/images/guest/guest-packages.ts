@@ -32,7 +32,7 @@ const PATH = `${process.env.PATH ?? ''}:/usr/local/sbin:/usr/sbin:/sbin`
 /** Every missing tool is named at once, with the apt-get line that installs them. Exit 5: a prerequisite. */
 export async function checkGuestTools(): Promise<void> {
   const tools = Object.keys(GUEST_TOOLS)
-  const r = await execa('sh', ['-c', 'for t in "$@"; do command -v "$t" >/dev/null || echo "$t"; done', 'sh', ...tools], {reject: false, env: {PATH}})
+  const r = await execa('/bin/sh', ['-c', 'for t in "$@"; do command -v "$t" >/dev/null || echo "$t"; done', 'sh', ...tools], {reject: false, env: {PATH}})
   const missing = r.stdout.split('\n').filter((t) => tools.includes(t))
   const mbr = await access(SYSLINUX_MBR).then(() => true, () => false)
   if (missing.length === 0 && mbr) return

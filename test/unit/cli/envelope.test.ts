@@ -11,6 +11,7 @@ import type Bootstrap from '../../../src/commands/bootstrap.js'
 import type Deploy from '../../../src/commands/deploy.js'
 import type Genpwd from '../../../src/commands/genpwd.js'
 import type ImageBuild from '../../../src/commands/image/build.js'
+import type ImageGuest from '../../../src/commands/image/guest.js'
 import type ImageList from '../../../src/commands/image/list.js'
 import type ImagePrune from '../../../src/commands/image/prune.js'
 import type LabDown from '../../../src/commands/lab/down.js'
@@ -40,6 +41,7 @@ const COMMANDS = {
   deploy: null as unknown as Result<typeof Deploy>,
   genpwd: null as unknown as Result<typeof Genpwd>,
   'image:build': null as unknown as Result<typeof ImageBuild>,
+  'image:guest': null as unknown as Result<typeof ImageGuest>,
   'image:list': null as unknown as Result<typeof ImageList>,
   'image:prune': null as unknown as Result<typeof ImagePrune>,
   'lab:down': null as unknown as Result<typeof LabDown>,
