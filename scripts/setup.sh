@@ -11,7 +11,9 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 
-PKGS=(docker.io runc skopeo umoci debootstrap openssh-client openssh-server curl iproute2 ca-certificates)
+PKGS=(docker.io runc skopeo umoci debootstrap openssh-client openssh-server curl iproute2 ca-certificates
+  # osctl image guest (the test VM disk): initramfs, partition table, FAT, boot loader, depmod, qcow2
+  cpio fdisk dosfstools mtools syslinux syslinux-common kmod qemu-utils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

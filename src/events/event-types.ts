@@ -33,6 +33,9 @@ export interface EventData {
   'rootfs.debootstrap': {ref: string; suite: string; variant: string}
   'rootfs.import': {ref: string}
   'rootfs.done': {ref: string}
+  'guest.build.start': {key: string; kernel: string}
+  'guest.build.done': {key: string; path: string; seconds: number; bytes: number}
+  'guest.cached': {key: string; path: string}
   // lab
   'lab.image.cached': {ref: string}
   'lab.image.build': {ref: string}

@@ -13,6 +13,7 @@ import type Genpwd from '../../../src/commands/genpwd.js'
 import type HostAdd from '../../../src/commands/host/add.js'
 import type HostRemove from '../../../src/commands/host/remove.js'
 import type ImageBuild from '../../../src/commands/image/build.js'
+import type ImageGuest from '../../../src/commands/image/guest.js'
 import type ImageList from '../../../src/commands/image/list.js'
 import type ImagePrune from '../../../src/commands/image/prune.js'
 import type LabDown from '../../../src/commands/lab/down.js'
@@ -45,6 +46,7 @@ const COMMANDS = {
   'host:add': null as unknown as Result<typeof HostAdd>,
   'host:remove': null as unknown as Result<typeof HostRemove>,
   'image:build': null as unknown as Result<typeof ImageBuild>,
+  'image:guest': null as unknown as Result<typeof ImageGuest>,
   'image:list': null as unknown as Result<typeof ImageList>,
   'image:prune': null as unknown as Result<typeof ImagePrune>,
   'lab:down': null as unknown as Result<typeof LabDown>,

@@ -1,0 +1,59 @@
+import {execa, ResultPromise} from 'execa'
+import {constants} from 'node:fs'
+import {access, readFile} from 'node:fs/promises'
+
+/** kvm when /dev/kvm exists and this process may open it, else TCG (software emulation). */
+export async function guestAccel(): Promise<'kvm' | 'tcg'> {
+  return access('/dev/kvm', constants.R_OK | constants.W_OK).then(
+    () => 'kvm',
+    () => 'tcg',
+  )
+}
+
+export interface GuestBoot {
+  /** The serial console so far. */
+  console(): Promise<string>
+  /** Resolves with the console once it matches, rejects with it on timeout or qemu's exit. */
+  waitFor(re: RegExp, timeoutMs: number): Promise<string>
+  stop(): Promise<void>
+}
+
+/**
+ * Boots a disk with qemu-system-x86_64: virtio disk and NIC, serial console to a file, no display,
+ * user-mode networking (`netdev` gives its extra options, e.g. restrict=on, guestfwd=…). The disk
+ * is opened with snapshot=on: a boot never changes the image.
+ */
+export async function bootGuest(disk: string, consoleFile: string, accel: 'kvm' | 'tcg', netdev = 'restrict=on'): Promise<GuestBoot> {
+  const qemu: ResultPromise = execa(
+    'qemu-system-x86_64',
+    [
+      ...['-accel', accel, ...(accel === 'kvm' ? ['-cpu', 'host'] : []), '-m', '256', '-smp', '1'],
+      ...['-nographic', '-monitor', 'none', '-serial', `file:${consoleFile}`, '-no-reboot'],
+      ...['-drive', `file=${disk},if=virtio,format=qcow2,snapshot=on`],
+      ...['-netdev', `user,id=n0${netdev ? `,${netdev}` : ''}`, '-device', 'virtio-net-pci,netdev=n0'],
+    ],
+    {reject: false, stdin: 'ignore', all: true},
+  )
+  let exited: string | null = null
+  void qemu.then((r) => {
+    exited = `qemu exited ${r.exitCode}: ${String(r.all ?? '').slice(-2000)}`
+  })
+  const read = () => readFile(consoleFile, 'utf8').catch(() => '')
+  return {
+    console: read,
+    async waitFor(re, timeoutMs) {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const text = await read()
+        if (re.test(text)) return text
+        if (exited) throw new Error(`${exited}\nconsole:\n${text}`)
+        if (Date.now() > deadline) throw new Error(`no ${re} on the console within ${timeoutMs / 1000} s; console:\n${text}`)
+        await new Promise((r) => setTimeout(r, 250))
+      }
+    },
+    async stop() {
+      qemu.kill('SIGKILL')
+      await qemu
+    },
+  }
+}
