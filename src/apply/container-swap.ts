@@ -72,9 +72,11 @@ export async function swapIn(host: Host, name: string, unitText: string): Promis
   await host.run(['install', '-d', '-m', '0700', JOURNAL_ROOT])
   await host.writeFileAtomic(staged, unitText, {mode: 0o644})
   const swapUnit = `osctl-swap-${name}-${randomBytes(3).toString('hex')}`
-  const r = await host.exec(['systemd-run', '--quiet', '--wait', '--collect', `--unit=${swapUnit}`, '--property=Type=oneshot', '--', '/bin/sh', '-c', SWAP_SCRIPT, 'osctl-swap', name, unit, staged, serviceUnitPath(name)], {
-    timeoutMs: 150_000,
-  })
+  const r = await host
+    .exec(['systemd-run', '--quiet', '--wait', '--collect', `--unit=${swapUnit}`, '--property=Type=oneshot', '--', '/bin/sh', '-c', SWAP_SCRIPT, 'osctl-swap', name, unit, staged, serviceUnitPath(name)], {
+      timeoutMs: 150_000,
+    })
+    .catch((err: unknown) => afterLostConnection(host, name, swapUnit, err))
   if (r.exitCode !== 0) {
     const log = await host.exec(['journalctl', '-u', swapUnit, '-o', 'cat', '-n', '15', '--no-pager'])
     throw new OsctlError('COMMAND_FAILED', `${host.name}: swapping in the new ${name} container failed (exit ${r.exitCode})`, {
@@ -84,6 +86,25 @@ export async function swapIn(host: Host, name: string, unitText: string): Promis
   }
 }
 
+/**
+ * The connection that waited for the swap was lost (the SSH session cut, not the host): the swap
+ * unit goes on without it. Nothing else may touch the containers until it ended (a restore racing
+ * it would remove `<name>.next` under it), so wait for it over a new connection, then judge by what
+ * it left: `<name>.next` renamed into place is a done swap. A host that stays unreachable rethrows.
+ */
+async function afterLostConnection(host: Host, name: string, swapUnit: string, err: unknown): Promise<{exitCode: number}> {
+  if (!(err instanceof OsctlError) || err.code !== 'HOST_UNREACHABLE') throw err
+  const deadline = Date.now() + 150_000
+  for (;;) {
+    const state = await host.exec(['systemctl', 'is-active', swapUnit]).catch(() => undefined)
+    if (!state) throw err
+    if (!/^(active|activating|deactivating|reloading)$/.test(state.stdout.trim())) break
+    if (Date.now() > deadline) throw err
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  }
+  const left = await host.exec(['sh', '-c', 'docker container inspect "$1.next" >/dev/null 2>&1 && echo next; docker container inspect -f "{{.State.Running}}" "$1" 2>/dev/null || true', 'osctl', name])
+  return {exitCode: /next/.test(left.stdout) || left.stdout.trim() !== 'true' ? 1 : 0}
+}
 
 /** The ready-log marker when the next container may run beside the running one, else undefined. */
 export async function overlapMarker(docker: ContainerClient, name: string, spec: ContainerSpec): Promise<string | undefined> {

@@ -132,6 +132,8 @@ export class ServiceDeployer {
       }
       const outcomes: ContainerOutcome[] = []
       for (const c of d.containers) outcomes.push(await this.converge(rs.service, c, d.revision))
+      // A killed run's kept previous containers: the change it began is now complete and healthy.
+      if (d.takeOver) for (const c of d.containers) await dropPrevious(this.docker, c.rc.name)
       for (const o of outcomes) this.reporter.emit('service.container.done', {service: rs.service, container: o.name, status: o.status, changed: o.changed, revision: d.revision, health: o.health}, where)
       if (d.record) {
         await this.ledger.writeRecord({...d.record, outcome: 'active'})

@@ -2,6 +2,7 @@ import Docker from 'dockerode'
 
 import {OsctlError} from '../errors.js'
 import {publishImage} from '../images/image-transport.js'
+import {pullError} from './pull-error.js'
 import {createBody} from './create-body.js'
 import {collectExec, demuxBuffer, followProgress, layerBytes} from './streams.js'
 import type {BuildOptions, ContainerClient, ContainerCreateOptions, ContainerExecResult, ContainerInfo, DockerClient, ImageInfo, PullProgress} from './types.js'
@@ -135,12 +136,7 @@ export class DockerodeClient implements ContainerClient {
       const stream = (await this.raw.pull(`${repo}:${tag}`, {authconfig: {}} as any)) as NodeJS.ReadableStream
       await followProgress(this.raw, stream, undefined, opts.onProgress && layerBytes(opts.onProgress))
     } catch (err) {
-      const msg = (err as Error).message ?? String(err)
-      const missing = /manifest unknown|not found|404/i.test(msg)
-      throw new OsctlError(missing ? 'IMAGE_UNKNOWN' : 'COMMAND_FAILED', `${this.endpoint}: cannot pull ${ref}: ${msg.split('\n')[0]}`, {
-        cause: err,
-        hint: missing ? `build and push it first: \`osctl image build ${repo.split('/').at(-1)} --push\`` : 'check that the site registry answers (`osctl system status registry`)',
-      })
+      throw pullError(this.endpoint, ref, err)
     }
     const info = await this.inspectImage(ref)
     if (!info) throw new OsctlError('IMAGE_UNKNOWN', `${this.endpoint}: pulled ${ref} but the engine does not list it`)

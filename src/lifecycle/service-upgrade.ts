@@ -1,7 +1,7 @@
 import {throwIfInterrupted} from '../cli/interrupt.js'
-import {OsctlError} from '../errors.js'
+import {OsctlError, errorData} from '../errors.js'
 import type {Reporter} from '../events/reporters.js'
-import {fanOut} from '../hosts/fan-out.js'
+import {HostResult, fanOut} from '../hosts/fan-out.js'
 import type {ServiceDef} from '../catalog/catalog.js'
 import {checkImages} from '../catalog/plan.js'
 import {DeployResult, deploy} from '../apply/deploy.js'
@@ -57,11 +57,7 @@ export async function upgradeService(
       for (const ref of up.refs) await ctx.session.docker(t).pullImage(ref, {onProgress: (p) => reporter.emit('image.pull.progress', {ref, ...p}, t.name)})
     })
     const notPulled = pulls.filter((p) => !p.ok)
-    if (notPulled.length) {
-      throw new OsctlError('COMMAND_FAILED', `pulling ${up.refs.join(', ')} failed on ${notPulled.map((p) => p.host).join(', ')}: ${notPulled[0].error?.message}`, {
-        hint: 'Nothing was changed on any host.',
-      })
-    }
+    if (notPulled.length) throw pullFailed(up.refs, pulls)
     reporter.emit('image.pull.done', {refs: up.refs, hosts: targets.length})
 
     const result: UpgradeResult = {service: def.name, tag: opts.tag, batches: [], upgraded: [], restored: [], deploys: []}
@@ -124,4 +120,19 @@ async function snapshot(ctx: Ctx, up: UpgradePlan, reporter: Reporter): Promise<
   const taken = await backupDatabases(dbHost, def.name, databases, revision)
   reporter.emit('db.snapshot', {service: def.name, databases, revision, bytes: taken.bytes}, dbSite.name)
   return taken
+}
+
+/**
+ * Some target could not pull: nothing changed anywhere. The error keeps the pull's kind (a registry
+ * that does not answer is exit 5, a missing tag 2, a full disk 1) and hint, and lists every target.
+ */
+export function pullFailed(refs: string[], pulls: Array<HostResult<unknown>>): OsctlError {
+  const failed = pulls.filter((p) => !p.ok)
+  const first = failed[0].error!
+  const codes = new Set(failed.map((p) => p.error?.code))
+  return new OsctlError(codes.size === 1 ? first.code : 'COMMAND_FAILED', `pulling ${refs.join(', ')} failed on ${failed.map((p) => p.host).join(', ')}: ${first.message}`, {
+    ...(codes.size === 1 ? {exitCode: first.exitCode} : {}),
+    hint: `${first.hint ? `${first.hint.replace(/\.$/, '')}. ` : ''}Nothing was changed on any host.`,
+    details: {hosts: pulls.map((p) => ({host: p.host, ok: p.ok, changed: false, exitCode: p.ok ? 0 : p.error!.exitCode, ...(p.ok ? {} : {error: errorData(p.error)})}))},
+  })
 }

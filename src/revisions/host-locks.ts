@@ -45,11 +45,15 @@ export async function takeLock(host: Host, kind: LockKind, command: string): Pro
     if (!(await host.createFile(file, JSON.stringify(me) + '\n', {mode: 0o600}))) throw lockBusy(host.name, command)
   }
   held.set(key, 1)
-  const other = (await holders(host)).find((h) => h.kind !== kind && h.state === 'running')
+  const all = await holders(host)
+  const other = all.find((h) => h.kind !== kind && h.state === 'running')
   if (other) {
     await release()
     throw lockBusy(host.name, command, other)
   }
+  // Locks of processes that are gone (killed, or their host went down before they could let go)
+  // hold nothing: they go, so the directory says only what is true.
+  for (const stale of all.filter((h) => h.state === 'interrupted' && h.file !== posix.basename(file))) await host.remove(posix.join(LOCK_ROOT, stale.file))
   return release
 }
 

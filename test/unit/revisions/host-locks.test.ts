@@ -28,16 +28,29 @@ describe('host locks: image pulls and image prune exclude each other', () => {
     expect(locks(h)).toEqual([`pull-${hostname()}-${process.ppid}.json`])
   })
 
-  it('locks of processes that are gone are stale: a pull ignores them, a prune takes its file over', async () => {
+  it('locks of processes that are gone are stale: a pull ignores them and removes them, a prune takes its file over', async () => {
     const h = labHost('lab-1', '10.0.0.11', new FakeEngine())
       .setFile(`${LOCK_ROOT}/prune.json`, holder('prune', deadPid()), 0o600)
       .setFile(`${LOCK_ROOT}/pull-${hostname()}-1.json`, holder('pull', deadPid()), 0o600)
     const releasePull = await takeLock(h, 'pull', 'deploy')
+    // What a killed osctl (or one whose host went down mid-deploy) left holds nothing: it goes.
+    expect(locks(h)).toEqual([`pull-${hostname()}-${process.pid}.json`])
     await releasePull()
+    expect(locks(h)).toEqual([])
+    h.setFile(`${LOCK_ROOT}/prune.json`, holder('prune', deadPid()), 0o600)
     const releasePrune = await takeLock(h, 'prune', 'prune images')
     expect(JSON.parse(h.text(`${LOCK_ROOT}/prune.json`)!).pid).toBe(process.pid)
     await releasePrune()
-    expect(locks(h)).toEqual([`pull-${hostname()}-1.json`])
+    expect(locks(h)).toEqual([])
+  })
+
+  it('a live holder of the same kind is never removed as stale', async () => {
+    const live = `pull-${hostname()}-${process.ppid}.json`
+    const h = labHost('lab-1', '10.0.0.11', new FakeEngine()).setFile(`${LOCK_ROOT}/${live}`, holder('pull', process.ppid), 0o600)
+    const release = await takeLock(h, 'pull', 'deploy')
+    expect(locks(h)).toEqual([live, `pull-${hostname()}-${process.pid}.json`].sort())
+    await release()
+    expect(locks(h)).toEqual([live])
   })
 
   it('one process shares its lock between callers (upgrade around deploy): the last release removes it', async () => {

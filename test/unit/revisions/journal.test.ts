@@ -162,6 +162,8 @@ describe('crash safety: an upgrade killed in the middle (FakeHost + FakeEngine)'
     expect((await ledger.read('keystone', 2))!.outcome).toBe('interrupted')
     expect(keystone().image).toBe('10.0.0.11:4000/osctl/keystone:2')
     expect(lab1().files.has(KEYSTONE_JOURNAL)).toBe(false)
+    // The container the killed run kept for a swap back is not left behind once its change is complete.
+    expect(lab.engines.get('lab-1')!.containers.has('keystone.prev')).toBe(false)
     // And a rollback from there returns the pre-upgrade database and image.
     const back = await rollbackService(await ctx(), (await ctx()).catalog.get('keystone')!, site.hosts, {force: false, reporter: new RecordingReporter()})
     expect(back.results[0]).toMatchObject({from: 3, to: 1})
