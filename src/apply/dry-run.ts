@@ -144,7 +144,10 @@ function configChange(rc: RenderedContainer, file: string, current: string | und
   const state = current === undefined ? 'added' : 'changed'
   if (secretFile(rc, file)) return {file, secret: true, state}
   const path = posix.join(configDir(rc.name), file)
-  return {file, state, diff: redact(unifiedDiff(current ?? '', rc.files[file], {from: current === undefined ? '/dev/null' : `${path} (on the host)`, to: `${path} (rendered)`}))}
+  const diff = unifiedDiff(current ?? '', rc.files[file], {from: current === undefined ? '/dev/null' : `${path} (on the host)`, to: `${path} (rendered)`})
+  // The two header lines are paths osctl chose; only the file's own lines can hold a password.
+  const [from, to, ...body] = diff.split('\n')
+  return {file, state, diff: [from, to, redact(body.join('\n'))].join('\n')}
 }
 
 /** A config file installed with no group or other bits (0600, 0400) holds key material. */
@@ -158,7 +161,10 @@ function secretFile(rc: RenderedContainer, file: string): boolean {
   }
 }
 
-/** Every password value in a text becomes <password:KEY>, longest first (one may contain another). */
+/**
+ * Every password value in a text becomes <password:KEY>, longest first (one may contain another).
+ * Values shorter than 4 characters are left alone: masking them would blank out ordinary words.
+ */
 export function redactor(passwords: Record<string, string>): (s: string) => string {
   const pairs = Object.entries(passwords).filter(([, v]) => typeof v === 'string' && v.length >= 4).sort(([, a], [, b]) => b.length - a.length)
   return (s) => pairs.reduce((text, [k, v]) => text.split(v).join(`<password:${k}>`), s)

@@ -51,8 +51,8 @@ function lcsOps(a: string[], b: string[]): Op[] {
     if (i < n && j < m && ma[i] === mb[j]) {
       ops.push({kind: ' ', line: ma[i++]})
       j++
-    } else if (j < m && (i === n || table[i * (m + 1) + j + 1] >= table[(i + 1) * (m + 1) + j])) ops.push({kind: '+', line: mb[j++]})
-    else ops.push({kind: '-', line: ma[i++]})
+    } else if (i < n && (j === m || table[(i + 1) * (m + 1) + j] >= table[i * (m + 1) + j + 1])) ops.push({kind: '-', line: ma[i++]})
+    else ops.push({kind: '+', line: mb[j++]})
   }
   for (const line of a.slice(endA)) ops.push({kind: ' ', line})
   return ops
