@@ -8,6 +8,8 @@ import type {Envelope} from '../../../src/cli/envelope.js'
 import {envelope, errorEnvelope, exitCodeOf, hostError, outcome} from '../../../src/cli/envelope.js'
 import {OsctlError} from '../../../src/errors.js'
 import type Bootstrap from '../../../src/commands/bootstrap.js'
+import type ConfigGenerate from '../../../src/commands/config/generate.js'
+import type ConfigValidate from '../../../src/commands/config/validate.js'
 import type Deploy from '../../../src/commands/deploy.js'
 import type Genpwd from '../../../src/commands/genpwd.js'
 import type ImageBuild from '../../../src/commands/image/build.js'
@@ -17,6 +19,8 @@ import type LabDown from '../../../src/commands/lab/down.js'
 import type LabStatus from '../../../src/commands/lab/status.js'
 import type LabUp from '../../../src/commands/lab/up.js'
 import type PostDeploy from '../../../src/commands/post-deploy.js'
+import type Prechecks from '../../../src/commands/prechecks.js'
+import type Pull from '../../../src/commands/pull.js'
 import type ServiceHistory from '../../../src/commands/service/history.js'
 import type ServiceList from '../../../src/commands/service/list.js'
 import type ServiceLogs from '../../../src/commands/service/logs.js'
@@ -37,6 +41,8 @@ type Result<C extends abstract new (...args: never[]) => {run(): Promise<unknown
 /** Every command, by id: a command missing here fails the test below, so none escapes the envelope. */
 const COMMANDS = {
   bootstrap: null as unknown as Result<typeof Bootstrap>,
+  'config:generate': null as unknown as Result<typeof ConfigGenerate>,
+  'config:validate': null as unknown as Result<typeof ConfigValidate>,
   deploy: null as unknown as Result<typeof Deploy>,
   genpwd: null as unknown as Result<typeof Genpwd>,
   'image:build': null as unknown as Result<typeof ImageBuild>,
@@ -46,6 +52,8 @@ const COMMANDS = {
   'lab:status': null as unknown as Result<typeof LabStatus>,
   'lab:up': null as unknown as Result<typeof LabUp>,
   'post-deploy': null as unknown as Result<typeof PostDeploy>,
+  prechecks: null as unknown as Result<typeof Prechecks>,
+  pull: null as unknown as Result<typeof Pull>,
   'service:history': null as unknown as Result<typeof ServiceHistory>,
   'service:list': null as unknown as Result<typeof ServiceList>,
   'service:logs': null as unknown as Result<typeof ServiceLogs>,
@@ -123,6 +131,7 @@ describe('every command prints the envelope with --json', () => {
   })
   afterAll(async () => {
     if (site) await rm(site, {recursive: true, force: true})
+    await rm(join(tmpdir(), `osctl-env-gen-${process.pid}`), {recursive: true, force: true})
   })
 
   const unreachable: string[][] = [
@@ -138,8 +147,11 @@ describe('every command prints the envelope with --json', () => {
     ['system', 'rollback', 'etcd'],
     ['system', 'remove', 'etcd', '--yes'],
     ['image', 'prune'],
+    ['deploy', '--dry-run'],
+    ['prechecks'],
+    ['pull'],
   ]
-  const others: string[][] = [['deploy'], ['service', 'upgrade', 'keystone', '--tag', 't2'], ['system', 'upgrade', 'etcd', '--tag', 't2'], ['genpwd'], ['post-deploy'], ['lab', 'status', '--name', 'no-such-lab'], ['lab', 'up', '--hosts', '0'], ['lab', 'down', '--name', 'no-such-lab'], ['image', 'list', '--images-dir', '/nonexistent'], ['image', 'build', 'no-such-image']]
+  const others: string[][] = [['deploy'], ['service', 'upgrade', 'keystone', '--tag', 't2'], ['system', 'upgrade', 'etcd', '--tag', 't2'], ['genpwd'], ['post-deploy'], ['lab', 'status', '--name', 'no-such-lab'], ['lab', 'up', '--hosts', '0'], ['lab', 'down', '--name', 'no-such-lab'], ['image', 'list', '--images-dir', '/nonexistent'], ['image', 'build', 'no-such-image'], ['config', 'validate'], ['config', 'generate', '--out', join(tmpdir(), `osctl-env-gen-${process.pid}`)]]
 
   const check = (argv: string[], r: {exitCode: number; stdout: string; stderr: string}) => {
     const name = argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')
@@ -149,7 +161,7 @@ describe('every command prints the envelope with --json', () => {
     } catch {
       throw new Error(`${argv.join(' ')}: stdout is not one JSON document:\n${r.stdout}\n${r.stderr}`)
     }
-    expect(doc.command, argv.join(' ')).toBe(name.startsWith('lab') || name.startsWith('image') || name.startsWith('service') || name.startsWith('system') ? name : argv[0])
+    expect(doc.command, argv.join(' ')).toBe(['lab', 'image', 'service', 'system', 'config'].some((t) => name.startsWith(t)) ? name : argv[0])
     expect(doc.exitCode, argv.join(' ')).toBe(r.exitCode)
     expect(doc.ok, argv.join(' ')).toBe(r.exitCode === 0)
     expect(Array.isArray(doc.hosts), argv.join(' ')).toBe(true)
@@ -174,7 +186,7 @@ describe('every command prints the envelope with --json', () => {
         for (const h of doc.hosts) expect(h, batch[j].join(' ')).toMatchObject({ok: false, exitCode: 5, error: {code: 'HOST_UNREACHABLE'}})
       }
     }
-  }, 120_000)
+  }, 240_000)
 
   it('the other commands print the same shape, success or failure', async () => {
     const scratch = await mkdtemp(join(tmpdir(), 'osctl-env-'))
