@@ -128,7 +128,7 @@ describe('every command prints the envelope with --json', () => {
     await chmod(join(site, 'passwords.yml'), 0o600)
     // Every secret the site needs (none falls back to a built-in value).
     expect((await runCli(['genpwd'], {env: {OSCTL_SITE: site}})).exitCode).toBe(0)
-  })
+  }, 60_000)
   afterAll(async () => {
     if (site) await rm(site, {recursive: true, force: true})
     await rm(join(tmpdir(), `osctl-env-gen-${process.pid}`), {recursive: true, force: true})
