@@ -199,5 +199,5 @@ describe('every command prints the envelope with --json', () => {
     } finally {
       await rm(scratch, {recursive: true, force: true})
     }
-  }, 120_000)
+  }, 240_000)
 })
