@@ -9,6 +9,8 @@ export const ExitCode = {
   PARTIAL: 3,
   ROLLED_BACK: 4,
   UNREACHABLE: 5,
+  /** deploy --dry-run: something would change (nothing was changed). */
+  CHANGES_PENDING: 6,
   INTERRUPTED: 130,
 } as const
 
@@ -22,6 +24,7 @@ export const EXIT_CODE_TABLE: ReadonlyArray<[number, string]> = [
   [ExitCode.PARTIAL, 'partial: some hosts failed, the others succeeded (see per-host results)'],
   [ExitCode.ROLLED_BACK, 'the change did not become healthy and was rolled back automatically'],
   [ExitCode.UNREACHABLE, 'a host or engine osctl needs is unreachable or missing a prerequisite'],
+  [ExitCode.CHANGES_PENDING, 'deploy --dry-run only: something would change (see the actions); nothing was changed'],
   [ExitCode.INTERRUPTED, 'interrupted (SIGINT/SIGTERM)'],
 ]
 

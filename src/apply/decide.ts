@@ -21,6 +21,8 @@ export interface ContainerDecision {
   configChanged: string[]
   /** The spec the current revision recorded for it (what specDiff compared against). */
   before?: ContainerSpec
+  /** The config files as they are on the host now (undefined: absent), for `deploy --dry-run`'s diffs. */
+  observed?: Record<string, string | undefined>
 }
 
 export interface ServiceDecision {
@@ -71,7 +73,7 @@ export function decideService(rs: RenderedService, seen: ObservedService, opts: 
     const o = seen.containers.get(rc.name)
     const before = recorded.get(rc.name)?.spec
     const unit = renderServiceUnit({service: rs.service, container: rc.name, revision})
-    const base = {rc, spec, hash, unit, unitChanged: o?.unitText !== unit, configChanged: Object.keys(rc.files).filter((f) => o?.configs[f] !== rc.files[f]), before}
+    const base = {rc, spec, hash, unit, unitChanged: o?.unitText !== unit, configChanged: Object.keys(rc.files).filter((f) => o?.configs[f] !== rc.files[f]), before, observed: o?.configs}
     const actualHash = o?.actual?.labels[LABELS.configHash]
     if (!o?.actual || actualHash !== hash) {
       let reasons = !o?.actual && before && specHash(before) === hash ? ['missing'] : specDiff(before, spec)

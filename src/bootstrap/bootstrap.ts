@@ -9,7 +9,7 @@ import {SYSTEM_CONTAINERS} from '../system/definitions.js'
 import {ApplyResult, SystemManager} from '../system/manager.js'
 import {DockerEngineResult, ensureDockerEngine} from './docker-engine.js'
 import {ensureHostPackages} from './host-packages.js'
-import {PrecheckResult, assertPrechecks, canReach, runPrechecks} from './prechecks.js'
+import {PrecheckResult, assertPrechecks, canReach, ownedSystemPorts, runPrechecks} from './prechecks.js'
 import {contextFor, deployHost, imageRef, registryHost, registryPort, systemContainersFor} from './system-context.js'
 
 export interface LocalImage {
@@ -71,10 +71,7 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
         const host = hosts.get(t.name)!
         const defs = systemContainersFor(t)
         const ports = defs.flatMap((d) => d.ports)
-        const mgr = new SystemManager(host, reporter)
-        const owned: number[] = []
-        for (const d of defs) if ((await mgr.state(d.name)).active === 'active') owned.push(...d.ports)
-        const checks = await runPrechecks(host, ports, owned)
+        const checks = await runPrechecks(host, ports, await ownedSystemPorts(host, defs))
         records.get(t.name)!.prechecks = checks
         assertPrechecks(host, checks)
         reporter.emit('bootstrap.prechecks', {checks: checks.map((c) => c.detail)}, t.name)

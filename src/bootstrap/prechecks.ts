@@ -1,7 +1,10 @@
 import semver from 'semver'
 
 import {OsctlError} from '../errors.js'
-import {Host} from '../hosts/host.js'
+import {silentReporter} from '../events/reporters.js'
+import {Host, shellQuote} from '../hosts/host.js'
+import type {SystemContainerDef} from '../system/definitions.js'
+import {SystemManager} from '../system/manager.js'
 
 export interface PrecheckResult {
   check: string
@@ -65,6 +68,71 @@ export async function runPrechecks(host: Host, ports: number[], ownedPorts: numb
   const busy = ports.filter((p) => listening.has(p) && !ownedPorts.includes(p))
   results.push({check: 'ports free', ok: busy.length === 0, detail: busy.length ? `in use: ${busy.join(', ')}` : `free: ${ports.join(', ') || 'none needed'}`})
   return results
+}
+
+/** Ports of osctl's own system containers that run on the host now: not conflicts (a second bootstrap must pass). */
+export async function ownedSystemPorts(host: Host, defs: readonly SystemContainerDef[]): Promise<number[]> {
+  const mgr = new SystemManager(host, silentReporter)
+  const owned: number[] = []
+  for (const d of defs) if ((await mgr.state(d.name)).active === 'active') owned.push(...d.ports)
+  return owned
+}
+
+/** Kernel features the services use: overlay (Docker's overlay2), bridge and vxlan (neutron linuxbridge). */
+export const KERNEL_FEATURES = ['overlay', 'bridge', 'vxlan']
+
+/** How far a host's clock may be from this machine's (tokens, etcd leases and TLS all assume agreement). */
+export const MAX_CLOCK_SKEW_MS = 2000
+
+export interface SiteCheckWants {
+  /** The host's address in inventory.yml: must be one of its own. */
+  address: string
+  /** Names the host must resolve besides its own hostname (the registry's host when it is a name). */
+  names: string[]
+}
+
+/**
+ * What `osctl prechecks` checks beyond bootstrap's (one probe): kernel features, the clock against
+ * this machine's (bounded by the probe's round trip; NTP state reported), the host's own name and
+ * the site's names resolving, and the inventory address being on the host.
+ */
+export async function runSiteChecks(host: Host, wants: SiteCheckWants, now: () => number = Date.now): Promise<PrecheckResult[]> {
+  const features = KERNEL_FEATURES.map((m) => `if [ -d /sys/module/${m} ] || grep -qw ${m} /proc/filesystems || modprobe -n ${m} 2>/dev/null; then echo "${m} yes"; else echo "${m} no"; fi`).join('; ')
+  const names = wants.names.map((n) => `getent hosts ${shellQuote([n])} >/dev/null && echo "${n} yes" || echo "${n} no"`).join('; ')
+  const before = now()
+  const probe = await host.exec(
+    ['sh', '-c', `date +%s%3N; echo ---; timedatectl show -p NTPSynchronized --value 2>/dev/null || echo unknown; echo ---; ${features}; echo ---; ` +
+      `h=$(hostname); getent hosts "$h" >/dev/null && echo "$h yes" || echo "$h no"; ${names}${names ? '; ' : ''}echo ---; ip -o addr 2>/dev/null || hostname -I`],
+    {timeoutMs: 20_000},
+  )
+  const after = now()
+  const [clock = '', ntp = '', kernel = '', resolved = '', addrs = ''] = probe.stdout.split('---\n')
+  return [
+    clockCheck(Number(clock.trim()), before, after, ntp.trim()),
+    yesNoCheck('kernel features', kernel, (missing) => (missing.length ? `missing: ${missing.join(', ')}` : `present: ${KERNEL_FEATURES.join(', ')}`)),
+    yesNoCheck('name resolution', resolved, (missing, all) => (missing.length ? `cannot resolve: ${missing.join(', ')}` : `resolves ${all.join(', ')}`)),
+    addressCheck(addrs, wants.address),
+  ]
+}
+
+/** The host's clock (ms) was read between `before` and `after` on this machine's clock. */
+export function clockCheck(hostMs: number, before: number, after: number, ntp: string): PrecheckResult {
+  const skew = hostMs < before ? hostMs - before : hostMs > after ? hostMs - after : 0
+  const ok = Number.isFinite(hostMs) && Math.abs(skew) <= MAX_CLOCK_SKEW_MS
+  const sync = ntp === 'yes' ? 'NTP synchronized' : ntp === 'no' ? 'NTP not synchronized' : 'NTP state unknown'
+  return {check: 'time sync', ok, detail: Number.isFinite(hostMs) ? `clock ${skew === 0 ? 'agrees with this machine' : `${(skew / 1000).toFixed(1)} s off this machine`} (max ${MAX_CLOCK_SKEW_MS / 1000} s); ${sync}` : 'cannot read the clock'}
+}
+
+function yesNoCheck(check: string, out: string, detail: (missing: string[], all: string[]) => string): PrecheckResult {
+  const rows = out.trim().split('\n').map((l) => l.trim().split(/\s+/)).filter((r) => r.length === 2)
+  const missing = rows.filter(([, v]) => v !== 'yes').map(([k]) => k)
+  return {check, ok: rows.length > 0 && missing.length === 0, detail: rows.length ? detail(missing, rows.map(([k]) => k)) : 'no answer'}
+}
+
+/** `ip -o addr` (or `hostname -I`) lists the inventory address. */
+export function addressCheck(out: string, address: string): PrecheckResult {
+  const words = out.split(/[\s/]+/)
+  return {check: 'inventory address', ok: words.includes(address), detail: words.includes(address) ? `${address} is on the host` : `${address} (inventory.yml) is not an address of this host`}
 }
 
 export function assertPrechecks(host: Host, results: PrecheckResult[]): void {

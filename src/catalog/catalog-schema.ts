@@ -50,6 +50,8 @@ const container = z.strictObject({
   volumes: z.array(z.string().regex(/^[^:\s]+:\/[^:\s]*(:ro|:rw)?$/, 'must be NAME:/path or /host/path:/path, optionally :ro')).default([]),
   environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).default({}),
   health,
+  /** TCP ports it listens on (host network): `osctl prechecks` wants them free, or held by this container. */
+  ports: z.array(z.int().min(1).max(65535)).default([]),
 })
 
 const bootstrapStep = z.strictObject({
@@ -115,6 +117,7 @@ const HINTS: Record<string, {what?: string; hint: string}> = {
   bootstrap: {what: 'a list of {name, container, command}', hint: 'one-shot steps, e.g. `- {name: db-sync, container: keystone, command: keystone-manage db_sync, once: true}`'},
   post_deploy: {what: 'a list of {name, container, command}', hint: 'steps after the whole deploy, e.g. `- {name: discover-hosts, container: nova-api, command: nova-manage cell_v2 discover_hosts}`'},
   container: {hint: 'the name of one of this service’s containers'},
+  ports: {what: 'a list of TCP port numbers', hint: 'the ports the container listens on, e.g. `ports: [5000]`'},
 }
 
 export const serviceDocs: SchemaDocs = {

@@ -1,8 +1,12 @@
+import {Flags} from '@oclif/core'
+
 import {listFlag} from '../cli/flags.js'
 import {OsctlCommand, describe, siteFlags} from '../base-command.js'
-import {Envelope, outcome} from '../cli/envelope.js'
+import {Envelope, exitCodeOf, outcome} from '../cli/envelope.js'
 import {deployContext} from '../session/deploy-context.js'
 import {DeployResult, deploy} from '../apply/deploy.js'
+import {DryRunResult, dryRun, dryRunLines} from '../apply/dry-run.js'
+import {ExitCode} from '../errors.js'
 import {checkImages, planDeploy} from '../catalog/plan.js'
 
 export default class Deploy extends OsctlCommand {
@@ -13,20 +17,24 @@ export default class Deploy extends OsctlCommand {
       'images in the site registry); nothing is touched on any host when anything is wrong. Then services run in dependency order, ' +
       'hosts in parallel: configs rendered to /etc/osctl/<container>/, image pulled, databases created, bootstrap steps run, containers ' +
       '(re)created only when their spec hash changed, each under a systemd unit, and gated on its health check. ' +
-      'A second run with nothing changed recreates and restarts nothing. Images must be built and pushed first (`osctl image build --push`).',
+      'A second run with nothing changed recreates and restarts nothing. Images must be built and pushed first (`osctl image build --push`). ' +
+      'With --dry-run it reads every host the same way and reports, per host and service, what it would do and why (container spec fields, ' +
+      'config files as unified diffs with passwords masked, the image), and changes nothing: exit 0 when nothing would change, 6 when something would.',
   )
-  static examples = ['<%= config.bin %> deploy --site ./site', '<%= config.bin %> deploy --services mariadb,keystone --limit control --json']
+  static examples = ['<%= config.bin %> deploy --site ./site', '<%= config.bin %> deploy --services mariadb,keystone --limit control --json', '<%= config.bin %> deploy --dry-run']
   static flags = {
     ...siteFlags,
     services: listFlag({summary: 'Only these services (comma-separated); their dependencies must be enabled and already deployed.'}),
+    'dry-run': Flags.boolean({summary: 'Show what would change on each host and why (diffs), change nothing; exit 6 when something would change.'}),
   }
 
-  async run(): Promise<Envelope<Omit<DeployResult, 'hosts'>>> {
+  async run(): Promise<Envelope<Omit<DeployResult, 'hosts'>> | Envelope<Omit<DryRunResult, 'hosts'>>> {
     const {flags} = await this.parse(Deploy)
     const ctx = this.closing(await deployContext(flags))
     const services = flags.services?.split(',').map((s) => s.trim()).filter(Boolean)
     const plan = planDeploy(ctx.site, ctx.catalog, ctx.overrides, {services, targets: ctx.targets})
     await checkImages(ctx.site, plan)
+    if (flags['dry-run']) return this.dryRun(await dryRun(ctx.site, plan, ctx.targets, ctx.session))
     const result = await deploy(ctx.site, plan, ctx.targets, ctx.session, this.reporter())
     const hosts = result.hosts.map((h) => outcome(h.host, {ok: h.ok, error: h.error, changed: result.services.some((s) => s.host === h.host && s.status === 'changed')}))
     if (!this.jsonEnabled()) {
@@ -41,5 +49,18 @@ export default class Deploy extends OsctlCommand {
     }
     const {hosts: _summaries, ...data} = result
     return this.done(data, hosts)
+  }
+
+  private dryRun(result: DryRunResult): Envelope<Omit<DryRunResult, 'hosts'>> {
+    const hosts = result.hosts.map((h) => outcome(h.host, {ok: h.ok, error: h.error, changed: false, wouldChange: h.wouldChange}))
+    const failed = hosts.some((h) => !h.ok)
+    const exitCode = failed ? exitCodeOf(hosts) : result.changes ? ExitCode.CHANGES_PENDING : ExitCode.OK
+    if (!this.jsonEnabled()) {
+      for (const line of dryRunLines(result)) this.log(line)
+      const n = result.actions.length
+      this.log(failed ? 'deploy --dry-run: some hosts could not be read (see above); nothing was changed' : n ? `deploy --dry-run: ${n} service(s) would change (exit 6); nothing was changed` : 'deploy --dry-run: nothing would change')
+    }
+    const {hosts: _summaries, ...data} = result
+    return this.done(data, hosts, exitCode)
   }
 }

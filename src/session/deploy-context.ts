@@ -8,23 +8,33 @@ import {selectHosts} from '../site/select-hosts.js'
 import type {Site, SiteHost} from '../site/types.js'
 import {HostSession, sshSession} from './host-session.js'
 
-export interface DeployContext {
+/** What deploy reads from the site dir and the catalog: everything checkable without a host. */
+export interface SiteInputs {
   site: Site
   catalog: Catalog
   overrides: Overrides
   /** Hosts this run works on (--limit). */
   targets: SiteHost[]
+}
+
+export interface DeployContext extends SiteInputs {
   /** Hosts and engines, opened on first use, closed once by the command. */
   session: HostSession
 }
 
-/** Site, catalog and overrides loaded and validated, hosts selected; nothing is connected yet. */
-export async function deployContext(flags: {site: string; limit?: string}): Promise<DeployContext> {
+/** Site, catalog and overrides loaded and validated, hosts selected; no host session at all (config generate/validate). */
+export async function siteInputs(flags: {site: string; limit?: string}): Promise<SiteInputs> {
   const site = await loadSite(flags.site, {forHosts: true})
   const targets = selectHosts(site, flags.limit)
   const catalog = await loadCatalog(process.env.OSCTL_TEMPLATES_DIR || TEMPLATES_DIR)
   const overrides = await Overrides.load(site.overridesDir)
   const problems = checkOverrides(overrides, site, catalog)
   if (problems.length > 0) throw new OsctlErrors(problems)
-  return {site, catalog, overrides, targets, session: sshSession(site)}
+  return {site, catalog, overrides, targets}
+}
+
+/** Site, catalog and overrides loaded and validated, hosts selected; nothing is connected yet. */
+export async function deployContext(flags: {site: string; limit?: string}): Promise<DeployContext> {
+  const inputs = await siteInputs(flags)
+  return {...inputs, session: sshSession(inputs.site)}
 }

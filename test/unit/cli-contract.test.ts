@@ -29,7 +29,8 @@ describe('CLI contract', () => {
         for (const [code] of EXIT_CODE_TABLE) expect(r.stdout, name).toMatch(new RegExp(`^\\s+${code}\\s`, 'm'))
       }
     }
-  }, 120_000)
+    // 26 commands: a few minutes of Node starts on a loaded 2-core machine.
+  }, 300_000)
 
   it('an unknown flag is a usage error (exit 2) naming the flag, without a stack trace', async () => {
     const r = await runCli(['image', 'list', '--no-such-flag'])

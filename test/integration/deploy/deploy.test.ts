@@ -159,6 +159,129 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     expect((JSON.parse(again.stdout) as DeployResult).recreated).toBe(0)
   })
 
+  // Issue 11 (day-2 commands), on the converged lab (the override above is gone, deploy has nothing to do).
+  describe('deploy --dry-run, config generate/validate, prechecks and pull on the deployed host', () => {
+    const conf = '/etc/osctl/keystone/keystone.conf'
+    const hostState = async () => (await sh(`sha256sum ${conf}; cat /var/lib/osctl/services/keystone/current; ls /var/lib/osctl/services/keystone/revisions; ls /var/lib/osctl/journal; docker inspect -f '{{.Id}} {{.State.StartedAt}}' mariadb memcached rabbitmq keystone`)).stdout
+    const secrets = async () => [...(await readFile(join(site, 'passwords.yml'), 'utf8')).matchAll(/^\w+: *"?([^"\n]{8,})"?$/gm)].map((m) => m[1])
+
+    it('dry-run: exit 0 and no actions when converged; after an override, exit 6 with the config diff while the host is unchanged', async () => {
+      const clean = await osctl(['deploy', '--dry-run', '--services', SERVICES, '--json'])
+      expect(clean.exitCode, clean.stderr + clean.stdout).toBe(0)
+      const cleanDoc = JSON.parse(clean.stdout)
+      expect(cleanDoc.actions).toEqual([])
+      expect(cleanDoc.unchanged.map((u: {service: string}) => u.service).sort()).toEqual(['keystone', 'mariadb', 'memcached', 'rabbitmq'])
+
+      const before = await hostState()
+      await mkdir(join(site, 'overrides'), {recursive: true})
+      await writeFile(join(site, 'overrides', 'keystone.conf'), '[database]\nconnection_recycle_time = 20\n[token]\nexpiration = 5400\n')
+      try {
+        const r = await osctl(['deploy', '--dry-run', '--services', SERVICES, '--json'])
+        expect(r.exitCode, r.stderr + r.stdout).toBe(6)
+        const doc = JSON.parse(r.stdout)
+        expect(doc).toMatchObject({ok: false, exitCode: 6, changes: true})
+        expect(doc.hosts).toEqual([expect.objectContaining({ok: true, changed: false, wouldChange: true, exitCode: 0})])
+        expect(doc.actions).toHaveLength(1)
+        const [action] = doc.actions
+        const current = Number((await sh('cat /var/lib/osctl/services/keystone/current')).stdout)
+        expect(action).toMatchObject({service: 'keystone', revision: current, newRevision: true, steps: []})
+        expect(action.nextRevision).toBeGreaterThan(current)
+        expect(action.containers).toEqual([expect.objectContaining({container: 'keystone', action: 'recreate', reasons: ['config:keystone.conf'], fields: []})])
+        const diff = action.containers[0].configs[0]
+        expect(diff).toMatchObject({file: 'keystone.conf', state: 'changed'})
+        expect(diff.diff).toMatch(/^--- \/etc\/osctl\/keystone\/keystone.conf \(on the host\)\n\+\+\+ .*\(rendered\)\n@@ /)
+        expect(diff.diff).toContain('\n-expiration = 86400\n+expiration = 5400\n')
+        expect(diff.diff).toContain('\n+connection_recycle_time = 20\n')
+        // The database URL's password, a context line of that hunk, is masked: no password is ever printed.
+        expect(diff.diff).toContain('<password:keystone_database_password>')
+        for (const s of await secrets()) expect(r.stdout).not.toContain(s)
+
+        const text = await osctl(['deploy', '--dry-run', '--services', SERVICES])
+        expect(text.exitCode).toBe(6)
+        expect(text.stdout).toContain('keystone: recreate (config:keystone.conf)')
+        expect(text.stdout).toContain('+expiration = 5400')
+        // Nothing changed on the host: same file digest, same ledger, no journal, same containers.
+        expect(await hostState()).toBe(before)
+      } finally {
+        await rm(join(site, 'overrides'), {recursive: true, force: true})
+      }
+    })
+
+    it('config validate checks the site alone; config generate renders what the host has, byte for byte', async () => {
+      const ok = await osctl(['config', 'validate', '--json'])
+      expect(ok.exitCode, ok.stderr).toBe(0)
+      expect(JSON.parse(ok.stdout).services).toEqual(expect.arrayContaining(['keystone', 'mariadb']))
+      await mkdir(join(site, 'overrides'), {recursive: true})
+      await writeFile(join(site, 'overrides', 'keystone.conf'), '[token]\nexpiration 5400\n')
+      const bad = await osctl(['config', 'validate'])
+      await rm(join(site, 'overrides'), {recursive: true, force: true})
+      expect(bad.exitCode).toBe(2)
+      expect(bad.stderr).toMatch(/overrides\/keystone\.conf:2/)
+
+      const out = await mkdtemp(join(tmpdir(), 'osctl-genconfig-'))
+      try {
+        const gen = await osctl(['config', 'generate', '--out', join(out, 'tree'), '--services', SERVICES, '--json'])
+        expect(gen.exitCode, gen.stderr).toBe(0)
+        const host = JSON.parse(gen.stdout).hosts[0].host as string
+        for (const file of ['keystone/keystone.conf', 'mariadb/config.json', 'rabbitmq/rabbitmq.conf']) {
+          expect(await readFile(join(out, 'tree', host, file), 'utf8'), file).toBe((await sh(`cat /etc/osctl/${file}`)).stdout)
+        }
+        expect((await stat(join(out, 'tree', host, 'keystone/keystone.conf'))).mode & 0o777).toBe(0o600)
+      } finally {
+        await rm(out, {recursive: true, force: true})
+      }
+    })
+
+    it('prechecks pass on the deployed host (its ports are held by osctl), and fail (exit 3) when a stranger holds a port an enabled service needs', async () => {
+      const r = await osctl(['prechecks', '--json'])
+      expect(r.exitCode, r.stdout).toBe(0)
+      const [h] = JSON.parse(r.stdout).hosts
+      expect(h.checks.map((c: {check: string}) => c.check)).toEqual(['systemd is PID 1', 'kernel version', 'cgroups usable', 'disk space', 'ports free', 'time sync', 'kernel features', 'name resolution', 'inventory address'])
+      expect(h.checks.filter((c: {ok: boolean}) => !c.ok)).toEqual([])
+      expect(h.ports).toEqual(expect.arrayContaining([3306, 4000, 5000, 5672, 9292, 11211]))
+
+      // glance is enabled but not deployed here: a foreign listener on its port is a conflict.
+      const listen = await sh(`systemd-run --unit osctl-test-squat perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalPort => 9292, Listen => 1, ReuseAddr => 1) or die; sleep 600'`)
+      expect(listen.exitCode, listen.stderr).toBe(0)
+      try {
+        let squatted = {exitCode: -1, stdout: ''}
+        for (let i = 0; i < 20 && squatted.exitCode !== 3; i++) {
+          await sleep(250)
+          squatted = await osctl(['prechecks', '--json'])
+        }
+        expect(squatted.exitCode, squatted.stdout).toBe(3)
+        const ports = JSON.parse(squatted.stdout).hosts[0].checks.find((c: {check: string}) => c.check === 'ports free')
+        expect(ports).toEqual({check: 'ports free', ok: false, detail: 'in use: 9292'})
+      } finally {
+        await sh('systemctl stop osctl-test-squat')
+      }
+    })
+
+    it('pull gets every image a deploy needs and is a no-op the second time; containers keep running', async () => {
+      const before = (await sh("docker inspect -f '{{.Id}} {{.State.StartedAt}}' mariadb memcached rabbitmq keystone")).stdout
+      // Untag memcached's image (its container keeps running on the image id): pull must bring the tag back.
+      const ref = (await sh("docker inspect -f '{{.Config.Image}}' memcached")).stdout.trim()
+      expect((await sh(`docker rmi -f ${ref}`)).exitCode).toBe(0)
+      const first = await osctl(['pull', '--services', SERVICES, '--json'])
+      expect(first.exitCode, first.stderr + first.stdout).toBe(0)
+      const images = JSON.parse(first.stdout).hosts[0].images as Array<{ref: string; status: string}>
+      expect(images.map((i) => i.ref).sort()).toEqual(['keystone', 'mariadb', 'memcached', 'rabbitmq'].map((i) => ref.replace('/memcached:', `/${i}:`)).sort())
+      expect(Object.fromEntries(images.map((i) => [i.ref, i.status]))).toMatchObject({[ref]: 'pulled'})
+      expect(images.filter((i) => i.ref !== ref).every((i) => i.status === 'present')).toBe(true)
+      expect(JSON.parse(first.stdout).hosts[0].changed).toBe(true)
+
+      const second = await osctl(['pull', '--services', SERVICES, '--json'])
+      expect(second.exitCode, second.stderr).toBe(0)
+      const doc = JSON.parse(second.stdout)
+      expect(doc.pulled).toBe(0)
+      expect(doc.hosts[0]).toMatchObject({ok: true, changed: false})
+      expect(doc.hosts[0].images.every((i: {status: string}) => i.status === 'present')).toBe(true)
+      expect((await sh("docker inspect -f '{{.Id}} {{.State.StartedAt}}' mariadb memcached rabbitmq keystone")).stdout).toBe(before)
+      // The pulled tag is the deployed image: deploy still has nothing to do.
+      expect((await osctl(['deploy', '--dry-run', '--services', SERVICES])).exitCode).toBe(0)
+    })
+  })
+
   /** A keystone image derived from the deployed one, pushed to the lab's registry under `tag`. */
   const derive = async (tag: string, line: string) => {
     const registry = /registry: (\S+)/.exec(await readFile(join(site, 'osctl.yml'), 'utf8'))![1]

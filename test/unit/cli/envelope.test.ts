@@ -8,6 +8,8 @@ import type {Envelope} from '../../../src/cli/envelope.js'
 import {envelope, errorEnvelope, exitCodeOf, hostError, outcome} from '../../../src/cli/envelope.js'
 import {OsctlError} from '../../../src/errors.js'
 import type Bootstrap from '../../../src/commands/bootstrap.js'
+import type ConfigGenerate from '../../../src/commands/config/generate.js'
+import type ConfigValidate from '../../../src/commands/config/validate.js'
 import type Deploy from '../../../src/commands/deploy.js'
 import type Genpwd from '../../../src/commands/genpwd.js'
 import type HostAdd from '../../../src/commands/host/add.js'
@@ -21,6 +23,8 @@ import type LabStatus from '../../../src/commands/lab/status.js'
 import type LabUp from '../../../src/commands/lab/up.js'
 import type PostDeploy from '../../../src/commands/post-deploy.js'
 import type SiteImport from '../../../src/commands/site/import.js'
+import type Prechecks from '../../../src/commands/prechecks.js'
+import type Pull from '../../../src/commands/pull.js'
 import type ServiceHistory from '../../../src/commands/service/history.js'
 import type ServiceList from '../../../src/commands/service/list.js'
 import type ServiceLogs from '../../../src/commands/service/logs.js'
@@ -41,6 +45,8 @@ type Result<C extends abstract new (...args: never[]) => {run(): Promise<unknown
 /** Every command, by id: a command missing here fails the test below, so none escapes the envelope. */
 const COMMANDS = {
   bootstrap: null as unknown as Result<typeof Bootstrap>,
+  'config:generate': null as unknown as Result<typeof ConfigGenerate>,
+  'config:validate': null as unknown as Result<typeof ConfigValidate>,
   deploy: null as unknown as Result<typeof Deploy>,
   genpwd: null as unknown as Result<typeof Genpwd>,
   'host:add': null as unknown as Result<typeof HostAdd>,
@@ -54,6 +60,8 @@ const COMMANDS = {
   'lab:up': null as unknown as Result<typeof LabUp>,
   'post-deploy': null as unknown as Result<typeof PostDeploy>,
   'site:import': null as unknown as Result<typeof SiteImport>,
+  prechecks: null as unknown as Result<typeof Prechecks>,
+  pull: null as unknown as Result<typeof Pull>,
   'service:history': null as unknown as Result<typeof ServiceHistory>,
   'service:list': null as unknown as Result<typeof ServiceList>,
   'service:logs': null as unknown as Result<typeof ServiceLogs>,
@@ -128,9 +136,10 @@ describe('every command prints the envelope with --json', () => {
     await chmod(join(site, 'passwords.yml'), 0o600)
     // Every secret the site needs (none falls back to a built-in value).
     expect((await runCli(['genpwd'], {env: {OSCTL_SITE: site}})).exitCode).toBe(0)
-  })
+  }, 60_000)
   afterAll(async () => {
     if (site) await rm(site, {recursive: true, force: true})
+    await rm(join(tmpdir(), `osctl-env-gen-${process.pid}`), {recursive: true, force: true})
   })
 
   const unreachable: string[][] = [
@@ -146,8 +155,11 @@ describe('every command prints the envelope with --json', () => {
     ['system', 'rollback', 'etcd'],
     ['system', 'remove', 'etcd', '--yes'],
     ['image', 'prune'],
+    ['deploy', '--dry-run'],
+    ['prechecks'],
+    ['pull'],
   ]
-  const others: string[][] = [['deploy'], ['service', 'upgrade', 'keystone', '--tag', 't2'], ['system', 'upgrade', 'etcd', '--tag', 't2'], ['genpwd'], ['post-deploy'], ['lab', 'status', '--name', 'no-such-lab'], ['lab', 'up', '--hosts', '0'], ['lab', 'down', '--name', 'no-such-lab'], ['image', 'list', '--images-dir', '/nonexistent'], ['image', 'build', 'no-such-image'], ['host', 'add', 'h1', '--address', '10.9.9.9', '--group', 'compute'], ['host', 'remove', 'h2'], ['site', 'import', '--from-kolla', '/nonexistent', '--site', '/nonexistent/out']]
+  const others: string[][] = [['deploy'], ['service', 'upgrade', 'keystone', '--tag', 't2'], ['system', 'upgrade', 'etcd', '--tag', 't2'], ['genpwd'], ['post-deploy'], ['lab', 'status', '--name', 'no-such-lab'], ['lab', 'up', '--hosts', '0'], ['lab', 'down', '--name', 'no-such-lab'], ['image', 'list', '--images-dir', '/nonexistent'], ['image', 'build', 'no-such-image'], ['host', 'add', 'h1', '--address', '10.9.9.9', '--group', 'compute'], ['host', 'remove', 'h2'], ['site', 'import', '--from-kolla', '/nonexistent', '--site', '/nonexistent/out'], ['config', 'validate'], ['config', 'generate', '--out', join(tmpdir(), `osctl-env-gen-${process.pid}`)]]
 
   const check = (argv: string[], r: {exitCode: number; stdout: string; stderr: string}) => {
     const name = argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')
@@ -157,7 +169,7 @@ describe('every command prints the envelope with --json', () => {
     } catch {
       throw new Error(`${argv.join(' ')}: stdout is not one JSON document:\n${r.stdout}\n${r.stderr}`)
     }
-    expect(doc.command, argv.join(' ')).toBe(name.startsWith('lab') || name.startsWith('image') || name.startsWith('service') || name.startsWith('system') || name.startsWith('host') || name.startsWith('site') ? name : argv[0])
+    expect(doc.command, argv.join(' ')).toBe(['lab', 'image', 'service', 'system', 'config', 'host', 'site'].some((t) => name.startsWith(t)) ? name : argv[0])
     expect(doc.exitCode, argv.join(' ')).toBe(r.exitCode)
     expect(doc.ok, argv.join(' ')).toBe(r.exitCode === 0)
     expect(Array.isArray(doc.hosts), argv.join(' ')).toBe(true)
@@ -182,7 +194,7 @@ describe('every command prints the envelope with --json', () => {
         for (const h of doc.hosts) expect(h, batch[j].join(' ')).toMatchObject({ok: false, exitCode: 5, error: {code: 'HOST_UNREACHABLE'}})
       }
     }
-  }, 120_000)
+  }, 240_000)
 
   it('the other commands print the same shape, success or failure', async () => {
     const scratch = await mkdtemp(join(tmpdir(), 'osctl-env-'))
@@ -195,5 +207,5 @@ describe('every command prints the envelope with --json', () => {
     } finally {
       await rm(scratch, {recursive: true, force: true})
     }
-  }, 120_000)
+  }, 240_000)
 })

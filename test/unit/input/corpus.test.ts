@@ -1,5 +1,7 @@
 import {Parser} from '@oclif/core'
 import {rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {type Server, createServer} from 'node:net'
 import {Client} from 'ssh2'
 import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
@@ -163,6 +165,12 @@ const CLI_CASES: Array<[string, SiteCase, string[], RegExp]> = [
   ['deploy: 40 000 unknown keys', CASES.find((c) => c.name === '40 000 unknown keys')!, ['deploy'], /and 39\d{3} more problems/],
   ['service upgrade --tag ../../x --json', {name: 'ok', where: /./}, ['service', 'upgrade', 'keystone', '--tag', '../../x', '--json'], /"location": "--tag"/],
   ['deploy --services ""', {name: 'ok', where: /./}, ['deploy', '--services', ''], /--services: must name at least one item/],
+  ['config validate: osctl.yml -> /dev/zero', CASES.find((c) => c.name === 'osctl.yml -> /dev/zero')!, ['config', 'validate'], /osctl\.yml: .*character device/],
+  ['config generate --json: alias bomb in inventory.yml', CASES.find((c) => c.name === 'inventory.yml: alias bomb')!, ['config', 'generate', '--out', join(tmpdir(), `osctl-never-${process.pid}`), '--json'], /inventory\.yml:2:\d+/],
+  ['config generate without --out', {name: 'ok', where: /./}, ['config', 'generate'], /--out: required flag is missing/],
+  ['deploy --dry-run: override symlink to /etc/passwd', CASES.find((c) => c.name === 'overrides: symlink to /etc/passwd')!, ['deploy', '--dry-run'], /symbolic link/],
+  ['prechecks --json: contorl', CASES.find((c) => c.name === 'inventory.yml: contorl')!, ['prechecks', '--json'], /"location": "[^"]*inventory\.yml:\d+:\d+"[\s\S]*group contorl|group contorl[\s\S]*"location": "[^"]*inventory\.yml:\d+:\d+"/],
+  ['pull --services keystonee', {name: 'ok', where: /./}, ['pull', '--services', 'keystonee'], /unknown service keystonee/],
 ]
 
 describe('the real CLI on a subset: exit 2, located, nothing echoed, nothing contacted', () => {
@@ -217,4 +225,20 @@ describe('the real CLI on a subset: exit 2, located, nothing echoed, nothing con
     }
     expect(accepted, 'a connection reached a host or the registry').toBe(0)
   }, 400_000)
+
+  it('config validate and config generate accept a good site without a single connection to a host or the registry', async () => {
+    const dir = await writeSite({name: 'ok', where: /./}, opts)
+    dirs.push(dir)
+    const validated = await runCli(['config', 'validate', '--site', dir, '--json'], {timeoutMs: 120_000})
+    expect(validated.exitCode, validated.stdout + validated.stderr).toBe(0)
+    expect(JSON.parse(validated.stdout)).toMatchObject({ok: true, command: 'config validate', hosts: []})
+    const out = join(dir, 'generated')
+    const generated = await runCli(['config', 'generate', '--site', dir, '--out', out, '--json'], {timeoutMs: 120_000})
+    expect(generated.exitCode, generated.stdout + generated.stderr).toBe(0)
+    const doc = JSON.parse(generated.stdout)
+    expect(doc.files).toBeGreaterThan(0)
+    expect(doc.hosts.length).toBeGreaterThan(0)
+    for (const h of doc.hosts) expect(h).toMatchObject({ok: true, changed: false, exitCode: 0})
+    expect(accepted, 'a connection reached a host or the registry').toBe(0)
+  }, 200_000)
 })
