@@ -16,7 +16,7 @@ export function parseSince(value: string, now = Date.now()): number {
     const t = Date.parse(value.trim().replace(' ', 'T'))
     if (!Number.isNaN(t)) return Math.floor(t / 1000)
   }
-  throw new OsctlError('USAGE', `--since ${JSON.stringify(value)} is neither a duration nor a date`, {location: '--since', hint: 'e.g. --since 10m, --since 2h, --since 2026-01-31T12:00:00Z'})
+  throw new OsctlError('USAGE', `${JSON.stringify(value)} is neither a duration nor a date`, {location: '--since', hint: 'e.g. --since 10m, --since 2h, --since 2026-01-31T12:00:00Z'})
 }
 
 /** --tail, --since, --follow: the same for `service logs` and `system logs`. */
@@ -24,4 +24,9 @@ export const logFlags = {
   tail: Flags.integer({summary: 'Only the last N lines.', default: 100, min: 1}),
   since: Flags.string({summary: 'Only lines since a duration ago (10m, 2h, 1d) or a date (2026-01-31T12:00:00Z).'}),
   follow: Flags.boolean({char: 'f', summary: 'Keep printing new lines until interrupted (not with --json).'}),
+}
+
+/** --follow streams lines as they come; --json prints one document at the end: not both. */
+export function checkFollow(follow: boolean, json: boolean): void {
+  if (follow && json) throw new OsctlError('USAGE', '--follow streams lines; --json prints one document at the end', {location: '--follow', hint: 'leave out one of them'})
 }

@@ -11,6 +11,7 @@ import {SERVICES_ROOT} from '../revisions/ledger.js'
 import {SYSTEM_CONTAINERS} from '../system/definitions.js'
 import {systemDir, unitPath} from '../system/layout.js'
 import {SystemManager} from '../system/manager.js'
+import {unitName} from '../system/unit.js'
 
 export interface DestroyResult {
   units: string[]
@@ -91,6 +92,8 @@ export async function destroySystem(host: Host, reporter?: Reporter): Promise<{s
     await new SystemManager(host, reporter).remove(def.name)
     system.push(def.name)
   }
+  // A unit that ended failed would stay listed (not-found, failed) after its file is gone.
+  if (system.length > 0) await host.exec(['systemctl', 'reset-failed', ...system.map(unitName)])
   // Then the rest of osctl's state tree: data dirs, OCI store and its lock, caches.
   if (await host.exists(OSCTL_STATE)) {
     await host.run(['rm', '-rf', '--', OSCTL_STATE])

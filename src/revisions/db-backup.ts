@@ -28,10 +28,11 @@ const metaFile = (service: string, revision: number) => posix.join(serviceDir(se
 /**
  * One consistent dump (a single transaction) of these databases, in the form every snapshot and
  * backup has: with DROP DATABASE before each, so loading it also removes what was added since.
- * It comes back on stdout (and to onChunk as it arrives), never through a file on the host.
+ * It comes back on stdout (and to onChunk as it arrives), never through a file on the host;
+ * --hex-blob keeps binary columns ASCII, so the text stream carries them intact.
  */
 export function dumpDatabases(dbHost: Host, databases: string[], onChunk?: (chunk: string) => void): Promise<ExecResult> {
-  return dbHost.exec(['docker', 'exec', MARIADB, 'mariadb-dump', '--single-transaction', '--routines', '--events', '--add-drop-database', '--databases', ...databases], {timeoutMs: 3_600_000, onStdout: onChunk})
+  return dbHost.exec(['docker', 'exec', MARIADB, 'mariadb-dump', '--single-transaction', '--routines', '--events', '--hex-blob', '--add-drop-database', '--databases', ...databases], {timeoutMs: 3_600_000, onStdout: onChunk})
 }
 
 /** Loads a dump (a snapshot or a backup) into mariadb, on stdin. */

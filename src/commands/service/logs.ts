@@ -6,7 +6,7 @@ import {deployContext} from '../../session/deploy-context.js'
 import {checkServiceName, serviceRows} from '../../ops/service-inventory.js'
 import {OsctlError} from '../../errors.js'
 import {selectHosts} from '../../site/select-hosts.js'
-import {logFlags, parseSince} from '../../cli/since.js'
+import {checkFollow, logFlags, parseSince} from '../../cli/since.js'
 import {dockerLogsArgs, hostLogs, linePrefixer} from '../../ops/host-logs.js'
 
 export default class ServiceLogs extends OsctlCommand {
@@ -23,7 +23,7 @@ export default class ServiceLogs extends OsctlCommand {
   async run(): Promise<Envelope<{logs: Array<{host: string; container: string; text: string}>}>> {
     const {args, flags} = await this.parse(ServiceLogs)
     const since = flags.since === undefined ? undefined : parseSince(flags.since)
-    if (flags.follow && this.jsonEnabled()) throw new OsctlError('USAGE', '--follow streams lines; --json prints one document at the end', {location: '--follow', hint: 'leave out one of them'})
+    checkFollow(flags.follow, this.jsonEnabled())
     const ctx = this.closing(await deployContext({site: flags.site, limit: flags.host}))
     if (flags.host) selectHosts(ctx.site, flags.host)
     checkServiceName(ctx, args.name)

@@ -2,8 +2,7 @@ import {Args} from '@oclif/core'
 
 import {OsctlCommand, describe, siteFlags} from '../../base-command.js'
 import {Envelope, fromFanOut} from '../../cli/envelope.js'
-import {logFlags, parseSince} from '../../cli/since.js'
-import {OsctlError} from '../../errors.js'
+import {checkFollow, logFlags, parseSince} from '../../cli/since.js'
 import {fanOut} from '../../hosts/fan-out.js'
 import {hostLogs, journalArgs, linePrefixer} from '../../ops/host-logs.js'
 import {unitName} from '../../system/unit.js'
@@ -19,7 +18,7 @@ export default class SystemLogs extends OsctlCommand {
   async run(): Promise<Envelope<{name: string}, {text: string}>> {
     const {args, flags} = await this.parse(SystemLogs)
     const since = flags.since === undefined ? undefined : parseSince(flags.since)
-    if (flags.follow && this.jsonEnabled()) throw new OsctlError('USAGE', '--follow streams lines; --json prints one document at the end', {location: '--follow', hint: 'leave out one of them'})
+    checkFollow(flags.follow, this.jsonEnabled())
     const {site, targets, close} = await systemTargets(flags, args.name)
     try {
       const many = targets.length > 1

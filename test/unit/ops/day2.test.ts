@@ -155,7 +155,7 @@ describe('mariadb backup file', () => {
   it('one consistent dump of the user databases, 0600, whole; readable by restore', async () => {
     const h = dbHost('-- MariaDB dump 10.19\nCREATE DATABASE keystone;\n-- Dump completed on 2026-01-01\n')
     const b = await backupTo(h, join(dir, 'backups'))
-    expect(h.calls.find((c) => c.line.includes('mariadb-dump'))!.argv).toEqual(['docker', 'exec', 'mariadb', 'mariadb-dump', '--single-transaction', '--routines', '--events', '--add-drop-database', '--databases', 'keystone', 'nova'])
+    expect(h.calls.find((c) => c.line.includes('mariadb-dump'))!.argv).toEqual(['docker', 'exec', 'mariadb', 'mariadb-dump', '--single-transaction', '--routines', '--events', '--hex-blob', '--add-drop-database', '--databases', 'keystone', 'nova'])
     expect(b.path).toMatch(new RegExp(`^${join(dir, 'backups')}/mariadb-\\d{8}T\\d{6}Z\\.sql$`))
     expect(b.databases).toEqual(['keystone', 'nova'])
     const st = await stat(b.path)
