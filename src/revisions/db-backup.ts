@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto'
 import {posix} from 'node:path'
 
 import {OsctlError} from '../errors.js'
-import {Host} from '../hosts/host.js'
+import {ExecResult, Host} from '../hosts/host.js'
 import {serviceDir} from './ledger.js'
 
 /**
@@ -25,9 +25,33 @@ const MARIADB = 'mariadb'
 export const backupFile = (service: string, revision: number) => posix.join(serviceDir(service), 'backups', `before-${revision}.sql`)
 const metaFile = (service: string, revision: number) => posix.join(serviceDir(service), 'backups', `before-${revision}.json`)
 
+/**
+ * One consistent dump (a single transaction) of these databases, in the form every snapshot and
+ * backup has: with DROP DATABASE before each, so loading it also removes what was added since.
+ * It comes back on stdout (and to onChunk as it arrives), never through a file on the host;
+ * --hex-blob keeps binary columns ASCII, so the text stream carries them intact.
+ */
+export function dumpDatabases(dbHost: Host, databases: string[], onChunk?: (chunk: string) => void): Promise<ExecResult> {
+  return dbHost.exec(['docker', 'exec', MARIADB, 'mariadb-dump', '--single-transaction', '--routines', '--events', '--hex-blob', '--add-drop-database', '--databases', ...databases], {timeoutMs: 3_600_000, onStdout: onChunk})
+}
+
+/** Loads a dump (a snapshot or a backup) into mariadb, on stdin. */
+export function loadDump(dbHost: Host, dump: string | Buffer): Promise<ExecResult> {
+  return dbHost.exec(['docker', 'exec', '-i', MARIADB, 'mariadb'], {input: dump, timeoutMs: 3_600_000})
+}
+
+/** The server's own databases: never in a backup (accounts and grants are deploy's, from passwords.yml). */
+export const SYSTEM_DATABASES = ['information_schema', 'performance_schema', 'mysql', 'sys']
+
+/** Every database but the server's own. */
+export async function userDatabases(dbHost: Host): Promise<string[]> {
+  const out = await dbHost.run(['docker', 'exec', MARIADB, 'mariadb', '-N', '-B', '-e', 'SHOW DATABASES'])
+  return out.split('\n').map((d) => d.trim()).filter((d) => d && !SYSTEM_DATABASES.includes(d))
+}
+
 export async function backupDatabases(dbHost: Host, service: string, databases: string[], revision: number): Promise<BackupMeta> {
   const schema = await schemaFingerprint(dbHost, databases)
-  const r = await dbHost.exec(['docker', 'exec', MARIADB, 'mariadb-dump', '--single-transaction', '--routines', '--add-drop-database', '--databases', ...databases], {timeoutMs: 600_000})
+  const r = await dumpDatabases(dbHost, databases)
   if (r.exitCode !== 0) {
     throw new OsctlError('COMMAND_FAILED', `${dbHost.name}: backing up ${databases.join(', ')} before ${service} revision ${revision} failed: ${r.stderr.trim().split('\n').at(-1)}`, {
       hint: 'Nothing was changed; check the mariadb container (`osctl service logs mariadb`).',
@@ -47,7 +71,7 @@ export async function readBackup(dbHost: Host, service: string, revision: number
 
 export async function restoreDatabases(dbHost: Host, meta: BackupMeta): Promise<void> {
   const dump = await dbHost.readFile(backupFile(meta.service, meta.revision))
-  const r = await dbHost.exec(['docker', 'exec', '-i', MARIADB, 'mariadb'], {input: dump, timeoutMs: 600_000})
+  const r = await loadDump(dbHost, dump)
   if (r.exitCode !== 0) {
     throw new OsctlError('COMMAND_FAILED', `${dbHost.name}: restoring ${meta.databases.join(', ')} (snapshot before revision ${meta.revision}) failed: ${r.stderr.trim().split('\n').at(-1)}`, {
       hint: `The snapshot is ${backupFile(meta.service, meta.revision)} on ${dbHost.name}.`,

@@ -32,16 +32,22 @@ export function labHost(name: string, address: string, engine: FakeEngine): LabH
   })
   h.on(/^sh -c .*ls -1/, (c) => [...new Set(under(c.argv!.at(-1)!).map((k) => k.split('/')[0]))].join('\n'))
   h.on(/^sh -c .*find \. -type f/, (c) => under(c.argv!.at(-1)!).join('\n'))
+  // Units enabled (enable, disable; with --now they also start or stop, like systemctl).
+  const enabled = new Set<string>()
   h.on(/^systemctl /, (c) => {
     const [, verb, ...rest] = c.argv!
     const unit = rest.filter((r) => !r.startsWith('-'))[0] ?? ''
     const container = unit.replace(/^osctl-svc-/, '').replace(/\.service$/, '')
+    const now = rest.includes('--now')
     if (verb === 'is-active') return {exitCode: active.has(unit) ? 0 : 3, stdout: active.has(unit) ? 'active\n' : 'inactive\n'}
-    if (verb === 'start' || verb === 'restart') {
+    if (verb === 'is-enabled') return {exitCode: enabled.has(unit) ? 0 : 1, stdout: rest.includes('--quiet') ? '' : enabled.has(unit) ? 'enabled\n' : 'disabled\n'}
+    if (verb === 'enable') enabled.add(unit)
+    if (verb === 'disable') enabled.delete(unit)
+    if (verb === 'start' || verb === 'restart' || (verb === 'enable' && now)) {
       active.add(unit)
       void engine.startContainer(container)
     }
-    if (verb === 'stop') {
+    if (verb === 'stop' || (verb === 'disable' && now)) {
       active.delete(unit)
       void engine.stopContainer(container)
     }

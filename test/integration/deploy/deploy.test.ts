@@ -443,4 +443,120 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
       close: () => session.close(),
     }
   })
+
+  // Day-2 operations (issue 11). Self-contained; its last `it` destroys the deployment, so this
+  // block stays the last one in the file (the lab's afterAll removes the host anyway).
+  describe('day-2: service stop/start/restart, mariadb backup/restore, system logs, destroy', () => {
+    const token = async () => (await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode
+    const inspect = async (fmt: string) => (await sh(`docker inspect -f '${fmt}' keystone`)).stdout.trim()
+    const sql = async (q: string) => (await sh(`docker exec mariadb mariadb -N -B -e "${q}"`)).stdout.trim()
+
+    it('service stop keeps keystone down (also across an engine restart) until start; restart keeps the container, new process', async () => {
+      const started = Date.now()
+      expect(await token()).toBe(0)
+      const stop = await osctl(['service', 'stop', 'keystone', '--json'])
+      expect(stop.exitCode, stop.stderr + stop.stdout).toBe(0)
+      expect(JSON.parse(stop.stdout)).toMatchObject({ok: true, command: 'service stop', hosts: [{host: `${LAB}-1`, changed: true, containers: [{container: 'keystone', status: 'stopped'}]}]})
+      expect(await token()).not.toBe(0)
+      expect((await sh('systemctl is-enabled osctl-svc-keystone')).stdout.trim()).toBe('disabled')
+      // Stopped stays stopped when the engine comes back (live-restore reattaches only running containers).
+      expect((await sh('systemctl restart docker.service')).exitCode).toBe(0)
+      await sleep(3000)
+      expect(await inspect('{{.State.Running}}')).toBe('false')
+      expect((await sh('systemctl is-active osctl-svc-keystone')).stdout.trim()).toBe('inactive')
+      expect(await token()).not.toBe(0)
+      const again = await osctl(['service', 'stop', 'keystone', '--json'])
+      expect(JSON.parse(again.stdout).hosts[0]).toMatchObject({changed: false, containers: [{status: 'unchanged'}]})
+
+      const start = await osctl(['service', 'start', 'keystone', '--json'])
+      expect(start.exitCode, start.stderr + start.stdout).toBe(0)
+      expect(JSON.parse(start.stdout).hosts[0].containers[0]).toMatchObject({container: 'keystone', status: 'started', health: expect.stringContaining('answered')})
+      expect(await token()).toBe(0)
+
+      const [id, at] = [await inspect('{{.Id}}'), await inspect('{{.State.StartedAt}}')]
+      const restart = await osctl(['service', 'restart', 'keystone', '--json'])
+      expect(restart.exitCode, restart.stderr + restart.stdout).toBe(0)
+      expect(await inspect('{{.Id}}')).toBe(id)
+      expect(await inspect('{{.State.StartedAt}}')).not.toBe(at)
+      expect(await token()).toBe(0)
+      expect((await osctl(['service', 'stop', 'keystonee'])).exitCode).toBe(2)
+      console.log(`stop/start/restart: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+    })
+
+    it('mariadb backup to the site dir (0600); a project created afterwards is gone after restoring it', async () => {
+      const started = Date.now()
+      const b = await osctl(['mariadb', 'backup', '--json'])
+      expect(b.exitCode, b.stderr + b.stdout).toBe(0)
+      const {backup} = JSON.parse(b.stdout)
+      expect(backup.path.startsWith(join(site, 'backups', 'mariadb-'))).toBe(true)
+      expect(backup.databases).toContain('keystone')
+      const st = await stat(backup.path)
+      expect(st.mode & 0o777).toBe(0o600)
+      expect(st.size).toBe(backup.bytes)
+
+      const project = `osctl-restore-${process.pid}`
+      const created = await openstack(['project', 'create', project, '-f', 'json'])
+      expect(created.exitCode, created.stderr).toBe(0)
+      expect(await sql(`SELECT COUNT(*) FROM keystone.project WHERE name='${project}'`)).toBe('1')
+
+      const bad = join(site, 'not-a-dump.sql')
+      await writeFile(bad, 'SELECT 1;\n')
+      const refused = await osctl(['mariadb', 'restore', bad])
+      expect(refused.exitCode).toBe(2)
+      expect(await sql(`SELECT COUNT(*) FROM keystone.project WHERE name='${project}'`)).toBe('1')
+
+      const r = await osctl(['mariadb', 'restore', backup.path, '--json'])
+      expect(r.exitCode, r.stderr + r.stdout).toBe(0)
+      const doc = JSON.parse(r.stdout)
+      expect(doc.services).toEqual(expect.arrayContaining([`${LAB}-1/keystone`, `${LAB}-1/mariadb`]))
+      expect((await stat(doc.before.path)).mode & 0o777).toBe(0o600)
+      expect(await sql(`SELECT COUNT(*) FROM keystone.project WHERE name='${project}'`)).toBe('0')
+      const list = await openstack(['project', 'list', '-f', 'value', '-c', 'Name'])
+      expect(list.exitCode, list.stderr).toBe(0)
+      expect(list.stdout.split('\n')).not.toContain(project)
+      expect(list.stdout.split('\n')).toContain('admin')
+      expect(await token()).toBe(0)
+      console.log(`backup/restore: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+    })
+
+    it('system logs etcd and service logs --since show the journal and container lines', async () => {
+      const etcd = await osctl(['system', 'logs', 'etcd', '--since', '1d', '--tail', '20'])
+      expect(etcd.exitCode, etcd.stderr).toBe(0)
+      expect(etcd.stdout.trim().split('\n').length).toBeGreaterThan(1)
+      expect(etcd.stdout).toMatch(/etcd/)
+      const json = JSON.parse((await osctl(['system', 'logs', 'etcd', '--tail', '5', '--json'])).stdout)
+      expect(json.hosts[0].text.trim().split('\n').length).toBeGreaterThanOrEqual(1)
+      const recent = await osctl(['service', 'logs', 'keystone', '--since', '1h', '--tail', '5'])
+      expect(recent.exitCode, recent.stderr).toBe(0)
+      expect(recent.stdout.trim()).not.toBe('')
+      expect((await osctl(['service', 'logs', 'keystone', '--since', 'yesterday'])).exitCode).toBe(2)
+    })
+
+    it('destroy refuses without --yes-i-really-really-mean-it, then removes every osctl container, unit and volume (twice: nothing left)', async () => {
+      const started = Date.now()
+      const before = await managedContainers()
+      const refused = await osctl(['destroy', '--include-system'])
+      expect(refused.exitCode).toBe(2)
+      expect(refused.stderr).toContain('--yes-i-really-really-mean-it')
+      expect(await managedContainers()).toBe(before)
+
+      const d = await osctl(['destroy', '--include-system', '--yes-i-really-really-mean-it', '--json'])
+      expect(d.exitCode, d.stderr + d.stdout).toBe(0)
+      const h = JSON.parse(d.stdout).hosts[0]
+      expect(h).toMatchObject({ok: true, changed: true, system: ['registry', 'etcd']})
+      expect(h.containers).toEqual(expect.arrayContaining(['keystone', 'mariadb', 'memcached', 'rabbitmq']))
+      expect(h.volumes).toContain('mariadb')
+      expect(await managedContainers()).toBe('')
+      expect((await sh('ls /etc/systemd/system | grep "^osctl-"')).stdout.trim()).toBe('')
+      expect((await sh('systemctl list-units --all --plain --no-legend "osctl-*"')).stdout.trim()).toBe('')
+      expect((await sh(`docker volume ls -q | grep -x -e ${h.volumes.join(' -e ')}`)).stdout.trim()).toBe('')
+      expect((await sh('test -e /var/lib/osctl || test -e /etc/osctl')).exitCode).toBe(1)
+      expect(await token()).not.toBe(0)
+
+      const twice = await osctl(['destroy', '--include-system', '--yes-i-really-really-mean-it', '--json'])
+      expect(twice.exitCode, twice.stderr + twice.stdout).toBe(0)
+      expect(JSON.parse(twice.stdout).hosts[0]).toMatchObject({ok: true, changed: false})
+      console.log(`destroy: ${((Date.now() - started) / 1000).toFixed(1)}s`)
+    })
+  })
 })

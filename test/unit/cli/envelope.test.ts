@@ -11,6 +11,13 @@ import type Bootstrap from '../../../src/commands/bootstrap.js'
 import type ConfigGenerate from '../../../src/commands/config/generate.js'
 import type ConfigValidate from '../../../src/commands/config/validate.js'
 import type Deploy from '../../../src/commands/deploy.js'
+import type Destroy from '../../../src/commands/destroy.js'
+import type MariadbBackup from '../../../src/commands/mariadb/backup.js'
+import type MariadbRestore from '../../../src/commands/mariadb/restore.js'
+import type ServiceRestart from '../../../src/commands/service/restart.js'
+import type ServiceStart from '../../../src/commands/service/start.js'
+import type ServiceStop from '../../../src/commands/service/stop.js'
+import type SystemLogs from '../../../src/commands/system/logs.js'
 import type Genpwd from '../../../src/commands/genpwd.js'
 import type HostAdd from '../../../src/commands/host/add.js'
 import type HostRemove from '../../../src/commands/host/remove.js'
@@ -68,6 +75,13 @@ const COMMANDS = {
   'service:rollback': null as unknown as Result<typeof ServiceRollback>,
   'service:status': null as unknown as Result<typeof ServiceStatus>,
   'service:upgrade': null as unknown as Result<typeof ServiceUpgrade>,
+  'service:stop': null as unknown as Result<typeof ServiceStop>,
+  'service:start': null as unknown as Result<typeof ServiceStart>,
+  'service:restart': null as unknown as Result<typeof ServiceRestart>,
+  'system:logs': null as unknown as Result<typeof SystemLogs>,
+  'mariadb:backup': null as unknown as Result<typeof MariadbBackup>,
+  'mariadb:restore': null as unknown as Result<typeof MariadbRestore>,
+  destroy: null as unknown as Result<typeof Destroy>,
   'system:history': null as unknown as Result<typeof SystemHistory>,
   'system:list': null as unknown as Result<typeof SystemList>,
   'system:remove': null as unknown as Result<typeof SystemRemove>,
@@ -158,8 +172,13 @@ describe('every command prints the envelope with --json', () => {
     ['deploy', '--dry-run'],
     ['prechecks'],
     ['pull'],
+    ['service', 'stop', 'keystone'],
+    ['service', 'start', 'keystone'],
+    ['service', 'restart', 'keystone'],
+    ['system', 'logs', 'etcd'],
+    ['destroy', '--yes-i-really-really-mean-it'],
   ]
-  const others: string[][] = [['deploy'], ['service', 'upgrade', 'keystone', '--tag', 't2'], ['system', 'upgrade', 'etcd', '--tag', 't2'], ['genpwd'], ['post-deploy'], ['lab', 'status', '--name', 'no-such-lab'], ['lab', 'up', '--hosts', '0'], ['lab', 'down', '--name', 'no-such-lab'], ['image', 'list', '--images-dir', '/nonexistent'], ['image', 'build', 'no-such-image'], ['host', 'add', 'h1', '--address', '10.9.9.9', '--group', 'compute'], ['host', 'remove', 'h2'], ['site', 'import', '--from-kolla', '/nonexistent', '--site', '/nonexistent/out'], ['config', 'validate'], ['config', 'generate', '--out', join(tmpdir(), `osctl-env-gen-${process.pid}`)]]
+  const others: string[][] = [['deploy'], ['service', 'upgrade', 'keystone', '--tag', 't2'], ['system', 'upgrade', 'etcd', '--tag', 't2'], ['genpwd'], ['post-deploy'], ['lab', 'status', '--name', 'no-such-lab'], ['lab', 'up', '--hosts', '0'], ['lab', 'down', '--name', 'no-such-lab'], ['image', 'list', '--images-dir', '/nonexistent'], ['image', 'build', 'no-such-image'], ['host', 'add', 'h1', '--address', '10.9.9.9', '--group', 'compute'], ['host', 'remove', 'h2'], ['site', 'import', '--from-kolla', '/nonexistent', '--site', '/nonexistent/out'], ['config', 'validate'], ['config', 'generate', '--out', join(tmpdir(), `osctl-env-gen-${process.pid}`)], ['destroy'], ['mariadb', 'backup'], ['mariadb', 'restore', '/nonexistent.sql']]
 
   const check = (argv: string[], r: {exitCode: number; stdout: string; stderr: string}) => {
     const name = argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')
@@ -169,7 +188,7 @@ describe('every command prints the envelope with --json', () => {
     } catch {
       throw new Error(`${argv.join(' ')}: stdout is not one JSON document:\n${r.stdout}\n${r.stderr}`)
     }
-    expect(doc.command, argv.join(' ')).toBe(['lab', 'image', 'service', 'system', 'config', 'host', 'site'].some((t) => name.startsWith(t)) ? name : argv[0])
+    expect(doc.command, argv.join(' ')).toBe(['lab', 'image', 'service', 'system', 'config', 'host', 'site', 'mariadb'].some((t) => name.startsWith(t)) ? name : argv[0])
     expect(doc.exitCode, argv.join(' ')).toBe(r.exitCode)
     expect(doc.ok, argv.join(' ')).toBe(r.exitCode === 0)
     expect(Array.isArray(doc.hosts), argv.join(' ')).toBe(true)
