@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Image build benchmark: median wall time of a cold build (no osctl images in the engine, debootstrap
-// rootfs kept) and of a no-op build (everything unchanged; target ≤ 5 s), through the real CLI.
+// rootfs kept), of a no-op build (everything unchanged; target ≤ 5 s), of a tag-only build (same
+// content, another tag: tagged, not rebuilt; target ≤ 10 s) and of the same content for another
+// site's registry (no rebuild), through the real CLI.
 //
 //   node bench/image-build.mjs            BENCH_RUNS=5 node bench/image-build.mjs
 //   BENCH_ROOTFS_COLD=1 …                 also time debootstrap + import once (~40 s)
+//   BENCH_IMAGES=etcd,registry …          only these images and their parents
 //
 // Cold means cold: Docker's classic builder caches by image layers, so every image labelled
 // io.osctl.image (any tag) is removed first. Do not run it next to a test using those images.
@@ -38,7 +41,8 @@ function removeOsctlImages(onlyTag) {
 // tsc emits even when another part of the tree has type errors; the CLI under test is dist/.
 spawnSync('node', [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {stdio: 'ignore'})
 
-const build = ['image', 'build', '--site', SITE, '--tag', TAG, '--json', '--quiet']
+const names = (process.env.BENCH_IMAGES ?? '').split(',').filter(Boolean)
+const build = ['image', 'build', ...names, '--site', SITE, '--tag', TAG, '--json', '--quiet']
 const rows = []
 
 if (process.env.BENCH_ROOTFS_COLD === '1') {
@@ -55,6 +59,12 @@ if (process.env.BENCH_ROOTFS_COLD === '1') {
 
 const cold = []
 const noop = []
+const tagOnly = []
+const otherSite = []
+const reused = (r, what) => {
+  if (!r.json.images.every((img) => img.status === 'reused')) throw new Error(`${what} rebuilt something`)
+  return r.seconds
+}
 let last
 for (let i = 0; i < RUNS; i++) {
   removeOsctlImages()
@@ -64,10 +74,17 @@ for (let i = 0; i < RUNS; i++) {
   const n = osctl(build)
   if (!n.json.images.every((img) => img.status === 'unchanged')) throw new Error('no-op run rebuilt something')
   noop.push(n.seconds)
+  tagOnly.push(reused(osctl([...build, '--tag', `${TAG}b`]), 'tag-only run'))
+  otherSite.push(reused(osctl([...build, '--registry', '10.254.0.1:4000']), 'other-registry run'))
   last = c.json.images
   process.stderr.write(`run ${i + 1}/${RUNS}: cold ${c.seconds.toFixed(1)} s, no-op ${n.seconds.toFixed(2)} s\n`)
 }
-rows.push(['cold build (rootfs cached)', median(cold), RUNS], ['no-op build (target ≤ 5 s)', median(noop), RUNS])
+rows.push(
+  ['cold build (rootfs cached)', median(cold), RUNS],
+  ['no-op build (target ≤ 5 s)', median(noop), RUNS],
+  ['tag-only build: same content, new tag (target ≤ 10 s)', median(tagOnly), RUNS],
+  ['same content for another site registry (no rebuild)', median(otherSite), RUNS],
+)
 
 const sizes = JSON.parse(docker('image', 'inspect', ...last.map((i) => i.ref), '--format', '{{json .Size}}').split('\n').join(',').replace(/^/, '[').replace(/$/, ']'))
 console.log(`\n### osctl image build (${new Date().toISOString().slice(0, 10)}, docker ${docker('version', '--format', '{{.Server.Version}}')})\n`)
@@ -77,3 +94,4 @@ console.log('\n| image | parent | size (MB) | build (s, last cold run) |\n|---|-
 last.forEach((img, i) => console.log(`| ${img.name} | ${img.parent ?? '(rootfs)'} | ${(sizes[i] / 1e6).toFixed(1)} | ${img.seconds.toFixed(1)} |`))
 
 removeOsctlImages(TAG)
+removeOsctlImages(`${TAG}b`)
