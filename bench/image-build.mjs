@@ -42,7 +42,8 @@ function removeOsctlImages(onlyTag) {
 spawnSync('node', [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {stdio: 'ignore'})
 
 const names = (process.env.BENCH_IMAGES ?? '').split(',').filter(Boolean)
-const build = ['image', 'build', ...names, '--site', SITE, '--tag', TAG, '--json', '--quiet']
+const buildAt = (tag, ...extra) => ['image', 'build', ...names, '--site', SITE, '--tag', tag, '--json', '--quiet', ...extra]
+const build = buildAt(TAG)
 const rows = []
 
 if (process.env.BENCH_ROOTFS_COLD === '1') {
@@ -74,8 +75,8 @@ for (let i = 0; i < RUNS; i++) {
   const n = osctl(build)
   if (!n.json.images.every((img) => img.status === 'unchanged')) throw new Error('no-op run rebuilt something')
   noop.push(n.seconds)
-  tagOnly.push(reused(osctl([...build, '--tag', `${TAG}b`]), 'tag-only run'))
-  otherSite.push(reused(osctl([...build, '--registry', '10.254.0.1:4000']), 'other-registry run'))
+  tagOnly.push(reused(osctl(buildAt(`${TAG}b`)), 'tag-only run'))
+  otherSite.push(reused(osctl(buildAt(TAG, '--registry', '10.254.0.1:4000')), 'other-registry run'))
   last = c.json.images
   process.stderr.write(`run ${i + 1}/${RUNS}: cold ${c.seconds.toFixed(1)} s, no-op ${n.seconds.toFixed(2)} s\n`)
 }
