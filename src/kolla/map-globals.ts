@@ -26,6 +26,15 @@ export interface GlobalsMapping {
   unmapped: Unmapped[]
 }
 
+/** kolla globals taken over unchanged → their osctl.yml key. */
+const AS_IS: Record<string, string> = {
+  openstack_release: 'openstack_release',
+  openstack_tag: 'image_tag',
+  network_interface: 'network_interface',
+  api_interface: 'api_interface',
+  docker_namespace: 'namespace',
+}
+
 /** kolla's enable_<x> → the osctl services it turns on or off. */
 const ENABLE: Record<string, string[]> = {
   enable_keystone: ['keystone'],
@@ -92,22 +101,11 @@ export function mapGlobals(src: YamlSource): GlobalsMapping {
       }
       continue
     }
+    if (Object.hasOwn(AS_IS, key)) {
+      take(key, AS_IS[key], text)
+      continue
+    }
     switch (key) {
-      case 'openstack_release':
-        take(key, 'openstack_release', text)
-        continue
-      case 'openstack_tag':
-        take(key, 'image_tag', text)
-        continue
-      case 'network_interface':
-        take(key, 'network_interface', text)
-        continue
-      case 'api_interface':
-        take(key, 'api_interface', text)
-        continue
-      case 'docker_namespace':
-        take(key, 'namespace', text)
-        continue
       case 'docker_registry': {
         const m = /^(\[[^\]]+\]|[^:/]+)(?::(\d+))?$/.exec(text)
         if (!m) skip(key, `not HOST[:PORT] (${text})`)
