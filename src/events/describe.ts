@@ -83,6 +83,9 @@ const DESCRIBE: Describers = {
   'db.snapshot': (d) => ({status: 'ok', subject: d.service, text: `databases ${list(d.databases)} saved before revision ${d.revision} (${d.bytes} bytes)`}),
   'db.snapshot.carried': (d) => ({status: 'ok', subject: d.service, text: `databases ${list(d.databases)}: the snapshot taken before the interrupted revision ${d.from} stands for revision ${d.revision}`}),
   'db.restored': (d) => ({status: 'changed', subject: d.service, text: `databases ${list(d.databases)} restored to before revision ${d.revision}`}),
+  'upgrade.release': (d) => ({status: 'info', subject: `tag ${d.tag}`, text: d.step === 'same' ? `same release ${d.to} as running` : `${list(d.from)} → ${d.to} (${d.step})`}),
+  'upgrade.service.start': (d) => ({status: 'start', subject: d.service, text: `upgrading to ${d.tag} on ${list(d.hosts)}`}),
+  'upgrade.service.done': (d) => (d.status === 'already' ? {status: 'unchanged', subject: d.service, text: `already on ${d.tag}`} : {status: 'changed', subject: d.service, text: `upgraded to ${d.tag}`}),
   'db.kept': (d) => ({status: 'unchanged', subject: d.service, text: `databases ${list(d.databases)}: schema unchanged since the snapshot before revision ${d.revision}; left as they are`}),
 }
 

@@ -80,6 +80,10 @@ export interface EventData {
   'db.snapshot.carried': Dbs & {from: number}
   'db.restored': Dbs
   'db.kept': Dbs
+  // whole-cloud upgrade (lifecycle/cloud-upgrade.ts)
+  'upgrade.release': {tag: string; from: string[]; to: string; step: 'same' | 'next' | 'skip-level'}
+  'upgrade.service.start': {service: string; tag: string; hosts: string[]}
+  'upgrade.service.done': {service: string; tag: string; status: 'upgraded' | 'already'}
 }
 
 export type EventCode = keyof EventData

@@ -14,6 +14,8 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
   readonly execs: Array<{container: string; argv: string[]; input?: string}> = []
   /** Image refs the registry has (pull fails for others). */
   readonly registry = new Set<string>()
+  /** Labels of registry images (as their Dockerfile's LABEL lines set them); none by default. */
+  readonly registryLabels = new Map<string, Record<string, string>>()
   /** Container name → exit code of its one-shot run. */
   readonly exitCodes = new Map<string, number>()
   /** Container name → what it prints (its logs). */
@@ -32,7 +34,7 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
       // Worded like DockerodeClient.pullImage, which the contract is about.
       throw new OsctlError('IMAGE_UNKNOWN', `fake: cannot pull ${ref}: manifest unknown`, {hint: `build and push it first: \`osctl image build ${ref.split('/').at(-1)!.split(':')[0]} --push\``})
     }
-    return this.images.get(ref) ?? this.addImage(ref, {})
+    return this.images.get(ref) ?? this.addImage(ref, this.registryLabels.get(ref) ?? {})
   }
 
   /** By ref, or by image id as the engine also accepts (rollback creates containers by id). */

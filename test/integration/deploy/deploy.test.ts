@@ -397,6 +397,52 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     await execa('docker', ['rmi', '-f', ref], {reject: false})
   })
 
+  it('osctl upgrade moves every service to a tag in kolla order, a second run has nothing to do, a release jump is refused before anything changes', async () => {
+    const registry = /registry: (\S+)/.exec(await readFile(join(site, 'osctl.yml'), 'utf8'))![1]
+    const images = SERVICES.split(',')
+    const tag = `c${process.pid}`
+    // A new build of the same release: the content exists, so the build only tags and pushes.
+    const build = await osctl(['image', 'build', ...images, '--tag', tag, '--push'], {}, 1_800_000)
+    expect(build.exitCode, build.stderr).toBe(0)
+    const running = async () => (await sh(`docker inspect -f '{{.Name}} {{.Config.Image}} {{.Id}}' ${images.join(' ')}`)).stdout.trim().split('\n')
+
+    const u = await osctl(['upgrade', '--tag', tag, '--json'])
+    expect(u.exitCode, u.stderr.split('\n').slice(-30).join('\n')).toBe(0)
+    const doc = JSON.parse(u.stdout)
+    expect(doc).toMatchObject({tag, from: ['zed'], to: 'zed', step: 'same'})
+    expect(doc.services.filter((s: {status: string}) => s.status !== 'not-deployed').map((s: {service: string; status: string}) => [s.service, s.status])).toEqual(images.map((i) => [i, 'upgraded']))
+    // Infrastructure first, keystone last: each started after the one before was healthy.
+    expect(eventsOf(u.stderr).filter((e) => e.code === 'upgrade.service.start' || e.code === 'upgrade.service.done').map((e) => `${e.code.split('.').at(-1)} ${e.data.service}`)).toEqual(images.flatMap((i) => [`start ${i}`, `done ${i}`]))
+    const after = await running()
+    expect(after.map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(images.map((i) => `/${i} ${registry}/osctl/${i}:${tag}`))
+    expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
+
+    const again = await osctl(['upgrade', '--tag', tag, '--json'])
+    expect(again.exitCode, again.stderr).toBe(0)
+    expect(JSON.parse(again.stdout).services.filter((s: {status: string}) => s.status !== 'not-deployed').map((s: {status: string}) => s.status)).toEqual(images.map(() => 'already'))
+    expect(await running()).toEqual(after)
+
+    // The same content labelled as 2024.1: from zed that skips 2023.1, so nothing is pulled or changed.
+    const jump = `j${process.pid}`
+    const ctx = await mkdtemp(join(tmpdir(), 'osctl-jump-'))
+    try {
+      for (const i of images) {
+        await writeFile(join(ctx, 'Dockerfile'), `FROM ${registry}/osctl/${i}:${tag}\nLABEL io.osctl.openstack-release=2024.1\n`)
+        await execa('docker', ['build', '-q', '-t', `${registry}/osctl/${i}:${jump}`, ctx])
+        await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-daemon:${registry}/osctl/${i}:${jump}`, `docker://${registry}/osctl/${i}:${jump}`])
+      }
+    } finally {
+      await rm(ctx, {recursive: true, force: true})
+    }
+    const refused = await osctl(['upgrade', '--tag', jump])
+    expect(refused.exitCode, refused.stderr).toBe(2)
+    expect(refused.stderr).toMatch(/refusing to skip from zed \(2022\.2\) to 2024\.1 \(caracal\)/)
+    expect(refused.stderr).toMatch(/first to 2023\.1/)
+    expect(await running()).toEqual(after)
+    expect((await sh(`docker images -q ${registry}/osctl/keystone:${jump}`)).stdout.trim()).toBe('')
+    for (const i of images) await execa('docker', ['rmi', '-f', `${registry}/osctl/${i}:${jump}`], {reject: false})
+  })
+
   it('keeps every container through a restart of the Docker engine: same ids, units never restarted, keystone answers without osctl', async () => {
     const containers = 'mariadb memcached rabbitmq keystone'
     const units = containers.split(' ').map((c) => `osctl-svc-${c}`).join(' ')

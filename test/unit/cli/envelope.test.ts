@@ -44,6 +44,7 @@ import type SystemRemove from '../../../src/commands/system/remove.js'
 import type SystemRollback from '../../../src/commands/system/rollback.js'
 import type SystemStatus from '../../../src/commands/system/status.js'
 import type SystemUpgrade from '../../../src/commands/system/upgrade.js'
+import type Upgrade from '../../../src/commands/upgrade.js'
 import {makeSite, yaml} from '../../fixtures/sites/make-site.js'
 import {REPO_ROOT, runCli} from '../../helpers/cli.js'
 
@@ -88,6 +89,7 @@ const COMMANDS = {
   'system:rollback': null as unknown as Result<typeof SystemRollback>,
   'system:status': null as unknown as Result<typeof SystemStatus>,
   'system:upgrade': null as unknown as Result<typeof SystemUpgrade>,
+  upgrade: null as unknown as Result<typeof Upgrade>,
 }
 
 describe('the --json envelope', () => {
