@@ -397,6 +397,45 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     await execa('docker', ['rmi', '-f', ref], {reject: false})
   })
 
+  it('faults during an upgrade: registry down (exit 5) and a full disk during the pull (exit 1) change nothing; keystone keeps serving', async () => {
+    // A 24 MB layer the host does not have yet: the pull must download it (through /var/lib/docker/tmp).
+    const tag = `f${process.pid}`
+    const ref = await derive(tag, `RUN head -c 24M /dev/urandom > /osctl-blob`)
+    const before = await imageId()
+    const unchanged = async () => {
+      expect(await imageId()).toBe(before)
+      expect((await sh('docker ps -a --format "{{.Names}}" | grep "^keystone"')).stdout.trim()).toBe('keystone')
+      expect((await sh(`docker image inspect ${ref}`)).exitCode).toBe(1)
+      expect((await sh('test -e /var/lib/osctl/journal/keystone.json')).exitCode).toBe(1)
+      expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
+    }
+
+    expect((await sh('systemctl stop osctl-registry.service')).exitCode).toBe(0)
+    try {
+      const down = await osctl(['service', 'upgrade', 'keystone', '--tag', tag, '--json'])
+      expect(down.exitCode, down.stderr).toBe(5)
+      expect(JSON.parse(down.stdout).error).toMatchObject({code: 'REGISTRY_UNREACHABLE'})
+      expect(JSON.parse(down.stdout).error.message).toMatch(/the registry \S+ does not answer/)
+      await unchanged()
+    } finally {
+      expect((await sh('systemctl start osctl-registry.service')).exitCode).toBe(0)
+    }
+    const status = await osctl(['system', 'status', 'registry'])
+    expect(status.exitCode, status.stderr).toBe(0)
+
+    expect((await sh('mkdir -p /var/lib/docker/tmp && mount -t tmpfs -o size=4m osctl-full /var/lib/docker/tmp')).exitCode).toBe(0)
+    try {
+      const full = await osctl(['service', 'upgrade', 'keystone', '--tag', tag, '--json'])
+      expect(full.exitCode, full.stderr).toBe(1)
+      expect(JSON.parse(full.stdout).error.message).toMatch(/no space left on the host's Docker disk/)
+      expect(JSON.parse(full.stdout).error.hint).toMatch(/image prune/)
+      await unchanged()
+    } finally {
+      await sh('umount /var/lib/docker/tmp')
+    }
+    await execa('docker', ['rmi', '-f', ref], {reject: false})
+  })
+
   it('osctl upgrade moves every service to a tag in kolla order, a second run has nothing to do, a release jump is refused before anything changes', async () => {
     const registry = /registry: (\S+)/.exec(await readFile(join(site, 'osctl.yml'), 'utf8'))![1]
     const images = SERVICES.split(',')
