@@ -436,6 +436,31 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     await execa('docker', ['rmi', '-f', ref], {reject: false})
   })
 
+  it('the SSH connection cut mid-swap: the swap completes on the host, osctl finishes the upgrade over a new connection', async () => {
+    const tag = `s${process.pid}`
+    const ref = await derive(tag, `RUN echo ${tag} > /etc/osctl-build`)
+    const before = await imageId()
+    const child = execa('node', [join(REPO_ROOT, 'bin', 'run.js'), 'service', 'upgrade', 'keystone', '--tag', tag, '--json'], {reject: false, env: {OSCTL_SITE: site}, stdin: 'ignore'})
+    // Once the host-side swap unit runs, every SSH session osctl holds is killed (sshd's listener stays).
+    let cut = false
+    for (let i = 0; i < 3000 && !cut && child.exitCode === null; i++) {
+      cut = (await sh("systemctl list-units --no-legend --plain 'osctl-swap-keystone-*' | grep -q . && pkill -f '^sshd: root'")).exitCode === 0
+    }
+    const r = await child
+    expect(cut, `the upgrade ended before the swap: ${r.stderr}`).toBe(true)
+    expect(r.exitCode, r.stderr.split('\n').slice(-20).join('\n')).toBe(0)
+    expect((await sh('docker exec keystone cat /etc/osctl-build')).stdout.trim()).toBe(tag)
+    expect((await sh('test -e /var/lib/osctl/journal/keystone.json')).exitCode).toBe(1)
+    expect((await sh('docker ps -a --format "{{.Names}}" | grep "^keystone"')).stdout.trim()).toBe('keystone')
+    expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
+    const status = await osctl(['service', 'status', 'keystone'])
+    expect(status.exitCode, status.stderr).toBe(0)
+    const back = await osctl(['service', 'rollback', 'keystone'])
+    expect(back.exitCode, back.stderr).toBe(0)
+    expect(await imageId()).toBe(before)
+    await execa('docker', ['rmi', '-f', ref], {reject: false})
+  })
+
   it('osctl upgrade moves every service to a tag in kolla order, a second run has nothing to do, a release jump is refused before anything changes', async () => {
     const registry = /registry: (\S+)/.exec(await readFile(join(site, 'osctl.yml'), 'utf8'))![1]
     const images = SERVICES.split(',')
