@@ -6,7 +6,7 @@ import {TEMPLATES_DIR} from '../paths.js'
 import {loadSite} from '../site/load-site.js'
 import {selectHosts} from '../site/select-hosts.js'
 import type {Site, SiteHost} from '../site/types.js'
-import {HostSession, sshSession} from './host-session.js'
+import type {HostSession} from './host-session.js'
 
 /** What deploy reads from the site dir and the catalog: everything checkable without a host. */
 export interface SiteInputs {
@@ -36,5 +36,7 @@ export async function siteInputs(flags: {site: string; limit?: string}): Promise
 /** Site, catalog and overrides loaded and validated, hosts selected; nothing is connected yet. */
 export async function deployContext(flags: {site: string; limit?: string}): Promise<DeployContext> {
   const inputs = await siteInputs(flags)
+  // ssh2 and dockerode load only for commands that reach hosts: `config validate` starts without them.
+  const {sshSession} = await import('./host-session.js')
   return {...inputs, session: sshSession(inputs.site)}
 }
