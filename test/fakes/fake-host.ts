@@ -58,6 +58,19 @@ export class FakeHost extends BaseHost {
     return this
   }
 
+  /** Like on(), for the first matching command only; later ones go to the handlers registered before it. */
+  once(pattern: RegExp | string, handler: FakeHandler): this {
+    const entry: {pattern: RegExp | string; handler: FakeHandler} = {
+      pattern,
+      handler: (call, host) => {
+        this.handlers.splice(this.handlers.indexOf(entry), 1)
+        return handler(call, host)
+      },
+    }
+    this.handlers.unshift(entry)
+    return this
+  }
+
   /** Every command line run so far (see FakeCall.line). */
   get commands(): string[] {
     return this.calls.map((c) => c.line)
