@@ -110,3 +110,9 @@ function dependencyClosure(depends: Record<string, string[]>): (service: string)
   }
   return (s) => of(s, [])
 }
+
+/** The deploy summary's line: the floor beside osctl's own wall time; undefined when nothing ran. */
+export function criticalPathLine(criticalPathMs: number, wallMs: number): string | undefined {
+  if (criticalPathMs <= 0) return undefined
+  return `critical path ${(criticalPathMs / 1000).toFixed(1)} s (osctl ${(wallMs / 1000).toFixed(1)} s, ratio ${(wallMs / criticalPathMs).toFixed(2)})`
+}

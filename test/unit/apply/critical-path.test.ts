@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {StepTiming, criticalPath} from '../../../src/apply/critical-path.js'
+import {StepTiming, criticalPath, criticalPathLine} from '../../../src/apply/critical-path.js'
 
 const boot = (host: string, service: string, step: string, ms: number, once = false): StepTiming => ({host, service, step, phase: 'bootstrap', ms, ...(once ? {once} : {})})
 const box = (host: string, service: string, ms: number, step = service): StepTiming => ({host, service, step, phase: 'container', ms})
@@ -81,5 +81,12 @@ describe('criticalPath', () => {
   it('rounds to whole milliseconds and refuses a dependency cycle', () => {
     expect(criticalPath([box('h1', 'mariadb', 0.4), box('h1', 'keystone', 1.3)], DEPS)).toBe(2)
     expect(() => criticalPath([box('h1', 'a', 1)], {a: ['b'], b: ['a']})).toThrow(/cycle: a → b → a/)
+  })
+})
+
+describe('criticalPathLine', () => {
+  it("puts the floor beside osctl's wall time, and says nothing when nothing ran", () => {
+    expect(criticalPathLine(41_234, 95_300)).toBe('critical path 41.2 s (osctl 95.3 s, ratio 2.31)')
+    expect(criticalPathLine(0, 3_000)).toBeUndefined()
   })
 })
