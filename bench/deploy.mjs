@@ -36,6 +36,8 @@ for (let i = 0; i < RUNS; i++) {
     const d = osctl(['deploy'], env)
     first.push(d.seconds)
     floor.push(d.json().criticalPathMs / 1000)
+    const steps = d.json().services.flatMap((r) => r.timings).map((t) => `${t.service} ${t.step} ${(t.ms / 1000).toFixed(1)}`)
+    process.stderr.write(`  services' own work (s): ${steps.join(', ')}\n`)
     noop.push(osctl(['deploy', '--quiet'], env).seconds)
     process.stderr.write(`run ${i + 1}/${RUNS}: deploy ${first.at(-1).toFixed(1)} s (critical path ${floor.at(-1).toFixed(1)} s), no-op ${noop.at(-1).toFixed(1)} s\n`)
   } finally {
