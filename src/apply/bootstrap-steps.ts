@@ -52,9 +52,10 @@ export const stepContainerName = (container: string, step: string) => `osctl-boo
 /**
  * One-shot container from the service image with the service's volumes and config mount;
  * osctl_start runs the step's manifest (bootstrap/<step>/config.json) because OSCTL_BOOTSTRAP is
- * set. Removed afterwards whatever happened; its log tail is kept in the error.
+ * set. Removed afterwards whatever happened; its log tail is kept in the error. Returns its run time
+ * in ms, from its start to its exit (the step's own work, not creating and removing it).
  */
-export async function runBootstrapStep(docker: ContainerClient, spec: ContainerSpec, step: RenderedStep, where: string, timeoutMs = 900_000): Promise<void> {
+export async function runBootstrapStep(docker: ContainerClient, spec: ContainerSpec, step: RenderedStep, where: string, timeoutMs = 900_000): Promise<number> {
   const name = stepContainerName(spec.name, step.name)
   await docker.removeContainer(name)
   await docker.createContainer({
@@ -67,8 +68,10 @@ export async function runBootstrapStep(docker: ContainerClient, spec: ContainerS
     restartPolicy: 'no',
   })
   try {
+    const started = performance.now()
     await docker.startContainer(name)
     const code = await docker.waitContainer(name, timeoutMs)
+    const ms = performance.now() - started
     if (code !== 0) {
       const logs = tailLines(await docker.containerLogs(name, 40), 20)
       throw new OsctlError('COMMAND_FAILED', `${where}: bootstrap step ${step.name} of ${spec.service} exited with ${code}`, {
@@ -76,6 +79,7 @@ export async function runBootstrapStep(docker: ContainerClient, spec: ContainerS
         hint: `the step ran in container ${name} from ${spec.image}; its last log lines are above`,
       })
     }
+    return ms
   } finally {
     await docker.removeContainer(name).catch(() => undefined)
   }

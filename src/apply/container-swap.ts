@@ -65,13 +65,17 @@ export async function prepareNext(docker: ContainerClient, spec: ContainerSpec, 
   return 'created'
 }
 
-/** Step 2, on the host: the old container stops, the new one starts under the same name and unit. */
-export async function swapIn(host: Host, name: string, unitText: string): Promise<void> {
+/**
+ * Step 2, on the host: the old container stops, the new one starts under the same name and unit.
+ * Returns when (performance.now()) the swap itself began, after the unit file was staged.
+ */
+export async function swapIn(host: Host, name: string, unitText: string): Promise<number> {
   const unit = serviceUnitName(name)
   const staged = posix.join(JOURNAL_ROOT, `${unit}.staged`)
   await host.run(['install', '-d', '-m', '0700', JOURNAL_ROOT])
   await host.writeFileAtomic(staged, unitText, {mode: 0o644})
   const swapUnit = `osctl-swap-${name}-${randomBytes(3).toString('hex')}`
+  const began = performance.now()
   const r = await host
     .exec(['systemd-run', '--quiet', '--wait', '--collect', `--unit=${swapUnit}`, '--property=Type=oneshot', '--', '/bin/sh', '-c', SWAP_SCRIPT, 'osctl-swap', name, unit, staged, serviceUnitPath(name)], {
       timeoutMs: 150_000,
@@ -84,6 +88,7 @@ export async function swapIn(host: Host, name: string, unitText: string): Promis
       hint: `\`journalctl -u ${swapUnit}\` and \`docker ps -a --filter name=${name}\` on ${host.name}`,
     })
   }
+  return began
 }
 
 /**
@@ -137,13 +142,16 @@ export async function warmUp(host: Host, docker: ContainerClient, name: string, 
 /**
  * Steps 1 and 2 as deploy and rollback both run them: the next container is prepared (created, or
  * the kept previous one reused), warmed up beside the running one when both images allow it, then
- * swapped in under the unit. The caller health-gates it and calls dropPrevious.
+ * swapped in under the unit. The caller health-gates it and calls dropPrevious. Returns when
+ * (performance.now()) the new container began to start: its warm-up, else the swap.
  */
-export async function replaceContainer(host: Host, docker: ContainerClient, spec: ContainerSpec, revision: number, unitText: string, opts: {byId?: boolean} = {}): Promise<void> {
+export async function replaceContainer(host: Host, docker: ContainerClient, spec: ContainerSpec, revision: number, unitText: string, opts: {byId?: boolean} = {}): Promise<number> {
   await prepareNext(docker, spec, revision, opts)
   const marker = await overlapMarker(docker, spec.name, spec)
+  const warm = marker ? performance.now() : undefined
   if (marker) await warmUp(host, docker, spec.name, marker, spec.health.timeoutSeconds)
-  await swapIn(host, spec.name, unitText)
+  const swapped = await swapIn(host, spec.name, unitText)
+  return warm ?? swapped
 }
 
 /** Step 3: the new container is healthy; the kept previous one goes. */

@@ -7,6 +7,7 @@ import {takeLock} from '../revisions/host-locks.js'
 import {newOperationId} from '../revisions/journal.js'
 import type {HostSession} from '../session/host-session.js'
 import type {Site, SiteHost} from '../site/types.js'
+import {criticalPath} from './critical-path.js'
 import {ensureDatabases} from './databases.js'
 import {ApplyOptions, ServiceDeployer, ServiceHostResult} from './service-deployer.js'
 
@@ -23,6 +24,11 @@ export interface DeployResult {
   /** Containers (re)created or started in this run; 0 on a deploy with nothing to do. */
   recreated: number
   changed: boolean
+  /**
+   * The floor: the longest chain of the services' own work (services[].timings) along their
+   * dependencies, which no orchestrator could beat (critical-path.ts); 0 when nothing ran.
+   */
+  criticalPathMs: number
 }
 
 export type DeployChange = Pick<ApplyOptions, 'op' | 'operation' | 'backup' | 'keepJournalOnFailure'> & {
@@ -63,7 +69,8 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
 
   const summaries = targets.map((t): DeployHostSummary => (failed.has(t.name) ? {host: t.name, ok: false, error: failed.get(t.name)!.toJSON()} : {host: t.name, ok: true}))
   const recreated = results.flatMap((r) => r.containers).filter((c) => c.status !== 'unchanged').length
-  return {services: results, hosts: summaries, skipped: plan.skipped, recreated, changed: results.some((r) => r.status === 'changed')}
+  const criticalPathMs = criticalPath(results.flatMap((r) => r.timings), Object.fromEntries(plan.services.map((ps) => [ps.def.name, ps.def.depends])))
+  return {services: results, hosts: summaries, skipped: plan.skipped, recreated, changed: results.some((r) => r.status === 'changed'), criticalPathMs}
 
   async function deployServices(): Promise<void> {
     for (const ps of plan.services) {
@@ -123,7 +130,7 @@ async function runPostDeploySteps(plan: DeployPlan, results: ServiceHostResult[]
     try {
       const ran = await deployer(first).runPostSteps(rendered, force)
       const result = results.find((r) => r.service === ps.def.name && r.host === first.name)
-      if (result && ran.length > 0) Object.assign(result, {status: 'changed', bootstrap: [...result.bootstrap, ...ran]})
+      if (result && ran.length > 0) Object.assign(result, {status: 'changed', bootstrap: [...result.bootstrap, ...ran.map((t) => t.step)], timings: [...result.timings, ...ran]})
     } catch (err) {
       const e = err instanceof OsctlError ? err : new OsctlError('COMMAND_FAILED', errorMessage(err), {cause: err})
       failed.set(first.name, e)

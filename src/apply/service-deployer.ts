@@ -11,6 +11,7 @@ import {Journal, JournalOp, newOperationId, whoAmI} from '../revisions/journal.j
 import {Ledger} from '../revisions/ledger.js'
 import {fingerprintKey, readImageFingerprint, runBootstrapStep, stepKey} from './bootstrap-steps.js'
 import {waitContainerHealthy} from './container-health.js'
+import type {StepTiming} from './critical-path.js'
 import {dropPrevious, nextName, replaceContainer} from './container-swap.js'
 import {ContainerDecision, ServiceDecision, decideService} from './decide.js'
 import {ObservedService, observeService} from './observe.js'
@@ -34,6 +35,8 @@ export interface ServiceHostResult {
   containers: ContainerOutcome[]
   /** Bootstrap steps that ran on this host in this deploy. */
   bootstrap: string[]
+  /** The service's own work on this host, step by step (critical-path.ts): steps run, containers started. */
+  timings: StepTiming[]
 }
 
 export interface ApplyOptions {
@@ -122,16 +125,18 @@ export class ServiceDeployer {
     try {
       await opts.ensureDatabases?.()
       const ran: string[] = []
+      const timings: StepTiming[] = []
       for (const {step, key} of d.steps) {
         this.reporter.emit('service.step.start', {service: rs.service, step: step.name, phase: 'bootstrap'}, where)
         const started = Date.now()
-        await runBootstrapStep(this.docker, d.containers.find((c) => c.rc.name === step.container)!.spec, step, where)
+        const ms = await runBootstrapStep(this.docker, d.containers.find((c) => c.rc.name === step.container)!.spec, step, where)
+        timings.push({host: where, service: rs.service, step: step.name, phase: 'bootstrap', ...(step.once ? {once: true} : {}), ms: Math.round(ms)})
         await this.ledger.setBootstrapKey(rs.service, step.name, key)
         this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'bootstrap', seconds: (Date.now() - started) / 1000}, where)
         ran.push(step.name)
       }
       const outcomes: ContainerOutcome[] = []
-      for (const c of d.containers) outcomes.push(await this.converge(rs.service, c, d.revision))
+      for (const c of d.containers) outcomes.push(await this.converge(rs.service, c, d.revision, timings))
       // A killed run's kept previous containers: the change it began is now complete and healthy.
       if (d.takeOver) for (const c of d.containers) await dropPrevious(this.docker, c.rc.name)
       for (const o of outcomes) this.reporter.emit('service.container.done', {service: rs.service, container: o.name, status: o.status, changed: o.changed, revision: d.revision, health: o.health}, where)
@@ -141,7 +146,7 @@ export class ServiceDeployer {
       }
       if (d.journaled) await this.journal.end(rs.service)
       const changed = d.newRevision || ran.length > 0 || outcomes.some((o) => o.status !== 'unchanged')
-      return {service: rs.service, host: where, status: changed ? 'changed' : 'unchanged', revision: d.revision, containers: outcomes, bootstrap: ran}
+      return {service: rs.service, host: where, status: changed ? 'changed' : 'unchanged', revision: d.revision, containers: outcomes, bootstrap: ran, timings}
     } catch (err) {
       if (d.record) await this.ledger.writeRecord({...d.record, outcome: 'failed', error: errorMessage(err)}).catch(() => undefined)
       if (d.journaled && !opts.keepJournalOnFailure) await this.journal.end(rs.service).catch(() => undefined)
@@ -174,12 +179,12 @@ export class ServiceDeployer {
   /**
    * post_deploy steps, after the whole deploy converged. They run again when the deploy changed
    * anything (`force`: e.g. a new compute host for discover_hosts) or their last run did not
-   * succeed with this image and config. Returns the steps that ran.
+   * succeed with this image and config. Returns the steps that ran, with their run times.
    */
-  async runPostSteps(rs: RenderedService, force: boolean): Promise<string[]> {
+  async runPostSteps(rs: RenderedService, force: boolean): Promise<StepTiming[]> {
     const record = await this.ledger.current(rs.service)
     const keys = await this.ledger.bootstrapKeys(rs.service)
-    const ran: string[] = []
+    const ran: StepTiming[] = []
     for (const step of rs.postSteps ?? []) {
       const spec = record?.containers.find((c) => c.name === step.container)?.spec
       if (!spec) throw new OsctlError('COMMAND_FAILED', `${this.host.name}: post_deploy step ${step.name} of ${rs.service}: container ${step.container} has no ledger record`, {hint: `deploy ${rs.service} first`})
@@ -189,31 +194,35 @@ export class ServiceDeployer {
       if (keys[step.name]) await this.ledger.setBootstrapKey(rs.service, step.name, '')
       this.reporter.emit('service.step.start', {service: rs.service, step: step.name, phase: 'post_deploy'}, this.host.name)
       const started = Date.now()
-      await runBootstrapStep(this.docker, spec, step, this.host.name)
+      const ms = await runBootstrapStep(this.docker, spec, step, this.host.name)
       await this.ledger.setBootstrapKey(rs.service, step.name, key)
       this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'post_deploy', seconds: (Date.now() - started) / 1000}, this.host.name)
-      ran.push(step.name)
+      ran.push({host: this.host.name, service: rs.service, step: step.name, phase: 'post_deploy', ms: Math.round(ms)})
     }
     return ran
   }
 
-  private async converge(service: string, c: ContainerDecision, revision: number): Promise<ContainerOutcome> {
+  /** Brings one container to its decision, health-gated; one it started gets its start → healthy time in `timings`. */
+  private async converge(service: string, c: ContainerDecision, revision: number, timings: StepTiming[]): Promise<ContainerOutcome> {
     const name = c.rc.name
     const unitName = serviceUnitName(name)
     const recreate = c.action === 'create' || c.action === 'recreate'
+    let started: number | undefined
     if (recreate) {
       this.reporter.emit('service.container.replace', {service, container: name, exists: c.action === 'recreate', changed: c.reasons}, this.host.name)
       // Created while the old one still serves; the swap itself runs on the host (container-swap.ts).
-      await replaceContainer(this.host, this.docker, c.spec, revision, c.unit)
+      started = await replaceContainer(this.host, this.docker, c.spec, revision, c.unit)
     } else {
       if (c.unitChanged && (await this.host.writeFileAtomic(serviceUnitPath(name), c.unit))) await this.host.run(['systemctl', 'daemon-reload'])
       await this.host.run(['systemctl', 'enable', '--quiet', unitName])
       if (c.action === 'start') {
         await this.host.exec(['systemctl', 'reset-failed', unitName])
+        started = performance.now()
         await this.host.run(['systemctl', 'start', unitName], {timeoutMs: 90_000})
       }
     }
     const health = await waitContainerHealthy(this.host, this.docker, name, c.rc.health)
+    if (started !== undefined && health.healthy) timings.push({host: this.host.name, service, step: name, phase: 'container', ms: Math.round(performance.now() - started)})
     if (!health.healthy) {
       const logs = tailLines(await this.docker.containerLogs(name, 40).catch(() => ''), 20)
       throw new OsctlError('COMMAND_FAILED', `${this.host.name}: ${service} container ${name} (revision ${revision}) is not healthy: ${health.detail}`, {

@@ -4,6 +4,7 @@ import {listFlag} from '../cli/flags.js'
 import {OsctlCommand, describe, siteFlags} from '../base-command.js'
 import {Envelope, exitCodeOf, outcome} from '../cli/envelope.js'
 import {deployContext} from '../session/deploy-context.js'
+import {criticalPathLine} from '../apply/critical-path.js'
 import {DeployResult, deploy} from '../apply/deploy.js'
 import {DryRunResult, dryRun, dryRunLines} from '../apply/dry-run.js'
 import {ExitCode} from '../errors.js'
@@ -46,6 +47,9 @@ export default class Deploy extends OsctlCommand {
       const failed = hosts.filter((h) => !h.ok).length
       if (failed > 0) this.log(`deploy: FAILED on ${failed} of ${hosts.length} host(s)${result.recreated ? `; ${result.recreated} container(s) created, recreated or started elsewhere` : ''}`)
       else this.log(result.recreated === 0 && !result.changed ? 'deploy: unchanged (no container recreated or restarted)' : `deploy: ${result.recreated} container(s) created, recreated or started`)
+      // The services' own work along their dependencies, beside this process's whole run.
+      const floor = criticalPathLine(result.criticalPathMs, process.uptime() * 1000)
+      if (floor) this.log(`deploy: ${floor}`)
     }
     const {hosts: _summaries, ...data} = result
     return this.done(data, hosts)

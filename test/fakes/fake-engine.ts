@@ -18,6 +18,8 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
   readonly registryLabels = new Map<string, Record<string, string>>()
   /** Container name → exit code of its one-shot run. */
   readonly exitCodes = new Map<string, number>()
+  /** Container name → how long its one-shot run takes (ms): waitContainer returns after it. */
+  readonly runMs = new Map<string, number>()
   /** Container name → what it prints (its logs). */
   readonly output = new Map<string, string>()
   /**
@@ -96,6 +98,8 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
   }
 
   async waitContainer(name: string): Promise<number> {
+    const ms = this.runMs.get(name)
+    if (ms) await new Promise((resolve) => setTimeout(resolve, ms))
     return this.mustGet(name).exitCode ?? 0
   }
 

@@ -39,7 +39,9 @@ export function labHost(name: string, address: string, engine: FakeEngine): LabH
     const unit = rest.filter((r) => !r.startsWith('-'))[0] ?? ''
     const container = unit.replace(/^osctl-svc-/, '').replace(/\.service$/, '')
     const now = rest.includes('--now')
-    if (verb === 'is-active') return {exitCode: active.has(unit) ? 0 : 3, stdout: active.has(unit) ? 'active\n' : 'inactive\n'}
+    // One line per unit, like systemctl; exit 0 when any of them is active.
+    const units = rest.filter((r) => !r.startsWith('-'))
+    if (verb === 'is-active') return {exitCode: units.some((u) => active.has(u)) ? 0 : 3, stdout: units.map((u) => (active.has(u) ? 'active\n' : 'inactive\n')).join('')}
     if (verb === 'is-enabled') return {exitCode: enabled.has(unit) ? 0 : 1, stdout: rest.includes('--quiet') ? '' : enabled.has(unit) ? 'enabled\n' : 'disabled\n'}
     if (verb === 'enable') enabled.add(unit)
     if (verb === 'disable') enabled.delete(unit)
