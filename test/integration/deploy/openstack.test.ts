@@ -1,12 +1,12 @@
 import {execa} from 'execa'
-import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {DeployResult} from '../../../src/apply/deploy.js'
-import {runCli} from '../../helpers/cli.js'
+import {REPO_ROOT, runCli} from '../../helpers/cli.js'
 import {overOneConnection, problems} from '../../helpers/one-connection.js'
 import {adminAuth, glanceSteps, keystoneSteps, neutronStubSteps, novaSteps, placementSteps} from './api-calls.js'
 
@@ -286,6 +286,56 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
       expect([await snapshot(1), await snapshot(2)]).toEqual(before)
       expect((await l.json(['compute', 'service', 'list', '--service', 'nova-compute'])).map((s) => `${s.Host}:${s.State}`)).toEqual([`${h2}:up`])
       await execa('docker', ['rmi', '-f', `${registry}/osctl/nova-api:${tag}`], {reject: false})
+    })
+
+    it('a host that loses power mid-deploy: exit 3 with its per-host result, the other host converges; back up, the rerun converges it', async () => {
+      const overrides = join(l.ctx.site, 'overrides')
+      const marked = (i: number) => l.sh(i, 'grep -q "^expiration = 7200" /etc/osctl/keystone/keystone.conf')
+      const deployKeystone = () => l.osctl(['deploy', '--services', 'keystone', '--json'])
+      await mkdir(overrides, {recursive: true})
+      await writeFile(join(overrides, 'keystone.conf'), '[token]\nexpiration = 7200\n')
+      try {
+        const child = execa('node', [join(REPO_ROOT, 'bin', 'run.js'), 'deploy', '--services', 'keystone', '--json'], {reject: false, env: {OSCTL_SITE: l.ctx.site}, stdin: 'ignore'})
+        // As soon as the deploy has changed something on the first host, the second one is killed (power off).
+        let killed = false
+        for (let i = 0; i < 3000 && !killed && child.exitCode === null; i++) {
+          if ((await l.sh(1, 'docker container inspect keystone.next >/dev/null 2>&1 || grep -q "^expiration = 7200" /etc/osctl/keystone/keystone.conf')).exitCode === 0) {
+            await execa('docker', ['kill', l.container(2)])
+            killed = true
+          }
+        }
+        const r = await child
+        expect(killed, `the deploy ended first: ${r.stderr.slice(-2000)}`).toBe(true)
+        expect(r.exitCode, r.stderr.slice(-3000)).toBe(3)
+        const doc = JSON.parse(r.stdout) as {hosts: Array<{host: string; ok: boolean; changed: boolean; exitCode: number; error?: {code: string}}>}
+        expect(doc.hosts.find((h) => h.host === h1)).toMatchObject({ok: true, changed: true, exitCode: 0})
+        expect(doc.hosts.find((h) => h.host === h2)).toMatchObject({ok: false, exitCode: 5, error: {code: 'HOST_UNREACHABLE'}})
+        expect((await marked(1)).exitCode).toBe(0)
+        expect((await l.openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
+
+        // Power back: systemd brings the units up by itself; then the same deploy converges the host.
+        await execa('docker', ['start', l.container(2)])
+        await l.sh(2, 'systemctl is-system-running --wait')
+        const rerun = await l.until(async () => {
+          const x = await deployKeystone()
+          return x.exitCode === 3 ? undefined : x
+        }, 180, 5000)
+        expect(rerun?.exitCode, rerun?.stderr.slice(-3000)).toBe(0)
+        expect((await marked(2)).exitCode).toBe(0)
+        expect((await l.sh(2, 'docker ps -a --format "{{.Names}} {{.State}}" | grep "^keystone"')).stdout.trim()).toBe('keystone running')
+        expect((await l.sh(2, 'test -e /var/lib/osctl/journal/keystone.json')).exitCode).toBe(1)
+        const again = await deployKeystone()
+        expect(again.exitCode, again.stderr).toBe(0)
+        expect((JSON.parse(again.stdout) as DeployResult).recreated).toBe(0)
+        // The compute host's nova-compute came back too.
+        const up = await l.until(async () => ((await l.json(['compute', 'service', 'list', '--service', 'nova-compute'])).every((s) => s.State === 'up') ? true : undefined), 120, 5000)
+        expect(up).toBe(true)
+      } finally {
+        await rm(overrides, {recursive: true, force: true})
+      }
+      const back = await deployKeystone()
+      expect(back.exitCode, back.stderr).toBe(0)
+      for (const i of [1, 2]) expect((await marked(i)).exitCode).toBe(1)
     })
   })
 })
