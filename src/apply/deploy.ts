@@ -9,6 +9,7 @@ import type {HostSession} from '../session/host-session.js'
 import type {Site, SiteHost} from '../site/types.js'
 import {criticalPath} from './critical-path.js'
 import {ensureDatabases} from './databases.js'
+import {ImagePrefetch} from './image-prefetch.js'
 import {ApplyOptions, ServiceDeployer, ServiceHostResult} from './service-deployer.js'
 
 export interface DeployHostSummary {
@@ -43,7 +44,11 @@ export type DeployChange = Pick<ApplyOptions, 'op' | 'operation' | 'backup' | 'k
  * every later service; the other hosts carry on.
  */
 export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], session: HostSession, reporter: Reporter, change: DeployChange = {}): Promise<DeployResult> {
-  const deployer = (t: SiteHost) => new ServiceDeployer(session.host(t), session.docker(t), reporter)
+  const prefetch = new Map<string, ImagePrefetch>()
+  const deployer = (t: SiteHost) => {
+    const images = prefetch.get(t.name)
+    return new ServiceDeployer(session.host(t), session.docker(t), reporter, images && ((ref) => images.pull(ref)))
+  }
   const operation = change.operation ?? newOperationId(change.op ?? 'deploy')
   const failed = new Map<string, OsctlError>()
   const results: ServiceHostResult[] = []
@@ -61,8 +66,14 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   // Held until the end: an image pulled here must not be pruned before a container or the ledger names it.
   const locks = await fanOut(targets, site.config.sshConcurrency, (t) => takeLock(session.host(t), 'pull', change.op === 'upgrade' ? 'upgrade' : 'deploy'))
   absorb(locks.filter((l) => !l.ok) as Array<HostResult<never>>)
+  for (const t of targets.filter((x) => !failed.has(x.name))) {
+    const refs = plan.services.flatMap((ps) => ps.rendered.get(t.name)?.containers.map((c) => c.imageRef) ?? [])
+    prefetch.set(t.name, new ImagePrefetch(session.docker(t), refs, reporter, t.name))
+  }
   try {
     await deployServices()
+    // A host left out after a failure may still be pulling: the command ends after its pulls.
+    await Promise.all([...prefetch.values()].map((p) => p.settled()))
   } finally {
     await Promise.allSettled(locks.filter((l) => l.ok).map((l) => l.value!()))
   }

@@ -4,6 +4,7 @@ import {posix} from 'node:path'
 import {configDir} from '../catalog/container-spec.js'
 import type {RenderedService} from '../catalog/render.js'
 import type {ContainerClient} from '../docker/docker-client.js'
+import type {ImageInfo} from '../docker/types.js'
 import {OsctlError, errorMessage} from '../errors.js'
 import {Reporter, silentReporter} from '../events/reporters.js'
 import {Host, tailLines} from '../hosts/host.js'
@@ -69,6 +70,8 @@ export class ServiceDeployer {
     private readonly host: Host,
     private readonly docker: ContainerClient,
     private readonly reporter: Reporter = silentReporter,
+    /** Where images come from: a deploy's prefetch (image-prefetch.ts), else a pull at the service's turn. */
+    private readonly pull: (ref: string) => Promise<ImageInfo> = (ref) => docker.pullImage(ref, {onProgress: (p) => reporter.emit('image.pull.progress', {ref, ...p}, host.name)}),
   ) {
     this.ledger = new Ledger(host)
     this.journal = new Journal(host)
@@ -83,8 +86,7 @@ export class ServiceDeployer {
   async apply(rs: RenderedService, opts: ApplyOptions): Promise<ServiceHostResult> {
     const imageIds = new Map<string, string>()
     for (const ref of new Set(rs.containers.map((c) => c.imageRef))) {
-      const image = await this.docker.pullImage(ref, {onProgress: (p) => this.reporter.emit('image.pull.progress', {ref, ...p}, this.host.name)})
-      imageIds.set(ref, image.id)
+      imageIds.set(ref, (await this.pull(ref)).id)
     }
     const seen = await observeService(this.host, this.docker, rs, imageIds)
     await this.readFingerprints(rs, seen, opts.runOnce)
