@@ -9,8 +9,12 @@ import type {HostSession} from '../session/host-session.js'
 import type {Site, SiteHost} from '../site/types.js'
 import {criticalPath} from './critical-path.js'
 import {ensureDatabases} from './databases.js'
+import {runGraph} from './run-graph.js'
 import {ImagePrefetch} from './image-prefetch.js'
 import {ApplyOptions, ServiceDeployer, ServiceHostResult} from './service-deployer.js'
+
+/** Services deployed at the same time (each over its own SSH channels; sshd allows 10 sessions per connection). */
+const SERVICES_AT_ONCE = 3
 
 export interface DeployHostSummary {
   host: string
@@ -50,6 +54,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     return new ServiceDeployer(session.host(t), session.docker(t), reporter, images && ((ref) => images.pull(ref)))
   }
   const operation = change.operation ?? newOperationId(change.op ?? 'deploy')
+  const order = new Map(plan.services.map((ps, i) => [ps.def.name, i]))
   const failed = new Map<string, OsctlError>()
   const results: ServiceHostResult[] = []
   const absorb = (rs: HostResult<ServiceHostResult>[]) => {
@@ -84,47 +89,52 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   return {services: results, hosts: summaries, skipped: plan.skipped, recreated, changed: results.some((r) => r.status === 'changed'), criticalPathMs}
 
   async function deployServices(): Promise<void> {
-    for (const ps of plan.services) {
-      throwIfInterrupted(`deploying ${ps.def.name}${results.length ? ` (done: ${[...new Set(results.map((r) => r.service))].join(', ')})` : ''}`)
-      const alive = ps.targets.filter((t) => !failed.has(t.name))
-      if (alive.length === 0) continue
-      // A dependency deployed in this run that failed on every one of its hosts serves nobody:
-      // its dependents are skipped (with why) instead of failing one health timeout at a time.
-      const down = ps.def.depends.filter((dep) => {
-        const d = plan.services.find((x) => x.def.name === dep)
-        return d !== undefined && d.targets.length > 0 && d.targets.every((t) => failed.has(t.name))
-      })
-      if (down.length > 0) {
-        for (const t of alive) failed.set(t.name, new OsctlError('COMMAND_FAILED', `${ps.def.name} was not deployed: ${down.join(', ')} failed on every host that runs it`, {hint: `fix ${down.join(', ')} first (see its error), then deploy again`}))
-        reporter.emit('service.skipped', {service: ps.def.name, reason: `${down.join(', ')} failed on every host that runs it`})
-        continue
-      }
-      const ensureDb = once(async () => {
-        if (ps.databases.length === 0 || !plan.databaseHost) return
-        await ensureDatabases(session.docker(plan.databaseHost), 'mariadb', ps.databases, plan.databaseHost.name)
-      })
-      const apply = (t: SiteHost) =>
-        deployer(t).apply(ps.rendered.get(t.name)!, {
-          runOnce: t.name === ps.hosts[0].name,
-          ensureDatabases: ensureDb,
-          op: change.op,
-          operation,
-          revision: change.revisions?.get(t.name),
-          keepJournalOnFailure: change.keepJournalOnFailure,
-          // The snapshot is about the migration, which runs on the first host.
-          backup: t.name === ps.hosts[0].name ? change.backup : undefined,
-        })
-      const first = ps.hosts[0]
-      const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)
-      if (sequentialFirst) absorb(await fanOut(alive.filter((t) => t.name === first.name), 1, apply))
-      const rest = alive.filter((t) => !(sequentialFirst && t.name === first.name) && !failed.has(t.name))
-      if (sequentialFirst && failed.has(first.name)) {
-        for (const t of rest) failed.set(t.name, skippedBecause(ps, first.name))
-        continue
-      }
-      absorb(await fanOut(rest, site.config.sshConcurrency, apply))
-    }
+    // Each service starts once its dependencies ended on all their hosts (mariadb, memcached and
+    // rabbitmq together; glance beside placement), a few at a time.
+    await runGraph(plan.services, (ps) => ps.def.name, (ps) => ps.def.depends, SERVICES_AT_ONCE, deployService)
+    results.sort((a, b) => order.get(a.service)! - order.get(b.service)!)
     await runPostDeploySteps(plan, results, failed, deployer, reporter)
+  }
+
+  async function deployService(ps: PlannedService): Promise<void> {
+    throwIfInterrupted(`deploying ${ps.def.name}${results.length ? ` (done: ${[...new Set(results.map((r) => r.service))].join(', ')})` : ''}`)
+    const alive = ps.targets.filter((t) => !failed.has(t.name))
+    if (alive.length === 0) return
+    // A dependency deployed in this run that failed on every one of its hosts serves nobody:
+    // its dependents are skipped (with why) instead of failing one health timeout at a time.
+    const down = ps.def.depends.filter((dep) => {
+      const d = plan.services.find((x) => x.def.name === dep)
+      return d !== undefined && d.targets.length > 0 && d.targets.every((t) => failed.has(t.name))
+    })
+    if (down.length > 0) {
+      for (const t of alive) failed.set(t.name, new OsctlError('COMMAND_FAILED', `${ps.def.name} was not deployed: ${down.join(', ')} failed on every host that runs it`, {hint: `fix ${down.join(', ')} first (see its error), then deploy again`}))
+      reporter.emit('service.skipped', {service: ps.def.name, reason: `${down.join(', ')} failed on every host that runs it`})
+      return
+    }
+    const ensureDb = once(async () => {
+      if (ps.databases.length === 0 || !plan.databaseHost) return
+      await ensureDatabases(session.docker(plan.databaseHost), 'mariadb', ps.databases, plan.databaseHost.name)
+    })
+    const apply = (t: SiteHost) =>
+      deployer(t).apply(ps.rendered.get(t.name)!, {
+        runOnce: t.name === ps.hosts[0].name,
+        ensureDatabases: ensureDb,
+        op: change.op,
+        operation,
+        revision: change.revisions?.get(t.name),
+        keepJournalOnFailure: change.keepJournalOnFailure,
+        // The snapshot is about the migration, which runs on the first host.
+        backup: t.name === ps.hosts[0].name ? change.backup : undefined,
+      })
+    const first = ps.hosts[0]
+    const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)
+    if (sequentialFirst) absorb(await fanOut(alive.filter((t) => t.name === first.name), 1, apply))
+    const rest = alive.filter((t) => !(sequentialFirst && t.name === first.name) && !failed.has(t.name))
+    if (sequentialFirst && failed.has(first.name)) {
+      for (const t of rest) failed.set(t.name, skippedBecause(ps, first.name))
+      return
+    }
+    absorb(await fanOut(rest, site.config.sshConcurrency, apply))
   }
 }
 

@@ -1,0 +1,49 @@
+import {setTimeout as sleep} from 'node:timers/promises'
+import {describe, expect, it} from 'vitest'
+
+import {runGraph} from '../../../src/apply/run-graph.js'
+
+type Item = {name: string; depends: string[]; ms: number; fail?: boolean}
+const item = (name: string, depends: string[] = [], ms = 10, fail = false): Item => ({name, depends, ms, fail})
+
+async function trace(items: Item[], limit: number) {
+  const log: string[] = []
+  let active = 0
+  let most = 0
+  const error = await runGraph(items, (i) => i.name, (i) => i.depends, limit, async (i) => {
+    most = Math.max(most, ++active)
+    log.push(`start ${i.name}`)
+    await sleep(i.ms)
+    active--
+    log.push(`end ${i.name}`)
+    if (i.fail) throw new Error(`${i.name} broke`)
+  }).catch((e: Error) => e)
+  return {log, most, error}
+}
+
+describe('runGraph: services on their dependency graph', () => {
+  it('starts independent items together and each after all it depends on', async () => {
+    const {log, most, error} = await trace([item('mariadb', [], 30), item('memcached', [], 10), item('rabbitmq', [], 20), item('keystone', ['mariadb', 'memcached']), item('glance', ['keystone'], 20), item('placement', ['keystone'], 20), item('nova', ['rabbitmq', 'glance', 'placement'])], 3)
+    expect(error).toBeUndefined()
+    expect(log.slice(0, 3)).toEqual(['start mariadb', 'start memcached', 'start rabbitmq'])
+    expect(log.indexOf('start keystone')).toBeGreaterThan(log.indexOf('end mariadb'))
+    // glance and placement run side by side; nova waits for both.
+    expect(log.indexOf('start placement')).toBeLessThan(log.indexOf('end glance'))
+    expect(log.indexOf('start nova')).toBeGreaterThan(Math.max(log.indexOf('end glance'), log.indexOf('end placement')))
+    expect(most).toBe(3)
+  })
+
+  it('never runs more than the limit at once', async () => {
+    const {most, log} = await trace(['a', 'b', 'c', 'd', 'e'].map((n) => item(n, [], 15)), 2)
+    expect(most).toBe(2)
+    expect(log.filter((l) => l.startsWith('end'))).toHaveLength(5)
+  })
+
+  it('a failure skips what depends on it, lets the rest end, then rejects with it', async () => {
+    const {log, error} = await trace([item('a', [], 5, true), item('b', [], 40), item('c', ['a']), item('d', ['b'])], 3)
+    expect((error as Error).message).toBe('a broke')
+    expect(log).not.toContain('start c')
+    // b and what depends on it still ran to their end before runGraph returned.
+    expect(log.slice(-2)).toEqual(['start d', 'end d'])
+  })
+})
