@@ -1,4 +1,5 @@
 import {stat} from 'node:fs/promises'
+import {isAbsolute, resolve} from 'node:path'
 import {Document, Scalar, YAMLMap, YAMLSeq, isMap, isScalar, isSeq} from 'yaml'
 
 import {OsctlError, OsctlErrors} from '../errors.js'
@@ -26,9 +27,13 @@ export interface InventoryEdit {
   file: string
   text: string
   site: Site
+  /** false when the inventory already says what was asked (host add of a host already there, the same way). */
+  changed?: boolean
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
+/** Addresses compare without case and without a DNS name's final dot. */
+const norm = (a: string) => a.toLowerCase().replace(/\.$/, '')
 
 /** Groups osctl gives a meaning to: `deploy` and every service's group. */
 export function knownGroups(): string[] {
@@ -46,10 +51,14 @@ export async function addHostEdit(site: Site, req: NewHost): Promise<InventoryEd
   const bad = (message: string, location: string, hint: string) => errors.push(new OsctlError('USAGE', message, {location, hint}))
   if (!NAME.test(req.name)) bad(`host name ${req.name} is not valid`, 'NAME', 'a host name starts with a letter or digit and contains only letters, digits, _ . -')
   const same = site.hosts.find((h) => h.name === req.name)
-  if (same) bad(`host ${req.name} is already in the inventory (${src.locate(['hosts', req.name], {key: true})})`, 'NAME', `pick another name, or \`osctl host remove ${req.name}\` first`)
+  // The same request again (provisioning retries): nothing to write, not an error.
+  if (same && asAsked(site, same, req)) return {file: site.files.inventory, text: src.text, site, changed: false}
+  if (same) {
+    const has = `it has address ${same.address}, groups ${same.groups.join(', ') || '(none)'}`
+    bad(`host ${req.name} is already in the inventory (${src.locate(['hosts', req.name], {key: true})})`, 'NAME', `${has}; the same request again is accepted as is, else pick another name, or \`osctl host remove ${req.name}\` first`)
+  }
   if (req.name in site.groups) bad(`${req.name} is the name of a group (${src.locate(['groups', req.name], {key: true})})`, 'NAME', '--limit would not know which one you mean; pick another name')
-  const norm = (a: string) => a.toLowerCase().replace(/\.$/, '')
-  const clash = site.hosts.find((h) => norm(h.address) === norm(req.address))
+  const clash = site.hosts.find((h) => h.name !== req.name && norm(h.address) === norm(req.address))
   if (clash) bad(`address ${req.address} is already the address of host ${clash.name} (${src.locate(['hosts', clash.name, 'address'])})`, '--address', 'every host needs its own address: services bind the same ports on each')
   if (req.groups.length === 0) bad('--group names no group', '--group', `name one or more of: ${groupChoices(site).join(', ')}`)
   for (const group of req.groups) {
@@ -71,6 +80,19 @@ export async function addHostEdit(site: Site, req: NewHost): Promise<InventoryEd
   hosts.add(doc.createPair(req.name, entry))
   for (const group of [...new Set(req.groups)]) addMember(doc, group, req.name)
   return validated(site, render(src))
+}
+
+/** HOST already has the request's address, is in each of its groups, and has the SSH settings it names. */
+function asAsked(site: Site, host: Site['hosts'][number], req: NewHost): boolean {
+  const key = req.sshKey === undefined ? undefined : isAbsolute(req.sshKey) ? req.sshKey : resolve(site.dir, req.sshKey)
+  return (
+    norm(host.address) === norm(req.address) &&
+    req.groups.length > 0 &&
+    req.groups.every((g) => (site.groups[g] ?? []).includes(host.name)) &&
+    (req.sshUser === undefined || req.sshUser === host.ssh.user) &&
+    (req.sshPort === undefined || req.sshPort === host.ssh.port) &&
+    (key === undefined || key === host.ssh.keyFile)
+  )
 }
 
 /** inventory.yml without host NAME, in no group any more; refused when the site would then be invalid. */

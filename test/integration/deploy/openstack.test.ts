@@ -1,5 +1,5 @@
 import {execa} from 'execa'
-import {mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {appendFile, copyFile, mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -337,5 +337,57 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
       expect(back.exitCode, back.stderr).toBe(0)
       for (const i of [1, 2]) expect((await marked(i)).exitCode).toBe(1)
     })
+
+    it('a third host becomes a hypervisor through scripts/provision/add-host.mjs, and leaves through remove-host.mjs', async () => {
+      const started = Date.now()
+      const h3 = `${l.ctx.name}-3`
+      // The machine a bare-metal provisioner hands over: one more lab container with the site's key
+      // installed. `lab up` writes into a scratch site (the real one is the operator's: host add
+      // edits it); only the new host's key line goes into the site's known_hosts (strict policy).
+      const scratch = await mkdtemp(join(tmpdir(), 'osctl-third-host-'))
+      let address: string
+      try {
+        for (const f of ['id_ed25519', 'id_ed25519.pub']) await copyFile(join(l.ctx.site, f), join(scratch, f))
+        const grown = await runCli(['lab', 'up', '--hosts', '3', '--name', l.ctx.name, '--site', scratch, '--with-packages', '--json'], {timeoutMs: 600_000})
+        expect(grown.exitCode, grown.stderr).toBe(0)
+        const hosts = JSON.parse(grown.stdout).hosts as Array<{host: string; address: string; created: boolean}>
+        expect(hosts.filter((h) => h.created).map((h) => h.host)).toEqual([h3])
+        address = hosts.find((h) => h.host === h3)!.address
+        const keyLine = (await readFile(join(scratch, 'known_hosts'), 'utf8')).split('\n').find((line) => line.startsWith(`${address} `))
+        await appendFile(join(l.ctx.site, 'known_hosts'), `${keyLine}\n`)
+      } finally {
+        await rm(scratch, {recursive: true, force: true})
+      }
+      const grownAt = Date.now()
+
+      const script = (name: string, args: string[]) => execa('node', [join(REPO_ROOT, 'scripts', 'provision', name), '--site', l.ctx.site, '--name', h3, ...args], {reject: false, timeout: 900_000})
+      const add = await script('add-host.mjs', ['--address', address, '--group', 'compute', '--retry-delay', '5'])
+      const added = Date.now()
+      expect(add.exitCode, `${add.stdout}\n${String(add.stderr).split('\n').slice(-30).join('\n')}`).toBe(0)
+      const summary = JSON.parse(String(add.stdout))
+      expect(summary).toMatchObject({ok: true, host: h3, added: true, hypervisor: {hostname: h3, state: 'up'}})
+      expect(summary.steps.map((s: {step: string; exitCode: number}) => `${s.step}:${s.exitCode}`)).toEqual(['host-add:0', 'bootstrap:0', 'deploy:0', 'discover:0', 'post-deploy:0'])
+      console.log(`add-host.mjs: ${summary.steps.map((s: {step: string; seconds: number}) => `${s.step} ${s.seconds}s`).join(', ')}, hypervisor up after ${summary.hypervisor.seconds}s`)
+      // What the script claims, seen from outside: nova-compute runs on the host, nova lists it as
+      // an up hypervisor and compute service, and discover_hosts mapped it into cell1.
+      expect((await l.sh(3, "docker inspect -f '{{.State.Running}}' nova-compute")).stdout.trim()).toBe('true')
+      expect((await l.json(['hypervisor', 'list'])).filter((h) => h['Hypervisor Hostname'] === h3).map((h) => h.State)).toEqual(['up'])
+      const computes = async () => (await l.json(['compute', 'service', 'list', '--service', 'nova-compute'])).map((s) => `${s.Host}:${s.State}`).sort()
+      expect(await computes()).toEqual([`${h2}:up`, `${h3}:up`])
+      expect((await l.sh(1, 'docker exec nova-api nova-manage cell_v2 list_hosts')).stdout).toMatch(new RegExp(`\\s${h3}\\s`))
+      // The same request again is no error for host add (provisioning retries).
+      const again = await l.osctl(['host', 'add', h3, '--address', address, '--group', 'compute', '--json'])
+      expect(again.exitCode, again.stderr).toBe(0)
+      expect(JSON.parse(again.stdout)).toMatchObject({ok: true, added: false})
+
+      const remove = await script('remove-host.mjs', ['--retry-delay', '5'])
+      expect(remove.exitCode, `${remove.stdout}\n${remove.stderr}`).toBe(0)
+      expect(JSON.parse(String(remove.stdout))).toMatchObject({ok: true, removed: ['nova-disable', 'stop-services', 'nova-delete', 'inventory'], hypervisor: {gone: true}})
+      expect(await computes()).toEqual([`${h2}:up`])
+      expect((await l.json(['hypervisor', 'list'])).map((h) => h['Hypervisor Hostname'])).toEqual([h2])
+      expect(await readFile(join(l.ctx.site, 'inventory.yml'), 'utf8')).not.toContain(h3)
+      const s = (a: number, b: number) => ((b - a) / 1000).toFixed(1)
+      console.log(`third host: lab up ${s(started, grownAt)}s, add-host.mjs ${s(grownAt, added)}s, remove-host.mjs and checks ${s(added, Date.now())}s, total ${s(started, Date.now())}s`)
+    }, 1_200_000)
   })
 })

@@ -73,11 +73,33 @@ describe('host add: the inventory edit', () => {
     const s = await loadSite(dir)
     const inv = join(dir, 'inventory.yml')
     expect(await problems(addHostEdit(s, {name: 'ctl-2', address: '10.0.0.21', groups: ['comptue']}))).toMatchObject([
-      {code: 'USAGE', message: `host ctl-2 is already in the inventory (${inv}:9:3)`, location: 'NAME', hint: 'pick another name, or `osctl host remove ctl-2` first'},
+      {code: 'USAGE', message: `host ctl-2 is already in the inventory (${inv}:9:3)`, location: 'NAME', hint: 'it has address 10.0.0.12, groups control; the same request again is accepted as is, else pick another name, or `osctl host remove ctl-2` first'},
       {message: `address 10.0.0.21 is already the address of host cmp-1 (${inv}:10:20)`, location: '--address'},
       {message: 'unknown group comptue', location: '--group', hint: 'did you mean compute? groups: deploy, control, compute'},
     ])
     expect(await readFile(inv, 'utf8')).toBe(INVENTORY)
+  })
+
+  it('accepts the same request again unchanged (address, groups it is in, SSH settings given), and refuses any difference', async () => {
+    const dir = await site()
+    const s = await loadSite(dir)
+    for (const req of [
+      {name: 'cmp-1', address: '10.0.0.21', groups: ['compute']},
+      {name: 'ctl-2', address: '10.0.0.12.', groups: ['control'], sshUser: 'root', sshKey: 'id_ed25519'},
+      {name: 'cmp-1', address: '10.0.0.21', groups: ['compute'], sshPort: 2222},
+    ]) {
+      const edit = await addHostEdit(s, req)
+      expect(edit, req.name).toMatchObject({changed: false, text: INVENTORY})
+    }
+    for (const req of [
+      {name: 'cmp-1', address: '10.0.0.29', groups: ['compute']},
+      {name: 'cmp-1', address: '10.0.0.21', groups: ['compute', 'control']},
+      {name: 'cmp-1', address: '10.0.0.21', groups: ['compute'], sshPort: 22},
+      {name: 'cmp-1', address: '10.0.0.21', groups: ['compute'], sshUser: 'admin'},
+    ]) {
+      const [p] = await problems(addHostEdit(s, req))
+      expect(p, JSON.stringify(req)).toMatchObject({message: expect.stringMatching(/^host cmp-1 is already in the inventory/), hint: expect.stringMatching(/^it has address 10.0.0.21, groups compute;/)})
+    }
   })
 
   it('refuses a second deploy host and a key file that does not exist (after the edit, at its line)', async () => {

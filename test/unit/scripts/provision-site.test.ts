@@ -7,7 +7,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {REPO_ROOT} from '../../helpers/cli.js'
 
 /**
- * scripts/provision.mjs (zx) against a scripted osctl: each call logs its argv and answers the next
+ * scripts/provision/site.mjs (zx) against a scripted osctl: each call logs its argv and answers the next
  * planned envelope for its command, so the retry rules are checked without hosts.
  */
 const STUB = `
@@ -24,7 +24,7 @@ console.log(JSON.stringify({ok: next.exitCode === 0, command: args[0], exitCode:
 process.exit(next.exitCode)
 `
 
-describe('scripts/provision.mjs', () => {
+describe('scripts/provision/site.mjs', () => {
   let dir: string
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'osctl-provision-'))
@@ -36,7 +36,7 @@ describe('scripts/provision.mjs', () => {
 
   const run = async (plan: Record<string, Array<{exitCode: number; hosts: Array<[string, boolean]>}>>, extra: string[] = []) => {
     await writeFile(join(dir, 'plan.json'), JSON.stringify(plan))
-    const r = await execa('node', [join(REPO_ROOT, 'scripts', 'provision.mjs'), '--site', '/srv/site', '--retry-delay', '0', ...extra], {
+    const r = await execa('node', [join(REPO_ROOT, 'scripts', 'provision', 'site.mjs'), '--site', '/srv/site', '--retry-delay', '0', ...extra], {
       reject: false,
       env: {OSCTL_BIN: `node ${join(dir, 'osctl.cjs')}`, STUB_DIR: dir},
     })

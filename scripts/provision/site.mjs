@@ -5,7 +5,7 @@
 // input (2), a failed operation (1), an automatic rollback (4) or an interruption (130) stop at once.
 // Prints one JSON summary on stdout and exits with the last step's code.
 //
-//   node scripts/provision.mjs --site ./site [--services a,b] [--retries 2] [--retry-delay 10]
+//   node scripts/provision/site.mjs --site ./site [--services a,b] [--retries 2] [--retry-delay 10]
 //   OSCTL_BIN overrides the osctl command (default: this checkout's bin/run.js).
 import {$, argv, sleep} from 'zx'
 
@@ -19,7 +19,7 @@ if (!site) {
 }
 const retries = Number(argv.retries ?? 2)
 const delay = Number(argv['retry-delay'] ?? 10)
-const osctl = (process.env.OSCTL_BIN ?? `node ${new URL('../bin/run.js', import.meta.url).pathname}`).split(' ')
+const osctl = (process.env.OSCTL_BIN ?? `node ${new URL('../../bin/run.js', import.meta.url).pathname}`).split(' ')
 const RETRYABLE = new Set([3, 5])
 
 const steps = [['bootstrap'], ['deploy', ...(argv.services ? ['--services', String(argv.services)] : [])], ['post-deploy']]
