@@ -2,12 +2,27 @@ import {execa, ResultPromise} from 'execa'
 import {constants} from 'node:fs'
 import {access, readFile} from 'node:fs/promises'
 
-/** kvm when /dev/kvm exists and this process may open it, else TCG (software emulation). */
-export async function guestAccel(): Promise<'kvm' | 'tcg'> {
-  return access('/dev/kvm', constants.R_OK | constants.W_OK).then(
-    () => 'kvm',
-    () => 'tcg',
+/**
+ * kvm when /dev/kvm can be opened *and* boots this disk to init, else TCG (software emulation).
+ * The device alone is not enough: under some nested hypervisors KVM stops at SYSLINUX's real-mode
+ * code ("KVM internal error. Suberror: 1 … emulation failure") and qemu then hangs instead of
+ * exiting, so the probe boots the disk once with KVM and gives it 60 s to reach init.
+ */
+export async function guestAccel(disk: string, consoleFile: string): Promise<'kvm' | 'tcg'> {
+  const device = await access('/dev/kvm', constants.R_OK | constants.W_OK).then(
+    () => true,
+    () => false,
   )
+  if (!device) return 'tcg'
+  const vm = await bootGuest(disk, consoleFile, 'kvm')
+  try {
+    await vm.waitFor(/osctl-guest: init started/, 60_000)
+    return 'kvm'
+  } catch {
+    return 'tcg'
+  } finally {
+    await vm.stop()
+  }
 }
 
 export interface GuestBoot {

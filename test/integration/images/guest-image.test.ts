@@ -25,12 +25,13 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl image guest: 
       const pkgs = ['qemu-system-x86', ...GUEST_TOOL_PACKAGES].join(' ')
       await execa('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends ${pkgs}`], {timeout: 900_000})
     }
-    accel = await guestAccel()
     dir = await mkdtemp(join(tmpdir(), 'osctl-guest-'))
     disk = join(dir, 'osctl-guest.qcow2')
     const r = await runCli(['image', 'guest', '--out', disk, '--json'], {timeoutMs: 900_000})
     expect(r.exitCode, r.stderr + r.stdout).toBe(0)
     image = JSON.parse(r.stdout).image
+    accel = await guestAccel(disk, join(dir, 'console-kvm-probe.log'))
+    console.log(`guest boots with ${accel}`)
   })
 
   afterAll(async () => {
