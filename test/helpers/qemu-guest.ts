@@ -6,7 +6,7 @@ import {access, readFile} from 'node:fs/promises'
  * kvm when /dev/kvm can be opened *and* boots this disk to init, else TCG (software emulation).
  * The device alone is not enough: under some nested hypervisors KVM stops at SYSLINUX's real-mode
  * code ("KVM internal error. Suberror: 1 … emulation failure") and qemu then hangs instead of
- * exiting, so the probe boots the disk once with KVM and gives it 60 s to reach init.
+ * exiting, so the probe boots the disk once with KVM: init within 60 s, and that error ends it at once.
  */
 export async function guestAccel(disk: string, consoleFile: string): Promise<'kvm' | 'tcg'> {
   const device = await access('/dev/kvm', constants.R_OK | constants.W_OK).then(
@@ -50,6 +50,11 @@ export async function bootGuest(disk: string, consoleFile: string, accel: 'kvm' 
     {reject: false, stdin: 'ignore', all: true},
   )
   let exited: string | null = null
+  // qemu reports a KVM that cannot run the guest on stderr and then hangs: that ends a wait at once.
+  let output = ''
+  qemu.all?.on('data', (chunk: Buffer) => {
+    output += chunk.toString()
+  })
   void qemu.then((r) => {
     exited = `qemu exited ${r.exitCode}: ${String(r.all ?? '').slice(-2000)}`
   })
@@ -62,6 +67,7 @@ export async function bootGuest(disk: string, consoleFile: string, accel: 'kvm' 
         const text = await read()
         if (re.test(text)) return text
         if (exited) throw new Error(`${exited}\nconsole:\n${text}`)
+        if (/KVM internal error/.test(output)) throw new Error(`qemu: ${output.slice(0, 500)}\nconsole:\n${text}`)
         if (Date.now() > deadline) throw new Error(`no ${re} on the console within ${timeoutMs / 1000} s; console:\n${text}`)
         await new Promise((r) => setTimeout(r, 250))
       }
