@@ -400,6 +400,40 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     await execa('docker', ['rmi', '-f', ref], {reject: false})
   })
 
+  it('kill -9 at the other steps of an upgrade (bootstrap step running, image pulled): the next upgrade completes it, rollback returns', async () => {
+    const tag = `p${process.pid}`
+    const ref = await derive(tag, `RUN echo ${tag} > /etc/osctl-build`)
+    const before = await imageId()
+    const points: Array<[string, string]> = [
+      // First the step: its key is recorded once it ran for this image, and a later upgrade to the same image skips it.
+      ['a bootstrap step runs', "docker ps --format '{{.Names}}' | grep -q '^osctl-bootstrap-keystone-'"],
+      ['the new image is on the host', `docker image inspect ${ref} >/dev/null 2>&1`],
+    ]
+    for (const [step, probe] of points) {
+      const child = execa('node', [join(REPO_ROOT, 'bin', 'run.js'), 'service', 'upgrade', 'keystone', '--tag', tag], {reject: false, env: {OSCTL_SITE: site}, stdin: 'ignore'})
+      let caught = false
+      for (let i = 0; i < 3000 && !caught && child.exitCode === null; i++) caught = (await sh(probe)).exitCode === 0
+      child.kill('SIGKILL')
+      const killed = await child
+      expect(caught, `${step}: the upgrade ended first: ${killed.stderr.slice(-1500)}`).toBe(true)
+      expect(killed.signal, step).toBe('SIGKILL')
+      // keystone serves throughout (the swap had not begun); the next upgrade completes the change.
+      expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode, step).toBe(0)
+      const redo = await osctl(['service', 'upgrade', 'keystone', '--tag', tag, '--json'])
+      expect(redo.exitCode, `${step}: ${redo.stderr.slice(-2000)}`).toBe(0)
+      expect((await sh('docker exec keystone cat /etc/osctl-build')).stdout.trim(), step).toBe(tag)
+      expect((await sh('test -e /var/lib/osctl/journal/keystone.json')).exitCode, step).toBe(1)
+      expect((await sh('docker ps -a --format "{{.Names}}" | grep "^keystone"')).stdout.trim(), step).toBe('keystone')
+      expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode, step).toBe(0)
+      const back = await osctl(['service', 'rollback', 'keystone'])
+      expect(back.exitCode, `${step}: ${back.stderr}`).toBe(0)
+      expect(await imageId(), step).toBe(before)
+      // The next round pulls again.
+      await sh(`docker rmi ${ref}`)
+    }
+    await execa('docker', ['rmi', '-f', ref], {reject: false})
+  })
+
   it('faults during an upgrade: registry down (exit 5) and a full disk during the pull (exit 1) change nothing; keystone keeps serving', async () => {
     // A 24 MB layer the host does not have yet: the pull must download it (through /var/lib/docker/tmp).
     const tag = `f${process.pid}`
