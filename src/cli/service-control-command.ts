@@ -52,3 +52,22 @@ export abstract class ServiceControlCommand extends OsctlCommand {
     return this.done({service: argv.service, action}, hosts)
   }
 }
+
+/** The command of one action (service stop, start, restart): the three differ only in it. */
+export function serviceControlCommand(action: ControlAction) {
+  const about = ServiceControlCommand.describeAction(action)
+  class ServiceControl extends ServiceControlCommand {
+    static summary = about.summary
+    static description = about.description
+    static examples = about.examples
+    // Own statics: oclif's parse copies the class's own properties, not inherited ones.
+    static args = ServiceControlCommand.args
+    static flags = ServiceControlCommand.flags
+
+    async run(): Promise<ControlEnvelope> {
+      const {args, flags} = await this.parse(ServiceControl)
+      return this.control(action, {service: args.service, ...flags})
+    }
+  }
+  return ServiceControl
+}

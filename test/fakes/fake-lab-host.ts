@@ -84,6 +84,21 @@ export function fakeLab(site: Site, refs: string[], dump: (call: FakeCall) => st
   return {engines, hosts, session, ctx, deploy: deployed}
 }
 
+/**
+ * keystone answers its health check on :5000 on every host of the lab, except a keystone started
+ * from an image whose ref ends with `:<tag>`: it crashes at start (exits 1, nothing on the port).
+ */
+export function keystoneCrashesOn(lab: Pick<ReturnType<typeof fakeLab>, 'hosts' | 'engines'>, tag: string): void {
+  for (const [name, h] of lab.hosts) {
+    h.on(/^timeout 5 bash -c .*5000/, () => {
+      const c = lab.engines.get(name)!.containers.get('keystone')
+      if (!c?.image.endsWith(`:${tag}`)) return 'HTTP/1.0 300 Multiple Choices\r\n\r\n'
+      Object.assign(c, {state: 'exited', exitCode: 1})
+      return {exitCode: 7}
+    })
+  }
+}
+
 /** `osctl/<image>:<tag>` in the fake site's registry, for every image and tag. */
 export const registryRefs = (images: string[], tags: string[]) => images.flatMap((i) => tags.map((t) => `10.0.0.11:4000/osctl/${i}:${t}`))
 

@@ -1,17 +1,3 @@
-import {ControlEnvelope, ServiceControlCommand} from '../../cli/service-control-command.js'
+import {serviceControlCommand} from '../../cli/service-control-command.js'
 
-const about = ServiceControlCommand.describeAction('start')
-
-export default class ServiceStart extends ServiceControlCommand {
-  static summary = about.summary
-  static description = about.description
-  static examples = about.examples
-  // Own statics: oclif's parse copies the class's own properties, not inherited ones.
-  static args = ServiceControlCommand.args
-  static flags = ServiceControlCommand.flags
-
-  async run(): Promise<ControlEnvelope> {
-    const {args, flags} = await this.parse(ServiceStart)
-    return this.control('start', {service: args.service, ...flags})
-  }
-}
+export default serviceControlCommand('start')

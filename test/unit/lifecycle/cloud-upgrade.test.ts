@@ -7,7 +7,7 @@ import {upgradeCloud} from '../../../src/lifecycle/cloud-upgrade.js'
 import {Ledger} from '../../../src/revisions/ledger.js'
 import type {Site} from '../../../src/site/types.js'
 import {FakeEngine} from '../../fakes/fake-engine.js'
-import {LabHost, fakeLab, registryRefs} from '../../fakes/fake-lab-host.js'
+import {LabHost, fakeLab, keystoneCrashesOn, registryRefs} from '../../fakes/fake-lab-host.js'
 import {testSite} from '../../fakes/site.js'
 
 const SERVICES = ['mariadb', 'memcached', 'rabbitmq', 'keystone']
@@ -28,16 +28,11 @@ describe('osctl upgrade: the whole cloud, service by service', () => {
     const refs = registryRefs(SERVICES, Object.keys(RELEASES))
     lab = fakeLab(site, refs, () => '-- dump\n')
     ;({hosts, engines} = lab)
-    for (const [name, h] of hosts) {
+    for (const name of hosts.keys()) {
       for (const ref of refs) engines.get(name)!.registryLabels.set(ref, {[RELEASE_LABEL]: RELEASES[ref.split(':').at(-1)!]})
-      // keystone:bad crashes at start: no answer on :5000 and the container has exited.
-      h.on(/^timeout 5 bash -c .*5000/, () => {
-        const c = engines.get(name)!.containers.get('keystone')
-        if (!c?.image.endsWith(':bad')) return 'HTTP/1.0 300 Multiple Choices\r\n\r\n'
-        Object.assign(c, {state: 'exited', exitCode: 1})
-        return {exitCode: 7}
-      })
     }
+    // keystone:bad crashes at start: no answer on :5000 and the container has exited.
+    keystoneCrashesOn(lab, 'bad')
     await lab.deploy(SERVICES)
   })
 

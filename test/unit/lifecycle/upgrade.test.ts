@@ -7,7 +7,7 @@ import {OsctlError} from '../../../src/errors.js'
 import {RecordingReporter} from '../../../src/events/reporters.js'
 import type {Site} from '../../../src/site/types.js'
 import {FakeEngine} from '../../fakes/fake-engine.js'
-import {LabHost, fakeLab, registryRefs} from '../../fakes/fake-lab-host.js'
+import {LabHost, fakeLab, keystoneCrashesOn, registryRefs} from '../../fakes/fake-lab-host.js'
 import {testSite} from '../../fakes/site.js'
 
 const SERVICES = ['mariadb', 'memcached', 'rabbitmq', 'keystone']
@@ -23,15 +23,8 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     site = testSite()
     lab = fakeLab(site, [...registryRefs(SERVICES, ['zed']), ...registryRefs(['keystone'], ['2', '3', 'bad'])], (c) => `-- dump of ${c.argv!.slice(c.argv!.indexOf('--databases') + 1).join(' ')}\n`)
     ;({hosts, engines} = lab)
-    for (const [name, h] of hosts) {
-      // keystone:bad crashes at start: no answer on :5000 and the container has exited.
-      h.on(/^timeout 5 bash -c .*5000/, () => {
-        const c = engines.get(name)!.containers.get('keystone')
-        if (!c?.image.endsWith(':bad')) return 'HTTP/1.0 300 Multiple Choices\r\n\r\n'
-        Object.assign(c, {state: 'exited', exitCode: 1})
-        return {exitCode: 7}
-      })
-    }
+    // keystone:bad crashes at start: no answer on :5000 and the container has exited.
+    keystoneCrashesOn(lab, 'bad')
     await lab.deploy(SERVICES)
   })
 
