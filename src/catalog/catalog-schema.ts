@@ -10,6 +10,7 @@ import type {SchemaDocs} from '../site/zod-issues.js'
 const NAME = /^[a-z][a-z0-9_-]*$/
 const name = z.string().regex(NAME, 'must be lower-case letters, digits, _ and - (starting with a letter)')
 const octal = z.string().regex(/^0?[0-7]{3,4}$/, 'must be an octal mode in quotes, e.g. "0640"')
+const GROUP = z.enum(['control', 'network', 'compute'])
 const argv = z.union([z.string().min(1), z.array(z.string()).min(1)])
 
 const configFile = z.strictObject({
@@ -47,9 +48,20 @@ const container = z.strictObject({
   config: z.array(configFile).default([]),
   permissions: z.array(permission).default([]),
   /** `volume:/path[:ro]` named volumes (data that outlives containers) or `/host:/path[:ro]`. */
-  volumes: z.array(z.string().regex(/^[^:\s]+:\/[^:\s]*(:ro|:rw)?$/, 'must be NAME:/path or /host/path:/path, optionally :ro')).default([]),
+  /** `:shared`/`:slave` (and r-): mount propagation, e.g. /run/netns that agents' namespaces must outlive a restart on. */
+  volumes: z.array(z.string().regex(/^[^:\s]+:\/[^:\s]*(:(ro|rw|shared|rshared|slave|rslave)(,(ro|rw|shared|rshared|slave|rslave))*)?$/, 'must be NAME:/path or /host/path:/path, optionally :ro, :rw, :shared, :slave (comma-separated)')).default([]),
   environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).default({}),
   health,
+  // Privileges, for the few containers that manage the host (neutron agents, libvirt). `--privileged`
+  // is not offered: it is refused on some engines, and a list says what a container really needs.
+  cap_add: z.array(z.string().regex(/^[A-Z_]+$/, 'must be a capability name such as NET_ADMIN')).default([]),
+  /** Host devices (same path inside); each must exist on the host. */
+  devices: z.array(z.string().regex(/^\/dev\/[^\s:]+$/, 'must be a /dev path')).default([]),
+  /** Device cgroup rules such as "c 10:232 rwm" (/dev/kvm), for devices that exist on some hosts only (with a /dev bind). */
+  device_cgroup_rules: z.array(z.string().regex(/^[abc] (\d+|\*):(\d+|\*) [rwm]{1,3}$/, 'must be a rule such as "c 10:232 rwm"')).default([]),
+  security_opt: z.array(z.string().min(1)).default([]),
+  pid: z.enum(['host']).optional(),
+  cgroupns: z.enum(['host', 'private']).optional(),
   /** TCP ports it listens on (host network): `osctl prechecks` wants them free, or held by this container. */
   ports: z.array(z.int().min(1).max(65535)).default([]),
 })
@@ -81,7 +93,8 @@ const postDeployStep = bootstrapStep.omit({once: true, image_paths: true})
 export const serviceSchema = z.strictObject({
   name,
   description: z.string().default(''),
-  group: z.enum(['control', 'compute']),
+  /** The inventory group(s) whose hosts run it; `network` defaults to the control hosts. */
+  group: z.union([GROUP, z.array(GROUP).min(1)]).transform((g) => (Array.isArray(g) ? [...new Set(g)] : [g])),
   /** `first`: one instance, on the first host of the group (no clustering yet); `all`: every host. */
   hosts: z.enum(['all', 'first']).default('all'),
   depends: z.array(name).default([]),
@@ -101,7 +114,10 @@ export type HealthDef = ContainerDef['health']
 
 const HINTS: Record<string, {what?: string; hint: string}> = {
   name: {hint: 'the service name, the same as its folder under templates/'},
-  group: {hint: 'the inventory group whose hosts run it: control or compute'},
+  group: {hint: 'the inventory group(s) whose hosts run it: control, network or compute, or a list such as [network, compute]'},
+  cap_add: {what: 'a list of capability names', hint: 'e.g. `cap_add: [NET_ADMIN, NET_RAW]`'},
+  devices: {what: 'a list of /dev paths', hint: 'e.g. `devices: [/dev/net/tun]`'},
+  device_cgroup_rules: {what: 'a list of device cgroup rules', hint: 'e.g. `device_cgroup_rules: ["c 10:232 rwm"]`'},
   hosts: {hint: '`all` (every host of the group) or `first` (one instance on the first host)'},
   depends: {what: 'a list of service names', hint: 'services that must be deployed and healthy first, e.g. `depends: [mariadb]`'},
   secrets: {what: 'a list of passwords.yml keys', hint: 'e.g. `secrets: [keystone_admin_password]`'},

@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto'
 
 import type {ContainerCreateOptions} from '../docker/docker-client.js'
-import {CONFIG_MOUNT, RenderedContainer, RenderedHealth} from './render.js'
+import {CONFIG_MOUNT, ContainerPrivileges, RenderedContainer, RenderedHealth} from './render.js'
 import {LABELS} from '../labels.js'
 
 /** Where a container's rendered config lives on the host (bind-mounted read-only at CONFIG_MOUNT). */
@@ -23,6 +23,8 @@ export interface ContainerSpec {
   env: Record<string, string>
   volumes: string[]
   health: RenderedHealth
+  /** Only when the service asks for some: ordinary containers keep the hash they always had. */
+  privileges?: ContainerPrivileges
   /** File name in the config dir → sha256 of its content. */
   configs: Record<string, string>
 }
@@ -38,6 +40,7 @@ export function desiredSpec(rc: RenderedContainer, imageId: string): ContainerSp
     env: sortKeys(rc.env),
     volumes: [...rc.volumes],
     health: rc.health,
+    ...(rc.privileges ? {privileges: rc.privileges} : {}),
     configs: sortKeys(Object.fromEntries(Object.entries(rc.files).map(([f, text]) => [f, sha(text)]))),
   }
 }
@@ -55,6 +58,7 @@ export function specDiff(before: ContainerSpec | undefined, after: ContainerSpec
   if (stableJson(before.env) !== stableJson(after.env)) changed.push('env')
   if (stableJson(before.volumes) !== stableJson(after.volumes)) changed.push('volumes')
   if (stableJson(before.health) !== stableJson(after.health)) changed.push('health')
+  if (stableJson(before.privileges ?? {}) !== stableJson(after.privileges ?? {})) changed.push('privileges')
   const files = [...new Set([...Object.keys(before.configs), ...Object.keys(after.configs)])].sort()
   for (const f of files) if (before.configs[f] !== after.configs[f]) changed.push(`config:${f}`)
   return changed
@@ -76,6 +80,7 @@ export function createOptions(spec: ContainerSpec, revision: number): ContainerC
     binds: [...spec.volumes, `${configDir(spec.name)}:${CONFIG_MOUNT}:ro`],
     networkMode: 'host',
     restartPolicy: 'no',
+    ...(spec.privileges ? {privileges: spec.privileges} : {}),
     healthcheck: {test: dockerHealthTest(spec.health), intervalSeconds: 30, timeoutSeconds: 10, retries: 3},
   }
 }

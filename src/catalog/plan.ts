@@ -104,7 +104,7 @@ export function planDeploy(site: Site, catalog: Catalog, overrides: Overrides, o
   for (const def of selected) {
     const hosts = groupHosts(site, def)
     if (hosts.length === 0) {
-      errors.push(new OsctlError('CONFIG_INVALID', `service ${def.name} runs on group ${def.group}, which has no hosts`, {location: site.files.inventory, hint: `add hosts to \`groups: ${def.group}: [...]\` in inventory.yml`}))
+      errors.push(new OsctlError('CONFIG_INVALID', `service ${def.name} runs on group ${def.group.join(', ')}, which has no hosts`, {location: site.files.inventory, hint: `add hosts to \`groups: ${def.group[0]}: [...]\` in inventory.yml`}))
       continue
     }
     if (def.databases.length > 0 && !databaseHost) {

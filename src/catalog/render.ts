@@ -28,10 +28,22 @@ export interface RenderedContainer {
   env: Record<string, string>
   volumes: string[]
   health: RenderedHealth
+  /** Absent for ordinary containers (most of them), so their spec hash is what it always was. */
+  privileges?: ContainerPrivileges
   /** Everything in /etc/osctl/<name>/: config.json (osctl_start's manifest), rendered configs, bootstrap/<step>/config.json. */
   files: Record<string, string>
   /** Override files merged into this container's configs. */
   overrides: string[]
+}
+
+/** What a host-managing container gets beyond the default (see catalog-schema.ts cap_add …). */
+export interface ContainerPrivileges {
+  capAdd?: string[]
+  devices?: string[]
+  deviceCgroupRules?: string[]
+  securityOpt?: string[]
+  pid?: 'host'
+  cgroupns?: 'host' | 'private'
 }
 
 export interface RenderedStep {
@@ -74,6 +86,7 @@ export function templateVars(site: Site, host: SiteHost): TemplateVars {
     groups,
     passwords: site.passwords,
     registry: site.config.registry,
+    neutron_external_bridge: site.config.neutronExternalBridge,
   }
 }
 
@@ -127,6 +140,7 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
       env: Object.fromEntries(Object.entries(c.environment).map(([k, v]) => [k, str(v, at('environment', k))])),
       volumes: c.volumes.map((v, vi) => str(v, at('volumes', vi))),
       health: {...health, timeoutSeconds: c.health.timeout ?? 120},
+      ...privilegesOf(c),
       files,
       overrides: applied,
     }
@@ -145,6 +159,18 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
     env: Object.fromEntries(Object.entries(s.environment).map(([k, v]) => [k, str(v, ['post_deploy', si, 'environment', k])])),
   }))
   return {service: def.name, host: host.name, containers, steps, ...(postSteps.length > 0 ? {postSteps} : {})}
+}
+
+function privilegesOf(c: ServiceDef['containers'][number]): {privileges?: ContainerPrivileges} {
+  const p: ContainerPrivileges = {
+    ...(c.cap_add.length > 0 ? {capAdd: [...c.cap_add].sort()} : {}),
+    ...(c.devices.length > 0 ? {devices: [...c.devices]} : {}),
+    ...(c.device_cgroup_rules.length > 0 ? {deviceCgroupRules: [...c.device_cgroup_rules]} : {}),
+    ...(c.security_opt.length > 0 ? {securityOpt: [...c.security_opt]} : {}),
+    ...(c.pid ? {pid: c.pid} : {}),
+    ...(c.cgroupns ? {cgroupns: c.cgroupns} : {}),
+  }
+  return Object.keys(p).length > 0 ? {privileges: p} : {}
 }
 
 const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n'

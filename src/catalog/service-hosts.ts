@@ -40,7 +40,7 @@ export function serviceHosts(ctx: CatalogScope, def: ServiceDef): SiteHost[] {
   const runs = groupHosts(ctx.site, def)
   const selected = runs.filter((h) => ctx.targets.some((t) => t.name === h.name))
   if (selected.length === 0) {
-    throw new OsctlError('USAGE', `no selected host runs ${def.name} (group ${def.group}${def.hosts === 'first' ? ', first host only' : ''})`, {
+    throw new OsctlError('USAGE', `no selected host runs ${def.name} (group ${def.group.join(', ')}${def.hosts === 'first' ? ', first host only' : ''})`, {
       location: '--limit',
       hint: `${def.name} runs on: ${runs.map((h) => h.name).join(', ') || 'no host'}`,
     })

@@ -24,6 +24,19 @@ export function createBody(o: ContainerCreateOptions): Docker.ContainerCreateOpt
       Binds: o.binds ?? [],
       NetworkMode: o.networkMode ?? 'default',
       RestartPolicy: {Name: o.restartPolicy ?? 'no'},
+      ...privileges(o.privileges),
     },
+  }
+}
+
+function privileges(p: ContainerCreateOptions['privileges']): Partial<Docker.HostConfig> {
+  if (!p) return {}
+  return {
+    ...(p.capAdd ? {CapAdd: p.capAdd} : {}),
+    ...(p.devices ? {Devices: p.devices.map((d) => ({PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm'}))} : {}),
+    ...(p.deviceCgroupRules ? {DeviceCgroupRules: p.deviceCgroupRules} : {}),
+    ...(p.securityOpt ? {SecurityOpt: p.securityOpt} : {}),
+    ...(p.pid ? {PidMode: p.pid} : {}),
+    ...(p.cgroupns ? {CgroupnsMode: p.cgroupns} : {}),
   }
 }

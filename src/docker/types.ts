@@ -64,6 +64,8 @@ export interface ContainerCreateOptions {
   /** Docker's own restart policy; osctl's service containers use `no` and let systemd restart them. */
   restartPolicy?: 'no' | 'always' | 'unless-stopped' | 'on-failure'
   healthcheck?: {test: string[]; intervalSeconds: number; timeoutSeconds: number; retries: number}
+  /** Capabilities, devices, pid/cgroup namespaces for containers that manage the host (service.yml cap_add …). */
+  privileges?: {capAdd?: string[]; devices?: string[]; deviceCgroupRules?: string[]; securityOpt?: string[]; pid?: 'host'; cgroupns?: 'host' | 'private'}
 }
 
 export interface ContainerInfo {

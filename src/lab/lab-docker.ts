@@ -1,3 +1,4 @@
+import {existsSync} from 'node:fs'
 import type Docker from 'dockerode'
 
 import {DockerClient} from '../docker/docker-client.js'
@@ -119,6 +120,8 @@ export async function ensureLabContainer(docker: DockerClient, spec: LabHostSpec
         CapDrop: ['SYS_RESOURCE'],
         SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
         CgroupnsMode: 'host',
+        // Hardware virtualization where this machine has it (nova probes whether it really works).
+        ...(existsSync('/dev/kvm') ? {Devices: [{PathOnHost: '/dev/kvm', PathInContainer: '/dev/kvm', CgroupPermissions: 'rwm'}]} : {}),
         Binds: ['/sys/fs/cgroup:/sys/fs/cgroup:rw', `${names.volume(index)}:/var/lib/docker`],
         Tmpfs: {'/run': '', '/run/lock': ''},
         RestartPolicy: {Name: 'no'},

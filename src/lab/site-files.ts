@@ -2,6 +2,7 @@ import {basename} from 'node:path'
 import {Document, isMap, parseDocument} from 'yaml'
 
 import {OsctlError} from '../errors.js'
+import {LAB_PROVIDER} from './lab-image.js'
 
 /**
  * Pure rendering of the site files `lab up` owns. A file is "lab-owned" when its first line is the
@@ -63,7 +64,16 @@ export function labGroups(names: string[], control: number): {deploy: string[]; 
 
 /** Keys that describe the lab's facts (rewritten every run) vs. defaults the operator may change. */
 export function labOwnedConfig(registry: string): Record<string, string> {
-  return {registry, network_interface: 'eth0', ssh_host_key_policy: 'strict', ssh_known_hosts: 'known_hosts'}
+  return {
+    registry,
+    network_interface: 'eth0',
+    ssh_host_key_policy: 'strict',
+    ssh_known_hosts: 'known_hosts',
+    neutron_external_bridge: LAB_PROVIDER.bridge,
+    external_network_cidr: LAB_PROVIDER.cidr,
+    external_network_gateway: LAB_PROVIDER.gateway,
+    external_network_range: LAB_PROVIDER.range,
+  }
 }
 
 const CONFIG_DEFAULTS: Record<string, string> = {
@@ -83,7 +93,7 @@ export function registryFor(spec: LabSiteSpec): string {
 export function renderConfig(existing: string | undefined, spec: LabSiteSpec): string {
   const doc = bodyOf(existing)
   const owned = labOwnedConfig(registryFor(spec))
-  const order = ['openstack_release', 'base_distro', 'base_distro_release', 'apt_mirror', 'registry', 'namespace', 'image_tag', 'network_interface', 'ssh_host_key_policy', 'ssh_known_hosts']
+  const order = ['openstack_release', 'base_distro', 'base_distro_release', 'apt_mirror', 'registry', 'namespace', 'image_tag', 'network_interface', 'ssh_host_key_policy', 'ssh_known_hosts', 'neutron_external_bridge', 'external_network_cidr', 'external_network_gateway', 'external_network_range']
   for (const key of order) {
     if (key in owned) doc.set(key, owned[key])
     else if (!doc.has(key)) doc.set(key, CONFIG_DEFAULTS[key])

@@ -37,7 +37,7 @@ const norm = (a: string) => a.toLowerCase().replace(/\.$/, '')
 
 /** Groups osctl gives a meaning to: `deploy` and every service's group. */
 export function knownGroups(): string[] {
-  return [...new Set(['deploy', ...serviceRegistry().groups.values()])]
+  return [...new Set(['deploy', ...[...serviceRegistry().groups.values()].flat()])]
 }
 
 /**

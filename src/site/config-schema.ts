@@ -36,6 +36,14 @@ export const configSchema = z.strictObject({
   ssh_host_key_policy: z.enum(['strict', 'accept-new']).default('accept-new'),
   ssh_known_hosts: z.string().min(1).default('known_hosts'),
   ssh_concurrency: z.int().min(1).max(256).default(10),
+  neutron_external_bridge: z
+    .string()
+    .regex(/^[^\s/:]{1,15}$/, 'must be a Linux interface name (1-15 characters, no spaces, / or :)')
+    .default('br-ex'),
+  // The provider network `post-deploy --init-network` creates (kolla init-runonce's EXT_NET_*).
+  external_network_cidr: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'must be an IPv4 CIDR such as 10.99.0.0/24').optional(),
+  external_network_gateway: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'must be an IPv4 address').optional(),
+  external_network_range: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}-(\d{1,3}\.){3}\d{1,3}$/, 'must be FIRST-LAST, e.g. 10.99.0.100-10.99.0.199').optional(),
 })
 
 export type ConfigFile = z.output<typeof configSchema>
@@ -64,6 +72,10 @@ export const configDocs: SchemaDocs = {
     },
     ssh_host_key_policy: {hint: 'use `strict` (only keys already in known_hosts) or `accept-new` (record unknown keys on first contact)'},
     ssh_known_hosts: {hint: 'a path relative to the site dir or absolute, e.g. `ssh_known_hosts: known_hosts`'},
+    neutron_external_bridge: {hint: 'an existing Linux bridge on the network hosts that carries the provider network (floating IPs), e.g. `neutron_external_bridge: br-ex`'},
+    external_network_cidr: {hint: 'the provider (floating IP) network, e.g. `external_network_cidr: 10.99.0.0/24`'},
+    external_network_gateway: {hint: 'its gateway: an address of the network host bridge, e.g. `external_network_gateway: 10.99.0.1`'},
+    external_network_range: {hint: 'the floating IP pool, e.g. `external_network_range: 10.99.0.100-10.99.0.199`'},
     ssh_concurrency: {what: 'an integer between 1 and 256', hint: 'how many hosts osctl works on at once, e.g. `ssh_concurrency: 10`'},
   },
 }
@@ -84,5 +96,7 @@ export function toSiteConfig(file: ConfigFile, siteDir: string): SiteConfig {
     sshHostKeyPolicy: file.ssh_host_key_policy,
     sshKnownHosts: isAbsolute(file.ssh_known_hosts) ? file.ssh_known_hosts : resolve(siteDir, file.ssh_known_hosts),
     sshConcurrency: file.ssh_concurrency,
+    neutronExternalBridge: file.neutron_external_bridge,
+    ...(file.external_network_cidr ? {externalNetwork: {cidr: file.external_network_cidr, gateway: file.external_network_gateway, range: file.external_network_range}} : {}),
   }
 }

@@ -27,8 +27,9 @@ function requiredGroups(site: Site, src: YamlSource): OsctlError[] {
   const byGroup = new Map<string, string[]>()
   const groups = serviceRegistry().groups
   for (const service of site.config.enabledServices) {
-    const group = groups.get(service)
-    if (group && group !== 'deploy') byGroup.set(group, [...(byGroup.get(group) ?? []), service])
+    for (const group of groups.get(service) ?? []) {
+      if (group !== 'deploy') byGroup.set(group, [...(byGroup.get(group) ?? []), service])
+    }
   }
   for (const [group, services] of byGroup) {
     if ((site.groups[group] ?? []).length > 0) continue

@@ -60,6 +60,9 @@ export function toSiteHosts(file: InventoryFile, siteDir: string): {hosts: SiteH
     groups[group] = [...new Set(members)]
     for (const m of groups[group]) memberOf.set(m, [...(memberOf.get(m) ?? []), group])
   }
+  // kolla's default: the network agents run where the control plane does, unless the inventory says
+  // otherwise. Hosts keep the groups the file gives them (see groupHosts); --limit network works.
+  if (!('network' in groups) && groups.control) groups.network = [...groups.control]
   const defaults = file.defaults ?? {}
   const hosts = Object.entries(file.hosts).map(([name, h]): SiteHost => {
     const key = h.ssh_key ?? defaults.ssh_key

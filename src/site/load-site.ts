@@ -53,7 +53,7 @@ export async function checkSite(dir: string, options: LoadSiteOptions = {}): Pro
   const errors: OsctlError[] = []
   const config = await loadFile(files.config, CONFIG, errors)
   const inventory = await loadFile(files.inventory, INVENTORY, errors)
-  const knownGroups = [...new Set(['deploy', ...serviceRegistry().groups.values()])]
+  const knownGroups = [...new Set(['deploy', ...[...serviceRegistry().groups.values()].flat()])]
   if (inventory.src) errors.push(...checkInventory(inventory.src, inventory.raw, {knownGroups}))
   const passwords = options.passwords === 'ignore' ? {data: {}} : await loadFile(files.passwords, PASSWORDS, errors)
   if ('src' in passwords && passwords.src) errors.push(...misspeltPasswords(passwords.src, passwords.raw))

@@ -12,8 +12,8 @@ export interface ServiceRegistry {
   secrets: string[]
   /** images/<name> each service's containers run (the image graph adds their parents). */
   images: Map<string, string[]>
-  /** The inventory group each service runs on (system containers included). */
-  groups: Map<string, string>
+  /** Service → the inventory groups it runs on (system containers included). */
+  groups: Map<string, string[]>
 }
 
 interface Head {
@@ -22,7 +22,7 @@ interface Head {
   secrets: string[]
   passwords: string[]
   images: string[]
-  group?: string
+  groups: string[]
 }
 
 let cached: {dir: string; registry: ServiceRegistry} | undefined
@@ -52,14 +52,14 @@ export function serviceRegistry(dir = process.env.OSCTL_TEMPLATES_DIR || TEMPLAT
       secrets: list(doc.secrets),
       passwords: objects(doc.databases).map((d) => d.password).filter((p): p is string => typeof p === 'string'),
       images: objects(doc.containers).map((c) => c.image).filter((i): i is string => typeof i === 'string'),
-      group: typeof doc.group === 'string' ? doc.group : undefined,
+      groups: typeof doc.group === 'string' ? [doc.group] : list(doc.group),
     })
   }
   const registry: ServiceRegistry = {
     services: [...SYSTEM_CONTAINERS.map((s) => s.name).sort(), ...dependencyOrder(heads).map((h) => h.name)],
     secrets: [...new Set([...SYSTEM_CONTAINERS.flatMap((s) => s.secrets), ...heads.flatMap((h) => [...h.secrets, ...h.passwords])])],
     images: new Map([...SYSTEM_CONTAINERS.map((s): [string, string[]] => [s.name, [s.image]]), ...heads.map((h): [string, string[]] => [h.name, [...new Set(h.images)]])]),
-    groups: new Map([...SYSTEM_CONTAINERS.map((s): [string, string] => [s.name, s.group]), ...heads.flatMap((h): Array<[string, string]> => (h.group ? [[h.name, h.group]] : []))]),
+    groups: new Map([...SYSTEM_CONTAINERS.map((s): [string, string[]] => [s.name, [s.group]]), ...heads.flatMap((h): Array<[string, string[]]> => (h.groups.length > 0 ? [[h.name, h.groups]] : []))]),
   }
   cached = {dir, registry}
   return registry

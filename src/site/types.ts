@@ -27,6 +27,10 @@ export interface SiteConfig {
   sshHostKeyPolicy: 'strict' | 'accept-new'
   sshKnownHosts: string /* absolute */
   sshConcurrency: number
+  /** Existing Linux bridge on network hosts for the flat provider network physnet1 (floating IPs). */
+  neutronExternalBridge: string
+  /** external_network_* of osctl.yml: what `post-deploy --init-network` creates. */
+  externalNetwork?: {cidr: string; gateway?: string; range?: string}
 }
 
 export interface Site {

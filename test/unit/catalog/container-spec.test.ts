@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {createOptions, desiredSpec, specDiff, specHash} from '../../../src/catalog/container-spec.js'
+import {createBody} from '../../../src/docker/create-body.js'
 import type {RenderedContainer} from '../../../src/catalog/render.js'
 
 const rc = (patch: Partial<RenderedContainer> = {}): RenderedContainer => ({
@@ -50,5 +51,22 @@ describe('container spec hash', () => {
     expect(o.labels).toMatchObject({'io.osctl.managed': 'true', 'io.osctl.service': 'keystone', 'io.osctl.revision': '3', 'io.osctl.config-hash': specHash(spec)})
     expect(o.binds).toContain('/etc/osctl/keystone:/var/lib/osctl/config_files:ro')
     expect(o.healthcheck?.test).toEqual(['CMD', 'healthcheck_curl', 'http://10.0.0.1:5000/v3'])
+  })
+
+  it('keeps the hash of a container without privileges; privileges change it, are named, and reach the engine', () => {
+    const plain = desiredSpec(rc(), 'sha256:1')
+    expect(plain).not.toHaveProperty('privileges')
+    expect(createBody(createOptions(plain, 1)).HostConfig).toEqual({Binds: expect.any(Array), NetworkMode: 'host', RestartPolicy: {Name: 'no'}})
+    const agent = desiredSpec(rc({privileges: {capAdd: ['NET_ADMIN', 'SYS_ADMIN'], devices: ['/dev/net/tun'], deviceCgroupRules: ['c 10:232 rwm'], pid: 'host', cgroupns: 'host', securityOpt: ['apparmor=unconfined']}}), 'sha256:1')
+    expect(specDiff(plain, agent)).toEqual(['privileges'])
+    expect(specHash(agent)).not.toBe(specHash(plain))
+    expect(createBody(createOptions(agent, 1)).HostConfig).toMatchObject({
+      CapAdd: ['NET_ADMIN', 'SYS_ADMIN'],
+      Devices: [{PathOnHost: '/dev/net/tun', PathInContainer: '/dev/net/tun', CgroupPermissions: 'rwm'}],
+      DeviceCgroupRules: ['c 10:232 rwm'],
+      PidMode: 'host',
+      CgroupnsMode: 'host',
+      SecurityOpt: ['apparmor=unconfined'],
+    })
   })
 })

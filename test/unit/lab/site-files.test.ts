@@ -54,6 +54,10 @@ describe('lab site rendering', () => {
       network_interface: 'eth0',
       ssh_host_key_policy: 'strict',
       ssh_known_hosts: 'known_hosts',
+      neutron_external_bridge: 'br-ex',
+      external_network_cidr: '10.99.0.0/24',
+      external_network_gateway: '10.99.0.1',
+      external_network_range: '10.99.0.100-10.99.0.199',
     })
   })
 

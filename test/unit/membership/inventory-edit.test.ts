@@ -65,7 +65,7 @@ describe('host add: the inventory edit', () => {
     const s = await loadSite(await site(block))
     const edit = await addHostEdit(s, {name: 'cmp-1', address: 'cmp-1.example.org', groups: ['compute', 'control'], sshUser: 'admin'})
     expect(edit.text).toBe('hosts:\n  ctl-1:\n    address: 10.0.0.11\n  cmp-1:\n    address: cmp-1.example.org\n    ssh_user: admin\ngroups:\n  deploy:\n    - ctl-1\n  control:\n    - ctl-1\n    - cmp-1\n  compute:\n    - cmp-1\n')
-    expect(edit.site.groups).toEqual({deploy: ['ctl-1'], control: ['ctl-1', 'cmp-1'], compute: ['cmp-1']})
+    expect(edit.site.groups).toEqual({deploy: ['ctl-1'], control: ['ctl-1', 'cmp-1'], compute: ['cmp-1'], network: ['ctl-1', 'cmp-1']})
   })
 
   it('refuses a name or address in use and an unknown group, naming the flag and the clashing line', async () => {
@@ -75,7 +75,7 @@ describe('host add: the inventory edit', () => {
     expect(await problems(addHostEdit(s, {name: 'ctl-2', address: '10.0.0.21', groups: ['comptue']}))).toMatchObject([
       {code: 'USAGE', message: `host ctl-2 is already in the inventory (${inv}:9:3)`, location: 'NAME', hint: 'it has address 10.0.0.12, groups control; the same request again is accepted as is, else pick another name, or `osctl host remove ctl-2` first'},
       {message: `address 10.0.0.21 is already the address of host cmp-1 (${inv}:10:20)`, location: '--address'},
-      {message: 'unknown group comptue', location: '--group', hint: 'did you mean compute? groups: deploy, control, compute'},
+      {message: 'unknown group comptue', location: '--group', hint: 'did you mean compute? groups: deploy, control, compute, network'},
     ])
     expect(await readFile(inv, 'utf8')).toBe(INVENTORY)
   })

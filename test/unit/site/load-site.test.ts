@@ -35,6 +35,7 @@ describe('loadSite on a valid site', () => {
       sshHostKeyPolicy: 'strict',
       sshKnownHosts: join(dir, 'known_hosts'),
       sshConcurrency: 4,
+      neutronExternalBridge: 'br-ex',
     })
     expect(s.files).toEqual({config: join(dir, 'osctl.yml'), inventory: join(dir, 'inventory.yml'), passwords: join(dir, 'passwords.yml')})
     expect(s.overridesDir).toBe(join(dir, 'overrides'))
@@ -49,7 +50,7 @@ describe('loadSite on a valid site', () => {
       {name: 'lab-2', address: '10.213.0.3', ssh: {user: 'root', port: 2222, keyFile: join(dir, 'id_ed25519')}, groups: ['compute']},
       {name: 'lab-3', address: 'lab-3.example.org', ssh: {user: 'admin', port: 22, keyFile: '/keys/lab3'}, groups: ['compute']},
     ])
-    expect(s.groups).toEqual({deploy: ['lab-1'], control: ['lab-1'], compute: ['lab-2', 'lab-3']})
+    expect(s.groups).toEqual({deploy: ['lab-1'], control: ['lab-1'], compute: ['lab-2', 'lab-3'], network: ['lab-1']})
   })
 
   it('fills defaults for a minimal site; image_tag follows the release and api_interface the network interface', async () => {

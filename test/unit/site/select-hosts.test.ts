@@ -40,7 +40,7 @@ describe('selectHosts', () => {
     const e = err as OsctlError
     expect(e).toMatchObject({code: 'USAGE', location: '--limit', exitCode: 2})
     expect(e.message).toBe('--limit names unknown hosts or groups computer, nope')
-    expect(e.hint).toBe('did you mean compute? valid names: hosts lab-1, lab-2, lab-3; groups deploy, control, compute')
+    expect(e.hint).toBe('did you mean compute? valid names: hosts lab-1, lab-2, lab-3; groups deploy, control, compute, network')
   })
 
   it('rejects a limit that names nothing', () => {
