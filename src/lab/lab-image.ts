@@ -65,6 +65,10 @@ function baseDockerfile(from: string): string {
   return `FROM ${from}
 COPY osctl-keygen.conf /etc/systemd/system/ssh.service.d/osctl-keygen.conf
 COPY osctl-lab-provider.service /etc/systemd/system/osctl-lab-provider.service
+# ping: what an operator checks a floating IP with from the network host.
+RUN apt-get update -qq \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iputils-ping \\
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 RUN rm -f /etc/ssh/ssh_host_* \\
  && : > /etc/machine-id \\
  && systemctl mask ${MASKED_UNITS.join(' ')} \\
