@@ -3,6 +3,7 @@ import {nearestName} from '../site/nearest-name.js'
 import {knownServices} from '../site/service-catalog.js'
 import {manifestUrl} from '../site/image-ref.js'
 import {secretValue} from '../site/secret-value.js'
+import {servicesOffFor} from '../site/services-off.js'
 import type {Site, SiteHost} from '../site/types.js'
 import type {Catalog, ServiceDef} from './catalog.js'
 import {groupHosts} from './group-hosts.js'
@@ -76,9 +77,17 @@ export function planDeploy(site: Site, catalog: Catalog, overrides: Overrides, o
     return site.locate?.('config', i >= 0 ? ['enabled_services', i] : ['enabled_services'], {key: i < 0}) ?? site.files.config
   }
   const secretUsers = new Map<string, string[]>()
+  // nova-libvirt with nova_compute_driver: fake: nothing would use it; nova-compute then needs no hypervisor.
+  const off = servicesOffFor(site.config.novaComputeDriver)
   for (const s of selected) {
+    if (off.includes(s.name)) {
+      errors.push(new OsctlError('CONFIG_INVALID', `service ${s.name} runs only with nova_compute_driver: libvirt (this site says fake)`, {
+        location: enabledAt(s.name),
+        hint: `remove ${s.name} from enabled_services, or set \`nova_compute_driver: libvirt\` in osctl.yml`,
+      }))
+    }
     for (const [i, dep] of s.depends.entries()) {
-      if (!enabled.has(dep)) {
+      if (!enabled.has(dep) && !off.includes(dep)) {
         errors.push(new OsctlError('CONFIG_INVALID', `service ${s.name} depends on ${dep}, which is not in enabled_services`, {
           location: enabledAt(s.name),
           hint: `enable ${dep} in osctl.yml (enabled_services), or disable ${s.name}; the dependency is declared at ${s.src.locate(['depends', i])}`,

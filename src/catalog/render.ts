@@ -87,6 +87,9 @@ export function templateVars(site: Site, host: SiteHost): TemplateVars {
     passwords: site.passwords,
     registry: site.config.registry,
     neutron_external_bridge: site.config.neutronExternalBridge,
+    // osctl.yml: nova-compute's driver (libvirt|fake) and libvirt's virt_type (auto|kvm|qemu, auto: probed by nova-libvirt).
+    nova_compute_driver: site.config.novaComputeDriver,
+    nova_virt_type: site.config.novaVirtType,
   }
 }
 

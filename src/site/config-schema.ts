@@ -4,6 +4,7 @@ import {z} from 'zod'
 import {isHostPort} from './address.js'
 import {IMAGE_TAG, IMAGE_TAG_RULE, NAMESPACE, NAMESPACE_RULE} from './image-ref.js'
 import {knownServices} from './service-catalog.js'
+import {servicesOffFor} from './services-off.js'
 import type {SiteConfig} from './types.js'
 import type {SchemaDocs} from './zod-issues.js'
 
@@ -33,6 +34,10 @@ export const configSchema = z.strictObject({
   enabled_services: z
     .lazy(() => z.array(z.enum(knownServices() as [string, ...string[]])).refine((list) => new Set(list).size === list.length, 'must not list a service twice'))
     .optional(),
+  /** nova-compute's virt driver: libvirt (beside the nova-libvirt service) or fake (no hypervisor; nova-libvirt is not deployed). */
+  nova_compute_driver: z.enum(['libvirt', 'fake']).default('libvirt'),
+  /** libvirt's virt_type on each compute host: auto (KVM when a probe boots under it, else qemu) or forced. */
+  nova_virt_type: z.enum(['auto', 'kvm', 'qemu']).default('auto'),
   ssh_host_key_policy: z.enum(['strict', 'accept-new']).default('accept-new'),
   ssh_known_hosts: z.string().min(1).default('known_hosts'),
   ssh_concurrency: z.int().min(1).max(256).default(10),
@@ -70,6 +75,8 @@ export const configDocs: SchemaDocs = {
         return `list services from: ${knownServices().join(', ')} (omit the key to enable all of them)`
       },
     },
+    nova_compute_driver: {hint: '`libvirt` (real VMs, with the nova-libvirt service) or `fake` (instances only in nova\'s database; nova-libvirt is not deployed)'},
+    nova_virt_type: {hint: '`auto` (each compute host probes KVM when nova-libvirt starts, else qemu), `kvm` or `qemu`'},
     ssh_host_key_policy: {hint: 'use `strict` (only keys already in known_hosts) or `accept-new` (record unknown keys on first contact)'},
     ssh_known_hosts: {hint: 'a path relative to the site dir or absolute, e.g. `ssh_known_hosts: known_hosts`'},
     neutron_external_bridge: {hint: 'an existing Linux bridge on the network hosts that carries the provider network (floating IPs), e.g. `neutron_external_bridge: br-ex`'},
@@ -92,7 +99,9 @@ export function toSiteConfig(file: ConfigFile, siteDir: string): SiteConfig {
     imageTag: file.image_tag ?? file.openstack_release,
     networkInterface: file.network_interface,
     apiInterface: file.api_interface ?? file.network_interface,
-    enabledServices: file.enabled_services ?? [...knownServices()],
+    enabledServices: file.enabled_services ?? knownServices().filter((s) => !servicesOffFor(file.nova_compute_driver).includes(s)),
+    novaComputeDriver: file.nova_compute_driver,
+    novaVirtType: file.nova_virt_type,
     sshHostKeyPolicy: file.ssh_host_key_policy,
     sshKnownHosts: isAbsolute(file.ssh_known_hosts) ? file.ssh_known_hosts : resolve(siteDir, file.ssh_known_hosts),
     sshConcurrency: file.ssh_concurrency,

@@ -24,6 +24,10 @@ export interface SiteConfig {
   networkInterface: string
   apiInterface: string
   enabledServices: string[]
+  /** osctl.yml nova_compute_driver: fake runs no hypervisor and no nova-libvirt. */
+  novaComputeDriver: 'libvirt' | 'fake'
+  /** osctl.yml nova_virt_type: auto lets each nova-libvirt probe KVM at start. */
+  novaVirtType: 'auto' | 'kvm' | 'qemu'
   sshHostKeyPolicy: 'strict' | 'accept-new'
   sshKnownHosts: string /* absolute */
   sshConcurrency: number

@@ -32,6 +32,8 @@ describe('loadSite on a valid site', () => {
       networkInterface: 'eth0',
       apiInterface: 'eth0',
       enabledServices: [...knownServices()],
+      novaComputeDriver: 'libvirt',
+      novaVirtType: 'auto',
       sshHostKeyPolicy: 'strict',
       sshKnownHosts: join(dir, 'known_hosts'),
       sshConcurrency: 4,
@@ -66,9 +68,21 @@ describe('loadSite on a valid site', () => {
     expect(s.config.sshConcurrency).toBe(10)
     expect(s.config.namespace).toBe('osctl')
     expect(s.config.aptMirror).toBe('http://deb.debian.org/debian')
+    expect(s.config.novaComputeDriver).toBe('libvirt')
+    expect(s.config.novaVirtType).toBe('auto')
+    expect(s.config.enabledServices).toContain('nova-libvirt')
     expect(s.hosts[0].ssh).toEqual({user: 'root', port: 22})
     // A missing passwords.yml is not an error at load time: genpwd creates it, deploy checks it.
     expect(s.passwords).toEqual({})
+  })
+
+  it('nova_compute_driver: fake leaves nova-libvirt out of the default enabled_services; nova_virt_type is kept as written', async () => {
+    const dir = await site({'osctl.yml': yaml('registry: 10.213.0.2:4000', 'nova_compute_driver: fake', 'nova_virt_type: qemu')})
+    const s = await loadSite(dir)
+    expect(s.config.novaComputeDriver).toBe('fake')
+    expect(s.config.novaVirtType).toBe('qemu')
+    expect(s.config.enabledServices).toEqual(knownServices().filter((n) => n !== 'nova-libvirt'))
+    expect(s.config.enabledServices).toContain('nova-compute')
   })
 
   it('accepts an empty passwords.yml and treats a comment-only one as empty', async () => {
