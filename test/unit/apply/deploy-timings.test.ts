@@ -20,7 +20,7 @@ const RUN_MS: Record<string, number> = {
 
 describe('deploy: the services’ own work per step, and the critical path (FakeHost + FakeEngine)', () => {
   it('records each step and started container where it ran, and a critical path between the longest chain and the wall time', async () => {
-    const lab = fakeLab(testSite({enabledServices: SERVICES}), registryRefs(IMAGES, ['zed']))
+    const lab = fakeLab(testSite({enabledServices: SERVICES, novaComputeDriver: 'fake'}), registryRefs(IMAGES, ['zed']))
     for (const e of lab.engines.values()) for (const [name, ms] of Object.entries(RUN_MS)) e.runMs.set(name, ms)
     const started = performance.now()
     const result = await lab.deploy(SERVICES)

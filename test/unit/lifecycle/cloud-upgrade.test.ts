@@ -119,7 +119,8 @@ describe('upgrade order', () => {
     const {TEMPLATES_DIR} = await import('../../../src/paths.js')
     const {upgradeOrder} = await import('../../../src/lifecycle/cloud-upgrade.js')
     const names = upgradeOrder((await loadCatalog(TEMPLATES_DIR)).services).map((s) => s.name)
-    expect(names).toEqual(['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute'])
+    // nova-libvirt needs nothing else (depth 0, with the infrastructure); nova-compute comes after it.
+    expect(names).toEqual(['mariadb', 'memcached', 'nova-libvirt', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute'])
     // Within nova the API container comes first: a service's containers change in their listed order.
     const nova = (await loadCatalog(TEMPLATES_DIR)).get('nova')!
     expect(nova.containers.map((c) => c.name).slice(0, 3)).toEqual(['nova-api', 'nova-conductor', 'nova-scheduler'])

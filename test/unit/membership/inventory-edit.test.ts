@@ -123,6 +123,6 @@ describe('host remove: the inventory edit', () => {
     expect(await removeHostEdit(s, 'cmp1').catch((e) => e)).toMatchObject({code: 'USAGE', location: 'NAME', hint: 'did you mean cmp-1?', exitCode: 2})
     expect(await removeHostEdit(s, 'ctl-1').catch((e) => e)).toMatchObject({message: expect.stringMatching(/^ctl-1 is the deploy host/), exitCode: 2})
     const [last] = await problems(removeHostEdit(s, 'cmp-1'))
-    expect(last.message).toMatch(/^after the edit: group compute is empty, but enabled services run on it: nova-compute/)
+    expect(last.message).toMatch(/^after the edit: group compute is empty, but enabled services run on it: nova-libvirt, nova-compute/)
   })
 })
