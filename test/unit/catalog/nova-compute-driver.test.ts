@@ -28,6 +28,8 @@ describe('nova_compute_driver and nova_virt_type (osctl.yml) in the rendered ser
       expect(compute.volumes).toContain(v)
       expect(libvirt.volumes).toContain(v)
     }
+    expect(compute.volumes).toContain('/dev/pts:/dev/pts')
+    expect(libvirt.volumes).toContain('/dev:/dev')
     expect(libvirt.files['qemu.conf']).toMatch(/^cgroup_controllers = \[ \]$/m)
     expect(libvirt.files['libvirtd.conf']).toMatch(/^listen_tcp = 0$/m)
   })
