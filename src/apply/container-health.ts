@@ -20,7 +20,9 @@ export async function probeHealth(host: Host, h: RenderedHealth, inContainer?: {
     if (!inContainer) return {healthy: false, detail: `cannot run \`${h.target}\` without the container`}
     const r = await inContainer.docker.exec(inContainer.container, ['sh', '-c', h.target], {timeoutMs: 15_000}).catch((err: Error) => ({exitCode: -1, stdout: '', stderr: err.message}))
     const last = `${r.stderr}\n${r.stdout}`.trim().split('\n').at(-1) ?? ''
-    return r.exitCode === 0 ? {healthy: true, detail: `\`${h.target}\` succeeded`} : {healthy: false, detail: `\`${h.target}\` exited with ${r.exitCode}${last ? `: ${last}` : ''}`}
+    // A check may say what it found on its last stdout line (nova-libvirt: the virt_type it chose and why).
+    const said = r.stdout.trim().split('\n').at(-1) ?? ''
+    return r.exitCode === 0 ? {healthy: true, detail: `\`${h.target}\` succeeded${said ? `: ${said}` : ''}`} : {healthy: false, detail: `\`${h.target}\` exited with ${r.exitCode}${last ? `: ${last}` : ''}`}
   }
   if (h.kind === 'http') {
     const r = await host.exec(['timeout', '5', 'bash', '-c', httpProbeScript(h.target)])
