@@ -30,6 +30,7 @@ describe('nova_compute_driver and nova_virt_type (osctl.yml) in the rendered ser
     }
     expect(compute.volumes).toContain('/dev/pts:/dev/pts')
     expect(libvirt.volumes).toContain('/dev:/dev')
+    expect(compute.env.OSCTL_NOVA_VIRT_TYPE).toBe('auto')
     expect(libvirt.files['qemu.conf']).toMatch(/^cgroup_controllers = \[ \]$/m)
     expect(libvirt.files['libvirtd.conf']).toMatch(/^listen_tcp = 0$/m)
   })
