@@ -11,10 +11,10 @@ import {overOneConnection, problems} from '../../helpers/one-connection.js'
 import {adminAuth, glanceSteps, keystoneSteps, neutronStubSteps, novaSteps, placementSteps} from './api-calls.js'
 
 // The OpenStack control plane on lab hosts: `osctl deploy` with every enabled service (mariadb …
-// keystone, glance, placement, nova, nova-compute with the fake driver), then Debian's own
+// keystone, glance, placement, nova, nova-compute with the libvirt driver beside nova-libvirt), then Debian's own
 // `openstack` client from this machine: token, catalog, an image, compute services, a resource
 // provider and a server that goes ACTIVE and away again.
-const IMAGES = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute']
+const IMAGES = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute', 'nova-libvirt']
 const CONTAINERS = [...IMAGES, 'nova-neutron-stub']
 const skip = process.env.OSCTL_SKIP_INTEGRATION === '1'
 

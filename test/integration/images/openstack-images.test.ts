@@ -17,7 +17,7 @@ const BUILD_TIMEOUT = 1_800_000
 const MOUNT = '/var/lib/osctl/config_files'
 const IMAGES = [
   'openstack-base', 'mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance-api', 'placement-api',
-  'nova-base', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute',
+  'nova-base', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute', 'nova-libvirt',
 ]
 const ref = (name: string) => `localhost:4000/osctl/${name}:${TAG}`
 const name = (what: string) => `osctl-it-os-${what}-${TAG}`
@@ -88,6 +88,7 @@ describe.skipIf(SKIP)('OpenStack images (real Docker)', () => {
     expect(parents).toMatchObject({
       'openstack-base': 'base', mariadb: 'openstack-base', keystone: 'openstack-base', 'nova-base': 'openstack-base',
       'nova-api': 'nova-base', 'nova-compute': 'nova-base', 'nova-conductor': 'nova-base', 'nova-scheduler': 'nova-base',
+      'nova-libvirt': 'openstack-base',
     })
   })
 
@@ -230,7 +231,10 @@ describe.skipIf(SKIP)('OpenStack images (real Docker)', () => {
     ['nova-api', 'nova-manage --version && test -x /usr/bin/nova-api-wsgi && nova-api --version'],
     ['nova-conductor', 'nova-conductor --version'],
     ['nova-scheduler', 'nova-scheduler --version'],
-    ['nova-compute', 'nova-compute --version && python3 -c "from nova.virt.fake import FakeDriver" && ! dpkg -l | grep -E "^ii +(libvirt|qemu-system|python3-libvirt)"'],
+    // The libvirt driver's client side only: libvirtd and qemu are nova-libvirt's.
+    ['nova-compute', 'nova-compute --version && python3 -c "import libvirt, nova.virt.libvirt.driver; from nova.virt.fake import FakeDriver" && qemu-img --version && ! dpkg -l | grep -E "^ii +(libvirt-daemon|qemu-system)"'],
+    // The probe floppy is built in, its build tools are gone again.
+    ['nova-libvirt', 'libvirtd --version && virtlogd --version && qemu-system-x86_64 --version && test -s /usr/share/osctl/osctl-kvm-probe.img && command -v osctl-virt-type osctl-libvirt-start osctl-libvirt-health && ! dpkg -l | grep -E "^ii +(syslinux|mtools|dosfstools|systemd) "'],
   ])('%s: its service binaries run', async (image, script) => {
     const r = await docker(['run', '--rm', '--entrypoint', 'bash', ref(image), '-c', script])
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0)
