@@ -80,9 +80,9 @@ const rows = Object.fromEntries(SERVICES.flatMap((s) => [[`${s} upgrade`, []], [
 try {
   osctl(['lab', 'up', '--hosts', '1', '--name', LAB, '--site', site, '--with-packages'])
   osctl(['bootstrap'])
-  const images = ['mariadb', 'memcached', 'rabbitmq', 'keystone', ...(NOVA ? ['placement-api', 'glance-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute'] : [])]
+  const images = ['mariadb', 'memcached', 'rabbitmq', 'keystone', ...(NOVA ? ['placement-api', 'glance-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute', 'nova-libvirt'] : [])]
   osctl(['image', 'build', ...images, '--push'])
-  osctl(['deploy', '--services', ['mariadb', 'memcached', 'rabbitmq', 'keystone', ...(NOVA ? ['placement', 'glance', 'nova', 'nova-compute'] : [])].join(',')])
+  osctl(['deploy', '--services', ['mariadb', 'memcached', 'rabbitmq', 'keystone', ...(NOVA ? ['placement', 'glance', 'nova', 'nova-libvirt', 'nova-compute'] : [])].join(',')])
   const registry = /registry: (\S+)/.exec(readFileSync(join(site, 'osctl.yml'), 'utf8'))[1]
   const address = /address: (\S+)/.exec(readFileSync(join(site, 'inventory.yml'), 'utf8'))[1]
   for (const service of SERVICES) {
