@@ -31,6 +31,7 @@ describe('nova_compute_driver and nova_virt_type (osctl.yml) in the rendered ser
     expect(compute.volumes).toContain('/dev/pts:/dev/pts')
     expect(libvirt.volumes).toContain('/dev:/dev')
     expect(compute.env.OSCTL_NOVA_VIRT_TYPE).toBe('auto')
+    expect(compute.health.target).toBe(`healthcheck_rabbitmq nova-compute && python3 -c 'import libvirt; libvirt.openReadOnly("qemu:///system").close()'`)
     expect(libvirt.files['qemu.conf']).toMatch(/^cgroup_controllers = \[ \]$/m)
     expect(libvirt.files['libvirtd.conf']).toMatch(/^listen_tcp = 0$/m)
   })
@@ -47,6 +48,7 @@ describe('nova_compute_driver and nova_virt_type (osctl.yml) in the rendered ser
     expect(compute.files['nova.conf']).toMatch(/^compute_driver = fake\.FakeDriver$/m)
     expect(compute.files['nova.conf']).not.toContain('[libvirt]')
     expect(JSON.parse(compute.files['config.json']).command).toEqual(['sh', '-c', 'exec nova-compute --config-file /etc/nova/nova.conf'])
+    expect(compute.health.target).toBe('healthcheck_rabbitmq nova-compute')
 
     const err = await plan(testSite({enabledServices: [...NOVA, 'nova-libvirt'], novaComputeDriver: 'fake'})).catch((e: unknown) => e)
     const errors = err instanceof OsctlErrors ? err.errors : [err as OsctlError]
