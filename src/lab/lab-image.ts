@@ -44,7 +44,9 @@ const MASKED_UNITS = [
 /** The lab's provider network: every lab host has it, the network host's router gateways live on it. */
 export const LAB_PROVIDER = {bridge: 'br-ex', cidr: '10.99.0.0/24', gateway: '10.99.0.1', range: '10.99.0.100-10.99.0.199'}
 
-// What a cloud host's own network set-up would give it: the tun device (every boot: /dev is a
+// What a cloud host's own set-up would give it: /run/netns as a shared mount (systemd makes every
+// mount shared on a real host; a container's are private, and Docker refuses the neutron agents'
+// /run/netns:/run/netns:shared bind on a private one), the tun device (every boot: /dev is a
 // tmpfs in a container) and a provider bridge with an address range of its own, for floating IPs.
 const PROVIDER_UNIT = `[Unit]
 Description=osctl lab: /dev/net/tun and the provider bridge ${LAB_PROVIDER.bridge}
@@ -54,6 +56,7 @@ Before=network.target docker.service
 [Service]
 Type=oneshot
 RemainAfterExit=yes
+ExecStart=/bin/sh -c 'mkdir -p /run/netns && { mountpoint -q /run/netns || mount --bind /run/netns /run/netns; } && mount --make-shared /run/netns'
 ExecStart=/bin/sh -c 'mkdir -p /dev/net && { [ -e /dev/net/tun ] || mknod -m 0666 /dev/net/tun c 10 200; }'
 ExecStart=/bin/sh -c 'ip link show ${LAB_PROVIDER.bridge} >/dev/null 2>&1 || ip link add ${LAB_PROVIDER.bridge} type bridge; ip addr replace ${LAB_PROVIDER.gateway}/${LAB_PROVIDER.cidr.split('/')[1]} dev ${LAB_PROVIDER.bridge} && ip link set ${LAB_PROVIDER.bridge} up'
 
