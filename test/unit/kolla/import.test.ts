@@ -72,7 +72,7 @@ describe('site import --from-kolla (a realistic kolla config)', () => {
     expect(where(r, 'enable_cinder')).toMatchObject({location: `${g}:56:1`, reason: 'osctl does not deploy this service'})
     expect(where(r, 'enable_etcd')?.reason).toMatch(/always runs etcd/)
     expect(where(r, 'docker_registry_insecure')?.location).toBe(`${g}:33:1`)
-    expect(where(r, 'neutron_external_interface')?.reason).toMatch(/no neutron/)
+    expect(where(r, 'neutron_external_interface')?.reason).toMatch(/neutron_external_bridge/)
     expect(where(r, 'tunnel_interface')?.location).toBe(`${g}:44:1`)
     // Off in kolla and absent in osctl, or kolla's own default: nothing lost, nothing reported.
     for (const key of ['enable_heat', 'enable_horizon', 'enable_haproxy', 'api_interface', 'openstack_release']) expect(r.unmapped.filter((u) => u.key === key && u.location.startsWith(g)), key).toEqual([])
