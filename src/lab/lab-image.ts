@@ -67,7 +67,7 @@ WantedBy=multi-user.target
 function baseDockerfile(from: string): string {
   return `FROM ${from}
 COPY osctl-keygen.conf /etc/systemd/system/ssh.service.d/osctl-keygen.conf
-COPY osctl-lab-provider.service /etc/systemd/system/osctl-lab-provider.service
+COPY lab-provider.service /etc/systemd/system/lab-provider.service
 # ping: what an operator checks a floating IP with from the network host.
 RUN apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iputils-ping \\
@@ -75,7 +75,7 @@ RUN apt-get update -qq \\
 RUN rm -f /etc/ssh/ssh_host_* \\
  && : > /etc/machine-id \\
  && systemctl mask ${MASKED_UNITS.join(' ')} \\
- && systemctl enable ssh.service osctl-lab-provider.service \\
+ && systemctl enable ssh.service lab-provider.service \\
  && install -d -m 0700 /root/.ssh
 ENV container=docker
 STOPSIGNAL SIGRTMIN+3
@@ -113,7 +113,7 @@ export function contentHash(parts: string[]): string {
 /** The image lab hosts boot from; built once per content hash and reused by every lab. */
 export async function ensureLabImage(docker: DockerClient, opts: LabImageOptions, reporter: Reporter = silentReporter): Promise<string> {
   const rootfs = await ensureRootfsImage(docker, labRootfsSpec(opts.mirror), reporter)
-  const base = await buildCached(docker, 'osctl-lab/debian-bookworm', baseDockerfile(rootfs), {'osctl-keygen.conf': SSH_KEYGEN_DROPIN, 'osctl-lab-provider.service': PROVIDER_UNIT}, reporter)
+  const base = await buildCached(docker, 'osctl-lab/debian-bookworm', baseDockerfile(rootfs), {'osctl-keygen.conf': SSH_KEYGEN_DROPIN, 'lab-provider.service': PROVIDER_UNIT}, reporter)
   if (!opts.withPackages) return base
   return buildCached(docker, 'osctl-lab/debian-bookworm-packages', packagesDockerfile(base), {}, reporter)
 }
