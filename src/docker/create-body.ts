@@ -31,11 +31,17 @@ export function createBody(o: ContainerCreateOptions): Docker.ContainerCreateOpt
 
 function privileges(p: ContainerCreateOptions['privileges']): Partial<Docker.HostConfig> {
   if (!p) return {}
+  // `systempaths=unconfined` is the docker CLI's word for empty masked and read-only path lists
+  // (a writable /proc/sys: neutron's agents set sysctls in their namespaces); the engine's API
+  // refuses it in SecurityOpt ("invalid --security-opt 2").
+  const unconfinedPaths = p.securityOpt?.includes('systempaths=unconfined') ?? false
+  const securityOpt = p.securityOpt?.filter((o) => o !== 'systempaths=unconfined')
   return {
     ...(p.capAdd ? {CapAdd: p.capAdd} : {}),
     ...(p.devices ? {Devices: p.devices.map((d) => ({PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm'}))} : {}),
     ...(p.deviceCgroupRules ? {DeviceCgroupRules: p.deviceCgroupRules} : {}),
-    ...(p.securityOpt ? {SecurityOpt: p.securityOpt} : {}),
+    ...(securityOpt && securityOpt.length > 0 ? {SecurityOpt: securityOpt} : {}),
+    ...(unconfinedPaths ? {MaskedPaths: [], ReadonlyPaths: []} : {}),
     ...(p.pid ? {PidMode: p.pid} : {}),
     ...(p.cgroupns ? {CgroupnsMode: p.cgroupns} : {}),
   }

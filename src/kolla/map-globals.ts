@@ -41,6 +41,7 @@ const ENABLE: Record<string, string[]> = {
   enable_glance: ['glance'],
   enable_placement: ['placement'],
   enable_nova: ['nova', 'nova-compute'],
+  enable_neutron: ['neutron', 'neutron-agents', 'neutron-linuxbridge-agent'],
   enable_mariadb: ['mariadb'],
   enable_memcached: ['memcached'],
   enable_rabbitmq: ['rabbitmq'],
@@ -50,7 +51,7 @@ const ENABLE: Record<string, string[]> = {
 const WHY: Array<[RegExp, string]> = [
   [/^kolla_(internal|external)_(vip_address|fqdn)$/, 'osctl has no VIP yet (no keepalived/haproxy): clients use the first control host'],
   [/^nova_compute_virt_type$/, "osctl's nova-compute runs nova's fake driver (no libvirt yet)"],
-  [/^neutron_|^enable_neutron/, 'osctl deploys no neutron yet'],
+  [/^neutron_/, "osctl's neutron is ML2/linuxbridge only; its provider network is an existing bridge, neutron_external_bridge in osctl.yml (default br-ex), not an interface"],
   [/_interface$/, 'osctl uses network_interface (and api_interface) for every service'],
   [/^docker_registry_(insecure|username|password)$/, "osctl's site registry is plain HTTP without accounts"],
   [/^kolla_enable_tls|_tls_|^kolla_copy_ca|^kolla_certificates/, 'TLS is not done in osctl yet'],

@@ -44,7 +44,9 @@ const MASKED_UNITS = [
 /** The lab's provider network: every lab host has it, the network host's router gateways live on it. */
 export const LAB_PROVIDER = {bridge: 'br-ex', cidr: '10.99.0.0/24', gateway: '10.99.0.1', range: '10.99.0.100-10.99.0.199'}
 
-// What a cloud host's own network set-up would give it: the tun device (every boot: /dev is a
+// What a cloud host's own set-up would give it: /run/netns as a shared mount (systemd makes every
+// mount shared on a real host; a container's are private, and Docker refuses the neutron agents'
+// /run/netns:/run/netns:shared bind on a private one), the tun device (every boot: /dev is a
 // tmpfs in a container) and a provider bridge with an address range of its own, for floating IPs.
 const PROVIDER_UNIT = `[Unit]
 Description=osctl lab: /dev/net/tun and the provider bridge ${LAB_PROVIDER.bridge}
@@ -54,6 +56,7 @@ Before=network.target docker.service
 [Service]
 Type=oneshot
 RemainAfterExit=yes
+ExecStart=/bin/sh -c 'mkdir -p /run/netns && { mountpoint -q /run/netns || mount --bind /run/netns /run/netns; } && mount --make-shared /run/netns'
 ExecStart=/bin/sh -c 'mkdir -p /dev/net && { [ -e /dev/net/tun ] || mknod -m 0666 /dev/net/tun c 10 200; }'
 ExecStart=/bin/sh -c 'ip link show ${LAB_PROVIDER.bridge} >/dev/null 2>&1 || ip link add ${LAB_PROVIDER.bridge} type bridge; ip addr replace ${LAB_PROVIDER.gateway}/${LAB_PROVIDER.cidr.split('/')[1]} dev ${LAB_PROVIDER.bridge} && ip link set ${LAB_PROVIDER.bridge} up'
 
@@ -64,7 +67,7 @@ WantedBy=multi-user.target
 function baseDockerfile(from: string): string {
   return `FROM ${from}
 COPY osctl-keygen.conf /etc/systemd/system/ssh.service.d/osctl-keygen.conf
-COPY osctl-lab-provider.service /etc/systemd/system/osctl-lab-provider.service
+COPY lab-provider.service /etc/systemd/system/lab-provider.service
 # ping: what an operator checks a floating IP with from the network host.
 RUN apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iputils-ping \\
@@ -72,7 +75,7 @@ RUN apt-get update -qq \\
 RUN rm -f /etc/ssh/ssh_host_* \\
  && : > /etc/machine-id \\
  && systemctl mask ${MASKED_UNITS.join(' ')} \\
- && systemctl enable ssh.service osctl-lab-provider.service \\
+ && systemctl enable ssh.service lab-provider.service \\
  && install -d -m 0700 /root/.ssh
 ENV container=docker
 STOPSIGNAL SIGRTMIN+3
@@ -110,7 +113,7 @@ export function contentHash(parts: string[]): string {
 /** The image lab hosts boot from; built once per content hash and reused by every lab. */
 export async function ensureLabImage(docker: DockerClient, opts: LabImageOptions, reporter: Reporter = silentReporter): Promise<string> {
   const rootfs = await ensureRootfsImage(docker, labRootfsSpec(opts.mirror), reporter)
-  const base = await buildCached(docker, 'osctl-lab/debian-bookworm', baseDockerfile(rootfs), {'osctl-keygen.conf': SSH_KEYGEN_DROPIN, 'osctl-lab-provider.service': PROVIDER_UNIT}, reporter)
+  const base = await buildCached(docker, 'osctl-lab/debian-bookworm', baseDockerfile(rootfs), {'osctl-keygen.conf': SSH_KEYGEN_DROPIN, 'lab-provider.service': PROVIDER_UNIT}, reporter)
   if (!opts.withPackages) return base
   return buildCached(docker, 'osctl-lab/debian-bookworm-packages', packagesDockerfile(base), {}, reporter)
 }

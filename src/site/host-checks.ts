@@ -26,8 +26,11 @@ function requiredGroups(site: Site, src: YamlSource): OsctlError[] {
   }
   const byGroup = new Map<string, string[]>()
   const groups = serviceRegistry().groups
+  // A `network` group the file does not name is the control hosts (inventory-schema.ts): an empty
+  // control group is the one problem, reported once, with the network services among its users.
+  const fileGroup = (group: string) => (group === 'network' && src.node(['groups', 'network']) === undefined ? 'control' : group)
   for (const service of site.config.enabledServices) {
-    for (const group of groups.get(service) ?? []) {
+    for (const group of new Set((groups.get(service) ?? []).map(fileGroup))) {
       if (group !== 'deploy') byGroup.set(group, [...(byGroup.get(group) ?? []), service])
     }
   }

@@ -75,13 +75,25 @@ export function novaSteps(token: string): Step[] {
   ]
 }
 
-/** The neutron stand-in nova talks to: reads, refused writes (501), an unknown path (404). */
-export function neutronStubSteps(): Step[] {
+/** neutron-server: a security group created and deleted (204), errors. */
+export function neutronSteps(token: string): Step[] {
+  const auth = {'X-Auth-Token': token}
+  const created = (answers: {body: string}[]) => String(JSON.parse(answers[1].body).security_group.id)
   return [
     {method: 'GET', path: '/', expect: 200},
-    {method: 'DELETE', path: '/v2.0/ports/x', expect: 501},
-    {method: 'GET', path: '/v2.0/ports', expect: 200},
-    {method: 'GET', path: '/v2.0/ports/x/y', expect: 404},
-    {method: 'GET', path: '/v2.0/security-groups', expect: 200},
+    {method: 'POST', path: '/v2.0/security-groups', headers: auth, body: {security_group: {name: `keepalive-${randomUUID().slice(0, 8)}`}}, expect: 201},
+    (a) => ({method: 'DELETE', path: `/v2.0/security-groups/${created(a)}`, headers: auth, expect: 204}),
+    (a) => ({method: 'GET', path: `/v2.0/security-groups/${created(a)}`, headers: auth, expect: 404}),
+    {method: 'GET', path: '/v2.0/networks', expect: 401},
+    {method: 'GET', path: '/v2.0/networks', headers: auth, expect: 200},
+  ]
+}
+
+/** nova-metadata: its version list, and a request neutron's metadata agent did not sign (400). */
+export function novaMetadataSteps(): Step[] {
+  return [
+    {method: 'GET', path: '/', expect: 200},
+    {method: 'GET', path: '/openstack', expect: 400},
+    {method: 'GET', path: '/', expect: 200},
   ]
 }

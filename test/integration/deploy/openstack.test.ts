@@ -8,14 +8,15 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {DeployResult} from '../../../src/apply/deploy.js'
 import {REPO_ROOT, runCli} from '../../helpers/cli.js'
 import {overOneConnection, problems} from '../../helpers/one-connection.js'
-import {adminAuth, glanceSteps, keystoneSteps, neutronStubSteps, novaSteps, placementSteps} from './api-calls.js'
+import {adminAuth, glanceSteps, keystoneSteps, neutronSteps, novaMetadataSteps, novaSteps, placementSteps} from './api-calls.js'
 
 // The OpenStack control plane on lab hosts: `osctl deploy` with every enabled service (mariadb …
 // keystone, glance, placement, nova, nova-compute with the libvirt driver beside nova-libvirt), then Debian's own
 // `openstack` client from this machine: token, catalog, an image, compute services, a resource
 // provider and a server that goes ACTIVE and away again.
-const IMAGES = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute', 'nova-libvirt']
-const CONTAINERS = [...IMAGES, 'nova-neutron-stub']
+const IMAGES = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute', 'nova-libvirt', 'neutron-server', 'neutron-agents']
+// neutron-agents is the image of the four agents; nova-metadata runs the nova-api image.
+const CONTAINERS = [...IMAGES.filter((i) => i !== 'neutron-agents'), 'nova-metadata', 'neutron-dhcp-agent', 'neutron-l3-agent', 'neutron-metadata-agent', 'neutron-linuxbridge-agent']
 const skip = process.env.OSCTL_SKIP_INTEGRATION === '1'
 
 type Row = Record<string, string>
@@ -163,7 +164,7 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
       const issued = await fetch(`http://${address}:5000/v3/auth/tokens`, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(adminAuth(password))})
       expect(issued.status).toBe(201)
       const token = issued.headers.get('x-subject-token')!
-      const apis = {keystone: [5000, keystoneSteps(password)], glance: [9292, glanceSteps(token)], placement: [8778, placementSteps(token)], nova: [8774, novaSteps(token)], 'neutron-stub': [9696, neutronStubSteps()]} as const
+      const apis = {keystone: [5000, keystoneSteps(password)], glance: [9292, glanceSteps(token)], placement: [8778, placementSteps(token)], nova: [8774, novaSteps(token)], 'nova-metadata': [8775, novaMetadataSteps()], neutron: [9696, neutronSteps(token)]} as const
       const found: string[] = []
       for (const [api, [port, steps]] of Object.entries(apis)) {
         const answers = await overOneConnection(`http://${address}:${port}`, [...steps])

@@ -72,7 +72,7 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl lab (real Doc
     expect((await stat(join(site, 'id_ed25519'))).mode & 0o777).toBe(0o600)
     const s = await loadSite(site)
     expect(s.hosts.map((h) => h.address)).toEqual(up.hosts.map((h) => h.address))
-    expect(s.groups).toEqual({deploy: [`${LAB}-1`], control: [`${LAB}-1`], compute: [`${LAB}-2`]})
+    expect(s.groups).toEqual({deploy: [`${LAB}-1`], control: [`${LAB}-1`], compute: [`${LAB}-2`], network: [`${LAB}-1`]})
     expect(s.config.registry).toBe(`${up.hosts[0].address}:4000`)
     const known = await readFile(join(site, 'known_hosts'), 'utf8')
     for (const h of up.hosts) expect(known).toMatch(new RegExp(`^${h.address.replaceAll('.', '\\.')} ssh-ed25519 `, 'm'))

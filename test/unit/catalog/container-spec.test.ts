@@ -68,5 +68,14 @@ describe('container spec hash', () => {
       CgroupnsMode: 'host',
       SecurityOpt: ['apparmor=unconfined'],
     })
+    expect(createBody(createOptions(agent, 1)).HostConfig).not.toHaveProperty('MaskedPaths')
+  })
+
+  it('turns security_opt systempaths=unconfined into empty masked and read-only paths (the engine refuses the CLI word)', () => {
+    const agent = desiredSpec(rc({privileges: {capAdd: ['NET_ADMIN'], securityOpt: ['systempaths=unconfined', 'apparmor=unconfined']}}), 'sha256:1')
+    const host = createBody(createOptions(agent, 1)).HostConfig
+    expect(host).toMatchObject({SecurityOpt: ['apparmor=unconfined'], MaskedPaths: [], ReadonlyPaths: []})
+    const only = desiredSpec(rc({privileges: {securityOpt: ['systempaths=unconfined']}}), 'sha256:1')
+    expect(createBody(createOptions(only, 1)).HostConfig).not.toHaveProperty('SecurityOpt')
   })
 })

@@ -30,7 +30,7 @@ describe('config generate', () => {
     const out = join(await scratch(), 'tree')
     const r = await generateConfig(p, out)
     expect(r.hosts.map((h) => h.host)).toEqual(['lab-1', 'lab-2'])
-    expect(r.hosts[1].containers.map((c) => c.container)).toEqual(['memcached', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-neutron-stub'])
+    expect(r.hosts[1].containers.map((c) => c.container)).toEqual(['memcached', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-metadata'])
     const rendered = p.services.find((s) => s.def.name === 'keystone')!.rendered.get('lab-2')!.containers[0].files
     for (const [file, text] of Object.entries(rendered)) expect(await readFile(join(out, 'lab-2', 'keystone', file), 'utf8')).toBe(text)
     expect(r.files).toBe(p.services.flatMap((s) => [...s.rendered.values()]).flatMap((x) => x.containers).reduce((n, c) => n + Object.keys(c.files).length, 0))

@@ -71,6 +71,7 @@ describe('inventory gaps that used to reach hosts', () => {
       ['group control is empty, but enabled services run on it: etcd, …', 'inventory.yml:5:3'],
     ])
     expect(errors[1].message).toContain('keystone')
+    expect(errors[1].message).toContain('neutron-agents, neutron-linuxbridge-agent')
     // Without the host-facing checks (genpwd, lab) the same inventory loads.
     await expect(loadSite(dir)).resolves.toBeDefined()
   })

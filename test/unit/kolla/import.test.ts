@@ -54,7 +54,7 @@ describe('site import --from-kolla (a realistic kolla config)', () => {
     const site = await loadSite(out)
     expect(site.passwords).toMatchObject({database_password: 'Kd8fQ2mZr7LwX1pV', keystone_admin_password: 'AdminPw4Site3xYz', nova_api_database_password: 'NvApiDbP0o9i8u7y', rabbitmq_password: 'RbPwY6u7i8o9p0a1'})
     expect(Object.keys(site.passwords).sort()).toEqual([...requiredSecrets()].sort())
-    expect(r.generated.sort()).toEqual(['etcd_cluster_token', 'keystone_credential_seed', 'keystone_fernet_seed', 'placement_database_password', 'registry_http_secret'])
+    expect(r.generated.sort()).toEqual(['etcd_cluster_token', 'keystone_credential_seed', 'keystone_fernet_seed', 'neutron_database_password', 'neutron_keystone_password', 'neutron_metadata_secret', 'placement_database_password', 'registry_http_secret'])
     expect(site.passwords.placement_database_password).toMatch(/^[A-Za-z0-9]{32}$/)
     // No secret value in the report (it is what --json prints).
     const report = JSON.stringify(r)
@@ -72,7 +72,7 @@ describe('site import --from-kolla (a realistic kolla config)', () => {
     expect(where(r, 'enable_cinder')).toMatchObject({location: `${g}:56:1`, reason: 'osctl does not deploy this service'})
     expect(where(r, 'enable_etcd')?.reason).toMatch(/always runs etcd/)
     expect(where(r, 'docker_registry_insecure')?.location).toBe(`${g}:33:1`)
-    expect(where(r, 'neutron_external_interface')?.reason).toMatch(/no neutron/)
+    expect(where(r, 'neutron_external_interface')?.reason).toMatch(/neutron_external_bridge/)
     expect(where(r, 'tunnel_interface')?.location).toBe(`${g}:44:1`)
     // Off in kolla and absent in osctl, or kolla's own default: nothing lost, nothing reported.
     for (const key of ['enable_heat', 'enable_horizon', 'enable_haproxy', 'api_interface', 'openstack_release']) expect(r.unmapped.filter((u) => u.key === key && u.location.startsWith(g)), key).toEqual([])

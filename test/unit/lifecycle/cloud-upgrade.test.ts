@@ -114,13 +114,13 @@ describe('osctl upgrade: the whole cloud, service by service', () => {
 })
 
 describe('upgrade order', () => {
-  it("is kolla's: infrastructure, keystone, glance and placement, nova, then the computes", async () => {
+  it("is kolla's: infrastructure, keystone, glance, neutron (its server before its agents) and placement, nova, then the computes", async () => {
     const {loadCatalog} = await import('../../../src/catalog/catalog.js')
     const {TEMPLATES_DIR} = await import('../../../src/paths.js')
     const {upgradeOrder} = await import('../../../src/lifecycle/cloud-upgrade.js')
     const names = upgradeOrder((await loadCatalog(TEMPLATES_DIR)).services).map((s) => s.name)
     // nova-libvirt needs nothing else (depth 0, with the infrastructure); nova-compute comes after it.
-    expect(names).toEqual(['mariadb', 'memcached', 'nova-libvirt', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute'])
+    expect(names).toEqual(['mariadb', 'memcached', 'nova-libvirt', 'rabbitmq', 'keystone', 'glance', 'neutron', 'placement', 'neutron-agents', 'neutron-linuxbridge-agent', 'nova', 'nova-compute'])
     // Within nova the API container comes first: a service's containers change in their listed order.
     const nova = (await loadCatalog(TEMPLATES_DIR)).get('nova')!
     expect(nova.containers.map((c) => c.name).slice(0, 3)).toEqual(['nova-api', 'nova-conductor', 'nova-scheduler'])

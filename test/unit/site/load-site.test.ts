@@ -32,7 +32,7 @@ describe('loadSite on a valid site', () => {
       networkInterface: 'eth0',
       apiInterface: 'eth0',
       // As osctl.yml lists them (every known service).
-      enabledServices: ['etcd', 'registry', 'mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute', 'nova-libvirt'],
+      enabledServices: ['etcd', 'registry', 'mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance', 'neutron', 'placement', 'neutron-agents', 'neutron-linuxbridge-agent', 'nova', 'nova-compute', 'nova-libvirt'],
       novaComputeDriver: 'libvirt',
       novaVirtType: 'auto',
       sshHostKeyPolicy: 'strict',
