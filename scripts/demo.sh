@@ -13,25 +13,25 @@ export OSCTL_SITE="$SITE"
 osctl() { node bin/run.js "$@"; }
 step() { printf '\n\033[1;34m### %s\033[0m\n' "$*" >&2; }
 
-step "1/8 lab host (systemd + sshd in a container, its own address): site dir $SITE"
+step "1/9 lab host (systemd + sshd in a container, its own address): site dir $SITE"
 osctl lab up --hosts 1 --name "$LAB" --site "$SITE" --with-packages
 
-step "2/8 images (debootstrap bookworm -> base -> etcd, registry)"
+step "2/9 images (debootstrap bookworm -> base -> etcd, registry)"
 osctl image build base etcd registry
 
-step "3/8 bootstrap: prechecks, registry sent as an OCI archive, etcd pulled from it, then Docker"
+step "3/9 bootstrap: prechecks, registry sent as an OCI archive, etcd pulled from it, then Docker"
 osctl bootstrap
 
-step "4/8 upgrade etcd to a new tag, then roll it back"
+step "4/9 upgrade etcd to a new tag, then roll it back"
 osctl image build etcd --tag demo-2 --push
 osctl system upgrade etcd --tag demo-2
 osctl system history etcd
 osctl system rollback etcd
 
-step "5/8 OpenStack images (openstack-base -> mariadb, memcached, rabbitmq, keystone, glance, placement, nova-*) pushed to the site registry"
+step "5/9 OpenStack images (openstack-base -> mariadb, memcached, rabbitmq, keystone, glance, placement, nova-*, nova-libvirt, neutron-*) pushed to the site registry"
 osctl image build --push
 
-step "6/8 deploy OpenStack (dependency order, health-gated), then client config"
+step "6/9 deploy OpenStack (dependency order, health-gated), then client config"
 osctl deploy ${OSCTL_DEMO_SERVICES:+--services "$OSCTL_DEMO_SERVICES"}
 osctl post-deploy
 if ! command -v openstack >/dev/null; then
@@ -41,7 +41,7 @@ export OS_CLIENT_CONFIG_FILE="$SITE/clouds.yaml" OS_CLOUD=osctl
 openstack token issue -c expires -c project_id
 openstack endpoint list -c "Service Name" -c Interface -c URL
 
-step "7/8 upgrade nova-api alone to a new tag (same content: tagged, not rebuilt), then roll it back to the exact previous image"
+step "7/9 upgrade nova-api alone to a new tag (same content: tagged, not rebuilt), then roll it back to the exact previous image"
 if [[ -z "${OSCTL_DEMO_SERVICES:-}" || ",$OSCTL_DEMO_SERVICES," == *,nova,* ]]; then
   osctl image build nova-api --tag demo-2 --push
   osctl service upgrade nova-api --tag demo-2
@@ -51,7 +51,25 @@ if [[ -z "${OSCTL_DEMO_SERVICES:-}" || ",$OSCTL_DEMO_SERVICES," == *,nova,* ]]; 
   osctl service history nova-api
 fi
 
-step "8/8 what runs where"
+step "8/9 a VM: networks, router, flavor and the test guest (post-deploy --init-network), a server on the private network, a floating IP that answers ping"
+if [[ -z "${OSCTL_DEMO_SERVICES:-}" ]]; then
+  osctl post-deploy --init-network
+  if ! openstack server show demo-vm >/dev/null 2>&1; then
+    openstack server create --flavor m1.tiny --image osctl-guest --network private --wait demo-vm -c id -c status -c addresses
+  fi
+  FIP=$(openstack floating ip list --port "$(openstack port list --server demo-vm -f value -c ID | head -n1)" -f value -c "Floating IP Address" | head -n1)
+  if [[ -z "$FIP" ]]; then
+    FIP=$(openstack floating ip create public -f value -c floating_ip_address)
+    openstack server add floating ip demo-vm "$FIP"
+  fi
+  for _ in $(seq 1 60); do openstack console log show demo-vm | grep -q "osctl-guest: ready" && break; sleep 2; done
+  openstack console log show demo-vm | grep "osctl-guest:"
+  # The provider network (br-ex) lives on the lab host: ping from there, as from a network host.
+  for _ in $(seq 1 30); do docker exec "osctl-$LAB-1" ping -c1 -W1 "$FIP" >/dev/null 2>&1 && break; sleep 1; done
+  docker exec "osctl-$LAB-1" ping -c3 -W2 "$FIP"
+fi
+
+step "9/9 what runs where"
 osctl system status
 osctl service list
 osctl lab status --name "$LAB"

@@ -15,7 +15,7 @@ import {SystemManager} from '../system/manager.js'
 import {SlotStore} from '../system/slot-store.js'
 import {EtcdMembers, planLeave} from './etcd-members.js'
 import {InventoryEdit, removeHostEdit, writeInventory} from './inventory-edit.js'
-import {novaComputeService} from './nova-services.js'
+import {deleteNeutronAgents, novaComputeService} from './nova-services.js'
 
 export interface HostDeps {
   host(h: SiteHost): Host
@@ -28,10 +28,14 @@ export interface HostRuns {
   system: string[]
 }
 
+/** The services whose containers register as neutron agents (deleted from neutron once stopped). */
+const NEUTRON_AGENT_SERVICES = ['neutron-agents', 'neutron-linuxbridge-agent']
+
 export type RemoveStep =
   | {kind: 'nova-disable'; via: string}
   | {kind: 'stop-services'; containers: string[]}
   | {kind: 'nova-delete'; via: string}
+  | {kind: 'neutron-agents-delete'; via: string}
   | {kind: 'etcd-member-remove'; via: string; id: string}
   | {kind: 'system-remove'; name: string}
   | {kind: 'inventory'}
@@ -63,7 +67,7 @@ export async function whatRuns(host: Host, docker: ContainerClient): Promise<Hos
  * the etcd member leaves the cluster (asked of another member) before its etcd stops; the
  * inventory changes last, so an interrupted drain can be run again.
  */
-export function planRemoval(input: {runs: HostRuns; drain: boolean; name: string; novaVia?: string; etcd?: {via: string; id: string}}): RemoveStep[] {
+export function planRemoval(input: {runs: HostRuns; drain: boolean; name: string; novaVia?: string; neutronVia?: string; etcd?: {via: string; id: string}}): RemoveStep[] {
   const {runs} = input
   const services = [...new Set(runs.containers.map((c) => c.service))]
   if (services.length === 0 && runs.system.length === 0) return [{kind: 'inventory'}]
@@ -83,9 +87,14 @@ export function planRemoval(input: {runs: HostRuns; drain: boolean; name: string
   if (compute && !input.novaVia) {
     throw new OsctlError('COMMAND_FAILED', `no other control host runs nova-api to take ${input.name}'s nova-compute service out of nova`, {hint: 'deploy nova on the control hosts first'})
   }
+  const agents = services.some((s) => NEUTRON_AGENT_SERVICES.includes(s))
+  if (agents && !input.neutronVia) {
+    throw new OsctlError('COMMAND_FAILED', `no other control host runs neutron-server to take ${input.name}'s neutron agents out of neutron`, {hint: 'deploy neutron on the control hosts first'})
+  }
   if (compute) steps.push({kind: 'nova-disable', via: input.novaVia!})
   if (runs.containers.length > 0) steps.push({kind: 'stop-services', containers: runs.containers.map((c) => c.container)})
   if (compute) steps.push({kind: 'nova-delete', via: input.novaVia!})
+  if (agents) steps.push({kind: 'neutron-agents-delete', via: input.neutronVia!})
   for (const name of runs.system) {
     if (name === 'etcd' && input.etcd) steps.push({kind: 'etcd-member-remove', ...input.etcd})
     steps.push({kind: 'system-remove', name})
@@ -105,12 +114,20 @@ export async function removeHost(site: Site, name: string, opts: {drain: boolean
   const runs = await whatRuns(host, deps.docker(target))
   const others = site.hosts.filter((h) => h.name !== name && h.groups.includes('control'))
   let novaVia: SiteHost | undefined
+  let neutronVia: SiteHost | undefined
   let etcd: {via: string; id: string} | undefined
   const busy = runs.containers.length > 0 || runs.system.length > 0
   if (busy && opts.drain && runs.containers.some((c) => c.service === 'nova-compute')) {
     for (const h of others) {
       if ((await deps.docker(h).inspectContainer('nova-api'))?.state !== 'running') continue
       novaVia = h
+      break
+    }
+  }
+  if (busy && opts.drain && runs.containers.some((c) => NEUTRON_AGENT_SERVICES.includes(c.service))) {
+    for (const h of others) {
+      if ((await deps.docker(h).inspectContainer('neutron-server'))?.state !== 'running') continue
+      neutronVia = h
       break
     }
   }
@@ -121,9 +138,9 @@ export async function removeHost(site: Site, name: string, opts: {drain: boolean
       if (step.kind === 'member-remove') etcd = {via: step.via, id: step.id}
     }
   }
-  const steps = planRemoval({runs, drain: opts.drain, name, novaVia: novaVia?.name, etcd})
+  const steps = planRemoval({runs, drain: opts.drain, name, novaVia: novaVia?.name, neutronVia: neutronVia?.name, etcd})
   // Before the first step: a drain never stops halfway for want of a password.
-  if (steps.some((s) => s.kind === 'nova-disable')) assertSecrets(site, {keystone_admin_password: [`host remove --drain (nova-compute of ${name})`]})
+  if (steps.some((s) => s.kind === 'nova-disable' || s.kind === 'neutron-agents-delete')) assertSecrets(site, {keystone_admin_password: [`host remove --drain (nova-compute or neutron agents of ${name})`]})
   for (const step of steps) {
     await runStep(step, {site, target, host, deps, edit, novaVia})
     opts.onStep?.(step)
@@ -138,6 +155,11 @@ async function runStep(step: RemoveStep, c: {site: Site; target: SiteHost; host:
     case 'nova-delete': {
       const password = secretValue(c.site.passwords, 'keystone_admin_password')
       await novaComputeService(c.deps.docker(byName(step.via)), step.via, step.kind === 'nova-disable' ? 'disable' : 'delete', {authUrl: clientConfig(c.site).authUrl, password, host: c.target.name})
+      return
+    }
+    case 'neutron-agents-delete': {
+      const password = secretValue(c.site.passwords, 'keystone_admin_password')
+      await deleteNeutronAgents(c.deps.docker(byName(step.via)), step.via, {authUrl: clientConfig(c.site).authUrl, password, host: c.target.name})
       return
     }
     case 'stop-services':

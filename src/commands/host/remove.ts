@@ -11,7 +11,7 @@ export default class HostRemove extends OsctlCommand {
   static description = describe(
     'The host is asked what osctl runs there (service containers, system containers). Nothing: it leaves the inventory at once. ' +
       'Something: refused (exit 2) unless --drain, which disables its nova-compute service in nova, stops and removes its service ' +
-      'containers, units and configs (volumes are kept), deletes the nova-compute service, removes it from the etcd cluster (asked of ' +
+      'containers, units and configs (volumes are kept), deletes the nova-compute service and its neutron agents, removes it from the etcd cluster (asked of ' +
       'another member, before its etcd stops), then edits inventory.yml. The deploy host and the host running mariadb are refused.',
   )
   static examples = ['<%= config.bin %> host remove compute-3', '<%= config.bin %> host remove compute-3 --drain --json']
@@ -37,6 +37,7 @@ function describeStep(s: RemoveStep): string {
     case 'nova-disable': return `nova-compute service disabled (via ${s.via})`
     case 'stop-services': return `stopped and removed ${s.containers.join(', ')}`
     case 'nova-delete': return `nova-compute service deleted (via ${s.via})`
+    case 'neutron-agents-delete': return `neutron agents deleted (via ${s.via})`
     case 'etcd-member-remove': return `left the etcd cluster (member ${s.id}, via ${s.via})`
     case 'system-remove': return `system container ${s.name} removed`
     case 'inventory': return 'removed from inventory.yml'

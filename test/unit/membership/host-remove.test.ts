@@ -6,7 +6,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {LABELS} from '../../../src/catalog/container-spec.js'
 import {EtcdMember, initialCluster, parseMemberList, planJoin, planLeave} from '../../../src/membership/etcd-members.js'
 import {RemoveStep, planRemoval, removeHost} from '../../../src/membership/host-remove.js'
-import {NOVA_SERVICE_SCRIPT} from '../../../src/membership/nova-services.js'
+import {NEUTRON_AGENT_SCRIPT, NOVA_SERVICE_SCRIPT} from '../../../src/membership/nova-services.js'
 import {loadSite} from '../../../src/site/load-site.js'
 import type {Site, SiteHost} from '../../../src/site/types.js'
 import {FakeEngine} from '../../fakes/fake-engine.js'
@@ -100,6 +100,29 @@ describe('host remove on hosts (fakes)', () => {
     expect(await inventory()).toBe(INVENTORY)
     expect(engines.get('cmp-1')!.containers.get('nova-compute')!.state).toBe('running')
     expect(timeline).toEqual([])
+  })
+
+  it('--drain on a compute host with a linuxbridge agent: after nova deletes the host, neutron deletes its agents (asked of a neutron-server)', async () => {
+    await service('ctl-1', 'neutron', 'neutron-server')
+    await service('cmp-1', 'nova-compute')
+    await service('cmp-1', 'neutron-linuxbridge-agent')
+    const steps: RemoveStep[] = []
+    await run('cmp-1', true, steps)
+    expect(steps.map((s) => s.kind)).toEqual(['nova-disable', 'stop-services', 'nova-delete', 'neutron-agents-delete', 'inventory'])
+    expect(steps.find((s) => s.kind === 'neutron-agents-delete')).toEqual({kind: 'neutron-agents-delete', via: 'ctl-1'})
+    expect(timeline.at(-1)).toBe('ctl-1: docker exec neutron-server python3 http://10.0.0.11:5000/v3')
+    const agentExec = engines.get('ctl-1')!.execs.find((e) => e.argv[2] === NEUTRON_AGENT_SCRIPT)!
+    // The password on stdin; neutron is asked about this host only.
+    expect(agentExec).toMatchObject({input: 'admin-pw', argv: ['python3', '-c', NEUTRON_AGENT_SCRIPT, 'http://10.0.0.11:5000/v3', 'cmp-1']})
+    expect(engines.get('cmp-1')!.containers.size).toBe(0)
+  })
+
+  it('--drain of a host with neutron agents and no neutron-server elsewhere is refused before anything stops', async () => {
+    await service('cmp-1', 'neutron-linuxbridge-agent')
+    const err = await run('cmp-1', true).catch((e) => e)
+    expect(err).toMatchObject({code: 'COMMAND_FAILED', message: expect.stringMatching(/no other control host runs neutron-server/)})
+    expect(engines.get('cmp-1')!.containers.get('neutron-linuxbridge-agent')!.state).toBe('running')
+    expect(await inventory()).toBe(INVENTORY)
   })
 
   it('--drain on a compute host: nova disables it, its containers go, nova deletes it, then the inventory changes', async () => {
