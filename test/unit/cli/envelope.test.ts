@@ -8,6 +8,7 @@ import type {Envelope} from '../../../src/cli/envelope.js'
 import {envelope, errorEnvelope, exitCodeOf, hostError, outcome} from '../../../src/cli/envelope.js'
 import {OsctlError} from '../../../src/errors.js'
 import type Bootstrap from '../../../src/commands/bootstrap.js'
+import type Certificates from '../../../src/commands/certificates.js'
 import type ConfigGenerate from '../../../src/commands/config/generate.js'
 import type ConfigValidate from '../../../src/commands/config/validate.js'
 import type Deploy from '../../../src/commands/deploy.js'
@@ -53,6 +54,7 @@ type Result<C extends abstract new (...args: never[]) => {run(): Promise<unknown
 /** Every command, by id: a command missing here fails the test below, so none escapes the envelope. */
 const COMMANDS = {
   bootstrap: null as unknown as Result<typeof Bootstrap>,
+  certificates: null as unknown as Result<typeof Certificates>,
   'config:generate': null as unknown as Result<typeof ConfigGenerate>,
   'config:validate': null as unknown as Result<typeof ConfigValidate>,
   deploy: null as unknown as Result<typeof Deploy>,
@@ -180,7 +182,7 @@ describe('every command prints the envelope with --json', () => {
     ['system', 'logs', 'etcd'],
     ['destroy', '--yes-i-really-really-mean-it'],
   ]
-  const others: string[][] = [['deploy'], ['service', 'upgrade', 'keystone', '--tag', 't2'], ['system', 'upgrade', 'etcd', '--tag', 't2'], ['genpwd'], ['post-deploy'], ['lab', 'status', '--name', 'no-such-lab'], ['lab', 'up', '--hosts', '0'], ['lab', 'down', '--name', 'no-such-lab'], ['image', 'list', '--images-dir', '/nonexistent'], ['image', 'build', 'no-such-image'], ['host', 'add', 'h1', '--address', '10.9.9.9', '--group', 'compute'], ['host', 'remove', 'h2'], ['site', 'import', '--from-kolla', '/nonexistent', '--site', '/nonexistent/out'], ['config', 'validate'], ['config', 'generate', '--out', join(tmpdir(), `osctl-env-gen-${process.pid}`)], ['destroy'], ['mariadb', 'backup'], ['mariadb', 'restore', '/nonexistent.sql']]
+  const others: string[][] = [['deploy'], ['service', 'upgrade', 'keystone', '--tag', 't2'], ['system', 'upgrade', 'etcd', '--tag', 't2'], ['genpwd'], ['post-deploy'], ['lab', 'status', '--name', 'no-such-lab'], ['lab', 'up', '--hosts', '0'], ['lab', 'down', '--name', 'no-such-lab'], ['image', 'list', '--images-dir', '/nonexistent'], ['image', 'build', 'no-such-image'], ['host', 'add', 'h1', '--address', '10.9.9.9', '--group', 'compute'], ['host', 'remove', 'h2'], ['site', 'import', '--from-kolla', '/nonexistent', '--site', '/nonexistent/out'], ['config', 'validate'], ['config', 'generate', '--out', join(tmpdir(), `osctl-env-gen-${process.pid}`)], ['destroy'], ['mariadb', 'backup'], ['mariadb', 'restore', '/nonexistent.sql'], ['certificates']]
 
   const check = (argv: string[], r: {exitCode: number; stdout: string; stderr: string}) => {
     const name = argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')
