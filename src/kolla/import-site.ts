@@ -87,9 +87,10 @@ export async function importKolla(opts: {from: string; out: string; inventory?: 
 
 /** osctl.yml with a `# from FILE:LINE key` comment above every key. */
 function configText(config: Record<string, unknown>, mapped: Mapped[]): string {
-  const order = ['openstack_release', 'base_distro', 'registry', 'namespace', 'image_tag', 'network_interface', 'api_interface', 'enabled_services']
+  const order = ['openstack_release', 'base_distro', 'registry', 'namespace', 'image_tag', 'network_interface', 'api_interface', 'nova_virt_type', 'enabled_services']
   const lines: string[] = []
-  for (const key of order.filter((k) => k in config)) {
+  // Every mapped key is written: those osctl orders first, then any other in the order mapped.
+  for (const key of [...order.filter((k) => k in config), ...Object.keys(config).filter((k) => !order.includes(k))]) {
     const from = mapped.filter((m) => m.to === key).map((m) => `${m.from.split('/').at(-1)} ${m.key}`)
     lines.push(from.length > 0 ? `# from ${from.join(', ')}` : '# the deploy host: osctl runs the site registry there')
     const value = config[key]

@@ -40,7 +40,7 @@ const ENABLE: Record<string, string[]> = {
   enable_keystone: ['keystone'],
   enable_glance: ['glance'],
   enable_placement: ['placement'],
-  enable_nova: ['nova', 'nova-compute'],
+  enable_nova: ['nova', 'nova-compute', 'nova-libvirt'],
   enable_neutron: ['neutron', 'neutron-agents', 'neutron-linuxbridge-agent'],
   enable_mariadb: ['mariadb'],
   enable_memcached: ['memcached'],
@@ -50,7 +50,6 @@ const ENABLE: Record<string, string[]> = {
 /** Settings osctl has no counterpart for yet, with the reason the report gives. */
 const WHY: Array<[RegExp, string]> = [
   [/^kolla_(internal|external)_(vip_address|fqdn)$/, 'osctl has no VIP yet (no keepalived/haproxy): clients use the first control host'],
-  [/^nova_compute_virt_type$/, "osctl's nova-compute runs nova's fake driver (no libvirt yet)"],
   [/^neutron_/, "osctl's neutron is ML2/linuxbridge only; its provider network is an existing bridge, neutron_external_bridge in osctl.yml (default br-ex), not an interface"],
   [/_interface$/, 'osctl uses network_interface (and api_interface) for every service'],
   [/^docker_registry_(insecure|username|password)$/, "osctl's site registry is plain HTTP without accounts"],
@@ -119,6 +118,11 @@ export function mapGlobals(src: YamlSource): GlobalsMapping {
       case 'kolla_base_distro':
         if (text === 'debian') take(key, 'base_distro', text)
         else skip(key, `osctl builds its images on Debian, not ${text}`)
+        continue
+      case 'nova_compute_virt_type':
+        // kolla's kvm/qemu are osctl's too; osctl adds auto (probe each host), its default.
+        if (text === 'kvm' || text === 'qemu') take(key, 'nova_virt_type', text)
+        else skip(key, `osctl's nova-libvirt runs kvm or qemu, not ${text}`)
         continue
       case 'enable_etcd':
         skip(key, 'osctl always runs etcd, as a system container on the control hosts')

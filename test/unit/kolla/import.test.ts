@@ -32,7 +32,7 @@ describe('site import --from-kolla (a realistic kolla config)', () => {
     const site = await loadSite(out)
     expect(site.config).toMatchObject({
       openstackRelease: '2023.1', imageTag: '2023.1-site3', baseDistro: 'debian', registry: '10.20.0.11:4000', namespace: 'site3',
-      networkInterface: 'ens3', apiInterface: 'ens3', enabledServices: [...knownServices()],
+      networkInterface: 'ens3', apiInterface: 'ens3', enabledServices: [...knownServices()], novaVirtType: 'qemu',
     })
     const key = join(kolla, 'keys/id_kolla')
     expect(site.hosts).toEqual([
@@ -67,7 +67,9 @@ describe('site import --from-kolla (a realistic kolla config)', () => {
     const p = join(kolla, 'passwords.yml')
     const inv = join(kolla, 'multinode')
     expect(where(r, 'kolla_internal_vip_address')).toEqual({location: `${g}:20:1`, key: 'kolla_internal_vip_address', reason: expect.stringMatching(/no VIP/)})
-    expect(where(r, 'nova_compute_virt_type')).toMatchObject({location: `${g}:65:1`, reason: expect.stringMatching(/fake driver/)})
+    // Mapped, not listed: kolla's qemu is osctl's nova_virt_type.
+    expect(where(r, 'nova_compute_virt_type')).toBeUndefined()
+    expect(r.mapped).toContainEqual({from: `${g}:65:1`, key: 'nova_compute_virt_type', to: 'nova_virt_type'})
     expect(where(r, 'enable_keepalived')).toMatchObject({location: `${g}:55:1`, reason: expect.stringMatching(/Jinja expression/)})
     expect(where(r, 'enable_cinder')).toMatchObject({location: `${g}:56:1`, reason: 'osctl does not deploy this service'})
     expect(where(r, 'enable_etcd')?.reason).toMatch(/always runs etcd/)
