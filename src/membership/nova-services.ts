@@ -10,11 +10,8 @@ import {OsctlError} from '../errors.js'
  */
 export const NOVA_SERVICE_SCRIPT = [
   'import json, sys',
-  'from keystoneauth1 import session',
-  'from keystoneauth1.identity import v3',
   'action, auth_url, host = sys.argv[1:4]',
-  "auth = v3.Password(auth_url=auth_url, username='admin', password=sys.stdin.read(), project_name='admin', user_domain_id='default', project_domain_id='default')",
-  's = session.Session(auth=auth)',
+  ...adminSession(),
   "kw = dict(endpoint_filter={'service_type': 'compute', 'interface': 'internal'}, headers={'OpenStack-API-Version': 'compute 2.53'})",
   "found = s.get('/os-services?binary=nova-compute&host=' + host, **kw).json()['services']",
   'for svc in found:',
@@ -29,18 +26,11 @@ export const NOVA_SERVICE_SCRIPT = [
  * Disables (before its nova-compute stops: the scheduler places nothing more there) or deletes
  * (after: it cannot register again) the nova-compute service of HOST. Returns the service ids.
  */
-export async function novaComputeService(docker: ContainerClient, via: string, action: 'disable' | 'delete', opts: {authUrl: string; password: string; host: string}): Promise<string[]> {
-  const r = await docker.exec('nova-api', ['python3', '-c', NOVA_SERVICE_SCRIPT, action, opts.authUrl, opts.host], {input: opts.password, timeoutMs: 120_000})
-  if (r.exitCode !== 0) {
-    throw new OsctlError('COMMAND_FAILED', `${via}: cannot ${action} the nova-compute service of ${opts.host}: ${r.stderr.trim().split('\n').at(-1) ?? `exit ${r.exitCode}`}`, {
-      hint: `is nova-api running on ${via}? (\`osctl service status nova-api\`)`,
-    })
-  }
-  try {
-    return JSON.parse(r.stdout.trim().split('\n').at(-1) || '[]') as string[]
-  } catch {
-    return []
-  }
+export function novaComputeService(docker: ContainerClient, via: string, action: 'disable' | 'delete', opts: {authUrl: string; password: string; host: string}): Promise<string[]> {
+  return runAdminScript(docker, 'nova-api', [NOVA_SERVICE_SCRIPT, action, opts.authUrl, opts.host], opts.password, {
+    failure: `${via}: cannot ${action} the nova-compute service of ${opts.host}`,
+    hint: `is nova-api running on ${via}? (\`osctl service status nova-api\`)`,
+  })
 }
 
 /**
@@ -51,11 +41,8 @@ export async function novaComputeService(docker: ContainerClient, via: string, a
  */
 export const NEUTRON_AGENT_SCRIPT = [
   'import json, sys',
-  'from keystoneauth1 import session',
-  'from keystoneauth1.identity import v3',
   'auth_url, host = sys.argv[1:3]',
-  "auth = v3.Password(auth_url=auth_url, username='admin', password=sys.stdin.read(), project_name='admin', user_domain_id='default', project_domain_id='default')",
-  's = session.Session(auth=auth)',
+  ...adminSession(),
   "kw = dict(endpoint_filter={'service_type': 'network', 'interface': 'internal'})",
   "found = s.get('/v2.0/agents?host=' + host, **kw).json()['agents']",
   'for agent in found:',
@@ -64,13 +51,27 @@ export const NEUTRON_AGENT_SCRIPT = [
 ].join('\n')
 
 /** Deletes the (stopped) neutron agents of HOST; returns their ids. */
-export async function deleteNeutronAgents(docker: ContainerClient, via: string, opts: {authUrl: string; password: string; host: string}): Promise<string[]> {
-  const r = await docker.exec('neutron-server', ['python3', '-c', NEUTRON_AGENT_SCRIPT, opts.authUrl, opts.host], {input: opts.password, timeoutMs: 120_000})
-  if (r.exitCode !== 0) {
-    throw new OsctlError('COMMAND_FAILED', `${via}: cannot delete the neutron agents of ${opts.host}: ${r.stderr.trim().split('\n').at(-1) ?? `exit ${r.exitCode}`}`, {
-      hint: `is neutron-server running on ${via}? (\`osctl service status neutron\`)`,
-    })
-  }
+export function deleteNeutronAgents(docker: ContainerClient, via: string, opts: {authUrl: string; password: string; host: string}): Promise<string[]> {
+  return runAdminScript(docker, 'neutron-server', [NEUTRON_AGENT_SCRIPT, opts.authUrl, opts.host], opts.password, {
+    failure: `${via}: cannot delete the neutron agents of ${opts.host}`,
+    hint: `is neutron-server running on ${via}? (\`osctl service status neutron\`)`,
+  })
+}
+
+/** The python lines that open a keystone session as admin, the password read from stdin (never argv). */
+function adminSession(): string[] {
+  return [
+    'from keystoneauth1 import session',
+    'from keystoneauth1.identity import v3',
+    "auth = v3.Password(auth_url=auth_url, username='admin', password=sys.stdin.read(), project_name='admin', user_domain_id='default', project_domain_id='default')",
+    's = session.Session(auth=auth)',
+  ]
+}
+
+/** Runs one of these scripts with `python3 -c` in CONTAINER, the password on stdin; returns the ids its last line lists. */
+async function runAdminScript(docker: ContainerClient, container: string, args: string[], password: string, on: {failure: string; hint: string}): Promise<string[]> {
+  const r = await docker.exec(container, ['python3', '-c', ...args], {input: password, timeoutMs: 120_000})
+  if (r.exitCode !== 0) throw new OsctlError('COMMAND_FAILED', `${on.failure}: ${r.stderr.trim().split('\n').at(-1) ?? `exit ${r.exitCode}`}`, {hint: on.hint})
   try {
     return JSON.parse(r.stdout.trim().split('\n').at(-1) || '[]') as string[]
   } catch {
