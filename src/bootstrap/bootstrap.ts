@@ -10,7 +10,7 @@ import {ApplyResult, SystemManager} from '../system/manager.js'
 import {DockerEngineResult, ensureDockerEngine} from './docker-engine.js'
 import {ensureHostPackages} from './host-packages.js'
 import {PrecheckResult, assertPrechecks, canReach, ownedSystemPorts, runPrechecks} from './prechecks.js'
-import {contextFor, deployHost, imageRef, registryHost, registryPort, systemContainersFor} from './system-context.js'
+import {contextFor, deployHost, imageRef, registryHost, registryPort, siteSystemContainers, systemContainersFor} from './system-context.js'
 
 export interface LocalImage {
   ref: string
@@ -49,7 +49,7 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
   const deploy = deployHost(site)
   // Every secret the system containers get, before any host is touched: none has a built-in default.
   const users: Record<string, string[]> = {}
-  for (const d of SYSTEM_CONTAINERS) for (const key of d.secrets) users[key] = [...(users[key] ?? []), d.name]
+  for (const d of siteSystemContainers(site)) for (const key of d.secrets) users[key] = [...(users[key] ?? []), d.name]
   assertSecrets(site, users)
   const hosts = new Map(deps.connect(targets).map((h) => [h.name, h]))
   const records = new Map<string, HostBootstrap>(targets.map((t) => [t.name, {host: t.name, ok: true, prechecks: [], packagesInstalled: [], system: []}]))
@@ -69,7 +69,7 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
     absorb(
       await fanOut(alive(), concurrency, async (t) => {
         const host = hosts.get(t.name)!
-        const defs = systemContainersFor(t)
+        const defs = systemContainersFor(site, t)
         const ports = defs.flatMap((d) => d.ports)
         const checks = await runPrechecks(host, ports, await ownedSystemPorts(host, defs))
         records.get(t.name)!.prechecks = checks
@@ -86,7 +86,7 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
     if (alive().length === 0) return finish()
     if (records.has(deploy.name) && !records.get(deploy.name)!.ok) return skipAfterRegistry()
     throwIfInterrupted('building the system images (host packages are done)')
-    const images = await deps.localImages(SYSTEM_CONTAINERS.map((d) => d.image))
+    const images = await deps.localImages(siteSystemContainers(site).map((d) => d.image))
     const registryDef = SYSTEM_CONTAINERS.find((d) => d.name === 'registry')!
     if (records.get(deploy.name)?.ok) {
       absorb(
@@ -115,7 +115,7 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
       })
     }
     throwIfInterrupted('the system containers after the registry')
-    for (const def of SYSTEM_CONTAINERS.filter((d) => d !== registryDef)) {
+    for (const def of siteSystemContainers(site).filter((d) => d !== registryDef)) {
       await deps.publish(images[def.image], imageRef(site, def.image))
     }
 
@@ -125,7 +125,7 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
         if (!(await canReach(host, registryHost(site), registryPort(site)))) {
           throw new OsctlError('HOST_UNREACHABLE', `${t.name} cannot reach the site registry at ${site.config.registry}`, {hint: 'Check routing/firewall between the host and the deploy host.'})
         }
-        for (const def of systemContainersFor(t).filter((d) => d !== registryDef)) {
+        for (const def of systemContainersFor(site, t).filter((d) => d !== registryDef)) {
           const result = await new SystemManager(host, reporter).apply(def, contextFor(site, t, def), {kind: 'registry', ref: imageRef(site, def.image)})
           records.get(t.name)!.system.push(result)
           reporter.emit('bootstrap.system', {name: def.name, revision: result.revision, changed: result.status !== 'unchanged'}, t.name)

@@ -74,7 +74,7 @@ export async function runPrechecks(host: Host, ports: number[], ownedPorts: numb
 export async function ownedSystemPorts(host: Host, defs: readonly SystemContainerDef[]): Promise<number[]> {
   const mgr = new SystemManager(host, silentReporter)
   const owned: number[] = []
-  for (const d of defs) if ((await mgr.state(d.name)).active === 'active') owned.push(...d.ports)
+  for (const d of defs) if ((await mgr.state(d.name)).active === 'active') owned.push(...d.ports, ...(d.vipPorts ?? []))
   return owned
 }
 

@@ -1,6 +1,7 @@
 import {OsctlError} from '../errors.js'
 import {Site, SiteHost} from '../site/types.js'
-import {SYSTEM_CONTAINERS, SystemContainerDef, SystemContext} from '../system/definitions.js'
+import {LoadBalancerContext, SYSTEM_CONTAINERS, SystemContainerDef, SystemContext} from '../system/definitions.js'
+import {API_FRONTENDS} from '../system/load-balancer.js'
 
 export function registryPort(site: Site): number {
   const port = Number(site.config.registry.split(':').at(-1))
@@ -12,15 +13,29 @@ export function registryHost(site: Site): string {
   return r.slice(0, r.lastIndexOf(':'))
 }
 
+/** The system containers this site runs (haproxy and keepalived only with internal_vip). */
+export function siteSystemContainers(site: Site): SystemContainerDef[] {
+  return SYSTEM_CONTAINERS.filter((d) => d.enabled?.(site.config) ?? true)
+}
+
 /** Which system containers run on a host: by its groups. */
-export function systemContainersFor(host: SiteHost): SystemContainerDef[] {
-  return SYSTEM_CONTAINERS.filter((d) => host.groups.includes(d.group))
+export function systemContainersFor(site: Site, host: SiteHost): SystemContainerDef[] {
+  return siteSystemContainers(site).filter((d) => host.groups.includes(d.group))
+}
+
+/** haproxy's frontends: each API the site enables, served by every host of the control group. */
+function loadBalancer(site: Site): LoadBalancerContext | undefined {
+  if (!site.config.internalVip) return undefined
+  const control = site.hosts.filter((h) => h.groups.includes('control')).map((h) => ({name: h.name, address: h.address}))
+  const frontends = API_FRONTENDS.filter((f) => site.config.enabledServices.includes(f.service)).map(({service: _s, ...f}) => ({...f, backends: control}))
+  return {vip: site.config.internalVip, interface: site.config.apiInterface, virtualRouterId: site.config.keepalivedVirtualRouterId, frontends}
 }
 
 export function contextFor(site: Site, host: SiteHost, def: SystemContainerDef): SystemContext {
   // Peers come from the whole inventory, never from --limit: the cluster is the same whatever subset runs.
   const peers = site.hosts.filter((h) => h.groups.includes(def.group)).map((h) => ({name: h.name, address: h.address}))
-  return {host: host.name, address: host.address, peers, passwords: site.passwords, registryPort: registryPort(site)}
+  const lb = loadBalancer(site)
+  return {host: host.name, address: host.address, peers, passwords: site.passwords, registryPort: registryPort(site), ...(lb ? {lb} : {})}
 }
 
 export {siteImageRef as imageRef} from '../site/image-ref.js'

@@ -4,6 +4,7 @@ import nunjucks from 'nunjucks'
 
 import {OsctlError} from '../errors.js'
 import {siteImageRef} from '../site/image-ref.js'
+import {internalAddress} from '../site/internal-address.js'
 import type {Site, SiteHost} from '../site/types.js'
 import type {YamlPath} from '../site/yaml-source.js'
 import type {ServiceDef} from './catalog.js'
@@ -71,8 +72,9 @@ export function templateVars(site: Site, host: SiteHost): TemplateVars {
   const peers = (group: string) =>
     (site.groups[group] ?? []).map((n) => site.hosts.find((h) => h.name === n)!).map((h) => ({name: h.name, address: h.address}))
   const groups = Object.fromEntries(Object.keys(site.groups).map((g) => [g, peers(g)]))
-  // Without a VIP the first control host is where every "internal" endpoint points (kolla_internal_vip_address).
-  const internal = (groups.control as Array<{address: string}> | undefined)?.[0]?.address ?? host.address
+  const internal = internalAddress(site) ?? host.address
+  // The database is not behind the VIP yet (one mariadb on the first control host, no Galera).
+  const database = (groups.control as Array<{address: string}> | undefined)?.[0]?.address ?? host.address
   return {
     openstack_release: site.config.openstackRelease,
     region_name: 'RegionOne',
@@ -82,7 +84,7 @@ export function templateVars(site: Site, host: SiteHost): TemplateVars {
     api_interface: site.config.apiInterface,
     network_interface: site.config.networkInterface,
     internal_address: internal,
-    database_address: internal,
+    database_address: database,
     groups,
     passwords: site.passwords,
     registry: site.config.registry,

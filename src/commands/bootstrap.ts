@@ -28,8 +28,8 @@ export default class Bootstrap extends OsctlCommand {
     }, reporter)
     if (!this.jsonEnabled()) {
       for (const h of result.hosts) {
-        const sys = h.system.map((s) => `${s.name} r${s.revision} ${s.status}`).join(', ')
-        this.log(`${h.host.padEnd(16)} ${h.ok ? 'ok    ' : 'FAILED'} ${sys}${h.docker ? `, docker ${h.docker.started ? 'started' : 'unchanged'}` : ''}${h.error ? `  ${h.error.message}` : ''}`)
+        const parts = [...h.system.map((s) => `${s.name} r${s.revision} ${s.status}`), ...(h.docker ? [`docker ${h.docker.started ? 'started' : 'unchanged'}`] : [])]
+        this.log(`${h.host.padEnd(16)} ${h.ok ? 'ok    ' : 'FAILED'} ${parts.join(', ')}${h.error ? `  ${h.error.message}` : ''}`)
       }
       this.log(result.changed ? 'bootstrap: changes applied' : 'bootstrap: nothing changed')
     }

@@ -17,6 +17,8 @@ export interface LabUpOptions {
   hosts: number
   site: string
   control?: number
+  /** internal_vip = the lab subnet's .250: keepalived and haproxy on the control hosts. */
+  vip?: boolean
   withPackages?: boolean
   force?: boolean
   mirror: string
@@ -106,7 +108,7 @@ export async function labUp(docker: DockerClient, opts: LabUpOptions, reporter: 
 
   const hosts = results.map((r) => r.value!.host)
   const control = opts.control ?? defaultControl(opts.hosts)
-  const spec = {lab: opts.lab, hosts: hosts.map((h) => ({name: h.name, address: h.address})), control, regroup: opts.control !== undefined}
+  const spec = {lab: opts.lab, hosts: hosts.map((h) => ({name: h.name, address: h.address})), control, regroup: opts.control !== undefined, ...(opts.vip ? {vip: true} : {})}
   const siteChanged = await writeLabSite(
     site,
     spec,

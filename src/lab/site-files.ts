@@ -45,6 +45,13 @@ export interface LabSiteSpec {
   control: number
   /** Recompute groups even when the host set did not change (operator passed --control). */
   regroup?: boolean
+  /** Write internal_vip (the subnet's .250); without it an existing internal_vip is left as it is. */
+  vip?: boolean
+}
+
+/** The lab's VIP: .250 of the hosts' /24 (hosts are .11 upwards). */
+export function labVip(spec: LabSiteSpec): string {
+  return spec.hosts[0].address.replace(/\.\d+$/, '.250')
 }
 
 /** Kolla-style defaults: 1 controller for tiny labs, 3 (a quorum) once there are enough hosts. */
@@ -98,6 +105,7 @@ export function renderConfig(existing: string | undefined, spec: LabSiteSpec): s
     if (key in owned) doc.set(key, owned[key])
     else if (!doc.has(key)) doc.set(key, CONFIG_DEFAULTS[key])
   }
+  if (spec.vip) doc.set('internal_vip', labVip(spec))
   return withMarker(spec.lab, doc)
 }
 

@@ -25,7 +25,7 @@ export function portsFor(site: Site, catalog: Catalog, host: SiteHost): {system:
     if (!groupHosts(site, def).some((h) => h.name === host.name)) continue
     for (const c of def.containers) if (c.ports.length) services.set(c.name, c.ports)
   }
-  return {system: systemContainersFor(host).flatMap((d) => d.ports), services}
+  return {system: systemContainersFor(site, host).flatMap((d) => d.ports), services}
 }
 
 /**
@@ -42,7 +42,7 @@ export async function prechecks(site: Site, catalog: Catalog, targets: SiteHost[
     const wanted = portsFor(site, catalog, t)
     const ports = [...new Set([...wanted.system, ...[...wanted.services.values()].flat()])].sort((a, b) => a - b)
     const running = await runningServiceContainers(host)
-    const owned = [...(await ownedSystemPorts(host, systemContainersFor(t))), ...[...wanted.services].filter(([c]) => running.has(c)).flatMap(([, p]) => p)]
+    const owned = [...(await ownedSystemPorts(host, systemContainersFor(site, t))), ...[...wanted.services].filter(([c]) => running.has(c)).flatMap(([, p]) => p)]
     const checks = [...(await runPrechecks(host, ports, owned)), ...(await runSiteChecks(host, {address: t.address, names}))]
     return {checks, ports}
   })

@@ -49,6 +49,9 @@ export const configSchema = z.strictObject({
   external_network_cidr: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'must be an IPv4 CIDR such as 10.99.0.0/24').optional(),
   external_network_gateway: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'must be an IPv4 address').optional(),
   external_network_range: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}-(\d{1,3}\.){3}\d{1,3}$/, 'must be FIRST-LAST, e.g. 10.99.0.100-10.99.0.199').optional(),
+  // HA (kolla_internal_vip_address): keepalived holds it on one control host, haproxy on each serves every API on it.
+  internal_vip: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'must be an IPv4 address').optional(),
+  keepalived_virtual_router_id: z.int().min(1).max(255).default(51),
 })
 
 export type ConfigFile = z.output<typeof configSchema>
@@ -83,6 +86,8 @@ export const configDocs: SchemaDocs = {
     external_network_cidr: {hint: 'the provider (floating IP) network, e.g. `external_network_cidr: 10.99.0.0/24`'},
     external_network_gateway: {hint: 'its gateway: an address of the network host bridge, e.g. `external_network_gateway: 10.99.0.1`'},
     external_network_range: {hint: 'the floating IP pool, e.g. `external_network_range: 10.99.0.100-10.99.0.199`'},
+    internal_vip: {hint: 'a free address on the api_interface network that keepalived moves between the control hosts, e.g. `internal_vip: 10.213.0.250` (kolla_internal_vip_address)'},
+    keepalived_virtual_router_id: {what: 'an integer between 1 and 255', hint: 'unique per network segment among VRRP users, e.g. `keepalived_virtual_router_id: 51`'},
     ssh_concurrency: {what: 'an integer between 1 and 256', hint: 'how many hosts osctl works on at once, e.g. `ssh_concurrency: 10`'},
   },
 }
@@ -106,6 +111,8 @@ export function toSiteConfig(file: ConfigFile, siteDir: string): SiteConfig {
     sshKnownHosts: isAbsolute(file.ssh_known_hosts) ? file.ssh_known_hosts : resolve(siteDir, file.ssh_known_hosts),
     sshConcurrency: file.ssh_concurrency,
     neutronExternalBridge: file.neutron_external_bridge,
+    ...(file.internal_vip ? {internalVip: file.internal_vip} : {}),
+    keepalivedVirtualRouterId: file.keepalived_virtual_router_id,
     ...(file.external_network_cidr ? {externalNetwork: {cidr: file.external_network_cidr, gateway: file.external_network_gateway, range: file.external_network_range}} : {}),
   }
 }

@@ -10,6 +10,7 @@ import {misspeltPasswords} from './password-checks.js'
 import {serviceRegistry} from './service-registry.js'
 import {CONFIG, INVENTORY, MISSING_SITE_HINT, PASSWORDS, loadFile} from './site-files.js'
 import type {Site, SiteFileKey} from './types.js'
+import {vipChecks} from './vip-checks.js'
 import type {YamlSource} from './yaml-source.js'
 
 export {MISSING_SITE_HINT} from './site-files.js'
@@ -72,6 +73,7 @@ export async function checkSite(dir: string, options: LoadSiteOptions = {}): Pro
     files,
     locate: (file, path, opts) => sources[file]?.locate(path, opts) ?? files[file],
   }
+  errors.push(...vipChecks(site, config.src))
   if (options.forHosts && inventory.src) errors.push(...(await checkForHosts(site, {src: inventory.src, data: inventory.data})))
   return errors.length > 0 ? order(errors) : {errors, site}
 }

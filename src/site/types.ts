@@ -35,6 +35,9 @@ export interface SiteConfig {
   neutronExternalBridge: string
   /** external_network_* of osctl.yml: what `post-deploy --init-network` creates. */
   externalNetwork?: {cidr: string; gateway?: string; range?: string}
+  /** osctl.yml internal_vip: when set, keepalived + haproxy run on the control hosts and every endpoint uses it. */
+  internalVip?: string
+  keepalivedVirtualRouterId: number
 }
 
 export interface Site {

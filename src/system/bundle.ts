@@ -1,6 +1,6 @@
 import {Host} from '../hosts/host.js'
-import {BindMount} from './definitions.js'
-import {OCI_STORE, SlotInfo, bundleDir, slotDir, storeImage, underOciLock} from './layout.js'
+import {BindMount, SystemContainerDef} from './definitions.js'
+import {OCI_STORE, SlotInfo, bundleDir, revisionDir, slotDir, storeImage, underOciLock} from './layout.js'
 import {OciSpec, renderSpec} from './oci-spec.js'
 import {RevisionRecord} from './revisions.js'
 import {reslotUnit} from './unit.js'
@@ -15,6 +15,8 @@ export interface SpecInputs {
   args: string[]
   env: string[]
   mounts: BindMount[]
+  capabilities?: string[]
+  nofile?: number
 }
 
 /** Copies a revision's image into the host's OCI store as `<name>-r<revision>` (blobs shared between tags). */
@@ -64,4 +66,15 @@ export async function unpackRecorded(host: Host, rec: RevisionRecord, slot: numb
   await host.writeFileAtomic(`${slotDir(name, slot)}/unit`, unit)
   await host.writeFileAtomic(`${slotDir(name, slot)}/info.json`, JSON.stringify(info, null, 2) + '\n')
   return info
+}
+
+/**
+ * A revision's config files (definitions.ts `files`) live with its record, not in a slot, so every
+ * kept revision still has the ones it ran with. Returns the read-only mount of them.
+ */
+export async function writeRevisionFiles(host: Host, def: SystemContainerDef, revision: number, files: Record<string, string> | undefined): Promise<BindMount[]> {
+  if (!files || !def.configDir) return []
+  const dir = `${revisionDir(def.name, revision)}/files`
+  for (const [file, text] of Object.entries(files)) await host.writeFileAtomic(`${dir}/${file}`, text, {mode: 0o644})
+  return [{source: dir, destination: def.configDir, readonly: true}]
 }

@@ -1,4 +1,7 @@
 import {secretValue} from '../site/secret-value.js'
+import type {SiteConfig} from '../site/types.js'
+import {SYSTEM_DATA_DIR} from './layout.js'
+import {haproxy, keepalived} from './load-balancer.js'
 
 /**
  * The system containers: core services that must run before Docker exists (Atomic's idea).
@@ -13,14 +16,31 @@ export interface SystemContext {
   peers: Array<{name: string; address: string}>
   passwords: Record<string, string>
   registryPort: number
+  /** The load balancer's inputs (osctl.yml internal_vip set): see load-balancer.ts. */
+  lb?: LoadBalancerContext
 }
 
-export interface HealthCheck {
-  /** An HTTP URL polled from the host itself; 2xx means healthy. */
-  url: string
-  /** A string the body must contain (etcd answers 200 with `"health":"false"` when it has no quorum). */
-  bodyIncludes?: string
+export interface LoadBalancerContext {
+  vip: string
+  /** api_interface: where keepalived adds the VIP and sends VRRP. */
+  interface: string
+  virtualRouterId: number
+  /** One per API the site enables, with the hosts that serve it. */
+  frontends: Array<{name: string; port: number; check: string; backends: Array<{name: string; address: string}>; activeBackup?: boolean}>
 }
+
+export type HealthCheck =
+  | {
+      /** An HTTP URL polled from the host itself; 2xx means healthy. */
+      url: string
+      /** A string the body must contain (etcd answers 200 with `"health":"false"` when it has no quorum). */
+      bodyIncludes?: string
+    }
+  | {
+      /** A shell script run on the host; exit 0 means healthy, its last output line is the detail. */
+      script: string
+      what: string
+    }
 
 export interface BindMount {
   source: string
@@ -38,6 +58,8 @@ export interface SystemContainerDef {
   /** Keys in passwords.yml it needs (genpwd creates them; bootstrap refuses without them). */
   secrets: string[]
   ports: number[]
+  /** Ports it listens on at another address (haproxy on the VIP): not required free, but its own while it runs. */
+  vipPorts?: number[]
   args(ctx: SystemContext): string[]
   env(ctx: SystemContext): string[]
   /** Data lives outside the slots so an upgrade or rollback keeps it. */
@@ -45,9 +67,21 @@ export interface SystemContainerDef {
   health(ctx: SystemContext): HealthCheck
   /** Seconds a new revision gets to become healthy before it is rolled back. */
   healthTimeoutSeconds: number
+  /** Runs only on sites where this holds (default: always). */
+  enabled?(config: SiteConfig): boolean
+  /** Capabilities beyond the default set (oci-spec.ts), e.g. CAP_NET_ADMIN for keepalived. */
+  capabilities?: string[]
+  /** RLIMIT_NOFILE for the process (umoci's default is 1024). */
+  nofile?: number
+  /**
+   * Config files osctl renders (name → text), mounted read-only at `configDir`. They belong to the
+   * revision: a change is a new revision, and a rollback returns to the files it ran with.
+   */
+  configDir?: string
+  files?(ctx: SystemContext): Record<string, string>
 }
 
-export const SYSTEM_DATA_DIR = '/var/lib/osctl/data'
+export {SYSTEM_DATA_DIR} from './layout.js'
 
 const etcd: SystemContainerDef = {
   name: 'etcd',
@@ -96,7 +130,8 @@ const registry: SystemContainerDef = {
   healthTimeoutSeconds: 30,
 }
 
-export const SYSTEM_CONTAINERS: readonly SystemContainerDef[] = [registry, etcd]
+// haproxy before keepalived: keepalived's check needs haproxy answering, or it stays in FAULT.
+export const SYSTEM_CONTAINERS: readonly SystemContainerDef[] = [registry, etcd, haproxy, keepalived]
 
 export function systemContainer(name: string): SystemContainerDef | undefined {
   return SYSTEM_CONTAINERS.find((d) => d.name === name)

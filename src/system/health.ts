@@ -8,6 +8,11 @@ export interface ProbeResult {
 }
 
 export async function probe(host: Host, check: HealthCheck): Promise<ProbeResult> {
+  if ('script' in check) {
+    const r = await host.exec(['timeout', '5', 'sh', '-c', check.script])
+    const detail = r.stdout.trim().split('\n').at(-1) || r.stderr.trim().split('\n').at(-1) || `exit ${r.exitCode}`
+    return {healthy: r.exitCode === 0, detail: `${check.what}: ${detail}`}
+  }
   const r = await host.exec(['timeout', '5', 'bash', '-c', httpProbeScript(check.url)])
   if (r.exitCode !== 0 && !r.stdout) return {healthy: false, detail: `no answer on ${check.url}`}
   const status = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(r.stdout)?.[1]

@@ -3,6 +3,8 @@ import {posix} from 'node:path'
 /** Where a system container lives on a host. Slots 0 and 1 hold the two newest revisions. */
 export const SYSTEM_ROOT = '/var/lib/osctl/system'
 export const OCI_STORE = '/var/lib/osctl/oci'
+/** Data of system containers lives outside the slots so an upgrade or rollback keeps it. */
+export const SYSTEM_DATA_DIR = '/var/lib/osctl/data'
 export const UNIT_DIR = '/etc/systemd/system'
 /**
  * The OCI store is shared by every system container and every osctl on the host: writers (copy,

@@ -3,7 +3,7 @@ import {createHash} from 'node:crypto'
 import {OsctlError, errorMessage} from '../errors.js'
 import {Host} from '../hosts/host.js'
 import {Reporter, silentReporter} from '../events/reporters.js'
-import {ImageSource, fetchImage, unpackNew, unpackRecorded} from './bundle.js'
+import {ImageSource, SpecInputs, fetchImage, unpackNew, unpackRecorded, writeRevisionFiles} from './bundle.js'
 import {SystemContainerDef, SystemContext} from './definitions.js'
 import {probe, unitState, waitHealthy} from './health.js'
 import {SlotInfo, bundleDir, slotDir, unitPath} from './layout.js'
@@ -68,8 +68,9 @@ export class SystemManager {
     const name = def.name
     const st = await this.state(name)
     const imageId = await this.imageId(source)
-    const needs = {args: def.args(ctx), env: def.env(ctx), mounts: def.mounts(ctx)}
-    const specHash = sha(JSON.stringify({imageId, needs, unit: this.unitText(def, ctx, 0, 0)}))
+    const needs: SpecInputs = {args: def.args(ctx), env: def.env(ctx), mounts: def.mounts(ctx), ...(def.capabilities ? {capabilities: def.capabilities} : {}), ...(def.nofile ? {nofile: def.nofile} : {})}
+    const files = def.files?.(ctx)
+    const specHash = sha(JSON.stringify({imageId, needs, unit: this.unitText(def, ctx, 0, 0), ...(files ? {files} : {})}))
     // The reference counts like the content (as for service containers): a new tag is a new
     // revision even when osctl reused the same content for it.
     if (st.current && st.current.specHash === specHash && st.current.image === source.ref) {
@@ -102,7 +103,7 @@ export class SystemManager {
     // The slot about to be reused keeps a record of its revision, for `rollback --to`.
     if (st.previous) await this.revisions.saveFromSlot(name, st.previous)
     await fetchImage(this.host, name, revision, source)
-    const config = await unpackNew(this.host, name, slot, revision, needs)
+    const config = await unpackNew(this.host, name, slot, revision, {...needs, mounts: [...needs.mounts, ...(await writeRevisionFiles(this.host, def, revision, files))]})
     const info: SlotInfo = {name, revision, slot, image: source.ref, imageId, specHash, installedAt: new Date().toISOString()}
     const unit = this.unitText(def, ctx, slot, revision)
     await this.host.writeFileAtomic(`${slotDir(name, slot)}/unit`, unit)

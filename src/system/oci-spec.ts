@@ -19,6 +19,10 @@ export interface SpecNeeds {
   mounts: BindMount[]
   revision: number
   name: string
+  /** Added to the default set. */
+  capabilities?: string[]
+  /** RLIMIT_NOFILE soft and hard. */
+  nofile?: number
 }
 
 /** Enough to bind, serve, and write its own files; nothing that reaches outside the bundle. */
@@ -41,11 +45,12 @@ export function renderSpec(base: OciSpec, needs: SpecNeeds): OciSpec {
   for (const m of needs.mounts) {
     mounts.push({destination: m.destination, type: 'bind', source: m.source, options: ['rbind', m.readonly ? 'ro' : 'rw']})
   }
-  const caps = Object.fromEntries(['bounding', 'effective', 'permitted'].map((k) => [k, CAPABILITIES]))
+  const caps = Object.fromEntries(['bounding', 'effective', 'permitted'].map((k) => [k, [...CAPABILITIES, ...(needs.capabilities ?? [])]]))
+  const rlimits = needs.nofile ? {rlimits: [...((base.process.rlimits as Array<{type: string}> | undefined) ?? []).filter((r) => r.type !== 'RLIMIT_NOFILE'), {type: 'RLIMIT_NOFILE', hard: needs.nofile, soft: needs.nofile}]} : {}
   const {hostname: _dropped, ...rest} = base
   return {
     ...rest,
-    process: {...base.process, terminal: false, args: needs.args, env: [...imageEnv, ...needs.env], capabilities: caps},
+    process: {...base.process, terminal: false, args: needs.args, env: [...imageEnv, ...needs.env], capabilities: caps, ...rlimits},
     root: {path: 'rootfs', readonly: true},
     mounts,
     annotations: {...base.annotations, [LABELS.managed]: 'true', [LABELS.system]: needs.name, [LABELS.revision]: String(needs.revision)},

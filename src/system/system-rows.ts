@@ -18,13 +18,13 @@ export interface SystemRow {
 
 /** One row per (host, system container the host should run), gathered in parallel. */
 export async function systemRows(ctx: SiteContext, opts: {name?: string; health: boolean}): Promise<{rows: SystemRow[]; results: Array<HostResult<SystemRow[]>>}> {
-  const targets = ctx.targets.filter((t) => systemContainersFor(t).some((d) => !opts.name || d.name === opts.name))
+  const targets = ctx.targets.filter((t) => systemContainersFor(ctx.site, t).some((d) => !opts.name || d.name === opts.name))
   const hosts = ctx.session.hostsFor(targets)
   {
     const results = await fanOut(targets, ctx.site.config.sshConcurrency, async (t) => {
       const host = hosts[targets.indexOf(t)]
       const rows: SystemRow[] = []
-      for (const def of systemContainersFor(t).filter((d) => !opts.name || d.name === opts.name)) {
+      for (const def of systemContainersFor(ctx.site, t).filter((d) => !opts.name || d.name === opts.name)) {
         const st = await new SystemManager(host).state(def.name)
         const row: SystemRow = {host: t.name, name: def.name, revision: st.current?.revision, image: st.current?.image, active: st.active, previousRevision: st.previous?.revision}
         if (opts.health) {

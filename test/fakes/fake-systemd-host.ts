@@ -69,6 +69,8 @@ export class FakeSystemdHost extends FakeHost {
       .on(/^systemctl show /, (c) => `ActiveState=${this.unitActive.get(c.argv!.at(-1)!) ?? 'inactive'}\nNRestarts=0\n`)
       .on(/^journalctl /, () => 'fake journal line\n')
       .on(/^timeout 5 bash -c /, () => (this.healthy() ? 'HTTP/1.0 200 OK\r\n\r\n{"health":"true"}' : {exitCode: 7}))
+      // Script health checks (keepalived's VRRP state): the same good/bad rule.
+      .on(/^timeout 5 sh -c /, () => (this.healthy() ? 'VRRP BACKUP\n' : {exitCode: 1, stdout: 'VRRP FAULT\n'}))
   }
 
   /** Healthy when the slot `current` points to holds a good image. */

@@ -61,6 +61,14 @@ describe('lab site rendering', () => {
     })
   })
 
+  it('--vip writes internal_vip (the subnet\'s .250); without it an operator\'s internal_vip stays', () => {
+    const text = renderConfig(undefined, {lab: 'lab', hosts: hosts(4), control: 3, vip: true})
+    expect(parse(text).internal_vip).toBe('10.213.4.250')
+    expect(parse(renderConfig(undefined, spec)).internal_vip).toBeUndefined()
+    const edited = text.replace('internal_vip: 10.213.4.250', 'internal_vip: 10.213.4.240')
+    expect(parse(renderConfig(edited, {lab: 'lab', hosts: hosts(4), control: 3})).internal_vip).toBe('10.213.4.240')
+  })
+
   it('renders inventory.yml with defaults, hosts and groups', () => {
     expect(parse(renderInventory(undefined, spec))).toEqual({
       defaults: {ssh_user: 'root', ssh_port: 22, ssh_key: 'id_ed25519'},

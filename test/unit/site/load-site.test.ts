@@ -39,6 +39,7 @@ describe('loadSite on a valid site', () => {
       sshKnownHosts: join(dir, 'known_hosts'),
       sshConcurrency: 4,
       neutronExternalBridge: 'br-ex',
+      keepalivedVirtualRouterId: 51,
     })
     expect(s.files).toEqual({config: join(dir, 'osctl.yml'), inventory: join(dir, 'inventory.yml'), passwords: join(dir, 'passwords.yml')})
     expect(s.overridesDir).toBe(join(dir, 'overrides'))
@@ -84,6 +85,17 @@ describe('loadSite on a valid site', () => {
     expect(s.config.novaVirtType).toBe('qemu')
     expect(s.config.enabledServices).toEqual(knownServices().filter((n) => n !== 'nova-libvirt'))
     expect(s.config.enabledServices).toContain('nova-compute')
+  })
+
+  it('internal_vip: kept with its router id; the address of a host is refused at its line (exit 2)', async () => {
+    const ok = await loadSite(await site({'osctl.yml': yaml('registry: 10.213.0.2:4000', 'internal_vip: 10.213.0.250', 'keepalived_virtual_router_id: 9')}))
+    expect(ok.config).toMatchObject({internalVip: '10.213.0.250', keepalivedVirtualRouterId: 9})
+    const taken = ok.hosts[0].address
+    const dir = await site({'osctl.yml': yaml('registry: 10.213.0.2:4000', `internal_vip: ${taken}`)})
+    const err = await loadSite(dir).catch((e: unknown) => e as {exitCode: number; errors: Array<{message: string; location?: string}>})
+    expect(err.exitCode).toBe(2)
+    expect(err.errors[0].message).toBe(`internal_vip ${taken} is the address of host ${ok.hosts[0].name}`)
+    expect(err.errors[0].location).toBe(`${join(dir, 'osctl.yml')}:2:15`)
   })
 
   it('accepts an empty passwords.yml and treats a comment-only one as empty', async () => {

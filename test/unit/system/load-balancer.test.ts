@@ -1,0 +1,114 @@
+import {describe, expect, it} from 'vitest'
+
+import {contextFor, siteSystemContainers, systemContainersFor} from '../../../src/bootstrap/system-context.js'
+import {loadCatalog} from '../../../src/catalog/catalog.js'
+import {templateVars} from '../../../src/catalog/render.js'
+import {clientConfig} from '../../../src/ops/client-config.js'
+import {TEMPLATES_DIR} from '../../../src/paths.js'
+import {SystemManager} from '../../../src/system/manager.js'
+import {API_FRONTENDS, haproxy, haproxyConfig, keepalived, keepalivedConfig} from '../../../src/system/load-balancer.js'
+import {renderSpec} from '../../../src/system/oci-spec.js'
+import {testSite} from '../../fakes/site.js'
+import {demoHost} from './demo.js'
+
+const VIP = '10.0.0.250'
+const ha = () => {
+  const site = testSite({internalVip: VIP, keepalivedVirtualRouterId: 77}, undefined, 2)
+  site.hosts.push({name: 'lab-3', address: '10.0.0.13', ssh: {user: 'root', port: 22}, groups: ['control']})
+  site.groups.control.push('lab-3')
+  return site
+}
+
+describe('load balancer (internal_vip)', () => {
+  it('runs haproxy and keepalived on control hosts only when internal_vip is set', () => {
+    const plain = testSite()
+    expect(siteSystemContainers(plain).map((d) => d.name)).toEqual(['registry', 'etcd'])
+    const site = ha()
+    expect(systemContainersFor(site, site.hosts[2]).map((d) => d.name)).toEqual(['etcd', 'haproxy', 'keepalived'])
+    expect(contextFor(plain, plain.hosts[0], haproxy).lb).toBeUndefined()
+  })
+
+  it('points every internal endpoint, clouds.yaml and admin-openrc at the VIP; the database stays on the first control host', () => {
+    const site = ha()
+    const vars = templateVars(site, site.hosts[1])
+    expect(vars.internal_address).toBe(VIP)
+    expect(vars.database_address).toBe('10.0.0.11')
+    expect(vars.api_address).toBe('10.0.0.12')
+    const client = clientConfig(site)
+    expect(client.authUrl).toBe(`http://${VIP}:5000/v3`)
+    expect(client.openrc).toContain(`OS_AUTH_URL='http://${VIP}:5000/v3'`)
+    expect(clientConfig(testSite()).authUrl).toBe('http://10.0.0.11:5000/v3')
+  })
+
+  it('haproxy: one listener per enabled API on the VIP (transparent bind), every control host a checked backend, glance active/backup', () => {
+    const site = ha()
+    const cfg = haproxyConfig(contextFor(site, site.hosts[1], haproxy))
+    // testSite enables no neutron: no neutron_server listener.
+    expect([...cfg.matchAll(/^listen (\S+)$/gm)].map((m) => m[1])).toEqual(['keystone', 'glance_api', 'placement_api', 'nova_api', 'nova_metadata'])
+    expect(cfg).toContain(`    bind ${VIP}:5000 transparent\n`)
+    expect(cfg).toContain('    server lab-1 10.0.0.11:5000 check\n    server lab-2 10.0.0.12:5000 check\n    server lab-3 10.0.0.13:5000 check\n')
+    expect(cfg).toContain('    server lab-1 10.0.0.11:9292 check\n    server lab-2 10.0.0.12:9292 check backup\n')
+    expect(cfg).toMatch(/timeout connect 300ms[\s\S]*observe layer4 error-limit 1 on-error mark-down/)
+    expect(cfg).toContain('    bind 127.0.0.1:8404\n    monitor-uri /healthz\n    stats enable\n    stats uri /stats\n')
+    expect(cfg).toContain('stats socket /run/haproxy/admin.sock')
+  })
+
+  it('every API port in the catalog on the control hosts has a listener (and no listener names a port nothing serves)', async () => {
+    const catalog = await loadCatalog(TEMPLATES_DIR)
+    const served = catalog.services
+      .filter((s) => s.group.includes('control'))
+      .flatMap((s) => s.containers.filter((c) => c.health && 'http' in c.health).map((c) => ({service: s.name, port: c.ports[0]})))
+    expect(served.map((s) => `${s.service}:${s.port}`).sort()).toEqual(API_FRONTENDS.map((f) => `${f.service}:${f.port}`).sort())
+  })
+
+  it('keepalived: VRRPv3 over unicast to the other control hosts, priority by inventory order, VIP /32 on api_interface', () => {
+    const site = ha()
+    const cfg = keepalivedConfig(contextFor(site, site.hosts[1], keepalived))
+    expect(cfg).toContain('    vrrp_version 3\n')
+    expect(cfg).toContain('    virtual_router_id 77\n    priority 99\n    advert_int 0.5\n    check_unicast_src\n    unicast_src_ip 10.0.0.12\n    unicast_peer {\n        10.0.0.11\n        10.0.0.13\n    }')
+    expect(cfg).toContain(`        ${VIP}/32 dev eth0\n`)
+    expect(cfg).toMatch(/state BACKUP\n\s+nopreempt/)
+    expect(keepalivedConfig(contextFor(ha(), ha().hosts[0], keepalived))).toContain('priority 100')
+    // Alone: no unicast block (nothing to talk to).
+    const one = testSite({internalVip: VIP}, undefined, 1)
+    expect(keepalivedConfig(contextFor(one, one.hosts[0], keepalived))).not.toContain('unicast')
+  })
+
+  it('keepalived gets CAP_NET_ADMIN and CAP_NET_RAW, haproxy a raised RLIMIT_NOFILE; others keep the default set', () => {
+    const base = {ociVersion: '1', process: {args: [], rlimits: [{type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024}]}, root: {path: 'rootfs'}}
+    const ka = renderSpec(base, {name: 'keepalived', revision: 1, args: [], env: [], mounts: [], capabilities: keepalived.capabilities})
+    expect(ka.process.capabilities!.effective).toEqual(expect.arrayContaining(['CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_NET_BIND_SERVICE']))
+    const hp = renderSpec(base, {name: 'haproxy', revision: 1, args: [], env: [], mounts: [], nofile: haproxy.nofile})
+    expect(hp.process.rlimits).toEqual([{type: 'RLIMIT_NOFILE', hard: 16384, soft: 16384}])
+    expect(hp.process.capabilities!.effective).not.toContain('CAP_NET_ADMIN')
+  })
+
+  it('config files belong to the revision: a change is a new revision mounting its own copy; rollback returns to the old files', async () => {
+    const site = ha()
+    const h = demoHost()
+    h.registry.set(`${site.config.registry}/osctl/haproxy:zed`, 'sha256:one')
+    const src = {kind: 'registry' as const, ref: `${site.config.registry}/osctl/haproxy:zed`}
+    const m = new SystemManager(h)
+    const ctx = contextFor(site, site.hosts[0], haproxy)
+    expect(await m.apply(haproxy, ctx, src)).toMatchObject({status: 'installed', revision: 1})
+    expect(h.text('/var/lib/osctl/system/haproxy/revisions/1/files/haproxy.cfg')).toBe(haproxyConfig(ctx))
+    const mount1 = JSON.parse(h.text('/var/lib/osctl/system/haproxy/slot-0/bundle/config.json')!).mounts.find((x: {destination: string}) => x.destination === '/etc/haproxy')
+    expect(mount1).toMatchObject({source: '/var/lib/osctl/system/haproxy/revisions/1/files', options: ['rbind', 'ro']})
+    expect(await m.apply(haproxy, ctx, src)).toMatchObject({status: 'unchanged', revision: 1})
+    // A fourth control host changes every haproxy.cfg: a new revision.
+    const grown = ha()
+    grown.hosts.push({name: 'lab-4', address: '10.0.0.14', ssh: {user: 'root', port: 22}, groups: ['control']})
+    const ctx2 = contextFor(grown, grown.hosts[0], haproxy)
+    expect(await m.apply(haproxy, ctx2, src, 'upgrade')).toMatchObject({status: 'upgraded', revision: 2, slot: 1})
+    expect(h.text('/var/lib/osctl/system/haproxy/revisions/2/files/haproxy.cfg')).toContain('server lab-4 10.0.0.14:5000 check')
+    expect(h.text('/var/lib/osctl/system/haproxy/revisions/1/files/haproxy.cfg')).not.toContain('lab-4')
+    expect(await m.rollback(haproxy, ctx)).toMatchObject({revision: 1, slot: 0})
+    expect(h.links.get('/var/lib/osctl/system/haproxy/current')).toBe('slot-0')
+  })
+
+  it('keepalived is healthy on a VRRP state (a host script), not an HTTP answer', () => {
+    const check = keepalived.health(contextFor(ha(), ha().hosts[0], keepalived))
+    expect(check).toMatchObject({what: 'VRRP state of osctl_internal'})
+    expect('script' in check && check.script).toContain('/var/lib/osctl/data/keepalived/osctl_internal')
+  })
+})
