@@ -26,7 +26,7 @@ export interface LoadBalancerContext {
   interface: string
   virtualRouterId: number
   /** One per API the site enables, with the hosts that serve it. */
-  frontends: Array<{name: string; port: number; check: string; backends: Array<{name: string; address: string}>; activeBackup?: boolean}>
+  frontends: Array<{name: string; port: number; check: string; backends: Array<{name: string; address: string}>; activeBackup?: boolean; retryAnyMethod?: boolean}>
 }
 
 export type HealthCheck =
@@ -67,6 +67,8 @@ export interface SystemContainerDef {
   health(ctx: SystemContext): HealthCheck
   /** Seconds a new revision gets to become healthy before it is rolled back. */
   healthTimeoutSeconds: number
+  /** Ordered before docker.service (default true): at shutdown that means stopped after every service container. */
+  beforeDocker?: boolean
   /** Runs only on sites where this holds (default: always). */
   enabled?(config: SiteConfig): boolean
   /** Capabilities beyond the default set (oci-spec.ts), e.g. CAP_NET_ADMIN for keepalived. */

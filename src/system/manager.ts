@@ -232,7 +232,7 @@ export class SystemManager {
 
   private unitText(def: SystemContainerDef, ctx: SystemContext, slot: number, revision: number): string {
     const dataDirs = def.mounts(ctx).map((m) => m.source)
-    return renderSystemUnit({name: def.name, description: def.description, revision, slot, bundle: bundleDir(def.name, slot), dataDirs})
+    return renderSystemUnit({name: def.name, description: def.description, revision, slot, bundle: bundleDir(def.name, slot), dataDirs, beforeDocker: def.beforeDocker})
   }
 
   private async journalTail(name: string): Promise<string[]> {

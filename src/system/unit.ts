@@ -12,6 +12,8 @@ export interface UnitInput {
   bundle: string
   dataDirs: string[]
   runc?: string
+  /** Default true; false: started and stopped without waiting for Docker (definitions.ts `beforeDocker`). */
+  beforeDocker?: boolean
 }
 
 export const unitName = (name: string) => `osctl-${name}.service`
@@ -28,6 +30,7 @@ export function renderSystemUnit(input: UnitInput): string {
     data_dirs: input.dataDirs,
     container_id: containerId(input.name),
     runc: input.runc ?? '/usr/sbin/runc',
+    before_docker: input.beforeDocker ?? true,
   })
 }
 

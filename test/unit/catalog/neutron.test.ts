@@ -77,3 +77,19 @@ describe('neutron in the catalog', () => {
     expect(container('nova-compute', 'lab-2', 'nova-compute').files['nova.conf']).not.toMatch(/endpoint_override|9696/)
   })
 })
+
+describe('keystone_authtoken memcache settings', () => {
+  it('every API lists each control host as host:port (nothing run into the line) and fails over from a dead one in 1 s', async () => {
+    const s = site()
+    s.hosts[1].groups = ['control', 'compute']
+    s.groups.control = ['lab-1', 'lab-2']
+    const plan = planDeploy(s, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services: ['glance', 'placement', 'nova', 'neutron'], targets: s.hosts})
+    const files = {glance: 'glance-api.conf', placement: 'placement.conf', nova: 'nova.conf', neutron: 'neutron.conf'}
+    for (const [service, file] of Object.entries(files)) {
+      const text = plan.services.find((x) => x.def.name === service)!.rendered.get('lab-1')!.containers[0].files[file]
+      const section = text.split(/^\[keystone_authtoken\]$/m)[1].split(/^\[/m)[0]
+      expect(section, service).toMatch(/^memcached_servers = 10\.0\.0\.11:11211,10\.0\.0\.12:11211$/m)
+      expect(section, service).toMatch(/^memcache_pool_socket_timeout = 1$/m)
+    }
+  })
+})

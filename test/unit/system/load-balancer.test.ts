@@ -111,4 +111,14 @@ describe('load balancer (internal_vip)', () => {
     expect(check).toMatchObject({what: 'VRRP state of osctl_internal'})
     expect('script' in check && check.script).toContain('/var/lib/osctl/data/keepalived/osctl_internal')
   })
+
+  it('keepalived is not ordered before Docker (a host shutting down hands the VIP over first); haproxy is', async () => {
+    const site = ha()
+    const h = demoHost()
+    for (const name of ['haproxy', 'keepalived']) h.registry.set(`${site.config.registry}/osctl/${name}:zed`, 'sha256:one')
+    const m = new SystemManager(h)
+    for (const d of [haproxy, keepalived]) await m.apply(d, contextFor(site, site.hosts[0], d), {kind: 'registry', ref: `${site.config.registry}/osctl/${d.name}:zed`})
+    expect(h.text('/etc/systemd/system/osctl-haproxy.service')).toMatch(/^Before=docker\.service$/m)
+    expect(h.text('/etc/systemd/system/osctl-keepalived.service')).not.toMatch(/^Before=docker/m)
+  })
 })
