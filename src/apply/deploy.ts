@@ -7,6 +7,7 @@ import {takeLock} from '../revisions/host-locks.js'
 import {newOperationId} from '../revisions/journal.js'
 import type {HostSession} from '../session/host-session.js'
 import type {Site, SiteHost} from '../site/types.js'
+import {balancerFor} from './balancer.js'
 import {criticalPath} from './critical-path.js'
 import {ensureDatabases} from './databases.js'
 import {runGraph} from './run-graph.js'
@@ -49,9 +50,10 @@ export type DeployChange = Pick<ApplyOptions, 'op' | 'operation' | 'backup' | 'k
  */
 export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], session: HostSession, reporter: Reporter, change: DeployChange = {}): Promise<DeployResult> {
   const prefetch = new Map<string, ImagePrefetch>()
+  const balancer = balancerFor(site, session, reporter)
   const deployer = (t: SiteHost) => {
     const images = prefetch.get(t.name)
-    return new ServiceDeployer(session.host(t), session.docker(t), reporter, images && ((ref) => images.pull(ref)))
+    return new ServiceDeployer(session.host(t), session.docker(t), reporter, images && ((ref) => images.pull(ref)), balancer)
   }
   const operation = change.operation ?? newOperationId(change.op ?? 'deploy')
   const order = new Map(plan.services.map((ps, i) => [ps.def.name, i]))

@@ -11,6 +11,7 @@ import {Host, tailLines} from '../hosts/host.js'
 import {Journal, JournalOp, newOperationId, whoAmI} from '../revisions/journal.js'
 import {Ledger} from '../revisions/ledger.js'
 import {fingerprintKey, readImageFingerprint, runBootstrapStep, stepKey} from './bootstrap-steps.js'
+import {Balancer, noBalancer} from './balancer.js'
 import {waitContainerHealthy} from './container-health.js'
 import type {StepTiming} from './critical-path.js'
 import {dropPrevious, nextName, replaceContainer} from './container-swap.js'
@@ -72,6 +73,8 @@ export class ServiceDeployer {
     private readonly reporter: Reporter = silentReporter,
     /** Where images come from: a deploy's prefetch (image-prefetch.ts), else a pull at the service's turn. */
     private readonly pull: (ref: string) => Promise<ImageInfo> = (ref) => docker.pullImage(ref, {onProgress: (p) => reporter.emit('image.pull.progress', {ref, ...p}, host.name)}),
+    /** haproxy drains this host's backend around a swap (internal_vip); see balancer.ts. */
+    private readonly balancer: Balancer = noBalancer,
   ) {
     this.ledger = new Ledger(host)
     this.journal = new Journal(host)
@@ -210,11 +213,15 @@ export class ServiceDeployer {
     const unitName = serviceUnitName(name)
     const recreate = c.action === 'create' || c.action === 'recreate'
     let started: number | undefined
-    if (recreate) {
+    const swap = async () => {
       this.reporter.emit('service.container.replace', {service, container: name, exists: c.action === 'recreate', changed: c.reasons}, this.host.name)
       // Created while the old one still serves; the swap itself runs on the host (container-swap.ts).
       started = await replaceContainer(this.host, this.docker, c.spec, revision, c.unit)
-    } else {
+      return waitContainerHealthy(this.host, this.docker, name, c.rc.health)
+    }
+    let health
+    if (recreate) health = await (c.action === 'recreate' ? this.balancer.around(this.host.name, name, swap) : swap())
+    else {
       if (c.unitChanged && (await this.host.writeFileAtomic(serviceUnitPath(name), c.unit))) await this.host.run(['systemctl', 'daemon-reload'])
       await this.host.run(['systemctl', 'enable', '--quiet', unitName])
       if (c.action === 'start') {
@@ -222,8 +229,8 @@ export class ServiceDeployer {
         started = performance.now()
         await this.host.run(['systemctl', 'start', unitName], {timeoutMs: 90_000})
       }
+      health = await waitContainerHealthy(this.host, this.docker, name, c.rc.health)
     }
-    const health = await waitContainerHealthy(this.host, this.docker, name, c.rc.health)
     if (started !== undefined && health.healthy) timings.push({host: this.host.name, service, step: name, phase: 'container', ms: Math.round(performance.now() - started)})
     if (!health.healthy) {
       const logs = tailLines(await this.docker.containerLogs(name, 40).catch(() => ''), 20)

@@ -27,7 +27,7 @@ export function systemContainersFor(site: Site, host: SiteHost): SystemContainer
 function loadBalancer(site: Site): LoadBalancerContext | undefined {
   if (!site.config.internalVip) return undefined
   const control = site.hosts.filter((h) => h.groups.includes('control')).map((h) => ({name: h.name, address: h.address}))
-  const frontends = API_FRONTENDS.filter((f) => site.config.enabledServices.includes(f.service)).map(({service: _s, ...f}) => ({...f, backends: control}))
+  const frontends = API_FRONTENDS.filter((f) => site.config.enabledServices.includes(f.service)).map(({service: _s, container: _c, ...f}) => ({...f, backends: control}))
   return {vip: site.config.internalVip, interface: site.config.apiInterface, virtualRouterId: site.config.keepalivedVirtualRouterId, frontends}
 }
 

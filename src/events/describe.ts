@@ -65,6 +65,8 @@ const DESCRIBE: Describers = {
   'system.restored': (d) => ({status: 'changed', subject: d.name, text: `revision ${d.revision} restored (${d.detail})`}),
   'system.pruned': (d) => ({status: 'info', subject: d.name, text: `pruned revision${d.revisions.length > 1 ? 's' : ''} ${d.revisions.join(', ')} (keeping the ${d.keep} before the current one and both slots)`}),
   'system.prune.failed': (d) => ({status: 'info', subject: d.name, text: `old revisions not pruned: ${d.error}`}),
+  'balancer.state': (d) => ({status: 'info', subject: 'haproxy', text: `${d.frontends.map((f) => `${f}/${d.server}`).join(', ')} ${d.state === 'drain' ? 'drained' : 'ready'}`}),
+  'balancer.unreachable': (d) => ({status: 'info', subject: 'haproxy', text: `could not set ${d.frontends.map((f) => `${f}/${d.server}`).join(', ')} ${d.state}: ${d.error}`}),
   'service.skipped': (d) => ({status: 'skipped', subject: d.service, text: d.reason}),
   'service.revision': (d) => ({status: 'start', subject: d.service, text: `revision ${d.revision}${d.previous !== undefined ? ` (was ${d.previous})` : ''}`}),
   'service.container.replace': (d) => ({status: 'start', subject: d.container, text: `${d.exists ? 'recreating' : 'creating'} (${list(d.changed)})`}),
@@ -97,6 +99,6 @@ const LEVEL: Partial<Record<Status, Level>> = {progress: 'debug', failed: 'error
 
 export function levelOf<C extends EventCode>(code: C, data: EventData[C]): Level {
   const st = (DESCRIBE[code] as (d: EventData[C]) => Described)(data).status
-  if (code === 'system.prune.failed' || code === 'image.prune.kept') return 'warn'
+  if (code === 'system.prune.failed' || code === 'image.prune.kept' || code === 'balancer.unreachable') return 'warn'
   return LEVEL[st] ?? 'info'
 }

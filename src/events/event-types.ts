@@ -73,6 +73,9 @@ export interface EventData {
   'service.interrupted': {service: string; op: string; revision: number; action: 'complete' | 'undo'; pid?: number; machine?: string}
   'service.left-alone': {service: string; reason: string}
   'service.failed': {service?: string; error: ErrorData; detail: string[]}
+  // haproxy (internal_vip): a backend drained around its container's swap, on each control host
+  'balancer.state': {server: string; frontends: string[]; state: 'drain' | 'ready'}
+  'balancer.unreachable': {server: string; frontends: string[]; state: 'drain' | 'ready'; error: string}
   // revisions and databases
   'revision.restoring': {service: string; revision: number; leaving?: number}
   'revision.restored': {service: string; revision: number; recreated: string[]}

@@ -4,6 +4,7 @@ import type {ContainerClient} from '../docker/docker-client.js'
 import {OsctlError} from '../errors.js'
 import {Host, tailLines} from '../hosts/host.js'
 import {Reporter, silentReporter} from '../events/reporters.js'
+import {Balancer, noBalancer} from '../apply/balancer.js'
 import {waitContainerHealthy} from '../apply/container-health.js'
 import {LABELS, configDir} from '../catalog/container-spec.js'
 import {dropPrevious, nextName, replaceContainer} from '../apply/container-swap.js'
@@ -34,6 +35,8 @@ export class RevisionRestorer {
     private readonly reporter: Reporter = silentReporter,
     /** The osctl invocation (journal.ts newOperationId); one per restorer when not given. */
     private readonly operation = newOperationId('rollback'),
+    /** haproxy drains this host's backend around a swap (internal_vip); see balancer.ts. */
+    private readonly balancer: Balancer = noBalancer,
   ) {
     this.ledger = new Ledger(host)
   }
@@ -104,13 +107,16 @@ export class RevisionRestorer {
           await this.host.exec(['systemctl', 'reset-failed', c.unitName])
           await this.host.run(['systemctl', 'restart', c.unitName], {timeoutMs: 90_000})
         }
-      } else {
-        // By id: the tag may point at another image by now; the revision names exactly one. The
-        // container kept from before the last swap is reused when it is exactly this one.
-        await replaceContainer(this.host, this.docker, c.spec, target.revision, unit, {byId: true})
-        recreated.push(c.name)
       }
-      const health = await waitContainerHealthy(this.host, this.docker, c.name, c.spec.health)
+      // By id: the tag may point at another image by now; the revision names exactly one. The
+      // container kept from before the last swap is reused when it is exactly this one.
+      const health = same
+        ? await waitContainerHealthy(this.host, this.docker, c.name, c.spec.health)
+        : await this.balancer.around(this.host.name, c.name, async () => {
+            await replaceContainer(this.host, this.docker, c.spec, target.revision, unit, {byId: true})
+            return waitContainerHealthy(this.host, this.docker, c.name, c.spec.health)
+          })
+      if (!same) recreated.push(c.name)
       if (!health.healthy) {
         await journal.end(service).catch(() => undefined)
         throw new OsctlError('COMMAND_FAILED', `${this.host.name}: ${c.name} is not healthy after rolling back to revision ${target.revision}: ${health.detail}`, {

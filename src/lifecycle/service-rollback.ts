@@ -1,3 +1,4 @@
+import {balancerFor} from '../apply/balancer.js'
 import {OsctlError} from '../errors.js'
 import type {Host} from '../hosts/host.js'
 import {Reporter} from '../events/reporters.js'
@@ -30,7 +31,8 @@ type Step = {kind: 'undo'; entry: JournalEntry} | {kind: 'restore'; to?: number;
  */
 export async function rollbackService(ctx: DeployContext, def: ServiceDef, targets: SiteHost[], opts: {to?: number; force: boolean; reporter: Reporter; container?: string}): Promise<RollbackResult> {
   const hosts = ctx.session.hostsFor(targets)
-  const restorers = targets.map((t, i) => new RevisionRestorer(hosts[i], ctx.session.docker(t), opts.reporter))
+  const balancer = balancerFor(ctx.site, ctx.session, opts.reporter)
+  const restorers = targets.map((t, i) => new RevisionRestorer(hosts[i], ctx.session.docker(t), opts.reporter, undefined, balancer))
   {
     // A change a killed osctl left half-done: an upgrade or deploy is undone (back to the revision
     // the ledger still calls current), a rollback is completed (to the revision it was going to).

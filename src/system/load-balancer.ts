@@ -10,15 +10,15 @@ import {SYSTEM_DATA_DIR} from './layout.js'
  */
 
 /** The APIs behind the VIP: every one runs on each control host (catalog group control). */
-export const API_FRONTENDS: ReadonlyArray<{name: string; service: string; port: number; check: string; activeBackup?: boolean; retryAnyMethod?: boolean}> = [
+export const API_FRONTENDS: ReadonlyArray<{name: string; service: string; container: string; port: number; check: string; activeBackup?: boolean; retryAnyMethod?: boolean}> = [
   // Issuing a token again is harmless (a POST that changes nothing else), so every keystone request may be retried.
-  {name: 'keystone', service: 'keystone', port: 5000, check: '/v3', retryAnyMethod: true},
+  {name: 'keystone', service: 'keystone', container: 'keystone', port: 5000, check: '/v3', retryAnyMethod: true},
   // The file store is local to each host: one active glance-api, the others only if it is down.
-  {name: 'glance_api', service: 'glance', port: 9292, check: '/', activeBackup: true},
-  {name: 'placement_api', service: 'placement', port: 8778, check: '/'},
-  {name: 'nova_api', service: 'nova', port: 8774, check: '/'},
-  {name: 'nova_metadata', service: 'nova', port: 8775, check: '/'},
-  {name: 'neutron_server', service: 'neutron', port: 9696, check: '/'},
+  {name: 'glance_api', service: 'glance', container: 'glance-api', port: 9292, check: '/', activeBackup: true},
+  {name: 'placement_api', service: 'placement', container: 'placement-api', port: 8778, check: '/'},
+  {name: 'nova_api', service: 'nova', container: 'nova-api', port: 8774, check: '/'},
+  {name: 'nova_metadata', service: 'nova', container: 'nova-metadata', port: 8775, check: '/'},
+  {name: 'neutron_server', service: 'neutron', container: 'neutron-server', port: 9696, check: '/'},
 ]
 
 export const HAPROXY_MONITOR_PORT = 8404

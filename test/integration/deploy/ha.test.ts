@@ -1,5 +1,5 @@
 import {execa} from 'execa'
-import {appendFile, mkdtemp, readFile, rm} from 'node:fs/promises'
+import {appendFile, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -154,6 +154,45 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
       const servers = stat.stdout.split('\n').filter((l) => l.startsWith('keystone,') && !/^keystone,(FRONTEND|BACKEND),/.test(l))
       expect(servers.map((l) => `${l.split(',')[1]}:${l.split(',')[17]}`), stat.stderr).toEqual(names.slice(0, 3).map((s) => `${s}:UP`))
     }
+  })
+
+  it('keystone and nova-api upgrades and rollbacks one host at a time: through the VIP no request fails or waits (haproxy drains each backend around its swap)', async () => {
+    const registry = /registry: (\S+)/.exec(await readFile(join(site, 'osctl.yml'), 'utf8'))![1]
+    const tag = `h${process.pid}`
+    for (const image of ['keystone', 'nova-api']) {
+      const dir = await mkdtemp(join(tmpdir(), 'osctl-ha-img-'))
+      try {
+        await writeFile(join(dir, 'Dockerfile'), `FROM ${registry}/osctl/${image}:zed\nRUN echo ${tag} > /etc/osctl-build\n`)
+        await execa('docker', ['build', '-q', '-t', `${registry}/osctl/${image}:${tag}`, dir])
+        await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-daemon:${registry}/osctl/${image}:${tag}`, `docker://${registry}/osctl/${image}:${tag}`])
+      } finally {
+        await rm(dir, {recursive: true, force: true})
+      }
+    }
+    // The same client on a quiet cloud first: what "slow" means on this machine right now.
+    const quiet = await underLoad(async () => sleep(4000), 0)
+    const baseline = Math.max(...quiet.map((s) => s.ms))
+    const steps: string[][] = [
+      ['service', 'upgrade', 'keystone', '--tag', tag, '--serial', '1', '--json'],
+      ['service', 'upgrade', 'nova-api', '--tag', tag, '--serial', '1', '--json'],
+      ['service', 'rollback', 'nova-api', '--json'],
+      ['service', 'rollback', 'keystone', '--json'],
+    ]
+    const samples = await underLoad(async () => {
+      for (const args of steps) {
+        const r = await osctl(args)
+        expect(r.exitCode, `${args.join(' ')}: ${r.stderr.split('\n').slice(-20).join('\n')}`).toBe(0)
+        // Each host's backend was drained on all three haproxies, then set ready.
+        expect(r.stderr.match(/"code":"balancer.state"/g)?.length ?? 0, args.join(' ')).toBeGreaterThanOrEqual(3 * 3 * 2)
+      }
+    })
+    const failed = samples.filter((s) => !s.ok)
+    const slowest = Math.max(...samples.map((s) => s.ms))
+    console.log(`upgrades and rollbacks through the VIP: ${samples.length} requests, ${failed.length} failed, slowest ${slowest} ms (quiet baseline ${baseline} ms)`)
+    expect(failed.map((s) => s.what)).toEqual([])
+    // Issue 13's bar is 1 s; a loaded test machine is slower on every request, so the bar is 1 s or twice the quiet slowest.
+    expect(slowest).toBeLessThanOrEqual(Math.max(1000, 2 * baseline))
+    for (const n of names.slice(0, 3)) expect((await sh(n, 'docker exec keystone cat /etc/osctl-build')).exitCode, n).not.toBe(0)
   })
 
   it('a control host that does not hold the VIP stops: no client request fails, the VIP stays', async () => {
