@@ -49,7 +49,8 @@ const ENABLE: Record<string, string[]> = {
 
 /** Settings osctl has no counterpart for yet, with the reason the report gives. */
 const WHY: Array<[RegExp, string]> = [
-  [/^kolla_(internal|external)_(vip_address|fqdn)$/, 'osctl has no VIP yet (no keepalived/haproxy): clients use the first control host'],
+  [/^kolla_external_(vip_address|fqdn)$/, 'osctl has one VIP (internal_vip) for every client; no external one yet'],
+  [/^kolla_internal_fqdn$/, 'osctl names endpoints by address (internal_vip)'],
   [/^neutron_/, "osctl's neutron is ML2/linuxbridge only; its provider network is an existing bridge, neutron_external_bridge in osctl.yml (default br-ex), not an interface"],
   [/_interface$/, 'osctl uses network_interface (and api_interface) for every service'],
   [/^docker_registry_(insecure|username|password)$/, "osctl's site registry is plain HTTP without accounts"],
@@ -124,6 +125,21 @@ export function mapGlobals(src: YamlSource): GlobalsMapping {
         if (text === 'kvm' || text === 'qemu') take(key, 'nova_virt_type', text)
         else skip(key, `osctl's nova-libvirt runs kvm or qemu, not ${text}`)
         continue
+      case 'kolla_internal_vip_address':
+        // Without haproxy, kolla's "VIP" is the first controller's own address: osctl's default without internal_vip.
+        if (haproxyOff(root)) skip(key, 'enable_haproxy is no: kolla uses it as the first control host, as osctl does without internal_vip')
+        else if (/^(\d{1,3}\.){3}\d{1,3}$/.test(text)) take(key, 'internal_vip', text)
+        else skip(key, `not an IPv4 address (${text})`)
+        continue
+      case 'keepalived_virtual_router_id':
+        if (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 255) take(key, 'keepalived_virtual_router_id', Number(text))
+        else skip(key, `not 1-255 (${text})`)
+        continue
+      case 'enable_haproxy':
+      case 'enable_keepalived':
+        // They follow internal_vip in osctl (kolla_internal_vip_address above).
+        out.mapped.push({from: where(key), key, to: 'internal_vip'})
+        continue
       case 'enable_etcd':
         skip(key, 'osctl always runs etcd, as a system container on the control hosts')
         continue
@@ -133,6 +149,12 @@ export function mapGlobals(src: YamlSource): GlobalsMapping {
   }
   if (touched && enabled.length !== knownServices().length) out.config.enabled_services = knownServices().filter((s) => enabled.includes(s))
   return out
+}
+
+/** enable_haproxy set to no (kolla's default is yes); a Jinja value counts as on. */
+function haproxyOff(root: {items: Array<{key: unknown; value: unknown}>}): boolean {
+  const pair = root.items.find((p) => isScalar(p.key) && p.key.value === 'enable_haproxy')
+  return pair !== undefined && isScalar(pair.value) && toBool(pair.value.value) === false
 }
 
 /** kolla's yes/no, true/false (YAML 1.2 reads `yes` as a string). */

@@ -4,6 +4,8 @@ import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {groupHosts, hostVar, parseIniInventory} from '../../../src/kolla/ini-inventory.js'
+import {mapGlobals} from '../../../src/kolla/map-globals.js'
+import {YamlSource} from '../../../src/site/yaml-source.js'
 import {ImportResult, importKolla} from '../../../src/kolla/import-site.js'
 import {loadSite} from '../../../src/site/load-site.js'
 import {knownServices} from '../../../src/site/service-catalog.js'
@@ -66,7 +68,8 @@ describe('site import --from-kolla (a realistic kolla config)', () => {
     const g = join(kolla, 'globals.yml')
     const p = join(kolla, 'passwords.yml')
     const inv = join(kolla, 'multinode')
-    expect(where(r, 'kolla_internal_vip_address')).toEqual({location: `${g}:20:1`, key: 'kolla_internal_vip_address', reason: expect.stringMatching(/no VIP/)})
+    // This site turns haproxy off: kolla's "VIP" is then the first controller, osctl's default.
+    expect(where(r, 'kolla_internal_vip_address')).toEqual({location: `${g}:20:1`, key: 'kolla_internal_vip_address', reason: expect.stringMatching(/enable_haproxy is no/)})
     // Mapped, not listed: kolla's qemu is osctl's nova_virt_type.
     expect(where(r, 'nova_compute_virt_type')).toBeUndefined()
     expect(r.mapped).toContainEqual({from: `${g}:65:1`, key: 'nova_compute_virt_type', to: 'nova_virt_type'})
@@ -133,3 +136,15 @@ describe('the INI inventory reader', () => {
     expect(() => parseIniInventory('/x/multinode', '[control]\nctl[3:x]\n')).toThrow(expect.objectContaining({location: '/x/multinode:2'}))
   })
 })
+
+describe('kolla VIP settings', () => {
+  it('kolla_internal_vip_address becomes internal_vip with haproxy on (kolla\'s default), with its router id; a bad value is listed', () => {
+    const src = new YamlSource('/k/globals.yml', 'kolla_internal_vip_address: "10.20.0.250"\nkeepalived_virtual_router_id: "77"\nenable_haproxy: "yes"\nkolla_external_vip_address: "192.0.2.10"\n')
+    const m = mapGlobals(src)
+    expect(m.config).toMatchObject({internal_vip: '10.20.0.250', keepalived_virtual_router_id: 77})
+    expect(m.mapped.map((x) => `${x.key}→${x.to}`)).toEqual(['kolla_internal_vip_address→internal_vip', 'keepalived_virtual_router_id→keepalived_virtual_router_id', 'enable_haproxy→internal_vip'])
+    expect(m.unmapped).toEqual([{location: '/k/globals.yml:4:1', key: 'kolla_external_vip_address', reason: expect.stringMatching(/one VIP/)}])
+    expect(mapGlobals(new YamlSource('/k/g.yml', 'kolla_internal_vip_address: vip.example.org\n')).unmapped[0].reason).toMatch(/not an IPv4 address/)
+  })
+})
+
