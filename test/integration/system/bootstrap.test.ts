@@ -286,7 +286,7 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl bootstrap and
     expect((await code([`https://${registry}/v2/`])).exitCode).toBe(60) // not trusted without the site CA
     const plain = await execa('curl', ['-sS', '--max-time', '10', `http://${registry}/v2/`], {reject: false})
     expect(plain.stdout).toContain('HTTP request to an HTTPS server')
-    const key = await sh(host(1), 'stat -c %a /etc/osctl/certificates/registry-*/registry.key')
+    const key = await sh(host(1), 'stat -c %a /var/lib/osctl/system/registry/revisions/*/files/registry.key')
     expect(key.stdout.trim()).toBe('600')
 
     const siteCa = await readFile(ca, 'utf8')
