@@ -1,3 +1,4 @@
+import {hostCertDir, registryTls} from '../certificates/registry-tls.js'
 import {throwIfInterrupted} from '../cli/interrupt.js'
 import {OsctlError, errorData, errorMessage, stringDetails} from '../errors.js'
 import {HostResult, fanOut} from '../hosts/fan-out.js'
@@ -10,7 +11,8 @@ import {ApplyResult, SystemManager} from '../system/manager.js'
 import {DockerEngineResult, ensureDockerEngine} from './docker-engine.js'
 import {ensureHostPackages} from './host-packages.js'
 import {PrecheckResult, assertPrechecks, canReach, ownedSystemPorts, runPrechecks} from './prechecks.js'
-import {contextFor, deployHost, imageRef, registryHost, registryPort, siteSystemContainers, systemContainersFor} from './system-context.js'
+import {registryBaseUrl, registryFetch} from '../images/registry-http.js'
+import {contextFor, deployHost, imageRef, registryHost, registryPort, registrySource, siteSystemContainers, systemContainersFor} from './system-context.js'
 
 export interface LocalImage {
   ref: string
@@ -32,6 +34,8 @@ export interface HostBootstrap {
   packagesInstalled: string[]
   system: ApplyResult[]
   docker?: DockerEngineResult
+  /** With `tls: {registry: true}`: whether /etc/docker/certs.d/<registry>/ca.crt was (re)written. */
+  registryCa?: {changed: boolean}
   error?: ReturnType<OsctlError['toJSON']>
 }
 
@@ -51,6 +55,8 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
   const users: Record<string, string[]> = {}
   for (const d of siteSystemContainers(site)) for (const key of d.secrets) users[key] = [...(users[key] ?? []), d.name]
   assertSecrets(site, users)
+  // With tls.registry, the certificates must exist (and fit) before any host is touched.
+  const tls = registryTls(site)
   const hosts = new Map(deps.connect(targets).map((h) => [h.name, h]))
   const records = new Map<string, HostBootstrap>(targets.map((t) => [t.name, {host: t.name, ok: true, prechecks: [], packagesInstalled: [], system: []}]))
   const concurrency = site.config.sshConcurrency
@@ -108,7 +114,7 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
     const deployTargeted = records.has(deploy.name)
     if (deployTargeted && !records.get(deploy.name)!.ok) return skipAfterRegistry()
     if (alive().length === 0) return finish()
-    if (!deployTargeted && !(await registryAnswers(site.config.registry))) {
+    if (!deployTargeted && !(await registryAnswers(site))) {
       throw new OsctlError('HOST_UNREACHABLE', `the site registry ${site.config.registry} does not answer, and the deploy host ${deploy.name} is outside --limit`, {
         location: '--limit',
         hint: `Bootstrap ${deploy.name} first (or include it in --limit).`,
@@ -125,12 +131,17 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
         if (!(await canReach(host, registryHost(site), registryPort(site)))) {
           throw new OsctlError('HOST_UNREACHABLE', `${t.name} cannot reach the site registry at ${site.config.registry}`, {hint: 'Check routing/firewall between the host and the deploy host.'})
         }
+        if (tls) {
+          // Docker engines and skopeo on the host trust the site registry through this file.
+          const changed = await host.writeFileAtomic(`${hostCertDir(site.config.registry)}/ca.crt`, tls.ca, {mode: 0o644})
+          records.get(t.name)!.registryCa = {changed}
+        }
         for (const def of systemContainersFor(site, t).filter((d) => d !== registryDef)) {
-          const result = await new SystemManager(host, reporter).apply(def, contextFor(site, t, def), {kind: 'registry', ref: imageRef(site, def.image)})
+          const result = await new SystemManager(host, reporter).apply(def, contextFor(site, t, def), registrySource(site, def.image))
           records.get(t.name)!.system.push(result)
           reporter.emit('bootstrap.system', {name: def.name, revision: result.revision, changed: result.status !== 'unchanged'}, t.name)
         }
-        const docker = await ensureDockerEngine(host, site.config.registry)
+        const docker = await ensureDockerEngine(host, site.config.registry, {tls: Boolean(tls)})
         records.get(t.name)!.docker = docker
         reporter.emit('bootstrap.docker', {started: docker.started}, t.name)
       }),
@@ -159,14 +170,14 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
 
   function finish(): BootstrapResult {
     const all = [...records.values()]
-    const changed = all.some((r) => r.packagesInstalled.length > 0 || r.system.some((s) => s.status !== 'unchanged') || r.docker?.started || r.docker?.configChanged)
+    const changed = all.some((r) => r.packagesInstalled.length > 0 || r.system.some((s) => s.status !== 'unchanged') || r.docker?.started || r.docker?.configChanged || r.registryCa?.changed)
     return {hosts: all, changed}
   }
 }
 
-async function registryAnswers(registry: string): Promise<boolean> {
+async function registryAnswers(site: Site): Promise<boolean> {
   try {
-    const r = await fetch(`http://${registry}/v2/`, {signal: AbortSignal.timeout(5000)})
+    const r = await registryFetch(site)(`${registryBaseUrl(site)}/v2/`, {signal: AbortSignal.timeout(5000)})
     return r.status === 200
   } catch {
     return false

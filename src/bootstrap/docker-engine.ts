@@ -6,10 +6,13 @@ export interface DockerEngineResult {
   started: boolean
 }
 
-/** daemon.json: the site registry speaks plain HTTP on the management network. */
-export function daemonJson(registry: string): string {
+/**
+ * daemon.json: the site registry is insecure while it speaks plain HTTP on the management
+ * network; with TLS the engine verifies it with /etc/docker/certs.d/<registry>/ca.crt instead.
+ */
+export function daemonJson(registry: string, opts: {tls?: boolean} = {}): string {
   const config = {
-    'insecure-registries': [registry],
+    ...(opts.tls ? {} : {'insecure-registries': [registry]}),
     // Containers keep running while dockerd restarts (config change, upgrade).
     'live-restore': true,
     'log-driver': 'json-file',
@@ -19,8 +22,8 @@ export function daemonJson(registry: string): string {
 }
 
 /** Docker starts after the system containers (their units say Before=docker.service) and at boot. */
-export async function ensureDockerEngine(host: Host, registry: string): Promise<DockerEngineResult> {
-  const configChanged = await host.writeFileAtomic('/etc/docker/daemon.json', daemonJson(registry))
+export async function ensureDockerEngine(host: Host, registry: string, opts: {tls?: boolean} = {}): Promise<DockerEngineResult> {
+  const configChanged = await host.writeFileAtomic('/etc/docker/daemon.json', daemonJson(registry, opts))
   const active = (await host.exec(['systemctl', 'is-active', 'docker.service'])).stdout.trim() === 'active'
   await host.run(['systemctl', 'enable', '--quiet', 'docker.service'])
   let started = false

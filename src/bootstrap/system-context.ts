@@ -1,4 +1,7 @@
+import {hostCertDir, registryTls} from '../certificates/registry-tls.js'
 import {OsctlError} from '../errors.js'
+import {siteImageRef} from '../site/image-ref.js'
+import type {ImageSource} from '../system/bundle.js'
 import {Site, SiteHost} from '../site/types.js'
 import {LoadBalancerContext, SYSTEM_CONTAINERS, SystemContainerDef, SystemContext} from '../system/definitions.js'
 import {API_FRONTENDS} from '../system/load-balancer.js'
@@ -35,7 +38,14 @@ export function contextFor(site: Site, host: SiteHost, def: SystemContainerDef):
   // Peers come from the whole inventory, never from --limit: the cluster is the same whatever subset runs.
   const peers = site.hosts.filter((h) => h.groups.includes(def.group)).map((h) => ({name: h.name, address: h.address}))
   const lb = loadBalancer(site)
-  return {host: host.name, address: host.address, peers, passwords: site.passwords, registryPort: registryPort(site), ...(lb ? {lb} : {})}
+  const tls = def.name === 'registry' ? registryTls(site) : undefined
+  return {host: host.name, address: host.address, peers, passwords: site.passwords, registryPort: registryPort(site), ...(lb ? {lb} : {}), ...(tls ? {registryTls: tls} : {})}
+}
+
+/** A site image a host pulls from the site registry: verified with the site CA when it speaks TLS. */
+export function registrySource(site: Site, name: string, tag?: string): ImageSource {
+  const ref = siteImageRef(site, name, tag)
+  return site.config.tls?.registry ? {kind: 'registry', ref, certDir: hostCertDir(site.config.registry)} : {kind: 'registry', ref}
 }
 
 export {siteImageRef as imageRef} from '../site/image-ref.js'

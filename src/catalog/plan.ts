@@ -1,6 +1,7 @@
 import {OsctlError, OsctlErrors, errorMessage} from '../errors.js'
 import {nearestName} from '../site/nearest-name.js'
 import {knownServices} from '../site/service-catalog.js'
+import {registryFetch} from '../images/registry-http.js'
 import {manifestUrl} from '../site/image-ref.js'
 import {secretValue} from '../site/secret-value.js'
 import {servicesOffFor} from '../site/services-off.js'
@@ -147,7 +148,7 @@ function usage(message: string, hint: string): OsctlError {
  * a usage error before any host is touched. A registry this machine cannot reach is not an
  * error here: the hosts may still reach it, and their pull says what is wrong.
  */
-export async function checkImages(site: Site, plan: DeployPlan, fetchImpl: typeof fetch = fetch): Promise<void> {
+export async function checkImages(site: Site, plan: DeployPlan, fetchImpl: typeof fetch = registryFetch(site)): Promise<void> {
   const refs = new Map<string, string>()
   for (const s of plan.services) for (const r of s.rendered.values()) for (const c of r.containers) refs.set(c.image, c.imageRef)
   const missing: string[] = []

@@ -3,6 +3,7 @@ import {localSystemImages} from '../bootstrap/local-images.js'
 import {OsctlCommand, describe, siteFlags} from '../base-command.js'
 import {siteContext} from '../session/site-context.js'
 import {Envelope, outcome} from '../cli/envelope.js'
+import {siteRegistryCertDir} from '../certificates/registry-tls.js'
 import {ociArchiveStream, publishImage} from '../images/image-transport.js'
 
 export default class Bootstrap extends OsctlCommand {
@@ -23,7 +24,7 @@ export default class Bootstrap extends OsctlCommand {
     const result = await bootstrap(ctx.site, ctx.targets, {
       connect: (list) => ctx.session.hostsFor(list),
       localImages: (names) => localSystemImages(ctx.site, names, reporter),
-      publish: (local, ref) => publishImage(local.ref, ref, local.imageId),
+      publish: async (local, ref) => publishImage(local.ref, ref, local.imageId, await siteRegistryCertDir(ctx.site)),
       archive: (local) => ociArchiveStream(local.ref, local.imageId),
     }, reporter)
     if (!this.jsonEnabled()) {

@@ -83,13 +83,13 @@ export class DockerodeClient implements ContainerClient {
     await this.raw.getImage(source).tag({repo, tag})
   }
 
-  async pushImage(ref: string, onLog?: (line: string) => void): Promise<void> {
+  async pushImage(ref: string, onLog?: (line: string) => void, opts: {certDir?: string} = {}): Promise<void> {
     if (this.endpoint === 'local') {
-      // The site registry speaks plain HTTP on the management network; `docker push` would need the
-      // local engine reconfigured (insecure-registries) and restarted. skopeo reads the image
+      // `docker push` would need the local engine reconfigured for the site registry
+      // (insecure-registries and a restart, or its CA in certs.d). skopeo reads the image
       // straight from this engine and needs neither.
       onLog?.(`skopeo copy docker-daemon:${ref} docker://${ref}`)
-      await publishImage(ref, ref, (await this.inspectImage(ref))?.id)
+      await publishImage(ref, ref, (await this.inspectImage(ref))?.id, opts.certDir)
       return
     }
     // The engine rejects a push without an X-Registry-Auth header (400), even for a registry that

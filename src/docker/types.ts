@@ -41,7 +41,8 @@ export interface DockerClient {
   buildImage(opts: BuildOptions): Promise<ImageInfo>
   importImage(tar: NodeJS.ReadableStream, ref: string, changes?: string[]): Promise<void>
   tagImage(source: string, ref: string): Promise<void>
-  pushImage(ref: string, onLog?: (line: string) => void): Promise<void>
+  /** certDir: the registry's CA for this machine's skopeo (a TLS site registry). */
+  pushImage(ref: string, onLog?: (line: string) => void, opts?: {certDir?: string}): Promise<void>
   removeImage(ref: string, force?: boolean): Promise<void>
   /**
    * `docker exec` without a TTY; a non-zero exit is returned, not thrown (the caller decides).

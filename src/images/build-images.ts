@@ -46,6 +46,8 @@ export interface BuildImagesOptions {
   names?: string[]
   parallel?: number
   push?: boolean
+  /** The site CA dir for the push (tls.registry); see siteRegistryCertDir. */
+  pushCertDir?: string
   reporter?: Reporter
   /** Makes vars.rootfs_image exist; called only when an image FROM it must actually be built. */
   ensureRootfs?: () => Promise<unknown>
@@ -95,7 +97,7 @@ export async function buildImages(opts: BuildImagesOptions): Promise<BuildImages
   }
   const images = await Promise.all(graph.order.map((n) => results.get(n)!))
   throwIfInterrupted(`building ${images.filter((i) => i.status === 'skipped').map((i) => i.name).join(', ') || 'pushing'}`)
-  const pushFailures = opts.push ? await pushImages(opts.docker, images, opts.vars.registry, reporter) : []
+  const pushFailures = opts.push ? await pushImages(opts.docker, images, opts.vars.registry, reporter, opts.pushCertDir) : []
 
   const failed = images.filter((i) => i.status === 'failed')
   if (failed.length > 0) {

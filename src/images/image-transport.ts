@@ -8,7 +8,7 @@ import {CACHE_DIR} from '../paths.js'
 
 /**
  * Moves images from the engine on the machine running osctl to where hosts get them, with skopeo:
- * the site registry is plain HTTP and the local engine need not be reconfigured for it.
+ * the local engine need not be reconfigured (insecure-registries, certs.d) for the site registry.
  *
  * Exporting from the engine (`docker-daemon:`) is a full `docker save`, the slow part; so each image
  * is exported once into a local OCI layout (blobs shared between images) keyed by its image id,
@@ -61,11 +61,12 @@ export function localOci(localRef: string, imageId: string): Promise<string> {
   return p
 }
 
-export async function publishImage(localRef: string, registryRef: string, imageId?: string): Promise<void> {
+/** certDir: a directory holding the registry's CA (TLS); absent, the registry is plain HTTP. */
+export async function publishImage(localRef: string, registryRef: string, imageId?: string, certDir?: string): Promise<void> {
   const source = imageId ? await localOci(localRef, imageId) : `docker-daemon:${localRef}`
   await skopeo(
     'shared',
-    ['copy', '--quiet', '--dest-tls-verify=false', source, `docker://${registryRef}`],
+    ['copy', '--quiet', ...(certDir ? ['--dest-cert-dir', certDir] : ['--dest-tls-verify=false']), source, `docker://${registryRef}`],
     `cannot push ${localRef} to ${registryRef}`,
     'Check that the registry in osctl.yml runs (`osctl system status registry`) and is reachable from this machine.',
   )

@@ -1,5 +1,6 @@
 import {stat} from 'node:fs/promises'
 
+import {siteCaFile} from '../certificates/registry-tls.js'
 import {imageRef as siteRef} from '../site/image-ref.js'
 import {loadSite} from '../site/load-site.js'
 import {rootfsRef, RootfsSpec} from './debootstrap.js'
@@ -29,6 +30,8 @@ export interface ResolvedImageVars {
   rootfs: RootfsSpec
   /** Where the values came from: the site's osctl.yml, or built-in defaults (no site dir). */
   source: 'site' | 'defaults'
+  /** SITE/certificates/ca/ca.crt when the images go to the site's registry and it speaks TLS. */
+  registryCa?: string
 }
 
 /** Defaults match a fresh site: the registry runs on the deploy host on :4000. */
@@ -56,8 +59,11 @@ async function isDir(path: string): Promise<boolean> {
 export async function resolveImageVars(input: ImageVarsInput): Promise<ResolvedImageVars> {
   let base: Omit<ImageVars, 'rootfs_image'> = {...IMAGE_DEFAULTS}
   let source: ResolvedImageVars['source'] = 'defaults'
+  let tls: {registry: string; ca: string} | undefined
   if (input.siteDir && (await isDir(input.siteDir))) {
-    const c = (await loadSite(input.siteDir)).config
+    const site = await loadSite(input.siteDir)
+    const c = site.config
+    if (c.tls.registry) tls = {registry: c.registry, ca: siteCaFile(site)}
     base = {
       base_distro: c.baseDistro,
       base_distro_release: c.baseDistroRelease,
@@ -76,7 +82,8 @@ export async function resolveImageVars(input: ImageVarsInput): Promise<ResolvedI
     tag: input.tag ?? base.tag,
   }
   const rootfs: RootfsSpec = {suite: vars.base_distro_release, mirror: vars.apt_mirror, variant: 'minbase', slim: true}
-  return {vars: {...vars, rootfs_image: rootfsRef(rootfs)}, rootfs, source}
+  const registryCa = tls && tls.registry === vars.registry ? tls.ca : undefined
+  return {vars: {...vars, rootfs_image: rootfsRef(rootfs)}, rootfs, source, ...(registryCa ? {registryCa} : {})}
 }
 
 /** An image this build produces: the site's reference for it at the build's tag. */

@@ -13,6 +13,8 @@ export async function pushImages(
   images: ImageResult[],
   registry: string,
   reporter: Reporter,
+  /** The registry's CA for skopeo on this machine, when the site registry speaks TLS. */
+  certDir?: string,
 ): Promise<OsctlError[]> {
   const errors: OsctlError[] = []
   for (const image of images) {
@@ -22,7 +24,7 @@ export async function pushImages(
       const started = Date.now()
       reporter.emit('image.push.start', {image: image.name, registry})
       try {
-        await docker.pushImage(image.ref)
+        await (certDir ? docker.pushImage(image.ref, undefined, {certDir}) : docker.pushImage(image.ref))
         image.pushed = true
         reporter.emit('image.push.done', {image: image.name, ref: image.ref, seconds: (Date.now() - started) / 1000})
       } catch (err) {

@@ -1,4 +1,5 @@
 import type {Site} from '../site/types.js'
+import {registryBaseUrl, registryFetch} from './registry-http.js'
 
 const MANIFESTS = [
   'application/vnd.docker.distribution.manifest.v2+json',
@@ -17,8 +18,8 @@ interface Manifest {
  * (manifest, then its config blob; an index is followed to linux/amd64). Undefined when this
  * machine cannot reach the registry or the image is not there: the caller decides what that means.
  */
-export async function registryImageLabels(site: Pick<Site, 'config'>, name: string, tag: string, fetchImpl: typeof fetch = fetch): Promise<Record<string, string> | undefined> {
-  const base = `http://${site.config.registry}/v2/${site.config.namespace}/${name}`
+export async function registryImageLabels(site: Pick<Site, 'config' | 'dir'>, name: string, tag: string, fetchImpl: typeof fetch = registryFetch(site)): Promise<Record<string, string> | undefined> {
+  const base = `${registryBaseUrl(site)}/v2/${site.config.namespace}/${name}`
   const get = async (path: string, accept?: string): Promise<unknown> => {
     const r = await fetchImpl(`${base}/${path}`, {headers: accept ? {Accept: accept} : {}, signal: AbortSignal.timeout(10_000)})
     if (!r.ok) throw new Error(`${r.status} ${path}`)

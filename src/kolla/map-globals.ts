@@ -53,8 +53,8 @@ const WHY: Array<[RegExp, string]> = [
   [/^kolla_internal_fqdn$/, 'osctl names endpoints by address (internal_vip)'],
   [/^neutron_/, "osctl's neutron is ML2/linuxbridge only; its provider network is an existing bridge, neutron_external_bridge in osctl.yml (default br-ex), not an interface"],
   [/_interface$/, 'osctl uses network_interface (and api_interface) for every service'],
-  [/^docker_registry_(insecure|username|password)$/, "osctl's site registry is plain HTTP without accounts"],
-  [/^kolla_enable_tls|_tls_|^kolla_copy_ca|^kolla_certificates/, 'TLS is not done in osctl yet'],
+  [/^docker_registry_(insecure|username|password)$/, "osctl's site registry has no accounts; it speaks TLS with the site CA when osctl.yml says `tls: {registry: true}`"],
+  [/^kolla_enable_tls|_tls_|^kolla_copy_ca|^kolla_certificates/, 'osctl serves only its registry over TLS so far (`tls: {registry: true}`), not the APIs'],
   [/^openstack_region_name$/, 'osctl names its one region RegionOne'],
   [/^enable_/, 'osctl does not deploy this service'],
 ]

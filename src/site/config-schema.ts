@@ -52,12 +52,15 @@ export const configSchema = z.strictObject({
   // HA (kolla_internal_vip_address): keepalived holds it on one control host, haproxy on each serves every API on it.
   internal_vip: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'must be an IPv4 address').optional(),
   keepalived_virtual_router_id: z.int().min(1).max(255).default(51),
+  // What speaks TLS with the site CA (`osctl certificates`); one key per part, as kolla's
+  // kolla_enable_tls_*: `internal` and `external` (the APIs) will join `registry`.
+  tls: z.strictObject({registry: z.boolean().default(false)}).default({registry: false}),
 })
 
 export type ConfigFile = z.output<typeof configSchema>
 
 export const configDocs: SchemaDocs = {
-  knownKeysAt: () => Object.keys(configSchema.shape),
+  knownKeysAt: (path) => (path[0] === 'tls' ? Object.keys(configSchema.shape.tls.unwrap().shape) : Object.keys(configSchema.shape)),
   fallbackHint: 'see the osctl.yml reference in README.md',
   fields: {
     openstack_release: {hint: 'the OpenStack release to deploy, e.g. `openstack_release: zed`'},
@@ -88,6 +91,8 @@ export const configDocs: SchemaDocs = {
     external_network_range: {hint: 'the floating IP pool, e.g. `external_network_range: 10.99.0.100-10.99.0.199`'},
     internal_vip: {hint: 'a free address on the api_interface network that keepalived moves between the control hosts, e.g. `internal_vip: 10.213.0.250` (kolla_internal_vip_address)'},
     keepalived_virtual_router_id: {what: 'an integer between 1 and 255', hint: 'unique per network segment among VRRP users, e.g. `keepalived_virtual_router_id: 51`'},
+    tls: {what: 'a mapping', hint: 'e.g. `tls: {registry: true}` (run `osctl certificates` first)'},
+    'tls.registry': {what: 'true or false', hint: '`tls: {registry: true}` serves the site registry over HTTPS with the site CA (run `osctl certificates` first)'},
     ssh_concurrency: {what: 'an integer between 1 and 256', hint: 'how many hosts osctl works on at once, e.g. `ssh_concurrency: 10`'},
   },
 }
@@ -113,6 +118,7 @@ export function toSiteConfig(file: ConfigFile, siteDir: string): SiteConfig {
     neutronExternalBridge: file.neutron_external_bridge,
     ...(file.internal_vip ? {internalVip: file.internal_vip} : {}),
     keepalivedVirtualRouterId: file.keepalived_virtual_router_id,
+    tls: {registry: file.tls.registry},
     ...(file.external_network_cidr ? {externalNetwork: {cidr: file.external_network_cidr, gateway: file.external_network_gateway, range: file.external_network_range}} : {}),
   }
 }

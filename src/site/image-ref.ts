@@ -1,3 +1,4 @@
+import {registryBaseUrl} from '../images/registry-http.js'
 import type {Site} from './types.js'
 
 /** A Docker tag: `image_tag` in osctl.yml and every --tag flag. */
@@ -27,7 +28,7 @@ export function siteImageRef(site: Pick<Site, 'config'>, name: string, tag = sit
   return imageRef(site.config, name, tag)
 }
 
-/** The registry API URL of a manifest (the plain-HTTP site registry). */
+/** The registry API URL of a manifest (https when `tls: {registry: true}`). */
 export function manifestUrl(site: Pick<Site, 'config'>, name: string, tag = site.config.imageTag): string {
-  return `http://${site.config.registry}/v2/${site.config.namespace}/${name}/manifests/${tag}`
+  return `${registryBaseUrl(site)}/v2/${site.config.namespace}/${name}/manifests/${tag}`
 }

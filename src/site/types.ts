@@ -38,6 +38,8 @@ export interface SiteConfig {
   /** osctl.yml internal_vip: when set, keepalived + haproxy run on the control hosts and every endpoint uses it. */
   internalVip?: string
   keepalivedVirtualRouterId: number
+  /** osctl.yml tls: which parts speak TLS with the site CA (SITE/certificates). */
+  tls: {registry: boolean}
 }
 
 export interface Site {

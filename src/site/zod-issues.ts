@@ -43,7 +43,8 @@ export function zodIssuesToErrors(src: YamlSource, issues: readonly Issue[], doc
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol')
     const field = fieldName(path)
     const label = path.length > 0 ? path.join('.') : 'the file'
-    const doc = field ? docs.fields[field] : undefined
+    // A nested key's own doc ('tls.registry') before the doc of a top-level key of that name.
+    const doc = docs.fields[path.filter((p) => typeof p === 'string').join('.')] ?? (field ? docs.fields[field] : undefined)
     const hint = doc?.hint ?? docs.fallbackHint
     const input = (issue as {input?: unknown}).input
 

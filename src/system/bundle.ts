@@ -7,7 +7,7 @@ import {reslotUnit} from './unit.js'
 
 export type ImageSource =
   /** The host pulls it from a registry with skopeo. */
-  | {kind: 'registry'; ref: string}
+  | {kind: 'registry'; ref: string; /** The registry's CA dir on the host (TLS); absent: plain HTTP. */ certDir?: string}
   /** The machine running osctl sends it as an OCI archive (the registry cannot pull itself). */
   | {kind: 'archive'; ref: string; imageId: string; archive: () => Promise<NodeJS.ReadableStream>}
 
@@ -24,7 +24,7 @@ export async function fetchImage(host: Host, name: string, revision: number, sou
   const dest = `oci:${storeImage(name, revision)}`
   await host.run(['mkdir', '-p', OCI_STORE, '/var/lib/osctl/cache'])
   if (source.kind === 'registry') {
-    await host.run(underOciLock('exclusive', ['skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://${source.ref}`, dest]), {timeoutMs: 1_200_000})
+    await host.run(underOciLock('exclusive', ['skopeo', 'copy', '--quiet', ...(source.certDir ? ['--src-cert-dir', source.certDir] : ['--src-tls-verify=false']), `docker://${source.ref}`, dest]), {timeoutMs: 1_200_000})
     return
   }
   const archive = `/var/lib/osctl/cache/${name}.oci.tar`
@@ -75,6 +75,6 @@ export async function unpackRecorded(host: Host, rec: RevisionRecord, slot: numb
 export async function writeRevisionFiles(host: Host, def: SystemContainerDef, revision: number, files: Record<string, string> | undefined): Promise<BindMount[]> {
   if (!files || !def.configDir) return []
   const dir = `${revisionDir(def.name, revision)}/files`
-  for (const [file, text] of Object.entries(files)) await host.writeFileAtomic(`${dir}/${file}`, text, {mode: 0o644})
+  for (const [file, text] of Object.entries(files)) await host.writeFileAtomic(`${dir}/${file}`, text, {mode: file.endsWith('.key') ? 0o600 : 0o644})
   return [{source: dir, destination: def.configDir, readonly: true}]
 }

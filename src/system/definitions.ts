@@ -1,3 +1,4 @@
+import type {RegistryTls} from '../certificates/registry-tls.js'
 import {secretValue} from '../site/secret-value.js'
 import type {SiteConfig} from '../site/types.js'
 import {SYSTEM_DATA_DIR} from './layout.js'
@@ -18,6 +19,8 @@ export interface SystemContext {
   registryPort: number
   /** The load balancer's inputs (osctl.yml internal_vip set): see load-balancer.ts. */
   lb?: LoadBalancerContext
+  /** Set for the registry when osctl.yml says `tls: {registry: true}`. */
+  registryTls?: RegistryTls
 }
 
 export interface LoadBalancerContext {
@@ -35,6 +38,13 @@ export type HealthCheck =
       url: string
       /** A string the body must contain (etcd answers 200 with `"health":"false"` when it has no quorum). */
       bodyIncludes?: string
+      /** An https URL: the server's certificate must verify against this CA (PEM) and name the URL's host. */
+      tls?: {ca: string}
+      /**
+       * Also healthy when this one passes: a revision from before a configuration change (plain
+       * HTTP before TLS) that a rollback returns to is checked the way it serves.
+       */
+      orElse?: HealthCheck
     }
   | {
       /** A shell script run on the host; exit 0 means healthy, its last output line is the detail. */
@@ -77,10 +87,11 @@ export interface SystemContainerDef {
   nofile?: number
   /**
    * Config files osctl renders (name → text), mounted read-only at `configDir`. They belong to the
-   * revision: a change is a new revision, and a rollback returns to the files it ran with.
+   * revision: a change is a new revision, and a rollback returns to the files it ran with. Names
+   * ending in `.key` are written 0600. Undefined: none (and no mount).
    */
   configDir?: string
-  files?(ctx: SystemContext): Record<string, string>
+  files?(ctx: SystemContext): Record<string, string> | undefined
 }
 
 export {SYSTEM_DATA_DIR} from './layout.js'
@@ -126,9 +137,18 @@ const registry: SystemContainerDef = {
     `REGISTRY_HTTP_ADDR=0.0.0.0:${ctx.registryPort}`,
     `REGISTRY_HTTP_SECRET=${secretValue(ctx.passwords, 'registry_http_secret')}`,
     'REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=/var/lib/docker-registry',
+    ...(ctx.registryTls ? ['REGISTRY_HTTP_TLS_CERTIFICATE=/etc/docker/registry/tls/registry.crt', 'REGISTRY_HTTP_TLS_KEY=/etc/docker/registry/tls/registry.key'] : []),
   ],
   mounts: () => [{source: `${SYSTEM_DATA_DIR}/registry`, destination: '/var/lib/docker-registry'}],
-  health: (ctx) => ({url: `http://127.0.0.1:${ctx.registryPort}/v2/`}),
+  // tls.registry: the deploy host's certificate and key, owned by the revision like any config
+  // file, so new files are a new revision and a rollback returns to the ones it ran with.
+  configDir: '/etc/docker/registry/tls',
+  files: (ctx) => (ctx.registryTls ? {'registry.crt': ctx.registryTls.cert, 'registry.key': ctx.registryTls.key} : undefined),
+  health(ctx) {
+    const plain = {url: `http://127.0.0.1:${ctx.registryPort}/v2/`}
+    if (!ctx.registryTls) return plain
+    return {url: `https://127.0.0.1:${ctx.registryPort}/v2/`, tls: {ca: ctx.registryTls.ca}, orElse: plain}
+  },
   healthTimeoutSeconds: 30,
 }
 

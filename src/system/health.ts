@@ -1,5 +1,5 @@
 import {Host} from '../hosts/host.js'
-import {httpProbeScript} from '../hosts/http-probe.js'
+import {httpProbeScript, httpsProbeScript} from '../hosts/http-probe.js'
 import {HealthCheck} from './definitions.js'
 
 export interface ProbeResult {
@@ -13,7 +13,15 @@ export async function probe(host: Host, check: HealthCheck): Promise<ProbeResult
     const detail = r.stdout.trim().split('\n').at(-1) || r.stderr.trim().split('\n').at(-1) || `exit ${r.exitCode}`
     return {healthy: r.exitCode === 0, detail: `${check.what}: ${detail}`}
   }
-  const r = await host.exec(['timeout', '5', 'bash', '-c', httpProbeScript(check.url)])
+  const first = await probeUrl(host, check)
+  if (first.healthy || !check.orElse) return first
+  const other = await probe(host, check.orElse)
+  return other.healthy ? other : first
+}
+
+async function probeUrl(host: Host, check: Extract<HealthCheck, {url: string}>): Promise<ProbeResult> {
+  const script = check.tls ? httpsProbeScript(check.url, check.tls.ca) : httpProbeScript(check.url)
+  const r = await host.exec(['timeout', '5', 'bash', '-c', script])
   if (r.exitCode !== 0 && !r.stdout) return {healthy: false, detail: `no answer on ${check.url}`}
   const status = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(r.stdout)?.[1]
   if (!status || !status.startsWith('2')) return {healthy: false, detail: `${check.url} answered ${status ?? 'garbage'}`}

@@ -51,7 +51,8 @@ export class SystemManager {
   /** The image config digest, read where the host will read it from. */
   async imageId(source: ImageSource): Promise<string> {
     if (source.kind === 'archive') return source.imageId
-    const r = await this.host.exec(['skopeo', 'inspect', '--tls-verify=false', '--raw', `docker://${source.ref}`], {timeoutMs: 60_000})
+    const tls = source.certDir ? ['--cert-dir', source.certDir] : ['--tls-verify=false']
+    const r = await this.host.exec(['skopeo', 'inspect', ...tls, '--raw', `docker://${source.ref}`], {timeoutMs: 60_000})
     if (r.exitCode !== 0) {
       const notFound = /manifest unknown|not found|404/i.test(r.stderr)
       throw new OsctlError(notFound ? 'IMAGE_UNKNOWN' : 'COMMAND_FAILED', `${this.host.name}: cannot read image ${source.ref}: ${r.stderr.trim().split('\n').at(-1)}`, {

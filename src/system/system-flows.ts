@@ -1,5 +1,5 @@
 import {throwIfInterrupted} from '../cli/interrupt.js'
-import {imageRef} from '../bootstrap/system-context.js'
+import {registrySource} from '../bootstrap/system-context.js'
 import {OsctlError} from '../errors.js'
 import {Reporter} from '../events/reporters.js'
 import type {SlotInfo} from './layout.js'
@@ -15,13 +15,13 @@ import type {Site} from '../site/types.js'
  */
 export async function upgradeSystem(site: Site, targets: SystemTarget[], tag: string, reporter: Reporter, onResult: (r: ApplyResult) => void = () => {}): Promise<ApplyResult[]> {
   assertSecrets(site, Object.fromEntries(targets[0].def.secrets.map((k) => [k, [targets[0].def.name]])))
-  const ref = imageRef(site, targets[0].def.image, tag)
+  const source = registrySource(site, targets[0].def.image, tag)
   const results: ApplyResult[] = []
   try {
-    await new SystemManager(targets[0].host, reporter).imageId({kind: 'registry', ref})
+    await new SystemManager(targets[0].host, reporter).imageId(source)
     for (const t of targets) {
       throwIfInterrupted(`upgrading ${t.siteHost.name}`)
-      const r = await new SystemManager(t.host, reporter).apply(t.def, t.ctx, {kind: 'registry', ref}, 'upgrade')
+      const r = await new SystemManager(t.host, reporter).apply(t.def, t.ctx, source, 'upgrade')
       results.push(r)
       onResult(r)
     }

@@ -98,8 +98,8 @@ export class FakeDocker implements DockerClient {
     this.images.set(ref, {...src, tags})
   }
 
-  async pushImage(ref: string): Promise<void> {
-    this.calls.push(`push ${ref}`)
+  async pushImage(ref: string, _onLog?: (line: string) => void, opts: {certDir?: string} = {}): Promise<void> {
+    this.calls.push(opts.certDir ? `push ${ref} cert-dir=${opts.certDir}` : `push ${ref}`)
     if (!this.images.has(ref)) throw new Error(`An image does not exist locally with the tag: ${ref}`)
     const failure = this.failPushes.get(ref)
     if (failure) throw new Error(failure)

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
+import {localCertDir} from '../../certificates/registry-tls.js'
 import {Envelope} from '../../cli/envelope.js'
 import {OsctlCommand, describe} from '../../base-command.js'
 import {BuildImagesResult, buildImages} from '../../images/build-images.js'
@@ -38,6 +39,7 @@ export default class ImageBuild extends OsctlCommand {
       names: argv as string[],
       parallel: flags.parallel,
       push: flags.push,
+      ...(flags.push && resolved.registryCa ? {pushCertDir: await localCertDir(resolved.registryCa)} : {}),
       reporter,
       ensureRootfs: () => ensureRootfsImage(docker, resolved.rootfs, reporter),
     })

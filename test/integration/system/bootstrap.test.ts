@@ -14,6 +14,7 @@ import {runCli} from '../../helpers/cli.js'
 // A 3-host lab with host packages pre-installed: etcd forms a real 3-member cluster.
 const LAB = `s${process.pid}`
 const TAG2 = `u${process.pid}`
+const TLS_TAG = `tls${process.pid}`
 // Three more images for the retention and `rollback --to` test, each with its own image id.
 const KEEP_TAGS = [1, 2, 3].map((i) => `k${i}-${process.pid}`)
 const docker = localDocker()
@@ -75,7 +76,7 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl bootstrap and
 
   afterAll(async () => {
     await runCli(['lab', 'down', '--name', LAB], {timeoutMs: 300_000})
-    for (const tag of [TAG2, 'broken']) await docker.removeImage(`${registry}/osctl/etcd:${tag}`, true).catch(() => {})
+    for (const tag of [TAG2, 'broken', TLS_TAG]) await docker.removeImage(`${registry}/osctl/etcd:${tag}`, true).catch(() => {})
     if (site) await rm(site, {recursive: true, force: true})
   })
 
@@ -259,5 +260,51 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl bootstrap and
     const loaded = await loadSite(site)
     const session = sshSession(loaded)
     return {host: session.host(loaded.hosts[0]), ref: `${registry}/osctl/etcd:zed`, missingRef: `${registry}/osctl/etcd:no-such-tag`, close: () => session.close()}
+  })
+
+  // Last: the registry speaks TLS from here on.
+  it('serves the registry over TLS with the site CA (tls.registry): engines trust it without insecure-registries', async () => {
+    const config = join(site, 'osctl.yml')
+    await writeFile(config, `${await readFile(config, 'utf8')}tls:\n  registry: true\n`)
+    // No certificates yet: refused before any host is touched, naming the file.
+    const refused = await osctl(['bootstrap'])
+    expect(refused.exitCode, refused.stderr).toBe(2)
+    expect(refused.stderr).toContain(join(site, 'certificates', 'ca', 'ca.crt'))
+    expect(refused.stderr).toContain('osctl certificates')
+    expect((await sh(host(1), 'runc state osctl-registry')).stdout).toContain('"status": "running"')
+
+    expect((await osctl(['certificates'])).exitCode).toBe(0)
+    const boot = await osctl(['bootstrap', '--json'])
+    expect(boot.exitCode, boot.stderr + boot.stdout).toBe(0)
+    const doc = JSON.parse(boot.stdout) as BootstrapResult
+    expect(doc.hosts.find((h) => h.host === `${LAB}-1`)!.system.find((s) => s.name === 'registry')!.status).toBe('upgraded')
+
+    const ca = join(site, 'certificates', 'ca', 'ca.crt')
+    const code = async (args: string[]) => execa('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', ...args], {reject: false})
+    const https = await code(['--cacert', ca, `https://${registry}/v2/`])
+    expect(https.stdout, https.stderr).toBe('200')
+    expect((await code([`https://${registry}/v2/`])).exitCode).toBe(60) // not trusted without the site CA
+    const plain = await execa('curl', ['-sS', '--max-time', '10', `http://${registry}/v2/`], {reject: false})
+    expect(plain.stdout).toContain('HTTP request to an HTTPS server')
+    const key = await sh(host(1), 'stat -c %a /var/lib/osctl/system/registry/revisions/*/files/registry.key')
+    expect(key.stdout.trim()).toBe('600')
+
+    const siteCa = await readFile(ca, 'utf8')
+    for (const i of [1, 2, 3]) {
+      const daemon = JSON.parse((await sh(host(i), 'cat /etc/docker/daemon.json')).stdout) as Record<string, unknown>
+      expect(daemon['insecure-registries']).toBeUndefined()
+      // (execa strips the last newline)
+      expect((await sh(host(i), `cat /etc/docker/certs.d/${registry}/ca.crt`)).stdout).toBe(siteCa.trimEnd())
+    }
+    // This machine pushes with the CA (skopeo --dest-cert-dir), a host's engine pulls with certs.d.
+    const build = await osctl(['image', 'build', 'etcd', '--tag', TLS_TAG, '--push'])
+    expect(build.exitCode, build.stderr).toBe(0)
+    const pull = await sh(host(2), `docker pull -q ${registry}/osctl/etcd:${TLS_TAG}`)
+    expect(pull.exitCode, pull.stderr).toBe(0)
+
+    const again = JSON.parse((await osctl(['bootstrap', '--json'])).stdout) as BootstrapResult
+    expect(again.changed).toBe(false)
+    const status = JSON.parse((await osctl(['system', 'status', 'registry', '--json'])).stdout)
+    expect(status.healthy).toBe(true)
   })
 })

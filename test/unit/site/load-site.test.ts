@@ -40,6 +40,7 @@ describe('loadSite on a valid site', () => {
       sshConcurrency: 4,
       neutronExternalBridge: 'br-ex',
       keepalivedVirtualRouterId: 51,
+      tls: {registry: false},
     })
     expect(s.files).toEqual({config: join(dir, 'osctl.yml'), inventory: join(dir, 'inventory.yml'), passwords: join(dir, 'passwords.yml')})
     expect(s.overridesDir).toBe(join(dir, 'overrides'))
@@ -92,7 +93,7 @@ describe('loadSite on a valid site', () => {
     expect(ok.config).toMatchObject({internalVip: '10.213.0.250', keepalivedVirtualRouterId: 9})
     const taken = ok.hosts[0].address
     const dir = await site({'osctl.yml': yaml('registry: 10.213.0.2:4000', `internal_vip: ${taken}`)})
-    const err = await loadSite(dir).catch((e: unknown) => e as {exitCode: number; errors: Array<{message: string; location?: string}>})
+    const err = (await loadSite(dir).catch((e: unknown) => e)) as {exitCode: number; errors: Array<{message: string; location?: string}>}
     expect(err.exitCode).toBe(2)
     expect(err.errors[0].message).toBe(`internal_vip ${taken} is the address of host ${ok.hosts[0].name}`)
     expect(err.errors[0].location).toBe(`${join(dir, 'osctl.yml')}:2:15`)
