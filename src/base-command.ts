@@ -6,6 +6,8 @@ import {isParseError, usageError} from './cli/usage-error.js'
 import {ExitCode, OsctlError, OsctlErrors, exitCodeHelp, isOsctlError} from './errors.js'
 import {PROGRESS_MODES, Progress, ProgressMode, chooseProgress} from './events/choose-renderer.js'
 import type {Reporter} from './events/event-types.js'
+import {acquireSiteLock} from './session/site-lock.js'
+import type {Site} from './site/types.js'
 
 export const DEFAULT_SITE = '/etc/osctl'
 
@@ -51,6 +53,7 @@ export abstract class OsctlCommand extends Command {
 
   private progressOut?: Progress
   private readonly sessions: Array<{close(): Promise<void>}> = []
+  private readonly releases: Array<() => Promise<void>> = []
   private uninstallSignals?: () => void
 
   override async init(): Promise<void> {
@@ -75,6 +78,21 @@ export abstract class OsctlCommand extends Command {
     const result = envelope(this.commandName, hosts, data, interruptRequested() ? ExitCode.INTERRUPTED : exitCode)
     this.successExitCode = result.exitCode
     return result
+  }
+
+  /**
+   * closing(), and the site lock in etcd for the whole command (site-lock.ts): a command that
+   * changes hosts runs alone on its site; another one is refused naming this one.
+   */
+  protected async exclusive<T extends {site: Site; session: {close(): Promise<void>}}>(ctx: T): Promise<T> {
+    this.closing(ctx)
+    await this.lockSite(ctx.site)
+    return ctx
+  }
+
+  /** The site lock alone, released when the command ends (see exclusive()). */
+  protected async lockSite(site: Site): Promise<void> {
+    this.releases.push(await acquireSiteLock(site, [this.commandName, ...this.argv.filter((a) => !a.startsWith('-'))].join(' '), this.reporter()))
   }
 
   /** A context whose host session this command closes once, at the end, whatever happens. */
@@ -128,6 +146,7 @@ export abstract class OsctlCommand extends Command {
   protected override async finally(err: Error | undefined): Promise<unknown> {
     this.uninstallSignals?.()
     this.progressOut?.stop()
+    await Promise.allSettled(this.releases.map((release) => release()))
     await Promise.allSettled(this.sessions.map((s) => s.close()))
     if (!err && this.successExitCode !== ExitCode.OK) process.exitCode = this.successExitCode
     return super.finally(err)

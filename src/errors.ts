@@ -51,6 +51,7 @@ export type ErrorCode =
   | 'ROLLED_BACK'
   | 'INTERRUPTED'
   | 'INTERNAL'
+  | 'SITE_LOCKED'
 
 const DEFAULT_EXIT: Record<ErrorCode, ExitCodeValue> = {
   CONFIG_INVALID: ExitCode.USAGE,
@@ -71,6 +72,7 @@ const DEFAULT_EXIT: Record<ErrorCode, ExitCodeValue> = {
   ROLLED_BACK: ExitCode.ROLLED_BACK,
   INTERRUPTED: ExitCode.INTERRUPTED,
   INTERNAL: ExitCode.FAILED,
+  SITE_LOCKED: ExitCode.FAILED,
 }
 
 export interface OsctlErrorOptions {

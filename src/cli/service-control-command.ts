@@ -34,7 +34,7 @@ export abstract class ServiceControlCommand extends OsctlCommand {
   }
 
   protected async control(action: ControlAction, argv: {service: string; site: string; limit?: string}): Promise<ControlEnvelope> {
-    const ctx = this.closing(await deployContext({site: argv.site, limit: argv.limit}))
+    const ctx = await this.exclusive(await deployContext({site: argv.site, limit: argv.limit}))
     const {def, container} = requireServiceOrContainer(ctx, argv.service)
     const hosts: Array<HostOutcome & {containers: ControlResult[]}> = []
     for (const h of serviceHosts(ctx, def)) {

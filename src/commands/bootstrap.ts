@@ -19,7 +19,7 @@ export default class Bootstrap extends OsctlCommand {
 
   async run(): Promise<Envelope<{changed: boolean}, Omit<HostBootstrap, 'host' | 'ok' | 'error'>>> {
     const {flags} = await this.parse(Bootstrap)
-    const ctx = this.closing(await siteContext(flags))
+    const ctx = await this.exclusive(await siteContext(flags))
     const reporter = this.reporter()
     const result = await bootstrap(ctx.site, ctx.targets, {
       connect: (list) => ctx.session.hostsFor(list),

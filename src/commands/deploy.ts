@@ -31,7 +31,7 @@ export default class Deploy extends OsctlCommand {
 
   async run(): Promise<Envelope<Omit<DeployResult, 'hosts'>> | Envelope<Omit<DryRunResult, 'hosts'>>> {
     const {flags} = await this.parse(Deploy)
-    const ctx = this.closing(await deployContext(flags))
+    const ctx = await this.exclusive(await deployContext(flags))
     const services = flags.services?.split(',').map((s) => s.trim()).filter(Boolean)
     const plan = planDeploy(ctx.site, ctx.catalog, ctx.overrides, {services, targets: ctx.targets})
     await checkImages(ctx.site, plan)

@@ -29,7 +29,7 @@ export default class Destroy extends OsctlCommand {
 
   async run(): Promise<Envelope<{includeSystem: boolean}, DestroyResult>> {
     const {flags} = await this.parse(Destroy)
-    const ctx = this.closing(await deployContext(flags))
+    const ctx = await this.exclusive(await deployContext(flags))
     if (!flags[CONFIRM]) {
       throw new OsctlError('USAGE', `refusing to destroy ${flags['include-system'] ? 'every service and system container' : 'every service'} on ${ctx.targets.map((t) => t.name).join(', ')} without --${CONFIRM}`, {
         location: `--${CONFIRM}`,

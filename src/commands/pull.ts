@@ -21,7 +21,7 @@ export default class Pull extends OsctlCommand {
 
   async run(): Promise<Envelope<{pulled: number}, {images: PulledImage[]}>> {
     const {flags} = await this.parse(Pull)
-    const ctx = this.closing(await deployContext(flags))
+    const ctx = await this.exclusive(await deployContext(flags))
     const services = flags.services?.split(',').map((s) => s.trim()).filter(Boolean)
     const plan = planDeploy(ctx.site, ctx.catalog, ctx.overrides, {services, targets: ctx.targets})
     await checkImages(ctx.site, plan)

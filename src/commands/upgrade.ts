@@ -28,7 +28,7 @@ export default class Upgrade extends OsctlCommand {
 
   async run(): Promise<Envelope<CloudUpgradeResult>> {
     const {flags} = await this.parse(Upgrade)
-    const ctx = this.closing(await deployContext(flags))
+    const ctx = await this.exclusive(await deployContext(flags))
     const result = await upgradeCloud(ctx, {tag: flags.tag, serial: flags.serial, reporter: this.reporter()})
     if (!this.jsonEnabled()) {
       this.log(`release: ${result.from.join(', ') || '(none running)'} → ${result.to} (${result.step})`)

@@ -73,6 +73,11 @@ export interface EventData {
   'service.interrupted': {service: string; op: string; revision: number; action: 'complete' | 'undo'; pid?: number; machine?: string}
   'service.left-alone': {service: string; reason: string}
   'service.failed': {service?: string; error: ErrorData; detail: string[]}
+  // the site lock in etcd (site-lock.ts)
+  'lock.none': {reason: string}
+  'lock.wait': {holder: string}
+  'lock.taken': {key: string; ttl: number}
+  'lock.taken-over': {holder: string}
   // haproxy (internal_vip): a backend drained around its container's swap, on each control host
   'balancer.state': {server: string; frontends: string[]; state: 'drain' | 'ready'}
   'balancer.unreachable': {server: string; frontends: string[]; state: 'drain' | 'ready'; error: string}

@@ -23,7 +23,7 @@ export default class HostRemove extends OsctlCommand {
 
   async run(): Promise<Envelope<Omit<HostRemoveResult, 'host'>>> {
     const {args, flags} = await this.parse(HostRemove)
-    const ctx = this.closing(await deployContext({site: flags.site}))
+    const ctx = await this.exclusive(await deployContext({site: flags.site}))
     const say = (s: RemoveStep) => {
       if (!this.jsonEnabled()) this.log(`${args.name}: ${describeStep(s)}`)
     }

@@ -31,7 +31,7 @@ export default class ImagePrune extends OsctlCommand {
 
   async run(): Promise<Envelope<Omit<PruneResult, 'hosts'>, Partial<Omit<HostPrune, 'host'>>>> {
     const {flags} = await this.parse(ImagePrune)
-    const ctx = this.closing(await deployContext(flags))
+    const ctx = await this.exclusive(await deployContext(flags))
     const result = await pruneImages(ctx, {keep: flags.keep, dryRun: flags['dry-run'], reporter: this.reporter()})
     if (!this.jsonEnabled()) this.print(result)
     const {hosts, ...data} = result

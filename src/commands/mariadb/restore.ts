@@ -22,7 +22,7 @@ export default class MariadbRestore extends OsctlCommand {
 
   async run(): Promise<Envelope<{file: string; before: SiteBackup; services: string[]}>> {
     const {args, flags} = await this.parse(MariadbRestore)
-    const ctx = this.closing(await deployContext({site: flags.site}))
+    const ctx = await this.exclusive(await deployContext({site: flags.site}))
     const dump = await readDumpFile(args.file)
     const db = databaseHost(ctx)
     const pre = await mariadbHealth(ctx, db)

@@ -28,7 +28,7 @@ export default class ServiceRollback extends OsctlCommand {
 
   async run(): Promise<Envelope<RollbackResult>> {
     const {args, flags} = await this.parse(ServiceRollback)
-    const ctx = this.closing(await deployContext(flags))
+    const ctx = await this.exclusive(await deployContext(flags))
     const {def, container} = requireServiceOrContainer(ctx, args.service)
     const result = await rollbackService(ctx, def, serviceHosts(ctx, def), {to: flags.to, force: flags.force, reporter: this.reporter(), container})
     if (!this.jsonEnabled()) {

@@ -26,7 +26,7 @@ export default class ServiceUpgrade extends OsctlCommand {
 
   async run(): Promise<Envelope<UpgradeResult>> {
     const {args, flags} = await this.parse(ServiceUpgrade)
-    const ctx = this.closing(await deployContext(flags))
+    const ctx = await this.exclusive(await deployContext(flags))
     const {def, container} = requireServiceOrContainer(ctx, args.service)
     const result = await upgradeService(ctx, def, serviceHosts(ctx, def), {tag: flags.tag, serial: flags.serial, reporter: this.reporter(), containers: container ? [container] : undefined})
     if (!this.jsonEnabled()) this.log(`${container ?? def.name}: upgraded to ${flags.tag} on ${result.upgraded.join(', ')}`)

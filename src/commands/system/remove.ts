@@ -16,7 +16,8 @@ export default class SystemRemove extends OsctlCommand {
 
   async run(): Promise<Envelope<{removed: string[]}>> {
     const {args, flags} = await this.parse(SystemRemove)
-    const {targets, close} = await systemTargets(flags, args.name)
+    const {site, targets, close} = await systemTargets(flags, args.name)
+    await this.lockSite(site)
     if (!flags.yes) {
       await close()
       throw new OsctlError('USAGE', `refusing to remove ${args.name} from ${targets.map((t) => t.siteHost.name).join(', ')} without --yes`, {location: '--yes', hint: 'Add --yes to confirm.'})

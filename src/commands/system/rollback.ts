@@ -26,7 +26,8 @@ export default class SystemRollback extends OsctlCommand {
 
   async run(): Promise<Envelope<{results: ApplyResult[]}>> {
     const {args, flags} = await this.parse(SystemRollback)
-    const {targets, close} = await systemTargets(flags, args.name)
+    const {site, targets, close} = await systemTargets(flags, args.name)
+    await this.lockSite(site)
     try {
       const results = await rollbackSystem(args.name, targets, {to: flags.to, force: flags.force}, this.reporter(), (r) => {
         if (!this.jsonEnabled()) this.log(`${r.host}: ${r.name} ${r.status === 'unchanged' ? 'already at' : 'back to'} revision ${r.revision} (${r.image})`)

@@ -21,6 +21,7 @@ export default class SystemUpgrade extends OsctlCommand {
   async run(): Promise<Envelope<{results: ApplyResult[]}>> {
     const {args, flags} = await this.parse(SystemUpgrade)
     const {site, targets, close} = await systemTargets(flags, args.name)
+    await this.lockSite(site)
     try {
       const results = await upgradeSystem(site, targets, flags.tag, this.reporter(), (r) => {
         if (!this.jsonEnabled()) this.log(`${r.host}: ${r.name} ${r.status} → revision ${r.revision} (${r.image})`)
