@@ -1,7 +1,7 @@
 import {hostname} from 'node:os'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {OsctlError} from '../errors.js'
+import {OsctlError, errorMessage} from '../errors.js'
 import type {Reporter} from '../events/event-types.js'
 import {whoAmI} from '../revisions/journal.js'
 import {urlHost} from '../site/internal-address.js'
@@ -34,8 +34,8 @@ class Etcd {
     private readonly http: Fetch,
   ) {}
 
-  async call<T>(path: string, body: unknown): Promise<T> {
-    const r = await this.http(`${this.url}${path}`, {method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(3000)})
+  async call<T>(path: string, body: unknown, timeoutMs = 3000): Promise<T> {
+    const r = await this.http(`${this.url}${path}`, {method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs)})
     if (!r.ok) throw new Error(`etcd ${path} answered ${r.status}: ${(await r.text()).slice(0, 200)}`)
     return (await r.json()) as T
   }
@@ -71,15 +71,30 @@ export async function acquireSiteLock(site: Site, command: string, reporter: Rep
     return async () => {}
   }
   const me: LockHolder = {command, pid: process.pid, machine: hostname(), user: whoAmI(), since: new Date().toISOString()}
-  const {ID: lease} = await etcd.call<{ID: string}>('/v3/lease/grant', {TTL: LEASE_TTL})
+  let lease: string
+  try {
+    lease = (await etcd.call<{ID: string}>('/v3/lease/grant', {TTL: LEASE_TTL})).ID
+  } catch (err) {
+    // etcd answers but cannot write (no quorum: a control host of two is down). The operator
+    // needs osctl most right then: go on without the lock, and say so.
+    reporter.emit('lock.none', {reason: `etcd at ${etcd.url} cannot grant a lease (${errorMessage(err)}); no quorum?`})
+    return async () => {}
+  }
   const deadline = Date.now() + 1000 * (opts.waitSeconds ?? Number(process.env.OSCTL_LOCK_WAIT ?? 0))
   let announced = false
   for (;;) {
-    const txn = await etcd.call<{succeeded?: boolean; responses?: Array<{response_range?: {kvs?: Array<{value: string}>}}>}>('/v3/kv/txn', {
-      compare: [{key: b64(LOCK_KEY), target: 'CREATE', create_revision: '0'}],
-      success: [{request_put: {key: b64(LOCK_KEY), value: b64(JSON.stringify(me)), lease}}],
-      failure: [{request_range: {key: b64(LOCK_KEY)}}],
-    })
+    type Txn = {succeeded?: boolean; responses?: Array<{response_range?: {kvs?: Array<{value: string}>}}>}
+    const txn = await etcd
+      .call<Txn>('/v3/kv/txn', {
+        compare: [{key: b64(LOCK_KEY), target: 'CREATE', create_revision: '0'}],
+        success: [{request_put: {key: b64(LOCK_KEY), value: b64(JSON.stringify(me)), lease}}],
+        failure: [{request_range: {key: b64(LOCK_KEY)}}],
+      })
+      .catch((err: unknown) => {
+        reporter.emit('lock.none', {reason: `etcd at ${etcd.url} cannot write the lock (${errorMessage(err)}); no quorum?`})
+        return undefined
+      })
+    if (!txn) return async () => {}
     if (txn.succeeded) break
     const raw = txn.responses?.[0]?.response_range?.kvs?.[0]?.value
     const holder = raw ? (JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as LockHolder) : undefined
@@ -104,11 +119,10 @@ export async function acquireSiteLock(site: Site, command: string, reporter: Rep
     clearInterval(timer)
     // Revoking the lease deletes the key. Any member will do (this one may be restarting after a
     // `system upgrade etcd`); if none answers, the lease runs out on its own.
-    for (let i = 0; i < 10; i++) {
-      const member = i === 0 ? etcd : await reachEtcd(site, http)
-      if (member && (await member.call('/v3/lease/revoke', {ID: lease}).then(() => true, () => false))) return
-      await sleep(500)
-    }
+    if (await etcd.call('/v3/lease/revoke', {ID: lease}, 1500).then(() => true, () => false)) return
+    await sleep(1000)
+    const member = await reachEtcd(site, http)
+    await member?.call('/v3/lease/revoke', {ID: lease}, 1500).catch(() => undefined)
   }
 }
 

@@ -70,7 +70,7 @@ describe('the site lock in etcd', () => {
     // Held by a live process of another machine.
     const other = {command: 'service upgrade keystone', pid: 4242, machine: 'ops-laptop', user: 'alice', since: '2026-12-03T06:00:00Z'}
     etcd.kv.set(Buffer.from(LOCK_KEY).toString('base64'), {value: Buffer.from(JSON.stringify(other)).toString('base64'), lease: '99'})
-    const err = await acquireSiteLock(testSite(), 'deploy', silentReporter, {http: etcd.http, waitSeconds: 0}).catch((e: unknown) => e as {code: string; exitCode: number; message: string})
+    const err = (await acquireSiteLock(testSite(), 'deploy', silentReporter, {http: etcd.http, waitSeconds: 0}).then(() => undefined, (e: unknown) => e)) as {code: string; exitCode: number; message: string}
     expect(err).toMatchObject({code: 'SITE_LOCKED', exitCode: 1})
     expect(err.message).toBe('cannot run `osctl deploy`: `osctl service upgrade keystone` (pid 4242 on ops-laptop, by alice, since 2026-12-03T06:00:00Z) holds the site lock')
     // Its own lease is given back.
@@ -97,4 +97,16 @@ describe('the site lock in etcd', () => {
     await release()
     expect(etcd.calls).toEqual([])
   })
+
+  it('etcd answering without quorum (it cannot grant a lease): the command goes on without the lock, and says so', async () => {
+    const etcd = fakeEtcd()
+    const http = (async (url: string, init: {body: string}) => (url.endsWith('/v3/lease/grant') ? new Response('etcdserver: request timed out', {status: 503}) : etcd.http(url, init as never))) as unknown as typeof fetch
+    const events: Array<{code: string; data: {reason?: string}}> = []
+    const release = await acquireSiteLock(testSite(), 'deploy', {emit: (code: string, data: {reason?: string}) => void events.push({code, data})} as never, {http})
+    await release()
+    expect(events.map((e) => e.code)).toEqual(['lock.none'])
+    expect(events[0].data.reason).toMatch(/cannot grant a lease .*503.*no quorum/)
+    expect(etcd.holder()).toBeUndefined()
+  })
 })
+
