@@ -59,7 +59,7 @@ export function labHost(name: string, address: string, engine: FakeEngine): LabH
   // host-state.ts's observation: the real script, in /bin/sh, over the fake's files and units.
   h.on(/^sh -c [\s\S]* osctl-observe /, (c) => runObserveScript(h, c.argv!, {active, enabled}))
   // container-swap.ts's host-side swap: the real script, in /bin/sh, acting on the engine.
-  const swap = (c: FakeCall) => runSwapScript(h, engine, c.argv!, {active})
+  const swap = (c: FakeCall) => runSwapScript(h, engine, c.argv!, {active, enabled})
   h.on(/^systemd-run /, swap)
   h.on(/^timeout 5 bash -c /, () => 'HTTP/1.0 200 OK\r\n\r\n')
   return Object.assign(h, {swap})
