@@ -157,6 +157,12 @@ export class ServiceDeployer {
         this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'bootstrap', seconds: (Date.now() - started) / 1000}, where)
         ran.push(step.name)
       }
+      // Units of containers kept (not swapped) that only changed text: all written, one reload.
+      const units = d.containers.filter((c) => c.unitChanged && (c.action === 'none' || c.action === 'start'))
+      if (units.length > 0) {
+        await this.host.writeFiles(units.map((c) => ({path: serviceUnitPath(c.rc.name), data: c.unit, mode: 0o644})))
+        await this.host.run(['systemctl', 'daemon-reload'])
+      }
       const outcomes: ContainerOutcome[] = []
       // Containers left alone are only health-checked: all at once.
       if (noop) outcomes.push(...(await Promise.all(d.containers.map((c) => this.converge(rs.service, c, d.revision, timings)))))
@@ -197,7 +203,7 @@ export class ServiceDeployer {
     if (c.configChanged.length === 0) return
     const dir = configDir(c.rc.name)
     await this.host.run(['install', '-d', '-m', '0700', '/etc/osctl', dir])
-    for (const file of c.configChanged) await this.host.writeFileAtomic(posix.join(dir, file), c.rc.files[file], {mode: 0o600})
+    await this.host.writeFiles(c.configChanged.map((file) => ({path: posix.join(dir, file), data: c.rc.files[file], mode: 0o600})))
   }
 
   /** post_deploy steps (post-steps.ts), after the whole deploy converged. */
@@ -220,7 +226,6 @@ export class ServiceDeployer {
     let health
     if (recreate) health = await (c.action === 'recreate' ? this.balancer.around(this.host.name, name, swap) : swap())
     else {
-      if (c.unitChanged && (await this.host.writeFileAtomic(serviceUnitPath(name), c.unit))) await this.host.run(['systemctl', 'daemon-reload'])
       if (c.unitChanged || !c.enabled) await this.host.run(['systemctl', 'enable', '--quiet', unitName])
       if (c.action === 'start') {
         await this.host.exec(['systemctl', 'reset-failed', unitName])
