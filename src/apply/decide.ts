@@ -5,7 +5,7 @@ import {JournalEntry, JournalOp, busy, describeEntry} from '../revisions/journal
 import type {RevisionContainer, RevisionRecord} from '../revisions/ledger.js'
 import {stepKey} from './bootstrap-steps.js'
 import type {ObservedService} from './observe.js'
-import {renderServiceUnit, serviceUnitName} from './service-unit.js'
+import {installSection, renderServiceUnit, serviceUnitName} from './service-unit.js'
 
 export interface ContainerDecision {
   rc: RenderedContainer
@@ -17,7 +17,7 @@ export interface ContainerDecision {
   reasons: string[]
   unit: string
   unitChanged: boolean
-  /** The unit is enabled on the host now. */
+  /** The unit is enabled on the host now, and the new text enables it alike (same [Install]): no `systemctl enable` needed. */
   enabled: boolean
   /** Config files whose content on the host differs from the rendered one. */
   configChanged: string[]
@@ -75,7 +75,7 @@ export function decideService(rs: RenderedService, seen: ObservedService, opts: 
     const o = seen.containers.get(rc.name)
     const before = recorded.get(rc.name)?.spec
     const unit = renderServiceUnit({service: rs.service, container: rc.name, revision})
-    const base = {rc, spec, hash, unit, unitChanged: o?.unitText !== unit, enabled: o?.unitEnabled ?? false, configChanged: Object.keys(rc.files).filter((f) => o?.configs[f] !== rc.files[f]), before, observed: o?.configs}
+    const base = {rc, spec, hash, unit, unitChanged: o?.unitText !== unit, enabled: (o?.unitEnabled ?? false) && installSection(o?.unitText) === installSection(unit), configChanged: Object.keys(rc.files).filter((f) => o?.configs[f] !== rc.files[f]), before, observed: o?.configs}
     const actualHash = o?.actual?.labels[LABELS.configHash]
     if (!o?.actual || actualHash !== hash) {
       let reasons = !o?.actual && before && specHash(before) === hash ? ['missing'] : specDiff(before, spec)

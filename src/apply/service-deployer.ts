@@ -226,7 +226,7 @@ export class ServiceDeployer {
     let health
     if (recreate) health = await (c.action === 'recreate' ? this.balancer.around(this.host.name, name, swap) : swap())
     else {
-      if (c.unitChanged || !c.enabled) await this.host.run(['systemctl', 'enable', '--quiet', unitName])
+      if (!c.enabled) await this.host.run(['systemctl', 'enable', '--quiet', unitName])
       if (c.action === 'start') {
         await this.host.exec(['systemctl', 'reset-failed', unitName])
         started = performance.now()
