@@ -13,7 +13,11 @@ import {median} from './lib.mjs'
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run.js')
 const RUNS = Number(process.env.BENCH_RUNS ?? 1)
-const LAB = `bd${process.pid}`
+// No-op redeploys after each deploy (each one a sample of the no-op median).
+const NOOPS = Number(process.env.BENCH_NOOP_RUNS ?? 1)
+// Leave the last run's lab up (for profiling the no-op: OSCTL_SITE=<site> node bin/run.js deploy); lab down it by hand.
+const KEEP = process.env.BENCH_KEEP_LAB === '1'
+const LAB = process.env.BENCH_LAB ?? `bd${process.pid}`
 
 function osctl(args, env) {
   const start = performance.now()
@@ -38,11 +42,16 @@ for (let i = 0; i < RUNS; i++) {
     floor.push(d.json().criticalPathMs / 1000)
     const steps = d.json().services.flatMap((r) => r.timings).map((t) => `${t.service} ${t.step} ${(t.ms / 1000).toFixed(1)}`)
     process.stderr.write(`  services' own work (s): ${steps.join(', ')}\n`)
-    noop.push(osctl(['deploy', '--quiet'], env).seconds)
-    process.stderr.write(`run ${i + 1}/${RUNS}: deploy ${first.at(-1).toFixed(1)} s (critical path ${floor.at(-1).toFixed(1)} s), no-op ${noop.at(-1).toFixed(1)} s\n`)
+    const noops = []
+    for (let n = 0; n < NOOPS; n++) noops.push(osctl(['deploy', '--quiet'], env).seconds)
+    noop.push(...noops)
+    process.stderr.write(`run ${i + 1}/${RUNS}: deploy ${first.at(-1).toFixed(1)} s (critical path ${floor.at(-1).toFixed(1)} s), no-op ${noops.map((s) => s.toFixed(1)).join(', ')} s\n`)
   } finally {
-    spawnSync('node', [BIN, 'lab', 'down', '--name', LAB, '--quiet'])
-    rmSync(site, {recursive: true, force: true})
+    if (KEEP && i === RUNS - 1) process.stderr.write(`lab ${LAB} kept: OSCTL_SITE=${site}; end it with: node bin/run.js lab down --name ${LAB}\n`)
+    else {
+      spawnSync('node', [BIN, 'lab', 'down', '--name', LAB, '--quiet'])
+      rmSync(site, {recursive: true, force: true})
+    }
   }
 }
 console.log(`| all-in-one (1 lab host) | median s |  (${RUNS} run(s))`)
@@ -50,4 +59,4 @@ console.log('|---|---:|')
 console.log(`| deploy, images in the registry | ${median(first).toFixed(1)} |`)
 console.log(`| its critical path (services' own work along their dependencies) | ${median(floor).toFixed(1)} |`)
 console.log(`| ratio: osctl wall time / critical path | ${median(first.map((s, i) => s / floor[i])).toFixed(2)} |`)
-console.log(`| no-op redeploy | ${median(noop).toFixed(1)} |`)
+console.log(`| no-op redeploy (${noop.length} samples) | ${median(noop).toFixed(1)} |`)

@@ -11,10 +11,12 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {median} from './lib.mjs'
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run.js')
+const BIN = process.env.BENCH_BIN ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run.js')
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const LAB = `bu${process.pid}`
-const site = mkdtempSync(join(tmpdir(), 'osctl-bench-up-'))
+// An existing lab's site (e.g. bench/deploy.mjs BENCH_KEEP_LAB=1, everything deployed): benched as it is, left up.
+const GIVEN = process.env.BENCH_SITE
+const site = GIVEN ?? mkdtempSync(join(tmpdir(), 'osctl-bench-up-'))
 const env = {...process.env, OSCTL_SITE: site}
 
 function osctl(args) {
@@ -78,11 +80,13 @@ const NOVA = SERVICES.includes('nova-api')
 const TARGETS = {keystone: {image: 'keystone', port: 5000, path: '/v3'}, 'nova-api': {image: 'nova-api', port: 8774, path: '/'}}
 const rows = Object.fromEntries(SERVICES.flatMap((s) => [[`${s} upgrade`, []], [`${s} rollback`, []]]))
 try {
-  osctl(['lab', 'up', '--hosts', '1', '--name', LAB, '--site', site, '--with-packages'])
-  osctl(['bootstrap'])
-  const images = ['mariadb', 'memcached', 'rabbitmq', 'keystone', ...(NOVA ? ['placement-api', 'glance-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute', 'nova-libvirt'] : [])]
-  osctl(['image', 'build', ...images, '--push'])
-  osctl(['deploy', '--services', ['mariadb', 'memcached', 'rabbitmq', 'keystone', ...(NOVA ? ['placement', 'glance', 'nova', 'nova-libvirt', 'nova-compute'] : [])].join(',')])
+  if (!GIVEN) {
+    osctl(['lab', 'up', '--hosts', '1', '--name', LAB, '--site', site, '--with-packages'])
+    osctl(['bootstrap'])
+    const images = ['mariadb', 'memcached', 'rabbitmq', 'keystone', ...(NOVA ? ['placement-api', 'glance-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute', 'nova-libvirt'] : [])]
+    osctl(['image', 'build', ...images, '--push'])
+    osctl(['deploy', '--services', ['mariadb', 'memcached', 'rabbitmq', 'keystone', ...(NOVA ? ['placement', 'glance', 'nova', 'nova-libvirt', 'nova-compute'] : [])].join(',')])
+  }
   const registry = /registry: (\S+)/.exec(readFileSync(join(site, 'osctl.yml'), 'utf8'))[1]
   const address = /address: (\S+)/.exec(readFileSync(join(site, 'inventory.yml'), 'utf8'))[1]
   for (const service of SERVICES) {
@@ -103,8 +107,10 @@ try {
     }
   }
 } finally {
-  spawnSync('node', [BIN, 'lab', 'down', '--name', LAB, '--quiet'])
-  rmSync(site, {recursive: true, force: true})
+  if (!GIVEN) {
+    spawnSync('node', [BIN, 'lab', 'down', '--name', LAB, '--quiet'])
+    rmSync(site, {recursive: true, force: true})
+  }
 }
 console.log(`| 1-host lab | median s | longest outage s (median) | worst outage s | slowest answer s (median) |  (${RUNS} runs; a request every 50 ms, 10 s timeout)`)
 console.log('|---|---:|---:|---:|---:|')

@@ -5,7 +5,7 @@ import {JournalEntry, JournalOp, busy, describeEntry} from '../revisions/journal
 import type {RevisionContainer, RevisionRecord} from '../revisions/ledger.js'
 import {stepKey} from './bootstrap-steps.js'
 import type {ObservedService} from './observe.js'
-import {renderServiceUnit, serviceUnitName} from './service-unit.js'
+import {installSection, renderServiceUnit, serviceUnitName} from './service-unit.js'
 
 export interface ContainerDecision {
   rc: RenderedContainer
@@ -17,6 +17,8 @@ export interface ContainerDecision {
   reasons: string[]
   unit: string
   unitChanged: boolean
+  /** The unit is enabled on the host now, and the new text enables it alike (same [Install]): no `systemctl enable` needed. */
+  enabled: boolean
   /** Config files whose content on the host differs from the rendered one. */
   configChanged: string[]
   /** The spec the current revision recorded for it (what specDiff compared against). */
@@ -73,7 +75,7 @@ export function decideService(rs: RenderedService, seen: ObservedService, opts: 
     const o = seen.containers.get(rc.name)
     const before = recorded.get(rc.name)?.spec
     const unit = renderServiceUnit({service: rs.service, container: rc.name, revision})
-    const base = {rc, spec, hash, unit, unitChanged: o?.unitText !== unit, configChanged: Object.keys(rc.files).filter((f) => o?.configs[f] !== rc.files[f]), before, observed: o?.configs}
+    const base = {rc, spec, hash, unit, unitChanged: o?.unitText !== unit, enabled: (o?.unitEnabled ?? false) && installSection(o?.unitText) === installSection(unit), configChanged: Object.keys(rc.files).filter((f) => o?.configs[f] !== rc.files[f]), before, observed: o?.configs}
     const actualHash = o?.actual?.labels[LABELS.configHash]
     if (!o?.actual || actualHash !== hash) {
       let reasons = !o?.actual && before && specHash(before) === hash ? ['missing'] : specDiff(before, spec)
@@ -138,4 +140,10 @@ function newRecord(rs: RenderedService, seen: ObservedService, record: RevisionR
       changed: recorded.get(c.rc.name)?.hash === c.hash ? [] : specDiff(recorded.get(c.rc.name)?.spec, c.spec),
     })),
   }
+}
+
+/** Nothing to write, start, run or clean up: the host already is what the decision wants. */
+export function converged(d: ServiceDecision, seen: ObservedService): boolean {
+  const c = d.containers
+  return !d.takeOver && !d.journaled && d.steps.length === 0 && c.every((x) => x.action === 'none' && !x.unitChanged && x.configChanged.length === 0) && [...seen.containers.values()].every((x) => !x.spareNext)
 }

@@ -10,6 +10,7 @@ import type {Site, SiteHost} from '../site/types.js'
 import {balancerFor} from './balancer.js'
 import {criticalPath} from './critical-path.js'
 import {ensureDatabases} from './databases.js'
+import {observeHost} from './host-state.js'
 import {runGraph} from './run-graph.js'
 import {ImagePrefetch} from './image-prefetch.js'
 import {ApplyOptions, ServiceDeployer, ServiceHostResult} from './service-deployer.js'
@@ -70,12 +71,16 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   }
 
   for (const s of plan.skipped) reporter.emit('service.skipped', s)
+  // Each host's state of all its services, read once while the locks are taken (host-state.ts).
+  const states = new Map(targets.map((t) => [t.name, observeHost(session.host(t), session.docker(t), plan.services.flatMap((ps) => ps.rendered.get(t.name) ?? []))]))
+  for (const p of states.values()) p.catch(() => undefined)
   // Held until the end: an image pulled here must not be pruned before a container or the ledger names it.
   const locks = await fanOut(targets, site.config.sshConcurrency, (t) => takeLock(session.host(t), 'pull', change.op === 'upgrade' ? 'upgrade' : 'deploy'))
   absorb(locks.filter((l) => !l.ok) as Array<HostResult<never>>)
   for (const t of targets.filter((x) => !failed.has(x.name))) {
     const refs = plan.services.flatMap((ps) => ps.rendered.get(t.name)?.containers.map((c) => c.imageRef) ?? [])
-    prefetch.set(t.name, new ImagePrefetch(session.docker(t), refs, reporter, t.name))
+    const present = session.docker(t).listImages({}).then((list) => new Set(list.flatMap((i) => i.tags)))
+    prefetch.set(t.name, new ImagePrefetch(session.docker(t), refs, reporter, t.name, present))
   }
   try {
     await deployServices()
@@ -125,6 +130,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
         operation,
         revision: change.revisions?.get(t.name),
         keepJournalOnFailure: change.keepJournalOnFailure,
+        hostState: states.get(t.name),
         // The snapshot is about the migration, which runs on the first host.
         backup: t.name === ps.hosts[0].name ? change.backup : undefined,
       })

@@ -1,6 +1,7 @@
 import type {Reporter} from '../events/reporters.js'
 import type {ContainerClient} from '../docker/docker-client.js'
 import type {ImageInfo} from '../docker/types.js'
+import {Semaphore} from '../hosts/semaphore.js'
 
 /**
  * Every image a host will need in this deploy, pulled one after another from the start, in the
@@ -16,12 +17,18 @@ export class ImagePrefetch {
     refs: string[],
     private readonly reporter: Reporter,
     private readonly host: string,
+    /** Tags the engine already has: their pulls only ask the registry whether the tag moved, a few at once beside the chain. */
+    present: Promise<Set<string>> = Promise.resolve(new Set()),
   ) {
-    let chain: Promise<unknown> = Promise.resolve()
+    const have = present.catch(() => new Set<string>())
+    const checks = new Semaphore(4)
+    let chain: Promise<unknown> = have
     for (const ref of new Set(refs)) {
-      const pull = chain.then(() => this.fetch(ref))
+      const before = chain
+      const pull = have.then((tags) => (tags.has(ref) ? checks.use(() => this.fetch(ref)) : before.then(() => this.fetch(ref))))
       // Handled here so a pull nobody awaits (its host failed earlier) is not an unhandled rejection.
-      chain = pull.catch(() => {})
+      chain = have.then((tags) => (tags.has(ref) ? before : pull.catch(() => {})))
+      pull.catch(() => {})
       this.pulls.set(ref, pull)
     }
   }

@@ -5,8 +5,9 @@ import type {Host} from '../hosts/host.js'
 import {configDir} from '../catalog/container-spec.js'
 import type {RenderedService} from '../catalog/render.js'
 import {JournalFinding, journalFile, parseJournal} from '../revisions/journal.js'
-import {FINGERPRINTS, Ledger, RevisionRecord, serviceDir} from '../revisions/ledger.js'
+import {FINGERPRINTS, RevisionRecord, serviceDir} from '../revisions/ledger.js'
 import {nextName} from './container-swap.js'
+import {HostState, observeHost} from './host-state.js'
 import {serviceUnitName, serviceUnitPath} from './service-unit.js'
 
 export interface ObservedContainer {
@@ -15,6 +16,8 @@ export interface ObservedContainer {
   spareNext: boolean
   unitText?: string
   unitActive: boolean
+  /** The unit is enabled (systemd UnitFileState enabled): deploy need not enable it again. */
+  unitEnabled: boolean
   /** File name → content of /etc/osctl/<container>/<file> as it is on the host now. */
   configs: Record<string, string | undefined>
   /** Image id of the container's wanted image on this host, when the engine has it. */
@@ -34,49 +37,50 @@ export interface ObservedService {
 }
 
 /**
- * Reads the host's state of a service: the journal, the ledger's current revision and bootstrap
- * keys, every unit file and config file in one batched read, the units' states in one systemctl
- * call, and each container (and the wanted image) from the engine.
+ * The host's state of a service (observeHost: one exec on the host, one container list) with the
+ * wanted images' ids (pulled: given; else inspected).
  */
 export async function observeService(host: Host, docker: ContainerClient, rs: RenderedService, imageIds: Map<string, string> = new Map()): Promise<ObservedService> {
-  const dir = serviceDir(rs.service)
-  const files = [journalFile(rs.service), posix.join(dir, 'bootstrap.json'), posix.join(dir, FINGERPRINTS), ...rs.containers.flatMap((c) => [serviceUnitPath(c.name), ...Object.keys(c.files).map((f) => posix.join(configDir(c.name), f))])]
-  const units = rs.containers.map((c) => serviceUnitName(c.name))
-  const ledger = new Ledger(host)
-  const [read, active, record, nextRevision, engine] = await Promise.all([
-    host.readFiles(files),
-    host.exec(['systemctl', 'is-active', ...units]),
-    ledger.current(rs.service),
-    ledger.nextNumber(rs.service),
-    Promise.all(
-      rs.containers.map(async (c) => {
-        const [actual, next, image] = await Promise.all([docker.inspectContainer(c.name), docker.inspectContainer(nextName(c.name)), imageIds.has(c.imageRef) ? undefined : docker.inspectImage(c.imageRef)])
-        return {actual, spareNext: next !== undefined, imageId: imageIds.get(c.imageRef) ?? image?.id}
-      }),
-    ),
+  const ids = new Map(imageIds)
+  const [state] = await Promise.all([
+    observeHost(host, docker, [rs]),
+    ...[...new Set(rs.containers.map((c) => c.imageRef))].filter((ref) => !ids.has(ref)).map(async (ref) => {
+      const image = await docker.inspectImage(ref)
+      if (image) ids.set(ref, image.id)
+    }),
   ])
-  const text = (p: string) => read.get(p)?.toString('utf8')
-  const states = active.stdout.split('\n')
+  return serviceFromHost(state, rs, ids)
+}
+
+/** One service's part of a host observation: what decide() compares the rendered service against. */
+export function serviceFromHost(state: HostState, rs: RenderedService, imageIds: Map<string, string>): ObservedService {
+  const dir = serviceDir(rs.service)
+  const text = (p: string) => state.files.get(p)
   const containers = new Map<string, ObservedContainer>()
-  for (const [i, c] of rs.containers.entries()) {
+  for (const c of rs.containers) {
+    const actual = state.containers.get(c.name)
+    const unit = state.units.get(serviceUnitName(c.name))
     containers.set(c.name, {
-      ...engine[i],
+      ...(actual ? {actual} : {}),
+      spareNext: state.containers.has(nextName(c.name)),
+      ...(imageIds.has(c.imageRef) ? {imageId: imageIds.get(c.imageRef)} : {}),
       unitText: text(serviceUnitPath(c.name)),
-      unitActive: states[i]?.trim() === 'active',
+      unitActive: unit?.active === 'active',
+      unitEnabled: unit?.enabled === 'enabled',
       configs: Object.fromEntries(Object.keys(c.files).map((f) => [f, text(posix.join(configDir(c.name), f))])),
     })
   }
+  const ledger = state.ledgers.get(rs.service)
   const journalText = text(journalFile(rs.service))
   const keys = text(posix.join(dir, 'bootstrap.json'))
   const fingerprints = text(posix.join(dir, FINGERPRINTS))
   return {
-    host: host.name,
-    ...(journalText ? {journal: parseJournal(host.name, rs.service, journalText)} : {}),
-    ...(record ? {record} : {}),
-    nextRevision,
+    host: state.host,
+    ...(journalText ? {journal: parseJournal(state.host, rs.service, journalText)} : {}),
+    ...(ledger?.record ? {record: ledger.record} : {}),
+    nextRevision: ledger?.nextRevision ?? 1,
     bootstrapKeys: keys ? (JSON.parse(keys) as Record<string, string>) : {},
     fingerprints: fingerprints ? (JSON.parse(fingerprints) as Record<string, string>) : {},
     containers,
   }
 }
-

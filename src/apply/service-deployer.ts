@@ -10,13 +10,15 @@ import {Reporter, silentReporter} from '../events/reporters.js'
 import {Host, tailLines} from '../hosts/host.js'
 import {Journal, JournalOp, newOperationId, whoAmI} from '../revisions/journal.js'
 import {Ledger} from '../revisions/ledger.js'
-import {fingerprintKey, readImageFingerprint, runBootstrapStep, stepKey} from './bootstrap-steps.js'
+import {fingerprintKey, readImageFingerprint, runBootstrapStep} from './bootstrap-steps.js'
 import {Balancer, noBalancer} from './balancer.js'
+import {runPostSteps} from './post-steps.js'
 import {waitContainerHealthy} from './container-health.js'
 import type {StepTiming} from './critical-path.js'
 import {dropPrevious, nextName, replaceContainer} from './container-swap.js'
-import {ContainerDecision, ServiceDecision, decideService} from './decide.js'
-import {ObservedService, observeService} from './observe.js'
+import {ContainerDecision, ServiceDecision, converged, decideService} from './decide.js'
+import type {HostState} from './host-state.js'
+import {ObservedService, observeService, serviceFromHost} from './observe.js'
 import {serviceUnitName, serviceUnitPath} from './service-unit.js'
 
 export interface ContainerOutcome {
@@ -56,6 +58,11 @@ export interface ApplyOptions {
   backup?: number
   /** Leave the journal entry after a failure: the caller restores, then ends it (upgrade). */
   keepJournalOnFailure?: boolean
+  /**
+   * The host's state read once for the whole command (host-state.ts). A service it shows already
+   * converged is left alone on its word; one with any difference is observed again before acting.
+   */
+  hostState?: Promise<HostState>
 }
 
 /**
@@ -91,9 +98,17 @@ export class ServiceDeployer {
     for (const ref of new Set(rs.containers.map((c) => c.imageRef))) {
       imageIds.set(ref, (await this.pull(ref)).id)
     }
+    const decideOpts = this.decideOptions(opts)
+    const snapshot = opts.hostState && serviceFromHost(await opts.hostState, rs, imageIds)
+    if (snapshot && !snapshot.journal) {
+      await this.readFingerprints(rs, snapshot, opts.runOnce)
+      const d = decideService(rs, snapshot, decideOpts)
+      if (converged(d, snapshot)) return this.act(rs, d, opts, [])
+    }
+    // Something to do: decided again on a fresh look, as the host is right before acting.
     const seen = await observeService(this.host, this.docker, rs, imageIds)
     await this.readFingerprints(rs, seen, opts.runOnce)
-    const d = decideService(rs, seen, this.decideOptions(opts))
+    const d = decideService(rs, seen, decideOpts)
     return this.act(rs, d, opts, [...seen.containers].filter(([, c]) => c.spareNext).map(([name]) => name))
   }
 
@@ -127,8 +142,10 @@ export class ServiceDeployer {
       this.reporter.emit('service.revision', {service: rs.service, revision: d.revision, ...(d.previous !== undefined ? {previous: d.previous} : {})}, where)
       await this.ledger.write(d.record, Object.fromEntries(d.containers.map((c) => [c.rc.name, c.rc.files])), Object.fromEntries(d.containers.map((c) => [serviceUnitName(c.rc.name), c.unit])))
     }
+    const noop = !d.journaled && d.steps.length === 0 && d.containers.every((c) => c.action === 'none')
     try {
-      await opts.ensureDatabases?.()
+      // Nothing runs against the databases when nothing changes (no step, no container started).
+      if (!noop) await opts.ensureDatabases?.()
       const ran: string[] = []
       const timings: StepTiming[] = []
       for (const {step, key} of d.steps) {
@@ -140,8 +157,16 @@ export class ServiceDeployer {
         this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'bootstrap', seconds: (Date.now() - started) / 1000}, where)
         ran.push(step.name)
       }
+      // Units of containers kept (not swapped) that only changed text: all written, one reload.
+      const units = d.containers.filter((c) => c.unitChanged && (c.action === 'none' || c.action === 'start'))
+      if (units.length > 0) {
+        await this.host.writeFiles(units.map((c) => ({path: serviceUnitPath(c.rc.name), data: c.unit, mode: 0o644})))
+        await this.host.run(['systemctl', 'daemon-reload'])
+      }
       const outcomes: ContainerOutcome[] = []
-      for (const c of d.containers) outcomes.push(await this.converge(rs.service, c, d.revision, timings))
+      // Containers left alone are only health-checked: all at once.
+      if (noop) outcomes.push(...(await Promise.all(d.containers.map((c) => this.converge(rs.service, c, d.revision, timings)))))
+      else for (const c of d.containers) outcomes.push(await this.converge(rs.service, c, d.revision, timings))
       // A killed run's kept previous containers: the change it began is now complete and healthy.
       if (d.takeOver) for (const c of d.containers) await dropPrevious(this.docker, c.rc.name)
       for (const o of outcomes) this.reporter.emit('service.container.done', {service: rs.service, container: o.name, status: o.status, changed: o.changed, revision: d.revision, health: o.health}, where)
@@ -178,33 +203,12 @@ export class ServiceDeployer {
     if (c.configChanged.length === 0) return
     const dir = configDir(c.rc.name)
     await this.host.run(['install', '-d', '-m', '0700', '/etc/osctl', dir])
-    for (const file of c.configChanged) await this.host.writeFileAtomic(posix.join(dir, file), c.rc.files[file], {mode: 0o600})
+    await this.host.writeFiles(c.configChanged.map((file) => ({path: posix.join(dir, file), data: c.rc.files[file], mode: 0o600})))
   }
 
-  /**
-   * post_deploy steps, after the whole deploy converged. They run again when the deploy changed
-   * anything (`force`: e.g. a new compute host for discover_hosts) or their last run did not
-   * succeed with this image and config. Returns the steps that ran, with their run times.
-   */
+  /** post_deploy steps (post-steps.ts), after the whole deploy converged. */
   async runPostSteps(rs: RenderedService, force: boolean): Promise<StepTiming[]> {
-    const record = await this.ledger.current(rs.service)
-    const keys = await this.ledger.bootstrapKeys(rs.service)
-    const ran: StepTiming[] = []
-    for (const step of rs.postSteps ?? []) {
-      const spec = record?.containers.find((c) => c.name === step.container)?.spec
-      if (!spec) throw new OsctlError('COMMAND_FAILED', `${this.host.name}: post_deploy step ${step.name} of ${rs.service}: container ${step.container} has no ledger record`, {hint: `deploy ${rs.service} first`})
-      const key = stepKey(step, spec)
-      if (!force && keys[step.name] === key) continue
-      // Forget the last success first: a failed run must be retried even if nothing else changes.
-      if (keys[step.name]) await this.ledger.setBootstrapKey(rs.service, step.name, '')
-      this.reporter.emit('service.step.start', {service: rs.service, step: step.name, phase: 'post_deploy'}, this.host.name)
-      const started = Date.now()
-      const ms = await runBootstrapStep(this.docker, spec, step, this.host.name)
-      await this.ledger.setBootstrapKey(rs.service, step.name, key)
-      this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'post_deploy', seconds: (Date.now() - started) / 1000}, this.host.name)
-      ran.push({host: this.host.name, service: rs.service, step: step.name, phase: 'post_deploy', ms: Math.round(ms)})
-    }
-    return ran
+    return runPostSteps(this.host, this.docker, this.reporter, rs, force)
   }
 
   /** Brings one container to its decision, health-gated; one it started gets its start → healthy time in `timings`. */
@@ -222,8 +226,7 @@ export class ServiceDeployer {
     let health
     if (recreate) health = await (c.action === 'recreate' ? this.balancer.around(this.host.name, name, swap) : swap())
     else {
-      if (c.unitChanged && (await this.host.writeFileAtomic(serviceUnitPath(name), c.unit))) await this.host.run(['systemctl', 'daemon-reload'])
-      await this.host.run(['systemctl', 'enable', '--quiet', unitName])
+      if (!c.enabled) await this.host.run(['systemctl', 'enable', '--quiet', unitName])
       if (c.action === 'start') {
         await this.host.exec(['systemctl', 'reset-failed', unitName])
         started = performance.now()

@@ -53,3 +53,8 @@ export function parseServiceUnitMarker(text: string): {service: string; containe
   const m = /^# osctl-managed: service\/(\S+)\/(\S+) revision=(\d+)/m.exec(text)
   return m ? {service: m[1], container: m[2], revision: Number(m[3])} : undefined
 }
+
+/** A unit file's [Install] section (what `systemctl enable` acts on), '' when it has none. */
+export function installSection(text: string | undefined): string {
+  return /^\[Install\]\n((?:(?!\[).*\n?)*)/m.exec(text ?? '')?.[1]?.trim() ?? ''
+}

@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 
-import {ExecOptions, ExecResult, Host, WriteOptions, commandFailed, fileMissing} from './host.js'
+import {ExecOptions, ExecResult, FileWrite, Host, WriteOptions, commandFailed, fileMissing} from './host.js'
 
 /** What every Host derives the same way from exec() and readFileIfExists(), written once. */
 export abstract class BaseHost implements Host {
@@ -26,6 +26,11 @@ export abstract class BaseHost implements Host {
     const r = await this.exec(command, opts)
     if (r.exitCode !== 0) throw commandFailed(this.name, command, r)
     return r.stdout
+  }
+
+  /** Hosts where a write is cheap write one file at a time; SshHost batches them into one command. */
+  async writeFiles(files: FileWrite[]): Promise<void> {
+    for (const f of files) await this.writeFileAtomic(f.path, f.data, {mode: f.mode})
   }
 
   /** Hosts where a read is cheap read one file at a time; SshHost batches them into one command. */

@@ -28,6 +28,12 @@ export interface WriteOptions {
   owner?: string
 }
 
+export interface FileWrite {
+  path: string
+  data: string | Buffer
+  mode: number
+}
+
 export interface Host {
   /** Inventory name, used in every message. */
   readonly name: string
@@ -49,6 +55,11 @@ export interface Host {
    * nothing) when content, mode (and owner, when given) are already equal. Creates parent dirs.
    */
   writeFileAtomic(path: string, data: string | Buffer, opts?: WriteOptions): Promise<boolean>
+  /**
+   * Several files in one round trip, each written whole (temp file, fsync, rename) with its mode,
+   * parents created; none is renamed into place unless all of them arrived intact.
+   */
+  writeFiles(files: FileWrite[]): Promise<void>
   /**
    * Creates the file only if nothing is at `path` (a lock): the content appears whole, with its
    * mode, or not at all. Returns false when the path already existed (left untouched).

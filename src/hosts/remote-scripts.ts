@@ -39,3 +39,35 @@ done`
 
 export const READ_SCRIPT = '[ -e "$1" ] || exit 44; exec cat -- "$1"'
 export const EXISTS_SCRIPT = '[ -e "$1" ] || [ -L "$1" ]'
+
+// argv: SHA256 (of all of stdin) then FILE MODE SIZE per file; stdin: the files' bytes, one after
+// another. Every file lands in a temp file next to its target (dd reads exactly SIZE bytes); only
+// when the whole of stdin arrived intact are they synced and renamed into place, in order.
+export const WRITE_MANY_SCRIPT = `set -e
+sum=$1
+shift
+nl='
+'
+tmps='' moves='' dirs=''
+trap 'IFS=$nl; set -f; [ -z "$tmps" ] || rm -f -- $tmps' EXIT
+while [ $# -gt 0 ]; do
+  f=$1 mode=$2 size=$3
+  shift 3
+  t="$f.$$.osctl.new"
+  d=\${f%/*}
+  case "$nl$dirs" in *"$nl$d$nl"*) ;; *) mkdir -p -- "$d"; dirs="$dirs$d$nl";; esac
+  tmps="$tmps$t$nl"
+  if [ "$size" -gt 0 ]; then (umask 077; dd of="$t" bs="$size" count=1 iflag=fullblock status=none); else (umask 077; : > "$t"); fi
+  chmod "$mode" "$t"
+  moves="$moves$t$nl$f$nl"
+done
+[ -n "$tmps" ] || exit 0
+IFS=$nl
+set -f
+h=$(cat -- $tmps | sha256sum)
+[ "\${h%% *}" = "$sum" ] || { echo "sha256 mismatch after transfer" >&2; exit 1; }
+sync -- $tmps 2>/dev/null || sync
+set -- $moves
+while [ $# -gt 0 ]; do mv -f -- "$1" "$2"; shift 2; done
+tmps=''
+sync -- $dirs 2>/dev/null || true`

@@ -5,8 +5,8 @@ import {Transform, type Readable} from 'node:stream'
 import type {ClientChannel} from 'ssh2'
 
 import {OsctlError, errorMessage} from '../errors.js'
-import {ExecOptions, ExecResult, WriteOptions, commandLine, modeString, ownerMatches, tailLines} from './host.js'
-import {EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_MANY_SCRIPT, READ_SCRIPT} from './remote-scripts.js'
+import {ExecOptions, ExecResult, FileWrite, WriteOptions, commandLine, modeString, ownerMatches, tailLines} from './host.js'
+import {EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_MANY_SCRIPT, READ_SCRIPT, WRITE_MANY_SCRIPT} from './remote-scripts.js'
 import {Semaphore} from './semaphore.js'
 import {RawOptions, RawResult, channelOn, channelOnRetrying, runChannel} from './ssh-exec.js'
 import {LazyConnection} from './lazy-connection.js'
@@ -84,6 +84,15 @@ export class SshHost extends BaseHost {
     const r = await this.script(PUT_SCRIPT, ['both', path, tempName(path), mode, opts.owner ?? '', String(buf.length), sum], `write ${path}`, buf)
     if (r.exitCode !== 0) throw this.fileError('write', path, r)
     return true
+  }
+
+  override async writeFiles(files: FileWrite[]): Promise<void> {
+    if (files.length === 0) return
+    const data = files.map((f) => Buffer.from(f.data))
+    const all = Buffer.concat(data)
+    const args = [createHash('sha256').update(all).digest('hex'), ...files.flatMap((f, i) => [f.path, modeString(f.mode), String(data[i].length)])]
+    const r = await this.script(WRITE_MANY_SCRIPT, args, `write ${files.length} files`, all)
+    if (r.exitCode !== 0) throw this.fileError('write', files.map((f) => f.path).join(' '), r)
   }
 
   async upload(path: string, data: NodeJS.ReadableStream, opts: WriteOptions = {}): Promise<void> {

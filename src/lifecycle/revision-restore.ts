@@ -2,14 +2,14 @@ import {posix} from 'node:path'
 
 import type {ContainerClient} from '../docker/docker-client.js'
 import {OsctlError} from '../errors.js'
-import {Host, tailLines} from '../hosts/host.js'
+import {Host, fileMissing, tailLines} from '../hosts/host.js'
 import {Reporter, silentReporter} from '../events/reporters.js'
 import {Balancer, noBalancer} from '../apply/balancer.js'
 import {waitContainerHealthy} from '../apply/container-health.js'
 import {LABELS, configDir} from '../catalog/container-spec.js'
 import {dropPrevious, nextName, replaceContainer} from '../apply/container-swap.js'
 import {Journal, newOperationId} from '../revisions/journal.js'
-import {Ledger, RevisionRecord, revisionDir} from '../revisions/ledger.js'
+import {Ledger, RevisionContainer, RevisionRecord, revisionDir} from '../revisions/ledger.js'
 import {serviceUnitName, serviceUnitPath} from '../apply/service-unit.js'
 
 export interface RestoreResult {
@@ -95,14 +95,24 @@ export class RevisionRestorer {
     const journal = new Journal(this.host)
     await journal.begin({op: 'rollback', operation: this.operation, service, revision: target.revision, current: current.revision})
     const recreated: string[] = []
+    // Every saved and installed unit in one read; the kept containers' units rewritten at once, one reload.
+    const saved = (c: RevisionContainer) => posix.join(revisionDir(service, target.revision), 'units', c.unitName)
+    const files = await this.host.readFiles(target.containers.flatMap((c) => [saved(c), serviceUnitPath(c.name)]))
+    const text = (p: string) => files.get(p)?.toString('utf8')
+    const actuals = await Promise.all(target.containers.map((c) => this.docker.inspectContainer(c.name)))
+    const kept = new Set(target.containers.filter((c, i) => actuals[i]?.labels[LABELS.configHash] === c.hash && actuals[i]?.imageId === c.imageId).map((c) => c.name))
+    for (const c of target.containers) if (text(saved(c)) === undefined) throw fileMissing(this.host.name, saved(c))
+    const stale = target.containers.filter((c) => kept.has(c.name) && text(serviceUnitPath(c.name)) !== text(saved(c)))
+    if (stale.length > 0) {
+      await this.host.writeFiles(stale.map((c) => ({path: serviceUnitPath(c.name), data: text(saved(c))!, mode: 0o644})))
+      await this.host.run(['systemctl', 'daemon-reload'])
+    }
     for (const c of target.containers) {
       await this.restoreConfigDir(service, target.revision, c.name)
-      const unit = (await this.host.readFile(posix.join(revisionDir(service, target.revision), 'units', c.unitName))).toString('utf8')
-      const actual = await this.docker.inspectContainer(c.name)
-      const same = actual?.labels[LABELS.configHash] === c.hash && actual.imageId === c.imageId
+      const unit = text(saved(c))!
+      const same = kept.has(c.name)
       if (same) {
         await this.docker.removeContainer(nextName(c.name))
-        if (await this.host.writeFileAtomic(serviceUnitPath(c.name), unit)) await this.host.run(['systemctl', 'daemon-reload'])
         if ((await this.host.exec(['systemctl', 'is-active', c.unitName])).stdout.trim() !== 'active') {
           await this.host.exec(['systemctl', 'reset-failed', c.unitName])
           await this.host.run(['systemctl', 'restart', c.unitName], {timeoutMs: 90_000})

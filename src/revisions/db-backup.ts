@@ -50,17 +50,20 @@ export async function userDatabases(dbHost: Host): Promise<string[]> {
 }
 
 export async function backupDatabases(dbHost: Host, service: string, databases: string[], revision: number): Promise<BackupMeta> {
-  const schema = await schemaFingerprint(dbHost, databases)
-  const r = await dumpDatabases(dbHost, databases)
+  // Both read the same pre-upgrade state (nothing migrates before the snapshot returns): side by side.
+  const [schema, r] = await Promise.all([schemaFingerprint(dbHost, databases), dumpDatabases(dbHost, databases)])
   if (r.exitCode !== 0) {
     throw new OsctlError('COMMAND_FAILED', `${dbHost.name}: backing up ${databases.join(', ')} before ${service} revision ${revision} failed: ${r.stderr.trim().split('\n').at(-1)}`, {
       hint: 'Nothing was changed; check the mariadb container (`osctl service logs mariadb`).',
     })
   }
   await dbHost.run(['install', '-d', '-m', '0700', posix.dirname(backupFile(service, revision))])
-  await dbHost.writeFileAtomic(backupFile(service, revision), r.stdout, {mode: 0o600})
   const meta: BackupMeta = {service, revision, databases, at: new Date().toISOString(), bytes: Buffer.byteLength(r.stdout), ...(schema ? {schema} : {})}
-  await dbHost.writeFileAtomic(metaFile(service, revision), JSON.stringify(meta, null, 2) + '\n', {mode: 0o600})
+  // One round trip; the metadata (what readBackup finds) is renamed into place after the dump.
+  await dbHost.writeFiles([
+    {path: backupFile(service, revision), data: r.stdout, mode: 0o600},
+    {path: metaFile(service, revision), data: JSON.stringify(meta, null, 2) + '\n', mode: 0o600},
+  ])
   return meta
 }
 

@@ -90,15 +90,16 @@ export class Ledger {
     return Math.max(0, ...nums, (await this.currentNumber(service)) ?? 0) + 1
   }
 
-  /** Writes the record, the config copies and the units of a revision (files unchanged are not rewritten). */
+  /** Writes the config copies, the units and the record of a revision, in one batch (record last). */
   async write(record: RevisionRecord, configs: Record<string, Record<string, string>>, units: Record<string, string>): Promise<void> {
     const dir = revisionDir(record.service, record.revision)
     await this.host.run(['install', '-d', '-m', '0700', SERVICES_ROOT, serviceDir(record.service), dir])
-    for (const [container, files] of Object.entries(configs)) {
-      for (const [file, text] of Object.entries(files)) await this.host.writeFileAtomic(posix.join(dir, 'config', container, file), text, {mode: 0o600})
-    }
-    for (const [unit, text] of Object.entries(units)) await this.host.writeFileAtomic(posix.join(dir, 'units', unit), text, {mode: 0o644})
-    await this.writeRecord(record)
+    // One round trip; the record is renamed into place last.
+    await this.host.writeFiles([
+      ...Object.entries(configs).flatMap(([container, files]) => Object.entries(files).map(([file, data]) => ({path: posix.join(dir, 'config', container, file), data, mode: 0o600}))),
+      ...Object.entries(units).map(([unit, data]) => ({path: posix.join(dir, 'units', unit), data, mode: 0o644})),
+      {path: posix.join(dir, 'record.json'), data: JSON.stringify(record, null, 2) + '\n', mode: 0o600},
+    ])
   }
 
   async writeRecord(record: RevisionRecord): Promise<void> {

@@ -9,6 +9,7 @@ import {RecordingReporter} from '../../src/events/reporters.js'
 import type {Site} from '../../src/site/types.js'
 import {FakeCall, FakeHost} from './fake-host.js'
 import {FakeEngine} from './fake-engine.js'
+import {runObserveScript} from './observe-shim.js'
 import {runSwapScript} from './swap-shim.js'
 
 /**
@@ -55,8 +56,10 @@ export function labHost(name: string, address: string, engine: FakeEngine): LabH
     }
     return ''
   })
+  // host-state.ts's observation: the real script, in /bin/sh, over the fake's files and units.
+  h.on(/^sh -c [\s\S]* osctl-observe /, (c) => runObserveScript(h, c.argv!, {active, enabled}))
   // container-swap.ts's host-side swap: the real script, in /bin/sh, acting on the engine.
-  const swap = (c: FakeCall) => runSwapScript(h, engine, c.argv!, {active})
+  const swap = (c: FakeCall) => runSwapScript(h, engine, c.argv!, {active, enabled})
   h.on(/^systemd-run /, swap)
   h.on(/^timeout 5 bash -c /, () => 'HTTP/1.0 200 OK\r\n\r\n')
   return Object.assign(h, {swap})

@@ -33,7 +33,7 @@ echo "systemctl $*" >> "$OSCTL_FAKE/ops"
  * engine's container names, and what its `docker`/`systemctl` calls did is then applied to the
  * FakeEngine (`start`/`stop` of a unit start/stop its container) and to the fake host's files.
  */
-export async function runSwapScript(host: FakeHost, engine: FakeEngine, argv: string[], units: {active: Set<string>}): Promise<{exitCode: number; stderr: string}> {
+export async function runSwapScript(host: FakeHost, engine: FakeEngine, argv: string[], units: {active: Set<string>; enabled?: Set<string>}): Promise<{exitCode: number; stderr: string}> {
   const [, , script, $0, name, unit, staged, dest] = argv.slice(argv.indexOf('--') + 1)
   const dir = await mkdtemp(join(tmpdir(), 'osctl-fake-swap-'))
   try {
@@ -62,11 +62,12 @@ export async function runSwapScript(host: FakeHost, engine: FakeEngine, argv: st
   }
 }
 
-async function replay([cmd, verb, ...args]: string[], engine: FakeEngine, units: {active: Set<string>}): Promise<void> {
+async function replay([cmd, verb, ...args]: string[], engine: FakeEngine, units: {active: Set<string>; enabled?: Set<string>}): Promise<void> {
   const container = (unit: string) => unit.replace(/^osctl-svc-/, '').replace(/\.service$/, '')
   const unit = args.filter((a) => !a.startsWith('-'))[0] ?? ''
   if (cmd === 'docker' && verb === 'rm') await engine.removeContainer(args.at(-1)!)
   if (cmd === 'docker' && verb === 'rename' && engine.containers.has(args[0])) await engine.renameContainer(args[0], args[1])
+  if (cmd === 'systemctl' && verb === 'enable') units.enabled?.add(unit)
   if (cmd === 'systemctl' && verb === 'stop') {
     units.active.delete(unit)
     await engine.stopContainer(container(unit))

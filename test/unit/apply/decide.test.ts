@@ -34,6 +34,7 @@ function converged(rs: RenderedService, revision: number, change: (c: ObservedCo
     const o: ObservedContainer = {
       actual: {id: rc.name, name: rc.name, image: rc.imageRef, imageId: IMAGE, labels: {[LABELS.configHash]: specHash(spec)}, state: 'running'},
       spareNext: false,
+      unitEnabled: true,
       unitText: renderServiceUnit({service: rs.service, container: rc.name, revision}),
       unitActive: true,
       configs: {...rc.files},
@@ -51,7 +52,7 @@ function converged(rs: RenderedService, revision: number, change: (c: ObservedCo
 describe('decideService', () => {
   it('an empty host: revision 1, every container created, every step run (once steps on the first host only)', async () => {
     const rs = await nova()
-    const empty: ObservedService = {host: 'lab-1', nextRevision: 1, bootstrapKeys: {}, fingerprints: {}, containers: new Map(rs.containers.map((c) => [c.name, {spareNext: false, unitActive: false, configs: {}, imageId: IMAGE}]))}
+    const empty: ObservedService = {host: 'lab-1', nextRevision: 1, bootstrapKeys: {}, fingerprints: {}, containers: new Map(rs.containers.map((c) => [c.name, {spareNext: false, unitActive: false, unitEnabled: false, configs: {}, imageId: IMAGE}]))}
     const d = decideService(rs, empty, opts)
     expect(d).toMatchObject({revision: 1, newRevision: true, journaled: true})
     expect(d.containers.map((c) => [c.rc.name, c.action, c.reasons])).toEqual(rs.containers.map((c) => [c.name, 'create', ['new']]))

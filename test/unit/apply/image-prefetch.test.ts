@@ -30,6 +30,38 @@ describe('image prefetch', () => {
     expect((await p.pull('r/d:1')).tags).toEqual(['r/d:1'])
   })
 
+  it('images the engine has are only checked against the registry, at most 4 at once, without waiting for the chain of the missing ones', async () => {
+    const e = new FakeEngine()
+    const refs = ['r/new1:1', 'r/h1:1', 'r/h2:1', 'r/new2:1', 'r/h3:1', 'r/h4:1', 'r/h5:1', 'r/h6:1']
+    for (const ref of refs) e.registry.add(ref)
+    const have = new Set(refs.filter((r) => r.startsWith('r/h')))
+    const inFlight = new Set<string>()
+    let most = 0
+    const started: string[] = []
+    const pull = e.pullImage.bind(e)
+    e.pullImage = async (ref: string) => {
+      started.push(ref)
+      inFlight.add(ref)
+      most = Math.max(most, inFlight.size)
+      // A missing image downloads (slow); a present one is a quick registry check.
+      await new Promise((resolve) => setTimeout(resolve, have.has(ref) ? 5 : 40))
+      // The missing ones still come one after another.
+      expect([...inFlight].filter((r) => !have.has(r)).length).toBeLessThanOrEqual(1)
+      expect([...inFlight].filter((r) => have.has(r)).length).toBeLessThanOrEqual(4)
+      inFlight.delete(ref)
+      return pull(ref)
+    }
+    const p = new ImagePrefetch(e, refs, new RecordingReporter(), 'lab-1', Promise.resolve(have))
+    await p.pull('r/h6:1')
+    // Every present image was checked while the first missing one was still downloading.
+    expect(started.filter((r) => r !== 'r/new1:1' && r !== 'r/new2:1')).toHaveLength(6)
+    expect(started).not.toContain('r/new2:1')
+    await p.settled()
+    expect(started.filter((r) => !have.has(r))).toEqual(['r/new1:1', 'r/new2:1'])
+    expect(most).toBeLessThanOrEqual(5)
+    expect(most).toBeGreaterThan(2)
+  })
+
   it('a deploy pulls each image once per host, from the start: the keystone image before the first service (mariadb) is created', async () => {
     const site = testSite()
     const services = ['mariadb', 'memcached', 'rabbitmq', 'keystone']

@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {renderServiceUnit, systemdQuote} from '../../../src/apply/service-unit.js'
+import {installSection, renderServiceUnit, systemdQuote} from '../../../src/apply/service-unit.js'
 
 const unit = renderServiceUnit({service: 'keystone', container: 'keystone', revision: 7})
 
@@ -114,5 +114,15 @@ describe('service unit', () => {
   it('refuses a script systemd would mangle', () => {
     expect(() => systemdQuote("echo 'x'")).toThrow(/quotes/)
     expect(systemdQuote('echo $a 50%')).toBe('echo $$a 50%%')
+  })
+
+  it("a new revision's unit enables alike: same [Install] section, so an enabled unit is not enabled again", () => {
+    const [a, b] = [3, 4].map((revision) => renderServiceUnit({service: 'nova', container: 'nova-api', revision}))
+    expect(a).not.toBe(b)
+    expect(installSection(a)).toBe('WantedBy=multi-user.target')
+    expect(installSection(b)).toBe(installSection(a))
+    expect(installSection(a.replace('multi-user.target', 'graphical.target'))).not.toBe(installSection(a))
+    expect(installSection('[Unit]\nDescription=x\n')).toBe('')
+    expect(installSection(undefined)).toBe('')
   })
 })

@@ -1,0 +1,52 @@
+import {createHash} from 'node:crypto'
+import {execa} from 'execa'
+import {mkdtemp, readFile, readdir, rm, stat, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+
+import {WRITE_MANY_SCRIPT} from '../../../src/hosts/remote-scripts.js'
+
+// SshHost.writeFiles' host side, run for real in /bin/sh.
+describe('WRITE_MANY_SCRIPT', () => {
+  let dir: string
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'osctl-write-many-'))
+  })
+  afterEach(async () => {
+    await rm(dir, {recursive: true, force: true})
+  })
+
+  const run = (files: Array<[string, string, string]>, stdin: Buffer = Buffer.concat(files.map(([, , d]) => Buffer.from(d)))) => {
+    const all = Buffer.concat(files.map(([, , d]) => Buffer.from(d)))
+    const args = [createHash('sha256').update(all).digest('hex'), ...files.flatMap(([p, mode, d]) => [join(dir, p), mode, String(Buffer.byteLength(d))])]
+    return execa('/bin/sh', ['-c', WRITE_MANY_SCRIPT, 'osctl', ...args], {input: stdin, reject: false})
+  }
+
+  it('writes every file whole with its mode, creating parents, empty and multibyte files included, replacing what was there', async () => {
+    await writeFile(join(dir, 'old.json'), 'old content that is longer')
+    const r = await run([
+      ['a/b/keystone.conf', '600', '[DEFAULT]\nnaïve ✓\n'],
+      ['a/empty', '644', ''],
+      ['units/x.service', '644', '[Unit]\n'],
+      ['old.json', '600', '{}\n'],
+    ])
+    expect(r.exitCode, String(r.stderr)).toBe(0)
+    expect(await readFile(join(dir, 'a/b/keystone.conf'), 'utf8')).toBe('[DEFAULT]\nnaïve ✓\n')
+    expect(await readFile(join(dir, 'a/empty'), 'utf8')).toBe('')
+    expect(await readFile(join(dir, 'units/x.service'), 'utf8')).toBe('[Unit]\n')
+    expect(await readFile(join(dir, 'old.json'), 'utf8')).toBe('{}\n')
+    expect(((await stat(join(dir, 'a/b/keystone.conf'))).mode & 0o777).toString(8)).toBe('600')
+    expect(((await stat(join(dir, 'a/empty'))).mode & 0o777).toString(8)).toBe('644')
+    expect((await readdir(dir)).filter((f) => f.endsWith('.new'))).toEqual([])
+  })
+
+  it('a stream cut short renames nothing into place and leaves no temp file', async () => {
+    await writeFile(join(dir, 'kept'), 'before')
+    const files: Array<[string, string, string]> = [['new', '600', 'abcdef'], ['kept', '600', 'after!']]
+    const r = await run(files, Buffer.from('abcdefaft'))
+    expect(r.exitCode).not.toBe(0)
+    expect(await readFile(join(dir, 'kept'), 'utf8')).toBe('before')
+    expect((await readdir(dir)).sort()).toEqual(['kept'])
+  })
+})
