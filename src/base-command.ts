@@ -92,7 +92,9 @@ export abstract class OsctlCommand extends Command {
 
   /** The site lock alone, released when the command ends (see exclusive()). */
   protected async lockSite(site: Site): Promise<void> {
-    this.releases.push(await acquireSiteLock(site, [this.commandName, ...this.argv.filter((a) => !a.startsWith('-'))].join(' '), this.reporter()))
+    // The command and its arguments (what it works on), not its flags.
+    const args = this.argv.slice(0, this.argv.findIndex((a) => a.startsWith('-')) >>> 0)
+    this.releases.push(await acquireSiteLock(site, [this.commandName, ...args].join(' '), this.reporter()))
   }
 
   /** A context whose host session this command closes once, at the end, whatever happens. */

@@ -56,9 +56,9 @@ export function haproxyConfig(ctx: SystemContext): string {
     '    timeout client 10m',
     '    timeout server 10m',
     '    timeout check 1s',
-    // A backend that stops answering (its host lost power) is out within about 2 s, and the
-    // requests it still holds are cut then (the client retries) instead of waiting for it.
-    '    default-server inter 1s fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down on-marked-down shutdown-sessions',
+    // A backend that stops answering (its host lost power) is out within about 2 s. (Cutting its
+    // sessions then, on-marked-down shutdown-sessions, failed requests haproxy would have retried.)
+    '    default-server inter 1s fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down',
     '',
     // On the host only: /healthz for osctl's gate and keepalived's check, /stats (`;csv`) for operators.
     'frontend monitor',
