@@ -211,6 +211,16 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
       console.log(`non-holder ${victim} stopped: ${samples.length} requests, ${failed.length} failed, slowest ${Math.max(...samples.map((s) => s.ms))} ms`)
       expect(failed.map((s) => s.what)).toEqual([])
       expect(await holders()).toEqual([holder])
+      // An upgrade while a control host is down never half-applies: it is refused before any host changes.
+      const image = (n: string) => sh(n, "docker inspect -f '{{.Image}}' keystone").then((r) => r.stdout.trim())
+      const others = names.slice(0, 3).filter((n) => n !== victim)
+      const before = await Promise.all(others.map(image))
+      const up = await osctl(['service', 'upgrade', 'keystone', '--tag', `h${process.pid}`, '--serial', '1', '--json'])
+      const doc = JSON.parse(up.stdout) as {error?: {code: string; message: string}; hosts: Array<{host: string; ok: boolean; error?: {code: string}}>}
+      console.log(`keystone upgrade with ${victim} down: exit ${up.exitCode}: ${doc.error?.message}`)
+      expect(up.exitCode).toBe(5)
+      expect(doc.hosts.find((h) => h.host === victim)).toMatchObject({ok: false, error: {code: 'HOST_UNREACHABLE'}})
+      expect(await Promise.all(others.map(image))).toEqual(before)
     } finally {
       // The later tests need every host back, whatever this one found.
       await restart(victim)
