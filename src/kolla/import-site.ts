@@ -1,4 +1,5 @@
 import {randomBytes} from 'node:crypto'
+import {urlHost} from '../site/internal-address.js'
 import {mkdir, readdir, rename, rm, rmdir, stat} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
 import {parse, stringify} from 'yaml'
@@ -55,7 +56,7 @@ export async function importKolla(opts: {from: string; out: string; inventory?: 
       unmapped.push({location: mapped[i].from, key: 'docker_registry', reason: `not one of the hosts: osctl runs its own registry on the deploy host (${inv.deploy.name})`})
       mapped.splice(i, 1)
     }
-    config.registry = `${inv.deploy.address.includes(':') ? `[${inv.deploy.address}]` : inv.deploy.address}:${port}`
+    config.registry = `${urlHost(inv.deploy.address)}:${port}`
   }
 
   const tmp = join(dirname(out), `.${basename(out)}.import-${randomBytes(4).toString('hex')}`)
