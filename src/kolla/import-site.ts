@@ -1,11 +1,11 @@
 import {randomBytes} from 'node:crypto'
-import {urlHost} from '../site/internal-address.js'
 import {mkdir, readdir, rename, rm, rmdir, stat} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
 import {parse, stringify} from 'yaml'
 
 import {OsctlError, OsctlErrors} from '../errors.js'
 import {generatePasswords} from '../site/genpwd.js'
+import {urlHost} from '../site/internal-address.js'
 import {checkSite} from '../site/load-site.js'
 import {readTextFile} from '../site/site-file.js'
 import {writeFileAtomicLocal} from '../site/write-atomic.js'
