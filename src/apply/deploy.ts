@@ -10,6 +10,7 @@ import type {Site, SiteHost} from '../site/types.js'
 import {balancerFor} from './balancer.js'
 import {criticalPath} from './critical-path.js'
 import {ensureDatabases} from './databases.js'
+import {prepareGalera} from './galera.js'
 import {observeHost} from './host-state.js'
 import {runGraph} from './run-graph.js'
 import {ImagePrefetch} from './image-prefetch.js'
@@ -134,6 +135,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
         // The snapshot is about the migration, which runs on the first host.
         backup: t.name === ps.hosts[0].name ? change.backup : undefined,
       })
+    if (ps.def.cluster) return absorb(await deployClusteredService(ps, alive, session, failed, apply))
     const first = ps.hosts[0]
     const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)
     if (sequentialFirst) absorb(await fanOut(alive.filter((t) => t.name === first.name), 1, apply))
@@ -144,6 +146,35 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     }
     absorb(await fanOut(rest, site.config.sshConcurrency, apply))
   }
+}
+
+/**
+ * A clustered service (catalog-schema.ts `cluster`): one host at a time in inventory order, each
+ * health-gated before the next; the first failure leaves the later hosts as they were. Galera on
+ * several hosts first learns whether a cluster runs (galera.ts) and starts one if none ever did.
+ */
+async function deployClusteredService(ps: PlannedService, alive: SiteHost[], session: HostSession, failed: Map<string, OsctlError>, apply: (t: SiteHost) => Promise<ServiceHostResult>): Promise<HostResult<ServiceHostResult>[]> {
+  const out: HostResult<ServiceHostResult>[] = []
+  let after = async () => {}
+  if (ps.def.cluster === 'galera' && ps.hosts.length > 1) {
+    try {
+      after = (await prepareGalera(ps.hosts.map((h) => session.host(h)), alive.map((t) => t.name))).after
+    } catch (err) {
+      const e = err instanceof OsctlError ? err : new OsctlError('COMMAND_FAILED', errorMessage(err), {cause: err})
+      return alive.map((t) => ({host: t.name, ok: false, error: e, durationMs: 0}))
+    }
+  }
+  for (const t of alive) {
+    const [r] = await fanOut([t], 1, apply).finally(after)
+    after = async () => {}
+    out.push(r)
+    if (!r.ok) {
+      const rest = alive.slice(alive.indexOf(t) + 1).filter((x) => !failed.has(x.name))
+      for (const x of rest) out.push({host: x.name, ok: false, error: new OsctlError('COMMAND_FAILED', `${ps.def.name} was not changed on ${x.name}: ${t.name} failed before it (a cluster changes one host at a time)`, {hint: `fix ${t.name} (see its error), then deploy again`}), durationMs: 0})
+      break
+    }
+  }
+  return out
 }
 
 /**

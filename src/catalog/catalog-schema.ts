@@ -97,6 +97,12 @@ export const serviceSchema = z.strictObject({
   group: z.union([GROUP, z.array(GROUP).min(1)]).transform((g) => (Array.isArray(g) ? [...new Set(g)] : [g])),
   /** `first`: one instance, on the first host of the group (no clustering yet); `all`: every host. */
   hosts: z.enum(['all', 'first']).default('all'),
+  /**
+   * A clustered service: its hosts change one at a time, first host first, each health-gated before
+   * the next, so the cluster keeps quorum. `galera`: deploy also bootstraps a new cluster on the
+   * first host when no host has any (src/apply/galera.ts); `rabbitmq`: nodes join the first host's.
+   */
+  cluster: z.enum(['galera', 'rabbitmq']).optional(),
   depends: z.array(name).default([]),
   /** passwords.yml keys the templates use (database passwords are added from `databases`). */
   secrets: z.array(z.string().min(1)).default([]),
@@ -119,6 +125,7 @@ const HINTS: Record<string, {what?: string; hint: string}> = {
   devices: {what: 'a list of /dev paths', hint: 'e.g. `devices: [/dev/net/tun]`'},
   device_cgroup_rules: {what: 'a list of device cgroup rules', hint: 'e.g. `device_cgroup_rules: ["c 10:232 rwm"]`'},
   hosts: {hint: '`all` (every host of the group) or `first` (one instance on the first host)'},
+  cluster: {hint: '`galera` or `rabbitmq`: the hosts change one at a time, first host first'},
   depends: {what: 'a list of service names', hint: 'services that must be deployed and healthy first, e.g. `depends: [mariadb]`'},
   secrets: {what: 'a list of passwords.yml keys', hint: 'e.g. `secrets: [keystone_admin_password]`'},
   databases: {what: 'a list of {name, user, password}', hint: 'e.g. `databases: [{name: keystone, user: keystone, password: keystone_database_password}]`'},

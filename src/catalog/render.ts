@@ -73,8 +73,8 @@ export function templateVars(site: Site, host: SiteHost): TemplateVars {
     (site.groups[group] ?? []).map((n) => site.hosts.find((h) => h.name === n)!).map((h) => ({name: h.name, address: h.address}))
   const groups = Object.fromEntries(Object.keys(site.groups).map((g) => [g, peers(g)]))
   const internal = internalAddress(site) ?? host.address
-  // The database is not behind the VIP yet (one mariadb on the first control host, no Galera).
-  const database = (groups.control as Array<{address: string}> | undefined)?.[0]?.address ?? host.address
+  // With a VIP, haproxy sends SQL to one Galera node at a time (load-balancer.ts); without, the first control host's.
+  const database = internalAddress(site) ?? (groups.control as Array<{address: string}> | undefined)?.[0]?.address ?? host.address
   return {
     openstack_release: site.config.openstackRelease,
     region_name: 'RegionOne',

@@ -81,6 +81,9 @@ export interface EventData {
   // haproxy (internal_vip): a backend drained around its container's swap, on each control host
   'balancer.state': {server: string; frontends: string[]; state: 'drain' | 'ready'}
   'balancer.unreachable': {server: string; frontends: string[]; state: 'drain' | 'ready'; error: string}
+  'galera.position': {host: string; uuid: string; seqno: number; source: 'wsrep-recover'}
+  'galera.bootstrap': {host: string; reason: string}
+  'galera.synced': {host: string; detail: string}
   // revisions and databases
   'revision.restoring': {service: string; revision: number; leaving?: number}
   'revision.restored': {service: string; revision: number; recreated: string[]}

@@ -29,7 +29,7 @@ export interface LoadBalancerContext {
   interface: string
   virtualRouterId: number
   /** One per API the site enables, with the hosts that serve it. */
-  frontends: Array<{name: string; port: number; check: string; backends: Array<{name: string; address: string}>; activeBackup?: boolean; retryAnyMethod?: boolean}>
+  frontends: Array<{name: string; port: number; check: string; backends: Array<{name: string; address: string}>; activeBackup?: boolean; retryAnyMethod?: boolean; tcp?: boolean}>
 }
 
 export type HealthCheck =

@@ -10,7 +10,10 @@ import {SYSTEM_DATA_DIR} from './layout.js'
  */
 
 /** The APIs behind the VIP: every one runs on each control host (catalog group control). */
-export const API_FRONTENDS: ReadonlyArray<{name: string; service: string; container: string; port: number; check: string; activeBackup?: boolean; retryAnyMethod?: boolean}> = [
+export const API_FRONTENDS: ReadonlyArray<{name: string; service: string; container: string; port: number; check: string; activeBackup?: boolean; retryAnyMethod?: boolean; tcp?: boolean}> = [
+  // Galera takes writes on every node, but two writers of one row conflict at commit: one node at
+  // a time (kolla's way), the others take over when it is down.
+  {name: 'mariadb', service: 'mariadb', container: 'mariadb', port: 3306, check: '', activeBackup: true, tcp: true},
   // Issuing a token again is harmless (a POST that changes nothing else), so every keystone request may be retried.
   {name: 'keystone', service: 'keystone', container: 'keystone', port: 5000, check: '/v3', retryAnyMethod: true},
   // The file store is local to each host: one active glance-api, the others only if it is down.
@@ -68,8 +71,11 @@ export function haproxyConfig(ctx: SystemContext): string {
     '    stats uri /stats',
   ]
   for (const f of lb.frontends) {
-    lines.push('', `listen ${f.name}`, `    bind ${lb.vip}:${f.port} transparent`, `    option httpchk GET ${f.check}`, '    http-check expect rstatus ^[23]')
-    if (!f.retryAnyMethod) lines.push('    http-request disable-l7-retry if !METH_GET !METH_HEAD')
+    lines.push('', `listen ${f.name}`, `    bind ${lb.vip}:${f.port} transparent`)
+    // SQL connections live long (connection pools): TCP keepalives, no idle timeout of minutes.
+    if (f.tcp) lines.push('    mode tcp', '    option tcpka', '    timeout client 1h', '    timeout server 1h')
+    else lines.push(`    option httpchk GET ${f.check}`, '    http-check expect rstatus ^[23]')
+    if (!f.retryAnyMethod && !f.tcp) lines.push('    http-request disable-l7-retry if !METH_GET !METH_HEAD')
     for (const [i, b] of f.backends.entries()) lines.push(`    server ${b.name} ${b.address}:${f.port} check${f.activeBackup && i > 0 ? ' backup' : ''}`)
   }
   return lines.join('\n') + '\n'

@@ -28,11 +28,12 @@ describe('load balancer (internal_vip)', () => {
     expect(contextFor(plain, plain.hosts[0], haproxy).lb).toBeUndefined()
   })
 
-  it('points every internal endpoint, clouds.yaml and admin-openrc at the VIP; the database stays on the first control host', () => {
+  it('points every internal endpoint, the database, clouds.yaml and admin-openrc at the VIP', () => {
     const site = ha()
     const vars = templateVars(site, site.hosts[1])
     expect(vars.internal_address).toBe(VIP)
-    expect(vars.database_address).toBe('10.0.0.11')
+    expect(vars.database_address).toBe(VIP)
+    expect(templateVars(testSite(), testSite().hosts[1]).database_address).toBe('10.0.0.11')
     expect(vars.api_address).toBe('10.0.0.12')
     const client = clientConfig(site)
     expect(client.authUrl).toBe(`http://${VIP}:5000/v3`)
@@ -44,20 +45,23 @@ describe('load balancer (internal_vip)', () => {
     const site = ha()
     const cfg = haproxyConfig(contextFor(site, site.hosts[1], haproxy))
     // testSite enables no neutron: no neutron_server listener.
-    expect([...cfg.matchAll(/^listen (\S+)$/gm)].map((m) => m[1])).toEqual(['keystone', 'glance_api', 'placement_api', 'nova_api', 'nova_metadata'])
+    expect([...cfg.matchAll(/^listen (\S+)$/gm)].map((m) => m[1])).toEqual(['mariadb', 'keystone', 'glance_api', 'placement_api', 'nova_api', 'nova_metadata'])
     expect(cfg).toContain(`    bind ${VIP}:5000 transparent\n`)
     expect(cfg).toContain('    server lab-1 10.0.0.11:5000 check\n    server lab-2 10.0.0.12:5000 check\n    server lab-3 10.0.0.13:5000 check\n')
     expect(cfg).toContain('    server lab-1 10.0.0.11:9292 check\n    server lab-2 10.0.0.12:9292 check backup\n')
     expect(cfg).toMatch(/timeout connect 300ms[\s\S]*inter 1s fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down\n/)
     expect(cfg).toContain('    bind 127.0.0.1:8404\n    monitor-uri /healthz\n    stats enable\n    stats uri /stats\n')
     expect(cfg).toContain('stats socket /run/haproxy/admin.sock')
+    // SQL: TCP, one Galera node at a time (the others are backups), long-lived connections.
+    expect(cfg).toContain(`listen mariadb\n    bind ${VIP}:3306 transparent\n    mode tcp\n    option tcpka\n    timeout client 1h\n    timeout server 1h\n    server lab-1 10.0.0.11:3306 check\n    server lab-2 10.0.0.12:3306 check backup\n`)
+    expect(cfg.split('listen mariadb')[1].split('listen keystone')[0]).not.toContain('http')
   })
 
   it('every API port in the catalog on the control hosts has a listener (and no listener names a port nothing serves)', async () => {
     const catalog = await loadCatalog(TEMPLATES_DIR)
     const served = catalog.services
       .filter((s) => s.group.includes('control'))
-      .flatMap((s) => s.containers.filter((c) => c.health && 'http' in c.health).map((c) => ({service: s.name, port: c.ports[0]})))
+      .flatMap((s) => s.containers.filter((c) => c.health && ('http' in c.health || s.cluster === 'galera')).map((c) => ({service: s.name, port: c.ports[0]})))
     expect(served.map((s) => `${s.service}:${s.port}`).sort()).toEqual(API_FRONTENDS.map((f) => `${f.service}:${f.port}`).sort())
   })
 
