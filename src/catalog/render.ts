@@ -74,7 +74,10 @@ export function templateVars(site: Site, host: SiteHost): TemplateVars {
   const groups = Object.fromEntries(Object.keys(site.groups).map((g) => [g, peers(g)]))
   const internal = internalAddress(site) ?? host.address
   // With a VIP, haproxy sends SQL to one Galera node at a time (load-balancer.ts); without, the first control host's.
-  const database = internalAddress(site) ?? (groups.control as Array<{address: string}> | undefined)?.[0]?.address ?? host.address
+  const control = (groups.control as Array<{address: string}> | undefined) ?? []
+  const database = internalAddress(site) ?? control[0]?.address ?? host.address
+  // oslo.messaging fails over between every rabbitmq node (one per control host, templates/rabbitmq).
+  const rabbit = (control.length > 0 ? control : [{address: host.address}]).map((h) => `openstack:${site.passwords.rabbitmq_password}@${h.address}:5672`)
   return {
     openstack_release: site.config.openstackRelease,
     region_name: 'RegionOne',
@@ -85,6 +88,8 @@ export function templateVars(site: Site, host: SiteHost): TemplateVars {
     network_interface: site.config.networkInterface,
     internal_address: internal,
     database_address: database,
+    // Undefined without a rabbitmq password, so a template using it fails as passwords.rabbitmq_password would.
+    transport_url: site.passwords.rabbitmq_password === undefined ? undefined : `rabbit://${rabbit.join(',')}//`,
     groups,
     passwords: site.passwords,
     registry: site.config.registry,
