@@ -11,8 +11,8 @@ import {runCli} from '../../helpers/cli.js'
 // HA (issue 13): three control hosts behind the internal VIP (`lab up --control 3 --vip`):
 // keepalived holds it on one of them, haproxy on each serves every API on it. A client talking
 // to the VIP the whole time (keystone token issue, nova server list) measures what losing a
-// control host costs. mariadb and rabbitmq are still single (first control host): the hosts
-// stopped here are the others.
+// control host costs. mariadb (Galera) and rabbitmq run as clusters of the control hosts; the hosts
+// stopped here are others than the first.
 const IMAGES = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute']
 const skip = process.env.OSCTL_SKIP_INTEGRATION === '1'
 const LAB = `ha${process.pid}`
@@ -39,6 +39,20 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
     const held: string[] = []
     for (const n of names.slice(0, 3)) if ((await sh(n, `ip -o -4 addr show dev eth0 | grep -qw ${vip}`)).exitCode === 0) held.push(n)
     return held
+  }
+  /** rabbitmq's cluster as the node on this host sees it (cluster_status), or undefined when it does not answer. */
+  const rabbitCluster = async (name: string) => {
+    const r = await sh(name, 'docker exec rabbitmq rabbitmqctl -q cluster_status --formatter json')
+    return r.exitCode === 0 ? (JSON.parse(r.stdout) as {disk_nodes: string[]; running_nodes: string[]}) : undefined
+  }
+  /** Waits (up to 90 s) until this host's node sees every control host's node running; returns what it saw last. */
+  const rabbitJoined = async (name: string) => {
+    let seen: Awaited<ReturnType<typeof rabbitCluster>>
+    for (const deadline = Date.now() + 90_000; Date.now() < deadline; await sleep(2000)) {
+      seen = await rabbitCluster(name)
+      if (seen?.running_nodes.length === 3 && seen.disk_nodes.every((n) => seen!.running_nodes.includes(n))) break
+    }
+    return seen
   }
   const password = async () => /keystone_admin_password: (\S+)/.exec(await readFile(join(site, 'passwords.yml'), 'utf8'))![1].replace(/^["']|["']$/g, '')
 
@@ -200,6 +214,16 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
     for (const n of names.slice(0, 3)) expect((await sh(n, 'docker exec keystone cat /etc/osctl-build')).exitCode, n).not.toBe(0)
   })
 
+  it('rabbitmq: one cluster of the three control hosts\' nodes, every node running', async () => {
+    for (const n of names.slice(0, 3)) {
+      const c = await rabbitCluster(n)
+      expect(c?.disk_nodes, n).toHaveLength(3)
+      expect([...c!.running_nodes].sort(), n).toEqual([...c!.disk_nodes].sort())
+    }
+    // The compute host runs no node.
+    expect((await sh(names[3], 'docker inspect rabbitmq')).exitCode).not.toBe(0)
+  })
+
   it('a control host that does not hold the VIP stops: no client request fails, the VIP stays', async () => {
     const holder = (await holders())[0]
     // Not the first control host: it alone runs mariadb and rabbitmq (no Galera yet).
@@ -227,6 +251,12 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
       // The later tests need every host back, whatever this one found.
       await restart(victim)
     }
+    // Its rabbitmq node came back by itself (no deploy) and rejoined the cluster.
+    const t0 = Date.now()
+    const seen = await rabbitJoined(victim)
+    console.log(`rabbitmq on ${victim} running in the cluster ${((Date.now() - t0) / 1000).toFixed(1)} s after its host was back: ${JSON.stringify(seen?.running_nodes)}`)
+    expect(seen?.running_nodes).toHaveLength(3)
+    expect([...seen!.running_nodes].sort()).toEqual([...seen!.disk_nodes].sort())
   })
 
   it('the host holding the VIP stops: the VIP moves within 5 s and clients fail for at most 5 s', async () => {
