@@ -98,8 +98,9 @@ export const serviceSchema = z.strictObject({
   /** `first`: one instance, on the first host of the group (no clustering yet); `all`: every host. */
   hosts: z.enum(['all', 'first']).default('all'),
   /**
-   * A clustered service: its hosts change one at a time, first host first, each health-gated before
-   * the next, so the cluster keeps quorum. `galera`: deploy also bootstraps a new cluster on the
+   * A clustered service: on every host of its group when the site has an internal_vip (else on the
+   * first only, group-hosts.ts); its hosts change one at a time, first host first, each
+   * health-gated before the next, so the cluster keeps quorum. `galera`: deploy also bootstraps a new cluster on the
    * first host when no host has any (src/apply/galera.ts); `rabbitmq`: nodes join the first host's.
    */
   cluster: z.enum(['galera', 'rabbitmq']).optional(),

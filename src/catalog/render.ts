@@ -8,6 +8,7 @@ import {internalAddress} from '../site/internal-address.js'
 import type {Site, SiteHost} from '../site/types.js'
 import type {YamlPath} from '../site/yaml-source.js'
 import type {ServiceDef} from './catalog.js'
+import {clustered} from './group-hosts.js'
 import {Overrides} from './overrides.js'
 
 /** Inside every service container the host's /etc/osctl/<container>/ appears here, read-only. */
@@ -85,6 +86,8 @@ export function templateVars(site: Site, host: SiteHost): TemplateVars {
     network_interface: site.config.networkInterface,
     internal_address: internal,
     database_address: database,
+    // Galera and RabbitMQ clusters across the control hosts (group-hosts.ts: behind a VIP only).
+    clustered: clustered(site),
     groups,
     passwords: site.passwords,
     registry: site.config.registry,
