@@ -31,7 +31,7 @@ export async function loadCatalog(templatesDir: string): Promise<Catalog> {
   const defs: ServiceDef[] = []
   for (const entry of (await readdir(templatesDir, {withFileTypes: true})).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
     const file = join(templatesDir, entry.name, 'service.yml')
-    const src = await YamlSource.read(file)
+    const src = await YamlSource.read(file, {shared: true})
     if (!src) continue
     const before = errors.length
     errors.push(...src.syntaxErrors())

@@ -8,6 +8,7 @@ import {Overrides} from '../../../src/catalog/overrides.js'
 import {planDeploy} from '../../../src/catalog/plan.js'
 import {renderTemplateString, templateEnvironment} from '../../../src/catalog/template-env.js'
 import {OsctlErrors} from '../../../src/errors.js'
+import {serviceRegistry} from '../../../src/site/service-registry.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
 import {testSite} from '../../fakes/site.js'
 
@@ -55,5 +56,16 @@ describe('template compile cache', () => {
     expect(renderTemplateString(env, 'port {{ p }}', {p: 2})).toBe('port 2')
     expect(renderTemplateString(env, '/etc/localtime:/etc/localtime:ro', {})).toBe('/etc/localtime:/etc/localtime:ro')
     expect(() => renderTemplateString(env, '{{ nope }}', {})).toThrow(/undefined|null/)
+  })
+
+  it('service.yml is parsed once for the registry and the catalog, and a changed file anew', async () => {
+    const file = join(dir, 'memcached', 'service.yml')
+    expect(serviceRegistry(dir).services).toContain('memcached')
+    expect((await loadCatalog(dir)).get('memcached')?.depends).toEqual([])
+    await writeFile(file, (await readFile(file, 'utf8')).replace(/^depends:.*$/m, '').replace(/^name: memcached$/m, 'name: memcached\ndepends: [mariadb]'))
+    expect((await loadCatalog(dir)).get('memcached')?.depends).toEqual(['mariadb'])
+    await writeFile(file, `${await readFile(file, 'utf8')}name: again\n`)
+    const err = await loadCatalog(dir).then(() => undefined, (e: unknown) => e as OsctlErrors)
+    expect(err?.errors[0].message).toBe('duplicate key name (first defined at line 1)')
   })
 })
