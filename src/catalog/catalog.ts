@@ -42,7 +42,8 @@ export async function loadCatalog(templatesDir: string): Promise<Catalog> {
       continue
     }
     errors.push(...src.duplicateKeyErrors())
-    const parsed = serviceSchema.safeParse(src.doc.toJS(), {reportInput: true})
+    // jitless: a schema checks a handful of documents per run; compiling zod's fast path costs more than it saves.
+    const parsed = serviceSchema.safeParse(src.doc.toJS(), {reportInput: true, jitless: true})
     if (!parsed.success) {
       errors.push(...zodIssuesToErrors(src, parsed.error.issues, serviceDocs))
       continue
