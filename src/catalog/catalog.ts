@@ -123,5 +123,16 @@ function checkAcross(defs: ServiceDef[]): OsctlError[] {
       owner.set(c.name, d.name)
     }
   }
+  // post_deploy `after`: container names of any service (all known once every service is read).
+  const containers = [...owner.keys()]
+  for (const d of defs) {
+    for (const [si, s] of d.post_deploy.entries()) {
+      for (const [ai, c] of (s.after ?? []).entries()) {
+        if (owner.has(c)) continue
+        const guess = nearestName(c, containers)
+        errors.push(d.src.error(`post_deploy step ${s.name} is triggered by unknown container ${c}`, guess ? `did you mean ${guess}?` : 'after lists container names of services under templates/', ['post_deploy', si, 'after', ai]))
+      }
+    }
+  }
   return errors
 }

@@ -57,6 +57,8 @@ export interface RenderedStep {
   env: Record<string, string>
   /** See catalog-schema.ts `image_paths`; absent: the whole image counts. */
   imagePaths?: string[]
+  /** post_deploy only: the containers whose creation or start reruns it (catalog-schema.ts `after`). */
+  after?: string[]
 }
 
 export interface RenderedService {
@@ -165,6 +167,7 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
     container: s.container,
     once: true,
     env: Object.fromEntries(Object.entries(s.environment).map(([k, v]) => [k, str(v, ['post_deploy', si, 'environment', k])])),
+    ...(s.after ? {after: s.after} : {}),
   }))
   return {service: def.name, host: host.name, containers, steps, ...(postSteps.length > 0 ? {postSteps} : {})}
 }
