@@ -64,12 +64,13 @@ describe('post_deploy `after` in service.yml', () => {
   })
 })
 
-describe('nova discover-hosts on a fake lab (lab-1, lab-2 control; lab-2 computes)', () => {
+describe('nova discover-hosts on a fake lab (one host: control and compute)', () => {
   const SERVICES = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute']
   const IMAGES = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute']
 
   it('runs on the first deploy and when a deploy creates or recreates a nova-compute, not when only nova-api changes (upgrade or deploy)', async () => {
-    const site = testSite({enabledServices: SERVICES, novaComputeDriver: 'fake'})
+    const site = testSite({enabledServices: SERVICES, novaComputeDriver: 'fake'}, undefined, 1)
+    site.hosts[0].groups.push('compute')
     const lab = fakeLab(site, [...registryRefs(IMAGES, ['zed']), ...registryRefs(['nova-api', 'nova-compute'], ['2'])])
     const e1 = lab.engines.get('lab-1')!
     const runs = () => e1.calls.filter((c) => c === `create ${stepContainerName('nova-api', 'discover-hosts')}`).length
@@ -83,13 +84,13 @@ describe('nova discover-hosts on a fake lab (lab-1, lab-2 control; lab-2 compute
       return upgradeService(c, def, serviceHosts(c, def), {tag: '2', serial: 1, reporter: new RecordingReporter(), containers: [container], verifyImages: async () => {}})
     }
     // The compute host's nova-compute is gone (host rebuilt): deploy creates it and maps it again.
-    lab.engines.get('lab-2')!.containers.delete('nova-compute')
+    e1.containers.delete('nova-compute')
     const again = await lab.deploy(SERVICES)
     expect(again.services.find((s) => s.service === 'nova' && s.host === 'lab-1')!.bootstrap).toEqual(['discover-hosts'])
     expect(runs()).toBe(2)
 
     const up = await upgrade('nova-api')
-    expect(up.upgraded).toEqual(['lab-1', 'lab-2'])
+    expect(up.upgraded).toEqual(['lab-1'])
     expect(e1.containers.get('nova-api')!.image).toBe('10.0.0.11:4000/osctl/nova-api:2')
     expect(up.deploys.flatMap((d) => d.services.flatMap((s) => s.bootstrap))).not.toContain('discover-hosts')
     expect(runs()).toBe(2)
@@ -97,13 +98,13 @@ describe('nova discover-hosts on a fake lab (lab-1, lab-2 control; lab-2 compute
     // A deploy that changes nova-api only (back to the site's tag) does not run it either.
     const status = (r: Awaited<ReturnType<typeof lab.deploy>>, host: string, name: string) => r.services.find((s) => s.host === host && s.containers.some((c) => c.name === name))!.containers.find((c) => c.name === name)!.status
     const back = await lab.deploy(SERVICES)
-    expect([status(back, 'lab-1', 'nova-api'), status(back, 'lab-2', 'nova-compute')]).toEqual(['recreated', 'unchanged'])
+    expect([status(back, 'lab-1', 'nova-api'), status(back, 'lab-1', 'nova-compute')]).toEqual(['recreated', 'unchanged'])
     expect(runs()).toBe(2)
 
     // A deploy that recreates nova-compute (here: back from an image of its own) runs it.
-    expect((await upgrade('nova-compute')).upgraded).toEqual(['lab-2'])
+    expect((await upgrade('nova-compute')).upgraded).toEqual(['lab-1'])
     const recreated = await lab.deploy(SERVICES)
-    expect(status(recreated, 'lab-2', 'nova-compute')).toBe('recreated')
+    expect(status(recreated, 'lab-1', 'nova-compute')).toBe('recreated')
     expect(runs()).toBe(3)
   })
 })
