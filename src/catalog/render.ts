@@ -79,8 +79,12 @@ export function templateVars(site: Site, host: SiteHost): TemplateVars {
     (site.groups[group] ?? []).map((n) => site.hosts.find((h) => h.name === n)!).map((h) => ({name: h.name, address: h.address}))
   const groups = Object.fromEntries(Object.keys(site.groups).map((g) => [g, peers(g)]))
   const internal = internalAddress(site) ?? host.address
-  // With a VIP, haproxy sends SQL to one Galera node at a time (load-balancer.ts); without, the first control host's.
-  const database = internalAddress(site) ?? (groups.control as Array<{address: string}> | undefined)?.[0]?.address ?? host.address
+  // With a VIP, haproxy sends SQL to one Galera node at a time (load-balancer.ts). A control host
+  // asks its own haproxy on the loopback, so its SQL connections never depend on which host holds
+  // the VIP (a VIP that moves leaves connections through the old holder hanging until ARP catches
+  // up); without a VIP, the first control host.
+  const firstControl = (groups.control as Array<{address: string}> | undefined)?.[0]?.address
+  const database = site.config.internalVip ? (host.groups.includes('control') ? '127.0.0.1' : site.config.internalVip) : (firstControl ?? host.address)
   return {
     openstack_release: site.config.openstackRelease,
     region_name: 'RegionOne',
