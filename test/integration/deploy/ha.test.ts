@@ -216,7 +216,8 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
     })
     const failed = samples.filter((s) => !s.ok)
     const slowest = Math.max(...samples.map((s) => s.ms))
-    console.log(`upgrades and rollbacks through the VIP: ${samples.length} requests, ${failed.length} failed, slowest ${slowest} ms (quiet baseline ${baseline} ms)`)
+    const worst = samples.filter((s) => s.ms > 1000).map((s) => `+${((s.at - samples[0].at) / 1000).toFixed(1)}s ${s.what} ${s.ms} ms`)
+    console.log(`upgrades and rollbacks through the VIP: ${samples.length} requests, ${failed.length} failed, slowest ${slowest} ms (quiet baseline ${baseline} ms); over 1 s: ${worst.join(', ') || 'none'}; load ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}`)
     expect(failed.map((s) => s.what)).toEqual([])
     // Issue 13's bar is 1 s. Here the four lab hosts share two cores, so a new API process starting
     // (uwsgi loading keystone or nova) slows the ones serving: 5 runs measured 0.57-1.37 s, against
@@ -345,8 +346,8 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
     await Promise.all(names.slice(0, 3).map((n) => restart(n)))
     // Nobody bootstraps by itself: without a primary component the nodes wait (and fail) to join.
     expect((await galera()).filter((g) => g.includes(':Primary:'))).toEqual([])
-    const deploy = await osctl(['deploy', '--services', 'mariadb', '--json'])
-    expect(deploy.exitCode).toBe(1)
+    const deploy = await osctl(['deploy', '--services', 'mariadb', '--limit', names.slice(0, 3).join(','), '--json'])
+    expect(deploy.exitCode, deploy.stderr.split('\n').slice(-10).join('\n')).toBe(1)
     expect(JSON.parse(deploy.stdout).hosts[0].error.hint).toContain('osctl mariadb recover')
     const rec = await osctl(['mariadb', 'recover', '--json'])
     expect(rec.exitCode, rec.stderr.split('\n').slice(-20).join('\n')).toBe(0)
