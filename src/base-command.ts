@@ -6,7 +6,6 @@ import {isParseError, usageError} from './cli/usage-error.js'
 import {ExitCode, OsctlError, OsctlErrors, exitCodeHelp, isOsctlError} from './errors.js'
 import {PROGRESS_MODES, Progress, ProgressMode, chooseProgress} from './events/choose-renderer.js'
 import type {Reporter} from './events/event-types.js'
-import {acquireSiteLock} from './session/site-lock.js'
 import type {Site} from './site/types.js'
 
 export const DEFAULT_SITE = '/etc/osctl'
@@ -94,6 +93,8 @@ export abstract class OsctlCommand extends Command {
   protected async lockSite(site: Site): Promise<void> {
     // The command and its arguments (what it works on), not its flags.
     const args = this.argv.slice(0, this.argv.findIndex((a) => a.startsWith('-')) >>> 0)
+    // Loaded here: commands that take no lock (`config validate`, help) start without it.
+    const {acquireSiteLock} = await import('./session/site-lock.js')
     this.releases.push(await acquireSiteLock(site, [this.commandName, ...args].join(' '), this.reporter()))
   }
 

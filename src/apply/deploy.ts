@@ -12,6 +12,7 @@ import {criticalPath} from './critical-path.js'
 import {ensureDatabases} from './databases.js'
 import {prepareGalera} from './galera.js'
 import {observeHost} from './host-state.js'
+import {postStepTrigger} from './post-steps.js'
 import {runGraph} from './run-graph.js'
 import {ImagePrefetch} from './image-prefetch.js'
 import {ApplyOptions, ServiceDeployer, ServiceHostResult} from './service-deployer.js'
@@ -182,13 +183,13 @@ async function deployClusteredService(ps: PlannedService, alive: SiteHost[], ses
  * converged. A host whose step fails is reported failed like any other deploy failure.
  */
 async function runPostDeploySteps(plan: DeployPlan, results: ServiceHostResult[], failed: Map<string, OsctlError>, deployer: (h: SiteHost) => ServiceDeployer, reporter: Reporter): Promise<void> {
-  const force = results.some((r) => r.status === 'changed')
+  const trigger = postStepTrigger(results)
   for (const ps of plan.services) {
     const first = ps.hosts[0]
     const rendered = ps.rendered.get(first.name)
     if (!rendered?.postSteps?.length || failed.has(first.name)) continue
     try {
-      const ran = await deployer(first).runPostSteps(rendered, force)
+      const ran = await deployer(first).runPostSteps(rendered, trigger)
       const result = results.find((r) => r.service === ps.def.name && r.host === first.name)
       if (result && ran.length > 0) Object.assign(result, {status: 'changed', bootstrap: [...result.bootstrap, ...ran.map((t) => t.step)], timings: [...result.timings, ...ran]})
     } catch (err) {

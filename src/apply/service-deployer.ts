@@ -12,7 +12,7 @@ import {Journal, JournalOp, newOperationId, whoAmI} from '../revisions/journal.j
 import {Ledger} from '../revisions/ledger.js'
 import {fingerprintKey, readImageFingerprint, runBootstrapStep} from './bootstrap-steps.js'
 import {Balancer, noBalancer} from './balancer.js'
-import {runPostSteps} from './post-steps.js'
+import {PostStepTrigger, runPostSteps} from './post-steps.js'
 import {waitContainerHealthy} from './container-health.js'
 import type {StepTiming} from './critical-path.js'
 import {dropPrevious, nextName, replaceContainer} from './container-swap.js'
@@ -207,8 +207,8 @@ export class ServiceDeployer {
   }
 
   /** post_deploy steps (post-steps.ts), after the whole deploy converged. */
-  async runPostSteps(rs: RenderedService, force: boolean): Promise<StepTiming[]> {
-    return runPostSteps(this.host, this.docker, this.reporter, rs, force)
+  async runPostSteps(rs: RenderedService, trigger: PostStepTrigger): Promise<StepTiming[]> {
+    return runPostSteps(this.host, this.docker, this.reporter, rs, trigger)
   }
 
   /** Brings one container to its decision, health-gated; one it started gets its start → healthy time in `timings`. */

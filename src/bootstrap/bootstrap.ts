@@ -10,6 +10,7 @@ import {SYSTEM_CONTAINERS} from '../system/definitions.js'
 import {ApplyResult, SystemManager} from '../system/manager.js'
 import {DockerEngineResult, ensureDockerEngine} from './docker-engine.js'
 import {ensureHostPackages} from './host-packages.js'
+import {etcdJoiners, joinEtcd} from '../membership/etcd-join.js'
 import {PrecheckResult, assertPrechecks, canReach, ownedSystemPorts, runPrechecks} from './prechecks.js'
 import {registryBaseUrl, registryFetch} from '../images/registry-http.js'
 import {contextFor, deployHost, imageRef, registryHost, registryPort, registrySource, siteSystemContainers, systemContainersFor} from './system-context.js'
@@ -125,6 +126,9 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
       await deps.publish(images[def.image], imageRef(site, def.image))
     }
 
+    // A control host added to a site whose etcd already runs joins it (member add first).
+    const control = site.hosts.filter((h) => h.groups.includes('control'))
+    const etcd = await etcdJoiners(control, alive(), (h) => hosts.get(h.name) ?? deps.connect([h])[0])
     absorb(
       await fanOut(alive(), concurrency, async (t) => {
         const host = hosts.get(t.name)!
@@ -137,7 +141,9 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
           records.get(t.name)!.registryCa = {changed}
         }
         for (const def of systemContainersFor(site, t).filter((d) => d !== registryDef)) {
-          const result = await new SystemManager(host, reporter).apply(def, contextFor(site, t, def), registrySource(site, def.image))
+          const apply = (extra = {}) => new SystemManager(host, reporter).apply(def, {...contextFor(site, t, def), ...extra}, registrySource(site, def.image))
+          const joining = def.name === 'etcd' && etcd.via && etcd.joining.has(t.name)
+          const result = joining ? await joinEtcd(etcd.via!, host, t, (etcdJoin) => apply({etcdJoin})) : await apply()
           records.get(t.name)!.system.push(result)
           reporter.emit('bootstrap.system', {name: def.name, revision: result.revision, changed: result.status !== 'unchanged'}, t.name)
         }

@@ -85,10 +85,18 @@ const bootstrapStep = z.strictObject({
 
 /**
  * Runs on the first host of the service once the whole deploy has converged (every service, every
- * host), when anything changed in that deploy or the step never succeeded with this config:
+ * host), when anything changed in that deploy or the step never succeeded with this image and config:
  * e.g. nova's cell_v2 discover_hosts, which needs the computes deployed after nova itself.
  */
-const postDeployStep = bootstrapStep.omit({once: true, image_paths: true})
+const postDeployStep = bootstrapStep.omit({once: true, image_paths: true}).extend({
+  /**
+   * Container names (of any service) that trigger the step: it runs again only when one of them was
+   * created, recreated or started in the deploy (on any host), or when it has not succeeded with its
+   * command and its container's config; a new image of its own container alone does not rerun it.
+   * `after: [nova-compute]`: discover_hosts when a compute may have joined, not on a nova-api upgrade.
+   */
+  after: z.array(name).min(1).optional(),
+})
 
 export const serviceSchema = z.strictObject({
   name,
@@ -98,8 +106,9 @@ export const serviceSchema = z.strictObject({
   /** `first`: one instance, on the first host of the group (no clustering yet); `all`: every host. */
   hosts: z.enum(['all', 'first']).default('all'),
   /**
-   * A clustered service: its hosts change one at a time, first host first, each health-gated before
-   * the next, so the cluster keeps quorum. `galera`: deploy also bootstraps a new cluster on the
+   * A clustered service: on every host of its group when the site has an internal_vip (else on the
+   * first only, group-hosts.ts); its hosts change one at a time, first host first, each
+   * health-gated before the next, so the cluster keeps quorum. `galera`: deploy also bootstraps a new cluster on the
    * first host when no host has any (src/apply/galera.ts); `rabbitmq`: nodes join the first host's.
    */
   cluster: z.enum(['galera', 'rabbitmq']).optional(),
@@ -139,6 +148,7 @@ const HINTS: Record<string, {what?: string; hint: string}> = {
   health: {what: '{http: URL}, {tcp: ADDRESS:PORT} or {exec: COMMAND}', hint: 'e.g. `health: {http: "http://{{ api_address }}:5000/v3"}`, `health: {tcp: "{{ api_address }}:3306"}` or `health: {exec: "pgrep -f nova-conductor"}`'},
   bootstrap: {what: 'a list of {name, container, command}', hint: 'one-shot steps, e.g. `- {name: db-sync, container: keystone, command: keystone-manage db_sync, once: true}`'},
   post_deploy: {what: 'a list of {name, container, command}', hint: 'steps after the whole deploy, e.g. `- {name: discover-hosts, container: nova-api, command: nova-manage cell_v2 discover_hosts}`'},
+  after: {what: 'a list of container names', hint: 'the containers whose creation or start reruns the step, e.g. `after: [nova-compute]`'},
   container: {hint: 'the name of one of this service’s containers'},
   ports: {what: 'a list of TCP port numbers', hint: 'the ports the container listens on, e.g. `ports: [5000]`'},
 }

@@ -31,7 +31,7 @@ export async function loadCatalog(templatesDir: string): Promise<Catalog> {
   const defs: ServiceDef[] = []
   for (const entry of (await readdir(templatesDir, {withFileTypes: true})).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
     const file = join(templatesDir, entry.name, 'service.yml')
-    const src = await YamlSource.read(file)
+    const src = await YamlSource.read(file, {shared: true})
     if (!src) continue
     const before = errors.length
     errors.push(...src.syntaxErrors())
@@ -42,7 +42,8 @@ export async function loadCatalog(templatesDir: string): Promise<Catalog> {
       continue
     }
     errors.push(...src.duplicateKeyErrors())
-    const parsed = serviceSchema.safeParse(src.doc.toJS(), {reportInput: true})
+    // jitless: a schema checks a handful of documents per run; compiling zod's fast path costs more than it saves.
+    const parsed = serviceSchema.safeParse(src.doc.toJS(), {reportInput: true, jitless: true})
     if (!parsed.success) {
       errors.push(...zodIssuesToErrors(src, parsed.error.issues, serviceDocs))
       continue
@@ -120,6 +121,17 @@ function checkAcross(defs: ServiceDef[]): OsctlError[] {
       const other = owner.get(c.name)
       if (other) errors.push(d.src.error(`container name ${c.name} is already used by service ${other}`, 'container names are unique on a host: rename one', ['containers', i, 'name']))
       owner.set(c.name, d.name)
+    }
+  }
+  // post_deploy `after`: container names of any service (all known once every service is read).
+  const containers = [...owner.keys()]
+  for (const d of defs) {
+    for (const [si, s] of d.post_deploy.entries()) {
+      for (const [ai, c] of (s.after ?? []).entries()) {
+        if (owner.has(c)) continue
+        const guess = nearestName(c, containers)
+        errors.push(d.src.error(`post_deploy step ${s.name} is triggered by unknown container ${c}`, guess ? `did you mean ${guess}?` : 'after lists container names of services under templates/', ['post_deploy', si, 'after', ai]))
+      }
     }
   }
   return errors

@@ -1,7 +1,6 @@
 import {OsctlError, OsctlErrors, errorMessage} from '../errors.js'
 import {nearestName} from '../site/nearest-name.js'
 import {knownServices} from '../site/service-catalog.js'
-import {registryFetch} from '../images/registry-http.js'
 import {manifestUrl} from '../site/image-ref.js'
 import {secretValue} from '../site/secret-value.js'
 import {servicesOffFor} from '../site/services-off.js'
@@ -148,7 +147,9 @@ function usage(message: string, hint: string): OsctlError {
  * a usage error before any host is touched. A registry this machine cannot reach is not an
  * error here: the hosts may still reach it, and their pull says what is wrong.
  */
-export async function checkImages(site: Site, plan: DeployPlan, fetchImpl: typeof fetch = registryFetch(site)): Promise<void> {
+export async function checkImages(site: Site, plan: DeployPlan, fetchImpl?: typeof fetch): Promise<void> {
+  // node:https and TLS load only for commands that ask the registry (not `config validate`).
+  fetchImpl ??= (await import('../images/registry-http.js')).registryFetch(site)
   const refs = new Map<string, string>()
   for (const s of plan.services) for (const r of s.rendered.values()) for (const c of r.containers) refs.set(c.image, c.imageRef)
   const missing: string[] = []

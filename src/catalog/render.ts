@@ -1,6 +1,5 @@
-import {createHash, createHmac} from 'node:crypto'
-import {basename, join} from 'node:path'
-import nunjucks from 'nunjucks'
+import {basename} from 'node:path'
+import type nunjucks from 'nunjucks'
 
 import {OsctlError} from '../errors.js'
 import {siteImageRef} from '../site/image-ref.js'
@@ -8,7 +7,12 @@ import {internalAddress} from '../site/internal-address.js'
 import type {Site, SiteHost} from '../site/types.js'
 import type {YamlPath} from '../site/yaml-source.js'
 import type {ServiceDef} from './catalog.js'
+import {clustered} from './group-hosts.js'
 import {Overrides} from './overrides.js'
+import {renderTemplateString, templateEnvironment} from './template-env.js'
+
+export {fernetKey} from './fernet-key.js'
+export {SHARED_TEMPLATES} from './template-env.js'
 
 /** Inside every service container the host's /etc/osctl/<container>/ appears here, read-only. */
 export const CONFIG_MOUNT = '/var/lib/osctl/config_files'
@@ -54,6 +58,8 @@ export interface RenderedStep {
   env: Record<string, string>
   /** See catalog-schema.ts `image_paths`; absent: the whole image counts. */
   imagePaths?: string[]
+  /** post_deploy only: the containers whose creation or start reruns it (catalog-schema.ts `after`). */
+  after?: string[]
 }
 
 export interface RenderedService {
@@ -73,11 +79,15 @@ export function templateVars(site: Site, host: SiteHost): TemplateVars {
     (site.groups[group] ?? []).map((n) => site.hosts.find((h) => h.name === n)!).map((h) => ({name: h.name, address: h.address}))
   const groups = Object.fromEntries(Object.keys(site.groups).map((g) => [g, peers(g)]))
   const internal = internalAddress(site) ?? host.address
-  // With a VIP, haproxy sends SQL to one Galera node at a time (load-balancer.ts); without, the first control host's.
+  // With a VIP, haproxy sends SQL to one Galera node at a time (load-balancer.ts). A control host
+  // asks its own haproxy on the loopback, so its SQL connections never depend on which host holds
+  // the VIP (a VIP that moves leaves connections through the old holder hanging until ARP catches
+  // up); without a VIP, the first control host.
   const control = (groups.control as Array<{address: string}> | undefined) ?? []
-  const database = internalAddress(site) ?? control[0]?.address ?? host.address
-  // oslo.messaging fails over between every rabbitmq node (one per control host, templates/rabbitmq).
-  const rabbit = (control.length > 0 ? control : [{address: host.address}]).map((h) => `openstack:${site.passwords.rabbitmq_password}@${h.address}:5672`)
+  const database = site.config.internalVip ? (host.groups.includes('control') ? '127.0.0.1' : site.config.internalVip) : (control[0]?.address ?? host.address)
+  // oslo.messaging fails over between every rabbitmq node: one per control host when clustered, else the first's.
+  const rabbitHosts = clustered(site) ? control : control.slice(0, 1)
+  const rabbit = (rabbitHosts.length > 0 ? rabbitHosts : [{address: host.address}]).map((h) => `openstack:${site.passwords.rabbitmq_password}@${h.address}:5672`)
   return {
     openstack_release: site.config.openstackRelease,
     region_name: 'RegionOne',
@@ -90,6 +100,8 @@ export function templateVars(site: Site, host: SiteHost): TemplateVars {
     database_address: database,
     // Undefined without a rabbitmq password, so a template using it fails as passwords.rabbitmq_password would.
     transport_url: site.passwords.rabbitmq_password === undefined ? undefined : `rabbit://${rabbit.join(',')}//`,
+    // Galera and RabbitMQ clusters across the control hosts (group-hosts.ts: behind a VIP only).
+    clustered: clustered(site),
     groups,
     passwords: site.passwords,
     registry: site.config.registry,
@@ -109,7 +121,7 @@ export function imageRefFor(site: Site, image: string): string {
  * strings of service.yml. Any template error is OsctlError CONFIG_INVALID citing file:line.
  */
 export function renderService(def: ServiceDef, site: Site, host: SiteHost, overrides: Overrides): RenderedService {
-  const env = environment(def.dir)
+  const env = templateEnvironment(def.dir)
   const vars = templateVars(site, host)
   const str = (text: string, path: YamlPath) => renderString(env, text, vars, def, path)
   const argv = (cmd: string | string[], path: YamlPath): string[] =>
@@ -167,6 +179,7 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
     container: s.container,
     once: true,
     env: Object.fromEntries(Object.entries(s.environment).map(([k, v]) => [k, str(v, ['post_deploy', si, 'environment', k])])),
+    ...(s.after ? {after: s.after} : {}),
   }))
   return {service: def.name, host: host.name, containers, steps, ...(postSteps.length > 0 ? {postSteps} : {})}
 }
@@ -185,17 +198,6 @@ function privilegesOf(c: ServiceDef['containers'][number]): {privileges?: Contai
 
 const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n'
 
-/** templates/_shared/ holds what several services include (it has no service.yml, so it is no service). */
-export const SHARED_TEMPLATES = '_shared'
-
-function environment(dir: string): nunjucks.Environment {
-  const loader = new nunjucks.FileSystemLoader([dir, join(dir, '..', SHARED_TEMPLATES)], {noCache: true})
-  const env = new nunjucks.Environment(loader, {autoescape: false, throwOnUndefined: true, trimBlocks: true, lstripBlocks: true})
-  env.addFilter('sha256', (s: unknown) => createHash('sha256').update(String(s)).digest('hex'))
-  env.addFilter('fernet_key', fernetKey)
-  return env
-}
-
 function renderFile(env: nunjucks.Environment, template: string, vars: TemplateVars, def: ServiceDef): string {
   try {
     return env.render(template, vars)
@@ -206,7 +208,7 @@ function renderFile(env: nunjucks.Environment, template: string, vars: TemplateV
 
 function renderString(env: nunjucks.Environment, text: string, vars: TemplateVars, def: ServiceDef, path: YamlPath): string {
   try {
-    return env.renderString(text, vars)
+    return renderTemplateString(env, text, vars)
   } catch (err) {
     // The string sits on one line of service.yml: cite that line.
     const loc = def.src.locate(path)
@@ -233,15 +235,4 @@ export function templateError(err: unknown, fallbackFile: string, lineOffset: nu
       : 'fix the nunjucks syntax at that line',
     cause: err,
   })
-}
-
-/**
- * `{{ passwords.keystone_fernet_seed | fernet_key("0") }}`: a Fernet key (32 bytes, URL-safe base64
- * with padding, what `keystone-manage fernet_setup` writes) derived from a site secret and a key
- * name. Every control host renders the same keys, so a token one keystone issues every other one
- * accepts, without copying key files between hosts. The keys change only with the secret.
- */
-export function fernetKey(secret: unknown, name: unknown): string {
-  if (typeof secret !== 'string' || secret.length < 16) throw new Error('fernet_key needs a secret of at least 16 characters')
-  return createHmac('sha256', secret).update(`osctl-fernet-key/${String(name)}`).digest('base64url') + '='
 }

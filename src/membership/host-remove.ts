@@ -1,4 +1,5 @@
 import {isSwapSpare} from '../apply/container-swap.js'
+import {observeGaleraNode} from '../apply/galera.js'
 import {serviceUnitName, serviceUnitPath} from '../apply/service-unit.js'
 import {LABELS, configDir} from '../catalog/container-spec.js'
 import type {ContainerClient} from '../docker/types.js'
@@ -67,7 +68,7 @@ export async function whatRuns(host: Host, docker: ContainerClient): Promise<Hos
  * the etcd member leaves the cluster (asked of another member) before its etcd stops; the
  * inventory changes last, so an interrupted drain can be run again.
  */
-export function planRemoval(input: {runs: HostRuns; drain: boolean; name: string; novaVia?: string; neutronVia?: string; etcd?: {via: string; id: string}}): RemoveStep[] {
+export function planRemoval(input: {runs: HostRuns; drain: boolean; name: string; novaVia?: string; neutronVia?: string; etcd?: {via: string; id: string}; galeraPeers?: number}): RemoveStep[] {
   const {runs} = input
   const services = [...new Set(runs.containers.map((c) => c.service))]
   if (services.length === 0 && runs.system.length === 0) return [{kind: 'inventory'}]
@@ -75,10 +76,11 @@ export function planRemoval(input: {runs: HostRuns; drain: boolean; name: string
   if (!input.drain) {
     throw new OsctlError('USAGE', `${input.name} runs osctl services: ${what}`, {location: '--drain', hint: `add --drain to stop and remove them (and leave etcd/nova cleanly) before ${input.name} leaves the inventory`})
   }
-  if (services.includes('mariadb')) {
+  // A Galera node leaves its cluster cleanly when its mariadb stops; the only server may not.
+  if (services.includes('mariadb') && !(input.galeraPeers && input.galeraPeers > 0)) {
     throw new OsctlError('USAGE', `${input.name} runs mariadb, the site's only database server: draining it would lose every service's data`, {
       location: 'NAME',
-      hint: 'keep this host (Galera clustering is not done yet)',
+      hint: 'keep this host (with internal_vip and several control hosts, mariadb is a Galera cluster whose nodes can leave)',
     })
   }
   if (runs.system.includes('registry')) throw new OsctlError('USAGE', `${input.name} runs the site registry`, {location: 'NAME', hint: 'a site keeps its deploy host'})
@@ -138,7 +140,12 @@ export async function removeHost(site: Site, name: string, opts: {drain: boolean
       if (step.kind === 'member-remove') etcd = {via: step.via, id: step.id}
     }
   }
-  const steps = planRemoval({runs, drain: opts.drain, name, novaVia: novaVia?.name, neutronVia: neutronVia?.name, etcd})
+  // Other Galera nodes that answer as such (a running mariadb with wsrep on another control host).
+  let galeraPeers = 0
+  if (busy && opts.drain && runs.containers.some((c) => c.service === 'mariadb')) {
+    for (const h of others) if ((await observeGaleraNode(deps.host(h)).catch(() => undefined))?.primary) galeraPeers++
+  }
+  const steps = planRemoval({runs, drain: opts.drain, name, novaVia: novaVia?.name, neutronVia: neutronVia?.name, etcd, galeraPeers})
   // Before the first step: a drain never stops halfway for want of a password.
   if (steps.some((s) => s.kind === 'nova-disable' || s.kind === 'neutron-agents-delete')) assertSecrets(site, {keystone_admin_password: [`host remove --drain (nova-compute or neutron agents of ${name})`]})
   for (const step of steps) {

@@ -1,9 +1,9 @@
 import {readFileSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {parse} from 'yaml'
 
 import {TEMPLATES_DIR} from '../paths.js'
 import {SYSTEM_CONTAINERS} from '../system/definitions.js'
+import {YamlSource} from './yaml-source.js'
 
 export interface ServiceRegistry {
   /** System containers first, then every templates/<svc>/service.yml service in dependency order. */
@@ -38,12 +38,19 @@ export function serviceRegistry(dir = process.env.OSCTL_TEMPLATES_DIR || TEMPLAT
   const heads: Head[] = []
   for (const entry of readdirSync(dir, {withFileTypes: true})) {
     if (!entry.isDirectory() || entry.name.startsWith('_')) continue
-    let doc: Record<string, unknown>
+    const file = join(dir, entry.name, 'service.yml')
+    let text: string
     try {
-      doc = (parse(readFileSync(join(dir, entry.name, 'service.yml'), 'utf8')) ?? {}) as Record<string, unknown>
+      text = readFileSync(file, 'utf8')
     } catch {
       continue
     }
+    // Parsed once for the catalog too (YamlSource.shared); a file YAML refuses is left to it.
+    const src = YamlSource.shared(file, text)
+    if (src.doc.errors.length > 0 || src.duplicateKeyErrors().length > 0) continue
+    const {value, errors} = src.data()
+    if (errors.length > 0) continue
+    const doc = (value ?? {}) as Record<string, unknown>
     const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [])
     const objects = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null) : [])
     heads.push({

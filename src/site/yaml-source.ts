@@ -8,6 +8,8 @@ const MAX_ALIAS_COUNT = 100
 
 export type YamlPath = ReadonlyArray<string | number>
 
+const sharedSources = new Map<string, YamlSource>()
+
 /**
  * One parsed YAML file that remembers where every node came from, so any problem found later
  * (by zod or by cross-checks) can be reported as `file:line:col` instead of a bare key path.
@@ -28,9 +30,21 @@ export class YamlSource {
    * Reads a file; undefined when it does not exist (callers decide whether that is an error).
    * Devices, pipes, files over the size cap and binary files are refused before parsing.
    */
-  static async read(file: string): Promise<YamlSource | undefined> {
+  static async read(file: string, opts: {shared?: boolean} = {}): Promise<YamlSource | undefined> {
     const text = await readTextFile(file)
-    return text === undefined ? undefined : new YamlSource(file, text)
+    return text === undefined ? undefined : opts.shared ? YamlSource.shared(file, text) : new YamlSource(file, text)
+  }
+
+  /**
+   * One parse per file text per process, for sources nobody edits (templates/<svc>/service.yml,
+   * read by the service registry and again by the catalog). A different text is parsed anew.
+   */
+  static shared(file: string, text: string): YamlSource {
+    const known = sharedSources.get(file)
+    if (known?.text === text) return known
+    const src = new YamlSource(file, text)
+    sharedSources.set(file, src)
+    return src
   }
 
   /**

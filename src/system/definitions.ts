@@ -21,6 +21,8 @@ export interface SystemContext {
   lb?: LoadBalancerContext
   /** Set for the registry when osctl.yml says `tls: {registry: true}`. */
   registryTls?: RegistryTls
+  /** etcd on a control host joining a running cluster (membership/etcd-join.ts): the cluster as its members know it. */
+  etcdJoin?: {initialCluster: string}
 }
 
 export interface LoadBalancerContext {
@@ -82,6 +84,8 @@ export interface SystemContainerDef {
   /** Runs only on sites where this holds (default: always). */
   enabled?(config: SiteConfig): boolean
   /** Capabilities beyond the default set (oci-spec.ts), e.g. CAP_NET_ADMIN for keepalived. */
+  /** Variables the process reads only on its first start (etcd's initial cluster): left out of the spec hash, so they never restart it. */
+  firstStartEnv?: string[]
   capabilities?: string[]
   /** RLIMIT_NOFILE for the process (umoci's default is 1024). */
   nofile?: number
@@ -115,11 +119,14 @@ const etcd: SystemContainerDef = {
       `ETCD_ADVERTISE_CLIENT_URLS=http://${ctx.address}:2379`,
       `ETCD_LISTEN_PEER_URLS=http://${ctx.address}:2380`,
       `ETCD_INITIAL_ADVERTISE_PEER_URLS=http://${ctx.address}:2380`,
-      `ETCD_INITIAL_CLUSTER=${cluster}`,
-      'ETCD_INITIAL_CLUSTER_STATE=new',
+      `ETCD_INITIAL_CLUSTER=${ctx.etcdJoin?.initialCluster ?? cluster}`,
+      `ETCD_INITIAL_CLUSTER_STATE=${ctx.etcdJoin ? 'existing' : 'new'}`,
       `ETCD_INITIAL_CLUSTER_TOKEN=${secretValue(ctx.passwords, 'etcd_cluster_token')}`,
     ]
   },
+  // etcd reads these only while its data dir is empty: a control host added later changes them on
+  // the others, which must not restart for it.
+  firstStartEnv: ['ETCD_INITIAL_CLUSTER', 'ETCD_INITIAL_CLUSTER_STATE'],
   mounts: () => [{source: `${SYSTEM_DATA_DIR}/etcd`, destination: '/var/lib/etcd'}],
   health: () => ({url: 'http://127.0.0.1:2379/health', bodyIncludes: '"health":"true"'}),
   healthTimeoutSeconds: 60,

@@ -72,6 +72,8 @@ export function haproxyConfig(ctx: SystemContext): string {
   ]
   for (const f of lb.frontends) {
     lines.push('', `listen ${f.name}`, `    bind ${lb.vip}:${f.port} transparent`)
+    // The control host's own services reach the database here (render.ts database_address).
+    if (f.tcp) lines.push(`    bind 127.0.0.1:${f.port}`)
     // SQL connections live long (connection pools): TCP keepalives, no idle timeout of minutes.
     if (f.tcp) lines.push('    mode tcp', '    option tcpka', '    timeout client 1h', '    timeout server 1h')
     else lines.push(`    option httpchk GET ${f.check}`, '    http-check expect rstatus ^[23]')
@@ -99,6 +101,11 @@ export function keepalivedConfig(ctx: SystemContext): string {
     '    script_user root',
     '    vrrp_version 3',
     '    vrrp_garp_master_refresh 10',
+    // A neighbour entry refreshed less than 1 s ago ignores an ARP update (locktime): the new
+    // holder's first burst can go unheard, and the default second burst comes 5 s later.
+    '    vrrp_garp_interval 0.5',
+    '    vrrp_garp_master_repeat 2',
+    '    vrrp_garp_master_delay 1',
     '}',
     'vrrp_script chk_haproxy {',
     `    script "/usr/local/bin/osctl-check-haproxy ${HAPROXY_MONITOR_PORT}"`,

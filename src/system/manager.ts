@@ -71,7 +71,8 @@ export class SystemManager {
     const imageId = await this.imageId(source)
     const needs: SpecInputs = {args: def.args(ctx), env: def.env(ctx), mounts: def.mounts(ctx), ...(def.capabilities ? {capabilities: def.capabilities} : {}), ...(def.nofile ? {nofile: def.nofile} : {})}
     const files = def.files?.(ctx)
-    const specHash = sha(JSON.stringify({imageId, needs, unit: this.unitText(def, ctx, 0, 0), ...(files ? {files} : {})}))
+    const hashed = def.firstStartEnv ? {...needs, env: needs.env.filter((e) => !def.firstStartEnv!.includes(e.split('=')[0]))} : needs
+    const specHash = sha(JSON.stringify({imageId, needs: hashed, unit: this.unitText(def, ctx, 0, 0), ...(files ? {files} : {})}))
     // The reference counts like the content (as for service containers): a new tag is a new
     // revision even when osctl reused the same content for it.
     if (st.current && st.current.specHash === specHash && st.current.image === source.ref) {

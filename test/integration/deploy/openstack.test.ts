@@ -6,7 +6,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {DeployResult} from '../../../src/apply/deploy.js'
-import {REPO_ROOT, runCli} from '../../helpers/cli.js'
+import {REPO_ROOT, eventsOf, runCli} from '../../helpers/cli.js'
 import {overOneConnection, problems} from '../../helpers/one-connection.js'
 import {adminAuth, glanceSteps, keystoneSteps, neutronSteps, novaMetadataSteps, novaSteps, placementSteps} from './api-calls.js'
 
@@ -223,6 +223,8 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
       expect(where('nova-api')).toEqual([h1, h2])
       expect(where('mariadb')).toEqual([h1])
       expect(where('nova-compute')).toEqual([h2])
+      // nova-compute was created: nova's discover-hosts ran on nova's first host.
+      expect(result.services.find((s) => s.service === 'nova' && s.host === h1)!.bootstrap).toContain('discover-hosts')
       const post = await l.osctl(['post-deploy', '--json'])
       expect(post.exitCode, post.stderr).toBe(0)
       expect((await l.json<Row>(['token', 'issue'])).id).toBeTruthy()
@@ -265,6 +267,10 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
       expect(up.exitCode, up.stderr).toBe(0)
       const result = JSON.parse(up.stdout)
       expect(result.batches).toEqual([{hosts: [h1], ok: true}, {hosts: [h2], ok: true}])
+      // No compute changed: nova's discover-hosts (`after: [nova-compute]`) did not run, in either batch.
+      const steps = eventsOf(up.stderr).filter((e) => e.code === 'service.step.start').map((e) => `${e.host}:${e.data.step}`)
+      expect(steps.filter((x) => x.endsWith(':discover-hosts'))).toEqual([])
+      expect(result.deploys.flatMap((d: DeployResult) => d.services.flatMap((s) => s.bootstrap))).not.toContain('discover-hosts')
       const during = polls.filter((p) => p.at >= started && p.at <= started + took)
       const failed = polls.filter((p) => !p.ok)
       console.log(`nova-api upgrade on 2 hosts, --serial 1: ${(took / 1000).toFixed(1)}s; ${polls.length} client calls (${during.length} during), ${failed.length} failed`)
@@ -373,6 +379,10 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
       const summary = JSON.parse(String(add.stdout))
       expect(summary).toMatchObject({ok: true, host: h3, added: true, hypervisor: {hostname: h3, state: 'up'}})
       expect(summary.steps.map((s: {step: string; exitCode: number}) => `${s.step}:${s.exitCode}`)).toEqual(['host-add:0', 'bootstrap:0', 'deploy:0', 'discover:0', 'post-deploy:0'])
+      // nova's discover-hosts ran once on its first host: `deploy --services nova` changed its command (it
+      // names every compute); `deploy --limit` renders nothing for nova's first host, so it runs no step of nova.
+      const discovers = async () => (await l.sh(1, `docker events --since ${Math.floor(grownAt / 1000)} --until "$(date +%s)" --filter event=start --filter container=osctl-bootstrap-nova-api-discover-hosts --format '{{.Actor.Attributes.name}}'`)).stdout.trim().split('\n').filter(Boolean).length
+      expect(await discovers()).toBe(1)
       console.log(`add-host.mjs: ${summary.steps.map((s: {step: string; seconds: number}) => `${s.step} ${s.seconds}s`).join(', ')}, hypervisor up after ${summary.hypervisor.seconds}s`)
       // What the script claims, seen from outside: nova-compute runs on the host, nova lists it as
       // an up hypervisor and compute service, and discover_hosts mapped it into cell1.
@@ -384,6 +394,18 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
       const again = await l.osctl(['host', 'add', h3, '--address', address, '--group', 'compute', '--json'])
       expect(again.exitCode, again.stderr).toBe(0)
       expect(JSON.parse(again.stdout)).toMatchObject({ok: true, added: false})
+      // A compute whose nova-compute is gone (host rebuilt, inventory unchanged): deploy creates it and,
+      // for it alone, runs discover-hosts again (`after: [nova-compute]`); it is still an up hypervisor.
+      await l.sh(3, 'docker rm -f nova-compute')
+      const rebuilt = await l.osctl(['deploy', '--services', 'nova,nova-compute', '--json'])
+      expect(rebuilt.exitCode, rebuilt.stderr.slice(-3000)).toBe(0)
+      const redeployed = JSON.parse(rebuilt.stdout) as DeployResult
+      const outcome = (host: string, name: string) => redeployed.services.find((x) => x.host === host && x.containers.some((c) => c.name === name))!.containers.find((c) => c.name === name)!.status
+      expect([outcome(h3, 'nova-compute'), outcome(h2, 'nova-compute'), outcome(h1, 'nova-api')]).toEqual([expect.not.stringMatching(/^unchanged$/), 'unchanged', 'unchanged'])
+      expect(redeployed.services.find((x) => x.service === 'nova' && x.host === h1)!.bootstrap).toEqual(['discover-hosts'])
+      expect(await discovers()).toBe(2)
+      const hypervisor = await l.until(async () => ((await l.json(['hypervisor', 'list'])).find((h) => h['Hypervisor Hostname'] === h3 && h.State === 'up') ? true : undefined), 120, 5000)
+      expect(hypervisor, `${h3} is an up hypervisor again`).toBe(true)
       const s = (a: number, b: number) => ((b - a) / 1000).toFixed(1)
       console.log(`third host: lab up ${s(started, grownAt)}s, add-host.mjs ${s(grownAt, added)}s`)
     }, 1_200_000)

@@ -256,6 +256,29 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl bootstrap and
     expect(health.stdout + health.stderr).toContain('is healthy')
   })
 
+  it('a control host leaves (host remove --drain: member remove before its etcd stops) and comes back (host add + bootstrap --limit: member add before it starts); the others never restart', async () => {
+    const name = `${LAB}-3`
+    const address = new RegExp(`${name}:\\n\\s+address: (\\S+)`).exec(await readFile(join(site, 'inventory.yml'), 'utf8'))![1]
+    const before = await Promise.all([1, 2].map((i) => startedAt(i, 'osctl-etcd')))
+    expect((await etcdctl(1, 'put osctl-join written-before')).exitCode).toBe(0)
+    const members = async () => (await etcdctl(1, 'member list -w simple')).stdout.split('\n').filter(Boolean).map((l) => l.split(', ').slice(1, 3).join(' ')).sort()
+    const removed = await osctl(['host', 'remove', name, '--drain', '--json'])
+    expect(removed.exitCode, removed.stderr).toBe(0)
+    expect(await members()).toEqual([`started ${LAB}-1`, `started ${LAB}-2`])
+    expect((await osctl(['host', 'add', name, '--address', address, '--group', 'control'])).exitCode).toBe(0)
+    const boot = await osctl(['bootstrap', '--limit', name, '--json'])
+    expect(boot.exitCode, boot.stderr.split('\n').slice(-20).join('\n')).toBe(0)
+    expect(await members()).toEqual([1, 2, 3].map((i) => `started ${LAB}-${i}`))
+    const health = await etcdctl(1, 'endpoint health --cluster')
+    expect(health.stdout.match(/is healthy/g), health.stdout + health.stderr).toHaveLength(3)
+    expect((await etcdctl(3, 'get osctl-join --print-value-only')).stdout.trim()).toBe('written-before')
+    // The members that stayed were neither restarted by the leave nor by the join (their initial-cluster settings changed).
+    expect(await Promise.all([1, 2].map((i) => startedAt(i, 'osctl-etcd')))).toEqual(before)
+    const again = await osctl(['bootstrap', '--json'])
+    expect(again.exitCode, again.stderr).toBe(0)
+    expect((JSON.parse(again.stdout) as BootstrapResult).changed).toBe(false)
+  })
+
   systemHostContract('bootstrapped lab host over SSH', async () => {
     const loaded = await loadSite(site)
     const session = sshSession(loaded)

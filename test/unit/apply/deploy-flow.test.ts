@@ -55,12 +55,13 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(c.labels).toMatchObject({'io.osctl.managed': 'true', 'io.osctl.service': 'keystone', 'io.osctl.revision': '1'})
     expect(c.labels['io.osctl.config-hash']).toMatch(/^sha256:/)
 
-    expect(e1.execs).toHaveLength(1)
-    expect(e1.execs[0].container).toBe('mariadb')
-    expect(e1.execs[0].input).toContain('CREATE DATABASE IF NOT EXISTS `keystone`;')
-    expect(e1.execs[0].input).toContain("ALTER USER 'keystone'@'%' IDENTIFIED BY 'ks-db';")
+    // mariadb's health gate, then keystone's databases (SQL on stdin).
+    expect(e1.execs.map((x) => x.argv)).toEqual([['sh', '-c', 'osctl-mariadb-health'], ['mariadb', '--user=root', '--batch']])
+    const sql = e1.execs[1]
+    expect(sql.container).toBe('mariadb')
+    expect(sql.input).toContain('CREATE DATABASE IF NOT EXISTS `keystone`;')
+    expect(sql.input).toContain("ALTER USER 'keystone'@'%' IDENTIFIED BY 'ks-db';")
     // Passwords travel on stdin: nothing in argv, which `ps` shows on the host.
-    expect(e1.execs[0].argv).toEqual(['mariadb', '--user=root', '--batch'])
 
     const steps = (e: FakeEngine) => e.calls.filter((x) => x.startsWith('create osctl-bootstrap-')).map((x) => x.slice('create osctl-bootstrap-keystone-'.length))
     expect(steps(e1)).toEqual(['db-sync', 'bootstrap'])

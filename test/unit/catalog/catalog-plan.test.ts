@@ -79,7 +79,7 @@ describe('service catalog (templates/)', () => {
     it('reports a dependency cycle', async () => {
       const file = join(dir, 'mariadb', 'service.yml')
       const text = (await import('node:fs')).readFileSync(file, 'utf8')
-      await writeFile(file, text.replace('hosts: first', 'hosts: first\ndepends: [keystone]'))
+      await writeFile(file, text.replace('cluster: galera', 'cluster: galera\ndepends: [keystone]'))
       const [e] = await errorsOf(loadCatalog(dir))
       expect(e.message).toMatch(/dependency cycle: (keystone → mariadb → keystone|mariadb → keystone → mariadb)/)
     })

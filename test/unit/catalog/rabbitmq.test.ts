@@ -12,12 +12,14 @@ import {testSite} from '../../fakes/site.js'
 const CLIENTS = ['nova', 'nova-compute', 'neutron', 'neutron-agents', 'neutron-linuxbridge-agent']
 
 /** `controls` control hosts lab-1 … (10.0.0.11 …), lab-1 also network, one compute host after them. */
-function site(controls: number): Site {
+function site(controls: number, vip = controls > 1): Site {
   const s = testSite({enabledServices: [...testSite().config.enabledServices, 'nova-compute', 'nova-libvirt', 'neutron', 'neutron-agents', 'neutron-linuxbridge-agent']}, undefined, 1)
   const host = (i: number, groups: string[]) => ({...s.hosts[0], name: `lab-${i}`, address: `10.0.0.${10 + i}`, groups})
   const control = Array.from({length: controls}, (_, i) => host(i + 1, i === 0 ? ['deploy', 'control', 'network'] : ['control']))
   s.hosts = [...control, host(controls + 1, ['compute'])]
   s.groups = {deploy: ['lab-1'], control: control.map((h) => h.name), network: ['lab-1'], compute: [`lab-${controls + 1}`]}
+  // A cluster needs the VIP (group-hosts.ts clustered): without one, clients name the first control host.
+  if (vip) s.config = {...s.config, internalVip: '10.0.0.250'}
   return s
 }
 
@@ -34,8 +36,10 @@ function clientConfigs(r: Awaited<ReturnType<typeof render>>): string[] {
 }
 
 describe('rabbitmq in the catalog', () => {
-  it('one control host: a single node rabbit@localhost, no cluster settings, the one node in every transport_url', async () => {
-    const s = site(1)
+  it.each([
+    ['one control host', site(1)],
+    ['three control hosts without a VIP', site(3, false)],
+  ])('%s: a single node rabbit@localhost on the first, no cluster settings, the one node in every transport_url', async (_, s) => {
     const r = await render(s)
     expect(r.service('rabbitmq').hosts.map((h) => h.name)).toEqual(['lab-1'])
     const f = r.files('rabbitmq', 'lab-1')

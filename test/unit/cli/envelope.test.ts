@@ -14,6 +14,7 @@ import type ConfigValidate from '../../../src/commands/config/validate.js'
 import type Deploy from '../../../src/commands/deploy.js'
 import type Destroy from '../../../src/commands/destroy.js'
 import type MariadbBackup from '../../../src/commands/mariadb/backup.js'
+import type MariadbRecover from '../../../src/commands/mariadb/recover.js'
 import type MariadbRestore from '../../../src/commands/mariadb/restore.js'
 import type ServiceRestart from '../../../src/commands/service/restart.js'
 import type ServiceStart from '../../../src/commands/service/start.js'
@@ -83,6 +84,7 @@ const COMMANDS = {
   'service:restart': null as unknown as Result<typeof ServiceRestart>,
   'system:logs': null as unknown as Result<typeof SystemLogs>,
   'mariadb:backup': null as unknown as Result<typeof MariadbBackup>,
+  'mariadb:recover': null as unknown as Result<typeof MariadbRecover>,
   'mariadb:restore': null as unknown as Result<typeof MariadbRestore>,
   destroy: null as unknown as Result<typeof Destroy>,
   'system:history': null as unknown as Result<typeof SystemHistory>,

@@ -189,8 +189,10 @@ describe('host remove on hosts (fakes)', () => {
 describe('the order and the refusals (decisions only)', () => {
   const runs = (services: string[], system: string[] = []) => ({containers: services.map((s) => ({service: s, container: s})), system})
 
-  it('refuses draining the host that runs mariadb, or the registry', () => {
+  it('refuses draining the host that runs the only mariadb, or the registry; a Galera node with peers in a primary component may leave', () => {
     expect(() => planRemoval({runs: runs(['mariadb', 'keystone']), drain: true, name: 'ctl-1'})).toThrow(/only database server/)
+    expect(() => planRemoval({runs: runs(['mariadb', 'keystone']), drain: true, name: 'ctl-1', galeraPeers: 0})).toThrow(/only database server/)
+    expect(planRemoval({runs: runs(['mariadb', 'keystone']), drain: true, name: 'ctl-2', galeraPeers: 2})).toEqual([{kind: 'stop-services', containers: ['mariadb', 'keystone']}, {kind: 'inventory'}])
     expect(() => planRemoval({runs: runs([], ['registry']), drain: true, name: 'ctl-1'})).toThrow(/site registry/)
   })
 

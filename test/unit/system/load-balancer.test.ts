@@ -32,7 +32,8 @@ describe('load balancer (internal_vip)', () => {
     const site = ha()
     const vars = templateVars(site, site.hosts[1])
     expect(vars.internal_address).toBe(VIP)
-    expect(vars.database_address).toBe(VIP)
+    // SQL: through the host's own haproxy on the loopback (a moving VIP never strands it).
+    expect(vars.database_address).toBe('127.0.0.1')
     expect(templateVars(testSite(), testSite().hosts[1]).database_address).toBe('10.0.0.11')
     expect(vars.api_address).toBe('10.0.0.12')
     const client = clientConfig(site)
@@ -53,7 +54,7 @@ describe('load balancer (internal_vip)', () => {
     expect(cfg).toContain('    bind 127.0.0.1:8404\n    monitor-uri /healthz\n    stats enable\n    stats uri /stats\n')
     expect(cfg).toContain('stats socket /run/haproxy/admin.sock')
     // SQL: TCP, one Galera node at a time (the others are backups), long-lived connections.
-    expect(cfg).toContain(`listen mariadb\n    bind ${VIP}:3306 transparent\n    mode tcp\n    option tcpka\n    timeout client 1h\n    timeout server 1h\n    server lab-1 10.0.0.11:3306 check\n    server lab-2 10.0.0.12:3306 check backup\n`)
+    expect(cfg).toContain(`listen mariadb\n    bind ${VIP}:3306 transparent\n    bind 127.0.0.1:3306\n    mode tcp\n    option tcpka\n    timeout client 1h\n    timeout server 1h\n    server lab-1 10.0.0.11:3306 check\n    server lab-2 10.0.0.12:3306 check backup\n`)
     expect(cfg.split('listen mariadb')[1].split('listen keystone')[0]).not.toContain('http')
   })
 
