@@ -55,9 +55,11 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(c.labels).toMatchObject({'io.osctl.managed': 'true', 'io.osctl.service': 'keystone', 'io.osctl.revision': '1'})
     expect(c.labels['io.osctl.config-hash']).toMatch(/^sha256:/)
 
-    // mariadb's health gate, then keystone's databases (SQL on stdin).
-    expect(e1.execs.map((x) => x.argv)).toEqual([['sh', '-c', 'osctl-mariadb-health'], ['mariadb', '--user=root', '--batch']])
-    const sql = e1.execs[1]
+    // Health gates that run in the container (mariadb's, rabbitmq's), and keystone's databases (SQL on stdin).
+    expect(e1.execs.filter((x) => x.input === undefined).map((x) => x.argv[2])).toEqual(expect.arrayContaining(['osctl-mariadb-health', expect.stringContaining('rabbitmqctl')]))
+    const statements = e1.execs.filter((x) => x.input !== undefined)
+    expect(statements.map((x) => x.argv)).toEqual([['mariadb', '--user=root', '--batch']])
+    const sql = statements[0]
     expect(sql.container).toBe('mariadb')
     expect(sql.input).toContain('CREATE DATABASE IF NOT EXISTS `keystone`;')
     expect(sql.input).toContain("ALTER USER 'keystone'@'%' IDENTIFIED BY 'ks-db';")

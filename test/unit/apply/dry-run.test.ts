@@ -89,7 +89,7 @@ describe('deploy --dry-run (observe + decide over FakeHost + FakeEngine)', () =>
     expect(c.configs).toEqual([{file: 'keystone.conf', state: 'changed', diff: [
       '--- /etc/osctl/keystone/keystone.conf (on the host)',
       '+++ /etc/osctl/keystone/keystone.conf (rendered)',
-      '@@ -14,7 +14,7 @@',
+      '@@ -17,7 +17,7 @@',
       ' memcache_servers = 10.0.0.11:11211,10.0.0.12:11211',
       ' [token]',
       ' provider = fernet',

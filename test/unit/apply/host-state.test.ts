@@ -111,9 +111,9 @@ describe('deploy reads each host once', () => {
     expect([...hosts.values()].map((h) => observations(h).length)).toEqual([1, 1])
     for (const h of hosts.values()) expect(h.ran(/^systemctl (enable|daemon-reload|start)/)).toBe(false)
     expect(statements()).toEqual(execs)
-    expect(engines.get('lab-1')!.execs.at(-1)!.argv).toEqual(['sh', '-c', 'osctl-mariadb-health'])
-    // Probed from the host: memcached, rabbitmq, keystone (mariadb's gate is the exec above).
-    expect(hosts.get('lab-1')!.calls.filter((c) => c.line.startsWith('timeout 5 bash -c')).length).toBe(3)
+    expect(engines.get('lab-1')!.execs.map((x) => x.argv[2])).toContain('osctl-mariadb-health')
+    // Probed from the host: memcached and keystone (mariadb's and rabbitmq's gates run in their containers).
+    expect(hosts.get('lab-1')!.calls.filter((c) => c.line.startsWith('timeout 5 bash -c')).length).toBe(2)
   })
 
   it('a difference (a config file edited on one host) is observed again before acting, and only there', async () => {
