@@ -1,3 +1,5 @@
+import {setTimeout as sleep} from 'node:timers/promises'
+
 import {OsctlError} from '../errors.js'
 import type {Host} from '../hosts/host.js'
 import {containerId} from '../system/unit.js'
@@ -27,11 +29,26 @@ export class EtcdMembers {
   }
 
   async add(name: string, address: string): Promise<void> {
-    await this.etcdctl(['member', 'add', name, `--peer-urls=${peerUrl(address)}`])
+    await this.reconfigure(['member', 'add', name, `--peer-urls=${peerUrl(address)}`])
   }
 
   async remove(id: string): Promise<void> {
-    await this.etcdctl(['member', 'remove', id])
+    await this.reconfigure(['member', 'remove', id])
+  }
+
+  /**
+   * etcd refuses a membership change while a member it would count on connected less than 5 s
+   * ago (`unhealthy cluster`, e.g. right after that host rebooted): asked again for up to 30 s.
+   */
+  private async reconfigure(args: string[]): Promise<void> {
+    for (const deadline = Date.now() + 30_000; ; await sleep(2000)) {
+      try {
+        await this.etcdctl(args)
+        return
+      } catch (err) {
+        if (!/unhealthy cluster/.test((err as Error).message) || Date.now() > deadline) throw err
+      }
+    }
   }
 
   private async etcdctl(args: string[]): Promise<string> {

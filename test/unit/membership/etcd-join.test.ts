@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {etcdJoiners, joinEtcd} from '../../../src/membership/etcd-join.js'
+import {EtcdMembers} from '../../../src/membership/etcd-members.js'
 import type {SiteHost} from '../../../src/site/types.js'
 import {FakeHost} from '../../fakes/fake-host.js'
 
@@ -38,5 +39,15 @@ describe('etcd: a control host added later joins the running cluster', () => {
     expect(started).toEqual(['ctl-1=http://10.0.0.11:2380,ctl-2=http://10.0.0.12:2380,ctl-3=http://10.0.0.13:2380'])
     // Data of an earlier membership is moved aside before the start.
     expect(host.calls.some((c) => c.line.includes('before-join'))).toBe(true)
+  })
+
+  it('a membership change etcd refuses as an unhealthy cluster (a member reconnected less than 5 s ago) is asked again', async () => {
+    const via = new FakeHost('ctl-1', '10.0.0.11')
+    let tries = 0
+    via.on(/etcdctl .* member remove c3/, () => (++tries === 1 ? {exitCode: 1, stderr: 'Error: etcdserver: unhealthy cluster\n'} : ''))
+    await new EtcdMembers(via).remove('c3')
+    expect(tries).toBe(2)
+    via.on(/etcdctl .* member remove d4/, () => ({exitCode: 1, stderr: 'Error: etcdserver: member not found\n'}))
+    await expect(new EtcdMembers(via).remove('d4')).rejects.toThrow(/member not found/)
   })
 })
