@@ -41,10 +41,10 @@ async function request(samples, what, url, init, want) {
   try {
     const r = await fetch(url, {...init, signal: AbortSignal.timeout(3000)})
     await r.arrayBuffer()
-    samples.push({at, ok: r.status === want})
+    samples.push({at, end: Date.now(), ok: r.status === want})
     return r
   } catch {
-    samples.push({at, ok: false})
+    samples.push({at, end: Date.now(), ok: false})
     return undefined
   }
 }
@@ -105,7 +105,8 @@ for (let i = 1; i <= RUNS; i++) {
   for (let i = 0; i < 100 && samples.length > 0 && !samples.at(-1).ok; i++) await sleep(100)
   go = false
   await loop
-  const during = samples.filter((s) => s.at >= stoppedAt)
+  // Every request that ended after the stop (the one in flight then included).
+  const during = samples.filter((s) => s.end >= stoppedAt)
   rows.push({holder, moved: movedAt ? (movedAt - stoppedAt) / 1000 : Number.NaN, failed: during.filter((s) => !s.ok).length, requests: during.length, outage: outage(samples) / 1000})
   console.error(`run ${i}: ${holder} stopped; VIP moved after ${rows.at(-1).moved} s; ${rows.at(-1).failed} of ${rows.at(-1).requests} requests failed; longest outage ${rows.at(-1).outage} s`)
   await backUp(holder)

@@ -270,7 +270,8 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl bootstrap and
     expect(boot.exitCode, boot.stderr.split('\n').slice(-20).join('\n')).toBe(0)
     expect(await members()).toEqual([1, 2, 3].map((i) => `started ${LAB}-${i}`))
     const health = await etcdctl(1, 'endpoint health --cluster')
-    expect(health.stdout.match(/is healthy/g), health.stdout + health.stderr).toHaveLength(3)
+    // (etcdctl reports health on stderr)
+    expect((health.stdout + health.stderr).match(/is healthy/g), health.stdout + health.stderr).toHaveLength(3)
     expect((await etcdctl(3, 'get osctl-join --print-value-only')).stdout.trim()).toBe('written-before')
     // The members that stayed were neither restarted by the leave nor by the join (their initial-cluster settings changed).
     expect(await Promise.all([1, 2].map((i) => startedAt(i, 'osctl-etcd')))).toEqual(before)
