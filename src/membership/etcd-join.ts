@@ -2,9 +2,9 @@ import type {Host} from '../hosts/host.js'
 import type {SiteHost} from '../site/types.js'
 import {SYSTEM_DATA_DIR} from '../system/layout.js'
 import {unitName} from '../system/unit.js'
-import {EtcdMember, EtcdMembers, initialCluster, peerUrl, planJoin} from './etcd-members.js'
+import {EtcdMember, EtcdMembers, initialCluster, memberOf, planJoin} from './etcd-members.js'
 
-const isMember = (members: EtcdMember[], h: SiteHost) => members.some((m) => m.started && (m.name === h.name || m.peerUrls.includes(peerUrl(h.address))))
+const isMember = (members: EtcdMember[], h: SiteHost) => memberOf(members, h)?.started === true
 
 /**
  * Which control hosts of this bootstrap join an etcd cluster that already runs (a control host

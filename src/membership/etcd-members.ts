@@ -75,6 +75,9 @@ export function parseMemberList(text: string): EtcdMember[] {
     })
 }
 
+/** The member a host is, by its name or its peer URL (a member added but never started has no name yet). */
+export const memberOf = (members: EtcdMember[], host: {name: string; address: string}) => members.find((m) => m.name === host.name || m.peerUrls.includes(peerUrl(host.address)))
+
 export type EtcdStep = {kind: 'member-remove'; via: string; id: string} | {kind: 'member-add'; via: string} | {kind: 'none'; reason: string}
 
 /**
@@ -83,7 +86,7 @@ export type EtcdStep = {kind: 'member-remove'; via: string; id: string} | {kind:
  * when the members left could not make a quorum (an unstarted member counts against it).
  */
 export function planLeave(members: EtcdMember[], leaving: {name: string; address: string}, via: string): EtcdStep {
-  const me = members.find((m) => m.name === leaving.name || m.peerUrls.includes(peerUrl(leaving.address)))
+  const me = memberOf(members, leaving)
   if (!me) return {kind: 'none', reason: `${leaving.name} is not an etcd member`}
   const rest = members.filter((m) => m !== me)
   if (rest.length === 0) throw new OsctlError('USAGE', `${leaving.name} is the last etcd member`, {location: 'NAME', hint: 'a site keeps at least one control host'})
@@ -102,7 +105,7 @@ export function planLeave(members: EtcdMember[], leaving: {name: string; address
  * unstarted members in a small cluster cost it its quorum.
  */
 export function planJoin(members: EtcdMember[], joining: {name: string; address: string}, via: string): EtcdStep {
-  const me = members.find((m) => m.name === joining.name || m.peerUrls.includes(peerUrl(joining.address)))
+  const me = memberOf(members, joining)
   if (me) return {kind: 'none', reason: me.started ? `${joining.name} is already a started member` : `${joining.name} was added, waiting for its etcd to start`}
   const pending = members.filter((m) => !m.started)
   if (pending.length > 0) {
