@@ -1,3 +1,4 @@
+import {apiTls} from '../certificates/api-tls.js'
 import {hostCertDir, registryTls} from '../certificates/registry-tls.js'
 import {throwIfInterrupted} from '../cli/interrupt.js'
 import {OsctlError, errorData, errorMessage, stringDetails} from '../errors.js'
@@ -56,8 +57,9 @@ export async function bootstrap(site: Site, targets: SiteHost[], deps: Bootstrap
   const users: Record<string, string[]> = {}
   for (const d of siteSystemContainers(site)) for (const key of d.secrets) users[key] = [...(users[key] ?? []), d.name]
   assertSecrets(site, users)
-  // With tls.registry, the certificates must exist (and fit) before any host is touched.
+  // With tls.registry (tls.internal/external), the certificates must exist (and fit) before any host is touched.
   const tls = registryTls(site)
+  apiTls(site)
   const hosts = new Map(deps.connect(targets).map((h) => [h.name, h]))
   const records = new Map<string, HostBootstrap>(targets.map((t) => [t.name, {host: t.name, ok: true, prechecks: [], packagesInstalled: [], system: []}]))
   const concurrency = site.config.sshConcurrency

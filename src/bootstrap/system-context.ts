@@ -1,5 +1,7 @@
+import {apiTls} from '../certificates/api-tls.js'
 import {hostCertDir, registryTls} from '../certificates/registry-tls.js'
 import {OsctlError} from '../errors.js'
+import {apiEndpoints} from '../site/endpoints.js'
 import {siteImageRef} from '../site/image-ref.js'
 import type {ImageSource} from '../system/bundle.js'
 import {Site, SiteHost} from '../site/types.js'
@@ -31,7 +33,16 @@ function loadBalancer(site: Site): LoadBalancerContext | undefined {
   if (!site.config.internalVip) return undefined
   const control = site.hosts.filter((h) => h.groups.includes('control')).map((h) => ({name: h.name, address: h.address}))
   const frontends = API_FRONTENDS.filter((f) => site.config.enabledServices.includes(f.service)).map(({service: _s, container: _c, ...f}) => ({...f, backends: control}))
-  return {vip: site.config.internalVip, interface: site.config.apiInterface, virtualRouterId: site.config.keepalivedVirtualRouterId, frontends}
+  const e = apiEndpoints(site)
+  const tls = apiTls(site)
+  return {
+    vip: site.config.internalVip,
+    ...(site.config.externalVip ? {externalVip: site.config.externalVip} : {}),
+    ...(tls ? {tls: {pem: tls.pem, internal: e.internalTls, external: e.externalTls}} : {}),
+    interface: site.config.apiInterface,
+    virtualRouterId: site.config.keepalivedVirtualRouterId,
+    frontends,
+  }
 }
 
 export function contextFor(site: Site, host: SiteHost, def: SystemContainerDef): SystemContext {

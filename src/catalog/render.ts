@@ -3,11 +3,11 @@ import type nunjucks from 'nunjucks'
 
 import {OsctlError} from '../errors.js'
 import {siteImageRef} from '../site/image-ref.js'
-import {internalAddress} from '../site/internal-address.js'
 import type {Site, SiteHost} from '../site/types.js'
 import type {YamlPath} from '../site/yaml-source.js'
 import type {ServiceDef} from './catalog.js'
-import {clustered} from './group-hosts.js'
+import {siteCaConfigFile} from './ca-file.js'
+import {type TemplateVars, templateVars} from './template-vars.js'
 import {Overrides} from './overrides.js'
 import {renderTemplateString, templateEnvironment} from './template-env.js'
 
@@ -71,46 +71,7 @@ export interface RenderedService {
   postSteps?: RenderedStep[]
 }
 
-export type TemplateVars = Record<string, unknown>
-
-/** What config templates see; addresses come from the inventory, never from the host itself. */
-export function templateVars(site: Site, host: SiteHost): TemplateVars {
-  const peers = (group: string) =>
-    (site.groups[group] ?? []).map((n) => site.hosts.find((h) => h.name === n)!).map((h) => ({name: h.name, address: h.address}))
-  const groups = Object.fromEntries(Object.keys(site.groups).map((g) => [g, peers(g)]))
-  const internal = internalAddress(site) ?? host.address
-  // With a VIP, haproxy sends SQL to one Galera node at a time (load-balancer.ts). A control host
-  // asks its own haproxy on the loopback, so its SQL connections never depend on which host holds
-  // the VIP (a VIP that moves leaves connections through the old holder hanging until ARP catches
-  // up); without a VIP, the first control host.
-  const control = (groups.control as Array<{address: string}> | undefined) ?? []
-  const database = site.config.internalVip ? (host.groups.includes('control') ? '127.0.0.1' : site.config.internalVip) : (control[0]?.address ?? host.address)
-  // oslo.messaging fails over between every rabbitmq node: one per control host when clustered, else the first's.
-  const rabbitHosts = clustered(site) ? control : control.slice(0, 1)
-  const rabbit = (rabbitHosts.length > 0 ? rabbitHosts : [{address: host.address}]).map((h) => `openstack:${site.passwords.rabbitmq_password}@${h.address}:5672`)
-  return {
-    openstack_release: site.config.openstackRelease,
-    region_name: 'RegionOne',
-    inventory_hostname: host.name,
-    api_address: host.address,
-    network_address: host.address,
-    api_interface: site.config.apiInterface,
-    network_interface: site.config.networkInterface,
-    internal_address: internal,
-    database_address: database,
-    // Undefined without a rabbitmq password, so a template using it fails as passwords.rabbitmq_password would.
-    transport_url: site.passwords.rabbitmq_password === undefined ? undefined : `rabbit://${rabbit.join(',')}//`,
-    // Galera and RabbitMQ clusters across the control hosts (group-hosts.ts: behind a VIP only).
-    clustered: clustered(site),
-    groups,
-    passwords: site.passwords,
-    registry: site.config.registry,
-    neutron_external_bridge: site.config.neutronExternalBridge,
-    // osctl.yml: nova-compute's driver (libvirt|fake) and libvirt's virt_type (auto|kvm|qemu, auto: probed by nova-libvirt).
-    nova_compute_driver: site.config.novaComputeDriver,
-    nova_virt_type: site.config.novaVirtType,
-  }
-}
+export {templateVars, type TemplateVars} from './template-vars.js'
 
 export function imageRefFor(site: Site, image: string): string {
   return siteImageRef(site, image)
@@ -139,6 +100,13 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
       applied.push(...used)
       return {source: `${CONFIG_MOUNT}/${name}`, dest: f.dest, owner: f.owner, perm: f.perm, optional: false}
     })
+    const environment = Object.fromEntries(Object.entries(c.environment).map(([k, v]) => [k, str(v, at('environment', k))]))
+    const stepEnvs = (['bootstrap', 'post_deploy'] as const).flatMap((key) => def[key].flatMap((s, si) => (s.container === c.name ? Object.entries(s.environment).map(([k, v]) => str(v, [key, si, 'environment', k])) : [])))
+    const ca = siteCaConfigFile(site, vars, [...Object.values(files), ...Object.values(environment), ...stepEnvs])
+    if (ca) {
+      files[ca.name] = ca.text
+      configFiles.push({source: `${CONFIG_MOUNT}/${ca.name}`, dest: ca.dest, owner: undefined, perm: undefined, optional: false})
+    }
     const manifest = {command: argv(c.command, at('command')), config_files: configFiles, permissions: c.permissions, ...(c.user ? {user: c.user} : {})}
     files['config.json'] = json(manifest)
     for (const key of ['bootstrap', 'post_deploy'] as const) {
@@ -159,7 +127,7 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
       name: c.name,
       image: c.image,
       imageRef: imageRefFor(site, c.image),
-      env: Object.fromEntries(Object.entries(c.environment).map(([k, v]) => [k, str(v, at('environment', k))])),
+      env: environment,
       volumes: c.volumes.map((v, vi) => str(v, at('volumes', vi))),
       health: {...health, timeoutSeconds: c.health.timeout ?? 120},
       ...privilegesOf(c),

@@ -16,6 +16,11 @@ export function wantedSans(host: SiteHost): SubjectAltNames {
   return normalize({dns, ip})
 }
 
+/** What the API certificate haproxy serves must name: every VIP (IP SANs). */
+export function apiSans(vips: string[]): SubjectAltNames {
+  return normalize({dns: [], ip: vips})
+}
+
 /**
  * The SANs of a certificate from Node's X509Certificate.subjectAltName
  * (`DNS:lab-1, IP Address:10.0.0.2`); any other kind of name is kept as it is, so it never matches.

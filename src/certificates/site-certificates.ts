@@ -1,11 +1,12 @@
 import {X509Certificate} from 'node:crypto'
 import {chmod, mkdir, mkdtemp, rename, rm, stat} from 'node:fs/promises'
-import {basename, join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
 
 import type {Site, SiteHost} from '../site/types.js'
+import {apiCertFiles, apiVips} from './api-tls.js'
 import {SiteCa, checkCa, readIfExists, renewalReason} from './check-cert.js'
 import {SubjectAltNames, selfSignCa, signHost, writeNewKey} from './openssl.js'
-import {formatSans, wantedSans} from './sans.js'
+import {apiSans, formatSans, wantedSans} from './sans.js'
 
 export type CertStatus = 'created' | 'kept' | 'renewed'
 
@@ -32,6 +33,8 @@ export interface CertificatesResult {
   dir: string
   ca: {cert: string; key: string; status: 'created' | 'kept'; notAfter: string}
   hosts: HostCertificate[]
+  /** The API certificate (SITE/certificates/api/api.crt) naming every VIP: issued when the site has internal_vip. */
+  api?: HostCertificate
   files: CertFile[]
 }
 
@@ -44,7 +47,7 @@ export interface CertificateOptions {
 
 /**
  * The site CA and a server certificate per host under SITE/certificates (kolla-ansible
- * certificates): ca/ca.crt + ca.key, hosts/<host>.crt + .key. Only what is missing or no longer
+ * certificates): ca/ca.crt + ca.key, hosts/<host>.crt + .key, and api/api.crt + .key for the VIPs. Only what is missing or no longer
  * right is written; the CA is created once and never replaced. Local only: no host is asked.
  */
 export async function ensureCertificates(site: Site, hosts: SiteHost[], options: CertificateOptions = {}): Promise<CertificatesResult> {
@@ -71,11 +74,20 @@ export async function ensureCertificates(site: Site, hosts: SiteHost[], options:
     await privateDir(hostsDir)
     const issued: HostCertificate[] = []
     for (const host of hosts) {
-      const h = await hostCertificate(work, hostsDir, ca, host, options.renew ?? false, now)
+      const h = await certificate(work, hostsDir, ca, host.name, wantedSans(host), options.renew ?? false, now)
       issued.push(h)
       files.push({file: h.cert, status: h.status, host: host.name}, {file: h.key, status: h.status, host: host.name})
     }
-    return {dir, ca: {cert: ca.certFile, key: ca.keyFile, status: caStatus, notAfter: new Date(ca.cert.validTo).toISOString()}, hosts: issued, files}
+    // haproxy's certificate for the APIs on the VIPs (api-tls.ts), the same on every control host.
+    let api: HostCertificate | undefined
+    if (apiVips(site).length > 0) {
+      const apiDir = dirname(apiCertFiles(site).cert)
+      await mkdir(apiDir, {recursive: true})
+      await privateDir(apiDir)
+      api = await certificate(work, apiDir, ca, 'api', apiSans(apiVips(site)), options.renew ?? false, now)
+      files.push({file: api.cert, status: api.status}, {file: api.key, status: api.status})
+    }
+    return {dir, ca: {cert: ca.certFile, key: ca.keyFile, status: caStatus, notAfter: new Date(ca.cert.validTo).toISOString()}, hosts: issued, ...(api ? {api} : {}), files}
   } finally {
     await rm(work, {recursive: true, force: true})
   }
@@ -101,20 +113,19 @@ async function createCa(work: string, caDir: string, files: {certFile: string; k
   return {cert: new X509Certificate((await readIfExists(files.certFile))!), ...files}
 }
 
-async function hostCertificate(work: string, hostsDir: string, ca: SiteCa, host: SiteHost, renew: boolean, now: Date): Promise<HostCertificate> {
-  const certFile = join(hostsDir, `${host.name}.crt`)
-  const keyFile = join(hostsDir, `${host.name}.key`)
-  const want = wantedSans(host)
+async function certificate(work: string, dir: string, ca: SiteCa, name: string, want: SubjectAltNames, renew: boolean, now: Date): Promise<HostCertificate> {
+  const certFile = join(dir, `${name}.crt`)
+  const keyFile = join(dir, `${name}.key`)
   const found = {cert: await readIfExists(certFile), key: await readIfExists(keyFile)}
   const reason = renew && (found.cert || found.key) ? '--renew' : renewalReason(found, ca, want, now)
   if (reason === undefined) {
     await privateKeyFile(keyFile)
     const cert = new X509Certificate(found.cert!)
-    return {host: host.name, status: 'kept', sans: formatSans(want), notAfter: new Date(cert.validTo).toISOString(), cert: certFile, key: keyFile}
+    return {host: name, status: 'kept', sans: formatSans(want), notAfter: new Date(cert.validTo).toISOString(), cert: certFile, key: keyFile}
   }
-  const notAfter = await issue(work, ca, host.name, want, {certFile, keyFile})
+  const notAfter = await issue(work, ca, name, want, {certFile, keyFile})
   const status = found.cert || found.key ? 'renewed' : 'created'
-  return {host: host.name, status, reason, sans: formatSans(want), notAfter, cert: certFile, key: keyFile}
+  return {host: name, status, reason, sans: formatSans(want), notAfter, cert: certFile, key: keyFile}
 }
 
 /** A new key and certificate, made in the work dir, then renamed over the old pair (key first). */

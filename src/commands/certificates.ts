@@ -8,7 +8,7 @@ import {loadSite} from '../site/load-site.js'
 import {selectHosts} from '../site/select-hosts.js'
 
 export default class Certificates extends OsctlCommand {
-  static summary = "Create the site's CA and a TLS server certificate for every host in the site dir (kolla-ansible certificates)."
+  static summary = "Create the site's CA, a TLS server certificate for every host and one for the VIPs in the site dir (kolla-ansible certificates)."
   static description = describe(
     'Writes SITE/certificates/ca/ca.crt (0644) and ca.key (0600), and SITE/certificates/hosts/<host>.crt and <host>.key (0600) ' +
       'in 0700 directories, with the openssl CLI. Keys are EC P-256, signatures SHA-256; the CA is valid 10 years, host certificates ' +
@@ -17,12 +17,14 @@ export default class Certificates extends OsctlCommand {
       'when its names no longer match the inventory, it expires within 30 days, it or its key is missing, or it was not issued by the site CA; ' +
       '--renew issues every selected host\'s again. The CA is created once and never replaced: ca.crt without ca.key (or the other way ' +
       'round) is an error naming the missing file (exit 2). Files are written atomically; keys are never readable by others. ' +
-      'No host is contacted, and nothing uses the certificates yet: the APIs and the registry still speak plain HTTP.',
+      'With internal_vip, SITE/certificates/api/api.crt and api.key name every VIP (internal_vip, external_vip): haproxy serves the APIs with it ' +
+      'when osctl.yml says `tls: {internal: true}` / `tls: {external: true}` (then `osctl bootstrap` and `osctl deploy`); `tls: {registry: true}` uses ' +
+      "the deploy host's certificate. No host is contacted.",
   )
   static examples = ['<%= config.bin %> certificates --site ./site', '<%= config.bin %> certificates --limit cmp-3 --json', '<%= config.bin %> certificates --renew']
   static flags = {
     ...siteFlags,
-    renew: Flags.boolean({summary: "Issue the selected hosts' certificates again, with new keys (never the CA's)."}),
+    renew: Flags.boolean({summary: "Issue the selected hosts' certificates (and the VIPs' one) again, with new keys (never the CA's)."}),
   }
 
   async run(): Promise<Envelope<Omit<CertificatesResult, 'hosts'>, Omit<HostCertificate, 'host'>>> {

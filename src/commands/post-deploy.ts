@@ -43,7 +43,7 @@ export default class PostDeploy extends OsctlCommand {
     externalNetwork(site) // a missing osctl.yml key is a usage error before anything is asked
     const {openStackApi} = await import('../ops/openstack-api.js')
     const {buildGuestImage} = await import('../images/guest/guest-image.js')
-    const api = await openStackApi({authUrl: cfg.authUrl, username: 'admin', password: site.passwords.keystone_admin_password, project: 'admin', region: 'RegionOne'})
+    const api = await openStackApi({authUrl: cfg.authUrl, username: 'admin', password: site.passwords.keystone_admin_password, project: 'admin', region: 'RegionOne', ...(cfg.cacert ? {cacert: cfg.cacert} : {})})
     const created = await initNetwork(api, site, () => buildGuestImage({reporter: this.reporter()}))
     if (!this.jsonEnabled()) for (const i of created) this.log(`${i.changed ? 'created' : 'present'} ${i.kind} ${i.name} (${i.id})`)
     return this.done({files, authUrl: cfg.authUrl, cloud: 'osctl', created})

@@ -49,12 +49,13 @@ const ENABLE: Record<string, string[]> = {
 
 /** Settings osctl has no counterpart for yet, with the reason the report gives. */
 const WHY: Array<[RegExp, string]> = [
-  [/^kolla_external_(vip_address|fqdn)$/, 'osctl has one VIP (internal_vip) for every client; no external one yet'],
-  [/^kolla_internal_fqdn$/, 'osctl names endpoints by address (internal_vip)'],
+  [/^kolla_(external|internal)_fqdn$/, 'osctl names endpoints by address (internal_vip, external_vip)'],
   [/^neutron_/, "osctl's neutron is ML2/linuxbridge only; its provider network is an existing bridge, neutron_external_bridge in osctl.yml (default br-ex), not an interface"],
   [/_interface$/, 'osctl uses network_interface (and api_interface) for every service'],
   [/^docker_registry_(insecure|username|password)$/, "osctl's site registry has no accounts; it speaks TLS with the site CA when osctl.yml says `tls: {registry: true}`"],
-  [/^kolla_enable_tls|_tls_|^kolla_copy_ca|^kolla_certificates/, 'osctl serves only its registry over TLS so far (`tls: {registry: true}`), not the APIs'],
+  [/^kolla_enable_tls_backend$/, 'osctl ends TLS in haproxy on the VIPs; the backends speak HTTP on the management network'],
+  [/^kolla_copy_ca_into_containers$/, 'osctl gives the site CA to every container that calls an API over TLS'],
+  [/_tls_|^kolla_certificates|^kolla_admin_openrc_cacert$/, 'osctl makes its own CA and certificates (`osctl certificates`, SITE/certificates)'],
   [/^openstack_region_name$/, 'osctl names its one region RegionOne'],
   [/^enable_/, 'osctl does not deploy this service'],
 ]
@@ -131,6 +132,22 @@ export function mapGlobals(src: YamlSource): GlobalsMapping {
         else if (/^(\d{1,3}\.){3}\d{1,3}$/.test(text)) take(key, 'internal_vip', text)
         else skip(key, `not an IPv4 address (${text})`)
         continue
+      case 'kolla_external_vip_address':
+        if (haproxyOff(root)) skip(key, 'enable_haproxy is no: osctl has VIPs only with haproxy and keepalived')
+        else if (/^(\d{1,3}\.){3}\d{1,3}$/.test(text)) take(key, 'external_vip', text)
+        else skip(key, `not an IPv4 address (${text})`)
+        continue
+      case 'kolla_enable_tls_internal':
+      case 'kolla_enable_tls_external': {
+        const on = toBool(value)
+        const part = key.endsWith('internal') ? 'internal' : 'external'
+        if (on === undefined) skip(key, `not yes/no (${text})`)
+        else {
+          out.config.tls = {...(out.config.tls as object | undefined), [part]: on}
+          out.mapped.push({from: where(key), key, to: `tls.${part}`})
+        }
+        continue
+      }
       case 'keepalived_virtual_router_id':
         if (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 255) take(key, 'keepalived_virtual_router_id', Number(text))
         else skip(key, `not 1-255 (${text})`)
@@ -146,6 +163,16 @@ export function mapGlobals(src: YamlSource): GlobalsMapping {
     }
     if (key.startsWith('enable_') && toBool(value) === false) continue // off in kolla, absent in osctl: nothing lost
     skip(key, WHY.find(([re]) => re.test(key))?.[1] ?? 'no osctl counterpart')
+  }
+  // kolla's default external VIP is the internal one, and then external TLS follows internal TLS.
+  if (out.config.external_vip !== undefined && out.config.external_vip === out.config.internal_vip) delete out.config.external_vip
+  const tls = out.config.tls as {internal?: boolean; external?: boolean} | undefined
+  if (tls && out.config.external_vip === undefined) out.config.tls = {...tls, external: tls.internal ?? false}
+  if (tls && out.config.internal_vip === undefined) {
+    // No haproxy to end TLS in: the keys are reported, not mapped.
+    delete out.config.tls
+    for (const m of out.mapped.filter((e) => e.to.startsWith('tls.'))) out.unmapped.push({location: m.from, key: m.key, reason: 'osctl ends TLS in haproxy on internal_vip, which this config does not set'})
+    out.mapped = out.mapped.filter((e) => !e.to.startsWith('tls.'))
   }
   if (touched && enabled.length !== knownServices().length) out.config.enabled_services = knownServices().filter((s) => enabled.includes(s))
   return out

@@ -1,5 +1,6 @@
 import type {ContainerClient} from '../docker/types.js'
 import {OsctlError} from '../errors.js'
+import {CONTAINER_CACERT} from '../site/endpoints.js'
 
 /**
  * What `openstack compute service set --disable` and `openstack compute service delete` do, run
@@ -61,10 +62,12 @@ export function deleteNeutronAgents(docker: ContainerClient, via: string, opts: 
 /** The python lines that open a keystone session as admin, the password read from stdin (never argv). */
 function adminSession(): string[] {
   return [
+    'import os',
     'from keystoneauth1 import session',
     'from keystoneauth1.identity import v3',
     "auth = v3.Password(auth_url=auth_url, username='admin', password=sys.stdin.read(), project_name='admin', user_domain_id='default', project_domain_id='default')",
-    's = session.Session(auth=auth)',
+    // The site CA where osctl puts it in the container when the APIs speak TLS (catalog/ca-file.ts).
+    `s = session.Session(auth=auth, verify=os.path.exists('${CONTAINER_CACERT}') and '${CONTAINER_CACERT}' or True)`,
   ]
 }
 

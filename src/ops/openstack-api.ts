@@ -1,4 +1,5 @@
 import {OsctlError, errorMessage} from '../errors.js'
+import {fetchTrusting} from '../images/registry-http.js'
 
 /**
  * The few REST calls osctl makes to the cloud it deployed (post-deploy --init-network): a keystone
@@ -18,6 +19,8 @@ export interface Credentials {
   password: string
   project: string
   region: string
+  /** The site CA file when the endpoints speak TLS (clientConfig's cacert). */
+  cacert?: string
 }
 
 interface CatalogEntry {
@@ -32,7 +35,7 @@ export async function openStackApi(c: Credentials, timeoutMs = 60_000): Promise<
       scope: {project: {name: c.project, domain: {id: 'default'}}},
     },
   }
-  const res = await call(`${c.authUrl.replace(/\/$/, '')}/auth/tokens`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(auth)}, timeoutMs)
+  const res = await call(`${c.authUrl.replace(/\/$/, '')}/auth/tokens`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(auth)}, timeoutMs, c.cacert)
   const token = res.headers.get('x-subject-token')
   const body = (await res.json()) as {token: {catalog?: CatalogEntry[]; project: {id: string}}}
   if (!token) throw new OsctlError('COMMAND_FAILED', `keystone at ${c.authUrl} gave no token`)
@@ -49,20 +52,21 @@ export async function openStackApi(c: Credentials, timeoutMs = 60_000): Promise<
         `${endpoint(service)}${path}`,
         {method, headers: {'x-auth-token': token, 'content-type': 'application/json', accept: 'application/json'}, ...(payload === undefined ? {} : {body: JSON.stringify(payload)})},
         timeoutMs,
+        c.cacert,
       )
       const text = await r.text()
       return (text ? JSON.parse(text) : {}) as T
     },
     async upload(service: string, path: string, data: Uint8Array, contentType: string): Promise<void> {
-      await call(`${endpoint(service)}${path}`, {method: 'PUT', headers: {'x-auth-token': token, 'content-type': contentType}, body: new Blob([new Uint8Array(data)])}, timeoutMs * 5)
+      await call(`${endpoint(service)}${path}`, {method: 'PUT', headers: {'x-auth-token': token, 'content-type': contentType}, body: new Blob([new Uint8Array(data)])}, timeoutMs * 5, c.cacert)
     },
   }
 }
 
-async function call(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+async function call(url: string, init: RequestInit, timeoutMs: number, cacert?: string): Promise<Response> {
   let res: Response
   try {
-    res = await fetch(url, {...init, signal: AbortSignal.timeout(timeoutMs)})
+    res = await (cacert ? fetchTrusting(cacert) : fetch)(url, {...init, signal: AbortSignal.timeout(timeoutMs)})
   } catch (err) {
     throw new OsctlError('HOST_UNREACHABLE', `cannot reach ${url}: ${errorMessage(err)}`, {cause: err, hint: 'is the cloud deployed and its API up? `osctl service status`'})
   }

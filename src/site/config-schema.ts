@@ -51,10 +51,14 @@ export const configSchema = z.strictObject({
   external_network_range: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}-(\d{1,3}\.){3}\d{1,3}$/, 'must be FIRST-LAST, e.g. 10.99.0.100-10.99.0.199').optional(),
   // HA (kolla_internal_vip_address): keepalived holds it on one control host, haproxy on each serves every API on it.
   internal_vip: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'must be an IPv4 address').optional(),
+  // kolla_external_vip_address: the public endpoints (keepalived holds it beside internal_vip). Without it they use internal_vip.
+  external_vip: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'must be an IPv4 address').optional(),
   keepalived_virtual_router_id: z.int().min(1).max(255).default(51),
   // What speaks TLS with the site CA (`osctl certificates`); one key per part, as kolla's
-  // kolla_enable_tls_*: `internal` and `external` (the APIs) will join `registry`.
-  tls: z.strictObject({registry: z.boolean().default(false)}).default({registry: false}),
+  // kolla_enable_tls_*: the registry, the APIs on internal_vip (internal) and on external_vip (external).
+  tls: z
+    .strictObject({registry: z.boolean().default(false), internal: z.boolean().default(false), external: z.boolean().default(false)})
+    .default({registry: false, internal: false, external: false}),
 })
 
 export type ConfigFile = z.output<typeof configSchema>
@@ -91,7 +95,10 @@ export const configDocs: SchemaDocs = {
     external_network_range: {hint: 'the floating IP pool, e.g. `external_network_range: 10.99.0.100-10.99.0.199`'},
     internal_vip: {hint: 'a free address on the api_interface network that keepalived moves between the control hosts, e.g. `internal_vip: 10.213.0.250` (kolla_internal_vip_address)'},
     keepalived_virtual_router_id: {what: 'an integer between 1 and 255', hint: 'unique per network segment among VRRP users, e.g. `keepalived_virtual_router_id: 51`'},
-    tls: {what: 'a mapping', hint: 'e.g. `tls: {registry: true}` (run `osctl certificates` first)'},
+    external_vip: {hint: 'a second free address for the public endpoints, e.g. `external_vip: 10.213.0.251` (kolla_external_vip_address); omit it to use internal_vip'},
+    tls: {what: 'a mapping', hint: 'e.g. `tls: {registry: true, internal: true, external: true}` (run `osctl certificates` first)'},
+    'tls.internal': {what: 'true or false', hint: '`tls: {internal: true}`: haproxy serves every API on internal_vip over HTTPS with the site CA (kolla_enable_tls_internal)'},
+    'tls.external': {what: 'true or false', hint: '`tls: {external: true}`: the public endpoints (external_vip) speak HTTPS (kolla_enable_tls_external)'},
     'tls.registry': {what: 'true or false', hint: '`tls: {registry: true}` serves the site registry over HTTPS with the site CA (run `osctl certificates` first)'},
     ssh_concurrency: {what: 'an integer between 1 and 256', hint: 'how many hosts osctl works on at once, e.g. `ssh_concurrency: 10`'},
   },
@@ -117,8 +124,9 @@ export function toSiteConfig(file: ConfigFile, siteDir: string): SiteConfig {
     sshConcurrency: file.ssh_concurrency,
     neutronExternalBridge: file.neutron_external_bridge,
     ...(file.internal_vip ? {internalVip: file.internal_vip} : {}),
+    ...(file.external_vip ? {externalVip: file.external_vip} : {}),
     keepalivedVirtualRouterId: file.keepalived_virtual_router_id,
-    tls: {registry: file.tls.registry},
+    tls: {registry: file.tls.registry, internal: file.tls.internal, external: file.tls.external},
     ...(file.external_network_cidr ? {externalNetwork: {cidr: file.external_network_cidr, gateway: file.external_network_gateway, range: file.external_network_range}} : {}),
   }
 }

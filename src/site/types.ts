@@ -37,9 +37,11 @@ export interface SiteConfig {
   externalNetwork?: {cidr: string; gateway?: string; range?: string}
   /** osctl.yml internal_vip: when set, keepalived + haproxy run on the control hosts and every endpoint uses it. */
   internalVip?: string
+  /** osctl.yml external_vip: the public endpoints' address (else internal_vip's). */
+  externalVip?: string
   keepalivedVirtualRouterId: number
-  /** osctl.yml tls: which parts speak TLS with the site CA (SITE/certificates). */
-  tls: {registry: boolean}
+  /** osctl.yml tls: which parts speak TLS with the site CA (SITE/certificates): the registry, the APIs on each VIP. */
+  tls: {registry: boolean; internal: boolean; external: boolean}
 }
 
 export interface Site {

@@ -27,6 +27,10 @@ export interface SystemContext {
 
 export interface LoadBalancerContext {
   vip: string
+  /** osctl.yml external_vip: held with the internal one; haproxy serves the HTTP APIs on it too. */
+  externalVip?: string
+  /** haproxy's PEM (certificate + key) when an API speaks TLS, and on which VIP (tls.internal / tls.external). */
+  tls?: {pem: string; internal: boolean; external: boolean}
   /** api_interface: where keepalived adds the VIP and sends VRRP. */
   interface: string
   virtualRouterId: number

@@ -25,6 +25,9 @@ export const API_FRONTENDS: ReadonlyArray<{name: string; service: string; contai
 ]
 
 export const HAPROXY_MONITOR_PORT = 8404
+const HAPROXY_CONFIG_DIR = '/etc/haproxy'
+/** The API certificate and its key in one file, as haproxy's `crt` reads it. */
+const HAPROXY_PEM = 'api.key'
 export const VRRP_INSTANCE = 'osctl_internal'
 const KEEPALIVED_STATE_DIR = `${SYSTEM_DATA_DIR}/keepalived`
 
@@ -70,10 +73,16 @@ export function haproxyConfig(ctx: SystemContext): string {
     '    stats enable',
     '    stats uri /stats',
   ]
+  // TLS ends here (tls.internal / tls.external); the backends speak HTTP on their host's own address.
+  const ssl = (on: boolean | undefined) => (on ? ` ssl crt ${HAPROXY_CONFIG_DIR}/${HAPROXY_PEM}` : '')
   for (const f of lb.frontends) {
-    lines.push('', `listen ${f.name}`, `    bind ${lb.vip}:${f.port} transparent`)
+    lines.push('', `listen ${f.name}`, `    bind ${lb.vip}:${f.port} transparent${f.tcp ? '' : ssl(lb.tls?.internal)}`)
+    // The public endpoints (HTTP APIs only; SQL stays internal).
+    if (lb.externalVip && !f.tcp) lines.push(`    bind ${lb.externalVip}:${f.port} transparent${ssl(lb.tls?.external)}`)
     // The control host's own services reach the database here (render.ts database_address).
     if (f.tcp) lines.push(`    bind 127.0.0.1:${f.port}`)
+    // The APIs build links (version discovery, pagination) from it: enable_proxy_headers_parsing in their configs.
+    if (lb.tls && !f.tcp) lines.push('    http-request set-header X-Forwarded-Proto https if { ssl_fc }', '    http-request set-header X-Forwarded-Proto http if !{ ssl_fc }')
     // SQL connections live long (connection pools): TCP keepalives, no idle timeout of minutes.
     if (f.tcp) lines.push('    mode tcp', '    option tcpka', '    timeout client 1h', '    timeout server 1h')
     else lines.push(`    option httpchk GET ${f.check}`, '    http-check expect rstatus ^[23]')
@@ -128,6 +137,7 @@ export function keepalivedConfig(ctx: SystemContext): string {
     '    notify /usr/local/bin/osctl-keepalived-notify',
     '    virtual_ipaddress {',
     `        ${lb.vip}/32 dev ${lb.interface}`,
+    ...(lb.externalVip ? [`        ${lb.externalVip}/32 dev ${lb.interface}`] : []),
     '    }',
     '}',
     '',
@@ -149,8 +159,9 @@ export const haproxy: SystemContainerDef = {
   // The runtime API socket, reachable from the host (drain a backend: `set server B/S state maint`).
   mounts: () => [{source: `${SYSTEM_DATA_DIR}/haproxy`, destination: '/run/haproxy'}],
   nofile: 16384,
-  configDir: '/etc/haproxy',
-  files: (ctx) => ({'haproxy.cfg': haproxyConfig(ctx)}),
+  configDir: HAPROXY_CONFIG_DIR,
+  // The PEM holds the key: its name ends in .key, so the bundle writes it 0600 (bundle.ts).
+  files: (ctx) => ({'haproxy.cfg': haproxyConfig(ctx), ...(ctx.lb?.tls ? {[HAPROXY_PEM]: ctx.lb.tls.pem} : {})}),
   health: () => ({url: `http://127.0.0.1:${HAPROXY_MONITOR_PORT}/healthz`}),
   healthTimeoutSeconds: 30,
 }

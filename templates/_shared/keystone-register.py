@@ -11,8 +11,11 @@ from keystoneclient.v3 import client
 
 env = os.environ
 auth = v3.Password(auth_url=env['OS_AUTH_URL'], username='admin', password=env['OS_PASSWORD'], project_name='admin', user_domain_id='default', project_domain_id='default')
-ks = client.Client(session=session.Session(auth=auth), endpoint_override=env['OS_AUTH_URL'], interface='internal')
-region, name, kind, url = env['OS_REGION_NAME'], env['SERVICE_NAME'], env['SERVICE_TYPE'], env['SERVICE_URL']
+# OS_CACERT: the site CA when the APIs speak TLS (empty: the system's trust store).
+ks = client.Client(session=session.Session(auth=auth, verify=env.get('OS_CACERT') or True), endpoint_override=env['OS_AUTH_URL'], interface='internal')
+region, name, kind = env['OS_REGION_NAME'], env['SERVICE_NAME'], env['SERVICE_TYPE']
+# The public endpoint may sit on external_vip (SERVICE_PUBLIC_URL); internal and admin on internal_vip.
+urls = {'public': env.get('SERVICE_PUBLIC_URL') or env['SERVICE_URL'], 'internal': env['SERVICE_URL'], 'admin': env['SERVICE_URL']}
 
 
 def first(items):
@@ -28,13 +31,13 @@ def register():
         user = ks.users.create(env['SERVICE_USER'], domain='default', password=env['SERVICE_PASSWORD'], default_project=project)
     ks.roles.grant(first(ks.roles.list(name='admin')), user=user, project=project)
     service = first(ks.services.list(type=kind)) or ks.services.create(name, type=kind, description=f'OpenStack {kind}')
-    for interface in ('public', 'internal', 'admin'):
+    for interface, url in urls.items():
         found = first(ks.endpoints.list(service=service, interface=interface, region=region))
         if not found:
             ks.endpoints.create(service, url, interface=interface, region=region)
         elif found.url != url:
             ks.endpoints.update(found, url=url)
-    print(f'{name}: user {user.name}, service {kind}, endpoints {url}', file=sys.stderr)
+    print(f'{name}: user {user.name}, service {kind}, endpoints {urls}', file=sys.stderr)
 
 
 # uwsgi may drop a kept-alive connection between requests (keystone's http-socket): the whole

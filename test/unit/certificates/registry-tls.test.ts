@@ -48,8 +48,8 @@ async function serve(dir: string): Promise<number> {
 
 describe('tls.registry in osctl.yml', () => {
   it('defaults to off; a mistyped key or a non-boolean is reported at its line with its own hint', async () => {
-    expect((await load(dirs[dirs.push(await makeSite()) - 1])).config.tls).toEqual({registry: false})
-    expect((await load(await tlsSite())).config.tls).toEqual({registry: true})
+    expect((await load(dirs[dirs.push(await makeSite()) - 1])).config.tls).toEqual({registry: false, internal: false, external: false})
+    expect((await load(await tlsSite())).config.tls).toEqual({registry: true, internal: false, external: false})
     const typo = await makeSite({'osctl.yml': `${await validFile('osctl.yml')}tls:\n  registy: true\n`})
     dirs.push(typo)
     const err = (await load(typo).catch((e: unknown) => e)) as OsctlError
@@ -128,7 +128,7 @@ describe('talking TLS to the registry with the site CA', () => {
     expect(await ok.json()).toEqual({})
     expect((await registryFetch(local)(`${registryBaseUrl(local)}/v2/x`, {method: 'HEAD'})).status).toBe(404)
     await expect(fetch(`${registryBaseUrl(local)}/v2/`)).rejects.toThrow()
-    const off = {...local, config: {...local.config, tls: {registry: false}}}
+    const off = {...local, config: {...local.config, tls: {registry: false, internal: false, external: false}}}
     expect(registryBaseUrl(off)).toBe(`http://127.0.0.1:${port}`)
     expect(registryFetch(off)).toBe(fetch)
   })

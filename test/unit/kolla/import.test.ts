@@ -141,10 +141,24 @@ describe('kolla VIP settings', () => {
   it('kolla_internal_vip_address becomes internal_vip with haproxy on (kolla\'s default), with its router id; a bad value is listed', () => {
     const src = new YamlSource('/k/globals.yml', 'kolla_internal_vip_address: "10.20.0.250"\nkeepalived_virtual_router_id: "77"\nenable_haproxy: "yes"\nkolla_external_vip_address: "192.0.2.10"\n')
     const m = mapGlobals(src)
-    expect(m.config).toMatchObject({internal_vip: '10.20.0.250', keepalived_virtual_router_id: 77})
-    expect(m.mapped.map((x) => `${x.key}→${x.to}`)).toEqual(['kolla_internal_vip_address→internal_vip', 'keepalived_virtual_router_id→keepalived_virtual_router_id', 'enable_haproxy→internal_vip'])
-    expect(m.unmapped).toEqual([{location: '/k/globals.yml:4:1', key: 'kolla_external_vip_address', reason: expect.stringMatching(/one VIP/)}])
+    expect(m.config).toMatchObject({internal_vip: '10.20.0.250', keepalived_virtual_router_id: 77, external_vip: '192.0.2.10'})
+    expect(m.mapped.map((x) => `${x.key}→${x.to}`)).toEqual(['kolla_internal_vip_address→internal_vip', 'keepalived_virtual_router_id→keepalived_virtual_router_id', 'enable_haproxy→internal_vip', 'kolla_external_vip_address→external_vip'])
+    expect(m.unmapped).toEqual([])
     expect(mapGlobals(new YamlSource('/k/g.yml', 'kolla_internal_vip_address: vip.example.org\n')).unmapped[0].reason).toMatch(/not an IPv4 address/)
+  })
+
+  it('kolla_enable_tls_* become tls.internal/external; the same external VIP (kolla\'s default) is no external_vip and its TLS follows the internal', () => {
+    const same = mapGlobals(new YamlSource('/k/g.yml', 'kolla_internal_vip_address: "10.20.0.250"\nkolla_external_vip_address: "10.20.0.250"\nkolla_enable_tls_internal: "yes"\nkolla_enable_tls_backend: "no"\n'))
+    expect(same.config).toMatchObject({internal_vip: '10.20.0.250', tls: {internal: true, external: true}})
+    expect(same.config).not.toHaveProperty('external_vip')
+    expect(same.mapped.map((x) => x.to)).toEqual(['internal_vip', 'external_vip', 'tls.internal'])
+    expect(same.unmapped).toEqual([{location: '/k/g.yml:4:1', key: 'kolla_enable_tls_backend', reason: expect.stringMatching(/haproxy/)}])
+    const two = mapGlobals(new YamlSource('/k/g.yml', 'kolla_internal_vip_address: "10.20.0.250"\nkolla_external_vip_address: "192.0.2.10"\nkolla_enable_tls_external: "yes"\n'))
+    expect(two.config).toMatchObject({external_vip: '192.0.2.10', tls: {external: true}})
+    // Without haproxy there is nothing to end TLS in: reported at its line, not mapped.
+    const off = mapGlobals(new YamlSource('/k/g.yml', 'enable_haproxy: "no"\nkolla_enable_tls_internal: "yes"\n'))
+    expect(off.config).not.toHaveProperty('tls')
+    expect(off.unmapped.map((u) => `${u.location} ${u.key}`)).toContain('/k/g.yml:2:1 kolla_enable_tls_internal')
   })
 })
 

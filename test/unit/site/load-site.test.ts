@@ -40,7 +40,7 @@ describe('loadSite on a valid site', () => {
       sshConcurrency: 4,
       neutronExternalBridge: 'br-ex',
       keepalivedVirtualRouterId: 51,
-      tls: {registry: false},
+      tls: {registry: false, internal: false, external: false},
     })
     expect(s.files).toEqual({config: join(dir, 'osctl.yml'), inventory: join(dir, 'inventory.yml'), passwords: join(dir, 'passwords.yml')})
     expect(s.overridesDir).toBe(join(dir, 'overrides'))

@@ -125,7 +125,7 @@ describe('hosts and engines trust the site CA', () => {
   it('hosts pull with the CA from certs.d (skopeo --src-cert-dir), or unverified while plain', async () => {
     const plain = registrySource(testSite(), 'etcd')
     expect(plain).toEqual({kind: 'registry', ref: '10.0.0.11:4000/osctl/etcd:zed'})
-    const source = registrySource(testSite({tls: {registry: true}}), 'etcd', 't2')
+    const source = registrySource(testSite({tls: {registry: true, internal: false, external: false}}), 'etcd', 't2')
     expect(source).toEqual({kind: 'registry', ref: '10.0.0.11:4000/osctl/etcd:t2', certDir: '/etc/docker/certs.d/10.0.0.11:4000'})
     const h = new FakeSystemdHost()
     h.registry.set(source.ref, 'sha256:e').set(plain.ref, 'sha256:e')
@@ -147,7 +147,7 @@ describe('hosts and engines trust the site CA', () => {
   })
 
   it('bootstrap with tls.registry and no certificates refuses (exit 2) before connecting to any host', async () => {
-    const site = testSite({tls: {registry: true}}, {...PASSWORDS, etcd_cluster_token: 't', registry_http_secret: 's'})
+    const site = testSite({tls: {registry: true, internal: false, external: false}}, {...PASSWORDS, etcd_cluster_token: 't', registry_http_secret: 's'})
     let connected = false
     const err = (await bootstrap(site, site.hosts, {
       connect: () => ((connected = true), []),

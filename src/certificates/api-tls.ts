@@ -1,0 +1,69 @@
+import {X509Certificate, createHash, createPrivateKey} from 'node:crypto'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {OsctlError} from '../errors.js'
+import {apiEndpoints} from '../site/endpoints.js'
+import type {Site} from '../site/types.js'
+import {siteCaFile} from './registry-tls.js'
+
+/** What haproxy serves the APIs with: the site CA, and one certificate naming every VIP (key appended, haproxy's PEM). */
+export interface ApiTls {
+  ca: string
+  pem: string
+  /** Content hash of the three files. */
+  id: string
+}
+
+/** SITE/certificates/api/api.crt and api.key: issued by `osctl certificates` when the site has internal_vip. */
+export const apiCertFiles = (site: Pick<Site, 'dir'>) => ({cert: join(site.dir, 'certificates', 'api', 'api.crt'), key: join(site.dir, 'certificates', 'api', 'api.key')})
+
+/** The addresses the API certificate names: each VIP the site sets. */
+export const apiVips = (site: Site): string[] => [site.config.internalVip, site.config.externalVip].filter((v): v is string => v !== undefined)
+
+const cache = new WeakMap<Site, ApiTls | undefined>()
+
+/**
+ * The files haproxy needs when an API speaks TLS (tls.internal / tls.external), read and checked
+ * (issued by the site CA, its own key, naming every VIP), else undefined. Sync and local: callers
+ * check it before any host is touched; read once per site.
+ */
+export function apiTls(site: Site): ApiTls | undefined {
+  if (cache.has(site)) return cache.get(site)
+  const e = apiEndpoints(site)
+  const tls = e.internalTls || e.externalTls ? readApiTls(site) : undefined
+  cache.set(site, tls)
+  return tls
+}
+
+function readApiTls(site: Site): ApiTls {
+  const key = site.config.tls.internal ? 'internal' : 'external'
+  const missing = (what: string, detail: string) =>
+    new OsctlError('CONFIG_MISSING', `tls.${key} is on, but ${what}: ${detail}`, {
+      location: site.locate?.('config', ['tls', key]) ?? site.files.config,
+      hint: 'Run `osctl certificates` (the site CA and the API certificate for the VIPs), or turn tls.internal and tls.external off in osctl.yml.',
+    })
+  const files = {ca: siteCaFile(site), ...apiCertFiles(site)}
+  const text: Record<string, string> = {}
+  for (const [k, file] of Object.entries(files)) {
+    try {
+      text[k] = readFileSync(file, 'utf8')
+    } catch (err) {
+      throw missing(`${file} is missing`, (err as NodeJS.ErrnoException).code ?? String(err))
+    }
+  }
+  let cert: X509Certificate
+  try {
+    cert = new X509Certificate(text.cert)
+    const ca = new X509Certificate(text.ca)
+    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw new Error('not issued by the site CA')
+    if (!cert.checkPrivateKey(createPrivateKey(text.key))) throw new Error('it does not belong to its key')
+  } catch (err) {
+    throw missing(`${files.cert} cannot serve`, (err as Error).message)
+  }
+  for (const vip of apiVips(site)) {
+    if (!cert.checkIP(vip)) throw missing(`${files.cert} does not name ${vip}`, `it names ${cert.subjectAltName ?? 'nothing'}; run \`osctl certificates\` to issue it again`)
+  }
+  const id = createHash('sha256').update(text.ca).update(text.cert).update(text.key).digest('hex').slice(0, 16)
+  return {ca: text.ca, pem: `${text.cert.trimEnd()}\n${text.key.trimEnd()}\n`, id}
+}
