@@ -506,6 +506,19 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
       expect(fips).toEqual(vms.map((vm) => vm.floating).sort())
       for (const vm of vms) expect(await pings(1, vm.floating), `floating ${vm.floating} after neutron-server's rollback`).toBe(true)
 
+      // A linuxbridge agent restarted beside a running server wires its ports again and takes a
+      // later port update: neutron deletes a port's old --among-src rule by its text, which
+      // ebtables-nft cannot do, and retried that for ever (images/neutron-agents/arp-protect-nft.py).
+      const vm = vms[0]
+      const port = (await l.json(['port', 'list', '--server', vm.id]))[0].ID
+      expect((await l.sh(vm.i, 'docker restart neutron-linuxbridge-agent')).exitCode).toBe(0)
+      const pair = await l.openstack(['port', 'set', '--allowed-address', 'ip-address=10.0.0.250', port])
+      expect(pair.exitCode, pair.stderr).toBe(0)
+      const rules = async () => (await l.sh(vm.i, 'docker exec neutron-linuxbridge-agent ebtables -t nat -L')).stdout
+      expect(await l.until(async () => ((await rules()).includes('--arp-ip-src 10.0.0.250') ? true : undefined), 60, 1000), `the restarted agent never wired the port update: ${await rules()}`).toBe(true)
+      expect((await l.sh(vm.i, 'docker logs --since 2m neutron-linuxbridge-agent 2>&1 | grep -c "Exit code: 4" || true')).stdout.trim()).toBe('0')
+      expect(await pings(1, vm.floating), `floating ${vm.floating} after its agent's restart`).toBe(true)
+
       // Delete: no port, tap device or domain is left behind.
       for (const vm of vms) {
         const del = await l.openstack(['server', 'delete', '--wait', vm.name], 300_000)
