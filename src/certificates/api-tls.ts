@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {OsctlError} from '../errors.js'
 import {apiEndpoints} from '../site/endpoints.js'
 import type {Site} from '../site/types.js'
-import {siteCaFile} from './registry-tls.js'
+import {registryTls, siteCaFile} from './registry-tls.js'
 
 /** What haproxy serves the APIs with: the site CA, and one certificate naming every VIP (key appended, haproxy's PEM). */
 export interface ApiTls {
@@ -66,4 +66,13 @@ function readApiTls(site: Site): ApiTls {
   }
   const id = createHash('sha256').update(text.ca).update(text.cert).update(text.key).digest('hex').slice(0, 16)
   return {ca: text.ca, pem: `${text.cert.trimEnd()}\n${text.key.trimEnd()}\n`, id}
+}
+
+/**
+ * Every certificate file osctl.yml's tls asks for (registry, APIs), checked on this machine: a
+ * command that would use them calls it before taking the site lock, so bad input touches no host.
+ */
+export function checkSiteTls(site: Site): void {
+  registryTls(site)
+  apiTls(site)
 }

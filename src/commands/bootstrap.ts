@@ -1,4 +1,5 @@
 import {HostBootstrap, bootstrap} from '../bootstrap/bootstrap.js'
+import {checkSiteTls} from '../certificates/api-tls.js'
 import {localSystemImages} from '../bootstrap/local-images.js'
 import {OsctlCommand, describe, siteFlags} from '../base-command.js'
 import {siteContext} from '../session/site-context.js'
@@ -19,7 +20,10 @@ export default class Bootstrap extends OsctlCommand {
 
   async run(): Promise<Envelope<{changed: boolean}, Omit<HostBootstrap, 'host' | 'ok' | 'error'>>> {
     const {flags} = await this.parse(Bootstrap)
-    const ctx = await this.exclusive(await siteContext(flags))
+    const loaded = await siteContext(flags)
+    // Certificates osctl.yml's tls needs: checked here, before the site lock (etcd on the hosts).
+    checkSiteTls(loaded.site)
+    const ctx = await this.exclusive(loaded)
     const reporter = this.reporter()
     const result = await bootstrap(ctx.site, ctx.targets, {
       connect: (list) => ctx.session.hostsFor(list),

@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {checkSiteTls} from '../certificates/api-tls.js'
 
 import {listFlag} from '../cli/flags.js'
 import {OsctlCommand, describe, siteFlags} from '../base-command.js'
@@ -31,7 +32,10 @@ export default class Deploy extends OsctlCommand {
 
   async run(): Promise<Envelope<Omit<DeployResult, 'hosts'>> | Envelope<Omit<DryRunResult, 'hosts'>>> {
     const {flags} = await this.parse(Deploy)
-    const ctx = await this.exclusive(await deployContext(flags))
+    const loaded = await deployContext(flags)
+    // Certificates osctl.yml's tls needs: checked here, before the site lock (etcd on the hosts).
+    checkSiteTls(loaded.site)
+    const ctx = await this.exclusive(loaded)
     const services = flags.services?.split(',').map((s) => s.trim()).filter(Boolean)
     const plan = planDeploy(ctx.site, ctx.catalog, ctx.overrides, {services, targets: ctx.targets})
     await checkImages(ctx.site, plan)
