@@ -31,9 +31,3 @@ export function apiEndpoints(site: Site, fallback?: string): ApiEndpoints {
     externalTls,
   }
 }
-
-/** True when some API speaks TLS: the site CA goes to clients (clouds.yaml, containers). */
-export const apiTlsOn = (site: Site) => {
-  const e = apiEndpoints(site)
-  return e.internalTls || e.externalTls
-}
