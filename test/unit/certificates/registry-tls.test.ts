@@ -8,7 +8,7 @@ import {localCertDir, registryTls} from '../../../src/certificates/registry-tls.
 import {ensureCertificates} from '../../../src/certificates/site-certificates.js'
 import {OsctlError} from '../../../src/errors.js'
 import {LocalHost} from '../../../src/hosts/local-host.js'
-import {registryBaseUrl, registryFetch} from '../../../src/images/registry-http.js'
+import {fetchTrusting, registryBaseUrl, registryFetch} from '../../../src/images/registry-http.js'
 import {resolveImageVars} from '../../../src/images/image-vars.js'
 import {manifestUrl} from '../../../src/site/image-ref.js'
 import {loadSite} from '../../../src/site/load-site.js'
@@ -38,6 +38,16 @@ async function certify(dir: string) {
 async function serve(dir: string): Promise<number> {
   const files = join(dir, 'certificates', 'hosts')
   const server = createServer({cert: await readFile(join(files, 'lab-1.crt')), key: await readFile(join(files, 'lab-1.key'))}, (req, res) => {
+    // /echo answers with what it got (method, content type, body): the API client's requests.
+    if (req.url === '/echo') {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        res.writeHead(201, {'content-type': 'application/json', 'x-subject-token': 'tok'})
+        res.end(JSON.stringify({method: req.method, type: req.headers['content-type'], body: Buffer.concat(chunks).toString('base64')}))
+      })
+      return
+    }
     res.writeHead(req.url === '/v2/' ? 200 : 404, {'content-type': 'application/json'})
     res.end('{}')
   })
@@ -115,6 +125,23 @@ describe('registryTls (what the registry serves with)', () => {
 })
 
 describe('talking TLS to the registry with the site CA', () => {
+  it('fetchTrusting (osctl\'s OpenStack API calls under tls.internal) sends string and Blob bodies and returns status, headers and body', async () => {
+    const dir = await tlsSite()
+    await certify(dir)
+    const port = await serve(dir)
+    const trusted = fetchTrusting(join(dir, 'certificates', 'ca', 'ca.crt'))
+    const post = await trusted(`https://127.0.0.1:${port}/echo`, {method: 'POST', headers: {'content-type': 'application/json'}, body: '{"auth":1}'})
+    expect(post.status).toBe(201)
+    expect(post.headers.get('x-subject-token')).toBe('tok')
+    expect(await post.json()).toEqual({method: 'POST', type: 'application/json', body: Buffer.from('{"auth":1}').toString('base64')})
+    const bytes = new Uint8Array([0, 1, 2, 250, 255])
+    const put = await trusted(`https://127.0.0.1:${port}/echo`, {method: 'PUT', headers: {'content-type': 'application/octet-stream'}, body: new Blob([bytes])})
+    expect(await put.json()).toEqual({method: 'PUT', type: 'application/octet-stream', body: Buffer.from(bytes).toString('base64')})
+    // Without the CA, the same server is refused.
+    await expect(fetch(`https://127.0.0.1:${port}/echo`, {method: 'POST', body: 'x'})).rejects.toThrow()
+  })
+
+
   it('registryFetch trusts the site CA (the global fetch does not); URLs say https', async () => {
     const dir = await tlsSite()
     await certify(dir)
