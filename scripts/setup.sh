@@ -44,5 +44,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
-log "compiling osctl"
-npx tsc -p tsconfig.json
+log "building osctl (tsc, then one bundle per command)"
+npm run build --silent
