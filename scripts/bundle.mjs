@@ -5,9 +5,9 @@
 // The layout oclif sees does not change (dist/commands/**, the hook's path, oclif.manifest.json), and a
 // later plain `tsc` overwrites every entry with its unbundled form, which works the same, only slower.
 // Lazily imported modules stay lazy (their own chunks); packages with native addons or that are only
-// needed by commands reaching hosts stay in node_modules.
+// needed by commands reaching hosts stay in node_modules. Then templates/ is compiled ahead.
 import {build} from 'esbuild'
-import {readFileSync, readdirSync, rmSync} from 'node:fs'
+import {readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {dirname, join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -56,5 +56,11 @@ const result = await build({
   // Bundled CommonJS (yaml, nunjucks, @oclif/core) calls require() for node's own modules.
   banner: {js: "import {createRequire as __osctlRequire} from 'node:module'; const require = __osctlRequire(import.meta.url);"},
 })
+// BUNDLE_META=file.json: esbuild's metafile, to see what each chunk holds (https://esbuild.github.io/analyze/).
+if (process.env.BUNDLE_META) writeFileSync(process.env.BUNDLE_META, JSON.stringify(result.metafile))
 const outputs = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'))
 console.log(`bundled ${entryPoints.length} entries into ${outputs.length} files under ${relative(process.cwd(), join(root, 'dist'))}/`)
+
+// templates/ compiled ahead (src/catalog/template-cache.ts), by the modules tsc has just emitted.
+const {precompileTemplates} = await import('../dist/catalog/template-env.js')
+console.log(`precompiled ${precompileTemplates()} templates and template strings into dist/templates.compiled.json`)

@@ -3,6 +3,7 @@ import {join} from 'node:path'
 import nunjucks from 'nunjucks'
 
 import {fernetKey} from './fernet-key.js'
+import {cacheKey, precompiled, readTemplateCache, writeTemplateCache} from './template-cache.js'
 
 /** templates/_shared/ holds what several services include (it has no service.yml, so it is no service). */
 export const SHARED_TEMPLATES = '_shared'
@@ -27,14 +28,29 @@ function compile(src: string, path: string | undefined): TemplateProps | undefin
   let props = compiled.get(key)
   if (props) return props
   try {
-    // What nunjucks.Template#_compile does; no extensions and no async filters here.
+    // What nunjucks.Template#_compile does, unless `npm run build` compiled this text already.
     // eslint-disable-next-line no-new-func
-    props = new Function(compiler.compile(src, [], [], path ?? '', OPTIONS))() as TemplateProps
+    props = new Function(precompiled(cacheKey(src, path), OPTIONS) ?? compileSource(src, path))() as TemplateProps
   } catch {
     return undefined
   }
   compiled.set(key, props)
   return props
+}
+
+/** nunjucks' compiler output for a template (no extensions and no async filters here); throws on a syntax error. */
+function compileSource(src: string, path: string | undefined): string {
+  return compiler.compile(src, [], [], path ?? '', OPTIONS)
+}
+
+/** For `npm run build`: templates/ compiled ahead into dist/ (template-cache.ts); `dir` and `file` for tests. */
+export function precompileTemplates(opts: {dir?: string; file?: string} = {}): number {
+  return writeTemplateCache(compileSource, OPTIONS, opts)
+}
+
+/** A cache file precompileTemplates wrote, by cacheKey; null when it is not this compiler's. */
+export function readPrecompiled(file: string): Map<string, string> | null {
+  return readTemplateCache(file, OPTIONS)
 }
 
 /** Reads templates like FileSystemLoader (every time: a changed file is seen) and hands nunjucks the compiled code. */
@@ -54,7 +70,8 @@ export function templateEnvironment(dir: string): nunjucks.Environment {
   let env = environments.get(dir)
   if (env) return env
   const loader = new CompiledLoader([dir, join(dir, '..', SHARED_TEMPLATES)], {noCache: true})
-  env = new nunjucks.Environment(loader, OPTIONS)
+  // A copy: nunjucks adds its defaults to the options object, which also names the precompiled cache.
+  env = new nunjucks.Environment(loader, {...OPTIONS})
   env.addFilter('sha256', (s: unknown) => createHash('sha256').update(String(s)).digest('hex'))
   env.addFilter('fernet_key', fernetKey)
   environments.set(dir, env)
