@@ -1,10 +1,9 @@
-import {X509Certificate, createHash, createPrivateKey} from 'node:crypto'
-import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {OsctlError} from '../errors.js'
 import {apiEndpoints} from '../site/endpoints.js'
 import type {Site} from '../site/types.js'
+import {readServingCert} from './check-cert.js'
 import {registryTls, siteCaFile} from './registry-tls.js'
 
 /** What haproxy serves the APIs with: the site CA, and one certificate naming every VIP (key appended, haproxy's PEM). */
@@ -44,28 +43,11 @@ function readApiTls(site: Site): ApiTls {
       hint: 'Run `osctl certificates` (the site CA and the API certificate for the VIPs), or turn tls.internal and tls.external off in osctl.yml.',
     })
   const files = {ca: siteCaFile(site), ...apiCertFiles(site)}
-  const text: Record<string, string> = {}
-  for (const [k, file] of Object.entries(files)) {
-    try {
-      text[k] = readFileSync(file, 'utf8')
-    } catch (err) {
-      throw missing(`${file} is missing`, (err as NodeJS.ErrnoException).code ?? String(err))
-    }
-  }
-  let cert: X509Certificate
-  try {
-    cert = new X509Certificate(text.cert)
-    const ca = new X509Certificate(text.ca)
-    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw new Error('not issued by the site CA')
-    if (!cert.checkPrivateKey(createPrivateKey(text.key))) throw new Error('it does not belong to its key')
-  } catch (err) {
-    throw missing(`${files.cert} cannot serve`, (err as Error).message)
-  }
+  const found = readServingCert(files, missing)
   for (const vip of apiVips(site)) {
-    if (!cert.checkIP(vip)) throw missing(`${files.cert} does not name ${vip}`, `it names ${cert.subjectAltName ?? 'nothing'}; run \`osctl certificates\` to issue it again`)
+    if (!found.x509.checkIP(vip)) throw missing(`${files.cert} does not name ${vip}`, `it names ${found.x509.subjectAltName ?? 'nothing'}; run \`osctl certificates\` to issue it again`)
   }
-  const id = createHash('sha256').update(text.ca).update(text.cert).update(text.key).digest('hex').slice(0, 16)
-  return {ca: text.ca, pem: `${text.cert.trimEnd()}\n${text.key.trimEnd()}\n`, id}
+  return {ca: found.ca, pem: `${found.cert.trimEnd()}\n${found.key.trimEnd()}\n`, id: found.id}
 }
 
 /**

@@ -1,4 +1,5 @@
-import {X509Certificate, createPrivateKey} from 'node:crypto'
+import {X509Certificate, createHash, createPrivateKey} from 'node:crypto'
+import {readFileSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 
 import {OsctlError} from '../errors.js'
@@ -79,4 +80,41 @@ export function renewalReason(files: {cert?: Buffer; key?: Buffer}, ca: SiteCa, 
   const expires = new Date(cert.validTo)
   if (expires.getTime() - now.getTime() < RENEW_BEFORE_DAYS * DAY_MS) return `it expires on ${expires.toISOString()} (within ${RENEW_BEFORE_DAYS} days)`
   return undefined
+}
+
+/** A serving certificate, its key and the site CA as read from disk, checked to belong together. */
+export interface ServingCert {
+  ca: string
+  cert: string
+  key: string
+  x509: X509Certificate
+  /** Content hash of the three files. */
+  id: string
+}
+
+/**
+ * Reads the CA, a certificate and its key (sync: callers check before any host is touched) and
+ * checks the certificate was issued by the CA and is the key's. `missing(what, detail)` makes the
+ * caller's error (which osctl.yml key, which hint).
+ */
+export function readServingCert(files: {ca: string; cert: string; key: string}, missing: (what: string, detail: string) => OsctlError): ServingCert {
+  const text = {} as Record<'ca' | 'cert' | 'key', string>
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    try {
+      text[k] = readFileSync(files[k], 'utf8')
+    } catch (err) {
+      throw missing(`${files[k]} is missing`, (err as NodeJS.ErrnoException).code ?? String(err))
+    }
+  }
+  let x509: X509Certificate
+  try {
+    x509 = new X509Certificate(text.cert)
+    const ca = new X509Certificate(text.ca)
+    if (!x509.checkIssued(ca) || !x509.verify(ca.publicKey)) throw new Error('not issued by the site CA')
+    if (!x509.checkPrivateKey(createPrivateKey(text.key))) throw new Error('it does not belong to its key')
+  } catch (err) {
+    throw missing(`${files.cert} cannot serve`, (err as Error).message)
+  }
+  const id = createHash('sha256').update(text.ca).update(text.cert).update(text.key).digest('hex').slice(0, 16)
+  return {...text, x509, id}
 }

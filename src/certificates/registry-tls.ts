@@ -1,5 +1,4 @@
-import {X509Certificate, createHash, createPrivateKey} from 'node:crypto'
-import {readFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
 import {mkdir, readFile, rename, stat, writeFile} from 'node:fs/promises'
 import {isIP} from 'node:net'
 import {join} from 'node:path'
@@ -7,6 +6,7 @@ import {join} from 'node:path'
 import {OsctlError} from '../errors.js'
 import {CACHE_DIR} from '../paths.js'
 import type {Site} from '../site/types.js'
+import {readServingCert} from './check-cert.js'
 
 /** What the registry serves with: the deploy host's certificate and key, and the site CA. */
 export interface RegistryTls {
@@ -41,29 +41,13 @@ export function registryTls(site: Site): RegistryTls | undefined {
   if (deploy.length !== 1) return undefined
   const dir = join(site.dir, 'certificates')
   const files = {ca: siteCaFile(site), cert: join(dir, 'hosts', `${deploy[0].name}.crt`), key: join(dir, 'hosts', `${deploy[0].name}.key`)}
-  const text: Record<string, string> = {}
-  for (const [k, file] of Object.entries(files)) {
-    try {
-      text[k] = readFileSync(file, 'utf8')
-    } catch (err) {
-      throw missing(site, `${file} is missing`, (err as NodeJS.ErrnoException).code ?? String(err))
-    }
-  }
-  let cert: X509Certificate
-  try {
-    cert = new X509Certificate(text.cert)
-    const ca = new X509Certificate(text.ca)
-    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw new Error('not issued by the site CA')
-    if (!cert.checkPrivateKey(createPrivateKey(text.key))) throw new Error('it does not belong to its key')
-  } catch (err) {
-    throw missing(site, `${files.cert} cannot serve`, (err as Error).message)
-  }
+  const found = readServingCert(files, (what, detail) => missing(site, what, detail))
+  const cert = found.x509
   const host = site.config.registry.slice(0, site.config.registry.lastIndexOf(':')).replace(/^\[|\]$/g, '')
   if (!(isIP(host) ? cert.checkIP(host) : cert.checkHost(host))) {
     throw missing(site, `${files.cert} does not name ${host} (registry in osctl.yml)`, `it names ${cert.subjectAltName ?? 'nothing'}`)
   }
-  const id = createHash('sha256').update(text.ca).update(text.cert).update(text.key).digest('hex').slice(0, 16)
-  return {ca: text.ca, cert: text.cert, key: text.key, id}
+  return {ca: found.ca, cert: found.cert, key: found.key, id: found.id}
 }
 
 /**
