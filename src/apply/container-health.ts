@@ -37,17 +37,34 @@ export async function probeHealth(host: Host, h: RenderedHealth, inContainer?: {
   return r.exitCode === 0 ? {healthy: true, detail: `${h.target} accepts connections`} : {healthy: false, detail: `nothing accepts connections on ${h.target}`}
 }
 
-/** Polls until healthy; a container that stopped running fails at once with its exit code. */
-export async function waitContainerHealthy(host: Host, docker: ContainerClient, container: string, h: RenderedHealth, intervalMs = 1000): Promise<HealthResult> {
+/**
+ * Polls until healthy. A container that exits during the gate fails it at once with its exit code,
+ * unless `restartsAllowed` > 0: a container of the revision that already ran (deploy found it
+ * running or stopped, not one it just created) may have exited on a passing failure of something
+ * it needs (nova-scheduler when keystone's VIP dropped a request during its start); systemd
+ * restarts it (Restart=always, RestartSec=5), and the gate waits for that many restarts.
+ */
+export async function waitContainerHealthy(
+  host: Host,
+  docker: ContainerClient,
+  container: string,
+  h: RenderedHealth,
+  {intervalMs = 1000, restartsAllowed = 0}: {intervalMs?: number; restartsAllowed?: number} = {},
+): Promise<HealthResult> {
   const deadline = Date.now() + h.timeoutSeconds * 1000
   let last: HealthResult = {healthy: false, detail: 'not checked yet'}
+  const exits = new Set<string>()
   while (Date.now() < deadline) {
     last = await probeHealth(host, h, {docker, container})
-    if (last.healthy) return last
+    if (last.healthy) return exits.size ? {...last, detail: `${last.detail} (after ${exitsSaid(exits.size)} and systemd's restart)`} : last
     const info = await docker.inspectContainer(container)
-    // systemd restarts it (Restart=always), but a container that exits during the gate is broken.
-    if (info && info.state === 'exited' && (info.exitCode ?? 0) !== 0) return {healthy: false, detail: `${container} exited with ${info.exitCode}`}
+    if (info && info.state === 'exited' && (info.exitCode ?? 0) !== 0) {
+      exits.add(info.startedAt ?? '')
+      if (exits.size > restartsAllowed) return {healthy: false, detail: `${container} exited with ${info.exitCode}${exits.size > 1 ? ` (${exitsSaid(exits.size)})` : ''}`}
+    }
     await sleep(intervalMs)
   }
   return {healthy: false, detail: `not healthy after ${h.timeoutSeconds}s: ${last.detail}`}
 }
+
+const exitsSaid = (n: number) => (n === 1 ? 'one exit' : `${n} exits`)
