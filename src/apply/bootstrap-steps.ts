@@ -4,7 +4,9 @@ import type {ContainerClient} from '../docker/docker-client.js'
 import {OsctlError} from '../errors.js'
 import {tailLines} from '../hosts/host.js'
 import {ContainerSpec, LABELS, configDir, specHash} from '../catalog/container-spec.js'
-import {CONFIG_MOUNT, RenderedStep} from '../catalog/render.js'
+import {CONFIG_MOUNT, RenderedService, RenderedStep} from '../catalog/render.js'
+import type {Ledger} from '../revisions/ledger.js'
+import type {ObservedService} from './observe.js'
 
 /**
  * A step runs again only when what it acts on changed: the image (new code, maybe new migrations),
@@ -83,4 +85,20 @@ export async function runBootstrapStep(docker: ContainerClient, spec: ContainerS
   } finally {
     await docker.removeContainer(name).catch(() => undefined)
   }
+}
+
+/** Image paths the steps about to be decided depend on: read once per image, then cached in the ledger. */
+export async function readFingerprints(docker: ContainerClient, ledger: Ledger, rs: RenderedService, seen: ObservedService, runOnce: boolean, where: string): Promise<void> {
+  const missing = new Map<string, {image: string; paths: string[]; container: string}>()
+  for (const step of rs.steps.filter((s) => (!s.once || runOnce) && s.imagePaths?.length)) {
+    const c = rs.containers.find((x) => x.name === step.container)
+    const imageId = seen.containers.get(step.container)?.imageId
+    const key = imageId && fingerprintKey(imageId, step.imagePaths!)
+    if (c && key && !(key in seen.fingerprints)) missing.set(key, {image: c.imageRef, paths: step.imagePaths!, container: c.name})
+  }
+  if (missing.size === 0) return
+  for (const [key, m] of missing) seen.fingerprints[key] = await readImageFingerprint(docker, m.image, m.paths, m.container, where)
+  // Only the images wanted or running stay cached.
+  const ids = new Set([...seen.containers.values()].flatMap((c) => [c.imageId, c.actual?.imageId]))
+  await ledger.setFingerprints(rs.service, Object.fromEntries(Object.entries(seen.fingerprints).filter(([k]) => ids.has(k.split(' ')[0]))))
 }

@@ -32,10 +32,13 @@ export const prevName = (name: string) => `${name}.prev`
 /** `<name>.next` / `<name>.prev`: not a service container of their own (listings skip them). */
 export const isSwapSpare = (name: string) => /\.(next|prev)$/.test(name)
 
-/** The host-side swap; positional args: container, unit, staged unit file, unit path. */
+/**
+ * The host-side swap; positional args: container, unit, staged unit file, unit path, and `overlap`
+ * when the next container already serves beside the running one.
+ */
 export const SWAP_SCRIPT = [
   'set -eu',
-  'name=$1 unit=$2 staged=$3 dest=$4',
+  'name=$1 unit=$2 staged=$3 dest=$4 overlap=${5:-}',
   // Nothing is stopped unless there is something to swap in.
   'docker container inspect "$name.next" >/dev/null 2>&1 || { echo "no container $name.next to swap in" >&2; exit 3; }',
   // The unit file and its enablement first: systemd takes a changed file while the old container
@@ -43,7 +46,11 @@ export const SWAP_SCRIPT = [
   'if cmp -s "$staged" "$dest"; then rm -f "$staged"; else mv -f "$staged" "$dest"; systemctl daemon-reload; fi',
   'systemctl enable --quiet --no-reload "$unit" 2>/dev/null || { systemctl daemon-reload; systemctl enable --quiet "$unit"; }',
   'docker rm -f "$name.prev" >/dev/null 2>&1 || true',
-  // The gap: from here to `start`.
+  // The gap: from here to `start`. With overlap there is none (the next one already serves on the
+  // same port): the old uwsgi is killed rather than stopped. Its die-on-term ends its workers at
+  // once either way, but its master only reaps them at its next 1 s tick; the unit's main process
+  // then ends and `systemctl stop` cancels the restart systemd scheduled (RestartSec=5).
+  'if [ "$overlap" = overlap ]; then docker kill "$name" >/dev/null 2>&1 || true; fi',
   'systemctl stop "$unit" 2>/dev/null || true',
   'if docker container inspect "$name" >/dev/null 2>&1; then docker rename "$name" "$name.prev"; fi',
   'docker rename "$name.next" "$name"',
@@ -69,7 +76,7 @@ export async function prepareNext(docker: ContainerClient, spec: ContainerSpec, 
  * Step 2, on the host: the old container stops, the new one starts under the same name and unit.
  * Returns when (performance.now()) the swap itself began, after the unit file was staged.
  */
-export async function swapIn(host: Host, name: string, unitText: string): Promise<number> {
+export async function swapIn(host: Host, name: string, unitText: string, opts: {overlap?: boolean} = {}): Promise<number> {
   const unit = serviceUnitName(name)
   const staged = posix.join(JOURNAL_ROOT, `${unit}.staged`)
   await host.run(['install', '-d', '-m', '0700', JOURNAL_ROOT])
@@ -77,7 +84,7 @@ export async function swapIn(host: Host, name: string, unitText: string): Promis
   const swapUnit = `osctl-swap-${name}-${randomBytes(3).toString('hex')}`
   const began = performance.now()
   const r = await host
-    .exec(['systemd-run', '--quiet', '--wait', '--collect', `--unit=${swapUnit}`, '--property=Type=oneshot', '--', '/bin/sh', '-c', SWAP_SCRIPT, 'osctl-swap', name, unit, staged, serviceUnitPath(name)], {
+    .exec(['systemd-run', '--quiet', '--wait', '--collect', `--unit=${swapUnit}`, '--property=Type=oneshot', '--', '/bin/sh', '-c', SWAP_SCRIPT, 'osctl-swap', name, unit, staged, serviceUnitPath(name), ...(opts.overlap ? ['overlap'] : [])], {
       timeoutMs: 150_000,
     })
     .catch((err: unknown) => afterLostConnection(host, name, swapUnit, err))
@@ -150,7 +157,7 @@ export async function replaceContainer(host: Host, docker: ContainerClient, spec
   const marker = await overlapMarker(docker, spec.name, spec)
   const warm = marker ? performance.now() : undefined
   if (marker) await warmUp(host, docker, spec.name, marker, spec.health.timeoutSeconds)
-  const swapped = await swapIn(host, spec.name, unitText)
+  const swapped = await swapIn(host, spec.name, unitText, {overlap: marker !== undefined})
   return warm ?? swapped
 }
 

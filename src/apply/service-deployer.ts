@@ -10,7 +10,7 @@ import {Reporter, silentReporter} from '../events/reporters.js'
 import {Host, tailLines} from '../hosts/host.js'
 import {Journal, JournalOp, newOperationId, whoAmI} from '../revisions/journal.js'
 import {Ledger} from '../revisions/ledger.js'
-import {fingerprintKey, readImageFingerprint, runBootstrapStep} from './bootstrap-steps.js'
+import {readFingerprints, runBootstrapStep} from './bootstrap-steps.js'
 import {Balancer, noBalancer} from './balancer.js'
 import {PostStepTrigger, runPostSteps} from './post-steps.js'
 import {waitContainerHealthy} from './container-health.js'
@@ -18,7 +18,7 @@ import type {StepTiming} from './critical-path.js'
 import {dropPrevious, nextName, replaceContainer} from './container-swap.js'
 import {ContainerDecision, ServiceDecision, converged, decideService} from './decide.js'
 import type {HostState} from './host-state.js'
-import {ObservedService, observeService, serviceFromHost} from './observe.js'
+import {observeService, serviceFromHost} from './observe.js'
 import {serviceUnitName, serviceUnitPath} from './service-unit.js'
 
 export interface ContainerOutcome {
@@ -101,31 +101,15 @@ export class ServiceDeployer {
     const decideOpts = this.decideOptions(opts)
     const snapshot = opts.hostState && serviceFromHost(await opts.hostState, rs, imageIds)
     if (snapshot && !snapshot.journal) {
-      await this.readFingerprints(rs, snapshot, opts.runOnce)
+      await readFingerprints(this.docker, this.ledger, rs, snapshot, opts.runOnce, this.host.name)
       const d = decideService(rs, snapshot, decideOpts)
       if (converged(d, snapshot)) return this.act(rs, d, opts, [])
     }
     // Something to do: decided again on a fresh look, as the host is right before acting.
     const seen = await observeService(this.host, this.docker, rs, imageIds)
-    await this.readFingerprints(rs, seen, opts.runOnce)
+    await readFingerprints(this.docker, this.ledger, rs, seen, opts.runOnce, this.host.name)
     const d = decideService(rs, seen, decideOpts)
     return this.act(rs, d, opts, [...seen.containers].filter(([, c]) => c.spareNext).map(([name]) => name))
-  }
-
-  /** Image paths the steps about to be decided depend on: read once per image, then cached in the ledger. */
-  private async readFingerprints(rs: RenderedService, seen: ObservedService, runOnce: boolean): Promise<void> {
-    const missing = new Map<string, {image: string; paths: string[]; container: string}>()
-    for (const step of rs.steps.filter((s) => (!s.once || runOnce) && s.imagePaths?.length)) {
-      const c = rs.containers.find((x) => x.name === step.container)
-      const imageId = seen.containers.get(step.container)?.imageId
-      const key = imageId && fingerprintKey(imageId, step.imagePaths!)
-      if (c && key && !(key in seen.fingerprints)) missing.set(key, {image: c.imageRef, paths: step.imagePaths!, container: c.name})
-    }
-    if (missing.size === 0) return
-    for (const [key, m] of missing) seen.fingerprints[key] = await readImageFingerprint(this.docker, m.image, m.paths, m.container, this.host.name)
-    // Only the images wanted or running stay cached.
-    const ids = new Set([...seen.containers.values()].flatMap((c) => [c.imageId, c.actual?.imageId]))
-    await this.ledger.setFingerprints(rs.service, Object.fromEntries(Object.entries(seen.fingerprints).filter(([k]) => ids.has(k.split(' ')[0]))))
   }
 
   private decideOptions(opts: ApplyOptions) {
@@ -163,10 +147,19 @@ export class ServiceDeployer {
         await this.host.writeFiles(units.map((c) => ({path: serviceUnitPath(c.rc.name), data: c.unit, mode: 0o644})))
         await this.host.run(['systemctl', 'daemon-reload'])
       }
-      const outcomes: ContainerOutcome[] = []
-      // Containers left alone are only health-checked: all at once.
-      if (noop) outcomes.push(...(await Promise.all(d.containers.map((c) => this.converge(rs.service, c, d.revision, timings)))))
-      else for (const c of d.containers) outcomes.push(await this.converge(rs.service, c, d.revision, timings))
+      // Containers that change go one after another, in the service's order; those left alone are
+      // only health-checked, all at once beside them.
+      const acting = async () => {
+        const done: ContainerOutcome[] = []
+        for (const c of d.containers.filter((x) => x.action !== 'none')) done.push(await this.converge(rs.service, c, d.revision, timings))
+        return done
+      }
+      // Both end before a failure is judged: a swap is never left running behind a thrown error.
+      const settled = await Promise.allSettled([acting(), ...d.containers.filter((x) => x.action === 'none').map(async (c) => [await this.converge(rs.service, c, d.revision, timings)])])
+      const failure = settled.find((r) => r.status === 'rejected')
+      if (failure) throw failure.reason
+      const ended = settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []))
+      const outcomes = d.containers.map((c) => ended.find((o) => o.name === c.rc.name)!)
       // A killed run's kept previous containers: the change it began is now complete and healthy.
       if (d.takeOver) for (const c of d.containers) await dropPrevious(this.docker, c.rc.name)
       for (const o of outcomes) this.reporter.emit('service.container.done', {service: rs.service, container: o.name, status: o.status, changed: o.changed, revision: d.revision, health: o.health}, where)

@@ -107,7 +107,10 @@ export class RevisionRestorer {
       await this.host.writeFiles(stale.map((c) => ({path: serviceUnitPath(c.name), data: text(saved(c))!, mode: 0o644})))
       await this.host.run(['systemctl', 'daemon-reload'])
     }
-    for (const c of target.containers) {
+    // An unhealthy container ends the journal (the rollback ran to its end, its result is known);
+    // any other failure leaves it for the next rollback to complete.
+    let unhealthy = false
+    const restoreOne = async (c: RevisionContainer) => {
       await this.restoreConfigDir(service, target.revision, c.name)
       const unit = text(saved(c))!
       const same = kept.has(c.name)
@@ -128,13 +131,23 @@ export class RevisionRestorer {
           })
       if (!same) recreated.push(c.name)
       if (!health.healthy) {
-        await journal.end(service).catch(() => undefined)
+        unhealthy = true
         throw new OsctlError('COMMAND_FAILED', `${this.host.name}: ${c.name} is not healthy after rolling back to revision ${target.revision}: ${health.detail}`, {
           details: tailLines(await this.docker.containerLogs(c.name, 40).catch(() => ''), 20),
           hint: `see \`osctl service logs ${c.name} --host ${this.host.name}\``,
         })
       }
       if (!same) await dropPrevious(this.docker, c.name)
+    }
+    // Containers swapped back go one after another in the service's order; those kept (only their
+    // config dir checked and their health) all at once beside them. Both end before a failure counts.
+    const swapped = async () => {
+      for (const c of target.containers.filter((x) => !kept.has(x.name))) await restoreOne(c)
+    }
+    const failure = (await Promise.allSettled([swapped(), ...target.containers.filter((x) => kept.has(x.name)).map(restoreOne)])).find((r) => r.status === 'rejected')
+    if (failure) {
+      if (unhealthy) await journal.end(service).catch(() => undefined)
+      throw failure.reason
     }
     // Containers the newer revision added and the target does not have.
     for (const extra of current.containers.filter((c) => !target.containers.some((t) => t.name === c.name))) {

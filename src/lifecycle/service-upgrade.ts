@@ -6,7 +6,7 @@ import type {ServiceDef} from '../catalog/catalog.js'
 import {checkImages} from '../catalog/plan.js'
 import {DeployResult, deploy} from '../apply/deploy.js'
 import type {DeployContext} from '../session/deploy-context.js'
-import {BackupMeta, backupDatabases, carryBackup, readBackup, restoreIfMigrated} from '../revisions/db-backup.js'
+import {BackupMeta, backupDatabases, carryBackup, dropBackup, readBackup, restoreIfMigrated} from '../revisions/db-backup.js'
 import {withLocks} from '../revisions/host-locks.js'
 import {Journal, newOperationId} from '../revisions/journal.js'
 import type {SiteHost} from '../site/types.js'
@@ -53,15 +53,23 @@ export async function upgradeService(
 
   // Pulled images stay until the new revision names them: image prune waits (revisions/host-locks.ts).
   return withLocks(targets.map((t) => ctx.session.host(t)), 'pull', 'upgrade', async () => {
+    // The snapshot is taken while the images come: both only read, and neither waits for the other.
+    const saved = snapshot(ctx, up, reporter)
+    saved.catch(() => undefined)
     const pulls = await fanOut(targets, up.site.config.sshConcurrency, async (t) => {
       for (const ref of up.refs) await ctx.session.docker(t).pullImage(ref, {onProgress: (p) => reporter.emit('image.pull.progress', {ref, ...p}, t.name)})
     })
     const notPulled = pulls.filter((p) => !p.ok)
-    if (notPulled.length) throw pullFailed(up.refs, pulls)
+    if (notPulled.length) {
+      // Nothing changes: not even a snapshot is left behind for a revision that was never written.
+      const taken = await saved.catch(() => undefined)
+      if (taken) await dropBackup(ctx.session.host(up.plan.databaseHost!), taken).catch(() => undefined)
+      throw pullFailed(up.refs, pulls)
+    }
     reporter.emit('image.pull.done', {refs: up.refs, hosts: targets.length})
 
     const result: UpgradeResult = {service: def.name, tag: opts.tag, batches: [], upgraded: [], restored: [], deploys: []}
-    result.backup = await snapshot(ctx, up, reporter)
+    result.backup = await saved
     const operation = newOperationId('upgrade')
     for (const [i, batch] of groups.entries()) {
       throwIfInterrupted(`upgrading ${batch.map((t) => t.name).join(', ')}${result.upgraded.length ? ` (already upgraded: ${result.upgraded.join(', ')})` : ''}`)

@@ -67,6 +67,11 @@ export async function backupDatabases(dbHost: Host, service: string, databases: 
   return meta
 }
 
+/** Removes a snapshot taken for a change that did not happen. */
+export async function dropBackup(dbHost: Host, meta: BackupMeta): Promise<void> {
+  await dbHost.run(['rm', '-f', metaFile(meta.service, meta.revision), backupFile(meta.service, meta.revision)])
+}
+
 export async function readBackup(dbHost: Host, service: string, revision: number): Promise<BackupMeta | undefined> {
   const raw = await dbHost.readFileIfExists(metaFile(service, revision))
   return raw ? (JSON.parse(raw.toString('utf8')) as BackupMeta) : undefined

@@ -67,6 +67,19 @@ export function swapContract(name: string, make: () => Promise<SwapFixture>): vo
       expect((await f.host.readFile(serviceUnitPath(c))).toString()).toContain('revision=2')
     })
 
+    it('an overlap swap (the next one already serves) kills the running one instead of stopping it, and keeps it as .prev', async () => {
+      const c = `swapc-${run}-b`
+      const old = (await f.engine.inspectContainer(c))!.id
+      await f.engine.removeContainer(prevName(c))
+      await f.createRunning(nextName(c), label)
+      const next = (await f.engine.inspectContainer(nextName(c)))!.id
+      await f.engine.startContainer(nextName(c))
+      await swapIn(f.host, c, unit(c, 3), {overlap: true})
+      expect(await f.engine.inspectContainer(c)).toMatchObject({id: next, state: 'running'})
+      expect(await f.engine.inspectContainer(prevName(c))).toMatchObject({id: old, state: 'exited'})
+      expect((await f.host.exec(['systemctl', 'is-active', `osctl-svc-${c}.service`])).stdout.trim()).toBe('active')
+    })
+
     it('a swap without a next container fails, says so, and leaves the running one running', async () => {
       const c = `swapc-${run}-b`
       const running = (await f.engine.inspectContainer(c))!.id

@@ -17,6 +17,7 @@ case "$1" in
   rm) [ "$2" = -f ] && shift; has "$2" || { echo "Error: No such container: $2" >&2; exit 1; }
       grep -vxF -- "$2" "$s" > "$s.t" || true; mv "$s.t" "$s";;
   container) [ "$2" = inspect ] && has "$3";;
+  kill) has "$2" || { echo "Error: No such container: $2" >&2; exit 1; };;
   rename) has "$2" || { echo "Error: No such container: $2" >&2; exit 1; }
           has "$3" && { echo "Error: Conflict. The container name $3 is already in use" >&2; exit 1; }
           awk -v a="$2" -v b="$3" '$0 == a {print b; next} {print}' "$s" > "$s.t"; mv "$s.t" "$s";;
@@ -34,7 +35,7 @@ echo "systemctl $*" >> "$OSCTL_FAKE/ops"
  * FakeEngine (`start`/`stop` of a unit start/stop its container) and to the fake host's files.
  */
 export async function runSwapScript(host: FakeHost, engine: FakeEngine, argv: string[], units: {active: Set<string>; enabled?: Set<string>}): Promise<{exitCode: number; stderr: string}> {
-  const [, , script, $0, name, unit, staged, dest] = argv.slice(argv.indexOf('--') + 1)
+  const [, , script, $0, name, unit, staged, dest, ...rest] = argv.slice(argv.indexOf('--') + 1)
   const dir = await mkdtemp(join(tmpdir(), 'osctl-fake-swap-'))
   try {
     await mkdir(join(dir, 'bin'))
@@ -48,7 +49,7 @@ export async function runSwapScript(host: FakeHost, engine: FakeEngine, argv: st
     if (stagedFile) await writeFile(local.staged, stagedFile.data)
     const destFile = host.files.get(dest)
     if (destFile) await writeFile(local.dest, destFile.data)
-    const r = await execa('/bin/sh', ['-c', script, $0, name, unit, local.staged, local.dest], {
+    const r = await execa('/bin/sh', ['-c', script, $0, name, unit, local.staged, local.dest, ...rest], {
       reject: false,
       env: {PATH: `${join(dir, 'bin')}:${process.env.PATH}`, OSCTL_FAKE: dir},
     })
@@ -66,6 +67,7 @@ async function replay([cmd, verb, ...args]: string[], engine: FakeEngine, units:
   const container = (unit: string) => unit.replace(/^osctl-svc-/, '').replace(/\.service$/, '')
   const unit = args.filter((a) => !a.startsWith('-'))[0] ?? ''
   if (cmd === 'docker' && verb === 'rm') await engine.removeContainer(args.at(-1)!)
+  if (cmd === 'docker' && verb === 'kill') await engine.stopContainer(args[0])
   if (cmd === 'docker' && verb === 'rename' && engine.containers.has(args[0])) await engine.renameContainer(args[0], args[1])
   if (cmd === 'systemctl' && verb === 'enable') units.enabled?.add(unit)
   if (cmd === 'systemctl' && verb === 'stop') {

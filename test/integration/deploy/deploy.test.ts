@@ -439,8 +439,12 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     const tag = `f${process.pid}`
     const ref = await derive(tag, `RUN head -c 24M /dev/urandom > /osctl-blob`)
     const before = await imageId()
+    // The snapshot is taken while the image is pulled: one for a change that did not happen is not kept.
+    const snapshots = async () => (await sh('ls /var/lib/osctl/services/keystone/backups 2>/dev/null || true')).stdout
+    const saved = await snapshots()
     const unchanged = async () => {
       expect(await imageId()).toBe(before)
+      expect(await snapshots()).toBe(saved)
       expect((await sh('docker ps -a --format "{{.Names}}" | grep "^keystone"')).stdout.trim()).toBe('keystone')
       expect((await sh(`docker image inspect ${ref}`)).exitCode).toBe(1)
       expect((await sh('test -e /var/lib/osctl/journal/keystone.json')).exitCode).toBe(1)
