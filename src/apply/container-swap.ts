@@ -54,6 +54,8 @@ export const SWAP_SCRIPT = [
   'systemctl stop "$unit" 2>/dev/null || true',
   'if docker container inspect "$name" >/dev/null 2>&1; then docker rename "$name" "$name.prev"; fi',
   'docker rename "$name.next" "$name"',
+  // It loaded at a low CPU weight beside the serving one (WARM_UP_CPU_SHARES); now it is the one serving.
+  'if [ "$overlap" = overlap ]; then docker update --cpu-shares 1024 "$name" >/dev/null 2>&1 || true; fi',
   'systemctl reset-failed "$unit" 2>/dev/null || true',
   'systemctl start "$unit"',
 ].join('\n')
@@ -127,9 +129,18 @@ export async function overlapMarker(docker: ContainerClient, name: string, spec:
   return was?.labels[LABELS.swap] === 'overlap' && next?.labels[LABELS.swap] === 'overlap' && marker ? marker : undefined
 }
 
+/**
+ * CPU weight (cgroup cpu.shares; Docker's default is 1024) of a next container while it loads
+ * beside the serving ones: an API's start is seconds of Python imports, which on a busy host would
+ * otherwise slow every answer the serving containers give meanwhile. The swap gives it the default
+ * weight back (SWAP_SCRIPT). Best effort: an engine that cannot set it loads at the default.
+ */
+export const WARM_UP_CPU_SHARES = 128
+
 /** Overlap, step 1b: `<name>.next` runs beside `<name>` until its log says it is ready. */
 export async function warmUp(host: Host, docker: ContainerClient, name: string, marker: string, timeoutSeconds: number): Promise<void> {
   const next = nextName(name)
+  await host.exec(['docker', 'update', '--cpu-shares', String(WARM_UP_CPU_SHARES), next])
   await docker.startContainer(next)
   const deadline = Date.now() + timeoutSeconds * 1000
   for (;;) {

@@ -311,8 +311,20 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     await derive(bad, 'RUN ln -sf /bin/false /usr/local/bin/osctl_start')
     const before = await imageId()
 
-    const u = await osctl(['service', 'upgrade', 'keystone', '--tag', up, '--json'])
+    // The next keystone loads beside the serving one at a low CPU weight (cpu.shares), and gets the default back at the swap.
+    let upgrading = true
+    const weights = new Set<string>()
+    const watch = (async () => {
+      while (upgrading) {
+        const r = await sh("docker inspect -f '{{.State.Status}} {{.HostConfig.CpuShares}}' keystone.next 2>/dev/null")
+        if (r.stdout.startsWith('running')) weights.add(r.stdout.trim())
+      }
+    })()
+    const u = await osctl(['service', 'upgrade', 'keystone', '--tag', up, '--json']).finally(() => (upgrading = false))
+    await watch
     expect(u.exitCode, u.stderr).toBe(0)
+    expect([...weights]).toEqual(['running 128'])
+    expect((await sh("docker inspect -f '{{.HostConfig.CpuShares}}' keystone")).stdout.trim()).toBe('1024')
     expect(JSON.parse(u.stdout)).toMatchObject({service: 'keystone', upgraded: [`${LAB}-1`]})
     expect(await imageId()).not.toBe(before)
     expect((await sh('docker exec keystone cat /etc/osctl-build')).stdout.trim()).toBe(up)
