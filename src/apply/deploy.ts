@@ -15,6 +15,8 @@ import {observeHost} from './host-state.js'
 import {postStepTrigger} from './post-steps.js'
 import {runGraph} from './run-graph.js'
 import {ImagePrefetch} from './image-prefetch.js'
+import {pullRanks} from './pull-priority.js'
+import {PullQueue} from './pull-queue.js'
 import {ApplyOptions, ServiceDeployer, ServiceHostResult} from './service-deployer.js'
 
 /** Services deployed at the same time (each over its own SSH channels; sshd allows 10 sessions per connection). */
@@ -62,11 +64,16 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   const order = new Map(plan.services.map((ps, i) => [ps.def.name, i]))
   const failed = new Map<string, OsctlError>()
   const results: ServiceHostResult[] = []
+  // A failed host is left out of every later service: its queued downloads would only delay the other hosts'.
+  const leaveOut = (host: string, e: OsctlError) => {
+    failed.set(host, e)
+    prefetch.get(host)?.cancel(new OsctlError('COMMAND_FAILED', `pull dropped: ${host} is out of this deploy (${e.message})`))
+  }
   const absorb = (rs: HostResult<ServiceHostResult>[]) => {
     for (const r of rs) {
       if (r.ok) results.push(r.value!)
       else {
-        failed.set(r.host, r.error!)
+        leaveOut(r.host, r.error!)
         reporter.emit('service.failed', {error: errorData(r.error), detail: stringDetails(r.error)}, r.host)
       }
     }
@@ -79,11 +86,18 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   // Held until the end: an image pulled here must not be pruned before a container or the ledger names it.
   const locks = await fanOut(targets, site.config.sshConcurrency, (t) => takeLock(session.host(t), 'pull', change.op === 'upgrade' ? 'upgrade' : 'deploy'))
   absorb(locks.filter((l) => !l.ok) as Array<HostResult<never>>)
+  // Downloads of images a host lacks share one queue across the hosts (image_pull_concurrency), the
+  // deploy's earliest services first (pull-priority.ts); it opens once every host queued its own.
+  let listed = () => {}
+  const queue = new PullQueue(site.config.imagePullConcurrency, new Promise<void>((resolve) => (listed = resolve)))
+  const ranks = pullRanks(plan)
   for (const t of targets.filter((x) => !failed.has(x.name))) {
     const refs = plan.services.flatMap((ps) => ps.rendered.get(t.name)?.containers.map((c) => c.imageRef) ?? [])
     const present = session.docker(t).listImages({}).then((list) => new Set(list.flatMap((i) => i.tags)))
-    prefetch.set(t.name, new ImagePrefetch(session.docker(t), refs, reporter, t.name, present))
+    const rank = ranks.get(t.name)
+    prefetch.set(t.name, new ImagePrefetch(session.docker(t), refs, reporter, t.name, present, {queue, rank: (ref) => rank?.get(ref) ?? [Infinity]}))
   }
+  void Promise.all([...prefetch.values()].map((p) => p.listed)).then(listed)
   try {
     await deployServices()
     // A host left out after a failure may still be pulling: the command ends after its pulls.
@@ -116,7 +130,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
       return d !== undefined && d.targets.length > 0 && d.targets.every((t) => failed.has(t.name))
     })
     if (down.length > 0) {
-      for (const t of alive) failed.set(t.name, new OsctlError('COMMAND_FAILED', `${ps.def.name} was not deployed: ${down.join(', ')} failed on every host that runs it`, {hint: `fix ${down.join(', ')} first (see its error), then deploy again`}))
+      for (const t of alive) leaveOut(t.name, new OsctlError('COMMAND_FAILED', `${ps.def.name} was not deployed: ${down.join(', ')} failed on every host that runs it`, {hint: `fix ${down.join(', ')} first (see its error), then deploy again`}))
       reporter.emit('service.skipped', {service: ps.def.name, reason: `${down.join(', ')} failed on every host that runs it`})
       return
     }
@@ -142,7 +156,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     if (sequentialFirst) absorb(await fanOut(alive.filter((t) => t.name === first.name), 1, apply))
     const rest = alive.filter((t) => !(sequentialFirst && t.name === first.name) && !failed.has(t.name))
     if (sequentialFirst && failed.has(first.name)) {
-      for (const t of rest) failed.set(t.name, skippedBecause(ps, first.name))
+      for (const t of rest) leaveOut(t.name, skippedBecause(ps, first.name))
       return
     }
     absorb(await fanOut(rest, site.config.sshConcurrency, apply))

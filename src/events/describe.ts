@@ -31,6 +31,7 @@ const DESCRIBE: Describers = {
   'image.push.failed': (d) => ({status: 'failed', subject: d.image, text: `push to ${d.registry} failed: ${d.error}`}),
   'image.pull.progress': (d) => ({status: 'progress', subject: d.ref, text: d.total > 0 ? `pulling ${mb(d.bytes)} / ${mb(d.total)}` : `pulling ${mb(d.bytes)}`}),
   'image.pull.done': (d) => ({status: 'ok', subject: list(d.refs), text: `pulled on ${d.hosts} host(s)`}),
+  'image.pulled': (d) => ({status: 'ok', subject: d.ref, text: `pulled in ${s(d.seconds)}${d.queuedSeconds >= 0.05 ? ` (after ${s(d.queuedSeconds)} in the site's pull queue)` : ''}`}),
   'image.defaults': (d) => ({status: 'info', subject: 'site', text: `${d.site} does not exist: using defaults (registry ${d.registry}, namespace ${d.namespace}, tag ${d.tag}, ${d.distro})`}),
   'image.prune.planned': (d) => ({status: 'info', subject: d.image, text: 'would be removed'}),
   'image.prune.removed': (d) => ({status: 'changed', subject: d.image, text: 'removed'}),

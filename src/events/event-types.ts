@@ -25,6 +25,8 @@ export interface EventData {
   'image.push.failed': {image: string; registry: string; error: string}
   'image.pull.progress': {ref: string; bytes: number; total: number}
   'image.pull.done': {refs: string[]; hosts: number}
+  /** A deploy's download of an image the host lacked, after `queuedSeconds` waiting for a slot (apply/pull-queue.ts). */
+  'image.pulled': {ref: string; seconds: number; queuedSeconds: number}
   'image.defaults': {site: string; registry: string; namespace: string; tag: string; distro: string}
   'image.prune.planned': {image: string}
   'image.prune.removed': {image: string}

@@ -41,6 +41,8 @@ export const configSchema = z.strictObject({
   ssh_host_key_policy: z.enum(['strict', 'accept-new']).default('accept-new'),
   ssh_known_hosts: z.string().min(1).default('known_hosts'),
   ssh_concurrency: z.int().min(1).max(256).default(10),
+  // Downloads of images a host does not have yet, across all hosts of a deploy (one site registry serves them all).
+  image_pull_concurrency: z.int().min(1).max(256).default(3),
   neutron_external_bridge: z
     .string()
     .regex(/^[^\s/:]{1,15}$/, 'must be a Linux interface name (1-15 characters, no spaces, / or :)')
@@ -101,6 +103,7 @@ export const configDocs: SchemaDocs = {
     'tls.external': {what: 'true or false', hint: '`tls: {external: true}`: the public endpoints (external_vip) speak HTTPS (kolla_enable_tls_external)'},
     'tls.registry': {what: 'true or false', hint: '`tls: {registry: true}` serves the site registry over HTTPS with the site CA (run `osctl certificates` first)'},
     ssh_concurrency: {what: 'an integer between 1 and 256', hint: 'how many hosts osctl works on at once, e.g. `ssh_concurrency: 10`'},
+    image_pull_concurrency: {what: 'an integer between 1 and 256', hint: 'how many image downloads a deploy runs at once across all hosts, e.g. `image_pull_concurrency: 3`'},
   },
 }
 
@@ -122,6 +125,7 @@ export function toSiteConfig(file: ConfigFile, siteDir: string): SiteConfig {
     sshHostKeyPolicy: file.ssh_host_key_policy,
     sshKnownHosts: isAbsolute(file.ssh_known_hosts) ? file.ssh_known_hosts : resolve(siteDir, file.ssh_known_hosts),
     sshConcurrency: file.ssh_concurrency,
+    imagePullConcurrency: file.image_pull_concurrency,
     neutronExternalBridge: file.neutron_external_bridge,
     ...(file.internal_vip ? {internalVip: file.internal_vip} : {}),
     ...(file.external_vip ? {externalVip: file.external_vip} : {}),

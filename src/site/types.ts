@@ -31,6 +31,8 @@ export interface SiteConfig {
   sshHostKeyPolicy: 'strict' | 'accept-new'
   sshKnownHosts: string /* absolute */
   sshConcurrency: number
+  /** osctl.yml image_pull_concurrency: downloads of absent images a deploy runs at once, across all hosts (apply/pull-queue.ts). */
+  imagePullConcurrency: number
   /** Existing Linux bridge on network hosts for the flat provider network physnet1 (floating IPs). */
   neutronExternalBridge: string
   /** external_network_* of osctl.yml: what `post-deploy --init-network` creates. */

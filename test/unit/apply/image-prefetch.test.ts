@@ -1,6 +1,13 @@
 import {describe, expect, it} from 'vitest'
 
 import {ImagePrefetch} from '../../../src/apply/image-prefetch.js'
+import {pullRanks} from '../../../src/apply/pull-priority.js'
+import {PullQueue, compareRanks} from '../../../src/apply/pull-queue.js'
+import {loadCatalog} from '../../../src/catalog/catalog.js'
+import {Overrides} from '../../../src/catalog/overrides.js'
+import {planDeploy} from '../../../src/catalog/plan.js'
+import {TEMPLATES_DIR} from '../../../src/paths.js'
+import type {Site} from '../../../src/site/types.js'
 import {RecordingReporter} from '../../../src/events/reporters.js'
 import {FakeEngine} from '../../fakes/fake-engine.js'
 import {fakeLab, registryRefs} from '../../fakes/fake-lab-host.js'
@@ -77,5 +84,173 @@ describe('image prefetch', () => {
     expect(firstCreate).toBeGreaterThan(0)
     expect(e1.indexOf('pull 10.0.0.11:4000/osctl/keystone:zed')).toBeGreaterThan(-1)
     expect(e1.indexOf('pull 10.0.0.11:4000/osctl/keystone:zed')).toBeLessThan(firstCreate)
+  })
+})
+
+/** Every engine's pulls in one timeline: the order they started in and the most at once across engines. */
+function pullLog(engines: Map<string, FakeEngine>, ms = (ref: string): number => (ref.includes('slow') ? 40 : 5)) {
+  const started: string[] = []
+  let inFlight = 0
+  const log = {started, most: 0}
+  for (const [host, e] of engines) {
+    const pull = e.pullImage.bind(e)
+    e.pullImage = async (ref: string) => {
+      started.push(`${host} ${ref.replace(/^.*\//, '')}`)
+      log.most = Math.max(log.most, ++inFlight)
+      try {
+        await new Promise((resolve) => setTimeout(resolve, ms(ref)))
+        return await pull(ref)
+      } finally {
+        inFlight--
+      }
+    }
+  }
+  return log
+}
+
+const deferred = () => {
+  let open!: () => void
+  const promise = new Promise<void>((resolve) => (open = resolve))
+  return {promise, open}
+}
+
+describe('the site pull queue (image_pull_concurrency)', () => {
+  const engines = (...names: string[]) => {
+    const map = new Map(names.map((n) => [n, new FakeEngine()]))
+    for (const e of map.values()) for (const i of ['db', 'api', 'compute', 'slow']) e.registry.add(`r/${i}:1`)
+    return map
+  }
+  const ranks: Record<string, number[]> = {'r/db:1': [0], 'r/api:1': [1], 'r/compute:1': [4], 'r/slow:1': [0], 'r/gone:1': [2]}
+
+  it('serves every host from one queue: nothing before every host listed its images, then lowest rank first, at most N at once across hosts', async () => {
+    const es = engines('ctl-1', 'ctl-2', 'cmp-1', 'cmp-2')
+    const log = pullLog(es)
+    const gate = deferred()
+    const queue = new PullQueue(2, gate.promise)
+    const plan: Record<string, string[]> = {'ctl-1': ['r/db:1', 'r/api:1'], 'ctl-2': ['r/api:1'], 'cmp-1': ['r/compute:1'], 'cmp-2': ['r/compute:1']}
+    // The compute hosts are created (and answer) first; their images are still needed last.
+    const hosts = ['cmp-1', 'cmp-2', 'ctl-2', 'ctl-1']
+    const prefetch = hosts.map((h) => new ImagePrefetch(es.get(h)!, plan[h], new RecordingReporter(), h, Promise.resolve(new Set<string>()), {queue, rank: (ref) => ranks[ref]}))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(log.started).toEqual([])
+    expect(queue.queued).toBe(5)
+    gate.open()
+    await Promise.all(prefetch.map((p) => p.settled()))
+    expect(log.started).toEqual(['ctl-1 db:1', 'ctl-2 api:1', 'ctl-1 api:1', 'cmp-1 compute:1', 'cmp-2 compute:1'])
+    expect(log.most).toBe(2)
+  })
+
+  it('a pull someone waits for goes to the front of the queue; images a host has are only checked, beside the queue', async () => {
+    const es = engines('ctl-1', 'cmp-1')
+    const log = pullLog(es)
+    const queue = new PullQueue(1)
+    const reporter = new RecordingReporter()
+    const ctl = new ImagePrefetch(es.get('ctl-1')!, ['r/slow:1', 'r/db:1', 'r/api:1'], reporter, 'ctl-1', Promise.resolve(new Set<string>()), {queue, rank: (ref) => ranks[ref]})
+    const cmp = new ImagePrefetch(es.get('cmp-1')!, ['r/compute:1', 'r/db:1'], reporter, 'cmp-1', Promise.resolve(new Set(['r/db:1'])), {queue, rank: (ref) => ranks[ref]})
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    // r/slow:1 runs; the compute host's service reaches its turn: its image comes next, before rank 0 and 1.
+    expect([...log.started].sort()).toEqual(['cmp-1 db:1', 'ctl-1 slow:1'])
+    expect((await cmp.pull('r/compute:1')).tags).toEqual(['r/compute:1'])
+    await Promise.all([ctl.settled(), cmp.settled()])
+    expect(log.started.filter((s) => s !== 'cmp-1 db:1')).toEqual(['ctl-1 slow:1', 'cmp-1 compute:1', 'ctl-1 db:1', 'ctl-1 api:1'])
+    // Each download says how long it waited for a slot; the check of a present tag is not one.
+    const pulled = reporter.events.filter((e) => e.code === 'image.pulled').map((e) => `${e.host} ${(e.data as {ref: string}).ref}`)
+    expect(pulled).toEqual(['ctl-1 r/slow:1', 'cmp-1 r/compute:1', 'ctl-1 r/db:1', 'ctl-1 r/api:1'])
+    const waited = reporter.events.find((e) => e.code === 'image.pulled' && e.host === 'cmp-1')!.data as {queuedSeconds: number}
+    expect(waited.queuedSeconds).toBeGreaterThan(0.02)
+  })
+
+  it('a service asking before its host listed its images still gets its pull moved to the front', async () => {
+    const es = engines('ctl-1', 'cmp-1')
+    const log = pullLog(es)
+    const gate = deferred()
+    const queue = new PullQueue(1, gate.promise)
+    const images = deferred()
+    const ctl = new ImagePrefetch(es.get('ctl-1')!, ['r/db:1', 'r/api:1'], new RecordingReporter(), 'ctl-1', Promise.resolve(new Set<string>()), {queue, rank: (ref) => ranks[ref]})
+    const cmp = new ImagePrefetch(es.get('cmp-1')!, ['r/compute:1'], new RecordingReporter(), 'cmp-1', images.promise.then(() => new Set<string>()), {queue, rank: (ref) => ranks[ref]})
+    // As deploy does: the queue opens once every host queued what it lacks.
+    void Promise.all([ctl.listed, cmp.listed]).then(gate.open)
+    const waiting = cmp.pull('r/compute:1')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(log.started).toEqual([])
+    images.open()
+    await waiting
+    await Promise.all([ctl.settled(), cmp.settled()])
+    expect(log.started).toEqual(['cmp-1 compute:1', 'ctl-1 db:1', 'ctl-1 api:1'])
+  })
+
+  it('a failed pull fails only whoever needs that image and frees its slot; a failed host’s queued pulls are dropped unless asked for', async () => {
+    const es = engines('ctl-1', 'cmp-1')
+    const log = pullLog(es)
+    const queue = new PullQueue(1)
+    const ctl = new ImagePrefetch(es.get('ctl-1')!, ['r/slow:1', 'r/gone:1', 'r/api:1'], new RecordingReporter(), 'ctl-1', Promise.resolve(new Set<string>()), {queue, rank: (ref) => ranks[ref]})
+    const cmp = new ImagePrefetch(es.get('cmp-1')!, ['r/compute:1', 'r/db:1', 'r/api:1'], new RecordingReporter(), 'cmp-1', Promise.resolve(new Set<string>()), {queue, rank: (ref) => ranks[ref]})
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    expect(log.started).toEqual(['ctl-1 slow:1'])
+    // cmp-1 failed elsewhere while its service on it still waits for r/db:1: r/api:1 and r/compute:1 are dropped.
+    const db = cmp.pull('r/db:1')
+    expect(cmp.cancel(new Error('cmp-1 is out'))).toBe(2)
+    await expect(cmp.pull('r/api:1')).resolves.toMatchObject({tags: ['r/api:1']})
+    await expect(db).resolves.toMatchObject({tags: ['r/db:1']})
+    await expect(ctl.pull('r/gone:1')).rejects.toThrow(/cannot pull r\/gone:1/)
+    expect((await ctl.pull('r/api:1')).tags).toEqual(['r/api:1'])
+    await Promise.all([ctl.settled(), cmp.settled()])
+    // The dropped r/compute:1 was never pulled; r/api:1 was asked for after the drop and was queued again.
+    expect(log.started.filter((s) => s.startsWith('cmp-1'))).toEqual(['cmp-1 db:1', 'cmp-1 api:1'])
+    expect(log.started.filter((s) => s.startsWith('ctl-1'))).toEqual(['ctl-1 slow:1', 'ctl-1 api:1', 'ctl-1 gone:1'])
+    // A job that throws at once is a failed pull too, and the queue goes on.
+    const q = new PullQueue(1)
+    const bad = q.add([0], () => {
+      throw new Error('boom')
+    })
+    await expect(bad.promise).rejects.toThrow('boom')
+    await expect(q.add([0], async () => 'next').promise).resolves.toBe('next')
+    expect(() => new PullQueue(0)).toThrow(RangeError)
+  })
+})
+
+describe('pull ranks from the deploy plan', () => {
+  const SERVICES = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute']
+  const IMAGES = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute']
+  /** lab-1 and lab-2 control (lab-2 also compute), lab-3 and lab-4 compute only. */
+  const bigSite = (config: Partial<Site['config']> = {}) => {
+    const site = testSite({enabledServices: SERVICES, novaComputeDriver: 'fake', ...config})
+    for (const name of ['lab-3', 'lab-4']) site.hosts.push({name, address: `10.0.0.${name.slice(-1) === '3' ? 13 : 14}`, ssh: {user: 'root', port: 22}, groups: ['compute']})
+    site.groups.compute = ['lab-2', 'lab-3', 'lab-4']
+    return site
+  }
+
+  it('ranks by depth in the dependency graph, the first host of a service with once steps before its others', async () => {
+    const site = bigSite()
+    const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {targets: site.hosts})
+    const r = pullRanks(plan)
+    const depth = (host: string, image: string) => r.get(host)!.get(`10.0.0.11:4000/osctl/${image}:zed`)![0]
+    expect([depth('lab-1', 'mariadb'), depth('lab-1', 'memcached'), depth('lab-1', 'rabbitmq')]).toEqual([0, 0, 0])
+    expect([depth('lab-1', 'keystone'), depth('lab-1', 'glance-api'), depth('lab-1', 'placement-api'), depth('lab-1', 'nova-api')]).toEqual([1, 2, 2, 3])
+    expect([depth('lab-2', 'nova-compute'), depth('lab-3', 'nova-compute')]).toEqual([4, 4])
+    // keystone's db sync runs on lab-1 before lab-2 starts.
+    expect(compareRanks(r.get('lab-1')!.get('10.0.0.11:4000/osctl/keystone:zed')!, r.get('lab-2')!.get('10.0.0.11:4000/osctl/keystone:zed')!)).toBeLessThan(0)
+    expect([...r.get('lab-3')!.keys()]).toEqual(['10.0.0.11:4000/osctl/nova-compute:zed'])
+  })
+
+  it('a deploy pulls through one queue for all hosts: never more than image_pull_concurrency at once, control-plane images before compute images', async () => {
+    const site = bigSite({imagePullConcurrency: 2})
+    const lab = fakeLab(site, registryRefs(IMAGES, ['zed']))
+    const log = pullLog(lab.engines, () => 3)
+    const result = await lab.deploy(SERVICES)
+    expect(result.hosts.every((h) => h.ok), JSON.stringify(result.hosts)).toBe(true)
+    expect(log.most).toBe(2)
+    const at = (entry: string) => log.started.indexOf(entry)
+    const computes = ['lab-2', 'lab-3', 'lab-4'].map((h) => at(`${h} nova-compute:zed`))
+    expect(Math.min(...computes)).toBeGreaterThan(Math.max(...['mariadb', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-scheduler'].map((i) => at(`lab-1 ${i}:zed`))))
+    expect(at('lab-1 mariadb:zed')).toBeLessThan(at('lab-1 keystone:zed'))
+    expect(at('lab-1 keystone:zed')).toBeLessThan(at('lab-2 keystone:zed'))
+    expect(at('lab-2 keystone:zed')).toBeLessThan(at('lab-1 glance-api:zed'))
+    // The second deploy finds every image present: only checks, a few at once per host, none held to the queue.
+    log.started.length = 0
+    log.most = 0
+    await lab.deploy(SERVICES)
+    expect(log.started.length).toBeGreaterThan(0)
+    expect(log.most).toBeGreaterThan(2)
   })
 })

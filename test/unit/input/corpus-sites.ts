@@ -111,7 +111,7 @@ export function siteCases(): SiteCase[] {
   const cfg: Array<[string, string]> = [
     ['registry: 123', 'registry'], ['registry: [a, b]', 'registry'], ['registry: host-without-port', 'registry'], ['registry: ":4000"', 'registry'],
     ['registry: "[::1]:99999"', 'registry'], ['registry: 10.0.0.256:4000', 'registry'], ['ssh_concurrency: "10"', 'ssh_concurrency'], ['ssh_concurrency: 0', 'ssh_concurrency'],
-    ['ssh_concurrency: 100000', 'ssh_concurrency'], ['ssh_host_key_policy: yes', 'ssh_host_key_policy'], ['apt_mirror: ftp://deb.debian.org', 'apt_mirror'],
+    ['ssh_concurrency: 100000', 'ssh_concurrency'], ['image_pull_concurrency: 1.5', 'image_pull_concurrency'], ['ssh_host_key_policy: yes', 'ssh_host_key_policy'], ['apt_mirror: ftp://deb.debian.org', 'apt_mirror'],
     ['namespace: UPPER', 'namespace'], ['image_tag: "a b"', 'image_tag'], ['image_tag: ../../x', 'image_tag'], ['image_tag: ""', 'image_tag'],
     ['network_interface: eth0/1', 'network_interface'], ['openstack_release: ""', 'openstack_release'], ['ssh_known_hosts: ""', 'ssh_known_hosts'],
   ]

@@ -38,6 +38,7 @@ describe('loadSite on a valid site', () => {
       sshHostKeyPolicy: 'strict',
       sshKnownHosts: join(dir, 'known_hosts'),
       sshConcurrency: 4,
+      imagePullConcurrency: 2,
       neutronExternalBridge: 'br-ex',
       keepalivedVirtualRouterId: 51,
       tls: {registry: false, internal: false, external: false},

@@ -113,14 +113,16 @@ describe('site validation errors', () => {
   })
 
   it('maps wrong types in osctl.yml to the offending line, reported top to bottom', async () => {
-    const cfg = yaml('registry: 10.0.0.1:4000', 'ssh_concurrency: many', 'ssh_host_key_policy: acept-new', 'enabled_services: nova', 'apt_mirror: ftp://x')
+    const cfg = yaml('registry: 10.0.0.1:4000', 'ssh_concurrency: many', 'ssh_host_key_policy: acept-new', 'enabled_services: nova', 'apt_mirror: ftp://x', 'image_pull_concurrency: 0')
     const errors = await problems({'osctl.yml': cfg})
     expect(errors.map((e) => [e.message, e.location?.replace(/^.*\//, '')])).toEqual([
       ['ssh_concurrency must be an integer between 1 and 256, not "many"', 'osctl.yml:2:18'],
       ['ssh_host_key_policy must be one of strict, accept-new, not "acept-new"', 'osctl.yml:3:22'],
       ['enabled_services must be a list of service names, not "nova"', 'osctl.yml:4:19'],
       ['apt_mirror must be an http:// or https:// URL, not "ftp://x"', 'osctl.yml:5:13'],
+      ['image_pull_concurrency must be at least 1, not 0', 'osctl.yml:6:25'],
     ])
+    expect(errors.at(-1)?.hint).toContain('image_pull_concurrency: 3')
     expect(errors.find((e) => e.message.startsWith('ssh_host_key_policy'))?.hint).toBe('did you mean accept-new?')
   })
 

@@ -1,0 +1,50 @@
+import type {DeployPlan} from '../catalog/plan.js'
+import {PullRank, compareRanks} from './pull-queue.js'
+
+/**
+ * Per host, per image ref it runs: its place in the deploy's pull queue, from the dependency graph
+ * deploy runs (run-graph.ts), which critical-path.ts measures too:
+ *
+ * 1. the service's depth: 0 when none of its dependencies is deployed in this run, else one more
+ *    than its deepest such dependency (mariadb, memcached, rabbitmq 0; keystone 1; glance and
+ *    placement 2; nova 3; nova-compute 4): a service cannot start before the ones it depends on
+ *    ended on all their hosts, so a deeper one's image is needed later;
+ * 2. within the service, when its hosts wait for each other: a clustered service changes one host
+ *    at a time (its position), one with `once` bootstrap steps runs them on its first host before
+ *    the others (1 for the others); else 0;
+ * 3. the service's place in the plan (dependency order), so equal depths keep deploy's order.
+ *
+ * An image several services run on a host takes the earliest of their ranks.
+ */
+export function pullRanks(plan: DeployPlan): Map<string, Map<string, PullRank>> {
+  const inPlan = new Map(plan.services.map((ps) => [ps.def.name, ps]))
+  const depth = new Map<string, number>()
+  const depthOf = (name: string, path: string[] = []): number => {
+    const known = depth.get(name)
+    if (known !== undefined) return known
+    // A cycle is refused when the catalog loads; this only keeps a bad plan from recursing forever.
+    if (path.includes(name)) return 0
+    const deps = inPlan.get(name)!.def.depends.filter((d) => inPlan.has(d))
+    const d = deps.length === 0 ? 0 : 1 + Math.max(...deps.map((x) => depthOf(x, [...path, name])))
+    depth.set(name, d)
+    return d
+  }
+  const ranks = new Map<string, Map<string, PullRank>>()
+  plan.services.forEach((ps, index) => {
+    const once = ps.def.bootstrap.some((b) => b.once)
+    ps.hosts.forEach((h, position) => {
+      const rs = ps.rendered.get(h.name)
+      if (!rs) return
+      const wait = ps.def.cluster ? position : once && position > 0 ? 1 : 0
+      const rank: PullRank = [depthOf(ps.def.name), wait, index]
+      const byRef = ranks.get(h.name) ?? new Map<string, PullRank>()
+      ranks.set(h.name, byRef)
+      for (const c of rs.containers) {
+        const had = byRef.get(c.imageRef)
+        if (!had || compareRanks(rank, had) < 0) byRef.set(c.imageRef, rank)
+      }
+    })
+  })
+  return ranks
+}
+
