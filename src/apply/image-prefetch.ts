@@ -110,7 +110,7 @@ export class ImagePrefetch {
       const image = await this.fetch(ref)
       this.reporter.emit('image.pulled', {ref, seconds: (performance.now() - startedAt) / 1000, queuedSeconds: (startedAt - queuedAt) / 1000}, this.host)
       return image
-    })
+    }, this.host)
     this.queued.set(ref, q)
     if (this.awaited.has(ref)) q.bump()
     return q.promise

@@ -11,6 +11,8 @@ export interface QueuedPull<T> {
 
 interface Entry {
   rank: PullRank
+  /** The host it pulls to: at most `perHost` of a host's pulls run at once. */
+  host: string
   seq: number
   /** Order of the bump; bumped entries go first, in the order they were awaited. */
   bumped?: number
@@ -20,14 +22,16 @@ interface Entry {
 
 /**
  * The site's downloads of images a host does not have yet: one queue across every host of a deploy,
- * at most `limit` at once (osctl.yml image_pull_concurrency), lowest rank first. Hosts all pulling
- * from the one site registry at once made every pull slow (20 hosts decompressing on two cores), so
- * the services the deploy needs first waited behind compute images needed minutes later.
+ * at most `limit` at once (osctl.yml image_pull_concurrency) and `perHost` on one host, lowest rank
+ * first. Hosts all pulling from the one site registry at once made every pull slow (20 hosts
+ * decompressing on two cores), so the services the deploy needs first waited behind compute images
+ * needed minutes later; one host's pulls side by side only delay the one needed first.
  * Nothing starts before `opened` settles, so every host's planned pulls are ranked together
  * instead of the first host to answer taking the slots.
  */
 export class PullQueue {
   private active = 0
+  private readonly perHostActive = new Map<string, number>()
   private seq = 0
   private bumps = 0
   private open = false
@@ -36,8 +40,9 @@ export class PullQueue {
   constructor(
     private readonly limit: number,
     opened: Promise<unknown> = Promise.resolve(),
+    private readonly perHost = 1,
   ) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`pull concurrency must be a positive integer, got ${limit}`)
+    for (const n of [limit, perHost]) if (!Number.isInteger(n) || n < 1) throw new RangeError(`pull concurrency must be a positive integer, got ${n}`)
     const go = () => {
       this.open = true
       this.pump()
@@ -45,21 +50,24 @@ export class PullQueue {
     opened.then(go, go)
   }
 
-  add<T>(rank: PullRank, job: () => Promise<T>): QueuedPull<T> {
+  add<T>(rank: PullRank, job: () => Promise<T>, host = ''): QueuedPull<T> {
     let entry!: Entry
     const promise = new Promise<T>((resolve, reject) => {
       entry = {
         rank,
+        host,
         seq: this.seq++,
         reject,
         start: () => {
           this.active++
+          this.perHostActive.set(host, (this.perHostActive.get(host) ?? 0) + 1)
           // A job that throws synchronously is a failed pull like any other.
           Promise.resolve()
             .then(job)
             .then(resolve, reject)
             .finally(() => {
               this.active--
+              this.perHostActive.set(host, this.perHostActive.get(host)! - 1)
               this.pump()
             })
         },
@@ -89,9 +97,13 @@ export class PullQueue {
 
   private pump(): void {
     if (!this.open) return
-    while (this.active < this.limit && this.waiting.length > 0) {
-      let best = 0
-      for (let i = 1; i < this.waiting.length; i++) if (before(this.waiting[i], this.waiting[best])) best = i
+    while (this.active < this.limit) {
+      let best = -1
+      for (let i = 0; i < this.waiting.length; i++) {
+        const e = this.waiting[i]
+        if ((this.perHostActive.get(e.host) ?? 0) < this.perHost && (best < 0 || before(e, this.waiting[best]))) best = i
+      }
+      if (best < 0) return
       const [next] = this.waiting.splice(best, 1)
       next.start()
     }
