@@ -46,12 +46,14 @@ describe('image prefetch', () => {
     let most = 0
     const started: string[] = []
     const pull = e.pullImage.bind(e)
+    // A missing image downloads (slow: until the test lets it finish); a present one is a quick registry check.
+    let downloaded!: () => void
+    const download = new Promise<void>((resolve) => (downloaded = resolve))
     e.pullImage = async (ref: string) => {
       started.push(ref)
       inFlight.add(ref)
       most = Math.max(most, inFlight.size)
-      // A missing image downloads (slow); a present one is a quick registry check.
-      await new Promise((resolve) => setTimeout(resolve, have.has(ref) ? 5 : 40))
+      await (have.has(ref) ? new Promise((resolve) => setTimeout(resolve, 5)) : download)
       // The missing ones still come one after another.
       expect([...inFlight].filter((r) => !have.has(r)).length).toBeLessThanOrEqual(1)
       expect([...inFlight].filter((r) => have.has(r)).length).toBeLessThanOrEqual(4)
@@ -63,6 +65,7 @@ describe('image prefetch', () => {
     // Every present image was checked while the first missing one was still downloading.
     expect(started.filter((r) => r !== 'r/new1:1' && r !== 'r/new2:1')).toHaveLength(6)
     expect(started).not.toContain('r/new2:1')
+    downloaded()
     await p.settled()
     expect(started.filter((r) => !have.has(r))).toEqual(['r/new1:1', 'r/new2:1'])
     expect(most).toBeLessThanOrEqual(5)
