@@ -62,8 +62,10 @@ export async function upgradeService(
     const notPulled = pulls.filter((p) => !p.ok)
     if (notPulled.length) {
       // Nothing changes: not even a snapshot is left behind for a revision that was never written.
+      // One carried from an interrupted upgrade stays (it may be that upgrade's own file).
       const taken = await saved.catch(() => undefined)
-      if (taken) await dropBackup(ctx.session.host(up.plan.databaseHost!), taken).catch(() => undefined)
+      const carried = up.migrationHost !== undefined && up.pending.get(up.migrationHost.name)?.backup !== undefined
+      if (taken && !carried) await dropBackup(ctx.session.host(up.plan.databaseHost!), taken).catch(() => undefined)
       throw pullFailed(up.refs, pulls)
     }
     reporter.emit('image.pull.done', {refs: up.refs, hosts: targets.length})
