@@ -47,4 +47,3 @@ export function pullRanks(plan: DeployPlan): Map<string, Map<string, PullRank>> 
   })
   return ranks
 }
-

@@ -16,6 +16,7 @@ import {PostStepTrigger, runPostSteps} from './post-steps.js'
 import {waitContainerHealthy} from './container-health.js'
 import type {StepTiming} from './critical-path.js'
 import {dropPrevious, nextName, replaceContainer} from './container-swap.js'
+import {inOrderBeside} from './in-order-beside.js'
 import {ContainerDecision, ServiceDecision, converged, decideService} from './decide.js'
 import type {HostState} from './host-state.js'
 import {observeService, serviceFromHost} from './observe.js'
@@ -149,16 +150,8 @@ export class ServiceDeployer {
       }
       // Containers that change go one after another, in the service's order; those left alone are
       // only health-checked, all at once beside them.
-      const acting = async () => {
-        const done: ContainerOutcome[] = []
-        for (const c of d.containers.filter((x) => x.action !== 'none')) done.push(await this.converge(rs.service, c, d.revision, timings))
-        return done
-      }
-      // Both end before a failure is judged: a swap is never left running behind a thrown error.
-      const settled = await Promise.allSettled([acting(), ...d.containers.filter((x) => x.action === 'none').map(async (c) => [await this.converge(rs.service, c, d.revision, timings)])])
-      const failure = settled.find((r) => r.status === 'rejected')
-      if (failure) throw failure.reason
-      const ended = settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []))
+      const changing = d.containers.filter((x) => x.action !== 'none')
+      const ended = await inOrderBeside(changing, d.containers.filter((x) => x.action === 'none'), (c) => this.converge(rs.service, c, d.revision, timings))
       const outcomes = d.containers.map((c) => ended.find((o) => o.name === c.rc.name)!)
       // A killed run's kept previous containers: the change it began is now complete and healthy.
       if (d.takeOver) for (const c of d.containers) await dropPrevious(this.docker, c.rc.name)

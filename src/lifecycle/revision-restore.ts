@@ -6,6 +6,7 @@ import {Host, fileMissing, tailLines} from '../hosts/host.js'
 import {Reporter, silentReporter} from '../events/reporters.js'
 import {Balancer, noBalancer} from '../apply/balancer.js'
 import {waitContainerHealthy} from '../apply/container-health.js'
+import {inOrderBeside} from '../apply/in-order-beside.js'
 import {LABELS, configDir} from '../catalog/container-spec.js'
 import {dropPrevious, nextName, replaceContainer} from '../apply/container-swap.js'
 import {Journal, newOperationId} from '../revisions/journal.js'
@@ -140,15 +141,11 @@ export class RevisionRestorer {
       if (!same) await dropPrevious(this.docker, c.name)
     }
     // Containers swapped back go one after another in the service's order; those kept (only their
-    // config dir checked and their health) all at once beside them. Both end before a failure counts.
-    const swapped = async () => {
-      for (const c of target.containers.filter((x) => !kept.has(x.name))) await restoreOne(c)
-    }
-    const failure = (await Promise.allSettled([swapped(), ...target.containers.filter((x) => kept.has(x.name)).map(restoreOne)])).find((r) => r.status === 'rejected')
-    if (failure) {
+    // config dir checked and their health) all at once beside them.
+    await inOrderBeside(target.containers.filter((x) => !kept.has(x.name)), target.containers.filter((x) => kept.has(x.name)), restoreOne).catch(async (err: unknown) => {
       if (unhealthy) await journal.end(service).catch(() => undefined)
-      throw failure.reason
-    }
+      throw err
+    })
     // Containers the newer revision added and the target does not have.
     for (const extra of current.containers.filter((c) => !target.containers.some((t) => t.name === c.name))) {
       await this.host.exec(['systemctl', 'disable', '--now', serviceUnitName(extra.name)], {timeoutMs: 90_000})
