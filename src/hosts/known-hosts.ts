@@ -1,7 +1,8 @@
 import {createHash, createHmac, timingSafeEqual} from 'node:crypto'
-import {open, mkdir, readFile, rm, stat, appendFile} from 'node:fs/promises'
+import {open, mkdir, readFile, stat, appendFile} from 'node:fs/promises'
 import {dirname} from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
+
+import {withFileLock} from '../site/file-lock.js'
 
 /** One line of an OpenSSH known_hosts file (see sshd(8), SSH_KNOWN_HOSTS FILE FORMAT). */
 export interface KnownHostEntry {
@@ -179,27 +180,8 @@ export class KnownHostsFile {
 
   // A lock file guards against a second osctl process appending at the same moment.
   private async withLockFile<T>(fn: () => Promise<T>): Promise<T> {
-    const lock = `${this.path}.osctl-lock`
     await mkdir(dirname(this.path), {recursive: true, mode: 0o700})
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      try {
-        const fh = await open(lock, 'wx')
-        await fh.writeFile(String(process.pid))
-        await fh.close()
-        break
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-        const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0)
-        // A lock older than any append could take was left by a crashed run.
-        if (age > 30_000 || Date.now() > deadline) await rm(lock, {force: true})
-        else await sleep(25 + Math.random() * 50)
-      }
-    }
-    try {
-      return await fn()
-    } finally {
-      await rm(lock, {force: true})
-    }
+    // A lock older than any append could take was left by a crashed run.
+    return withFileLock(`${this.path}.osctl-lock`, fn, {waitMs: 40_000, staleMs: 30_000, everyMs: 50})
   }
 }

@@ -7,6 +7,7 @@ import {join} from 'node:path'
 import {DockerClient} from '../docker/docker-client.js'
 import {OsctlError} from '../errors.js'
 import {CACHE_DIR} from '../paths.js'
+import {withFileLock} from '../site/file-lock.js'
 import {Reporter, silentReporter} from '../events/reporters.js'
 
 export interface RootfsSpec {
@@ -67,10 +68,12 @@ async function doEnsure(docker: DockerClient, spec: RootfsSpec, ref: string, rep
   const dir = join(CACHE_DIR, 'rootfs')
   const tarball = join(dir, `${key}.tar`)
   await mkdir(dir, {recursive: true})
-  if (!(await exists(tarball))) {
+  // Another osctl process (two `lab up` at once) may be making the same tarball in the same work dir.
+  await withFileLock(join(dir, `${key}.lock`), async () => {
+    if (await exists(tarball)) return
     reporter.emit('rootfs.debootstrap', {ref, suite: spec.suite, variant: spec.variant ?? 'minbase'})
     await debootstrapTarball(spec, join(dir, `work-${key}`), tarball)
-  }
+  }, {waitMs: 1_800_000, everyMs: 1000})
   reporter.emit('rootfs.import', {ref})
   await docker.importImage(createReadStream(tarball), ref, [
     'LABEL io.osctl.managed=true',
