@@ -49,9 +49,16 @@ export function haproxyConfig(ctx: SystemContext): string {
     'global',
     '    maxconn 4000',
     '    stats socket /run/haproxy/admin.sock mode 600 level admin expose-fd listeners',
+    // To the unit's journal (`osctl system logs haproxy`, `journalctl -u osctl-haproxy`): backends going down and up, and
+    // every request or connection that did not end normally (an error, a retry, a redispatch, a
+    // 5xx), with its timers and termination state. Normal ones are not logged.
+    '    log stdout format raw local0 info',
     '',
     'defaults',
     '    mode http',
+    '    log global',
+    '    option httplog',
+    '    option dontlog-normal',
     '    option redispatch 1',
     '    retries 3',
     // A backend going away mid-request (a host stopping) costs the client nothing: the request is
@@ -84,7 +91,7 @@ export function haproxyConfig(ctx: SystemContext): string {
     // The APIs build links (version discovery, pagination) from it: enable_proxy_headers_parsing in their configs.
     if (lb.tls && !f.tcp) lines.push('    http-request set-header X-Forwarded-Proto https if { ssl_fc }', '    http-request set-header X-Forwarded-Proto http if !{ ssl_fc }')
     // SQL connections live long (connection pools): TCP keepalives, no idle timeout of minutes.
-    if (f.tcp) lines.push('    mode tcp', '    option tcpka', '    timeout client 1h', '    timeout server 1h')
+    if (f.tcp) lines.push('    mode tcp', '    option tcplog', '    option tcpka', '    timeout client 1h', '    timeout server 1h')
     else lines.push(`    option httpchk GET ${f.check}`, '    http-check expect rstatus ^[23]')
     if (!f.retryAnyMethod && !f.tcp) lines.push('    http-request disable-l7-retry if !METH_GET !METH_HEAD')
     for (const [i, b] of f.backends.entries()) lines.push(`    server ${b.name} ${b.address}:${f.port} check${f.activeBackup && i > 0 ? ' backup' : ''}`)

@@ -254,6 +254,7 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
     const holder = (await holders())[0]
     // Not the first control host (the VIP-holder test below stops another one).
     const victim = names.slice(1, 3).find((n) => n !== holder)!
+    const since = Math.floor(Date.now() / 1000)
     try {
       const samples = await underLoad(async () => {
         await execa('docker', ['stop', container(victim)])
@@ -263,6 +264,10 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
       console.log(`non-holder ${victim} stopped: ${samples.length} requests, ${failed.length} failed, slowest ${Math.max(...samples.map((s) => s.ms))} ms`)
       expect(failed.map((s) => s.what)).toEqual([])
       expect(await holders()).toEqual([holder])
+      // The holder's haproxy logged the stopped host's backends going down (and any request it had to retry or could not serve).
+      const log = (await sh(holder, `journalctl -u osctl-haproxy -o cat --no-pager --since @${since}`)).stdout
+      console.log(`haproxy log on ${holder} (abnormal requests and backend changes):\n${log.split('\n').slice(-20).join('\n')}`)
+      expect(log).toMatch(new RegExp(`Server keystone/${victim} is DOWN`))
       // An upgrade while a control host is down never half-applies: it is refused before any host changes.
       const image = (n: string) => sh(n, "docker inspect -f '{{.Image}}' keystone").then((r) => r.stdout.trim())
       const others = names.slice(0, 3).filter((n) => n !== victim)
@@ -336,6 +341,8 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
     expect(result.services.flatMap((s) => s.containers.filter((c) => c.status !== 'unchanged').map((c) => `${s.host}:${c.name}:${c.status}`))).toEqual([])
     // A container of a host that came back may have exited once on the way (its unit restarted it); the gate says so.
     console.log(`restarted by systemd during the gate: ${result.services.flatMap((s) => s.containers.filter((c) => /systemd's restart/.test(c.health)).map((c) => `${s.host}:${c.name}: ${c.health}`)).join('; ') || 'none'}`)
+    // Requests haproxy could not serve normally during that deploy (if a service start met one, this says why).
+    for (const n of names.slice(0, 3)) console.log(`haproxy log on ${n}, last lines:\n${(await sh(n, 'journalctl -u osctl-haproxy -o cat --no-pager -n 15')).stdout}`)
     const round = await clientRound(await password())
     expect(round.map((s) => s.what)).toEqual(['token issue 201', 'server list 200'])
     expect(await galera()).toEqual(synced())
