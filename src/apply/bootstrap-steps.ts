@@ -88,7 +88,8 @@ export async function runBootstrapStep(docker: ContainerClient, spec: ContainerS
 }
 
 /** Image paths the steps about to be decided depend on: read once per image, then cached in the ledger. */
-export async function readFingerprints(docker: ContainerClient, ledger: Ledger, rs: RenderedService, seen: ObservedService, runOnce: boolean, where: string): Promise<void> {
+/** The image fingerprints the service's bootstrap steps need that the ledger has not cached, by key. */
+export function missingFingerprints(rs: RenderedService, seen: ObservedService, runOnce: boolean): Map<string, {image: string; paths: string[]; container: string}> {
   const missing = new Map<string, {image: string; paths: string[]; container: string}>()
   for (const step of rs.steps.filter((s) => (!s.once || runOnce) && s.imagePaths?.length)) {
     const c = rs.containers.find((x) => x.name === step.container)
@@ -96,6 +97,11 @@ export async function readFingerprints(docker: ContainerClient, ledger: Ledger, 
     const key = imageId && fingerprintKey(imageId, step.imagePaths!)
     if (c && key && !(key in seen.fingerprints)) missing.set(key, {image: c.imageRef, paths: step.imagePaths!, container: c.name})
   }
+  return missing
+}
+
+export async function readFingerprints(docker: ContainerClient, ledger: Ledger, rs: RenderedService, seen: ObservedService, runOnce: boolean, where: string): Promise<void> {
+  const missing = missingFingerprints(rs, seen, runOnce)
   if (missing.size === 0) return
   for (const [key, m] of missing) seen.fingerprints[key] = await readImageFingerprint(docker, m.image, m.paths, m.container, where)
   // Only the images wanted or running stay cached.

@@ -91,9 +91,12 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   let listed = () => {}
   const queue = new PullQueue(site.config.imagePullConcurrency, new Promise<void>((resolve) => (listed = resolve)))
   const ranks = pullRanks(plan)
+  const imageIds = new Map<string, Promise<Map<string, string>>>()
   for (const t of targets.filter((x) => !failed.has(x.name))) {
     const refs = plan.services.flatMap((ps) => ps.rendered.get(t.name)?.containers.map((c) => c.imageRef) ?? [])
-    const present = session.docker(t).listImages({}).then((list) => new Set(list.flatMap((i) => i.tags)))
+    const ids = session.docker(t).listImages({}).then((list) => new Map(list.flatMap((i) => i.tags.map((tag) => [tag, i.id] as const))))
+    imageIds.set(t.name, ids)
+    const present = ids.then((m) => new Set(m.keys()))
     const rank = ranks.get(t.name)
     prefetch.set(t.name, new ImagePrefetch(session.docker(t), refs, reporter, t.name, present, {queue, rank: (ref) => rank?.get(ref) ?? [Infinity]}))
   }
@@ -113,10 +116,45 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
 
   async function deployServices(): Promise<void> {
     // Each service starts once its dependencies ended on all their hosts (mariadb, memcached and
-    // rabbitmq together; glance beside placement), a few at a time.
-    await runGraph(plan.services, (ps) => ps.def.name, (ps) => ps.def.depends, SERVICES_AT_ONCE, deployService)
+    // rabbitmq together; glance beside placement), a few at a time. A service that is converged on
+    // every host, like everything it depends on, is only health-checked: at once, with no slot.
+    const checkOnly = await convergedServices()
+    const key = (ps: PlannedService) => ps.def.name
+    await runGraph(plan.services, key, (ps) => (checkOnly.has(key(ps)) ? [] : ps.def.depends), SERVICES_AT_ONCE, deployService, (ps) => checkOnly.has(key(ps)))
     results.sort((a, b) => order.get(a.service)! - order.get(b.service)!)
     await runPostDeploySteps(plan, results, failed, deployer, reporter)
+  }
+
+  function applyOptions(ps: PlannedService, t: SiteHost): ApplyOptions {
+    return {
+      runOnce: t.name === ps.hosts[0].name,
+      op: change.op,
+      operation,
+      revision: change.revisions?.get(t.name),
+      keepJournalOnFailure: change.keepJournalOnFailure,
+      hostState: states.get(t.name),
+      // The snapshot is about the migration, which runs on the first host.
+      backup: t.name === ps.hosts[0].name ? change.backup : undefined,
+    }
+  }
+
+  /** The services apply would only health-check on every host, and all they depend on with them (judged on the state read once). */
+  async function convergedServices(): Promise<Set<string>> {
+    const each = await Promise.all(
+      plan.services.map(async (ps) => {
+        const alive = ps.targets.filter((t) => !failed.has(t.name))
+        // Any doubt (a host not read) is not converged: apply then looks for itself, in order.
+        const judge = async (t: SiteHost) => deployer(t).converged(ps.rendered.get(t.name)!, applyOptions(ps, t), await imageIds.get(t.name)!)
+        const all = await Promise.all(alive.map((t) => judge(t).catch(() => false)))
+        return alive.length > 0 && all.every(Boolean)
+      }),
+    )
+    const out = new Set<string>()
+    // plan.services come in dependency order: a dependency is judged before its dependents.
+    for (const [i, ps] of plan.services.entries()) {
+      if (each[i] && ps.def.depends.every((d) => out.has(d) || !plan.services.some((x) => x.def.name === d))) out.add(ps.def.name)
+    }
+    return out
   }
 
   async function deployService(ps: PlannedService): Promise<void> {
@@ -138,18 +176,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
       if (ps.databases.length === 0 || !plan.databaseHost) return
       await ensureDatabases(session.docker(plan.databaseHost), 'mariadb', ps.databases, plan.databaseHost.name)
     })
-    const apply = (t: SiteHost) =>
-      deployer(t).apply(ps.rendered.get(t.name)!, {
-        runOnce: t.name === ps.hosts[0].name,
-        ensureDatabases: ensureDb,
-        op: change.op,
-        operation,
-        revision: change.revisions?.get(t.name),
-        keepJournalOnFailure: change.keepJournalOnFailure,
-        hostState: states.get(t.name),
-        // The snapshot is about the migration, which runs on the first host.
-        backup: t.name === ps.hosts[0].name ? change.backup : undefined,
-      })
+    const apply = (t: SiteHost) => deployer(t).apply(ps.rendered.get(t.name)!, {...applyOptions(ps, t), ensureDatabases: ensureDb})
     if (ps.def.cluster) return absorb(await deployClusteredService(ps, alive, session, failed, apply))
     const first = ps.hosts[0]
     const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)

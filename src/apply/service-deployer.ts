@@ -10,7 +10,7 @@ import {Reporter, silentReporter} from '../events/reporters.js'
 import {Host, tailLines} from '../hosts/host.js'
 import {Journal, JournalOp, newOperationId, whoAmI} from '../revisions/journal.js'
 import {Ledger} from '../revisions/ledger.js'
-import {readFingerprints, runBootstrapStep} from './bootstrap-steps.js'
+import {missingFingerprints, readFingerprints, runBootstrapStep} from './bootstrap-steps.js'
 import {Balancer, noBalancer} from './balancer.js'
 import {PostStepTrigger, runPostSteps} from './post-steps.js'
 import {waitContainerHealthy} from './container-health.js'
@@ -111,6 +111,19 @@ export class ServiceDeployer {
     await readFingerprints(this.docker, this.ledger, rs, seen, opts.runOnce, this.host.name)
     const d = decideService(rs, seen, decideOpts)
     return this.act(rs, d, opts, [...seen.containers].filter(([, c]) => c.spareNext).map(([name]) => name))
+  }
+
+  /**
+   * Whether apply would only health-check this service (converged on the host state read once),
+   * judged without pulling: by the image ids the host already has (imageIds, by reference). A
+   * reference the host lacks means a pull, so not converged.
+   */
+  async converged(rs: RenderedService, opts: ApplyOptions, imageIds: ReadonlyMap<string, string>): Promise<boolean> {
+    if (!opts.hostState || rs.containers.some((c) => !imageIds.has(c.imageRef))) return false
+    const snapshot = serviceFromHost(await opts.hostState, rs, new Map(imageIds))
+    // An image never fingerprinted is one a step may need to run for: apply decides.
+    if (snapshot.journal || missingFingerprints(rs, snapshot, opts.runOnce).size > 0) return false
+    return converged(decideService(rs, snapshot, this.decideOptions(opts)), snapshot)
   }
 
   private decideOptions(opts: ApplyOptions) {

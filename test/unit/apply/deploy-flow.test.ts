@@ -111,6 +111,27 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(reporter.of('service.container.done').filter((e) => e.data.status === 'unchanged').map((e) => [e.host, e.data.container, e.data.health])).toContainEqual(['lab-1', 'keystone', 'http://10.0.0.11:5000/v3 answered 200'])
   })
 
+  it('a no-op deploy health-checks every converged service at once; a service that changes still goes after its dependencies', async () => {
+    await run()
+    // mariadb's check (an exec in its container) answers slowly on lab-1.
+    const engine = engines.get('lab-1')!
+    const exec = engine.exec.bind(engine)
+    engine.exec = async (container, argv, opts) => {
+      if (container === 'mariadb') await new Promise((resolve) => setTimeout(resolve, 150))
+      return exec(container, argv, opts)
+    }
+    const done = (reporter: RecordingReporter) => reporter.of('service.container.done').filter((e) => e.host === 'lab-1').map((e) => e.data.container)
+    // Nothing to do anywhere: keystone is checked beside mariadb, not after it.
+    const noop = await run()
+    expect(noop.result.recreated).toBe(0)
+    expect(done(noop.reporter).indexOf('keystone')).toBeLessThan(done(noop.reporter).indexOf('mariadb'))
+    // mariadb changes: keystone (converged itself) waits for it, as in any deploy.
+    site.passwords.database_password = 'new-root-pw'
+    const changed = await run()
+    expect(changed.result.services.find((s) => s.service === 'mariadb')!.status).toBe('changed')
+    expect(done(changed.reporter).indexOf('keystone')).toBeGreaterThan(done(changed.reporter).indexOf('mariadb'))
+  })
+
   it('recreates only what changed, says why, and writes a new revision', async () => {
     await run()
     site.passwords.keystone_database_password = 'new-pw'

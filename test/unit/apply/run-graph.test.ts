@@ -39,6 +39,21 @@ describe('runGraph: services on their dependency graph', () => {
     expect(log.filter((l) => l.startsWith('end'))).toHaveLength(5)
   })
 
+  it('light items (only checked) take no slot: they run beside a full limit', async () => {
+    const log: string[] = []
+    let active = 0
+    let most = 0
+    const items = [item('a', [], 30), item('b', [], 30), item('c'), item('d')]
+    await runGraph(items, (i) => i.name, (i) => i.depends, 2, async (i) => {
+      most = Math.max(most, ++active)
+      log.push(`start ${i.name}`)
+      await sleep(i.ms)
+      active--
+    }, (i) => i.name === 'c' || i.name === 'd')
+    expect(most).toBe(4)
+    expect(log.sort()).toEqual(['start a', 'start b', 'start c', 'start d'])
+  })
+
   it('a failure skips what depends on it, lets the rest end, then rejects with it', async () => {
     const {log, error} = await trace([item('a', [], 5, true), item('b', [], 40), item('c', ['a']), item('d', ['b'])], 3)
     expect((error as Error).message).toBe('a broke')
