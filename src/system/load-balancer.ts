@@ -76,6 +76,8 @@ export function haproxyConfig(ctx: SystemContext): string {
     // On the host only: /healthz for osctl's gate and keepalived's check, /stats (`;csv`) for operators.
     'frontend monitor',
     `    bind 127.0.0.1:${HAPROXY_MONITOR_PORT}`,
+    // keepalived's check connects every second and closes without a request: not worth a log line (nothing was sent).
+    '    option dontlognull',
     '    monitor-uri /healthz',
     '    stats enable',
     '    stats uri /stats',
