@@ -3,6 +3,7 @@ import {posix} from 'node:path'
 
 import {OsctlError} from '../errors.js'
 import {Host} from '../hosts/host.js'
+import {pidAlive} from '../site/file-lock.js'
 
 /**
  * The journal of operations in flight on a host, one file per service:
@@ -58,15 +59,6 @@ export function journalState(entry: Pick<JournalEntry, 'machine' | 'pid' | 'star
     return pidAlive(entry.pid) ? 'running' : 'interrupted'
   }
   return now - Date.parse(entry.startedAt) < FOREIGN_GRACE_MS ? 'running' : 'interrupted'
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /** Names one osctl invocation in journal entries and in the ledger records it writes. */

@@ -13,7 +13,7 @@ export interface FileLockOptions {
 }
 
 /** Whether the process of that pid still runs (on this machine). */
-function alive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
@@ -42,7 +42,7 @@ export async function withFileLock<T>(lock: string, fn: () => Promise<T>, opts: 
         readFile(lock, 'utf8').then((s) => Number.parseInt(s, 10), () => Number.NaN),
       ])
       // An empty file is a holder between open and write: not stale unless old.
-      const gone = Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid)
+      const gone = Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid)
       if (gone || (opts.staleMs !== undefined && age > opts.staleMs)) await rm(lock, {force: true})
       else if (Date.now() > deadline) throw new OsctlError('SITE_LOCKED', `${lock} is held by process ${Number.isNaN(pid) ? '(unknown)' : pid}`, {hint: 'wait for that osctl to end, or remove the file if no osctl runs'})
       else await sleep((opts.everyMs ?? 50) * (0.5 + Math.random()))
