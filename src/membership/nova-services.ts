@@ -2,6 +2,9 @@ import type {ContainerClient} from '../docker/types.js'
 import {OsctlError} from '../errors.js'
 import {CONTAINER_CACERT} from '../site/endpoints.js'
 
+/** Exit status of NOVA_SERVICE_SCRIPT's disable when the host still hosts servers (their names on stdout). */
+const HOSTS_SERVERS_EXIT = 3
+
 /**
  * What `openstack compute service set --disable` and `openstack compute service delete` do, run
  * with python in the nova-api container of a control host (keystoneauth is there; no client on
@@ -14,23 +17,36 @@ export const NOVA_SERVICE_SCRIPT = [
   'action, auth_url, host = sys.argv[1:4]',
   ...adminSession(),
   "kw = dict(endpoint_filter={'service_type': 'compute', 'interface': 'internal'}, headers={'OpenStack-API-Version': 'compute 2.53'})",
-  "found = s.get('/os-services?binary=nova-compute&host=' + host, **kw).json()['services']",
+  'if action == \'disable\':',
+  // Before anything changes: nova refuses (409) to delete a compute service that still hosts
+  // servers, which would leave the host drained but still in nova and in the inventory.
+  "    servers = call('GET', '/servers?all_tenants=1&host=' + host).json()['servers']",
+  '    if servers:',
+  "        print(json.dumps({'servers': sorted(v['name'] for v in servers)}))",
+  `        sys.exit(${HOSTS_SERVERS_EXIT})`,
+  "found = call('GET', '/os-services?binary=nova-compute&host=' + host).json()['services']",
   'for svc in found:',
   "    if action == 'disable':",
-  "        s.put('/os-services/' + svc['id'], json={'status': 'disabled', 'disabled_reason': 'osctl host remove'}, **kw)",
+  "        call('PUT', '/os-services/' + svc['id'], json={'status': 'disabled', 'disabled_reason': 'osctl host remove'})",
   '    else:',
-  "        s.delete('/os-services/' + svc['id'], **kw)",
+  "        call('DELETE', '/os-services/' + svc['id'])",
   "print(json.dumps([svc['id'] for svc in found]))",
 ].join('\n')
 
 /**
  * Disables (before its nova-compute stops: the scheduler places nothing more there) or deletes
  * (after: it cannot register again) the nova-compute service of HOST. Returns the service ids.
+ * Disable refuses (USAGE, exit 2, before it changes anything) while HOST still hosts servers.
  */
 export function novaComputeService(docker: ContainerClient, via: string, action: 'disable' | 'delete', opts: {authUrl: string; password: string; host: string}): Promise<string[]> {
   return runAdminScript(docker, 'nova-api', [NOVA_SERVICE_SCRIPT, action, opts.authUrl, opts.host], opts.password, {
     failure: `${via}: cannot ${action} the nova-compute service of ${opts.host}`,
     hint: `is nova-api running on ${via}? (\`osctl service status nova-api\`)`,
+    busy: (servers) =>
+      new OsctlError('USAGE', `${opts.host} still hosts ${servers.length} server(s): ${servers.join(', ')}`, {
+        location: '--drain',
+        hint: `migrate them to another compute host (\`openstack server migrate --live-migration NAME\`) or delete them, then run host remove again; nothing was changed`,
+      }),
   })
 }
 
@@ -45,9 +61,9 @@ export const NEUTRON_AGENT_SCRIPT = [
   'auth_url, host = sys.argv[1:3]',
   ...adminSession(),
   "kw = dict(endpoint_filter={'service_type': 'network', 'interface': 'internal'})",
-  "found = s.get('/v2.0/agents?host=' + host, **kw).json()['agents']",
+  "found = call('GET', '/v2.0/agents?host=' + host).json()['agents']",
   'for agent in found:',
-  "    s.delete('/v2.0/agents/' + agent['id'], **kw)",
+  "    call('DELETE', '/v2.0/agents/' + agent['id'])",
   "print(json.dumps([agent['id'] for agent in found]))",
 ].join('\n')
 
@@ -59,7 +75,12 @@ export function deleteNeutronAgents(docker: ContainerClient, via: string, opts: 
   })
 }
 
-/** The python lines that open a keystone session as admin, the password read from stdin (never argv). */
+/**
+ * The python lines that open a keystone session as admin, the password read from stdin (never
+ * argv), and define call(method, path, json=None) against the endpoint of `kw`: an HTTP error
+ * exits 1 with the method, path, status and the API's own message on stderr (keystoneauth's
+ * exception for nova's error bodies only says "Unrecognized schema in response body").
+ */
 function adminSession(): string[] {
   return [
     'import os',
@@ -68,12 +89,24 @@ function adminSession(): string[] {
     "auth = v3.Password(auth_url=auth_url, username='admin', password=sys.stdin.read(), project_name='admin', user_domain_id='default', project_domain_id='default')",
     // The site CA where osctl puts it in the container when the APIs speak TLS (catalog/ca-file.ts).
     `s = session.Session(auth=auth, verify=os.path.exists('${CONTAINER_CACERT}') and '${CONTAINER_CACERT}' or True)`,
+    'def call(method, path, json=None):',
+    '    r = s.request(path, method, json=json, raise_exc=False, **kw)',
+    '    if r.status_code < 400:',
+    '        return r',
+    '    try:',
+    '        body = r.json()',
+    "        msg = next(iter(body.values())).get('message') or r.text",
+    '    except Exception:',
+    '        msg = r.text',
+    "    sys.stderr.write('%s %s: HTTP %d: %s\\n' % (method, path, r.status_code, str(msg).strip()[:400]))",
+    '    sys.exit(1)',
   ]
 }
 
 /** Runs one of these scripts with `python3 -c` in CONTAINER, the password on stdin; returns the ids its last line lists. */
-async function runAdminScript(docker: ContainerClient, container: string, args: string[], password: string, on: {failure: string; hint: string}): Promise<string[]> {
+async function runAdminScript(docker: ContainerClient, container: string, args: string[], password: string, on: {failure: string; hint: string; busy?: (servers: string[]) => OsctlError}): Promise<string[]> {
   const r = await docker.exec(container, ['python3', '-c', ...args], {input: password, timeoutMs: 120_000})
+  if (r.exitCode === HOSTS_SERVERS_EXIT && on.busy) throw on.busy((JSON.parse(r.stdout.trim().split('\n').at(-1) || '{}') as {servers?: string[]}).servers ?? [])
   if (r.exitCode !== 0) throw new OsctlError('COMMAND_FAILED', `${on.failure}: ${r.stderr.trim().split('\n').at(-1) ?? `exit ${r.exitCode}`}`, {hint: on.hint})
   try {
     return JSON.parse(r.stdout.trim().split('\n').at(-1) || '[]') as string[]

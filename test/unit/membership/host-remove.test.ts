@@ -33,6 +33,8 @@ let dir: string
 let site: Site
 let hosts: Map<string, FakeHost>
 let engines: Map<string, FakeEngine>
+/** What a `docker exec` of this argv answers instead of the fake's success (as the real script would). */
+let execReply: ((argv: string[]) => {exitCode: number; stdout: string; stderr: string} | undefined) | undefined
 
 class TimedEngine extends FakeEngine {
   constructor(private readonly host: string) {
@@ -40,7 +42,8 @@ class TimedEngine extends FakeEngine {
   }
   override async exec(container: string, argv: string[], opts: {input?: string} = {}) {
     timeline.push(`${this.host}: docker exec ${container} ${argv[0]} ${argv[3] ?? ''}`.trim())
-    return super.exec(container, argv, opts)
+    const reply = await super.exec(container, argv, opts)
+    return execReply?.(argv) ?? reply
   }
   override async stopContainer(name: string) {
     timeline.push(`${this.host}: docker stop ${name}`)
@@ -68,6 +71,7 @@ async function service(host: string, svc: string, container = svc) {
 
 beforeEach(async () => {
   timeline = []
+  execReply = undefined
   dir = await mkdtemp(join(tmpdir(), 'osctl-remove-'))
   await writeFile(join(dir, 'osctl.yml'), 'registry: 10.0.0.11:4000\n')
   await writeFile(join(dir, 'inventory.yml'), INVENTORY)
@@ -115,6 +119,25 @@ describe('host remove on hosts (fakes)', () => {
     // The password on stdin; neutron is asked about this host only.
     expect(agentExec).toMatchObject({input: 'admin-pw', argv: ['python3', '-c', NEUTRON_AGENT_SCRIPT, 'http://10.0.0.11:5000/v3', 'cmp-1']})
     expect(engines.get('cmp-1')!.containers.size).toBe(0)
+  })
+
+  it('--drain of a compute host that still hosts servers is refused (exit 2, the servers named) before anything stops', async () => {
+    await service('cmp-1', 'nova-compute')
+    // NOVA_SERVICE_SCRIPT's disable lists the host's servers first and exits 3 with their names.
+    execReply = (argv) => (argv[3] === 'disable' ? {exitCode: 3, stdout: '{"servers": ["vm-a", "vm-b"]}\n', stderr: ''} : undefined)
+    const err = await run('cmp-1', true).catch((e) => e)
+    expect(err).toMatchObject({code: 'USAGE', exitCode: 2, location: '--drain', message: 'cmp-1 still hosts 2 server(s): vm-a, vm-b'})
+    expect(timeline).toEqual(['ctl-1: docker exec nova-api python3 disable'])
+    expect(engines.get('cmp-1')!.containers.get('nova-compute')!.state).toBe('running')
+    expect(await inventory()).toBe(INVENTORY)
+  })
+
+  it('a nova or neutron API error names the call, the status and the API\'s own message', async () => {
+    await service('cmp-1', 'nova-compute')
+    execReply = (argv) => (argv[3] === 'delete' ? {exitCode: 1, stdout: '', stderr: 'DELETE /os-services/abc: HTTP 409: Unable to delete compute service that has in-progress migrations.\n'} : undefined)
+    const err = await run('cmp-1', true).catch((e) => e)
+    expect(err).toMatchObject({code: 'COMMAND_FAILED', message: 'ctl-1: cannot delete the nova-compute service of cmp-1: DELETE /os-services/abc: HTTP 409: Unable to delete compute service that has in-progress migrations.'})
+    expect(await inventory()).toBe(INVENTORY)
   })
 
   it('--drain of a host with neutron agents and no neutron-server elsewhere is refused before anything stops', async () => {
