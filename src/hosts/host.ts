@@ -13,6 +13,11 @@ export interface ExecResult {
 export interface ExecOptions {
   /** Fed to stdin; stdin is closed right away when absent so commands never wait for input. */
   input?: string | Buffer
+  /**
+   * No input, but stdin stays open (nothing is written) until the command ends or osctl goes
+   * away: a command that reads it to EOF learns that osctl is gone (see hostLogs' follow).
+   */
+  holdStdin?: boolean
   env?: Record<string, string>
   cwd?: string
   /** Kills the command and throws OsctlError('TIMEOUT') naming host and command. */

@@ -53,7 +53,7 @@ export class LocalHost extends BaseHost {
       encoding: 'buffer',
       stripFinalNewline: false,
       input: opts.input === undefined ? undefined : Buffer.from(opts.input),
-      stdin: opts.input === undefined ? 'ignore' : undefined,
+      stdin: opts.input === undefined ? (opts.holdStdin ? 'pipe' : 'ignore') : undefined,
       env: opts.env,
       cwd: opts.cwd,
     })
@@ -66,6 +66,7 @@ export class LocalHost extends BaseHost {
       if (child.pid !== undefined) killGroup(child.pid)
     }, opts.timeoutMs)
     const r = await child
+    child.stdin?.destroy()
     clearTimeout(timer)
     if (child.pid !== undefined) liveGroups.delete(child.pid)
     if (timedOut) throw commandTimedOut(this.name, command, opts.timeoutMs!)

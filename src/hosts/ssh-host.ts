@@ -1,7 +1,7 @@
 import {createHash, randomBytes} from 'node:crypto'
 import {BaseHost} from './base-host.js'
 import {posix} from 'node:path'
-import {Transform, type Readable} from 'node:stream'
+import {PassThrough, Transform, type Readable} from 'node:stream'
 import type {ClientChannel} from 'ssh2'
 
 import {OsctlError, errorMessage} from '../errors.js'
@@ -34,8 +34,9 @@ export class SshHost extends BaseHost {
   }
 
   async exec(command: string[] | string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const {input, ...rest} = opts
-    const r = await this.execRaw(commandLine(command, opts), command, {...rest, input: input === undefined ? undefined : Buffer.from(input)})
+    const {input, holdStdin, ...rest} = opts
+    const held = holdStdin && input === undefined ? new PassThrough() : undefined
+    const r = await this.execRaw(commandLine(command, opts), command, {...rest, input: held ?? (input === undefined ? undefined : Buffer.from(input))}).finally(() => held?.destroy())
     const result: ExecResult = {exitCode: r.exitCode, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8')}
     if (r.signal) result.signal = r.signal
     return result

@@ -1,3 +1,4 @@
+import {execa} from 'execa'
 import {mkdtemp, readFile, readdir, rm, stat, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -8,7 +9,8 @@ import {parseSince} from '../../../src/cli/since.js'
 import {requestInterrupt, resetInterrupt} from '../../../src/cli/interrupt.js'
 import {OsctlError} from '../../../src/errors.js'
 import {destroyServices, destroySystem} from '../../../src/ops/destroy.js'
-import {dockerLogsArgs, journalArgs, linePrefixer} from '../../../src/ops/host-logs.js'
+import {FOLLOW_SCRIPT, dockerLogsArgs, hostLogs, journalArgs, linePrefixer} from '../../../src/ops/host-logs.js'
+import {LocalHost} from '../../../src/hosts/local-host.js'
 import {backupTo, readDumpFile} from '../../../src/ops/mariadb-backup.js'
 import {controlService} from '../../../src/ops/service-control.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
@@ -205,5 +207,29 @@ describe('log flags', () => {
     sink('a\nb')
     sink('c\n')
     expect(out.join('')).toBe('h1 | a\nh1 | bc\n')
+  })
+
+  it('a followed command ends on the host once osctl is gone (its stdin closes), and ends the call by itself with its status', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'osctl-follow-'))
+    try {
+      // The follower writes its pid, then runs until killed: osctl's side is this process's open stdin.
+      const follower = execa('sh', ['-c', FOLLOW_SCRIPT, 'sh', 'sh', '-c', `echo $$ > ${dir}/pid; echo following; exec sleep 600`], {stdin: 'pipe', reject: false})
+      let out = ''
+      follower.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+      for (let i = 0; i < 100 && !out.includes('following'); i++) await new Promise((r) => setTimeout(r, 20))
+      const pid = Number((await readFile(join(dir, 'pid'), 'utf8')).trim())
+      expect(() => process.kill(pid, 0)).not.toThrow()
+      follower.stdin!.end()
+      const r = await follower
+      expect(r.exitCode).toBe(143)
+      expect(() => process.kill(pid, 0)).toThrow()
+      // A command that ends by itself returns at once with its output (stderr merged) and status, stdin still open.
+      const chunks: string[] = []
+      const err = await hostLogs(new LocalHost(), ['sh', '-c', 'echo one; echo two >&2; exit 3'], (c) => chunks.push(c)).catch((e: OsctlError) => e)
+      expect(err).toMatchObject({code: 'COMMAND_FAILED', message: expect.stringContaining('exited with 3: two')})
+      expect(chunks.join('')).toBe('one\ntwo\n')
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
   })
 })
