@@ -1,3 +1,7 @@
+import {execa} from 'execa'
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {notFoundError} from '../../../src/cli/not-found.js'
@@ -71,6 +75,24 @@ describe('help', () => {
       expect(r.stdout).toContain('EXIT CODES')
     }
     expect(helpCmd.stdout).toBe(cmdH.stdout)
+  }, 120_000)
+
+  it('shell completion: `osctl autocomplete bash` builds the cache; bash then completes commands, subcommands and flags', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'osctl-ac-'))
+    try {
+      const setup = await runCli(['autocomplete', 'bash'], {env: {HOME: home}})
+      expect(setup.exitCode, setup.stderr).toBe(0)
+      expect(setup.stdout).toContain('osctl autocomplete script bash')
+      const script = await runCli(['autocomplete', 'script', 'bash'], {env: {HOME: home}})
+      expect(script.stdout).toContain('OSCTL_AC_BASH_SETUP_PATH=')
+      // What the user's .bashrc gets (the script), then what bash runs on <TAB>: the setup it points at, then the completion function on each word list.
+      const complete = (words: string) => `COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]}-1)); COMPREPLY=(); _osctl_autocomplete; echo "${words} -> $(printf '%s\\n' "\${COMPREPLY[@]}" | sort -u | tr '\\n' ' ')"`
+      const bash = await execa('bash', ['-c', ['eval "$OSCTL_AC_SCRIPT"', 'complete -p osctl', complete('osctl dep'), complete('osctl service up'), complete('osctl service upgrade --se')].join('\n')], {env: {HOME: home, OSCTL_AC_SCRIPT: script.stdout}, reject: false})
+      expect(bash.stderr).toBe('')
+      expect(bash.stdout.split('\n')).toEqual(['complete -F _osctl_autocomplete osctl', 'osctl dep -> deploy ', 'osctl service up -> upgrade ', 'osctl service upgrade --se -> --serial '])
+    } finally {
+      await rm(home, {recursive: true, force: true})
+    }
   }, 120_000)
 })
 
