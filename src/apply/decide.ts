@@ -25,6 +25,8 @@ export interface ContainerDecision {
   before?: ContainerSpec
   /** The config files as they are on the host now (undefined: absent), for `deploy --dry-run`'s diffs. */
   observed?: Record<string, string | undefined>
+  /** Docker's own run of the container's health check (the same test, every 30 s) says healthy. */
+  dockerHealthy?: boolean
 }
 
 export interface ServiceDecision {
@@ -83,7 +85,7 @@ export function decideService(rs: RenderedService, seen: ObservedService, opts: 
       return {...base, action: o?.actual ? 'recreate' : 'create', reasons}
     }
     if (!o.unitActive || o.actual.state !== 'running') return {...base, action: 'start', reasons: ['stopped']}
-    return {...base, action: 'none', reasons: []}
+    return {...base, action: 'none', reasons: [], ...(o.actual.health === 'healthy' ? {dockerHealthy: true} : {})}
   })
   const keys = seen.bootstrapKeys
   const steps = rs.steps

@@ -231,8 +231,13 @@ export class ServiceDeployer {
         started = performance.now()
         await this.host.run(['systemctl', 'start', unitName], {timeoutMs: 90_000})
       }
-      // The revision that already ran here: one exit may be a passing failure of what it needs, which systemd restarts it from.
-      health = await waitContainerHealthy(this.host, this.docker, name, c.rc.health, {restartsAllowed: 2})
+      // Left alone and healthy by Docker's run of the same check: no probe of our own (a no-op
+      // deploy is one host read, not one check per container). Otherwise the revision that already
+      // ran here: one exit may be a passing failure of what it needs, which systemd restarts it from.
+      health =
+        c.action === 'none' && c.dockerHealthy
+          ? {healthy: true, detail: "healthy (Docker's run of its check)"}
+          : await waitContainerHealthy(this.host, this.docker, name, c.rc.health, {restartsAllowed: 2})
     }
     if (started !== undefined && health.healthy) timings.push({host: this.host.name, service, step: name, phase: 'container', ms: Math.round(performance.now() - started)})
     if (!health.healthy) {

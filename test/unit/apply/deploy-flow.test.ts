@@ -132,6 +132,22 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(done(changed.reporter).indexOf('keystone')).toBeGreaterThan(done(changed.reporter).indexOf('mariadb'))
   })
 
+  it('a container left alone that Docker\'s own run of its check calls healthy is not probed again; one it calls unhealthy is', async () => {
+    await run()
+    const engine = engines.get('lab-1')!
+    engine.containers.get('mariadb')!.health = 'healthy'
+    engine.containers.get('memcached')!.health = 'unhealthy'
+    const execs = engine.execs.length
+    const noop = await run()
+    expect(noop.result.recreated).toBe(0)
+    const detail = (c: string) => noop.reporter.of('service.container.done').find((e) => e.host === 'lab-1' && e.data.container === c)?.data.health
+    expect(detail('mariadb')).toBe("healthy (Docker's run of its check)")
+    expect(detail('memcached')).toEqual(expect.any(String))
+    expect(detail('memcached')).not.toContain('Docker')
+    // mariadb's own check is an exec in its container: none this time.
+    expect(engine.execs.slice(execs).filter((e) => e.container === 'mariadb')).toEqual([])
+  })
+
   it('recreates only what changed, says why, and writes a new revision', async () => {
     await run()
     site.passwords.keystone_database_password = 'new-pw'
