@@ -699,12 +699,14 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     })
 
     it('service logs --follow streams a line the container prints, ends on Ctrl-C (exit 130), and leaves no `docker logs` running on the host', async () => {
-      const follow = execa('node', [join(REPO_ROOT, 'bin', 'run.js'), 'service', 'logs', 'keystone', '--follow', '--tail', '0'], {env: {OSCTL_SITE: site}, reject: false, stdin: 'ignore'})
+      const follow = execa('node', [join(REPO_ROOT, 'bin', 'run.js'), 'service', 'logs', 'keystone', '--follow', '--tail', '1'], {env: {OSCTL_SITE: site}, reject: false, stdin: 'ignore'})
       let out = ''
+      let err = ''
       follow.stdout!.on('data', (d: Buffer) => (out += d.toString()))
-      const followers = async () => (await sh('pgrep -f "[d]ocker logs --tail 0 --follow keystone" || true')).stdout.trim()
-      for (let i = 0; i < 100 && (await followers()) === ''; i++) await sleep(200)
-      expect(await followers(), 'osctl never started docker logs --follow on the host').not.toBe('')
+      follow.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+      const followers = async () => (await sh('pgrep -f "[d]ocker logs --tail 1 --follow keystone" || true')).stdout.trim()
+      for (let i = 0; i < 100 && follow.exitCode === null && (await followers()) === ''; i++) await sleep(200)
+      expect(await followers(), `osctl never started docker logs --follow on the host (osctl exit ${follow.exitCode}: ${err})`).not.toBe('')
       // A line on the container's stdout (its PID 1's), as the service itself would print it.
       const marker = `osctl-follow-${Date.now()}`
       expect((await sh(`docker exec keystone sh -c 'echo ${marker} > /proc/1/fd/1'`)).exitCode).toBe(0)
