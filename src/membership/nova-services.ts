@@ -106,10 +106,11 @@ function adminSession(): string[] {
 /** Runs one of these scripts with `python3 -c` in CONTAINER, the password on stdin; returns the ids its last line lists. */
 async function runAdminScript(docker: ContainerClient, container: string, args: string[], password: string, on: {failure: string; hint: string; busy?: (servers: string[]) => OsctlError}): Promise<string[]> {
   const r = await docker.exec(container, ['python3', '-c', ...args], {input: password, timeoutMs: 120_000})
-  if (r.exitCode === HOSTS_SERVERS_EXIT && on.busy) throw on.busy((JSON.parse(r.stdout.trim().split('\n').at(-1) || '{}') as {servers?: string[]}).servers ?? [])
-  if (r.exitCode !== 0) throw new OsctlError('COMMAND_FAILED', `${on.failure}: ${r.stderr.trim().split('\n').at(-1) ?? `exit ${r.exitCode}`}`, {hint: on.hint})
+  const last = (text: string) => text.trim().split('\n').at(-1)
+  if (r.exitCode === HOSTS_SERVERS_EXIT && on.busy) throw on.busy((JSON.parse(last(r.stdout) || '{}') as {servers?: string[]}).servers ?? [])
+  if (r.exitCode !== 0) throw new OsctlError('COMMAND_FAILED', `${on.failure}: ${last(r.stderr) ?? `exit ${r.exitCode}`}`, {hint: on.hint})
   try {
-    return JSON.parse(r.stdout.trim().split('\n').at(-1) || '[]') as string[]
+    return JSON.parse(last(r.stdout) || '[]') as string[]
   } catch {
     return []
   }
