@@ -2,13 +2,16 @@ import {errorMessage} from '../errors.js'
 import {Reporter} from '../events/reporters.js'
 import {Host} from '../hosts/host.js'
 import {HostSession} from '../session/host-session.js'
+import {passwordAuthBody} from '../ops/openstack-api.js'
+import {urlHost} from '../site/internal-address.js'
 import type {Site} from '../site/types.js'
 import {API_FRONTENDS} from '../system/load-balancer.js'
 
 /**
  * Takes a host's API backend out of every haproxy while its container is swapped, and puts it back
- * after (the new one health-gated by the caller): clients on the VIP never reach a container that
- * is stopping or still loading. Without a VIP, or for a container no frontend serves, it only runs fn.
+ * after (the new one health-gated by the caller, then warmed up): clients on the VIP never reach a
+ * container that is stopping, still loading, or whose workers have not yet answered a request.
+ * Without a VIP, or for a container no frontend serves, it only runs fn.
  */
 export interface Balancer {
   around<T>(host: string, container: string, fn: () => Promise<T>): Promise<T>
@@ -21,18 +24,69 @@ const RUNTIME = ['runc', 'exec', 'osctl-haproxy', 'socat', 'stdio', 'UNIX-CONNEC
 /** How long in-flight requests get to finish on a drained backend before the swap goes on. */
 const DRAIN_WAIT_MS = 5000
 
+/**
+ * Warm-up, run in the new container (the API images have curl): a token from the keystone on the
+ * same host (unless osctl already has one), then each frontend's warm path, as many requests at
+ * once as the host has cores (uwsgi runs that many workers, and a cold worker is busy long enough
+ * that the next request goes to another). What a first client request would pay for otherwise:
+ * keystonemiddleware fetching its own token (a bcrypt check in keystone), the database pool,
+ * policy. Positional args: base URL, then port and path pairs. Stdin: a token line (may be
+ * empty), then the password-auth body. Prints `token T` when it issued one, then
+ * `port status seconds` per request.
+ */
+export const WARM_SCRIPT = [
+  'set -u',
+  'base=$1; shift',
+  'IFS= read -r tok || tok=',
+  'body=$(cat)',
+  'if [ -z "$tok" ]; then',
+  `  tok=$(printf '%s' "$body" | curl -sS -m 20 -o /dev/null -D - -H 'Content-Type: application/json' --data-binary @- "$base:5000/v3/auth/tokens" | tr -d '\\r' | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: *//p')`,
+  '  [ -n "$tok" ] || { echo "keystone at $base:5000 issued no token" >&2; exit 1; }',
+  '  echo "token $tok"',
+  'fi',
+  'n=$(nproc 2>/dev/null || echo 2); [ "$n" -ge 2 ] || n=2; [ "$n" -le 8 ] || n=8',
+  // The token in a 0600 file, not on a command line other users could read.
+  'h=$(mktemp) || exit 1',
+  `trap 'rm -f "$h"' EXIT`,
+  `printf 'X-Auth-Token: %s\\nX-Subject-Token: %s\\n' "$tok" "$tok" > "$h"`,
+  'while [ $# -ge 2 ]; do',
+  '  i=0',
+  '  while [ $i -lt "$n" ]; do curl -s -m 20 -o /dev/null -w "$1 %{http_code} %{time_total}\\n" -H @"$h" "$base:$1$2" & i=$((i + 1)); done',
+  '  wait',
+  '  shift 2',
+  'done',
+].join('\n')
+
+/** What a warm-up needs: the swapped host and its address, and the admin credentials. */
+export interface WarmUp {
+  host(name: string): Host
+  address(name: string): string | undefined
+  password: string
+}
+
 export function balancerFor(site: Site, session: HostSession, reporter: Reporter): Balancer {
   if (!site.config.internalVip) return noBalancer
   const control = site.hosts.filter((h) => h.groups.includes('control'))
-  return new HaproxyBalancer(() => control.map((h) => session.host(h)), reporter)
+  const byName = (name: string) => site.hosts.find((h) => h.name === name)
+  return new HaproxyBalancer(() => control.map((h) => session.host(h)), reporter, {
+    warmUp: {host: (name) => session.host(byName(name)!), address: (name) => byName(name)?.address, password: site.passwords.keystone_admin_password ?? ''},
+  })
 }
 
 export class HaproxyBalancer implements Balancer {
+  private readonly drainWaitMs: number
+  private readonly warmUp?: WarmUp
+  /** One admin token for the whole command: issued by the first warm-up, reused by the others. */
+  private token = ''
+
   constructor(
     private readonly haproxies: () => Host[],
     private readonly reporter: Reporter,
-    private readonly drainWaitMs = DRAIN_WAIT_MS,
-  ) {}
+    opts: {drainWaitMs?: number; warmUp?: WarmUp} = {},
+  ) {
+    this.drainWaitMs = opts.drainWaitMs ?? DRAIN_WAIT_MS
+    this.warmUp = opts.warmUp
+  }
 
   async around<T>(host: string, container: string, fn: () => Promise<T>): Promise<T> {
     const frontends = API_FRONTENDS.filter((f) => f.container === container).map((f) => f.name)
@@ -41,7 +95,9 @@ export class HaproxyBalancer implements Balancer {
     await this.set(lbs, frontends, host, 'drain')
     await this.idle(lbs, frontends, host)
     try {
-      return await fn()
+      const result = await fn()
+      await this.warm(host, container)
+      return result
     } finally {
       // haproxy's own checks still gate it: a backend that is down stays out until it answers.
       await this.set(lbs, frontends, host, 'ready')
@@ -65,6 +121,33 @@ export class HaproxyBalancer implements Balancer {
         }
       }),
     )
+  }
+
+  /**
+   * The new container answers each of its frontends' warm paths once per worker before clients
+   * reach it. Best effort: a warm-up that fails costs the first clients some latency, never the
+   * swap; the event says what it got.
+   */
+  private async warm(server: string, container: string): Promise<void> {
+    const paths = API_FRONTENDS.filter((f) => f.container === container && f.warm)
+    const address = this.warmUp?.address(server)
+    if (!this.warmUp || paths.length === 0 || !address) return
+    const began = performance.now()
+    const frontends = paths.map((f) => f.name)
+    try {
+      const r = await this.warmUp.host(server).exec(['docker', 'exec', '-i', container, 'sh', '-c', WARM_SCRIPT, 'osctl-warm-up', `http://${urlHost(address)}`, ...paths.flatMap((f) => [String(f.port), f.warm!])], {
+        input: `${this.token}\n${passwordAuthBody('admin', this.warmUp.password, 'admin')}`,
+        timeoutMs: 60_000,
+      })
+      const lines = r.stdout.split('\n').filter(Boolean)
+      const issued = lines.find((l) => l.startsWith('token '))
+      if (issued) this.token = issued.slice('token '.length).trim()
+      const answers = lines.filter((l) => !l.startsWith('token '))
+      if (r.exitCode !== 0) throw new Error((r.stderr || r.stdout).trim().split('\n').at(-1) || `exit ${r.exitCode}`)
+      this.reporter.emit('balancer.warm', {server, frontends, answers, ms: Math.round(performance.now() - began)}, server)
+    } catch (err) {
+      this.reporter.emit('balancer.warm', {server, frontends, answers: [], ms: Math.round(performance.now() - began), error: errorMessage(err)}, server)
+    }
   }
 
   /** Until no haproxy has a request in flight to the drained backend (bounded). */

@@ -74,6 +74,11 @@ const DESCRIBE: Describers = {
   'galera.position': (d) => ({status: 'info', subject: 'mariadb', text: `seqno ${d.seqno} (mariadbd --wsrep-recover)`}),
   'galera.bootstrap': (d) => ({status: 'start', subject: 'mariadb', text: `new primary component from this node: ${d.reason}`}),
   'galera.synced': (d) => ({status: 'changed', subject: 'mariadb', text: `Synced (${d.detail})`}),
+  'balancer.warm': (d) => ({
+    status: 'info',
+    subject: 'haproxy',
+    text: d.error ? `warm-up of ${d.frontends.map((f) => `${f}/${d.server}`).join(', ')} failed (${d.error}); set ready anyway` : `${d.frontends.map((f) => `${f}/${d.server}`).join(', ')} warmed up: ${d.answers.length} requests in ${(d.ms / 1000).toFixed(1)}s`,
+  }),
   'balancer.unreachable': (d) => ({status: 'info', subject: 'haproxy', text: `could not set ${d.frontends.map((f) => `${f}/${d.server}`).join(', ')} ${d.state}: ${d.error}`}),
   'service.skipped': (d) => ({status: 'skipped', subject: d.service, text: d.reason}),
   'service.revision': (d) => ({status: 'start', subject: d.service, text: `revision ${d.revision}${d.previous !== undefined ? ` (was ${d.previous})` : ''}`}),
@@ -108,5 +113,6 @@ const LEVEL: Partial<Record<Status, Level>> = {progress: 'debug', failed: 'error
 export function levelOf<C extends EventCode>(code: C, data: EventData[C]): Level {
   const st = (DESCRIBE[code] as (d: EventData[C]) => Described)(data).status
   if (code === 'system.prune.failed' || code === 'image.prune.kept' || code === 'balancer.unreachable') return 'warn'
+  if (code === 'balancer.warm' && (data as EventData['balancer.warm']).error) return 'warn'
   return LEVEL[st] ?? 'info'
 }

@@ -83,6 +83,8 @@ export interface EventData {
   // haproxy (internal_vip): a backend drained around its container's swap, on each control host
   'balancer.state': {server: string; frontends: string[]; state: 'drain' | 'ready'}
   'balancer.unreachable': {server: string; frontends: string[]; state: 'drain' | 'ready'; error: string}
+  /** The new container's warm-up before it is set ready: `port status seconds` per request. */
+  'balancer.warm': {server: string; frontends: string[]; answers: string[]; ms: number; error?: string}
   'galera.position': {host: string; uuid: string; seqno: number; source: 'wsrep-recover'}
   'galera.bootstrap': {host: string; reason: string}
   'galera.synced': {host: string; detail: string}

@@ -28,14 +28,18 @@ interface CatalogEntry {
   endpoints: Array<{interface: string; region: string; url: string}>
 }
 
-export async function openStackApi(c: Credentials, timeoutMs = 60_000): Promise<OpenStackApi> {
-  const auth = {
+/** keystone's password authentication scoped to a project, both in the default domain: the body of POST /v3/auth/tokens. */
+export const passwordAuthBody = (username: string, password: string, project: string): string =>
+  JSON.stringify({
     auth: {
-      identity: {methods: ['password'], password: {user: {name: c.username, domain: {id: 'default'}, password: c.password}}},
-      scope: {project: {name: c.project, domain: {id: 'default'}}},
+      identity: {methods: ['password'], password: {user: {name: username, domain: {id: 'default'}, password}}},
+      scope: {project: {name: project, domain: {id: 'default'}}},
     },
-  }
-  const res = await call(`${c.authUrl.replace(/\/$/, '')}/auth/tokens`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(auth)}, timeoutMs, c.cacert)
+  })
+
+export async function openStackApi(c: Credentials, timeoutMs = 60_000): Promise<OpenStackApi> {
+  const auth = passwordAuthBody(c.username, c.password, c.project)
+  const res = await call(`${c.authUrl.replace(/\/$/, '')}/auth/tokens`, {method: 'POST', headers: {'content-type': 'application/json'}, body: auth}, timeoutMs, c.cacert)
   const token = res.headers.get('x-subject-token')
   const body = (await res.json()) as {token: {catalog?: CatalogEntry[]; project: {id: string}}}
   if (!token) throw new OsctlError('COMMAND_FAILED', `keystone at ${c.authUrl} gave no token`)

@@ -10,18 +10,33 @@ import {SYSTEM_DATA_DIR} from './layout.js'
  */
 
 /** The APIs behind the VIP: every one runs on each control host (catalog group control). */
-export const API_FRONTENDS: ReadonlyArray<{name: string; service: string; container: string; port: number; check: string; activeBackup?: boolean; retryAnyMethod?: boolean; tcp?: boolean}> = [
+export const API_FRONTENDS: ReadonlyArray<{
+  name: string
+  service: string
+  container: string
+  port: number
+  check: string
+  /**
+   * An authenticated GET that takes a new container's workers through what a client's first
+   * request would otherwise pay for (keystonemiddleware's own token, the database pool, policy):
+   * sent before the backend is put back into rotation (balancer.ts warm-up).
+   */
+  warm?: string
+  activeBackup?: boolean
+  retryAnyMethod?: boolean
+  tcp?: boolean
+}> = [
   // Galera takes writes on every node, but two writers of one row conflict at commit: one node at
   // a time (kolla's way), the others take over when it is down.
   {name: 'mariadb', service: 'mariadb', container: 'mariadb', port: 3306, check: '', activeBackup: true, tcp: true},
   // Issuing a token again is harmless (a POST that changes nothing else), so every keystone request may be retried.
-  {name: 'keystone', service: 'keystone', container: 'keystone', port: 5000, check: '/v3', retryAnyMethod: true},
+  {name: 'keystone', service: 'keystone', container: 'keystone', port: 5000, check: '/v3', warm: '/v3/auth/tokens', retryAnyMethod: true},
   // The file store is local to each host: one active glance-api, the others only if it is down.
-  {name: 'glance_api', service: 'glance', container: 'glance-api', port: 9292, check: '/', activeBackup: true},
-  {name: 'placement_api', service: 'placement', container: 'placement-api', port: 8778, check: '/'},
-  {name: 'nova_api', service: 'nova', container: 'nova-api', port: 8774, check: '/'},
+  {name: 'glance_api', service: 'glance', container: 'glance-api', port: 9292, check: '/', warm: '/v2/images?limit=1', activeBackup: true},
+  {name: 'placement_api', service: 'placement', container: 'placement-api', port: 8778, check: '/', warm: '/resource_providers?name=osctl-warm-up'},
+  {name: 'nova_api', service: 'nova', container: 'nova-api', port: 8774, check: '/', warm: '/v2.1/servers?limit=1'},
   {name: 'nova_metadata', service: 'nova', container: 'nova-metadata', port: 8775, check: '/'},
-  {name: 'neutron_server', service: 'neutron', container: 'neutron-server', port: 9696, check: '/'},
+  {name: 'neutron_server', service: 'neutron', container: 'neutron-server', port: 9696, check: '/', warm: '/v2.0/networks?limit=1'},
 ]
 
 export const HAPROXY_MONITOR_PORT = 8404

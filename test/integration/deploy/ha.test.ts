@@ -242,8 +242,10 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
         await rm(dir, {recursive: true, force: true})
       }
     }
-    // The same client on a quiet cloud first: what "slow" means on this machine right now.
-    const quiet = await underLoad(async () => sleep(10_000), 0)
+    // The same client on a quiet cloud first: what "slow" means on this machine right now. 30 s
+    // (about 100 requests): the slowest of a shorter window (10 s, 40 requests) understated the
+    // lab's own tail, against which the slowest of the 600 requests below was then compared.
+    const quiet = await underLoad(async () => sleep(30_000), 0)
     const baseline = Math.max(...quiet.map((s) => s.ms))
     const steps: string[][] = [
       ['service', 'upgrade', 'keystone', '--tag', tag, '--serial', '1', '--json'],
@@ -257,6 +259,9 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
         expect(r.exitCode, `${args.join(' ')}: ${r.stderr.split('\n').slice(-20).join('\n')}`).toBe(0)
         // Each host's backend was drained on all three haproxies, then set ready.
         expect(r.stderr.match(/"code":"balancer.state"/g)?.length ?? 0, args.join(' ')).toBeGreaterThanOrEqual(3 * 3 * 2)
+        // Each new container answered its warm path once per worker, with the token, before it was set ready.
+        const warm = r.stderr.split('\n').filter((l) => l.includes('"code":"balancer.warm"')).map((l) => JSON.parse(l).data as {server: string; answers: string[]; error?: string})
+        expect(warm.map((w) => `${w.server} ${w.error ?? w.answers.every((a) => / 2\d\d /.test(a))}`).sort(), args.join(' ')).toEqual(names.slice(0, 3).map((n) => `${n} true`))
       }
     })
     const failed = samples.filter((s) => !s.ok)
@@ -264,9 +269,11 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
     const worst = samples.filter((s) => s.ms > 1000).map((s) => `+${((s.at - samples[0].at) / 1000).toFixed(1)}s ${s.what} ${s.ms} ms`)
     console.log(`upgrades and rollbacks through the VIP: ${samples.length} requests, ${failed.length} failed, slowest ${slowest} ms (quiet baseline ${baseline} ms); over 1 s: ${worst.join(', ') || 'none'}; load ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}`)
     expect(failed.map((s) => s.what)).toEqual([])
-    // Issue 13's bar is 1 s. Here the four lab hosts share two cores, so a new API process starting
-    // (uwsgi loading keystone or nova) slows the ones serving: 5 runs measured 0.57-1.37 s, against
-    // 1.5-2.9 s stalls without the drain. The bar: 1.5 s, or 2.5 × the slowest of a quiet window.
+    // Issue 13's bar is 1 s. Here the four lab hosts share two cores (load about 5 when idle), so a
+    // new API process starting (uwsgi loading keystone or nova) slows the ones serving: 5 runs
+    // measured 0.57-1.37 s, against 1.5-2.9 s stalls without the drain; one CI run 1.63 s against
+    // a 0.63 s quiet window, half of its slow answers a new nova-api worker's first request (now
+    // warmed before it is set ready). The bar: 1.5 s, or 2.5 × the slowest of the quiet window.
     expect(slowest).toBeLessThanOrEqual(Math.max(1500, 2.5 * baseline))
     for (const n of names.slice(0, 3)) expect((await sh(n, 'docker exec keystone cat /etc/osctl-build')).exitCode, n).not.toBe(0)
   })

@@ -1,7 +1,13 @@
+import {execa} from 'execa'
+import {createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
 import {describe, expect, it} from 'vitest'
 
-import {HaproxyBalancer, balancerFor, noBalancer} from '../../../src/apply/balancer.js'
+import {HaproxyBalancer, WARM_SCRIPT, balancerFor, noBalancer} from '../../../src/apply/balancer.js'
+import {levelOf} from '../../../src/events/describe.js'
+import type {EventData} from '../../../src/events/event-types.js'
 import {silentReporter} from '../../../src/events/reporters.js'
+import {passwordAuthBody} from '../../../src/ops/openstack-api.js'
 import {HostSession} from '../../../src/session/host-session.js'
 import {FakeHost} from '../../fakes/fake-host.js'
 import {testSite} from '../../fakes/site.js'
@@ -61,5 +67,97 @@ describe('haproxy balancer around a container swap', () => {
     expect(host.calls).toEqual([])
     expect(balancerFor(testSite(), {} as HostSession, silentReporter)).toBe(noBalancer)
     expect(balancerFor(testSite({internalVip: '10.0.0.250'}), {} as HostSession, silentReporter)).toBeInstanceOf(HaproxyBalancer)
+  })
+})
+
+describe('warm-up of a new API container before it is set ready', () => {
+  const warmUp = (hosts: Record<string, FakeHost>) => ({host: (n: string) => hosts[n], address: (n: string) => hosts[n]?.address, password: 'pw"1'})
+
+  it('after the swap and before ready: in the container, one token for the whole command, the answers in the event', async () => {
+    const log: string[] = []
+    const events: Array<{code: string; data: Record<string, unknown>}> = []
+    const reporter = {emit: (code: string, data: Record<string, unknown>) => void events.push({code, data})}
+    const lbs = [lb('lab-1', log), lb('lab-2', log)]
+    const inputs: string[] = []
+    for (const h of lbs)
+      h.on(/^docker exec -i nova-api sh -c /, (call) => {
+        inputs.push(call.input!)
+        log.push(`${h.name}: warm ${call.argv!.slice(8).join(' ')}`)
+        return `${call.input!.startsWith('\n') ? 'token T1\n' : ''}8774 200 0.812\n8774 200 0.795\n`
+      })
+    const b = new HaproxyBalancer(() => lbs, reporter as never, {drainWaitMs: 100, warmUp: warmUp({'lab-1': lbs[0], 'lab-2': lbs[1]})})
+    for (const host of ['lab-1', 'lab-2']) await b.around(host, 'nova-api', async () => void log.push(`swap ${host}`))
+    expect(log.filter((l) => / warm |swap|lab-1: set server nova_api/.test(l))).toEqual([
+      'lab-1: set server nova_api/lab-1 state drain',
+      'swap lab-1',
+      'lab-1: warm http://192.0.2.1 8774 /v2.1/servers?limit=1',
+      'lab-1: set server nova_api/lab-1 state ready',
+      'lab-1: set server nova_api/lab-2 state drain',
+      'swap lab-2',
+      'lab-2: warm http://192.0.2.1 8774 /v2.1/servers?limit=1',
+      'lab-1: set server nova_api/lab-2 state ready',
+    ])
+    // The first asked keystone for a token (the password-auth body on stdin, never on a command line); the second reused it.
+    expect(JSON.parse(inputs[0].split('\n')[1]).auth.identity.password.user).toEqual({name: 'admin', domain: {id: 'default'}, password: 'pw"1'})
+    expect(inputs[0].startsWith('\n')).toBe(true)
+    expect(inputs[1].startsWith('T1\n')).toBe(true)
+    expect(lbs.flatMap((h) => h.calls).some((c) => c.line.includes('pw"1') || c.line.includes('T1'))).toBe(false)
+    const warm = events.filter((e) => e.code === 'balancer.warm').map((e) => e.data)
+    expect(warm.map((d) => [d.server, d.answers, d.error])).toEqual([
+      ['lab-1', ['8774 200 0.812', '8774 200 0.795'], undefined],
+      ['lab-2', ['8774 200 0.812', '8774 200 0.795'], undefined],
+    ])
+    expect(JSON.stringify(warm)).not.toContain('T1')
+  })
+
+  it('a warm-up that fails still sets the backend ready and returns the swap; the event is a warning', async () => {
+    const log: string[] = []
+    const events: Array<{code: string; data: EventData['balancer.warm']}> = []
+    const reporter = {emit: (code: string, data: EventData['balancer.warm']) => void events.push({code, data})}
+    const host = lb('lab-1', log).on(/^docker exec -i keystone /, () => ({exitCode: 1, stderr: 'keystone at http://192.0.2.1:5000 issued no token\n'}))
+    const b = new HaproxyBalancer(() => [host], reporter as never, {warmUp: warmUp({'lab-1': host})})
+    expect(await b.around('lab-1', 'keystone', async () => 'healthy')).toBe('healthy')
+    expect(log.at(-1)).toBe('lab-1: set server keystone/lab-1 state ready')
+    const warm = events.find((e) => e.code === 'balancer.warm')!.data
+    expect(warm.error).toBe('keystone at http://192.0.2.1:5000 issued no token')
+    expect(levelOf('balancer.warm', warm)).toBe('warn')
+    // A container whose frontends have no warm path (nova-metadata answers clients without a token) is not warmed.
+    await b.around('lab-1', 'nova-metadata', async () => 'ok')
+    expect(host.calls.filter((c) => c.line.startsWith('docker exec -i nova-metadata'))).toEqual([])
+  })
+
+  it('the script (real sh and curl): a token issued once, each warm path as many times at once as there are cores, with the token', async () => {
+    const seen: Array<{method: string; url: string; token?: string; body?: string}> = []
+    const server = createServer((req, res) => {
+      let body = ''
+      req.on('data', (c) => (body += c))
+      req.on('end', () => {
+        seen.push({method: req.method!, url: req.url!, token: req.headers['x-auth-token'] as string | undefined, body})
+        if (req.method === 'POST') res.writeHead(201, {'X-Subject-Token': 'tok-9'}).end('{}')
+        else setTimeout(() => res.writeHead(req.headers['x-auth-token'] === 'tok-9' ? 200 : 401).end('{}'), 50)
+      })
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as AddressInfo).port
+    try {
+      // The test server answers for keystone too: the script's port 5000 is its port here.
+      const r = await execa('sh', ['-c', WARM_SCRIPT.replaceAll('$base:5000', `$base:${port}`), 'osctl-warm-up', 'http://127.0.0.1', String(port), '/v2.1/servers?limit=1', String(port), '/v3/auth/tokens'], {
+        input: `\n${passwordAuthBody('admin', 's3cret', 'admin')}`,
+        reject: false,
+      })
+      expect(r.exitCode, r.stderr).toBe(0)
+      const n = Math.min(8, Math.max(2, Number((await execa('nproc')).stdout)))
+      expect(r.stdout.split('\n')[0]).toBe('token tok-9')
+      expect(r.stdout.split('\n').slice(1).map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual([...Array(n).fill(`${port} 200`), ...Array(n).fill(`${port} 200`)])
+      expect(seen.filter((s) => s.method === 'POST').map((s) => JSON.parse(s.body!).auth.identity.password.user.password)).toEqual(['s3cret'])
+      expect(seen.filter((s) => s.method === 'GET').map((s) => `${s.url} ${s.token}`)).toEqual([...Array(n).fill('/v2.1/servers?limit=1 tok-9'), ...Array(n).fill('/v3/auth/tokens tok-9')])
+      // Given a token, it asks keystone for none.
+      seen.length = 0
+      const again = await execa('sh', ['-c', WARM_SCRIPT, 'osctl-warm-up', 'http://127.0.0.1', String(port), '/x'], {input: 'tok-9\n{}'})
+      expect(again.stdout.startsWith('token')).toBe(false)
+      expect(seen.map((s) => s.method)).toEqual(Array(n).fill('GET'))
+    } finally {
+      server.close()
+    }
   })
 })
