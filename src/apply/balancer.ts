@@ -69,7 +69,7 @@ export function balancerFor(site: Site, session: HostSession, reporter: Reporter
   const control = site.hosts.filter((h) => h.groups.includes('control'))
   const byName = (name: string) => site.hosts.find((h) => h.name === name)
   return new HaproxyBalancer(() => control.map((h) => session.host(h)), reporter, {
-    warmUp: {host: (name) => session.host(byName(name)!), address: (name) => byName(name)?.address, password: site.passwords.keystone_admin_password ?? ''},
+    warmUp: {host: (name) => session.host(byName(name)!), address: (name) => byName(name)?.address, password: site.passwords.keystone_admin_password},
   })
 }
 
