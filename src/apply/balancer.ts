@@ -30,18 +30,18 @@ const DRAIN_WAIT_MS = 5000
  * once as the host has cores (uwsgi runs that many workers, and a cold worker is busy long enough
  * that the next request goes to another). What a first client request would pay for otherwise:
  * keystonemiddleware fetching its own token (a bcrypt check in keystone), the database pool,
- * policy. Positional args: base URL, then port and path pairs. Stdin: a token line (may be
+ * policy. Positional args: base URL, keystone's port, then port and path pairs. Stdin: a token line (may be
  * empty), then the password-auth body. Prints `token T` when it issued one, then
  * `port status seconds` per request.
  */
 export const WARM_SCRIPT = [
   'set -u',
-  'base=$1; shift',
+  'base=$1 ks=$2; shift 2',
   'IFS= read -r tok || tok=',
   'body=$(cat)',
   'if [ -z "$tok" ]; then',
-  `  tok=$(printf '%s' "$body" | curl -sS -m 20 -o /dev/null -D - -H 'Content-Type: application/json' --data-binary @- "$base:5000/v3/auth/tokens" | tr -d '\\r' | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: *//p')`,
-  '  [ -n "$tok" ] || { echo "keystone at $base:5000 issued no token" >&2; exit 1; }',
+  `  tok=$(printf '%s' "$body" | curl -sS -m 20 -o /dev/null -D - -H 'Content-Type: application/json' --data-binary @- "$base:$ks/v3/auth/tokens" | tr -d '\\r' | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: *//p')`,
+  '  [ -n "$tok" ] || { echo "keystone at $base:$ks issued no token" >&2; exit 1; }',
   '  echo "token $tok"',
   'fi',
   'n=$(nproc 2>/dev/null || echo 2); [ "$n" -ge 2 ] || n=2; [ "$n" -le 8 ] || n=8',
@@ -56,6 +56,9 @@ export const WARM_SCRIPT = [
   '  shift 2',
   'done',
 ].join('\n')
+
+/** Where the warm-up asks for its token: keystone's frontend port. */
+const KEYSTONE_PORT = API_FRONTENDS.find((f) => f.service === 'keystone')!.port
 
 /** What a warm-up needs: the swapped host and its address, and the admin credentials. */
 export interface WarmUp {
@@ -135,7 +138,7 @@ export class HaproxyBalancer implements Balancer {
     const began = performance.now()
     const frontends = paths.map((f) => f.name)
     try {
-      const r = await this.warmUp.host(server).exec(['docker', 'exec', '-i', container, 'sh', '-c', WARM_SCRIPT, 'osctl-warm-up', `http://${urlHost(address)}`, ...paths.flatMap((f) => [String(f.port), f.warm!])], {
+      const r = await this.warmUp.host(server).exec(['docker', 'exec', '-i', container, 'sh', '-c', WARM_SCRIPT, 'osctl-warm-up', `http://${urlHost(address)}`, String(KEYSTONE_PORT), ...paths.flatMap((f) => [String(f.port), f.warm!])], {
         input: `${this.token}\n${passwordAuthBody('admin', this.warmUp.password, 'admin')}`,
         timeoutMs: 60_000,
       })

@@ -90,11 +90,11 @@ describe('warm-up of a new API container before it is set ready', () => {
     expect(log.filter((l) => / warm |swap|lab-1: set server nova_api/.test(l))).toEqual([
       'lab-1: set server nova_api/lab-1 state drain',
       'swap lab-1',
-      'lab-1: warm http://192.0.2.1 8774 /v2.1/servers?limit=1',
+      'lab-1: warm http://192.0.2.1 5000 8774 /v2.1/servers?limit=1',
       'lab-1: set server nova_api/lab-1 state ready',
       'lab-1: set server nova_api/lab-2 state drain',
       'swap lab-2',
-      'lab-2: warm http://192.0.2.1 8774 /v2.1/servers?limit=1',
+      'lab-2: warm http://192.0.2.1 5000 8774 /v2.1/servers?limit=1',
       'lab-1: set server nova_api/lab-2 state ready',
     ])
     // The first asked keystone for a token (the password-auth body on stdin, never on a command line); the second reused it.
@@ -140,8 +140,8 @@ describe('warm-up of a new API container before it is set ready', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     const port = (server.address() as AddressInfo).port
     try {
-      // The test server answers for keystone too: the script's port 5000 is its port here.
-      const r = await execa('sh', ['-c', WARM_SCRIPT.replaceAll('$base:5000', `$base:${port}`), 'osctl-warm-up', 'http://127.0.0.1', String(port), '/v2.1/servers?limit=1', String(port), '/v3/auth/tokens'], {
+      // The test server answers for keystone too.
+      const r = await execa('sh', ['-c', WARM_SCRIPT, 'osctl-warm-up', 'http://127.0.0.1', String(port), String(port), '/v2.1/servers?limit=1', String(port), '/v3/auth/tokens'], {
         input: `\n${passwordAuthBody('admin', 's3cret', 'admin')}`,
         reject: false,
       })
@@ -153,7 +153,7 @@ describe('warm-up of a new API container before it is set ready', () => {
       expect(seen.filter((s) => s.method === 'GET').map((s) => `${s.url} ${s.token}`)).toEqual([...Array(n).fill('/v2.1/servers?limit=1 tok-9'), ...Array(n).fill('/v3/auth/tokens tok-9')])
       // Given a token, it asks keystone for none.
       seen.length = 0
-      const again = await execa('sh', ['-c', WARM_SCRIPT, 'osctl-warm-up', 'http://127.0.0.1', String(port), '/x'], {input: 'tok-9\n{}'})
+      const again = await execa('sh', ['-c', WARM_SCRIPT, 'osctl-warm-up', 'http://127.0.0.1', String(port), String(port), '/x'], {input: 'tok-9\n{}'})
       expect(again.stdout.startsWith('token')).toBe(false)
       expect(seen.map((s) => s.method)).toEqual(Array(n).fill('GET'))
     } finally {
