@@ -15,7 +15,7 @@ import {unifiedDiff} from './unified-diff.js'
 
 /** A container spec field that would change: its recorded value (ledger) and the wanted one. */
 export interface FieldChange {
-  field: 'image' | 'env' | 'volumes' | 'health'
+  field: 'image' | 'env' | 'volumes' | 'health' | 'monitor'
   before?: unknown
   after: unknown
 }
@@ -133,6 +133,7 @@ function fieldChanges(before: ContainerSpec | undefined, after: ContainerSpec, r
   if (!same(before.env, after.env)) out.push({field: 'env', before: redactEnv(before.env, redact), after: redactEnv(after.env, redact)})
   if (!same(before.volumes, after.volumes)) out.push({field: 'volumes', before: before.volumes, after: after.volumes})
   if (!same(before.health, after.health)) out.push({field: 'health', before: before.health, after: after.health})
+  if (!same(before.monitor ?? null, after.monitor ?? null)) out.push({field: 'monitor', before: before.monitor ?? null, after: after.monitor ?? null})
   return out
 }
 

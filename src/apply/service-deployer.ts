@@ -231,12 +231,14 @@ export class ServiceDeployer {
         started = performance.now()
         await this.host.run(['systemctl', 'start', unitName], {timeoutMs: 90_000})
       }
-      // Left alone and healthy by Docker's run of the same check: no probe of our own (a no-op
+      // Left alone and healthy by Docker's run of the same check (or of its monitor, the liveness
+      // check a container declares when its gate is too costly to repeat: rabbitmq's cluster check
+      // is an Erlang VM start; the gate ran when it was deployed): no probe of our own (a no-op
       // deploy is one host read, not one check per container). Otherwise the revision that already
       // ran here: one exit may be a passing failure of what it needs, which systemd restarts it from.
       health =
         c.action === 'none' && c.dockerHealthy
-          ? {healthy: true, detail: "healthy (Docker's run of its check)"}
+          ? {healthy: true, detail: `healthy (Docker's run of its ${c.spec.monitor ? 'monitor' : 'check'})`}
           : await waitContainerHealthy(this.host, this.docker, name, c.rc.health, {restartsAllowed: 2})
     }
     if (started !== undefined && health.healthy) timings.push({host: this.host.name, service, step: name, phase: 'container', ms: Math.round(performance.now() - started)})

@@ -37,6 +37,15 @@ const health = z.union([
   z.strictObject({exec: z.string().min(1), timeout: z.int().min(1).max(1800).optional()}),
 ])
 
+/**
+ * The check Docker repeats every 30 s between deploys (`docker ps` shows it), when the gate is too
+ * costly to repeat forever: rabbitmq's gate starts an Erlang VM (about 1 s of CPU) per call. A
+ * liveness check: deploy still gates a new or restarted container on `health`, while a container a
+ * deploy leaves alone counts as healthy when Docker's last run of its monitor says so.
+ * Absent: Docker repeats the gate itself.
+ */
+const monitor = z.union([z.strictObject({http: z.string().min(1)}), z.strictObject({tcp: z.string().min(1)}), z.strictObject({exec: z.string().min(1)})])
+
 const container = z.strictObject({
   name,
   /** images/<image>/ builds it; pulled as <registry>/<namespace>/<image>:<image_tag>. */
@@ -52,6 +61,7 @@ const container = z.strictObject({
   volumes: z.array(z.string().regex(/^[^:\s]+:\/[^:\s]*(:(ro|rw|shared|rshared|slave|rslave)(,(ro|rw|shared|rshared|slave|rslave))*)?$/, 'must be NAME:/path or /host/path:/path, optionally :ro, :rw, :shared, :slave (comma-separated)')).default([]),
   environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).default({}),
   health,
+  monitor: monitor.optional(),
   // Privileges, for the few containers that manage the host (neutron agents, libvirt). `--privileged`
   // is not offered: it is refused on some engines, and a list says what a container really needs.
   cap_add: z.array(z.string().regex(/^[A-Z_]+$/, 'must be a capability name such as NET_ADMIN')).default([]),
@@ -146,6 +156,7 @@ const HINTS: Record<string, {what?: string; hint: string}> = {
   perm: {hint: 'quote octal modes, e.g. `perm: "0640"`'},
   volumes: {what: 'a list of NAME:/path', hint: 'e.g. `volumes: ["mariadb:/var/lib/mysql"]`'},
   health: {what: '{http: URL}, {tcp: ADDRESS:PORT} or {exec: COMMAND}', hint: 'e.g. `health: {http: "http://{{ api_address }}:5000/v3"}`, `health: {tcp: "{{ api_address }}:3306"}` or `health: {exec: "pgrep -f nova-conductor"}`'},
+  monitor: {what: '{http: URL}, {tcp: ADDRESS:PORT} or {exec: COMMAND}', hint: 'a cheaper check for Docker to repeat every 30 s than the deploy gate, e.g. `monitor: {tcp: "{{ api_address }}:5672"}`'},
   bootstrap: {what: 'a list of {name, container, command}', hint: 'one-shot steps, e.g. `- {name: db-sync, container: keystone, command: keystone-manage db_sync, once: true}`'},
   post_deploy: {what: 'a list of {name, container, command}', hint: 'steps after the whole deploy, e.g. `- {name: discover-hosts, container: nova-api, command: nova-manage cell_v2 discover_hosts}`'},
   after: {what: 'a list of container names', hint: 'the containers whose creation or start reruns the step, e.g. `after: [nova-compute]`'},
@@ -160,6 +171,7 @@ export const serviceDocs: SchemaDocs = {
     if (path[0] === 'containers' && path[2] === 'config') return Object.keys(configFile.shape)
     if (path[0] === 'containers' && path[2] === 'permissions') return Object.keys(permission.shape)
     if (path[0] === 'containers' && path[2] === 'health') return ['http', 'tcp', 'exec', 'timeout']
+    if (path[0] === 'containers' && path[2] === 'monitor') return ['http', 'tcp', 'exec']
     if (path[0] === 'bootstrap') return Object.keys(bootstrapStep.shape)
     if (path[0] === 'post_deploy') return Object.keys(postDeployStep.shape)
     if (path[0] === 'databases') return ['name', 'user', 'password']

@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto'
 
 import type {ContainerCreateOptions} from '../docker/docker-client.js'
-import {CONFIG_MOUNT, ContainerPrivileges, RenderedContainer, RenderedHealth} from './render.js'
+import {CONFIG_MOUNT, ContainerPrivileges, RenderedContainer, RenderedHealth, RenderedMonitor} from './render.js'
 import {LABELS} from '../labels.js'
 
 /** Where a container's rendered config lives on the host (bind-mounted read-only at CONFIG_MOUNT). */
@@ -23,6 +23,8 @@ export interface ContainerSpec {
   env: Record<string, string>
   volumes: string[]
   health: RenderedHealth
+  /** Docker's periodic check when it is not the gate; absent (most containers), the hash is what it always was. */
+  monitor?: RenderedMonitor
   /** Only when the service asks for some: ordinary containers keep the hash they always had. */
   privileges?: ContainerPrivileges
   /** File name in the config dir → sha256 of its content. */
@@ -40,6 +42,7 @@ export function desiredSpec(rc: RenderedContainer, imageId: string): ContainerSp
     env: sortKeys(rc.env),
     volumes: [...rc.volumes],
     health: rc.health,
+    ...(rc.monitor ? {monitor: rc.monitor} : {}),
     ...(rc.privileges ? {privileges: rc.privileges} : {}),
     configs: sortKeys(Object.fromEntries(Object.entries(rc.files).map(([f, text]) => [f, sha(text)]))),
   }
@@ -58,6 +61,7 @@ export function specDiff(before: ContainerSpec | undefined, after: ContainerSpec
   if (stableJson(before.env) !== stableJson(after.env)) changed.push('env')
   if (stableJson(before.volumes) !== stableJson(after.volumes)) changed.push('volumes')
   if (stableJson(before.health) !== stableJson(after.health)) changed.push('health')
+  if (stableJson(before.monitor ?? null) !== stableJson(after.monitor ?? null)) changed.push('monitor')
   if (stableJson(before.privileges ?? {}) !== stableJson(after.privileges ?? {})) changed.push('privileges')
   const files = [...new Set([...Object.keys(before.configs), ...Object.keys(after.configs)])].sort()
   for (const f of files) if (before.configs[f] !== after.configs[f]) changed.push(`config:${f}`)
@@ -81,12 +85,12 @@ export function createOptions(spec: ContainerSpec, revision: number): ContainerC
     networkMode: 'host',
     restartPolicy: 'no',
     ...(spec.privileges ? {privileges: spec.privileges} : {}),
-    healthcheck: {test: dockerHealthTest(spec.health), intervalSeconds: 30, timeoutSeconds: 10, retries: 3},
+    healthcheck: {test: dockerHealthTest(spec.monitor ?? spec.health), intervalSeconds: 30, timeoutSeconds: 10, retries: 3},
   }
 }
 
-/** The same check osctl gates on, also run by Docker so `docker ps` shows it between deploys. */
-function dockerHealthTest(h: RenderedHealth): string[] {
+/** The check osctl gates on (or the container's cheaper monitor), run by Docker so `docker ps` shows it between deploys. */
+function dockerHealthTest(h: RenderedMonitor): string[] {
   if (h.kind === 'http') return ['CMD', 'healthcheck_curl', h.target]
   if (h.kind === 'exec') return ['CMD-SHELL', h.target]
   return ['CMD', 'healthcheck_port', h.target.slice(h.target.lastIndexOf(':') + 1)]

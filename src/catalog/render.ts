@@ -24,6 +24,8 @@ export interface RenderedHealth {
   timeoutSeconds: number
 }
 
+export type RenderedMonitor = Omit<RenderedHealth, 'timeoutSeconds'>
+
 export interface RenderedContainer {
   service: string
   name: string
@@ -33,6 +35,8 @@ export interface RenderedContainer {
   env: Record<string, string>
   volumes: string[]
   health: RenderedHealth
+  /** Docker's periodic check when it is not the gate (catalog-schema.ts `monitor`); absent for most containers. */
+  monitor?: RenderedMonitor
   /** Absent for ordinary containers (most of them), so their spec hash is what it always was. */
   privileges?: ContainerPrivileges
   /** Everything in /etc/osctl/<name>/: config.json (osctl_start's manifest), rendered configs, bootstrap/<step>/config.json. */
@@ -117,11 +121,9 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
         files[`bootstrap/${s.name}/config.json`] = json({...manifest, command: ['true'], bootstrap_command: argv(s.command, [key, si, 'command']), ...(user ? {user} : {})})
       }
     }
-    const health = 'http' in c.health
-      ? {kind: 'http' as const, target: str(c.health.http, at('health', 'http'))}
-      : 'tcp' in c.health
-        ? {kind: 'tcp' as const, target: str(c.health.tcp, at('health', 'tcp'))}
-        : {kind: 'exec' as const, target: str(c.health.exec, at('health', 'exec'))}
+    const check = (h: {http: string} | {tcp: string} | {exec: string}, key: 'health' | 'monitor'): RenderedMonitor =>
+      'http' in h ? {kind: 'http', target: str(h.http, at(key, 'http'))} : 'tcp' in h ? {kind: 'tcp', target: str(h.tcp, at(key, 'tcp'))} : {kind: 'exec', target: str(h.exec, at(key, 'exec'))}
+    const health = check(c.health, 'health')
     return {
       service: def.name,
       name: c.name,
@@ -130,6 +132,7 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
       env: environment,
       volumes: c.volumes.map((v, vi) => str(v, at('volumes', vi))),
       health: {...health, timeoutSeconds: c.health.timeout ?? 120},
+      ...(c.monitor ? {monitor: check(c.monitor, 'monitor')} : {}),
       ...privilegesOf(c),
       files,
       overrides: applied,

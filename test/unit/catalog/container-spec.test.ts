@@ -53,6 +53,18 @@ describe('container spec hash', () => {
     expect(o.healthcheck?.test).toEqual(['CMD', 'healthcheck_curl', 'http://10.0.0.1:5000/v3'])
   })
 
+  it('a monitor is what Docker repeats instead of the gate; without one the hash is what it was, with one it changes and is named', () => {
+    const plain = desiredSpec(rc(), 'sha256:1')
+    expect(plain).not.toHaveProperty('monitor')
+    const watched = desiredSpec(rc({monitor: {kind: 'tcp', target: '10.0.0.1:5672'}}), 'sha256:1')
+    expect(specDiff(plain, watched)).toEqual(['monitor'])
+    expect(specHash(watched)).not.toBe(specHash(plain))
+    // The gate stays what osctl waits on; Docker gets the cheap check (the port from ADDRESS:PORT).
+    expect(watched.health).toEqual(plain.health)
+    expect(createOptions(watched, 1).healthcheck).toEqual({test: ['CMD', 'healthcheck_port', '5672'], intervalSeconds: 30, timeoutSeconds: 10, retries: 3})
+    expect(createOptions(desiredSpec(rc({monitor: {kind: 'exec', target: 'true'}}), 'sha256:1'), 1).healthcheck?.test).toEqual(['CMD-SHELL', 'true'])
+  })
+
   it('keeps the hash of a container without privileges; privileges change it, are named, and reach the engine', () => {
     const plain = desiredSpec(rc(), 'sha256:1')
     expect(plain).not.toHaveProperty('privileges')

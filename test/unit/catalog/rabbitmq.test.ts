@@ -47,6 +47,8 @@ describe('rabbitmq in the catalog', () => {
     expect(f['rabbitmq-env.conf']).not.toContain('USE_LONGNAME')
     expect(f['rabbitmq.conf']).not.toContain('cluster_formation')
     expect(r.service('rabbitmq').rendered.get('lab-1')!.containers[0].health.target).toContain('>= 1.')
+    // Docker repeats a cheap check (the AMQP port listens), not the gate's Erlang VM start.
+    expect(r.service('rabbitmq').rendered.get('lab-1')!.containers[0].monitor).toEqual({kind: 'tcp', target: '10.0.0.11:5672'})
     const configs = clientConfigs(r)
     expect(configs.length).toBeGreaterThanOrEqual(CLIENTS.length)
     for (const text of configs) {
