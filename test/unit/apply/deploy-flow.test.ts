@@ -74,9 +74,10 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(new Set(keyFiles('lab-1')).size).toBe(4)
     expect(keyFiles('lab-2')).toEqual(keyFiles('lab-1'))
     expect([...e1.containers.keys()].some((n) => /^osctl-(bootstrap|fingerprint)-/.test(n))).toBe(false)
-    // keystone's db-sync depends on its migrations: read once per image, cached in the ledger.
-    expect(e1.calls.filter((x) => x === 'create osctl-fingerprint-keystone')).toHaveLength(1)
-    expect(Object.keys(JSON.parse(hosts.get('lab-1')!.text('/var/lib/osctl/services/keystone/fingerprints.json')!))).toEqual([
+    // keystone's db-sync depends on its migrations, its bootstrap on its code: each read once per image, cached in the ledger.
+    expect(e1.calls.filter((x) => x === 'create osctl-fingerprint-keystone')).toHaveLength(2)
+    expect(Object.keys(JSON.parse(hosts.get('lab-1')!.text('/var/lib/osctl/services/keystone/fingerprints.json')!)).sort()).toEqual([
+      `${e1.containers.get('keystone')!.imageId} /usr/lib/python3/dist-packages/keystone`,
       `${e1.containers.get('keystone')!.imageId} /usr/lib/python3/dist-packages/keystone/common/sql`,
     ])
 
