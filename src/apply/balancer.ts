@@ -6,6 +6,7 @@ import {passwordAuthBody} from '../ops/openstack-api.js'
 import {urlHost} from '../site/internal-address.js'
 import type {Site} from '../site/types.js'
 import {API_FRONTENDS} from '../system/load-balancer.js'
+import {WARM_UP_CPU_SHARES} from './container-swap.js'
 
 /**
  * Takes a host's API backend out of every haproxy while its container is swapped, and puts it back
@@ -55,6 +56,20 @@ export const WARM_SCRIPT = [
   '  wait',
   '  shift 2',
   'done',
+].join('\n')
+
+/**
+ * On the host, around the warm-up (its args: the low weight, the container, then the docker exec):
+ * the new container answers its first requests at the low CPU weight it loaded at (a cold worker's
+ * first request is seconds of CPU for nova-api), so the serving containers keep theirs; it gets the
+ * default weight back when it is done, whatever the warm-up's outcome.
+ */
+export const WARM_WEIGHT_WRAP = [
+  'low=$1 c=$2; shift 2',
+  'docker update --cpu-shares "$low" "$c" >/dev/null 2>&1 || true',
+  '"$@"; rc=$?',
+  'docker update --cpu-shares 1024 "$c" >/dev/null 2>&1 || true',
+  'exit $rc',
 ].join('\n')
 
 /** Where the warm-up asks for its token: keystone's frontend port. */
@@ -138,7 +153,8 @@ export class HaproxyBalancer implements Balancer {
     const began = performance.now()
     const frontends = paths.map((f) => f.name)
     try {
-      const r = await this.warmUp.host(server).exec(['docker', 'exec', '-i', container, 'sh', '-c', WARM_SCRIPT, 'osctl-warm-up', `http://${urlHost(address)}`, String(KEYSTONE_PORT), ...paths.flatMap((f) => [String(f.port), f.warm!])], {
+      const warmUp = ['docker', 'exec', '-i', container, 'sh', '-c', WARM_SCRIPT, 'osctl-warm-up', `http://${urlHost(address)}`, String(KEYSTONE_PORT), ...paths.flatMap((f) => [String(f.port), f.warm!])]
+      const r = await this.warmUp.host(server).exec(['sh', '-c', WARM_WEIGHT_WRAP, 'osctl-warm-weight', String(WARM_UP_CPU_SHARES), container, ...warmUp], {
         input: `${this.token}\n${passwordAuthBody('admin', this.warmUp.password, 'admin')}`,
         timeoutMs: 60_000,
       })

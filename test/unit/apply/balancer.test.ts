@@ -1,9 +1,12 @@
 import {execa} from 'execa'
+import {chmod, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {HaproxyBalancer, WARM_SCRIPT, balancerFor, noBalancer} from '../../../src/apply/balancer.js'
+import {HaproxyBalancer, WARM_SCRIPT, WARM_WEIGHT_WRAP, balancerFor, noBalancer} from '../../../src/apply/balancer.js'
 import {levelOf} from '../../../src/events/describe.js'
 import type {EventData} from '../../../src/events/event-types.js'
 import {silentReporter} from '../../../src/events/reporters.js'
@@ -80,9 +83,9 @@ describe('warm-up of a new API container before it is set ready', () => {
     const lbs = [lb('lab-1', log), lb('lab-2', log)]
     const inputs: string[] = []
     for (const h of lbs)
-      h.on(/^docker exec -i nova-api sh -c /, (call) => {
+      h.on(/^sh -c .* osctl-warm-weight 128 nova-api docker exec -i nova-api sh -c /s, (call) => {
         inputs.push(call.input!)
-        log.push(`${h.name}: warm ${call.argv!.slice(8).join(' ')}`)
+        log.push(`${h.name}: warm ${call.argv!.slice(14).join(' ')}`)
         return `${call.input!.startsWith('\n') ? 'token T1\n' : ''}8774 200 0.812\n8774 200 0.795\n`
       })
     const b = new HaproxyBalancer(() => lbs, reporter as never, {drainWaitMs: 100, warmUp: warmUp({'lab-1': lbs[0], 'lab-2': lbs[1]})})
@@ -114,7 +117,7 @@ describe('warm-up of a new API container before it is set ready', () => {
     const log: string[] = []
     const events: Array<{code: string; data: EventData['balancer.warm']}> = []
     const reporter = {emit: (code: string, data: EventData['balancer.warm']) => void events.push({code, data})}
-    const host = lb('lab-1', log).on(/^docker exec -i keystone /, () => ({exitCode: 1, stderr: 'keystone at http://192.0.2.1:5000 issued no token\n'}))
+    const host = lb('lab-1', log).on(/ docker exec -i keystone /, () => ({exitCode: 1, stderr: 'keystone at http://192.0.2.1:5000 issued no token\n'}))
     const b = new HaproxyBalancer(() => [host], reporter as never, {warmUp: warmUp({'lab-1': host})})
     expect(await b.around('lab-1', 'keystone', async () => 'healthy')).toBe('healthy')
     expect(log.at(-1)).toBe('lab-1: set server keystone/lab-1 state ready')
@@ -123,7 +126,7 @@ describe('warm-up of a new API container before it is set ready', () => {
     expect(levelOf('balancer.warm', warm)).toBe('warn')
     // A container whose frontends have no warm path (nova-metadata answers clients without a token) is not warmed.
     await b.around('lab-1', 'nova-metadata', async () => 'ok')
-    expect(host.calls.filter((c) => c.line.startsWith('docker exec -i nova-metadata'))).toEqual([])
+    expect(host.calls.filter((c) => c.line.includes('docker exec -i nova-metadata'))).toEqual([])
   })
 
   it('the script (real sh and curl): a token issued once, each warm path as many times at once as there are cores, with the token', async () => {
@@ -158,6 +161,21 @@ describe('warm-up of a new API container before it is set ready', () => {
       expect(seen.map((s) => s.method)).toEqual(Array(n).fill('GET'))
     } finally {
       server.close()
+    }
+  })
+
+  it('the weight wrap (real sh): the container is at the low weight while it warms up, back at the default after, even when the warm-up fails; stdin and exit code pass through', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'osctl-warm-weight-'))
+    try {
+      // A docker that only logs its arguments.
+      await writeFile(join(dir, 'docker'), `#!/bin/sh\necho "docker $*" >> ${join(dir, 'log')}\n`)
+      await chmod(join(dir, 'docker'), 0o755)
+      const env = {PATH: `${dir}:${process.env.PATH}`}
+      const r = await execa('sh', ['-c', WARM_WEIGHT_WRAP, 'osctl-warm-weight', '128', 'nova-api', 'sh', '-c', `read -r l; echo "warm $l" >> ${join(dir, 'log')}; exit 3`], {input: 'tok\n', env, reject: false})
+      expect(r.exitCode).toBe(3)
+      expect((await readFile(join(dir, 'log'), 'utf8')).trim().split('\n')).toEqual(['docker update --cpu-shares 128 nova-api', 'warm tok', 'docker update --cpu-shares 1024 nova-api'])
+    } finally {
+      await rm(dir, {recursive: true, force: true})
     }
   })
 })
