@@ -34,7 +34,7 @@ export interface ContainerAction {
   container: string
   /** create, recreate, start, or update (config files or unit rewritten, container left running). */
   action: 'create' | 'recreate' | 'start' | 'update'
-  /** decide()'s words: new, image, env, volumes, health, config:<file>, missing, drift, stopped. */
+  /** decide()'s words: new, image, env, volumes, health, monitor, privileges, config:<file>, missing, drift, stopped. */
   reasons: string[]
   image: string
   fields: FieldChange[]

@@ -53,7 +53,7 @@ export function specHash(spec: ContainerSpec): string {
   return `sha256:${sha(stableJson(spec))}`
 }
 
-/** Which fields differ, in the words the deploy report uses: image, env, volumes, health, config:<file>. */
+/** Which fields differ, in the words the deploy report uses: image, env, volumes, health, monitor, privileges, config:<file>. */
 export function specDiff(before: ContainerSpec | undefined, after: ContainerSpec): string[] {
   if (!before) return ['new']
   const changed: string[] = []
