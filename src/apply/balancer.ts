@@ -6,7 +6,7 @@ import {passwordAuthBody} from '../ops/openstack-api.js'
 import {urlHost} from '../site/internal-address.js'
 import type {Site} from '../site/types.js'
 import {API_FRONTENDS} from '../system/load-balancer.js'
-import {WARM_UP_CPU_SHARES} from './container-swap.js'
+import {DEFAULT_CPU_SHARES, WARM_UP_CPU_SHARES} from './container-swap.js'
 
 /**
  * Takes a host's API backend out of every haproxy while its container is swapped, and puts it back
@@ -68,7 +68,7 @@ export const WARM_WEIGHT_WRAP = [
   'low=$1 c=$2; shift 2',
   'docker update --cpu-shares "$low" "$c" >/dev/null 2>&1 || true',
   '"$@"; rc=$?',
-  'docker update --cpu-shares 1024 "$c" >/dev/null 2>&1 || true',
+  `docker update --cpu-shares ${DEFAULT_CPU_SHARES} "$c" >/dev/null 2>&1 || true`,
   'exit $rc',
 ].join('\n')
 

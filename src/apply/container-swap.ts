@@ -33,6 +33,16 @@ export const prevName = (name: string) => `${name}.prev`
 export const isSwapSpare = (name: string) => /\.(next|prev)$/.test(name)
 
 /**
+ * CPU weight (cgroup cpu.shares; Docker's default is 1024) of a next container while it loads
+ * beside the serving ones: an API's start is seconds of Python imports, which on a busy host would
+ * otherwise slow every answer the serving containers give meanwhile. The swap gives it the default
+ * weight back (SWAP_SCRIPT). Best effort: an engine that cannot set it loads at the default.
+ */
+export const WARM_UP_CPU_SHARES = 128
+/** Docker's default CPU weight: what a container gets back once it serves (SWAP_SCRIPT, the balancer's warm-up). */
+export const DEFAULT_CPU_SHARES = 1024
+
+/**
  * The host-side swap; positional args: container, unit, staged unit file, unit path, and `overlap`
  * when the next container already serves beside the running one.
  */
@@ -55,7 +65,7 @@ export const SWAP_SCRIPT = [
   'if docker container inspect "$name" >/dev/null 2>&1; then docker rename "$name" "$name.prev"; fi',
   'docker rename "$name.next" "$name"',
   // It loaded at a low CPU weight beside the serving one (WARM_UP_CPU_SHARES); now it is the one serving.
-  'if [ "$overlap" = overlap ]; then docker update --cpu-shares 1024 "$name" >/dev/null 2>&1 || true; fi',
+  `if [ "$overlap" = overlap ]; then docker update --cpu-shares ${DEFAULT_CPU_SHARES} "$name" >/dev/null 2>&1 || true; fi`,
   'systemctl reset-failed "$unit" 2>/dev/null || true',
   'systemctl start "$unit"',
 ].join('\n')
@@ -128,14 +138,6 @@ export async function overlapMarker(docker: ContainerClient, name: string, spec:
   const marker = next?.labels[LABELS.readyLog]
   return was?.labels[LABELS.swap] === 'overlap' && next?.labels[LABELS.swap] === 'overlap' && marker ? marker : undefined
 }
-
-/**
- * CPU weight (cgroup cpu.shares; Docker's default is 1024) of a next container while it loads
- * beside the serving ones: an API's start is seconds of Python imports, which on a busy host would
- * otherwise slow every answer the serving containers give meanwhile. The swap gives it the default
- * weight back (SWAP_SCRIPT). Best effort: an engine that cannot set it loads at the default.
- */
-export const WARM_UP_CPU_SHARES = 128
 
 /** Overlap, step 1b: `<name>.next` runs beside `<name>` until its log says it is ready. */
 export async function warmUp(host: Host, docker: ContainerClient, name: string, marker: string, timeoutSeconds: number): Promise<void> {

@@ -30,12 +30,13 @@ const permission = z.strictObject({
   recurse: z.boolean().optional(),
 })
 
-const health = z.union([
-  z.strictObject({http: z.string().min(1), timeout: z.int().min(1).max(1800).optional()}),
-  z.strictObject({tcp: z.string().min(1), timeout: z.int().min(1).max(1800).optional()}),
-  /** A shell command run in the container (docker exec), exit 0 = healthy: for services that listen on no port (nova-conductor). */
-  z.strictObject({exec: z.string().min(1), timeout: z.int().min(1).max(1800).optional()}),
-])
+/** The three kinds of check, as `health` (with a timeout) and `monitor` (without) take them. */
+const httpCheck = z.strictObject({http: z.string().min(1)})
+const tcpCheck = z.strictObject({tcp: z.string().min(1)})
+/** A shell command run in the container (docker exec), exit 0 = healthy: for services that listen on no port (nova-conductor). */
+const execCheck = z.strictObject({exec: z.string().min(1)})
+const timeout = {timeout: z.int().min(1).max(1800).optional()}
+const health = z.union([httpCheck.extend(timeout), tcpCheck.extend(timeout), execCheck.extend(timeout)])
 
 /**
  * The check Docker repeats every 30 s between deploys (`docker ps` shows it), when the gate is too
@@ -44,7 +45,7 @@ const health = z.union([
  * deploy leaves alone counts as healthy when Docker's last run of its monitor says so.
  * Absent: Docker repeats the gate itself.
  */
-const monitor = z.union([z.strictObject({http: z.string().min(1)}), z.strictObject({tcp: z.string().min(1)}), z.strictObject({exec: z.string().min(1)})])
+const monitor = z.union([httpCheck, tcpCheck, execCheck])
 
 const container = z.strictObject({
   name,
