@@ -8,6 +8,7 @@ import {OsctlError, errorMessage} from '../errors.js'
 import {Semaphore} from '../hosts/semaphore.js'
 import {Reporter, silentReporter} from '../events/reporters.js'
 import {contextHash} from './context-hash.js'
+import {withBuildLock} from './build-lock.js'
 import {ImageDef, ImageGraph, TEMPLATE_NAME, loadImageGraph} from './image-graph.js'
 import {ImageVars} from './image-vars.js'
 import {pushImages} from './push-images.js'
@@ -131,39 +132,48 @@ async function buildWhenReady(
   const seconds = () => Math.round((Date.now() - started) / 100) / 10
   // Checked before taking a build slot: an unchanged image must not wait behind real builds.
   const existing = await opts.docker.inspectImage(def.ref)
-  if (existing && existing.labels[LABELS.contextHash] === hash) {
-    reporter.emit('image.build.unchanged', {image: def.name, ref: def.ref})
-    return {...base, status: 'unchanged', seconds: seconds(), size: existing.size}
-  }
-  const same = (await opts.docker.listImages({[LABELS.contextHash]: hash}))[0]
-  if (same) {
+  const look = async (): Promise<ImageResult | undefined> => {
+    const now = await opts.docker.inspectImage(def.ref)
+    if (now && now.labels[LABELS.contextHash] === hash) {
+      reporter.emit('image.build.unchanged', {image: def.name, ref: def.ref})
+      return {...base, status: 'unchanged', seconds: seconds(), size: now.size}
+    }
+    const same = (await opts.docker.listImages({[LABELS.contextHash]: hash}))[0]
+    if (!same) return undefined
     await opts.docker.tagImage(same.id, def.ref)
     reporter.emit('image.build.reused', {image: def.name, ref: def.ref, from: same.tags[0] ?? same.id})
     return {...base, status: 'reused', seconds: seconds(), size: same.size}
   }
-  return sem.use(async () => {
-    // After a signal the builds running finish; none starts.
-    if (interruptRequested()) return {...base, status: 'skipped' as const, seconds: 0, size: null, error: 'interrupted'}
-    reporter.emit('image.build.start', {image: def.name, ref: def.ref, reason: existing ? 'context-changed' : 'new'})
-    const tail: string[] = []
-    const keep = opts.logTailLines ?? 20
-    try {
-      if (def.froms.some((f) => f.ref === opts.vars.rootfs_image)) await opts.ensureRootfs?.()
-      const info = await buildOne(opts.docker, def, hash, (line) => {
-        tail.push(line)
-        if (tail.length > keep) tail.shift()
-        const step = /^Step (\d+)\/(\d+) : (.*)$/.exec(line)
-        if (step) reporter.emit('image.build.step', {image: def.name, step: Number(step[1]), of: Number(step[2]), instruction: step[3].slice(0, 200)})
-      })
-      reporter.emit('image.build.done', {image: def.name, ref: def.ref, seconds: seconds(), bytes: info.size})
-      return {...base, status: 'built' as const, seconds: seconds(), size: info.size}
-    } catch (err) {
-      const error = errorMessage(err).split('\n')[0]
-      if (tail.at(-1) !== error) tail.push(error)
-      reporter.emit('image.build.failed', {image: def.name, seconds: seconds(), error, logTail: tail})
-      return {...base, status: 'failed' as const, seconds: seconds(), size: null, error, logTail: tail}
-    }
-  })
+  const found = await look()
+  if (found) return found
+  // Another osctl on this machine may be building the same content: wait for it, then take its image.
+  return withBuildLock(hash, async () => (await look()) ?? build())
+
+  function build(): Promise<ImageResult> {
+    return sem.use(async () => {
+      // After a signal the builds running finish; none starts.
+      if (interruptRequested()) return {...base, status: 'skipped' as const, seconds: 0, size: null, error: 'interrupted'}
+      reporter.emit('image.build.start', {image: def.name, ref: def.ref, reason: existing ? 'context-changed' : 'new'})
+      const tail: string[] = []
+      const keep = opts.logTailLines ?? 20
+      try {
+        if (def.froms.some((f) => f.ref === opts.vars.rootfs_image)) await opts.ensureRootfs?.()
+        const info = await buildOne(opts.docker, def, hash, (line) => {
+          tail.push(line)
+          if (tail.length > keep) tail.shift()
+          const step = /^Step (\d+)\/(\d+) : (.*)$/.exec(line)
+          if (step) reporter.emit('image.build.step', {image: def.name, step: Number(step[1]), of: Number(step[2]), instruction: step[3].slice(0, 200)})
+        })
+        reporter.emit('image.build.done', {image: def.name, ref: def.ref, seconds: seconds(), bytes: info.size})
+        return {...base, status: 'built' as const, seconds: seconds(), size: info.size}
+      } catch (err) {
+        const error = errorMessage(err).split('\n')[0]
+        if (tail.at(-1) !== error) tail.push(error)
+        reporter.emit('image.build.failed', {image: def.name, seconds: seconds(), error, logTail: tail})
+        return {...base, status: 'failed' as const, seconds: seconds(), size: null, error, logTail: tail}
+      }
+    })
+  }
 }
 
 /** The builder wants a plain Dockerfile: stage a copy of the image dir with the rendered one. */

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 
 import {DockerClient} from '../docker/docker-client.js'
 import {OsctlError, errorMessage} from '../errors.js'
+import {withBuildLock} from '../images/build-lock.js'
 import {RootfsSpec, ensureRootfsImage} from '../images/debootstrap.js'
 import {Reporter, silentReporter} from '../events/reporters.js'
 import {LABEL_LAB_IMAGE, LABEL_MANAGED} from './names.js'
@@ -125,6 +126,17 @@ async function buildCached(docker: DockerClient, repo: string, dockerfile: strin
     reporter.emit('lab.image.cached', {ref})
     return ref
   }
+  // Two `lab up` at once (two labs, two test files) build it once: the second waits and finds it.
+  return withBuildLock(`lab-${hash}`, async () => {
+    if (await docker.inspectImage(ref)) {
+      reporter.emit('lab.image.cached', {ref})
+      return ref
+    }
+    return buildLabImage(docker, ref, hash, dockerfile, files, reporter)
+  })
+}
+
+async function buildLabImage(docker: DockerClient, ref: string, hash: string, dockerfile: string, files: Record<string, string>, reporter: Reporter): Promise<string> {
   reporter.emit('lab.image.build', {ref})
   const dir = await mkdtemp(join(tmpdir(), 'osctl-lab-image-'))
   const log: string[] = []

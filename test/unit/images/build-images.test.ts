@@ -187,6 +187,21 @@ describe('buildImages', () => {
     expect(docker.pushed).toEqual([ref('base'), ref('registry')])
   })
 
+  it('two builds of the same content at once (two osctl on one engine) build each image once; the other waits and takes it', async () => {
+    docker.buildDelayMs = 200
+    const dir = await fanOut(2)
+    const other = {...VARS, registry: 'reg.other:4000'}
+    const [a, b, c] = await Promise.all([build(dir), build(dir), build(dir, {vars: other})])
+    // One build per content, by whichever call got the lock first; the others found it: under the same name unchanged, under another registry's name a tag of it.
+    expect(docker.builds).toHaveLength(3)
+    for (const name of ['base', 'leaf1', 'leaf2']) {
+      const each = [a, b, c].map((r) => r.images.find((i) => i.name === name)!)
+      expect(each.filter((i) => i.status === 'built'), name).toHaveLength(1)
+      expect(each.every((i) => ['built', 'unchanged', 'reused'].includes(i.status)), name).toBe(true)
+      for (const [i, vars] of [[0, VARS], [2, other]] as const) expect((await docker.inspectImage(ref(name, vars)))?.labels['io.osctl.context-hash'], name).toBe(each[i].contextHash)
+    }
+  })
+
   it('an unreachable engine fails before anything is built', async () => {
     docker.unreachable = true
     await expect(build(await copyShippedImages())).rejects.toThrow('unreachable')
