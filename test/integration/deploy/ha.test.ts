@@ -8,7 +8,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {DeployResult} from '../../../src/apply/deploy.js'
-import {runCli} from '../../helpers/cli.js'
+import {eventsOf, runCli} from '../../helpers/cli.js'
 
 // HA (issue 13): three control hosts behind the internal VIP (`lab up --control 3 --vip`):
 // keepalived holds it on one of them, haproxy on each serves every API on it. A client talking
@@ -229,7 +229,7 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
     }
   })
 
-  it('keystone and nova-api upgrades and rollbacks one host at a time: through the VIP no request fails or waits (haproxy drains each backend around its swap)', async () => {
+  it('keystone and nova-api upgrades and rollbacks one host at a time: through the VIP no request fails or waits (haproxy drains each backend around its swap); history shows both revisions, rollback restores the exact image, unit and config, the other nova containers untouched', async () => {
     const registry = /registry: (\S+)/.exec(await readFile(join(site, 'osctl.yml'), 'utf8'))![1]
     const tag = `h${process.pid}`
     for (const image of ['keystone', 'nova-api']) {
@@ -247,21 +247,54 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
     // lab's own tail, against which the slowest of the 600 requests below was then compared.
     const quiet = await underLoad(async () => sleep(30_000), 0)
     const baseline = Math.max(...quiet.map((s) => s.ms))
-    const steps: string[][] = [
-      ['service', 'upgrade', 'keystone', '--tag', tag, '--serial', '1', '--json'],
-      ['service', 'upgrade', 'nova-api', '--tag', tag, '--serial', '1', '--json'],
-      ['service', 'rollback', 'nova-api', '--json'],
-      ['service', 'rollback', 'keystone', '--json'],
+    const controls = names.slice(0, 3)
+    /** What nova-api's rollback must bring back exactly: image ids, unit text, config files. */
+    const snapshot = (n: string) =>
+      sh(n, "docker inspect -f '{{.Image}}' nova-api nova-conductor nova-scheduler; cat /etc/systemd/system/osctl-svc-nova-api.service; cd /etc/osctl/nova-api && find . -type f | sort | xargs sha256sum").then((r) => r.stdout)
+    /** What nova-api's upgrade and rollback must leave alone: the other nova containers, neither recreated nor restarted. */
+    const otherNova = (n: string) => sh(n, "docker inspect -f '{{.Image}} {{.State.StartedAt}}' nova-conductor nova-scheduler").then((r) => r.stdout)
+    const novaBefore = await Promise.all(controls.map(snapshot))
+    const othersBefore = await Promise.all(controls.map(otherNova))
+    const steps: Array<{args: string[]; check?: (r: Awaited<ReturnType<typeof osctl>>) => Promise<void>}> = [
+      {args: ['service', 'upgrade', 'keystone', '--tag', tag, '--serial', '1', '--json']},
+      {
+        args: ['service', 'upgrade', 'nova-api', '--tag', tag, '--serial', '1', '--json'],
+        check: async (r) => {
+          const doc = JSON.parse(r.stdout) as {batches: unknown[]; deploys: DeployResult[]}
+          expect(doc.batches).toEqual(controls.map((h) => ({hosts: [h], ok: true})))
+          // No compute changed: nova's discover-hosts (`after: [nova-compute]`) ran in no batch.
+          expect(eventsOf(r.stderr).filter((e) => e.code === 'service.step.start' && e.data.step === 'discover-hosts')).toEqual([])
+          expect(doc.deploys.flatMap((d) => d.services.flatMap((s) => s.bootstrap))).not.toContain('discover-hosts')
+          for (const n of controls) expect((await sh(n, 'docker exec nova-api cat /etc/osctl-build')).stdout.trim(), n).toBe(tag)
+          expect(await Promise.all(controls.map(otherNova))).toEqual(othersBefore)
+          const history = await osctl(['service', 'history', 'nova-api', '--json'])
+          expect(history.exitCode, history.stderr).toBe(0)
+          for (const h of JSON.parse(history.stdout).hosts as Array<{host: string; current: number; revisions: Array<{revision: number; containers: Array<{image: string}>}>}>) {
+            expect(h.revisions.map((v) => v.containers[0].image.split(':').at(-1)), h.host).toEqual(['zed', tag])
+            expect(h.current, h.host).toBe(h.revisions[1].revision)
+          }
+        },
+      },
+      {
+        args: ['service', 'rollback', 'nova-api', '--json'],
+        check: async (r) => {
+          expect((JSON.parse(r.stdout) as {results: Array<{host: string}>}).results.map((x) => x.host)).toEqual(controls)
+          expect(await Promise.all(controls.map(snapshot))).toEqual(novaBefore)
+          expect(await Promise.all(controls.map(otherNova))).toEqual(othersBefore)
+        },
+      },
+      {args: ['service', 'rollback', 'keystone', '--json']},
     ]
     const samples = await underLoad(async () => {
-      for (const args of steps) {
+      for (const {args, check} of steps) {
         const r = await osctl(args)
         expect(r.exitCode, `${args.join(' ')}: ${r.stderr.split('\n').slice(-20).join('\n')}`).toBe(0)
         // Each host's backend was drained on all three haproxies, then set ready.
         expect(r.stderr.match(/"code":"balancer.state"/g)?.length ?? 0, args.join(' ')).toBeGreaterThanOrEqual(3 * 3 * 2)
         // Each new container answered its warm path once per worker, with the token, before it was set ready.
         const warm = r.stderr.split('\n').filter((l) => l.includes('"code":"balancer.warm"')).map((l) => JSON.parse(l).data as {server: string; answers: string[]; error?: string})
-        expect(warm.map((w) => `${w.server} ${w.error ?? w.answers.every((a) => / 2\d\d /.test(a))}`).sort(), args.join(' ')).toEqual(names.slice(0, 3).map((n) => `${n} true`))
+        expect(warm.map((w) => `${w.server} ${w.error ?? w.answers.every((a) => / 2\d\d /.test(a))}`).sort(), args.join(' ')).toEqual(controls.map((n) => `${n} true`))
+        await check?.(r)
       }
     })
     const failed = samples.filter((s) => !s.ok)

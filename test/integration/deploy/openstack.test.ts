@@ -6,7 +6,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {DeployResult} from '../../../src/apply/deploy.js'
-import {REPO_ROOT, eventsOf, runCli} from '../../helpers/cli.js'
+import {REPO_ROOT, runCli} from '../../helpers/cli.js'
 import {overOneConnection, problems} from '../../helpers/one-connection.js'
 import {adminAuth, glanceSteps, keystoneSteps, neutronSteps, novaMetadataSteps, novaSteps, placementSteps} from './api-calls.js'
 
@@ -108,7 +108,7 @@ async function bootServer(l: ReturnType<typeof lab>, host: string, suffix: strin
 
 describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client', () => {
   const aio = lab(`os${process.pid}`, 1)
-  // Both hosts control (nova-api on each, for the one-host-at-a-time upgrade); the first alone runs the
+  // Both hosts control (keystone on each: the power-loss test kills one mid-deploy); the first alone runs the
   // network agents (dhcp, l3, metadata: the network host); the second computes.
   const two = lab(`os${process.pid}m`, 2, (inv) =>
     inv
@@ -235,71 +235,6 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
       const computes = (await l.json(['compute', 'service', 'list', '--service', 'nova-compute'])).map((s) => `${s.Host}:${s.State}`)
       expect(computes).toEqual([`${l.ctx.name}-2:up`])
       await bootServer(l, `${l.ctx.name}-2`, 'two')
-    })
-
-    it('upgrades nova-api one host at a time under a polling client; history shows both revisions; rollback restores the exact image, unit and config', async () => {
-      const registry = /registry: (\S+)/.exec(await readFile(join(l.ctx.site, 'osctl.yml'), 'utf8'))![1]
-      const tag = `n${process.pid}`
-      const ctxDir = await mkdtemp(join(tmpdir(), 'osctl-nova-api-'))
-      try {
-        await writeFile(join(ctxDir, 'Dockerfile'), `FROM ${registry}/osctl/nova-api:zed\nRUN echo ${tag} > /etc/osctl-build\n`)
-        await execa('docker', ['build', '-q', '-t', `${registry}/osctl/nova-api:${tag}`, ctxDir])
-        await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-daemon:${registry}/osctl/nova-api:${tag}`, `docker://${registry}/osctl/nova-api:${tag}`])
-      } finally {
-        await rm(ctxDir, {recursive: true, force: true})
-      }
-      /** What must come back exactly: image id, unit text, config files; and what must not change: the other nova containers. */
-      const snapshot = (i: number) =>
-        l.sh(i, "docker inspect -f '{{.Image}}' nova-api nova-conductor nova-scheduler; cat /etc/systemd/system/osctl-svc-nova-api.service; cd /etc/osctl/nova-api && find . -type f | sort | xargs sha256sum").then((r) => r.stdout)
-      const before = [await snapshot(1), await snapshot(2)]
-      const others = async (i: number) => (await l.sh(i, "docker inspect -f '{{.Image}} {{.State.StartedAt}}' nova-conductor nova-scheduler")).stdout
-
-      const othersBefore = [await others(1), await others(2)]
-      // The client loop: `openstack compute service list` back to back for the whole upgrade.
-      const polls: Array<{at: number; ok: boolean}> = []
-      let polling = true
-      const loop = (async () => {
-        while (polling) polls.push({at: Date.now(), ok: (await l.openstack(['compute', 'service', 'list', '-f', 'value', '-c', 'Binary'], 60_000)).exitCode === 0})
-      })()
-      await sleep(3000)
-      const started = Date.now()
-      const up = await l.osctl(['service', 'upgrade', 'nova-api', '--tag', tag, '--serial', '1', '--json'])
-      const took = Date.now() - started
-      await sleep(3000)
-      polling = false
-      await loop
-      expect(up.exitCode, up.stderr).toBe(0)
-      const result = JSON.parse(up.stdout)
-      expect(result.batches).toEqual([{hosts: [h1], ok: true}, {hosts: [h2], ok: true}])
-      // No compute changed: nova's discover-hosts (`after: [nova-compute]`) did not run, in either batch.
-      const steps = eventsOf(up.stderr).filter((e) => e.code === 'service.step.start').map((e) => `${e.host}:${e.data.step}`)
-      expect(steps.filter((x) => x.endsWith(':discover-hosts'))).toEqual([])
-      expect(result.deploys.flatMap((d: DeployResult) => d.services.flatMap((s) => s.bootstrap))).not.toContain('discover-hosts')
-      const during = polls.filter((p) => p.at >= started && p.at <= started + took)
-      const failed = polls.filter((p) => !p.ok)
-      console.log(`nova-api upgrade on 2 hosts, --serial 1: ${(took / 1000).toFixed(1)}s; ${polls.length} client calls (${during.length} during), ${failed.length} failed`)
-      expect(during.length).toBeGreaterThan(0)
-      expect(polls.at(-1)!.ok).toBe(true)
-      for (const i of [1, 2]) {
-        expect((await l.sh(i, 'docker exec nova-api cat /etc/osctl-build')).stdout.trim()).toBe(tag)
-        // Only nova-api changed: the other nova containers were neither recreated nor restarted.
-        expect(await others(i)).toBe(othersBefore[i - 1])
-      }
-
-      const history = await l.osctl(['service', 'history', 'nova-api', '--json'])
-      expect(history.exitCode, history.stderr).toBe(0)
-      for (const h of JSON.parse(history.stdout).hosts) {
-        expect(h.revisions, h.host).toHaveLength(2)
-        expect(h.revisions.map((r: {containers: Array<{image: string}>}) => r.containers[0].image.split(':').at(-1))).toEqual(['zed', tag])
-        expect(h.current).toBe(h.revisions[1].revision)
-      }
-
-      const rb = await l.osctl(['service', 'rollback', 'nova-api', '--json'])
-      expect(rb.exitCode, rb.stderr).toBe(0)
-      expect(JSON.parse(rb.stdout).results.map((r: {host: string}) => r.host)).toEqual([h1, h2])
-      expect([await snapshot(1), await snapshot(2)]).toEqual(before)
-      expect((await l.json(['compute', 'service', 'list', '--service', 'nova-compute'])).map((s) => `${s.Host}:${s.State}`)).toEqual([`${h2}:up`])
-      await execa('docker', ['rmi', '-f', `${registry}/osctl/nova-api:${tag}`], {reject: false})
     })
 
     it('a host that loses power mid-deploy: exit 3 with its per-host result, the other host converges; back up, the rerun converges it', async () => {
