@@ -1,10 +1,13 @@
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {defineConfig} from 'vitest/config'
 
 export default defineConfig({
   test: {
     globalSetup: ['test/global-setup.ts'],
     projects: [
-      {test: {name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000}},
+      // Image build locks of the code under test stay out of the machine's /var/cache/osctl.
+      {test: {name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000, env: {OSCTL_CACHE_DIR: join(tmpdir(), 'osctl-unit-cache')}}},
       {
         test: {
           name: 'integration',
