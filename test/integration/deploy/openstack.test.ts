@@ -108,11 +108,11 @@ async function bootServer(l: ReturnType<typeof lab>, host: string, suffix: strin
 
 describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client', () => {
   const aio = lab(`os${process.pid}`, 1)
-  // Both hosts control (keystone on each: the power-loss test kills one mid-deploy); the first alone runs the
-  // network agents (dhcp, l3, metadata: the network host); the second computes.
+  // The first host is the control plane and the network host (dhcp, l3, metadata agents); the second
+  // computes. The linuxbridge agent runs on both (the power-loss test redeploys it on both at once).
   const two = lab(`os${process.pid}m`, 2, (inv) =>
     inv
-      .replace(/^ {2}control: .*$/m, `  control: [os${process.pid}m-1, os${process.pid}m-2]\n  network: [os${process.pid}m-1]`)
+      .replace(/^ {2}control: .*$/m, `  control: [os${process.pid}m-1]\n  network: [os${process.pid}m-1]`)
       .replace(/^ {2}compute: .*$/m, `  compute: [os${process.pid}m-2]`),
   )
 
@@ -130,6 +130,8 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
   describe('all-in-one host', () => {
     const l = aio
     const host = `${l.ctx.name}-1`
+    // Down as soon as its tests are done: an idle all-in-one cloud takes a quarter of a core, which the two-host tests below need.
+    afterAll(() => aio.down())
     it('deploys every enabled service in dependency order, then the catalog has all four APIs', async () => {
       const started = Date.now()
       const result = await deployAll(l)
@@ -216,7 +218,7 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
     })
   })
 
-  describe('two control hosts, the second also computing', () => {
+  describe('a control host (also the network host) and a compute host', () => {
     const l = two
     const [h1, h2] = [1, 2].map((i) => `${l.ctx.name}-${i}`)
     it('deploys, and the server runs on the compute host', async () => {
@@ -224,7 +226,7 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
       const result = await deployAll(l)
       console.log(`2-host deploy: ${((Date.now() - started) / 1000).toFixed(1)}s`)
       const where = (c: string) => result.services.filter((s) => s.containers.some((x) => x.name === c)).map((s) => s.host).sort()
-      expect(where('nova-api')).toEqual([h1, h2])
+      expect(where('nova-api')).toEqual([h1])
       expect(where('mariadb')).toEqual([h1])
       expect(where('nova-compute')).toEqual([h2])
       // nova-compute was created: nova's discover-hosts ran on nova's first host.
@@ -239,16 +241,18 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
 
     it('a host that loses power mid-deploy: exit 3 with its per-host result, the other host converges; back up, the rerun converges it', async () => {
       const overrides = join(l.ctx.site, 'overrides')
-      const marked = (i: number) => l.sh(i, 'grep -q "^expiration = 7200" /etc/osctl/keystone/keystone.conf')
-      const deployKeystone = () => l.osctl(['deploy', '--services', 'keystone', '--json'])
-      await mkdir(overrides, {recursive: true})
-      await writeFile(join(overrides, 'keystone.conf'), '[token]\nexpiration = 7200\n')
+      // The linuxbridge agent runs on both hosts: an override of its config changes both.
+      const agent = 'neutron-linuxbridge-agent'
+      const marked = (i: number) => l.sh(i, `grep -q "^polling_interval = 3" /etc/osctl/${agent}/linuxbridge_agent.ini`)
+      const deployAgent = () => l.osctl(['deploy', '--services', agent, '--json'])
+      await mkdir(join(overrides, agent), {recursive: true})
+      await writeFile(join(overrides, agent, 'linuxbridge_agent.ini'), '[agent]\npolling_interval = 3\n')
       try {
-        const child = execa('node', [join(REPO_ROOT, 'bin', 'run.js'), 'deploy', '--services', 'keystone', '--json'], {reject: false, env: {OSCTL_SITE: l.ctx.site}, stdin: 'ignore'})
+        const child = execa('node', [join(REPO_ROOT, 'bin', 'run.js'), 'deploy', '--services', agent, '--json'], {reject: false, env: {OSCTL_SITE: l.ctx.site}, stdin: 'ignore'})
         // As soon as the deploy has changed something on the first host, the second one is killed (power off).
         let killed = false
         for (let i = 0; i < 3000 && !killed && child.exitCode === null; i++) {
-          if ((await l.sh(1, 'docker container inspect keystone.next >/dev/null 2>&1 || grep -q "^expiration = 7200" /etc/osctl/keystone/keystone.conf')).exitCode === 0) {
+          if ((await l.sh(1, `docker container inspect ${agent}.next >/dev/null 2>&1 || grep -q "^polling_interval = 3" /etc/osctl/${agent}/linuxbridge_agent.ini`)).exitCode === 0) {
             await execa('docker', ['kill', l.container(2)])
             killed = true
           }
@@ -266,14 +270,14 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
         await execa('docker', ['start', l.container(2)])
         await l.sh(2, 'systemctl is-system-running --wait')
         const rerun = await l.until(async () => {
-          const x = await deployKeystone()
+          const x = await deployAgent()
           return x.exitCode === 3 ? undefined : x
         }, 180, 5000)
         expect(rerun?.exitCode, rerun?.stderr.slice(-3000)).toBe(0)
         expect((await marked(2)).exitCode).toBe(0)
-        expect((await l.sh(2, 'docker ps -a --format "{{.Names}} {{.State}}" | grep "^keystone"')).stdout.trim()).toBe('keystone running')
-        expect((await l.sh(2, 'test -e /var/lib/osctl/journal/keystone.json')).exitCode).toBe(1)
-        const again = await deployKeystone()
+        expect((await l.sh(2, `docker ps -a --format "{{.Names}} {{.State}}" | grep "^${agent}"`)).stdout.trim()).toBe(`${agent} running`)
+        expect((await l.sh(2, `test -e /var/lib/osctl/journal/${agent}.json`)).exitCode).toBe(1)
+        const again = await deployAgent()
         expect(again.exitCode, again.stderr).toBe(0)
         expect((JSON.parse(again.stdout) as DeployResult).recreated).toBe(0)
         // The compute host's nova-compute came back too.
@@ -282,7 +286,7 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
       } finally {
         await rm(overrides, {recursive: true, force: true})
       }
-      const back = await deployKeystone()
+      const back = await deployAgent()
       expect(back.exitCode, back.stderr).toBe(0)
       for (const i of [1, 2]) expect((await marked(i)).exitCode).toBe(1)
     })
