@@ -130,13 +130,13 @@ async function buildWhenReady(
   }
   const started = Date.now()
   const seconds = () => Math.round((Date.now() - started) / 100) / 10
-  // Checked before taking a build slot: an unchanged image must not wait behind real builds.
-  const existing = await opts.docker.inspectImage(def.ref)
+  // What the engine has under this name, looked at again after waiting for another build.
+  let existing: Awaited<ReturnType<DockerClient['inspectImage']>>
   const look = async (): Promise<ImageResult | undefined> => {
-    const now = await opts.docker.inspectImage(def.ref)
-    if (now && now.labels[LABELS.contextHash] === hash) {
+    existing = await opts.docker.inspectImage(def.ref)
+    if (existing && existing.labels[LABELS.contextHash] === hash) {
       reporter.emit('image.build.unchanged', {image: def.name, ref: def.ref})
-      return {...base, status: 'unchanged', seconds: seconds(), size: now.size}
+      return {...base, status: 'unchanged', seconds: seconds(), size: existing.size}
     }
     const same = (await opts.docker.listImages({[LABELS.contextHash]: hash}))[0]
     if (!same) return undefined
@@ -144,6 +144,7 @@ async function buildWhenReady(
     reporter.emit('image.build.reused', {image: def.name, ref: def.ref, from: same.tags[0] ?? same.id})
     return {...base, status: 'reused', seconds: seconds(), size: same.size}
   }
+  // Checked before taking a build slot: an unchanged image must not wait behind real builds.
   const found = await look()
   if (found) return found
   // Another osctl on this machine may be building the same content: wait for it, then take its image.
