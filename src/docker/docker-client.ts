@@ -1,6 +1,6 @@
 import Docker from 'dockerode'
 
-import {OsctlError} from '../errors.js'
+import {OsctlError, isOsctlError} from '../errors.js'
 import {publishImage} from '../images/image-transport.js'
 import {pullError} from './pull-error.js'
 import {createBody} from './create-body.js'
@@ -30,6 +30,8 @@ export class DockerodeClient implements ContainerClient {
     try {
       await this.raw.ping()
     } catch (err) {
+      // Over SSH, the transport has already said which it is: the host is gone or its socket refused.
+      if (isOsctlError(err)) throw err
       throw new OsctlError('DOCKER_UNAVAILABLE', `the Docker engine at ${this.endpoint} does not answer: ${(err as Error).message}`, {
         cause: err,
         hint: 'Start it (scripts/setup.sh starts dockerd on this machine) or check DOCKER_HOST.',

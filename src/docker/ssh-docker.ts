@@ -2,6 +2,8 @@ import {Agent, type AgentOptions} from 'node:http'
 import type {Duplex} from 'node:stream'
 import {inspect} from 'node:util'
 
+import type {Client} from 'ssh2'
+
 import {OsctlError, errorMessage} from '../errors.js'
 import {LazyConnection} from '../hosts/lazy-connection.js'
 import {SshTarget, where} from '../hosts/ssh-connect.js'
@@ -9,6 +11,12 @@ import type {SshHost} from '../hosts/ssh-host.js'
 import {DockerodeClient} from './docker-client.js'
 
 const DOCKER_SOCKET = '/var/run/docker.sock'
+
+/** The forwarded streams open on each SSH connection, failed together when it closes. */
+const STREAMS = new WeakMap<Client, Set<{stream: Duplex; lost: (err: unknown) => OsctlError}>>()
+
+/** ssh2's errors for a connection that is gone, as opposed to a forward the live host refused. */
+const connectionGone = (err: unknown): boolean => /not connected|no response from server|connection (lost|closed)|keepalive/i.test(errorMessage(err))
 
 /**
  * An http.Agent whose every connection is a stream-local forward to the host's Docker socket over
@@ -32,21 +40,70 @@ class SshSocketAgent extends Agent {
   }
 
   override createConnection(_options: unknown, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
-    this.conn.get().then(
-      (client) =>
-        client.openssh_forwardOutStreamLocal(this.socketPath, (err, stream) => {
-          if (err) {
-            callback?.(this.forwardError(err), undefined as never)
-            return
-          }
-          // http expects socket-like methods on the stream it is handed.
-          const s = stream as unknown as Duplex & Record<string, unknown>
-          for (const m of ['setTimeout', 'setNoDelay', 'setKeepAlive', 'ref', 'unref']) if (typeof s[m] !== 'function') s[m] = () => s
-          callback?.(null, s)
-        }),
+    this.open().then(
+      (s) => callback?.(null, s),
       (err: unknown) => callback?.(err as Error, undefined as never),
     )
     return undefined
+  }
+
+  /**
+   * A stream to the Docker socket. A shared connection that died silently (no 'close' seen yet) is
+   * replaced once; a host that is gone is HOST_UNREACHABLE (exit 5), as for its commands, and only
+   * a live host that refuses the forward is DOCKER_UNAVAILABLE.
+   */
+  private async open(): Promise<Duplex> {
+    const reused = this.conn.opened
+    const client = await this.conn.get()
+    try {
+      return await this.forward(client)
+    } catch (err) {
+      if (!connectionGone(err)) throw this.forwardError(err)
+      if (!reused) throw this.lost(err)
+      this.conn.reset()
+      client.end()
+      const again = await this.conn.get()
+      return this.forward(again).catch((e: unknown) => {
+        throw connectionGone(e) ? this.lost(e) : this.forwardError(e)
+      })
+    }
+  }
+
+  private forward(client: Client): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      try {
+        client.openssh_forwardOutStreamLocal(this.socketPath, (err, stream) => (err ? reject(err) : resolve(this.adopt(client, stream as unknown as Duplex))))
+      } catch (err) {
+        // ssh2 throws "Not connected" synchronously when the socket is already gone.
+        reject(err)
+      }
+    })
+  }
+
+  /**
+   * Makes the channel look like a socket to http, and fails it with HOST_UNREACHABLE when the SSH
+   * connection drops under it: a request in flight to a host that lost power is that host's loss,
+   * not an HTTP "socket hang up".
+   */
+  private adopt(client: Client, stream: Duplex): Duplex {
+    const s = stream as Duplex & Record<string, unknown>
+    for (const m of ['setTimeout', 'setNoDelay', 'setKeepAlive', 'ref', 'unref']) if (typeof s[m] !== 'function') s[m] = () => s
+    let open = STREAMS.get(client)
+    if (!open) {
+      const streams = new Set<{stream: Duplex; lost: (err: unknown) => OsctlError}>()
+      open = streams
+      STREAMS.set(client, streams)
+      client.once('close', () => {
+        // ssh2's Channel.destroy() takes no error, so the error is emitted: http hands it to the
+        // request (and then ignores the channel's end, which would be "socket hang up").
+        for (const o of streams) if (o.stream.listenerCount('error') > 0) o.stream.emit('error', o.lost(new Error('the SSH connection closed')))
+        streams.clear()
+      })
+    }
+    const entry = {stream: s, lost: (err: unknown) => this.lost(err)}
+    open.add(entry)
+    s.once('close', () => open.delete(entry))
+    return s
   }
 
   close(): void {
@@ -62,7 +119,14 @@ class SshSocketAgent extends Agent {
     return `SshSocketAgent(${where(this.target)}:${this.socketPath})`
   }
 
-  private forwardError(err: Error): OsctlError {
+  private lost(err: unknown): OsctlError {
+    return new OsctlError('HOST_UNREACHABLE', `lost the SSH connection to ${where(this.target)} while talking to its Docker engine: ${errorMessage(err)}`, {
+      cause: err,
+      hint: 'check that the host is still up; the Docker request may or may not have been carried out',
+    })
+  }
+
+  private forwardError(err: unknown): OsctlError {
     return new OsctlError('DOCKER_UNAVAILABLE', `cannot reach the Docker socket ${this.socketPath} on ${where(this.target)} over SSH: ${errorMessage(err)}`, {
       cause: err,
       hint: `check that Docker runs there (\`osctl bootstrap\` starts it) and that sshd allows stream-local forwarding (AllowStreamLocalForwarding yes)`,

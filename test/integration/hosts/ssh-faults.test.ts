@@ -1,10 +1,12 @@
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
-import {type Server, type Socket, createServer} from 'node:net'
+import {createServer as createHttpServer} from 'node:http'
+import {type Server, type Socket, connect, createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {SshDockerClient} from '../../../src/docker/ssh-docker.js'
 import {OsctlError} from '../../../src/errors.js'
 import {SshHost} from '../../../src/hosts/ssh-host.js'
 import {runCli} from '../../helpers/cli.js'
@@ -135,6 +137,71 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('SSH faults: every f
     expect(err.location).toBe(`${knownHostsFile}:1`)
     expect(err.hint).toContain(`ssh-keygen -f ${knownHostsFile} -R '[127.0.0.1]:${sshd.port}'`)
   })
+
+  it('the Docker socket over SSH: a host lost mid-request or before a forward opens is HOST_UNREACHABLE; a live host without the socket is DOCKER_UNAVAILABLE', async () => {
+    unhandled = []
+    const dir = await mkdtemp(join(tmpdir(), 'osctl-ssh-docker-'))
+    // A Docker engine stand-in on a unix socket: /_ping answers, anything else never does.
+    const socketPath = join(dir, 'docker.sock')
+    const engine = createHttpServer((req, res) => {
+      if (req.url?.endsWith('/_ping')) res.end('OK')
+    })
+    await new Promise<void>((resolve) => engine.listen(socketPath, resolve))
+    // The "power cable": a TCP relay in front of sshd; cut() drops every relayed connection, hold() stops relaying bytes.
+    const pairs = new Set<Socket[]>()
+    let holding = false
+    const relay = createServer((a) => {
+      const b = connect(sshd.port, '127.0.0.1')
+      const pair = [a, b]
+      pairs.add(pair)
+      for (const [from, to] of [[a, b], [b, a]]) {
+        from.on('data', (d: Buffer) => holding || to.write(d))
+        from.on('error', () => undefined)
+        from.on('close', () => (to.destroy(), pairs.delete(pair)))
+      }
+    })
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve))
+    const port = (relay.address() as {port: number}).port
+    const cut = () => {
+      for (const p of pairs) for (const s of p) s.destroy()
+    }
+    const host = new SshHost(sshd.target({name: 'lab-9', port}))
+    const docker = new SshDockerClient(host, socketPath)
+    const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (e instanceof OsctlError ? e.code : `raw: ${String(e)}`))
+    try {
+      await docker.ping()
+      // In flight: the request was sent, the host vanishes before the answer.
+      const inflight = code(docker.raw.getContainer('slow').inspect())
+      await sleep(300)
+      cut()
+      expect(await inflight).toBe('HOST_UNREACHABLE')
+      // Before the forward opens: the relay stops passing bytes, a request waits for its channel, then the cable goes.
+      await docker.ping()
+      holding = true
+      const pending = code(docker.raw.getContainer('slow').inspect())
+      await sleep(300)
+      relay.close()
+      cut()
+      expect(await pending).toBe('HOST_UNREACHABLE')
+      // And the next request, with nothing listening any more, is the host's connect error.
+      expect(await code(docker.ping())).toBe('HOST_UNREACHABLE')
+      // A live host whose Docker socket is not there: the engine is the problem, not the host.
+      const live = new SshHost(sshd.target({name: 'lab-9'}))
+      const noEngine = new SshDockerClient(live, join(dir, 'absent.sock'))
+      expect(await code(noEngine.ping())).toBe('DOCKER_UNAVAILABLE')
+      await noEngine.close()
+      await live.close()
+      await sleep(300)
+      expect(unhandled).toEqual([])
+    } finally {
+      await docker.close()
+      await host.close()
+      relay.close()
+      engine.closeAllConnections()
+      engine.close()
+      await rm(dir, {recursive: true, force: true})
+    }
+  }, 60_000)
 
   it('the CLI: hosts that never finish the handshake or reset give exit 5 and per-host errors, text and --json, no stack', async () => {
     const [quiet, reset] = [await silent(), await resetting('127.0.0.2')]
