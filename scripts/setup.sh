@@ -45,4 +45,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 log "building osctl (tsc, then one bundle per command)"
-npm run build --silent
+node scripts/build.mjs --if-changed
