@@ -109,8 +109,8 @@ async function bootServer(l: ReturnType<typeof lab>, host: string, suffix: strin
 describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client', () => {
   // One lab: the first host is the control plane and the network host (dhcp, l3, metadata agents);
   // the second computes; a third joins later through add-host.mjs. The linuxbridge agent runs on
-  // every host (the power-loss test redeploys it on both at once). (An all-in-one lab beside it took
-  // a full-catalog deploy, a server and a reboot more: 6 min of a 2-core CI machine for the same code
+  // every host (the power-loss test redeploys it on both at once). (An all-in-one lab beside it cost
+  // its own full-catalog deploy, server and reboot, 310 s of a 2-core machine, for the same code
   // paths; the demo deploys all-in-one.)
   const two = lab(`os${process.pid}m`, 2, (inv) =>
     inv
