@@ -4,7 +4,7 @@ import {inspect} from 'node:util'
 
 import type {Client} from 'ssh2'
 
-import {OsctlError, errorMessage} from '../errors.js'
+import {OsctlError, errorMessage, isOsctlError} from '../errors.js'
 import {LazyConnection} from '../hosts/lazy-connection.js'
 import {SshTarget, where} from '../hosts/ssh-connect.js'
 import type {SshHost} from '../hosts/ssh-host.js'
@@ -52,21 +52,10 @@ class SshSocketAgent extends Agent {
    * replaced once; a host that is gone is HOST_UNREACHABLE (exit 5), as for its commands, and only
    * a live host that refuses the forward is DOCKER_UNAVAILABLE.
    */
-  private async open(): Promise<Duplex> {
-    const reused = this.conn.opened
-    const client = await this.conn.get()
-    try {
-      return await this.forward(client)
-    } catch (err) {
-      if (!connectionGone(err)) throw this.forwardError(err)
-      if (!reused) throw this.lost(err)
-      this.conn.reset()
-      client.end()
-      const again = await this.conn.get()
-      return this.forward(again).catch((e: unknown) => {
-        throw connectionGone(e) ? this.lost(e) : this.forwardError(e)
-      })
-    }
+  private open(): Promise<Duplex> {
+    return this.conn.use((client) => this.forward(client), connectionGone).catch((err: unknown) => {
+      throw isOsctlError(err) ? err : connectionGone(err) ? this.lost(err) : this.forwardError(err)
+    })
   }
 
   private forward(client: Client): Promise<Duplex> {

@@ -34,6 +34,24 @@ export class LazyConnection {
     return this.conn
   }
 
+  /**
+   * Runs `use` on the connection. A connection kept from earlier that died silently (no 'close'
+   * yet; `gone` says so from the error) is forgotten and `use` runs once more on a new one, told so
+   * by `retried`. Connect errors are osctl's own (HOST_UNREACHABLE, HOST_AUTH …); `use`'s are raw.
+   */
+  async use<T>(use: (client: Client, retried: boolean) => Promise<T>, gone: (err: unknown) => boolean): Promise<T> {
+    const reused = this.opened
+    const client = await this.get()
+    try {
+      return await use(client, false)
+    } catch (err) {
+      if (!reused || !gone(err)) throw err
+      this.reset()
+      client.end()
+      return use(await this.get(), true)
+    }
+  }
+
   /** Forgets the current connection without waiting for it (the caller ends the client it holds). */
   reset(): void {
     this.conn = undefined

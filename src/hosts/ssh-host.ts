@@ -4,7 +4,7 @@ import {posix} from 'node:path'
 import {PassThrough, Transform, type Readable} from 'node:stream'
 import type {ClientChannel} from 'ssh2'
 
-import {OsctlError, errorMessage} from '../errors.js'
+import {OsctlError, errorMessage, isOsctlError} from '../errors.js'
 import {ExecOptions, ExecResult, FileWrite, WriteOptions, commandLine, modeString, ownerMatches, tailLines} from './host.js'
 import {EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_MANY_SCRIPT, READ_SCRIPT, WRITE_MANY_SCRIPT} from './remote-scripts.js'
 import {Semaphore} from './semaphore.js'
@@ -162,19 +162,12 @@ export class SshHost extends BaseHost {
   }
 
   /** Opens an exec channel; a connection that died silently (no 'close' yet) is replaced once. */
-  private async openChannel(line: string): Promise<ClientChannel> {
-    const reused = this.conn.opened
-    const client = await this.conn.get()
-    try {
-      return await channelOnRetrying(client, line)
-    } catch (err) {
-      if (!reused || !/not connected|no response|socket|closed/i.test(errorMessage(err))) throw this.lost(err, line)
-      this.conn.reset()
-      client.end()
-      return channelOn(await this.conn.get(), line).catch((again: unknown) => {
-        throw this.lost(again, line)
+  private openChannel(line: string): Promise<ClientChannel> {
+    return this.conn
+      .use((client, retried) => (retried ? channelOn : channelOnRetrying)(client, line), (err) => /not connected|no response|socket|closed/i.test(errorMessage(err)))
+      .catch((err: unknown) => {
+        throw isOsctlError(err) ? err : this.lost(err, line)
       })
-    }
   }
 
   private lost(err: unknown, shown: string): OsctlError {
