@@ -186,6 +186,11 @@ export const haproxy: SystemContainerDef = {
   env: () => [],
   // The runtime API socket, reachable from the host (drain a backend: `set server B/S state maint`).
   mounts: () => [{source: `${SYSTEM_DATA_DIR}/haproxy`, destination: '/run/haproxy'}],
+  // `bind VIP:port transparent` gets IP_TRANSPARENT only with CAP_NET_RAW; without it haproxy falls
+  // back to IP_FREEBIND, whose connections can no longer send once keepalived took the VIP away: an
+  // answer still in flight on the host that gave up the VIP never left it, and its client hung for
+  // its whole timeout (measured: one 3 s timeout per VIP-holder stop). With it the answer goes out.
+  capabilities: ['CAP_NET_RAW'],
   nofile: 16384,
   configDir: HAPROXY_CONFIG_DIR,
   // The PEM holds the key: its name ends in .key, so the bundle writes it 0600 (bundle.ts).

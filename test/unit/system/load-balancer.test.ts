@@ -82,13 +82,17 @@ describe('load balancer (internal_vip)', () => {
     expect(keepalivedConfig(contextFor(one, one.hosts[0], keepalived))).not.toContain('unicast')
   })
 
-  it('keepalived gets CAP_NET_ADMIN and CAP_NET_RAW, haproxy a raised RLIMIT_NOFILE; others keep the default set', () => {
+  it('keepalived gets CAP_NET_ADMIN and CAP_NET_RAW, haproxy CAP_NET_RAW and a raised RLIMIT_NOFILE; others keep the default set', () => {
     const base = {ociVersion: '1', process: {args: [], rlimits: [{type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024}]}, root: {path: 'rootfs'}}
     const ka = renderSpec(base, {name: 'keepalived', revision: 1, args: [], env: [], mounts: [], capabilities: keepalived.capabilities})
     expect(ka.process.capabilities!.effective).toEqual(expect.arrayContaining(['CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_NET_BIND_SERVICE']))
     const hp = renderSpec(base, {name: 'haproxy', revision: 1, args: [], env: [], mounts: [], nofile: haproxy.nofile})
     expect(hp.process.rlimits).toEqual([{type: 'RLIMIT_NOFILE', hard: 16384, soft: 16384}])
     expect(hp.process.capabilities!.effective).not.toContain('CAP_NET_ADMIN')
+    // IP_TRANSPARENT for its VIP binds: answers in flight still leave a host that just gave up the VIP.
+    const hpCaps = renderSpec(base, {name: 'haproxy', revision: 1, args: [], env: [], mounts: [], capabilities: haproxy.capabilities})
+    expect(hpCaps.process.capabilities!.effective).toContain('CAP_NET_RAW')
+    expect(hpCaps.process.capabilities!.effective).not.toContain('CAP_NET_ADMIN')
   })
 
   it('config files belong to the revision: a change is a new revision mounting its own copy; rollback returns to the old files', async () => {
