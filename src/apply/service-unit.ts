@@ -44,8 +44,9 @@ export function systemdQuote(script: string): string {
   return script.replaceAll('$', '$$$$').replaceAll('%', '%%')
 }
 
-export function renderServiceUnit(input: {service: string; container: string; revision: number}): string {
-  return env.render('service-container.service.njk', {...input, attach: systemdQuote(ATTACH_SCRIPT), started: systemdQuote(STARTED_SCRIPT), stop: systemdQuote(STOP_SCRIPT)})
+export function renderServiceUnit(input: {service: string; container: string; revision: number; after?: string[]}): string {
+  const after = (input.after ?? []).filter((c) => c !== input.container).map(serviceUnitName)
+  return env.render('service-container.service.njk', {...input, after, attach: systemdQuote(ATTACH_SCRIPT), started: systemdQuote(STARTED_SCRIPT), stop: systemdQuote(STOP_SCRIPT)})
 }
 
 /** The marker line of a unit osctl generated for a service container; undefined: not osctl's file. */

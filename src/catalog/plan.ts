@@ -124,7 +124,7 @@ export function planDeploy(site: Site, catalog: Catalog, overrides: Overrides, o
     if (renderable) {
       for (const h of targets) {
         try {
-          rendered.set(h.name, renderService(def, site, h, overrides))
+          rendered.set(h.name, {...renderService(def, site, h, overrides), after: dependencyContainers(catalog, def)})
         } catch (err) {
           if (!errors.some((e) => e.headline === (err as OsctlError).headline)) errors.push(err instanceof OsctlError ? err : new OsctlError('INTERNAL', errorMessage(err)))
         }
@@ -166,4 +166,23 @@ export async function checkImages(site: Site, plan: DeployPlan, fetchImpl?: type
   throw new OsctlError('IMAGE_UNKNOWN', `image${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (tag ${site.config.imageTag}) not in the site registry ${site.config.registry}`, {
     hint: `build and push them first: \`osctl image build ${missing.join(' ')} --push --site ${site.dir}\``,
   })
+}
+
+/**
+ * The containers of every service `def` depends on, directly or through another one, sorted. A
+ * host shutting down then stops an API before the database, queue and cache it uses (and before
+ * keystone): a request that reached it still finds them, and it is gone (connection refused, so
+ * haproxy sends elsewhere at once) before they go.
+ */
+export function dependencyContainers(catalog: Catalog, def: ServiceDef): string[] {
+  const seen = new Set<string>()
+  const visit = (name: string) => {
+    for (const dep of catalog.get(name)?.depends ?? []) {
+      if (seen.has(dep)) continue
+      seen.add(dep)
+      visit(dep)
+    }
+  }
+  visit(def.name)
+  return [...seen].flatMap((d) => catalog.get(d)?.containers.map((c) => c.name) ?? []).sort()
 }

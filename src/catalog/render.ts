@@ -73,6 +73,11 @@ export interface RenderedService {
   steps: RenderedStep[]
   /** post_deploy steps (never `once`: they run on the service's first host only). */
   postSteps?: RenderedStep[]
+  /**
+   * The containers of every service this one depends on, directly or not (catalog `depends`): its
+   * units start after theirs and, at shutdown, stop before theirs (plan.ts).
+   */
+  after?: string[]
 }
 
 export {templateVars, type TemplateVars} from './template-vars.js'

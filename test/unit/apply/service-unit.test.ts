@@ -5,6 +5,9 @@ import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {installSection, renderServiceUnit, systemdQuote} from '../../../src/apply/service-unit.js'
+import {loadCatalog} from '../../../src/catalog/catalog.js'
+import {dependencyContainers} from '../../../src/catalog/plan.js'
+import {TEMPLATES_DIR} from '../../../src/paths.js'
 
 const unit = renderServiceUnit({service: 'keystone', container: 'keystone', revision: 7})
 
@@ -57,6 +60,27 @@ describe('service unit', () => {
     expect(unit).not.toMatch(/^(Requires|BindsTo|PartOf|Requisite)=/m)
     expect(unit).toMatch(/^Restart=always$/m)
     expect(unit).toContain('# osctl-managed: service/keystone/keystone revision=7')
+  })
+
+  it('stops after keepalived at shutdown: a VIP holder hands the VIP over while its containers still answer', () => {
+    // Before= at start is after at stop; ordering only, so a host without keepalived is unaffected.
+    expect(unit).toMatch(/^Before=osctl-keepalived\.service$/m)
+    expect(unit).not.toMatch(/^(Wants|Requires)=osctl-keepalived/m)
+  })
+
+  it('starts after and stops before the containers of the services it depends on (ordering only, never itself)', async () => {
+    const catalog = await loadCatalog(TEMPLATES_DIR)
+    const after = dependencyContainers(catalog, catalog.get('nova')!)
+    expect(after).toEqual(expect.arrayContaining(['glance-api', 'keystone', 'mariadb', 'memcached', 'placement-api', 'rabbitmq']))
+    expect(after).not.toContain('nova-api')
+    // Through keystone: placement needs mariadb directly and through keystone, listed once.
+    expect(dependencyContainers(catalog, catalog.get('mariadb')!)).toEqual([])
+    const api = renderServiceUnit({service: 'nova', container: 'nova-api', revision: 2, after})
+    const line = /^After=osctl-svc-.*$/m.exec(api)![0]
+    expect(line.split('=')[1].split(' ')).toEqual(after.map((c) => `osctl-svc-${c}.service`))
+    expect(api).not.toMatch(/^(Wants|Requires|BindsTo)=osctl-svc-/m)
+    // Nothing to order against: no such line at all.
+    expect(unit).not.toMatch(/^After=osctl-svc-/m)
   })
 
   it('the main process ends with the container, with its exit code, and attaches once', async () => {
