@@ -1,6 +1,11 @@
 import {describe, expect, it} from 'vitest'
 
 import {GaleraNode, galeraStart, parseGrastate} from '../../../src/apply/galera.js'
+import {loadCatalog} from '../../../src/catalog/catalog.js'
+import {Overrides} from '../../../src/catalog/overrides.js'
+import {renderService} from '../../../src/catalog/render.js'
+import {TEMPLATES_DIR} from '../../../src/paths.js'
+import {testSite} from '../../fakes/site.js'
 import {chooseBootstrapNode, RecoverNode} from '../../../src/ops/galera-recover.js'
 
 const GRASTATE = `# GALERA saved state
@@ -56,5 +61,17 @@ describe('galera: which node mariadb recover bootstraps from', () => {
 
   it('refuses nodes of different clusters', () => {
     expect(() => chooseBootstrapNode([n('c1', 5), n('c2', 9, false, 'b0000000-0000-0000-0000-000000000000')])).toThrow(/different galera clusters/)
+  })
+})
+
+describe('galera: its rendered config', () => {
+  it('a joiner prefers a state-transfer donor that haproxy sends no SQL to (not the first control host), any other node as a fallback', async () => {
+    const site = testSite({internalVip: '10.0.0.250'})
+    const catalog = await loadCatalog(TEMPLATES_DIR)
+    const cnf = (i: number) => renderService(catalog.get('mariadb')!, site, site.hosts[i], Overrides.empty()).containers[0].files['osctl.cnf']
+    expect(cnf(0)).toMatch(/^wsrep_cluster_address = gcomm:\/\/10\.0\.0\.11,10\.0\.0\.12$/m)
+    expect(cnf(0)).toMatch(/^wsrep_sst_donor = lab-2,$/m)
+    // The second of two: its only peer is the active node, so no preference (the default: any).
+    expect(cnf(1)).not.toContain('wsrep_sst_donor')
   })
 })
