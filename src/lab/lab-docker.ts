@@ -114,6 +114,10 @@ export async function ensureLabContainer(docker: DockerClient, spec: LabHostSpec
       Labels: labels,
       Cmd: ['/lib/systemd/systemd'],
       StopSignal: 'SIGRTMIN+3',
+      // `docker stop` shuts the host down as a real one shuts down: systemd stops every unit in
+      // order (keepalived, then the APIs, then what they use). Docker's default 10 s killed
+      // what was left mid-shutdown (a mariadb node then needed a state transfer to rejoin).
+      StopTimeout: 120,
       HostConfig: {
         // The verified minimum for systemd as PID 1 on this engine (--privileged is refused here).
         CapAdd: ['ALL'],
