@@ -30,6 +30,10 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex')
  * is unpacked next to the running one, so a rollback to the previous revision is a link flip and a
  * restart; older kept revisions are unpacked again from the host's OCI store (see revisions.ts).
  */
+
+/** How long a running system container that is not healthy yet may take to settle before a restart. */
+const SETTLE_SECONDS = 5
+
 export class SystemManager {
   readonly store: SlotStore
   readonly revisions: RevisionStore
@@ -80,7 +84,9 @@ export class SystemManager {
       const expected = await this.host.readFileIfExists(`${slotDir(name, st.current.slot)}/unit`)
       if (unitOnDisk && expected && unitOnDisk.equals(expected)) {
         const lastOutcome = st.history.filter((h) => h.revision === st.current!.revision).at(-1)?.outcome
-        if (st.active === 'active' && (await probe(this.host, def.health(ctx))).healthy) {
+        // Running but not healthy yet gets a few seconds first: keepalived climbs out of FAULT only
+        // after two good checks once this bootstrap restarted haproxy, and was restarted for nothing.
+        if (st.active === 'active' && ((await probe(this.host, def.health(ctx))).healthy || (await waitHealthy(this.host, unitName(name), def.health(ctx), Math.min(SETTLE_SECONDS, def.healthTimeoutSeconds))).healthy)) {
           if (lastOutcome === 'failed') await this.store.markLast(name, 'active')
           return this.result(st.current, 'unchanged')
         }

@@ -18,6 +18,8 @@ export class FakeSystemdHost extends FakeHost {
   /** OCI store tags unpacked into a slot, in order. */
   unpacked: string[] = []
   gcRuns = 0
+  /** Health probes that fail before the next one passes (a container still settling). */
+  settling = 0
 
   constructor(name = 'h1') {
     super(name, '192.0.2.10')
@@ -75,6 +77,10 @@ export class FakeSystemdHost extends FakeHost {
 
   /** Healthy when the slot `current` points to holds a good image. */
   healthy(): boolean {
+    if (this.settling > 0) {
+      this.settling--
+      return false
+    }
     for (const [link, slot] of this.links) {
       const cfg = this.text(`${link.replace(/current$/, slot)}/bundle/config.json`)
       if (cfg && this.broken.has(JSON.parse(cfg).digest)) return false

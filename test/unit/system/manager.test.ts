@@ -30,6 +30,20 @@ describe('SystemManager (two slots)', () => {
     expect(h.commands.filter((c) => c.startsWith('skopeo copy'))).toHaveLength(1)
   })
 
+  it('a running container that is not healthy yet gets a few seconds to settle before it is restarted', async () => {
+    const h = host()
+    const m = new SystemManager(h)
+    await m.apply(def, ctx, reg('1'))
+    const restarts = h.restarts.length
+    h.settling = 1
+    expect(await m.apply(def, ctx, reg('1'))).toMatchObject({status: 'unchanged', revision: 1})
+    expect(h.restarts.length).toBe(restarts)
+    // Never healthy while running: restarted (and gated) once the settling time is up.
+    h.settling = 1000
+    await expect(m.apply(def, ctx, reg('1'))).rejects.toThrow(/not healthy/)
+    expect(h.restarts.length).toBe(restarts + 1)
+  })
+
   it('a new tag is a new revision even when it names the same content (as for service containers)', async () => {
     const h = host()
     h.registry.set('r:4000/osctl/demo:same', 'sha256:one')
