@@ -9,7 +9,7 @@ import {OsctlError, errorMessage} from '../errors.js'
 import {Reporter, silentReporter} from '../events/reporters.js'
 import {Host, tailLines} from '../hosts/host.js'
 import {Journal, JournalOp, newOperationId, whoAmI} from '../revisions/journal.js'
-import {Ledger} from '../revisions/ledger.js'
+import {Ledger, revisionDir} from '../revisions/ledger.js'
 import {missingFingerprints, readFingerprints, runBootstrapStep} from './bootstrap-steps.js'
 import {Balancer, noBalancer} from './balancer.js'
 import {PostStepTrigger, runPostSteps} from './post-steps.js'
@@ -155,10 +155,12 @@ export class ServiceDeployer {
         this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'bootstrap', seconds: (Date.now() - started) / 1000}, where)
         ran.push(step.name)
       }
-      // Units of containers kept (not swapped) that only changed text: all written, one reload.
+      // Units of containers kept (not swapped) that only changed text: all written, one reload. The
+      // revision's saved copy too: a restore of this revision (a failed upgrade's, a rollback to it)
+      // writes that copy back, and must not undo the change (e.g. the shutdown ordering).
       const units = d.containers.filter((c) => c.unitChanged && (c.action === 'none' || c.action === 'start'))
       if (units.length > 0) {
-        await this.host.writeFiles(units.map((c) => ({path: serviceUnitPath(c.rc.name), data: c.unit, mode: 0o644})))
+        await this.host.writeFiles(units.flatMap((c) => [serviceUnitPath(c.rc.name), posix.join(revisionDir(rs.service, d.revision), 'units', serviceUnitName(c.rc.name))].map((path) => ({path, data: c.unit, mode: 0o644}))))
         await this.host.run(['systemctl', 'daemon-reload'])
       }
       // Containers that change go one after another, in the service's order; those left alone are

@@ -12,6 +12,7 @@ import {requestInterrupt, resetInterrupt} from '../../../src/cli/interrupt.js'
 import {OsctlError} from '../../../src/errors.js'
 import {JOURNAL_ROOT} from '../../../src/revisions/journal.js'
 import {LOCK_ROOT} from '../../../src/revisions/host-locks.js'
+import {revisionDir} from '../../../src/revisions/ledger.js'
 import type {Site} from '../../../src/site/types.js'
 import {FakeHost} from '../../fakes/fake-host.js'
 import {fakeSession, labHost} from '../../fakes/fake-lab-host.js'
@@ -110,6 +111,24 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     for (const h of hosts.values()) expect([...h.files.keys()].filter((f) => f.startsWith(LOCK_ROOT))).toEqual([])
     expect(hosts.get('lab-1')!.ran(/systemctl (restart|stop)/)).toBe(true) // from the first run only
     expect(reporter.of('service.container.done').filter((e) => e.data.status === 'unchanged').map((e) => [e.host, e.data.container, e.data.health])).toContainEqual(['lab-1', 'keystone', 'http://10.0.0.11:5000/v3 answered 200'])
+  })
+
+  it('a unit whose text alone changed (a newer osctl) is rewritten in place and in its revision\'s saved copy, the container kept', async () => {
+    await run()
+    const h = hosts.get('lab-1')!
+    const unit = '/etc/systemd/system/osctl-svc-keystone.service'
+    const saved = posix.join(revisionDir('keystone', 1), 'units', 'osctl-svc-keystone.service')
+    const current = h.text(unit)!
+    expect(h.text(saved)).toBe(current)
+    // As an older osctl wrote it: without the shutdown ordering.
+    const older = current.replace(/^(Before|After)=osctl-.*\n/gm, '')
+    expect(older).not.toBe(current)
+    h.setFile(unit, older).setFile(saved, older)
+    const {result} = await run()
+    expect(result.recreated).toBe(0)
+    expect(h.text(unit)).toBe(current)
+    // A later restore of revision 1 (a failed upgrade's, a rollback) writes this copy back.
+    expect(h.text(saved)).toBe(current)
   })
 
   it('a no-op deploy health-checks every converged service at once; a service that changes still goes after its dependencies', async () => {
