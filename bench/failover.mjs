@@ -49,7 +49,10 @@ const holders = async () => (await Promise.all(CONTROL.map(async (h) => ((await 
 function request(samples, what, url, init, want) {
   const at = Date.now()
   return new Promise((resolve) => {
+    let settled = false
     const done = (ok, res) => {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
       samples.push({at, end: Date.now(), ok})
       resolve(ok ? res : undefined)
@@ -98,9 +101,10 @@ async function backUp(host) {
   await sh(host, 'systemctl is-system-running --wait')
   // With Galera, the next run waits until this node caught up again (a node still joining would
   // make the next stop a different experiment).
-  for (let i = 0; i < 180; i++) {
+  for (let i = 0; ; i++) {
     const r = await sh(host, `docker inspect mariadb >/dev/null 2>&1 || { echo Synced; exit 0; }; docker exec mariadb mariadb -N -B -e "SHOW STATUS LIKE 'wsrep_local_state_comment'"`)
     if (/Synced/.test(r.stdout)) break
+    if (i >= 180) throw new Error(`${host}: its Galera node is not Synced 180 s after the host came back (${r.stdout.trim() || 'no answer'})`)
     await sleep(1000)
   }
 }
