@@ -353,6 +353,8 @@ describe.skipIf(skip)('OpenStack on lab hosts, checked with the openstack client
           const name = `vm-${host}`
           const r = await l.openstack(['server', 'create', '--flavor', 'm1.tiny', '--image', 'osctl-guest', '--network', 'private', '--availability-zone', `nova:${host}`, '--wait', '-f', 'json', name], 300_000)
           expect(r.exitCode, `server create on ${host}: ${r.stderr}`).toBe(0)
+          // `--wait` prints "Error creating server" (exit 0) when the server went to ERROR: say why.
+          if (!r.stdout.trim().startsWith('{')) throw new Error(`server create on ${host}: ${r.stdout.trim()}; ${(await l.openstack(['server', 'show', name, '-f', 'json', '-c', 'status', '-c', 'fault'])).stdout}`)
           const s = JSON.parse(r.stdout) as Record<string, unknown>
           expect(s.status).toBe('ACTIVE')
           expect(s['OS-EXT-SRV-ATTR:host']).toBe(host)
