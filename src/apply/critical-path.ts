@@ -1,3 +1,5 @@
+import {dependencyClosure} from '../catalog/dependency-closure.js'
+
 /**
  * How long one piece of a service's own work took on one host, measured where it happens: a
  * bootstrap or post_deploy step's one-shot container from its start to its exit, a service
@@ -91,24 +93,6 @@ function onceEnd(n: Node): number {
   const steps = n.steps.filter((t) => t.phase === 'bootstrap')
   const last = steps.map((t) => Boolean(t.once)).lastIndexOf(true)
   return sum(steps.slice(0, last + 1))
-}
-
-/** service → every service it needs, directly or through another. */
-function dependencyClosure(depends: Record<string, string[]>): (service: string) => Set<string> {
-  const memo = new Map<string, Set<string>>()
-  const of = (s: string, path: string[]): Set<string> => {
-    const known = memo.get(s)
-    if (known) return known
-    if (path.includes(s)) throw new Error(`dependency cycle: ${[...path, s].join(' → ')}`)
-    const all = new Set<string>()
-    for (const d of depends[s] ?? []) {
-      all.add(d)
-      for (const x of of(d, [...path, s])) all.add(x)
-    }
-    memo.set(s, all)
-    return all
-  }
-  return (s) => of(s, [])
 }
 
 /** The deploy summary's line: the floor beside osctl's own wall time; undefined when nothing ran. */

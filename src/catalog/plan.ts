@@ -6,6 +6,7 @@ import {secretValue} from '../site/secret-value.js'
 import {servicesOffFor} from '../site/services-off.js'
 import type {Site, SiteHost} from '../site/types.js'
 import type {Catalog, ServiceDef} from './catalog.js'
+import {dependencyClosure} from './dependency-closure.js'
 import {groupHosts} from './group-hosts.js'
 import {Overrides} from './overrides.js'
 import {RenderedService, renderService} from './render.js'
@@ -122,9 +123,10 @@ export function planDeploy(site: Site, catalog: Catalog, overrides: Overrides, o
     const targets = hosts.filter((h) => opts.targets.some((t) => t.name === h.name))
     const rendered = new Map<string, RenderedService>()
     if (renderable) {
+      const after = dependencyContainers(catalog, def)
       for (const h of targets) {
         try {
-          rendered.set(h.name, {...renderService(def, site, h, overrides), after: dependencyContainers(catalog, def)})
+          rendered.set(h.name, {...renderService(def, site, h, overrides), after})
         } catch (err) {
           if (!errors.some((e) => e.headline === (err as OsctlError).headline)) errors.push(err instanceof OsctlError ? err : new OsctlError('INTERNAL', errorMessage(err)))
         }
@@ -175,14 +177,6 @@ export async function checkImages(site: Site, plan: DeployPlan, fetchImpl?: type
  * haproxy sends elsewhere at once) before they go.
  */
 export function dependencyContainers(catalog: Catalog, def: ServiceDef): string[] {
-  const seen = new Set<string>()
-  const visit = (name: string) => {
-    for (const dep of catalog.get(name)?.depends ?? []) {
-      if (seen.has(dep)) continue
-      seen.add(dep)
-      visit(dep)
-    }
-  }
-  visit(def.name)
-  return [...seen].flatMap((d) => catalog.get(d)?.containers.map((c) => c.name) ?? []).sort()
+  const needs = dependencyClosure(Object.fromEntries(catalog.services.map((d) => [d.name, d.depends])))(def.name)
+  return [...needs].flatMap((d) => catalog.get(d)?.containers.map((c) => c.name) ?? []).sort()
 }
