@@ -7,9 +7,7 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     projects: [
       // Image build locks of the code under test stay out of the machine's /var/cache/osctl.
-      // Two workers even on a 2-CPU machine (Vitest's default there is one): many unit files wait on
-      // child processes (real git, ssh, shell scripts) rather than compute.
-      {test: {name: 'unit', include: ['test/unit/**/*.test.ts'], maxWorkers: 2, testTimeout: 60_000, hookTimeout: 60_000, env: {OSCTL_CACHE_DIR: join(tmpdir(), 'osctl-unit-cache')}}},
+      {test: {name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000, env: {OSCTL_CACHE_DIR: join(tmpdir(), 'osctl-unit-cache')}}},
       {
         test: {
           name: 'integration',
