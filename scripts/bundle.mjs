@@ -35,6 +35,20 @@ const zodEnglishOnly = {
   },
 }
 
+// dockerode loads its BuildKit session support (@grpc/grpc-js, @grpc/proto-loader: about half of
+// dockerode's 270 ms load) at require time; only buildImage({version: '2'}) uses it, which osctl
+// never asks for. Bundled, dockerode gets a stand-in that says so if it were ever called.
+const dockerodeWithoutBuildkit = {
+  name: 'dockerode-without-buildkit',
+  setup(b) {
+    b.onResolve({filter: /^\.\/session$/}, (args) => (/[/\\]node_modules[/\\]dockerode[/\\]lib$/.test(args.resolveDir) ? {path: 'dockerode-session', namespace: 'osctl'} : undefined))
+    b.onLoad({filter: /^dockerode-session$/, namespace: 'osctl'}, () => ({
+      contents: "module.exports = function withSession(_docker, _auth, callback) { callback(new Error('osctl bundles dockerode without BuildKit sessions (buildImage version 2)')) }",
+      loader: 'js',
+    }))
+  },
+}
+
 rmSync(join(root, 'dist/chunks'), {recursive: true, force: true})
 const result = await build({
   entryPoints,
@@ -50,9 +64,10 @@ const result = await build({
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
-  plugins: [zodEnglishOnly],
+  plugins: [zodEnglishOnly, dockerodeWithoutBuildkit],
   // Native addons (ssh2, cpu-features) and what only host-reaching commands import, lazily.
-  external: ['ssh2', 'dockerode', 'execa', 'zx', 'typescript'],
+  // dockerode is bundled (into the lazily loaded chunk of what reaches hosts), see above.
+  external: ['ssh2', 'execa', 'zx', 'typescript'],
   // Bundled CommonJS (yaml, nunjucks, @oclif/core) calls require() for node's own modules.
   banner: {js: "import {createRequire as __osctlRequire} from 'node:module'; const require = __osctlRequire(import.meta.url);"},
 })

@@ -7,6 +7,7 @@ import {ExitCode, OsctlError, OsctlErrors, exitCodeHelp, isOsctlError} from './e
 import {PROGRESS_MODES, Progress, ProgressMode, chooseProgress} from './events/choose-renderer.js'
 import type {Reporter} from './events/event-types.js'
 import type {Site} from './site/types.js'
+import {trace} from './cli/trace.js'
 
 export const DEFAULT_SITE = '/etc/osctl'
 
@@ -149,8 +150,11 @@ export abstract class OsctlCommand extends Command {
   protected override async finally(err: Error | undefined): Promise<unknown> {
     this.uninstallSignals?.()
     this.progressOut?.stop()
+    trace('finally')
     await Promise.allSettled(this.releases.map((release) => release()))
+    trace('released')
     await Promise.allSettled(this.sessions.map((s) => s.close()))
+    trace('closed')
     if (!err && this.successExitCode !== ExitCode.OK) process.exitCode = this.successExitCode
     return super.finally(err)
   }

@@ -1,8 +1,10 @@
 import {throwIfInterrupted} from '../cli/interrupt.js'
+import {trace} from '../cli/trace.js'
 import {OsctlError, errorData, errorMessage, stringDetails} from '../errors.js'
 import type {Reporter} from '../events/reporters.js'
 import {HostResult, fanOut} from '../hosts/fan-out.js'
 import type {DeployPlan, PlannedService} from '../catalog/plan.js'
+import {repositoryOf} from '../site/image-ref.js'
 import {takeLock} from '../revisions/host-locks.js'
 import {newOperationId} from '../revisions/journal.js'
 import type {HostSession} from '../session/host-session.js'
@@ -85,6 +87,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   for (const p of states.values()) p.catch(() => undefined)
   // Held until the end: an image pulled here must not be pruned before a container or the ledger names it.
   const locks = await fanOut(targets, site.config.sshConcurrency, (t) => takeLock(session.host(t), 'pull', change.op === 'upgrade' ? 'upgrade' : 'deploy'))
+  trace('host pull locks taken')
   absorb(locks.filter((l) => !l.ok) as Array<HostResult<never>>)
   // Downloads of images a host lacks share one queue across the hosts (image_pull_concurrency), the
   // deploy's earliest services first (pull-priority.ts); it opens once every host queued its own.
@@ -94,11 +97,17 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   const imageIds = new Map<string, Promise<Map<string, string>>>()
   for (const t of targets.filter((x) => !failed.has(x.name))) {
     const refs = plan.services.flatMap((ps) => ps.rendered.get(t.name)?.containers.map((c) => c.imageRef) ?? [])
-    const ids = session.docker(t).listImages({}).then((list) => new Map(list.flatMap((i) => i.tags.map((tag) => [tag, i.id] as const))))
+    const images = session.docker(t).listImages({})
+    const ids = images.then((list) => new Map(list.flatMap((i) => i.tags.map((tag) => [tag, i.id] as const))))
     imageIds.set(t.name, ids)
     const present = ids.then((m) => new Set(m.keys()))
     const rank = ranks.get(t.name)
-    prefetch.set(t.name, new ImagePrefetch(session.docker(t), refs, reporter, t.name, present, {queue, rank: (ref) => rank?.get(ref) ?? [Infinity]}))
+    // A tag the host has whose manifest digest is the registry's now (plan.registryDigests) is used as it is: no pull to ask again.
+    const current = async (ref: string) => {
+      const digest = plan.registryDigests?.get(ref)
+      return digest === undefined ? undefined : (await images).find((i) => i.tags.includes(ref) && (i.digests ?? []).includes(`${repositoryOf(ref)}@${digest}`))
+    }
+    prefetch.set(t.name, new ImagePrefetch(session.docker(t), refs, reporter, t.name, present, {queue, rank: (ref) => rank?.get(ref) ?? [Infinity], current}))
   }
   void Promise.all([...prefetch.values()].map((p) => p.listed)).then(listed)
   try {
@@ -106,7 +115,9 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     // A host left out after a failure may still be pulling: the command ends after its pulls.
     await Promise.all([...prefetch.values()].map((p) => p.settled()))
   } finally {
+    trace('services done')
     await Promise.allSettled(locks.filter((l) => l.ok).map((l) => l.value!()))
+    trace('host pull locks released')
   }
 
   const summaries = targets.map((t): DeployHostSummary => (failed.has(t.name) ? {host: t.name, ok: false, error: failed.get(t.name)!.toJSON()} : {host: t.name, ok: true}))
@@ -119,6 +130,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     // rabbitmq together; glance beside placement), a few at a time. A service that is converged on
     // every host, like everything it depends on, is only health-checked: at once, with no slot.
     const checkOnly = await convergedServices()
+    trace('converged services known')
     const key = (ps: PlannedService) => ps.def.name
     await runGraph(plan.services, key, (ps) => (checkOnly.has(key(ps)) ? [] : ps.def.depends), SERVICES_AT_ONCE, deployService, (ps) => checkOnly.has(key(ps)))
     results.sort((a, b) => order.get(a.service)! - order.get(b.service)!)

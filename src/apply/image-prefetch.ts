@@ -12,6 +12,11 @@ export interface PrefetchOptions {
   queue?: PullQueue
   /** A ref's place in the queue (pull-priority.ts); without it, the order of `refs`. */
   rank?: (ref: string) => PullRank
+  /**
+   * The engine's image of a tag it has, when that is known to be what the registry serves now
+   * (deploy.ts: the same manifest digest): it is used as it is, without asking the registry again.
+   */
+  current?: (ref: string) => Promise<ImageInfo | undefined>
 }
 
 /**
@@ -50,7 +55,7 @@ export class ImagePrefetch {
     const checks = new Semaphore(4)
     for (const ref of unique) {
       const pull = have.then((tags) => {
-        if (tags.has(ref)) return checks.use(() => this.fetch(ref))
+        if (tags.has(ref)) return checks.use(async () => (await opts.current?.(ref)) ?? this.fetch(ref))
         if (this.cancelled && !this.awaited.has(ref)) {
           this.dropped.add(ref)
           throw this.cancelled

@@ -48,8 +48,7 @@ export function postStepKey(step: RenderedStep, spec: ContainerSpec): string {
  */
 export async function runPostSteps(host: Host, docker: ContainerClient, reporter: Reporter, rs: RenderedService, trigger: PostStepTrigger): Promise<StepTiming[]> {
   const ledger = new Ledger(host)
-  const record = await ledger.current(rs.service)
-  const keys = await ledger.bootstrapKeys(rs.service)
+  const [record, keys] = await Promise.all([ledger.current(rs.service), ledger.bootstrapKeys(rs.service)])
   const ran: StepTiming[] = []
   for (const step of rs.postSteps ?? []) {
     const spec = record?.containers.find((c) => c.name === step.container)?.spec

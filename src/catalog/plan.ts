@@ -35,6 +35,8 @@ export interface DeployPlan {
   skipped: Array<{service: string; reason: string}>
   /** Host running the mariadb container (databases are created there). */
   databaseHost?: SiteHost
+  /** Image ref → the registry's manifest digest now (checkImages); a host image carrying it is current. */
+  registryDigests?: Map<string, string>
 }
 
 
@@ -147,27 +149,33 @@ function usage(message: string, hint: string): OsctlError {
 /**
  * Asks the site registry (from this machine) whether every image exists, so a missing image is
  * a usage error before any host is touched. A registry this machine cannot reach is not an
- * error here: the hosts may still reach it, and their pull says what is wrong.
+ * error here: the hosts may still reach it, and their pull says what is wrong. Resolves to each
+ * image ref's manifest digest as the registry has it now (empty when the registry could not be
+ * asked): a host whose image of that tag carries the same digest needs no pull (deploy.ts).
  */
-export async function checkImages(site: Site, plan: DeployPlan, fetchImpl?: typeof fetch): Promise<void> {
+/** checkImages, or a stand-in (tests; a cloud upgrade that checked every image once up front). */
+export type VerifyImages = (site: Site, plan: DeployPlan) => Promise<Map<string, string> | void>
+
+export async function checkImages(site: Site, plan: DeployPlan, fetchImpl?: typeof fetch): Promise<Map<string, string>> {
   // node:https and TLS load only for commands that ask the registry (not `config validate`).
   fetchImpl ??= (await import('../images/registry-http.js')).registryFetch(site)
   const refs = new Map<string, string>()
   for (const s of plan.services) for (const r of s.rendered.values()) for (const c of r.containers) refs.set(c.image, c.imageRef)
-  const missing: string[] = []
-  for (const [image] of refs) {
-    const url = manifestUrl(site, image)
-    try {
-      const r = await fetchImpl(url, {method: 'HEAD', headers: {Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json'}, signal: AbortSignal.timeout(5000)})
-      if (r.status === 404) missing.push(image)
-    } catch {
-      return
-    }
+  const http = fetchImpl
+  const asked = await Promise.all(
+    [...refs].map(async ([image, ref]) => {
+      const r = await http(manifestUrl(site, image), {method: 'HEAD', headers: {Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json'}, signal: AbortSignal.timeout(5000)})
+      return {image, ref, status: r.status, digest: r.headers.get('docker-content-digest') ?? undefined}
+    }),
+  ).catch(() => undefined)
+  if (!asked) return new Map()
+  const missing = asked.filter((a) => a.status === 404).map((a) => a.image)
+  if (missing.length > 0) {
+    throw new OsctlError('IMAGE_UNKNOWN', `image${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (tag ${site.config.imageTag}) not in the site registry ${site.config.registry}`, {
+      hint: `build and push them first: \`osctl image build ${missing.join(' ')} --push --site ${site.dir}\``,
+    })
   }
-  if (missing.length === 0) return
-  throw new OsctlError('IMAGE_UNKNOWN', `image${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (tag ${site.config.imageTag}) not in the site registry ${site.config.registry}`, {
-    hint: `build and push them first: \`osctl image build ${missing.join(' ')} --push --site ${site.dir}\``,
-  })
+  return new Map(asked.flatMap((a) => (a.status === 200 && a.digest?.startsWith('sha256:') ? [[a.ref, a.digest] as const] : [])))
 }
 
 /**

@@ -10,6 +10,7 @@ import {DeployResult, deploy} from '../apply/deploy.js'
 import {DryRunResult, dryRun, dryRunLines} from '../apply/dry-run.js'
 import {ExitCode} from '../errors.js'
 import {checkImages, planDeploy} from '../catalog/plan.js'
+import {trace} from '../cli/trace.js'
 
 export default class Deploy extends OsctlCommand {
   static changesHosts = true
@@ -31,16 +32,22 @@ export default class Deploy extends OsctlCommand {
   }
 
   async run(): Promise<Envelope<Omit<DeployResult, 'hosts'>> | Envelope<Omit<DryRunResult, 'hosts'>>> {
+    trace('run')
     const {flags} = await this.parse(Deploy)
     const loaded = await deployContext(flags)
     // Certificates osctl.yml's tls needs: checked here, before the site lock (etcd on the hosts).
     checkSiteTls(loaded.site)
+    trace('site read')
     const ctx = await this.exclusive(loaded)
+    trace('site lock held')
     const services = flags.services?.split(',').map((s) => s.trim()).filter(Boolean)
     const plan = planDeploy(ctx.site, ctx.catalog, ctx.overrides, {services, targets: ctx.targets})
-    await checkImages(ctx.site, plan)
+    trace('planned')
+    plan.registryDigests = await checkImages(ctx.site, plan)
+    trace('images checked')
     if (flags['dry-run']) return this.dryRun(await dryRun(ctx.site, plan, ctx.targets, ctx.session))
     const result = await deploy(ctx.site, plan, ctx.targets, ctx.session, this.reporter())
+    trace('deployed')
     const hosts = result.hosts.map((h) => outcome(h.host, {ok: h.ok, error: h.error, changed: result.services.some((s) => s.host === h.host && s.status === 'changed')}))
     if (!this.jsonEnabled()) {
       for (const r of result.services) {

@@ -52,7 +52,7 @@ export class DockerodeClient implements ContainerClient {
   async listImages(labels: Record<string, string>): Promise<ImageInfo[]> {
     const label = Object.entries(labels).map(([k, v]) => (v === '' ? k : `${k}=${v}`))
     const list = await this.raw.listImages({filters: JSON.stringify({label})})
-    return list.map((i) => ({id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, size: i.Size, created: new Date(i.Created * 1000).toISOString()}))
+    return list.map((i) => ({id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, size: i.Size, created: new Date(i.Created * 1000).toISOString(), digests: i.RepoDigests ?? []}))
   }
 
   async buildImage(opts: BuildOptions): Promise<ImageInfo> {

@@ -26,6 +26,8 @@ export interface ImageInfo {
   labels: Record<string, string>
   size: number
   created: string
+  /** `repo@sha256:…` of the manifests it was pulled or pushed as (Docker's RepoDigests), when the engine said. */
+  digests?: string[]
 }
 
 /**

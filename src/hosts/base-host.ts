@@ -16,6 +16,7 @@ export abstract class BaseHost implements Host {
 
   /** Written whole under a temp name, then hard-linked to the path: link(2) fails when the path exists. */
   async createFile(path: string, data: string | Buffer, opts?: WriteOptions): Promise<boolean> {
+    await this.run(['sh', '-c', '[ -d "$1" ] || (umask 077 && mkdir -p -- "$1")', 'mkdir', path.replace(/\/[^/]*$/, '') || '/'])
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.new`
     await this.writeFileAtomic(tmp, data, opts)
     const r = await this.exec(['sh', '-c', 'ln "$1" "$2" 2>/dev/null; rc=$?; rm -f "$1"; exit $rc', 'create', tmp, path])
@@ -37,6 +38,17 @@ export abstract class BaseHost implements Host {
   async readFiles(paths: string[]): Promise<Map<string, Buffer | undefined>> {
     const data = await Promise.all(paths.map((p) => this.readFileIfExists(p)))
     return new Map(paths.map((p, i) => [p, data[i]]))
+  }
+
+  /** Listed, then read (two commands); SshHost does both in one. */
+  async readDir(dir: string): Promise<Map<string, Buffer>> {
+    const r = await this.exec(['sh', '-c', 'ls -1A "$1" 2>/dev/null || true', 'readdir', dir])
+    const names = r.stdout.split('\n').filter(Boolean)
+    const data = await this.readFiles(names.map((n) => `${dir}/${n}`))
+    return new Map(names.flatMap((n) => {
+      const b = data.get(`${dir}/${n}`)
+      return b === undefined ? [] : [[n, b] as const]
+    }))
   }
 
   async readFile(path: string): Promise<Buffer> {

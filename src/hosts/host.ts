@@ -55,6 +55,8 @@ export interface Host {
   readFileIfExists(path: string): Promise<Buffer | undefined>
   /** Several files in one round trip; a missing one maps to undefined. */
   readFiles(paths: string[]): Promise<Map<string, Buffer | undefined>>
+  /** The regular files directly in `dir`, name → content, in one round trip where it can (empty when `dir` is missing). */
+  readDir(dir: string): Promise<Map<string, Buffer>>
   /**
    * Writes to a temp file in the same dir, fsyncs, renames over the target. Returns false (and writes
    * nothing) when content, mode (and owner, when given) are already equal. Creates parent dirs.
@@ -67,7 +69,8 @@ export interface Host {
   writeFiles(files: FileWrite[]): Promise<void>
   /**
    * Creates the file only if nothing is at `path` (a lock): the content appears whole, with its
-   * mode, or not at all. Returns false when the path already existed (left untouched).
+   * mode, or not at all. Returns false when the path already existed (left untouched). Missing
+   * parent directories are created root-only (0700): such files are osctl's own state (locks, journals).
    */
   createFile(path: string, data: string | Buffer, opts?: WriteOptions): Promise<boolean>
   /** Streamed (large OCI archives); the target appears only once the whole stream arrived intact. */

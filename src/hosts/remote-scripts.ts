@@ -26,6 +26,25 @@ mv -f -- "$t" "$f"
 trap - EXIT
 sync -- "$d" 2>/dev/null || true`
 
+// createFile in one command: the bytes land in a temp file (checked like PUT_SCRIPT's), which is then
+// hard-linked to the path: link(2) fails when the path exists (exit 17, nothing changed). Missing
+// parent directories are created root-only: what is created exclusively here is osctl's own state.
+export const CREATE_SCRIPT = `set -e
+f=$1 t=$2 mode=$3 owner=$4 size=$5 sum=$6
+d=$(dirname -- "$f")
+[ -d "$d" ] || (umask 077 && mkdir -p -- "$d")
+trap 'rm -f -- "$t"' EXIT
+(umask 077 && cat > "$t")
+n=$(wc -c < "$t")
+[ "$n" -eq "$size" ] || { echo "received $n of $size bytes" >&2; exit 1; }
+h=$(sha256sum < "$t")
+[ "\${h%% *}" = "$sum" ] || { echo "sha256 mismatch after transfer" >&2; exit 1; }
+chmod "$mode" "$t"
+[ -z "$owner" ] || chown -- "$owner" "$t"
+sync -- "$t" 2>/dev/null || sync
+ln -- "$t" "$f" 2>/dev/null || exit 17
+sync -- "$d" 2>/dev/null || true`
+
 export const PROBE_SCRIPT = `f=$1
 [ -f "$f" ] || { echo absent; exit 0; }
 h=$(sha256sum < "$f") || exit 1
@@ -35,6 +54,21 @@ exec stat -L -c '%a %U:%G' -- "$f"`
 // Every argument's file as `<size>\n<bytes>`, or `-\n` when it is not a regular file.
 export const READ_MANY_SCRIPT = `for f in "$@"; do
   if [ -f "$f" ]; then wc -c < "$f" | tr -d ' '; cat -- "$f"; else echo -; fi
+done`
+
+// Every regular file directly in $1 as `<name>\n<size>\n<bytes>` (nothing when $1 is missing). Each
+// is copied first, so a file removed meanwhile is left out whole, never cut short.
+export const READ_DIR_SCRIPT = `cd -- "$1" 2>/dev/null || exit 0
+t=$(mktemp) || exit 1
+trap 'rm -f -- "$t"' EXIT
+for f in * .[!.]* ..?*; do
+  [ -f "$f" ] || continue
+  case $f in *'
+'*) continue;; esac
+  cat -- "$f" > "$t" 2>/dev/null || continue
+  printf '%s\n' "$f"
+  wc -c < "$t" | tr -d ' '
+  cat -- "$t"
 done`
 
 export const READ_SCRIPT = '[ -e "$1" ] || exit 44; exec cat -- "$1"'

@@ -1,6 +1,7 @@
 import {readFile} from 'node:fs/promises'
 import {Client, type ConnectConfig, type ServerHostKeyAlgorithm} from 'ssh2'
 
+import {trace} from '../cli/trace.js'
 import {OsctlError, errorMessage} from '../errors.js'
 import {ConnectProgress, connectError, inventoryKey, where} from './ssh-errors.js'
 import {KnownHostsFile, fingerprint, hostKeyName, keyTypeOf} from './known-hosts.js'
@@ -31,6 +32,7 @@ const ALGOS_FOR_KEY_TYPE: Record<string, string[]> = {'ssh-rsa': ['rsa-sha2-512'
  * what went wrong and what to do: unreachable, authentication, or a host key problem.
  */
 export async function openSshConnection(t: SshTarget): Promise<Client> {
+  trace(`ssh ${t.name}: connecting`)
   const auth = await authConfig(t)
   const knownHosts = new KnownHostsFile(t.knownHostsFile)
   const knownTypes = await knownHosts.keyTypes(t.address, t.port)
@@ -85,6 +87,7 @@ export async function openSshConnection(t: SshTarget): Promise<Client> {
     client.once('ready', () => {
       if (settled) return void client.destroy()
       settled = true
+      trace(`ssh ${t.name}: ready`)
       // Later errors (keepalive timeout, reset) surface through 'close' on the open channels.
       resolve(client)
     })

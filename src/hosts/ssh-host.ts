@@ -4,9 +4,10 @@ import {posix} from 'node:path'
 import {PassThrough, Transform, type Readable} from 'node:stream'
 import type {ClientChannel} from 'ssh2'
 
+import {trace} from '../cli/trace.js'
 import {OsctlError, errorMessage, isOsctlError} from '../errors.js'
 import {ExecOptions, ExecResult, FileWrite, WriteOptions, commandLine, modeString, ownerMatches, tailLines} from './host.js'
-import {EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_MANY_SCRIPT, READ_SCRIPT, WRITE_MANY_SCRIPT} from './remote-scripts.js'
+import {CREATE_SCRIPT, EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_DIR_SCRIPT, READ_MANY_SCRIPT, READ_SCRIPT, WRITE_MANY_SCRIPT} from './remote-scripts.js'
 import {Semaphore} from './semaphore.js'
 import {RawOptions, RawResult, channelOn, channelOnRetrying, runChannel} from './ssh-exec.js'
 import {LazyConnection} from './lazy-connection.js'
@@ -69,6 +70,22 @@ export class SshHost extends BaseHost {
     return out
   }
 
+  override async readDir(dir: string): Promise<Map<string, Buffer>> {
+    const r = await this.script(READ_DIR_SCRIPT, [dir], `read ${dir}/*`)
+    if (r.exitCode !== 0) throw this.fileError('read', dir, r)
+    const out = new Map<string, Buffer>()
+    let at = 0
+    while (at < r.stdout.length) {
+      const nl1 = r.stdout.indexOf(0x0a, at)
+      const nl2 = nl1 < 0 ? -1 : r.stdout.indexOf(0x0a, nl1 + 1)
+      const size = nl2 < 0 ? NaN : Number(r.stdout.subarray(nl1 + 1, nl2).toString('utf8'))
+      if (!Number.isInteger(size) || nl2 + 1 + size > r.stdout.length) throw this.fileError('read', dir, {...r, stderr: Buffer.from('unexpected output from the directory read')})
+      out.set(r.stdout.subarray(at, nl1).toString('utf8'), r.stdout.subarray(nl2 + 1, nl2 + 1 + size))
+      at = nl2 + 1 + size
+    }
+    return out
+  }
+
   async writeFileAtomic(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<boolean> {
     const buf = Buffer.from(data)
     const sum = createHash('sha256').update(buf).digest('hex')
@@ -84,6 +101,17 @@ export class SshHost extends BaseHost {
     }
     const r = await this.script(PUT_SCRIPT, ['both', path, tempName(path), mode, opts.owner ?? '', String(buf.length), sum], `write ${path}`, buf)
     if (r.exitCode !== 0) throw this.fileError('write', path, r)
+    return true
+  }
+
+  /** One command (CREATE_SCRIPT) instead of the probe, write and link of BaseHost's. */
+  override async createFile(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<boolean> {
+    const buf = Buffer.from(data)
+    const sum = createHash('sha256').update(buf).digest('hex')
+    const args = [path, tempName(path), modeString(opts.mode ?? 0o644), opts.owner ?? '', String(buf.length), sum]
+    const r = await this.script(CREATE_SCRIPT, args, `create ${path}`, buf)
+    if (r.exitCode === 17) return false
+    if (r.exitCode !== 0) throw this.fileError('create', path, r)
     return true
   }
 
@@ -178,6 +206,7 @@ export class SshHost extends BaseHost {
   }
 
   private execRaw(line: string, shown: string[] | string, opts: RawOptions): Promise<RawResult> {
+    trace(`exec ${this.name}: ${(Array.isArray(shown) ? shown.join(' ') : shown).slice(0, 80)}`)
     return this.channels.use(async () => runChannel(await this.openChannel(line), shown, opts, {host: this.name, lost: (err, text) => this.lost(err, text)}))
   }
 }

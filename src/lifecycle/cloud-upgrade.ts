@@ -2,7 +2,7 @@ import {throwIfInterrupted} from '../cli/interrupt.js'
 import {OsctlError, errorMessage} from '../errors.js'
 import type {Reporter} from '../events/reporters.js'
 import type {ServiceDef} from '../catalog/catalog.js'
-import {checkImages, planDeploy} from '../catalog/plan.js'
+import {checkImages, planDeploy, type VerifyImages} from '../catalog/plan.js'
 import {imageRefFor} from '../catalog/render.js'
 import {serviceHosts} from '../catalog/service-hosts.js'
 import {Ledger, RevisionRecord} from '../revisions/ledger.js'
@@ -28,7 +28,7 @@ export interface CloudUpgradeResult extends ReleaseCheck {
  */
 export async function upgradeCloud(
   ctx: DeployContext,
-  opts: {tag: string; serial: number; reporter: Reporter; verifyImages?: typeof checkImages; readLabels?: ReadLabels},
+  opts: {tag: string; serial: number; reporter: Reporter; verifyImages?: VerifyImages; readLabels?: ReadLabels},
 ): Promise<CloudUpgradeResult> {
   const {reporter, tag} = opts
   const site: Site = {...ctx.site, config: {...ctx.site.config, imageTag: tag}}

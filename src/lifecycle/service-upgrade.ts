@@ -3,7 +3,7 @@ import {OsctlError, errorData} from '../errors.js'
 import type {Reporter} from '../events/reporters.js'
 import {HostResult, fanOut} from '../hosts/fan-out.js'
 import type {ServiceDef} from '../catalog/catalog.js'
-import {checkImages} from '../catalog/plan.js'
+import type {VerifyImages} from '../catalog/plan.js'
 import {DeployResult, deploy} from '../apply/deploy.js'
 import type {DeployContext} from '../session/deploy-context.js'
 import {BackupMeta, backupDatabases, carryBackup, dropBackup, readBackup, restoreIfMigrated} from '../revisions/db-backup.js'
@@ -42,7 +42,7 @@ export async function upgradeService(
     tag: string
     serial: number
     reporter: Reporter
-    verifyImages?: typeof checkImages
+    verifyImages?: VerifyImages
     /** Only these containers of the service change image (`service upgrade nova-api`); the others keep what their current revision runs. */
     containers?: string[]
   },

@@ -1,7 +1,7 @@
 import {OsctlError} from '../errors.js'
 import type {ServiceDef} from '../catalog/catalog.js'
 import {groupHosts} from '../catalog/group-hosts.js'
-import {DeployPlan, checkImages, planDeploy} from '../catalog/plan.js'
+import {DeployPlan, checkImages, planDeploy, type VerifyImages} from '../catalog/plan.js'
 import {imageRefFor} from '../catalog/render.js'
 import type {DeployContext} from '../session/deploy-context.js'
 import {Journal, JournalEntry, busy} from '../revisions/journal.js'
@@ -33,12 +33,13 @@ export async function planUpgrade(
   ctx: Pick<DeployContext, 'site' | 'catalog' | 'overrides' | 'session'>,
   def: ServiceDef,
   targets: SiteHost[],
-  opts: {tag: string; containers?: string[]; verifyImages?: typeof checkImages},
+  opts: {tag: string; containers?: string[]; verifyImages?: VerifyImages},
 ): Promise<UpgradePlan> {
   const site: Site = {...ctx.site, config: {...ctx.site.config, imageTag: opts.tag}}
   const plan = planDeploy(site, ctx.catalog, ctx.overrides, {services: [def.name], targets})
   const changing = (name: string) => !opts.containers || opts.containers.includes(name)
-  await (opts.verifyImages ?? checkImages)(site, onlyContainers(plan, changing))
+  const digests = await (opts.verifyImages ?? checkImages)(site, onlyContainers(plan, changing))
+  if (digests) plan.registryDigests = digests
 
   const revisions = new Map<string, number>()
   const pending = new Map<string, JournalEntry>()

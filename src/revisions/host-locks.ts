@@ -35,7 +35,7 @@ export async function takeLock(host: Host, kind: LockKind, command: string): Pro
     return release
   }
   const me: Holder = {kind, command, machine: hostname(), pid: process.pid, user: whoAmI(), startedAt: new Date().toISOString()}
-  await host.run(['install', '-d', '-m', '0700', LOCK_ROOT])
+  // createFile makes LOCK_ROOT (root-only) when it is missing.
   const file = lockFile(kind)
   if (!(await host.createFile(file, JSON.stringify(me) + '\n', {mode: 0o600}))) {
     const holder = (await holders(host)).find((h) => posix.basename(file) === h.file)
@@ -58,13 +58,9 @@ export async function takeLock(host: Host, kind: LockKind, command: string): Pro
 }
 
 async function holders(host: Host): Promise<Array<Holder & {file: string; state: ReturnType<typeof journalState>}>> {
-  const r = await host.exec(['sh', '-c', 'ls -1 "$1" 2>/dev/null || true', 'locks', LOCK_ROOT])
-  const files = r.stdout.split('\n').filter((f) => /^(prune|pull-.+)\.json$/.test(f))
-  const data = await host.readFiles(files.map((f) => posix.join(LOCK_ROOT, f)))
   const out: Array<Holder & {file: string; state: ReturnType<typeof journalState>}> = []
-  for (const f of files) {
-    const raw = data.get(posix.join(LOCK_ROOT, f))
-    if (!raw) continue
+  for (const [f, raw] of await host.readDir(LOCK_ROOT)) {
+    if (!/^(prune|pull-.+)\.json$/.test(f)) continue
     try {
       const h = JSON.parse(raw.toString('utf8')) as Holder
       out.push({...h, file: f, state: journalState(h)})

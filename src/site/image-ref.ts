@@ -32,3 +32,6 @@ export function siteImageRef(site: Pick<Site, 'config'>, name: string, tag = sit
 export function manifestUrl(site: Pick<Site, 'config'>, name: string, tag = site.config.imageTag): string {
   return `${registryBaseUrl(site)}/v2/${site.config.namespace}/${name}/manifests/${tag}`
 }
+
+/** `registry:port/osctl/name` of `registry:port/osctl/name:tag` (the tag is after the last `/`): the repository of Docker's RepoDigests. */
+export const repositoryOf = (ref: string): string => ref.replace(/:[^/:]+$/, '')

@@ -38,6 +38,8 @@ export interface FakeFile {
 export class FakeHost extends BaseHost {
   readonly calls: FakeCall[] = []
   readonly files = new Map<string, FakeFile>()
+  /** Directories the fake made itself (createFile's root-only parents), path → mode; others exist only through their files. */
+  readonly dirs = new Map<string, number>()
   /** File operations in order: `write /p`, `upload /p`, `remove /p`; skipped writes are not listed. */
   readonly ops: string[] = []
   /** When true every operation fails with HOST_UNREACHABLE, as an SshHost to a dead host would. */
@@ -113,6 +115,12 @@ export class FakeHost extends BaseHost {
     return result
   }
 
+  override async readDir(dir: string): Promise<Map<string, Buffer>> {
+    this.check()
+    const d = `${norm(dir)}/`
+    return new Map([...this.files].filter(([k]) => k.startsWith(d) && !k.slice(d.length).includes('/')).map(([k, f]) => [k.slice(d.length), Buffer.from(f.data)]))
+  }
+
   async readFileIfExists(path: string): Promise<Buffer | undefined> {
     this.check()
     const f = this.files.get(norm(path))
@@ -137,6 +145,8 @@ export class FakeHost extends BaseHost {
     this.check()
     const p = norm(path)
     if (this.files.has(p) || [...this.files.keys()].some((k) => k.startsWith(`${p}/`))) return false
+    const parent = p.replace(/\/[^/]*$/, '')
+    if (parent && !this.dirs.has(parent) && ![...this.files.keys()].some((k) => k.startsWith(`${parent}/`))) this.dirs.set(parent, 0o700)
     this.files.set(p, {data: Buffer.from(data), mode: opts.mode ?? 0o644, owner: opts.owner})
     this.ops.push(`create ${p}`)
     return true

@@ -138,6 +138,8 @@ export function hostContract(name: string, makeHost: () => Promise<Host>): void 
         expect(await host.createFile(p, 'later\n')).toBe(false)
         expect((await host.readFile(p)).toString()).toBe(`writer ${winner}\n`)
         expect((await host.run(['ls', '-A', `${dir}/lock`])).split('\n').filter(Boolean)).toEqual(['entry.json'])
+        // The directory it had to create is root-only.
+        expect(await host.run(['stat', '-c', '%a', `${dir}/lock`])).toBe('700\n')
       })
 
       it('creates parent directories and round-trips binary content', async () => {
@@ -168,6 +170,20 @@ export function hostContract(name: string, makeHost: () => Promise<Host>): void 
         expect(got.get(paths[3])).toBeUndefined()
         expect(got.get(paths[4])!.toString()).toBe('\n2\n-\n')
         expect((await host.readFiles([])).size).toBe(0)
+      })
+
+      it('readDir reads every regular file of a directory in one go (name → content); a missing directory is empty', async () => {
+        const bin = Buffer.from(Array.from({length: 256}, (_, i) => i))
+        await host.writeFileAtomic(`${dir}/d/a.bin`, bin)
+        await host.writeFileAtomic(`${dir}/d/.hidden`, 'h\n')
+        await host.writeFileAtomic(`${dir}/d/empty`, '')
+        await host.writeFileAtomic(`${dir}/d/sub/inner`, 'not listed')
+        const got = await host.readDir(`${dir}/d`)
+        expect([...got.keys()].sort()).toEqual(['.hidden', 'a.bin', 'empty'])
+        expect(Buffer.compare(got.get('a.bin')!, bin)).toBe(0)
+        expect(got.get('.hidden')!.toString()).toBe('h\n')
+        expect(got.get('empty')!.length).toBe(0)
+        expect((await host.readDir(`${dir}/nowhere`)).size).toBe(0)
       })
 
       it('uploads a 5 MB stream and leaves no temp file behind', async () => {

@@ -7,6 +7,7 @@ import {loadCatalog} from '../../../src/catalog/catalog.js'
 import {Overrides} from '../../../src/catalog/overrides.js'
 import {planDeploy} from '../../../src/catalog/plan.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
+import {repositoryOf} from '../../../src/site/image-ref.js'
 import type {Site} from '../../../src/site/types.js'
 import {RecordingReporter} from '../../../src/events/reporters.js'
 import {FakeEngine} from '../../fakes/fake-engine.js'
@@ -87,6 +88,30 @@ describe('image prefetch', () => {
     expect(firstCreate).toBeGreaterThan(0)
     expect(e1.indexOf('pull 10.0.0.11:4000/osctl/keystone:zed')).toBeGreaterThan(-1)
     expect(e1.indexOf('pull 10.0.0.11:4000/osctl/keystone:zed')).toBeLessThan(firstCreate)
+  })
+
+  it('a tag the host has with the manifest digest the registry serves now is used as it is (no pull); one whose digest differs is pulled', async () => {
+    const site = testSite()
+    const services = ['mariadb', 'memcached', 'rabbitmq', 'keystone']
+    const lab = fakeLab(site, registryRefs(services, ['zed']))
+    await lab.deploy(services)
+    // What the hosts' engines now report for each tag (Docker's RepoDigests), and what the registry says.
+    const digests = new Map<string, string>()
+    for (const e of lab.engines.values()) {
+      for (const [ref, image] of e.images) {
+        const digest = `sha256:${Buffer.from(ref).toString('hex').padEnd(64, '0').slice(0, 64)}`
+        image.digests = [`${repositoryOf(ref)}@${digest}`]
+        digests.set(ref, digest)
+      }
+      e.calls.length = 0
+    }
+    const keystone = [...digests.keys()].find((r) => r.includes('/keystone:'))!
+    digests.set(keystone, `sha256:${'f'.repeat(64)}`)
+    const again = await lab.deploy(services, digests)
+    expect(again.hosts.every((h) => h.ok)).toBe(true)
+    expect(again.recreated).toBe(0)
+    // The tag that moved in the registry is pulled (asked again); every other one is not.
+    for (const [name, e] of lab.engines) expect(e.calls.filter((c) => c.startsWith('pull ')), name).toEqual(e.images.has(keystone) ? [`pull ${keystone}`] : [])
   })
 })
 

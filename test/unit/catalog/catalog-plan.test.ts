@@ -5,7 +5,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {loadCatalog} from '../../../src/catalog/catalog.js'
 import {Overrides} from '../../../src/catalog/overrides.js'
-import {planDeploy} from '../../../src/catalog/plan.js'
+import {checkImages, planDeploy} from '../../../src/catalog/plan.js'
 import {OsctlError, OsctlErrors} from '../../../src/errors.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
 import {requiredSecrets} from '../../../src/site/secrets.js'
@@ -141,5 +141,33 @@ describe('planDeploy: everything checked before any host is touched', () => {
     } finally {
       await rm(dir, {recursive: true, force: true})
     }
+  })
+})
+
+describe('checkImages: the site registry asked once per image before any host is touched', () => {
+  const answer = (status: number, digest?: string) => new Response(null, {status, headers: digest ? {'docker-content-digest': digest} : {}})
+
+  it('resolves to each image ref’s manifest digest; a missing image is IMAGE_UNKNOWN naming it; an unreachable registry is no error and no digest', async () => {
+    const site = testSite()
+    const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services: ['mariadb', 'memcached'], targets: site.hosts})
+    const asked: string[] = []
+    const digest = (url: string) => `sha256:${(url.includes('/mariadb/') ? 'a' : 'b').repeat(64)}`
+    const found = await checkImages(site, plan, (async (url: string, init?: RequestInit) => {
+      asked.push(`${init?.method} ${url}`)
+      return answer(200, digest(url))
+    }) as typeof fetch)
+    expect(asked).toHaveLength(2)
+    expect(asked.every((a) => a.startsWith('HEAD '))).toBe(true)
+    const refs = plan.services.flatMap((s) => [...s.rendered.values()].flatMap((r) => r.containers.map((c) => c.imageRef)))
+    expect([...found.keys()].sort()).toEqual([...new Set(refs)].sort())
+    for (const [ref, d] of found) expect(d).toBe(`sha256:${(ref.includes('/mariadb:') ? 'a' : 'b').repeat(64)}`)
+
+    const errs = await errorsOf(checkImages(site, plan, (async (url: string) => answer(url.includes('/memcached/') ? 404 : 200, 'sha256:' + 'c'.repeat(64))) as typeof fetch))
+    expect(errs[0].code).toBe('IMAGE_UNKNOWN')
+    expect(errs[0].message).toMatch(/^image memcached \(tag \S+\) not in the site registry /)
+
+    expect((await checkImages(site, plan, (async () => {
+      throw new Error('ECONNREFUSED')
+    }) as typeof fetch)).size).toBe(0)
   })
 })

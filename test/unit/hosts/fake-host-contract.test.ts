@@ -29,8 +29,8 @@ function teach(fake: FakeHost): FakeHost {
       await sleep(Number(c.argv![1]) * 1000)
     })
     .on('stat', (c, h) => {
-      const f = h.files.get(c.argv![3])
-      return f ? `${(f.mode & 0o7777).toString(8)}\n` : {exitCode: 1, stderr: `stat: cannot stat '${c.argv![3]}'\n`}
+      const mode = h.files.get(c.argv![3])?.mode ?? h.dirs.get(c.argv![3])
+      return mode !== undefined ? `${(mode & 0o7777).toString(8)}\n` : {exitCode: 1, stderr: `stat: cannot stat '${c.argv![3]}'\n`}
     })
     .on('ls', (c, h) => {
       const d = `${c.argv![2]}/`
