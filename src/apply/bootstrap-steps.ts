@@ -25,25 +25,27 @@ export function stepKey(step: RenderedStep, spec: ContainerSpec, fingerprints: R
 export const fingerprintKey = (imageId: string, paths: string[]) => `${imageId} ${paths.join(' ')}`
 
 /**
- * sha256 over every file (path and content) under the paths, read by a one-shot container of the
- * image. A path the image does not have is an error: a typo must not stop migrations forever.
+ * For each set of paths, sha256 over every file (path and content) under them, all read by one
+ * one-shot container of the image (one container start however many sets: keystone's steps have
+ * two). A path the image does not have is an error: a typo must not stop migrations forever.
  */
-export async function readImageFingerprint(docker: ContainerClient, image: string, paths: string[], container: string, where: string): Promise<string> {
+export async function readImageFingerprints(docker: ContainerClient, image: string, sets: string[][], container: string, where: string): Promise<string[]> {
   const name = `osctl-fingerprint-${container}`
-  const script = `for p in ${paths.join(' ')}; do [ -e "$p" ] || { echo "missing: $p"; exit 3; }; done; find ${paths.join(' ')} -type f | LC_ALL=C sort | xargs -r sha256sum | sha256sum`
+  const script = 'for s in "$@"; do for p in $s; do [ -e "$p" ] || { echo "missing: $p"; exit 3; }; done; done; for s in "$@"; do h=$(find $s -type f | LC_ALL=C sort | xargs -r sha256sum | sha256sum) || exit 1; echo "${h%% *}  $s"; done'
+  const args = sets.map((paths) => paths.join(' '))
   await docker.removeContainer(name)
-  await docker.createContainer({name, image, command: ['sh', '-c', script], labels: {[LABELS.managed]: 'true'}, networkMode: 'none', restartPolicy: 'no'})
+  await docker.createContainer({name, image, command: ['sh', '-c', script, 'osctl-fingerprint', ...args], labels: {[LABELS.managed]: 'true'}, networkMode: 'none', restartPolicy: 'no'})
   try {
     await docker.startContainer(name)
     const code = await docker.waitContainer(name, 120_000)
-    const out = (await docker.containerLogs(name, 5)).trim()
-    const fp = /^([0-9a-f]{64})\s/m.exec(out)?.[1]
-    if (code !== 0 || !fp) {
-      throw new OsctlError('CONFIG_INVALID', `${where}: cannot read ${paths.join(', ')} in ${image}: ${out.split('\n').at(-1) || `exit ${code}`}`, {
+    const out = (await docker.containerLogs(name, sets.length + 5)).trim()
+    const found = new Map([...out.matchAll(/^([0-9a-f]{64}) {2}(.*)$/gm)].map((m) => [m[2], `sha256:${m[1]}`]))
+    if (code !== 0 || args.some((a) => !found.has(a))) {
+      throw new OsctlError('CONFIG_INVALID', `${where}: cannot read ${sets.flat().join(', ')} in ${image}: ${out.split('\n').at(-1) || `exit ${code}`}`, {
         hint: 'image_paths of a bootstrap step in service.yml must exist in its container\'s image',
       })
     }
-    return `sha256:${fp}`
+    return args.map((a) => found.get(a)!)
   } finally {
     await docker.removeContainer(name).catch(() => undefined)
   }
@@ -103,7 +105,18 @@ export function missingFingerprints(rs: RenderedService, seen: ObservedService, 
 export async function readFingerprints(docker: ContainerClient, ledger: Ledger, rs: RenderedService, seen: ObservedService, runOnce: boolean, where: string): Promise<void> {
   const missing = missingFingerprints(rs, seen, runOnce)
   if (missing.size === 0) return
-  for (const [key, m] of missing) seen.fingerprints[key] = await readImageFingerprint(docker, m.image, m.paths, m.container, where)
+  // One container per image, reading all of its path sets.
+  const byImage = new Map<string, {container: string; keys: string[]; sets: string[][]}>()
+  for (const [key, m] of missing) {
+    const g = byImage.get(m.image) ?? {container: m.container, keys: [], sets: []}
+    g.keys.push(key)
+    g.sets.push(m.paths)
+    byImage.set(m.image, g)
+  }
+  for (const [image, g] of byImage) {
+    const fps = await readImageFingerprints(docker, image, g.sets, g.container, where)
+    g.keys.forEach((key, i) => (seen.fingerprints[key] = fps[i]))
+  }
   // Only the images wanted or running stay cached.
   const ids = new Set([...seen.containers.values()].flatMap((c) => [c.imageId, c.actual?.imageId]))
   await ledger.setFingerprints(rs.service, Object.fromEntries(Object.entries(seen.fingerprints).filter(([k]) => ids.has(k.split(' ')[0]))))

@@ -2,7 +2,7 @@ import {hostname} from 'node:os'
 import {posix} from 'node:path'
 
 import {configDir} from '../catalog/container-spec.js'
-import type {RenderedService} from '../catalog/render.js'
+import type {RenderedService, RenderedStep} from '../catalog/render.js'
 import type {ContainerClient} from '../docker/docker-client.js'
 import type {ImageInfo} from '../docker/types.js'
 import {OsctlError, errorMessage} from '../errors.js'
@@ -10,7 +10,7 @@ import {Reporter, silentReporter} from '../events/reporters.js'
 import {Host, tailLines} from '../hosts/host.js'
 import {Journal, JournalOp, newOperationId, whoAmI} from '../revisions/journal.js'
 import {Ledger, revisionDir} from '../revisions/ledger.js'
-import {missingFingerprints, readFingerprints, runBootstrapStep} from './bootstrap-steps.js'
+import {missingFingerprints, readFingerprints, runBootstrapStep, stepKey} from './bootstrap-steps.js'
 import {Balancer, noBalancer} from './balancer.js'
 import {PostStepTrigger, runPostSteps} from './post-steps.js'
 import {waitContainerHealthy} from './container-health.js'
@@ -101,16 +101,31 @@ export class ServiceDeployer {
     }
     const decideOpts = this.decideOptions(opts)
     const snapshot = opts.hostState && serviceFromHost(await opts.hostState, rs, imageIds)
-    if (snapshot && !snapshot.journal) {
+    // Converged on the state read at the start? Fingerprints (read from the image when not cached)
+    // only matter to a service that is converged but for its steps.
+    if (snapshot && !snapshot.journal && converged({...decideService(rs, snapshot, decideOpts), steps: []}, snapshot)) {
       await readFingerprints(this.docker, this.ledger, rs, snapshot, opts.runOnce, this.host.name)
       const d = decideService(rs, snapshot, decideOpts)
       if (converged(d, snapshot)) return this.act(rs, d, opts, [])
     }
     // Something to do: decided again on a fresh look, as the host is right before acting.
     const seen = await observeService(this.host, this.docker, rs, imageIds)
-    await readFingerprints(this.docker, this.ledger, rs, seen, opts.runOnce, this.host.name)
+    // A host that never ran this service's fingerprinted steps (no key for any: a first deploy)
+    // runs them whatever the fingerprints say. They are read (a one-shot container hashing the
+    // image's code, seconds on a busy host) beside the steps, needed only for the keys written after.
+    const fingerprinted = rs.steps.filter((s) => (!s.once || opts.runOnce) && s.imagePaths?.length)
+    const first = fingerprinted.length > 0 && fingerprinted.every((s) => !seen.bootstrapKeys[s.name]) && !seen.journal
+    const fingerprints = first ? readFingerprints(this.docker, this.ledger, rs, seen, opts.runOnce, this.host.name) : undefined
+    fingerprints?.catch(() => undefined)
+    if (!fingerprints) await readFingerprints(this.docker, this.ledger, rs, seen, opts.runOnce, this.host.name)
     const d = decideService(rs, seen, decideOpts)
-    return this.act(rs, d, opts, [...seen.containers].filter(([, c]) => c.spareNext).map(([name]) => name))
+    // The keys the steps leave behind, with the fingerprints read by then.
+    const keyOf = fingerprints && (async (step: RenderedStep, key: string) => (step.imagePaths?.length ? (await fingerprints, stepKey(step, d.containers.find((c) => c.rc.name === step.container)!.spec, seen.fingerprints)) : key))
+    try {
+      return await this.act(rs, d, opts, [...seen.containers].filter(([, c]) => c.spareNext).map(([name]) => name), keyOf)
+    } finally {
+      await fingerprints?.catch(() => undefined)
+    }
   }
 
   /**
@@ -130,7 +145,7 @@ export class ServiceDeployer {
     return {op: opts.op ?? 'deploy', runOnce: opts.runOnce, revision: opts.revision, operation: opts.operation ?? newOperationId(opts.op ?? 'deploy'), createdBy: `${whoAmI()}@${hostname()}`, now: new Date().toISOString()}
   }
 
-  private async act(rs: RenderedService, d: ServiceDecision, opts: ApplyOptions, spares: string[]): Promise<ServiceHostResult> {
+  private async act(rs: RenderedService, d: ServiceDecision, opts: ApplyOptions, spares: string[], keyOf?: (step: RenderedStep, key: string) => Promise<string>): Promise<ServiceHostResult> {
     const where = this.host.name
     if (d.takeOver) await this.takeOver(rs.service, d, spares)
     // Journaled before the first change on this host (the config dir is one).
@@ -151,7 +166,7 @@ export class ServiceDeployer {
         const started = Date.now()
         const ms = await runBootstrapStep(this.docker, d.containers.find((c) => c.rc.name === step.container)!.spec, step, where)
         timings.push({host: where, service: rs.service, step: step.name, phase: 'bootstrap', ...(step.once ? {once: true} : {}), ms: Math.round(ms)})
-        await this.ledger.setBootstrapKey(rs.service, step.name, key)
+        await this.ledger.setBootstrapKey(rs.service, step.name, keyOf ? await keyOf(step, key) : key)
         this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'bootstrap', seconds: (Date.now() - started) / 1000}, where)
         ran.push(step.name)
       }
@@ -163,10 +178,13 @@ export class ServiceDeployer {
         await this.host.writeFiles(units.flatMap((c) => [serviceUnitPath(c.rc.name), posix.join(revisionDir(rs.service, d.revision), 'units', serviceUnitName(c.rc.name))].map((path) => ({path, data: c.unit, mode: 0o644}))))
         await this.host.run(['systemctl', 'daemon-reload'])
       }
-      // Containers that change go one after another, in the service's order; those left alone are
-      // only health-checked, all at once beside them.
-      const changing = d.containers.filter((x) => x.action !== 'none')
-      const ended = await inOrderBeside(changing, d.containers.filter((x) => x.action === 'none'), (c) => this.converge(rs.service, c, d.revision, timings))
+      // Containers swapped or started go one after another, in the service's order (one in
+      // transition at a time; a failure leaves the later ones as they were). New containers replace
+      // nothing: they start side by side (nova's four, neutron's three agents), as do the checks of
+      // those left alone.
+      const inOrder = d.containers.filter((x) => x.action === 'recreate' || x.action === 'start')
+      const beside = d.containers.filter((x) => x.action === 'create' || x.action === 'none')
+      const ended = await inOrderBeside(inOrder, beside, (c) => this.converge(rs.service, c, d.revision, timings))
       const outcomes = d.containers.map((c) => ended.find((o) => o.name === c.rc.name)!)
       // A killed run's kept previous containers: the change it began is now complete and healthy.
       if (d.takeOver) for (const c of d.containers) await dropPrevious(this.docker, c.rc.name)

@@ -55,7 +55,9 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
     const imageId = image?.id ?? opts.image
     this.containers.set(opts.name, {id, name: opts.name, image: opts.image, imageId, labels: {...opts.labels}, state: 'created', opts})
     if (opts.command?.join(' ').includes('| sha256sum')) {
-      this.printed.set(id, `${createHash('sha256').update(this.imageContent.get(imageId) ?? this.imageContent.get(opts.image) ?? imageId).digest('hex')}  -\n`)
+      // readImageFingerprints: `<sha256>  <paths>` per set of paths (sh -c SCRIPT osctl-fingerprint SET…); the fake hashes the image's content, not per path.
+      const hash = createHash('sha256').update(this.imageContent.get(imageId) ?? this.imageContent.get(opts.image) ?? imageId).digest('hex')
+      this.printed.set(id, opts.command.slice(4).map((set) => `${hash}  ${set}\n`).join(''))
     }
     return id
   }

@@ -60,6 +60,16 @@ export class FakeHost extends BaseHost {
     return this
   }
 
+  /** Like on(), with the handler that answered such commands until now as `next` (to wrap it: delay, count, log). */
+  around(pattern: RegExp | string, handler: (call: FakeCall, host: FakeHost, next: () => FakeReply | Promise<FakeReply>) => FakeReply | Promise<FakeReply>): this {
+    const before = [...this.handlers]
+    return this.on(pattern, (call, host) => {
+      const prev = before.find((h) => matches(h.pattern, call.line))
+      const argv0 = call.argv?.[0] ?? call.line.split(' ')[0]
+      return handler(call, host, () => (prev ? prev.handler(call, host) : {exitCode: 127, stderr: `sh: 1: ${argv0}: not found\n`}))
+    })
+  }
+
   /** Like on(), for the first matching command only; later ones go to the handlers registered before it. */
   once(pattern: RegExp | string, handler: FakeHandler): this {
     const entry: {pattern: RegExp | string; handler: FakeHandler} = {
