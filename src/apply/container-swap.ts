@@ -68,7 +68,10 @@ export const SWAP_SCRIPT = [
   `if [ "$overlap" = overlap ]; then docker update --cpu-shares ${DEFAULT_CPU_SHARES} "$name" >/dev/null 2>&1 || true; fi`,
   'systemctl reset-failed "$unit" 2>/dev/null || true',
   'systemctl start "$unit"',
-].join('\n')
+  // One line: systemd keeps a transient unit's ExecStart in /run/systemd/transient/ and reads it
+  // back at every daemon-reload, where a newline in it breaks the command (seen: two swaps on one
+  // host at once, the other's reload cut this one's script to `set -eu`, exit 2).
+].join(' ; ')
 
 /** Step 1: `<name>.next` holds the wanted container, created from the spec or the kept previous one. */
 export async function prepareNext(docker: ContainerClient, spec: ContainerSpec, revision: number, opts: {byId?: boolean} = {}): Promise<'created' | 'reused'> {
