@@ -68,10 +68,17 @@ export const SWAP_SCRIPT = [
   `if [ "$overlap" = overlap ]; then docker update --cpu-shares ${DEFAULT_CPU_SHARES} "$name" >/dev/null 2>&1 || true; fi`,
   'systemctl reset-failed "$unit" 2>/dev/null || true',
   'systemctl start "$unit"',
-  // One line: systemd keeps a transient unit's ExecStart in /run/systemd/transient/ and reads it
-  // back at every daemon-reload, where a newline in it breaks the command (seen: two swaps on one
-  // host at once, the other's reload cut this one's script to `set -eu`, exit 2).
-].join(' ; ')
+].join('\n')
+
+/**
+ * Where swapIn puts SWAP_SCRIPT on the host: systemd-run runs `/bin/sh <this> args…`. Not the
+ * script inline: systemd keeps a transient unit's ExecStart in /run/systemd/transient/ and reads it
+ * back at every daemon-reload, which a script does not survive (a newline cuts it; `;` is an
+ * ExecStart separator, escaped and then mangled): with swaps of several containers on one host at
+ * once, one's reload broke the next one's script before it started (ha.test: exit 2, "Syntax
+ * error: end of file unexpected").
+ */
+export const SWAP_SCRIPT_PATH = '/var/lib/osctl/libexec/osctl-swap'
 
 /** Step 1: `<name>.next` holds the wanted container, created from the spec or the kept previous one. */
 export async function prepareNext(docker: ContainerClient, spec: ContainerSpec, revision: number, opts: {byId?: boolean} = {}): Promise<'created' | 'reused'> {
@@ -95,11 +102,14 @@ export async function swapIn(host: Host, name: string, unitText: string, opts: {
   const unit = serviceUnitName(name)
   const staged = posix.join(JOURNAL_ROOT, `${unit}.staged`)
   await host.run(['install', '-d', '-m', '0700', JOURNAL_ROOT])
-  await host.writeFileAtomic(staged, unitText, {mode: 0o644})
+  await host.writeFiles([
+    {path: staged, data: unitText, mode: 0o644},
+    {path: SWAP_SCRIPT_PATH, data: `${SWAP_SCRIPT}\n`, mode: 0o700},
+  ])
   const swapUnit = `osctl-swap-${name}-${randomBytes(3).toString('hex')}`
   const began = performance.now()
   const r = await host
-    .exec(['systemd-run', '--quiet', '--wait', '--collect', `--unit=${swapUnit}`, '--property=Type=oneshot', '--', '/bin/sh', '-c', SWAP_SCRIPT, 'osctl-swap', name, unit, staged, serviceUnitPath(name), ...(opts.overlap ? ['overlap'] : [])], {
+    .exec(['systemd-run', '--quiet', '--wait', '--collect', `--unit=${swapUnit}`, '--property=Type=oneshot', '--', '/bin/sh', SWAP_SCRIPT_PATH, name, unit, staged, serviceUnitPath(name), ...(opts.overlap ? ['overlap'] : [])], {
       timeoutMs: 150_000,
     })
     .catch((err: unknown) => afterLostConnection(host, name, swapUnit, err))

@@ -19,7 +19,7 @@ export default class Deploy extends OsctlCommand {
     'Everything is validated first (service names, enabled_services and dependencies, passwords, every template for every host, ' +
       'images in the site registry); nothing is touched on any host when anything is wrong. Then each service starts once its dependencies are done ' +
       'on all their hosts (up to 3 services at once; images a host lacks are pulled from the start through one queue for all hosts, image_pull_concurrency at once, earliest services first), hosts in parallel: configs rendered to /etc/osctl/<container>/, image pulled, databases created, bootstrap steps run, containers ' +
-      '(re)created only when their spec hash changed, each under a systemd unit, and gated on its health check. ' +
+      '(re)created only when their spec hash changed (a service\'s new containers side by side, running ones replaced one at a time), each under a systemd unit, and gated on its health check. ' +
       'A second run with nothing changed recreates and restarts nothing. Images must be built and pushed first (`osctl image build --push`). ' +
       'With --dry-run it reads every host the same way and reports, per host and service, what it would do and why (container spec fields, ' +
       'config files as unified diffs with passwords masked, the image), and changes nothing: exit 0 when nothing would change, 6 when something would.',

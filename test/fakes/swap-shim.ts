@@ -35,7 +35,11 @@ echo "systemctl $*" >> "$OSCTL_FAKE/ops"
  * FakeEngine (`start`/`stop` of a unit start/stop its container) and to the fake host's files.
  */
 export async function runSwapScript(host: FakeHost, engine: FakeEngine, argv: string[], units: {active: Set<string>; enabled?: Set<string>}): Promise<{exitCode: number; stderr: string}> {
-  const [, , script, $0, name, unit, staged, dest, ...rest] = argv.slice(argv.indexOf('--') + 1)
+  // systemd-run … -- /bin/sh SWAP_SCRIPT_PATH name unit staged dest [overlap]: the script as swapIn wrote it on the host.
+  const [, scriptPath, name, unit, staged, dest, ...rest] = argv.slice(argv.indexOf('--') + 1)
+  const script = host.files.get(scriptPath)?.data.toString('utf8')
+  if (script === undefined) return {exitCode: 2, stderr: `/bin/sh: 0: cannot open ${scriptPath}: No such file\n`}
+  const $0 = 'osctl-swap'
   const dir = await mkdtemp(join(tmpdir(), 'osctl-fake-swap-'))
   try {
     await mkdir(join(dir, 'bin'))

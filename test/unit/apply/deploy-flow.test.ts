@@ -115,7 +115,7 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect([...engines.values()].map((e) => e.calls.slice(before.shift()).filter((c) => /^(create|start|stop|rm) /.test(c)))).toEqual([[], []])
     expect([...hosts.values()].map((h) => changes(h).length)).toEqual(writes)
     for (const h of hosts.values()) expect([...h.files.keys()].filter((f) => f.startsWith(LOCK_ROOT))).toEqual([])
-    expect(hosts.get('lab-1')!.ran(/systemctl (restart|stop)/)).toBe(true) // from the first run only
+    expect(hosts.get('lab-1')!.ran(/^systemd-run .* \/var\/lib\/osctl\/libexec\/osctl-swap keystone /)).toBe(true) // from the first run only
     expect(reporter.of('service.container.done').filter((e) => e.data.status === 'unchanged').map((e) => [e.host, e.data.container, e.data.health])).toContainEqual(['lab-1', 'keystone', 'http://10.0.0.11:5000/v3 answered 200'])
   })
 
