@@ -115,16 +115,16 @@ export class ServiceDeployer {
     // image's code, seconds on a busy host) beside the steps, needed only for the keys written after.
     const fingerprinted = rs.steps.filter((s) => (!s.once || opts.runOnce) && s.imagePaths?.length)
     const first = fingerprinted.length > 0 && fingerprinted.every((s) => !seen.bootstrapKeys[s.name]) && !seen.journal
-    const fingerprints = first ? readFingerprints(this.docker, this.ledger, rs, seen, opts.runOnce, this.host.name) : undefined
-    fingerprints?.catch(() => undefined)
-    if (!fingerprints) await readFingerprints(this.docker, this.ledger, rs, seen, opts.runOnce, this.host.name)
+    const reading = readFingerprints(this.docker, this.ledger, rs, seen, opts.runOnce, this.host.name)
+    if (!first) await reading
+    reading.catch(() => undefined)
     const d = decideService(rs, seen, decideOpts)
-    // The keys the steps leave behind, with the fingerprints read by then.
-    const keyOf = fingerprints && (async (step: RenderedStep, key: string) => (step.imagePaths?.length ? (await fingerprints, stepKey(step, d.containers.find((c) => c.rc.name === step.container)!.spec, seen.fingerprints)) : key))
+    // On a first deploy, the keys the steps leave behind, with the fingerprints read by then.
+    const keyOf = first ? async (step: RenderedStep, key: string) => (step.imagePaths?.length ? (await reading, stepKey(step, d.containers.find((c) => c.rc.name === step.container)!.spec, seen.fingerprints)) : key) : undefined
     try {
       return await this.act(rs, d, opts, [...seen.containers].filter(([, c]) => c.spareNext).map(([name]) => name), keyOf)
     } finally {
-      await fingerprints?.catch(() => undefined)
+      await reading.catch(() => undefined)
     }
   }
 

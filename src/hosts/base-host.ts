@@ -1,4 +1,5 @@
 import {randomBytes} from 'node:crypto'
+import {posix} from 'node:path'
 
 import {ExecOptions, ExecResult, FileWrite, Host, WriteOptions, commandFailed, fileMissing} from './host.js'
 
@@ -16,7 +17,7 @@ export abstract class BaseHost implements Host {
 
   /** Written whole under a temp name, then hard-linked to the path: link(2) fails when the path exists. */
   async createFile(path: string, data: string | Buffer, opts?: WriteOptions): Promise<boolean> {
-    await this.run(['sh', '-c', '[ -d "$1" ] || (umask 077 && mkdir -p -- "$1")', 'mkdir', path.replace(/\/[^/]*$/, '') || '/'])
+    await this.run(['sh', '-c', '[ -d "$1" ] || (umask 077 && mkdir -p -- "$1")', 'mkdir', posix.dirname(path)])
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.new`
     await this.writeFileAtomic(tmp, data, opts)
     const r = await this.exec(['sh', '-c', 'ln "$1" "$2" 2>/dev/null; rc=$?; rm -f "$1"; exit $rc', 'create', tmp, path])

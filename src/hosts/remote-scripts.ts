@@ -3,6 +3,16 @@
  * coreutils (no SFTP subsystem). Each takes its paths as positional parameters, never spliced in.
  */
 
+// The temp file $t as received: its size and sha256 checked against $size and $sum, then given its
+// mode (and owner), and synced. Shared by PUT_SCRIPT and CREATE_SCRIPT.
+const SEAL_TEMP = `n=$(wc -c < "$t")
+[ "$n" -eq "$size" ] || { echo "received $n of $size bytes" >&2; exit 1; }
+h=$(sha256sum < "$t")
+[ "\${h%% *}" = "$sum" ] || { echo "sha256 mismatch after transfer" >&2; exit 1; }
+chmod "$mode" "$t"
+[ -z "$owner" ] || chown -- "$owner" "$t"
+sync -- "$t" 2>/dev/null || sync`
+
 // Receives stdin into a temp file next to the target, then checks size and sha256 before the
 // rename: a dropped connection ends stdin early, and a truncated file must never replace the target.
 export const PUT_SCRIPT = `set -e
@@ -15,13 +25,7 @@ if [ "$phase" != commit ]; then
   [ "$phase" = receive ] && trap - EXIT && exit 0
 fi
 trap 'rm -f -- "$t"' EXIT
-n=$(wc -c < "$t")
-[ "$n" -eq "$size" ] || { echo "received $n of $size bytes" >&2; exit 1; }
-h=$(sha256sum < "$t")
-[ "\${h%% *}" = "$sum" ] || { echo "sha256 mismatch after transfer" >&2; exit 1; }
-chmod "$mode" "$t"
-[ -z "$owner" ] || chown -- "$owner" "$t"
-sync -- "$t" 2>/dev/null || sync
+${SEAL_TEMP}
 mv -f -- "$t" "$f"
 trap - EXIT
 sync -- "$d" 2>/dev/null || true`
@@ -35,13 +39,7 @@ d=$(dirname -- "$f")
 [ -d "$d" ] || (umask 077 && mkdir -p -- "$d")
 trap 'rm -f -- "$t"' EXIT
 (umask 077 && cat > "$t")
-n=$(wc -c < "$t")
-[ "$n" -eq "$size" ] || { echo "received $n of $size bytes" >&2; exit 1; }
-h=$(sha256sum < "$t")
-[ "\${h%% *}" = "$sum" ] || { echo "sha256 mismatch after transfer" >&2; exit 1; }
-chmod "$mode" "$t"
-[ -z "$owner" ] || chown -- "$owner" "$t"
-sync -- "$t" 2>/dev/null || sync
+${SEAL_TEMP}
 ln -- "$t" "$f" 2>/dev/null || exit 17
 sync -- "$d" 2>/dev/null || true`
 
