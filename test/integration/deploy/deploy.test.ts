@@ -311,19 +311,32 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     await derive(bad, 'RUN ln -sf /bin/false /usr/local/bin/osctl_start')
     const before = await imageId()
 
-    // The next keystone loads beside the serving one at a low CPU weight (cpu.shares), and gets the default back at the swap.
+    // The next keystone loads beside the serving one at a low CPU weight (cpu.shares), and gets the
+    // default back at the swap. Meanwhile the serving one answers every request: the first socket
+    // on the port keeps every new connection (templates/_shared/uwsgi_first_listener.py); spread
+    // by hash, half of them waited seconds in the loading one's queue.
+    const address = /address: (\S+)/.exec(await readFile(join(site, 'inventory.yml'), 'utf8'))![1]
     let upgrading = true
     const weights = new Set<string>()
+    const answers: number[] = []
     const watch = (async () => {
       while (upgrading) {
-        const r = await sh("docker inspect -f '{{.State.Status}} {{.HostConfig.CpuShares}}' keystone.next 2>/dev/null")
-        if (r.stdout.startsWith('running')) weights.add(r.stdout.trim())
+        const r = await sh(
+          `s=$(docker inspect -f '{{.State.Status}} {{.HostConfig.CpuShares}}' keystone.next 2>/dev/null) || exit 0; echo "$s"; ` +
+            `case "$s" in running*) curl -s -o /dev/null -m 30 -w '%{http_code} %{time_total}\\n' http://${address}:5000/v3;; esac`,
+        )
+        const [state, answer] = r.stdout.trim().split('\n')
+        if (state?.startsWith('running')) weights.add(state)
+        if (state?.startsWith('running') && answer?.startsWith('200 ')) answers.push(Number(answer.split(' ')[1]) * 1000)
       }
     })()
     const u = await osctl(['service', 'upgrade', 'keystone', '--tag', up, '--json']).finally(() => (upgrading = false))
     await watch
     expect(u.exitCode, u.stderr).toBe(0)
     expect([...weights]).toEqual(['running 128'])
+    console.log(`keystone answers while the next one loaded: ${answers.length}, slowest ${Math.round(Math.max(...answers))} ms`)
+    expect(answers.length).toBeGreaterThanOrEqual(3)
+    expect(Math.max(...answers)).toBeLessThan(2000)
     expect((await sh("docker inspect -f '{{.HostConfig.CpuShares}}' keystone")).stdout.trim()).toBe('1024')
     expect(JSON.parse(u.stdout)).toMatchObject({service: 'keystone', upgraded: [`${LAB}-1`]})
     expect(await imageId()).not.toBe(before)
