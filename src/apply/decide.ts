@@ -76,7 +76,7 @@ export function decideService(rs: RenderedService, seen: ObservedService, opts: 
   const containers = specs.map(({rc, spec, hash}): ContainerDecision => {
     const o = seen.containers.get(rc.name)
     const before = recorded.get(rc.name)?.spec
-    const unit = renderServiceUnit({service: rs.service, container: rc.name, revision, after: rs.after})
+    const unit = renderServiceUnit({service: rs.service, container: rc.name, after: rs.after})
     const base = {rc, spec, hash, unit, unitChanged: o?.unitText !== unit, enabled: (o?.unitEnabled ?? false) && installSection(o?.unitText) === installSection(unit), configChanged: Object.keys(rc.files).filter((f) => o?.configs[f] !== rc.files[f]), before, observed: o?.configs}
     const actualHash = o?.actual?.labels[LABELS.configHash]
     if (!o?.actual || actualHash !== hash) {

@@ -189,10 +189,7 @@ export class ServiceDeployer {
       // A killed run's kept previous containers: the change it began is now complete and healthy.
       if (d.takeOver) for (const c of d.containers) await dropPrevious(this.docker, c.rc.name)
       for (const o of outcomes) this.reporter.emit('service.container.done', {service: rs.service, container: o.name, status: o.status, changed: o.changed, revision: d.revision, health: o.health}, where)
-      if (d.record) {
-        await this.ledger.writeRecord({...d.record, outcome: 'active'})
-        await this.ledger.setCurrent(rs.service, d.revision)
-      }
+      if (d.record) await this.ledger.settle([{...d.record, outcome: 'active'}], d.revision)
       if (d.journaled) await this.journal.end(rs.service)
       const changed = d.newRevision || ran.length > 0 || outcomes.some((o) => o.status !== 'unchanged')
       return {service: rs.service, host: where, status: changed ? 'changed' : 'unchanged', revision: d.revision, containers: outcomes, bootstrap: ran, timings}

@@ -44,15 +44,20 @@ export function systemdQuote(script: string): string {
   return script.replaceAll('$', '$$$$').replaceAll('%', '%%')
 }
 
-export function renderServiceUnit(input: {service: string; container: string; revision: number; after?: string[]}): string {
+/**
+ * The unit names no revision (`osctl service status` and the container's labels do): a new revision
+ * of a service leaves the unit files of containers whose ordering did not change alone, so neither
+ * their write nor a daemon-reload is part of an upgrade or a rollback.
+ */
+export function renderServiceUnit(input: {service: string; container: string; after?: string[]}): string {
   const after = (input.after ?? []).filter((c) => c !== input.container).map(serviceUnitName)
   return env.render('service-container.service.njk', {...input, after, attach: systemdQuote(ATTACH_SCRIPT), started: systemdQuote(STARTED_SCRIPT), stop: systemdQuote(STOP_SCRIPT)})
 }
 
-/** The marker line of a unit osctl generated for a service container; undefined: not osctl's file. */
-export function parseServiceUnitMarker(text: string): {service: string; container: string; revision: number} | undefined {
-  const m = /^# osctl-managed: service\/(\S+)\/(\S+) revision=(\d+)/m.exec(text)
-  return m ? {service: m[1], container: m[2], revision: Number(m[3])} : undefined
+/** The marker line of a unit osctl generated for a service container (before 2026-12 it also named a revision); undefined: not osctl's file. */
+export function parseServiceUnitMarker(text: string): {service: string; container: string} | undefined {
+  const m = /^# osctl-managed: service\/(\S+)\/(\S+?)(?: revision=\d+)?$/m.exec(text)
+  return m ? {service: m[1], container: m[2]} : undefined
 }
 
 /** A unit file's [Install] section (what `systemctl enable` acts on), '' when it has none. */

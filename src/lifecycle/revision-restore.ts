@@ -22,6 +22,12 @@ export interface RestoreResult {
   recreated: string[]
 }
 
+/** A rollback's two ends on one host: the revision in force and the one to return to. */
+export interface RestorePlan {
+  current: RevisionRecord
+  target: RevisionRecord
+}
+
 /**
  * Puts a service on one host back to a revision kept in its ledger: the exact image (by id, not
  * by tag, so a re-pushed tag cannot sneak in), the container spec, the rendered config files and
@@ -43,7 +49,7 @@ export class RevisionRestorer {
   }
 
   /** The revision a rollback goes to: --to, else the one the current revision replaced. */
-  async target(service: string, to?: number): Promise<{current: RevisionRecord; target: RevisionRecord}> {
+  async target(service: string, to?: number): Promise<RestorePlan> {
     const current = await this.ledger.current(service)
     if (!current) throw new OsctlError('USAGE', `${this.host.name}: ${service} has no revisions (never deployed here)`, {hint: '`osctl service list` shows what runs where.'})
     const n = to ?? current.previous
@@ -65,8 +71,12 @@ export class RevisionRestorer {
   }
 
   async restore(service: string, to?: number): Promise<RestoreResult> {
-    const {current, target} = await this.target(service, to)
-    return this.apply(service, current, target)
+    return this.restoreTo(service, await this.target(service, to))
+  }
+
+  /** To a plan target() made (and the caller checked). */
+  async restoreTo(service: string, plan: RestorePlan): Promise<RestoreResult> {
+    return this.apply(service, plan.current, plan.target)
   }
 
   /**
@@ -151,9 +161,7 @@ export class RevisionRestorer {
       await this.host.exec(['systemctl', 'disable', '--now', serviceUnitName(extra.name)], {timeoutMs: 90_000})
       await this.docker.removeContainer(extra.name)
     }
-    if (current.revision !== target.revision) await this.ledger.writeRecord({...current, outcome: 'rolled-back'})
-    await this.ledger.writeRecord({...target, outcome: 'active'})
-    await this.ledger.setCurrent(service, target.revision)
+    await this.ledger.settle([...(current.revision !== target.revision ? [{...current, outcome: 'rolled-back' as const}] : []), {...target, outcome: 'active'}], target.revision)
     await journal.end(service)
     this.reporter.emit('revision.restored', {service, revision: target.revision, recreated}, this.host.name)
     return {service, host: this.host.name, from: current.revision, to: target.revision, recreated}

@@ -9,7 +9,7 @@ import type {DeployContext} from '../session/deploy-context.js'
 import {JournalEntry, pendingOperations} from '../revisions/journal.js'
 import {Ledger} from '../revisions/ledger.js'
 import {groupHosts} from '../catalog/group-hosts.js'
-import {RestoreResult, RevisionRestorer} from './revision-restore.js'
+import {RestorePlan, RestoreResult, RevisionRestorer} from './revision-restore.js'
 
 export interface RollbackResult {
   service: string
@@ -49,14 +49,17 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
         return op && operations.has(op) ? {kind: 'restore'} : {kind: 'skip'}
       }),
     )
-    if (opts.container) await onlyThisContainer(hosts, steps, def.name, opts.container, opts.to)
-    for (const [i, r] of restorers.entries()) {
-      const step = steps[i]
+    // Where each host goes, read once (all hosts at once) for every check below and the restore itself.
+    const read = await Promise.allSettled(steps.map((step, i) => (step.kind === 'restore' ? restorers[i].target(def.name, step.to) : Promise.resolve(undefined))))
+    for (const [i, step] of steps.entries()) {
       const e = step.entry
       if (e) opts.reporter.emit('service.interrupted', {service: def.name, op: e.op, revision: e.revision, action: step.kind === 'undo' ? 'undo' : 'complete', pid: e.pid, machine: e.machine}, hosts[i].name)
       if (step.kind === 'skip') opts.reporter.emit('service.left-alone', {service: def.name, reason: 'not part of the interrupted operation; left as it is'}, hosts[i].name)
-      if (step.kind === 'restore') await r.target(def.name, step.to)
     }
+    const failed = read.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed) throw failed.reason
+    const plans = read.map((r) => (r.status === 'fulfilled' ? r.value : undefined))
+    if (opts.container) await onlyThisContainer(hosts, steps, plans, def.name, opts.container, opts.to)
     const undo = (i: number) => (steps[i].kind === 'undo' ? steps[i].entry : undefined)
 
     let snapshot: BackupMeta | undefined
@@ -65,7 +68,7 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
     const migrationHost = groupHosts(ctx.site, def)[0]
     const firstIdx = targets.findIndex((t) => t.name === migrationHost.name)
     if (def.databases.length > 0 && mariadb && firstIdx >= 0 && steps[firstIdx].kind !== 'skip') {
-      const leaving = (await new Ledger(hosts[firstIdx]).current(def.name))!
+      const leaving = plans[firstIdx]?.current ?? (await new Ledger(hosts[firstIdx]).current(def.name))!
       const dbHost = ctx.session.host(groupHosts(ctx.site, mariadb)[0])
       const halfDone = undo(firstIdx)
       // Undoing a half-done upgrade: its snapshot (if it took one) is the pre-upgrade database.
@@ -89,7 +92,7 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
     for (const [i, r] of restorers.entries()) {
       const step = steps[i]
       if (step.kind === 'undo') results.push(await r.undoInterrupted(def.name, step.entry.revision))
-      if (step.kind === 'restore') results.push(await r.restore(def.name, step.to))
+      if (step.kind === 'restore') results.push(await r.restoreTo(def.name, plans[i]!))
     }
     return {service: def.name, results, databaseRestored: snapshot, ...(databaseKept ? {databaseKept} : {}), interrupted: [...pending.values()]}
   }
@@ -99,14 +102,14 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
  * `service rollback nova-api`: the revision being left may only have changed nova-api (what
  * `service upgrade nova-api` writes); one that also changed other containers is the service's to undo.
  */
-async function onlyThisContainer(hosts: Host[], steps: Step[], service: string, container: string, to: number | undefined): Promise<void> {
+async function onlyThisContainer(hosts: Host[], steps: Step[], plans: Array<RestorePlan | undefined>, service: string, container: string, to: number | undefined): Promise<void> {
   for (const [i, h] of hosts.entries()) {
     const step = steps[i]
     if (step.kind === 'skip') continue
     const ledger = new Ledger(h)
-    const current = await ledger.current(service)
+    const current = plans[i]?.current ?? (await ledger.current(service))
     if (!current) continue
-    const target = step.kind === 'undo' ? current : await ledger.read(service, step.to ?? current.previous ?? current.revision)
+    const target = step.kind === 'undo' ? current : plans[i]?.target
     const leaving = step.kind === 'undo' ? await ledger.read(service, step.entry.revision) : current
     const others = (leaving?.containers ?? []).filter((c) => c.name !== container && target?.containers.find((t) => t.name === c.name)?.hash !== c.hash)
     if (others.length > 0) {

@@ -112,9 +112,9 @@ export class Journal {
     const existing = await this.read(e.service)
     if (existing?.state === 'running') throw busy(this.host.name, existing.entry)
     const entry: JournalEntry = {format: 1, ...e, host: this.host.name, machine: hostname(), pid: process.pid, user: whoAmI(), startedAt: new Date().toISOString()}
-    await this.host.run(['install', '-d', '-m', '0700', JOURNAL_ROOT])
     if (existing) await this.host.remove(journalFile(e.service))
-    // Created exclusively: of two osctl starting at once, one holds the service and the other refuses.
+    // Created exclusively (with its directory, root-only): of two osctl starting at once, one holds
+    // the service and the other refuses.
     if (!(await this.host.createFile(journalFile(e.service), JSON.stringify(entry, null, 2) + '\n', {mode: 0o600}))) {
       const holder = await this.read(e.service)
       throw busy(this.host.name, holder?.entry ?? entry)

@@ -106,6 +106,15 @@ export class Ledger {
     await this.host.writeFileAtomic(posix.join(revisionDir(record.service, record.revision), 'record.json'), JSON.stringify(record, null, 2) + '\n', {mode: 0o600})
   }
 
+  /** Records rewritten and the current revision set, in one round trip (the current file last). */
+  async settle(records: RevisionRecord[], current: number): Promise<void> {
+    const service = records[0].service
+    await this.host.writeFiles([
+      ...records.map((r) => ({path: posix.join(revisionDir(r.service, r.revision), 'record.json'), data: JSON.stringify(r, null, 2) + '\n', mode: 0o600})),
+      {path: posix.join(serviceDir(service), 'current'), data: `${current}\n`, mode: 0o600},
+    ])
+  }
+
   async setCurrent(service: string, n: number): Promise<void> {
     await this.host.writeFileAtomic(posix.join(serviceDir(service), 'current'), `${n}\n`, {mode: 0o600})
   }

@@ -35,7 +35,7 @@ function converged(rs: RenderedService, revision: number, change: (c: ObservedCo
       actual: {id: rc.name, name: rc.name, image: rc.imageRef, imageId: IMAGE, labels: {[LABELS.configHash]: specHash(spec)}, state: 'running'},
       spareNext: false,
       unitEnabled: true,
-      unitText: renderServiceUnit({service: rs.service, container: rc.name, revision}),
+      unitText: renderServiceUnit({service: rs.service, container: rc.name}),
       unitActive: true,
       configs: {...rc.files},
       imageId: IMAGE,

@@ -90,7 +90,7 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
 
     const h1 = hosts.get('lab-1')!
     const unit = h1.text('/etc/systemd/system/osctl-svc-keystone.service')!
-    expect(unit).toContain('# osctl-managed: service/keystone/keystone revision=1')
+    expect(unit).toContain('# osctl-managed: service/keystone/keystone\n')
     expect(unit).toMatch(/^ExecStart=\/bin\/sh -c '.*docker start -a "\$\$0".*' keystone$/m)
     expect(unit).toMatch(/After=docker.service[\s\S]*Restart=always/)
     expect(h1.text('/etc/osctl/keystone/bootstrap/db-sync/config.json')).toContain('"bootstrap_command"')

@@ -4,12 +4,12 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {installSection, renderServiceUnit, systemdQuote} from '../../../src/apply/service-unit.js'
+import {installSection, parseServiceUnitMarker, renderServiceUnit, systemdQuote} from '../../../src/apply/service-unit.js'
 import {loadCatalog} from '../../../src/catalog/catalog.js'
 import {dependencyContainers} from '../../../src/catalog/plan.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
 
-const unit = renderServiceUnit({service: 'keystone', container: 'keystone', revision: 7})
+const unit = renderServiceUnit({service: 'keystone', container: 'keystone'})
 
 /** `Key=/bin/sh -c '<script>' <arg>` of the unit, as systemd hands it to sh ($$ is $). */
 function inline(key: string): {script: string; arg: string} {
@@ -59,7 +59,11 @@ describe('service unit', () => {
     expect(unit).toMatch(/^Wants=docker\.service$/m)
     expect(unit).not.toMatch(/^(Requires|BindsTo|PartOf|Requisite)=/m)
     expect(unit).toMatch(/^Restart=always$/m)
-    expect(unit).toContain('# osctl-managed: service/keystone/keystone revision=7')
+    expect(unit).toContain('# osctl-managed: service/keystone/keystone\n')
+    expect(parseServiceUnitMarker(unit)).toEqual({service: 'keystone', container: 'keystone'})
+    // Units written before they stopped naming the revision are still osctl's (destroy removes them).
+    expect(parseServiceUnitMarker(unit.replace('keystone/keystone\n', 'keystone/keystone revision=7\n'))).toEqual({service: 'keystone', container: 'keystone'})
+    expect(parseServiceUnitMarker('[Unit]\nDescription=x\n')).toBeUndefined()
   })
 
   it('stops after keepalived at shutdown: a VIP holder hands the VIP over while its containers still answer', () => {
@@ -75,7 +79,7 @@ describe('service unit', () => {
     expect(after).not.toContain('nova-api')
     // Through keystone: placement needs mariadb directly and through keystone, listed once.
     expect(dependencyContainers(catalog, catalog.get('mariadb')!)).toEqual([])
-    const api = renderServiceUnit({service: 'nova', container: 'nova-api', revision: 2, after})
+    const api = renderServiceUnit({service: 'nova', container: 'nova-api', after})
     const line = /^After=osctl-svc-.*$/m.exec(api)![0]
     expect(line.split('=')[1].split(' ')).toEqual(after.map((c) => `osctl-svc-${c}.service`))
     expect(api).not.toMatch(/^(Wants|Requires|BindsTo)=osctl-svc-/m)
@@ -140,8 +144,11 @@ describe('service unit', () => {
     expect(systemdQuote('echo $a 50%')).toBe('echo $$a 50%%')
   })
 
-  it("a new revision's unit enables alike: same [Install] section, so an enabled unit is not enabled again", () => {
-    const [a, b] = [3, 4].map((revision) => renderServiceUnit({service: 'nova', container: 'nova-api', revision}))
+  it('a unit names no revision: a new revision with the same ordering has the same unit (nothing to write, no daemon-reload); [Install] alike', () => {
+    const a = renderServiceUnit({service: 'nova', container: 'nova-api', after: ['mariadb']})
+    const b = renderServiceUnit({service: 'nova', container: 'nova-api', after: ['mariadb', 'keystone']})
+    expect(renderServiceUnit({service: 'nova', container: 'nova-api', after: ['mariadb']})).toBe(a)
+    expect(a).not.toMatch(/revision/)
     expect(a).not.toBe(b)
     expect(installSection(a)).toBe('WantedBy=multi-user.target')
     expect(installSection(b)).toBe(installSection(a))
