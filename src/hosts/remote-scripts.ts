@@ -90,7 +90,8 @@ while [ $# -gt 0 ]; do
   case "$nl$dirs" in *"$nl$d$nl"*) ;; *) mkdir -p -- "$d"; dirs="$dirs$d$nl";; esac
   tmps="$tmps$t$nl"
   if [ "$size" -gt 0 ]; then (umask 077; dd of="$t" bs="$size" count=1 iflag=fullblock status=none); else (umask 077; : > "$t"); fi
-  chmod "$mode" "$t"
+  # umask 077 made it 600 already: most of osctl's files (configs, ledger) need no chmod of their own.
+  [ "$mode" = 600 ] || chmod "$mode" "$t"
   moves="$moves$t$nl$f$nl"
 done
 [ -n "$tmps" ] || exit 0

@@ -47,12 +47,12 @@ export async function planUpgrade(
     targets.map(async (t) => {
       const host = ctx.session.host(t)
       const ledger = new Ledger(host)
-      const found = await new Journal(host).read(def.name)
+      // Read-only, so all at once: the journal, the next revision number and (for pins) the current one.
+      const [found, next, current] = await Promise.all([new Journal(host).read(def.name), ledger.nextNumber(def.name), opts.containers ? ledger.current(def.name) : undefined])
       if (found?.state === 'running') throw busy(t.name, found.entry)
       if (found?.state === 'interrupted') pending.set(t.name, found.entry)
-      revisions.set(t.name, await ledger.nextNumber(def.name))
+      revisions.set(t.name, next)
       if (!opts.containers) return
-      const current = await ledger.current(def.name)
       for (const c of plan.services[0]?.rendered.get(t.name)?.containers ?? []) {
         if (!changing(c.name)) c.imageRef = current?.containers.find((x) => x.name === c.name)?.image ?? imageRefFor(ctx.site, c.image)
       }

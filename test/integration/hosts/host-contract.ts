@@ -128,6 +128,23 @@ export function hostContract(name: string, makeHost: () => Promise<Host>): void 
         expect(await host.run(['stat', '-c', '%a', p])).toBe('640\n')
       })
 
+      it('writeFiles writes several files whole in one call, each with its mode (0600 without a chmod of its own), parents created, replacing what was there', async () => {
+        const files = [
+          {path: `${dir}/many/a/secret.conf`, data: 'pass=1\n', mode: 0o600},
+          {path: `${dir}/many/b/unit.service`, data: Buffer.from('[Unit]\n'), mode: 0o644},
+          {path: `${dir}/many/b/run.sh`, data: '#!/bin/sh\n', mode: 0o755},
+          {path: `${dir}/many/empty`, data: '', mode: 0o600},
+        ]
+        await host.writeFileAtomic(`${dir}/many/a/secret.conf`, 'old\n', {mode: 0o644})
+        await host.writeFiles(files)
+        for (const f of files) {
+          expect((await host.readFile(f.path)).toString(), f.path).toBe(f.data.toString())
+          expect(await host.run(['stat', '-c', '%a', f.path]), f.path).toBe(`${f.mode.toString(8)}\n`)
+        }
+        expect([...(await host.readDir(`${dir}/many/a`)).keys()]).toEqual(['secret.conf'])
+        expect([...(await host.readDir(`${dir}/many/b`)).keys()].sort()).toEqual(['run.sh', 'unit.service'])
+      })
+
       it('createFile creates once: concurrent creators, one wins; the file is whole with its mode; nothing else is left', async () => {
         const p = `${dir}/lock/entry.json`
         const wins = await Promise.all(['a', 'b', 'c', 'd'].map((w) => host.createFile(p, `writer ${w}\n`, {mode: 0o600})))
