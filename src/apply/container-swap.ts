@@ -23,9 +23,10 @@ import {serviceUnitName, serviceUnitPath} from './service-unit.js'
  *
  * Overlap: when the running container's image and the new one both carry io.osctl.swap=overlap
  * (uwsgi APIs binding with reuse-port), `<name>.next` is started beside the running one and the swap
- * waits until its log shows io.osctl.ready-log; stopping the old one then costs no request, and
- * `systemctl start` attaches to the already running container. A next container that never gets
- * ready is removed and the running one was never touched.
+ * waits until its log shows io.osctl.ready-log; stopping the old one then costs at most the requests
+ * it held at that instant (until then it takes every new connection: templates/_shared/
+ * uwsgi_first_listener.py), and `systemctl start` attaches to the already running container. A next
+ * container that never gets ready is removed and the running one was never touched.
  */
 export const nextName = (name: string) => `${name}.next`
 export const prevName = (name: string) => `${name}.prev`

@@ -89,6 +89,8 @@ while [ $# -gt 0 ]; do
   d=\${f%/*}
   case "$nl$dirs" in *"$nl$d$nl"*) ;; *) mkdir -p -- "$d"; dirs="$dirs$d$nl";; esac
   tmps="$tmps$t$nl"
+  # A temp file left by a killed writer with the same pid would keep its mode through dd: gone first.
+  [ ! -e "$t" ] || rm -f -- "$t"
   if [ "$size" -gt 0 ]; then (umask 077; dd of="$t" bs="$size" count=1 iflag=fullblock status=none); else (umask 077; : > "$t"); fi
   # umask 077 made it 600 already: most of osctl's files (configs, ledger) need no chmod of their own.
   [ "$mode" = 600 ] || chmod "$mode" "$t"

@@ -48,8 +48,11 @@ export async function planUpgrade(
       const host = ctx.session.host(t)
       const ledger = new Ledger(host)
       // Read-only, so all at once: the journal, the next revision number and (for pins) the current one.
-      const [found, next, current] = await Promise.all([new Journal(host).read(def.name), ledger.nextNumber(def.name), opts.containers ? ledger.current(def.name) : undefined])
+      const [journal, number, pinned] = await Promise.allSettled([new Journal(host).read(def.name), ledger.nextNumber(def.name), opts.containers ? ledger.current(def.name) : undefined])
+      // Another osctl at work there is the answer, whatever else could not be read.
+      const found = settled(journal)
       if (found?.state === 'running') throw busy(t.name, found.entry)
+      const [next, current] = [settled(number), settled(pinned)]
       if (found?.state === 'interrupted') pending.set(t.name, found.entry)
       revisions.set(t.name, next)
       if (!opts.containers) return
@@ -78,6 +81,11 @@ function onlyContainers(plan: DeployPlan, changing: (name: string) => boolean): 
     ...plan,
     services: plan.services.map((ps) => ({...ps, rendered: new Map([...ps.rendered].map(([h, rs]) => [h, {...rs, containers: rs.containers.filter((c) => changing(c.name))}]))})),
   }
+}
+
+function settled<T>(r: PromiseSettledResult<T>): T {
+  if (r.status === 'rejected') throw r.reason
+  return r.value
 }
 
 /** A batch of `serial` hosts at a time, in inventory order. */

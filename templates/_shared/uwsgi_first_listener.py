@@ -27,8 +27,13 @@ class _Prog(ctypes.Structure):
 def _listening_reuseport_fds():
     for name in os.listdir('/proc/self/fd'):
         try:
-            s = socket.socket(fileno=os.dup(int(name)))
+            fd = os.dup(int(name))
         except (OSError, ValueError):
+            continue
+        try:
+            s = socket.socket(fileno=fd)
+        except OSError:  # not a socket
+            os.close(fd)
             continue
         try:
             if (s.type == socket.SOCK_STREAM and s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
