@@ -54,10 +54,20 @@ describe('upgrading one container of a service (FakeHost + FakeEngine)', () => {
     expect(Object.fromEntries(rev.containers.map((c) => [c.name, c.changed]))).toMatchObject({'nova-api': ['image'], 'nova-conductor': [], 'nova-scheduler': []})
     expect(rev.containers.find((c) => c.name === 'nova-conductor')!.image).toBe('10.0.0.11:4000/osctl/nova-conductor:zed')
 
+    // The rollback reads the ledger's current revision once (its checks and the restore share it)
+    // and, the units naming no revision, rewrites no unit and reloads nothing.
+    const host = lab.hosts.get('lab-1')!
+    const reads: string[] = []
+    const read = host.readFileIfExists.bind(host)
+    host.readFileIfExists = (path: string) => (reads.push(path), read(path))
+    const [ops, calls] = [host.ops.length, host.calls.length]
     const r = await rollback('nova-api')
     expect(r.results[0]).toMatchObject({from: rev.revision, to: rev.previous, recreated: ['nova-api']})
     expect(lab1().containers.get('nova-api')!.imageId).toBe(before.api)
     expect(siblings()).toEqual(before.siblings)
+    expect(reads.filter((p) => p === '/var/lib/osctl/services/nova/current')).toHaveLength(1)
+    expect(host.ops.slice(ops).filter((o) => o.includes('/etc/systemd/system/'))).toEqual([])
+    expect(host.commands.slice(calls).filter((c) => c.includes('daemon-reload'))).toEqual([])
   })
 
   it('refuses to roll back one container when the revision being left changed its siblings too', async () => {
