@@ -81,6 +81,9 @@ export const SWAP_SCRIPT = [
  */
 export const SWAP_SCRIPT_PATH = '/var/lib/osctl/libexec/osctl-swap'
 
+/** Hosts whose JOURNAL_ROOT (root-only) this process made sure of: one `install -d` per host, not one per swap. */
+const journalRootMade = new WeakSet<Host>()
+
 /** Step 1: `<name>.next` holds the wanted container, created from the spec or the kept previous one. */
 export async function prepareNext(docker: ContainerClient, spec: ContainerSpec, revision: number, opts: {byId?: boolean} = {}): Promise<'created' | 'reused'> {
   const hash = specHash(spec)
@@ -102,7 +105,10 @@ export async function prepareNext(docker: ContainerClient, spec: ContainerSpec, 
 export async function swapIn(host: Host, name: string, unitText: string, opts: {overlap?: boolean} = {}): Promise<number> {
   const unit = serviceUnitName(name)
   const staged = posix.join(JOURNAL_ROOT, `${unit}.staged`)
-  await host.run(['install', '-d', '-m', '0700', JOURNAL_ROOT])
+  if (!journalRootMade.has(host)) {
+    await host.run(['install', '-d', '-m', '0700', JOURNAL_ROOT])
+    journalRootMade.add(host)
+  }
   await host.writeFiles([
     {path: staged, data: unitText, mode: 0o644},
     {path: SWAP_SCRIPT_PATH, data: `${SWAP_SCRIPT}\n`, mode: 0o700},
