@@ -10,6 +10,7 @@ import {JournalEntry, pendingOperations} from '../revisions/journal.js'
 import {Ledger} from '../revisions/ledger.js'
 import {groupHosts} from '../catalog/group-hosts.js'
 import {RestorePlan, RestoreResult, RevisionRestorer} from './revision-restore.js'
+import {settledValue} from './settled.js'
 
 export interface RollbackResult {
   service: string
@@ -56,9 +57,7 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
       if (e) opts.reporter.emit('service.interrupted', {service: def.name, op: e.op, revision: e.revision, action: step.kind === 'undo' ? 'undo' : 'complete', pid: e.pid, machine: e.machine}, hosts[i].name)
       if (step.kind === 'skip') opts.reporter.emit('service.left-alone', {service: def.name, reason: 'not part of the interrupted operation; left as it is'}, hosts[i].name)
     }
-    const failed = read.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-    if (failed) throw failed.reason
-    const plans = read.map((r) => (r.status === 'fulfilled' ? r.value : undefined))
+    const plans = read.map(settledValue)
     if (opts.container) await onlyThisContainer(hosts, steps, plans, def.name, opts.container, opts.to)
     const undo = (i: number) => (steps[i].kind === 'undo' ? steps[i].entry : undefined)
 

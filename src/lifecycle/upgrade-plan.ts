@@ -6,6 +6,7 @@ import {imageRefFor} from '../catalog/render.js'
 import type {DeployContext} from '../session/deploy-context.js'
 import {Journal, JournalEntry, busy} from '../revisions/journal.js'
 import {Ledger} from '../revisions/ledger.js'
+import {settledValue} from './settled.js'
 import type {Site, SiteHost} from '../site/types.js'
 
 export interface UpgradePlan {
@@ -50,9 +51,9 @@ export async function planUpgrade(
       // Read-only, so all at once: the journal, the next revision number and (for pins) the current one.
       const [journal, number, pinned] = await Promise.allSettled([new Journal(host).read(def.name), ledger.nextNumber(def.name), opts.containers ? ledger.current(def.name) : undefined])
       // Another osctl at work there is the answer, whatever else could not be read.
-      const found = settled(journal)
+      const found = settledValue(journal)
       if (found?.state === 'running') throw busy(t.name, found.entry)
-      const [next, current] = [settled(number), settled(pinned)]
+      const [next, current] = [settledValue(number), settledValue(pinned)]
       if (found?.state === 'interrupted') pending.set(t.name, found.entry)
       revisions.set(t.name, next)
       if (!opts.containers) return
@@ -81,11 +82,6 @@ function onlyContainers(plan: DeployPlan, changing: (name: string) => boolean): 
     ...plan,
     services: plan.services.map((ps) => ({...ps, rendered: new Map([...ps.rendered].map(([h, rs]) => [h, {...rs, containers: rs.containers.filter((c) => changing(c.name))}]))})),
   }
-}
-
-function settled<T>(r: PromiseSettledResult<T>): T {
-  if (r.status === 'rejected') throw r.reason
-  return r.value
 }
 
 /** A batch of `serial` hosts at a time, in inventory order. */
