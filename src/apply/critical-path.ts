@@ -23,15 +23,19 @@ interface Node {
   steps: StepTiming[]
 }
 
+/** Per service, per bootstrap step: the services it needs (catalog-schema.ts `needs`) when not all of `depends`. */
+export type StepNeeds = Record<string, Record<string, string[]>>
+
 /**
  * The time a perfect orchestrator could not beat (ms): the longest chain of service work along
  * the dependencies, with unlimited parallelism elsewhere.
  *
  * - Per host and service: its bootstrap steps one after another (they build on each other), then
  *   its containers, side by side (nothing orders them).
- * - A service waits, on every host, until each of its dependencies (`depends`, transitively) is
- *   done on all the hosts where it had work in this deploy: deploy's order. A dependency with no
- *   work here was already running.
+ * - A dependency is done when it is done on all the hosts where it had work in this deploy (a
+ *   dependency with no work here was already running). A step that `needs` some services waits
+ *   for them (and what they depend on); every other step, and the containers, wait for all of the
+ *   service's `depends`, transitively: deploy's order.
  * - The `once` steps (migrations) come before the service's work on its other hosts, as deploy
  *   runs them on the first host before the others; those hosts need not wait for its containers.
  * - post_deploy steps wait for everything else (they run once the whole deploy converged) and for
@@ -39,21 +43,38 @@ interface Node {
  *
  * Nothing done (a no-op deploy) is 0.
  */
-export function criticalPath(timings: StepTiming[], depends: Record<string, string[]>): number {
+export function criticalPath(timings: StepTiming[], depends: Record<string, string[]>, needs: StepNeeds = {}): number {
   const main = groupNodes(timings.filter((t) => t.phase !== 'post_deploy'))
   const post = groupNodes(timings.filter((t) => t.phase === 'post_deploy'))
   const closure = dependencyClosure(depends)
   const finish = new Map<Node, number>()
 
-  // Every dependency done on all the hosts where it had work (closure throws on a cycle, so this ends).
-  const depsDone = (n: Node): number => Math.max(0, ...main.filter((o) => closure(n.service).has(o.service)).map(mainFinish))
+  // When these services, and all they need, are done on every host where they had work (closure
+  // throws on a cycle, so this ends).
+  const doneOf = (services: Iterable<string>): number => {
+    const all = new Set<string>()
+    for (const s of services) for (const x of [s, ...closure(s)]) all.add(x)
+    return Math.max(0, ...main.filter((o) => all.has(o.service)).map(mainFinish))
+  }
+  const depsDone = (n: Node) => doneOf(closure(n.service))
+  // From `start`, a node's bootstrap steps in order, each once what it needs is done: when the last ended, and when its last once step did.
+  const walkSteps = (n: Node, start: number) => {
+    let at = start
+    let onceAt: number | undefined
+    for (const t of n.steps.filter((x) => x.phase === 'bootstrap')) {
+      const wanted = needs[n.service]?.[t.step]
+      at = Math.max(at, wanted ? doneOf(wanted) : depsDone(n)) + t.ms
+      if (t.once) onceAt = at
+    }
+    return {at, onceAt}
+  }
   const mainFinish = (n: Node): number => {
     const known = finish.get(n)
     if (known !== undefined) return known
-    let start = depsDone(n)
+    let start = 0
     // The migrations ran on another host first: this one starts after them (not after that host's containers).
-    for (const o of main.filter((x) => x.service === n.service && x !== n && onceEnd(x) > 0)) start = Math.max(start, depsDone(o) + onceEnd(o))
-    const end = start + duration(n)
+    for (const o of main.filter((x) => x.service === n.service && x !== n)) start = Math.max(start, walkSteps(o, 0).onceAt ?? 0)
+    const end = Math.max(walkSteps(n, start).at, depsDone(n)) + Math.max(0, ...n.steps.filter((t) => t.phase === 'container').map((t) => t.ms))
     finish.set(n, end)
     return end
   }
@@ -82,18 +103,6 @@ function groupNodes(timings: StepTiming[]): Node[] {
 }
 
 const sum = (ts: StepTiming[]) => ts.reduce((s, t) => s + t.ms, 0)
-
-/** Bootstrap steps in the order they ran, then the slowest container. */
-function duration(n: Node): number {
-  return sum(n.steps.filter((t) => t.phase === 'bootstrap')) + Math.max(0, ...n.steps.filter((t) => t.phase === 'container').map((t) => t.ms))
-}
-
-/** From a node's start to the end of its last once step; 0 when it ran none. */
-function onceEnd(n: Node): number {
-  const steps = n.steps.filter((t) => t.phase === 'bootstrap')
-  const last = steps.map((t) => Boolean(t.once)).lastIndexOf(true)
-  return sum(steps.slice(0, last + 1))
-}
 
 /** The deploy summary's line: the floor beside osctl's own wall time; undefined when nothing ran. */
 export function criticalPathLine(criticalPathMs: number, wallMs: number): string | undefined {

@@ -15,7 +15,7 @@ import {ensureDatabases} from './databases.js'
 import {prepareGalera} from './galera.js'
 import {observeHost} from './host-state.js'
 import {postStepTrigger} from './post-steps.js'
-import {runGraph} from './run-graph.js'
+import {GraphRun, runGraph} from './run-graph.js'
 import {ImagePrefetch} from './image-prefetch.js'
 import {pullRanks} from './pull-priority.js'
 import {PullQueue} from './pull-queue.js'
@@ -65,10 +65,13 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   const operation = change.operation ?? newOperationId(change.op ?? 'deploy')
   const order = new Map(plan.services.map((ps, i) => [ps.def.name, i]))
   const failed = new Map<string, OsctlError>()
+  // Services only health-checked on every host (deployServices): they wait for nothing.
+  let checkOnly = new Set<string>()
   const results: ServiceHostResult[] = []
   // A failed host is left out of every later service: its queued downloads would only delay the other hosts'.
   const leaveOut = (host: string, e: OsctlError) => {
-    failed.set(host, e)
+    // The first failure is the one to report: a later one only follows from it.
+    if (!failed.has(host)) failed.set(host, e)
     prefetch.get(host)?.cancel(new OsctlError('COMMAND_FAILED', `pull dropped: ${host} is out of this deploy (${e.message})`))
   }
   const absorb = (rs: HostResult<ServiceHostResult>[]) => {
@@ -122,17 +125,20 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
 
   const summaries = targets.map((t): DeployHostSummary => (failed.has(t.name) ? {host: t.name, ok: false, error: failed.get(t.name)!.toJSON()} : {host: t.name, ok: true}))
   const recreated = results.flatMap((r) => r.containers).filter((c) => c.status !== 'unchanged').length
-  const criticalPathMs = criticalPath(results.flatMap((r) => r.timings), Object.fromEntries(plan.services.map((ps) => [ps.def.name, ps.def.depends])))
+  const needs = Object.fromEntries(plan.services.map((ps) => [ps.def.name, Object.fromEntries(ps.def.bootstrap.flatMap((b) => (b.needs ? [[b.name, b.needs]] : [])))]))
+  const criticalPathMs = criticalPath(results.flatMap((r) => r.timings), Object.fromEntries(plan.services.map((ps) => [ps.def.name, ps.def.depends])), needs)
   return {services: results, hosts: summaries, skipped: plan.skipped, recreated, changed: results.some((r) => r.status === 'changed'), criticalPathMs}
 
   async function deployServices(): Promise<void> {
-    // Each service starts once its dependencies ended on all their hosts (mariadb, memcached and
-    // rabbitmq together; glance beside placement), a few at a time. A service that is converged on
-    // every host, like everything it depends on, is only health-checked: at once, with no slot.
-    const checkOnly = await convergedServices()
+    // Each service starts once what its first bootstrap step needs ended on all its hosts (nova's
+    // db sync: mariadb), else once all its dependencies did (mariadb, memcached and rabbitmq
+    // together; glance beside placement), a few at a time; it waits for the rest halfway (ready).
+    // A service that is converged on every host, like everything it depends on, is only
+    // health-checked: at once, with no slot.
+    checkOnly = await convergedServices()
     trace('converged services known')
     const key = (ps: PlannedService) => ps.def.name
-    await runGraph(plan.services, key, (ps) => (checkOnly.has(key(ps)) ? [] : ps.def.depends), SERVICES_AT_ONCE, deployService, (ps) => checkOnly.has(key(ps)))
+    await runGraph(plan.services, key, (ps) => (checkOnly.has(key(ps)) ? [] : (ps.def.bootstrap[0]?.needs ?? ps.def.depends)), SERVICES_AT_ONCE, deployService, (ps) => checkOnly.has(key(ps)))
     results.sort((a, b) => order.get(a.service)! - order.get(b.service)!)
     await runPostDeploySteps(plan, results, failed, deployer, reporter)
   }
@@ -169,26 +175,60 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     return out
   }
 
-  async function deployService(ps: PlannedService): Promise<void> {
+  /**
+   * Dependencies deployed in this run that ended without converging on any of their hosts: they
+   * serve nobody. (A host that failed later, in another service, still runs what converged there.)
+   */
+  function downOf(services: string[]): string[] {
+    return services.filter((dep) => {
+      const d = plan.services.find((x) => x.def.name === dep)
+      return d !== undefined && d.targets.length > 0 && !results.some((r) => r.service === dep)
+    })
+  }
+
+  function notDeployed(ps: PlannedService, down: string[]): OsctlError {
+    return new OsctlError('COMMAND_FAILED', `${ps.def.name} was not deployed: ${down.join(', ')} failed on every host that runs it`, {hint: `fix ${down.join(', ')} first (see its error), then deploy again`})
+  }
+
+  async function deployService(ps: PlannedService, g: GraphRun): Promise<void> {
     throwIfInterrupted(`deploying ${ps.def.name}${results.length ? ` (done: ${[...new Set(results.map((r) => r.service))].join(', ')})` : ''}`)
     const alive = ps.targets.filter((t) => !failed.has(t.name))
     if (alive.length === 0) return
-    // A dependency deployed in this run that failed on every one of its hosts serves nobody:
-    // its dependents are skipped (with why) instead of failing one health timeout at a time.
-    const down = ps.def.depends.filter((dep) => {
-      const d = plan.services.find((x) => x.def.name === dep)
-      return d !== undefined && d.targets.length > 0 && d.targets.every((t) => failed.has(t.name))
-    })
+    // A dependency that failed everywhere: its dependents are skipped (with why) instead of
+    // failing one health timeout at a time.
+    const skip = (down: string[]) => reporter.emit('service.skipped', {service: ps.def.name, reason: `${down.join(', ')} failed on every host that runs it`})
+    // (A service only checked started beside its dependencies: nothing to judge them by yet.)
+    const down = checkOnly.has(ps.def.name) ? [] : downOf(ps.def.bootstrap[0]?.needs ?? ps.def.depends)
     if (down.length > 0) {
-      for (const t of alive) leaveOut(t.name, new OsctlError('COMMAND_FAILED', `${ps.def.name} was not deployed: ${down.join(', ')} failed on every host that runs it`, {hint: `fix ${down.join(', ')} first (see its error), then deploy again`}))
-      reporter.emit('service.skipped', {service: ps.def.name, reason: `${down.join(', ')} failed on every host that runs it`})
+      // Its other dependencies still deploying finish first: their hosts are left out only then.
+      await g.after(ps.def.depends).catch(() => undefined)
+      for (const t of ps.targets.filter((x) => !failed.has(x.name))) leaveOut(t.name, notDeployed(ps, down))
+      skip(down)
       return
     }
+    // The rest of what a step or the containers need (ps.def.depends) may still be deploying:
+    // waited for here, the slot given back meanwhile. A host that failed in another service
+    // meanwhile, or a dependency that failed everywhere, stops the service there; a signal does
+    // not (a service that started finishes, as its journal and ledger record are one change).
+    const skipOnce = once(async () => skip(downOf(ps.def.depends)))
+    const ready = (t: SiteHost) => async (step?: string) => {
+      const needs = (step !== undefined && ps.def.bootstrap.find((b) => b.name === step)?.needs) || ps.def.depends
+      await g.after(needs)
+      const gone = downOf(needs)
+      if (gone.length > 0) {
+        await skipOnce()
+        throw notDeployed(ps, gone)
+      }
+      const earlier = failed.get(t.name)
+      if (earlier) throw new OsctlError('COMMAND_FAILED', `${ps.def.name} was stopped on ${t.name}: the host failed in this deploy (${earlier.message})`)
+    }
+    // The databases live in mariadb: created once it is up.
     const ensureDb = once(async () => {
       if (ps.databases.length === 0 || !plan.databaseHost) return
+      await g.after(['mariadb'])
       await ensureDatabases(session.docker(plan.databaseHost), 'mariadb', ps.databases, plan.databaseHost.name)
     })
-    const apply = (t: SiteHost) => deployer(t).apply(ps.rendered.get(t.name)!, {...applyOptions(ps, t), ensureDatabases: ensureDb})
+    const apply = (t: SiteHost) => deployer(t).apply(ps.rendered.get(t.name)!, {...applyOptions(ps, t), ensureDatabases: ensureDb, ...(checkOnly.has(ps.def.name) ? {} : {ready: ready(t)})})
     if (ps.def.cluster) return absorb(await deployClusteredService(ps, alive, session, failed, apply))
     const first = ps.hosts[0]
     const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)

@@ -5,10 +5,11 @@ import {PullRank, compareRanks} from './pull-queue.js'
  * Per host, per image ref it runs: its place in the deploy's pull queue, from the dependency graph
  * deploy runs (run-graph.ts), which critical-path.ts measures too:
  *
- * 1. the service's depth: 0 when none of its dependencies is deployed in this run, else one more
- *    than its deepest such dependency (mariadb, memcached, rabbitmq 0; keystone 1; glance and
- *    placement 2; nova 3; nova-compute 4): a service cannot start before the ones it depends on
- *    ended on all their hosts, so a deeper one's image is needed later;
+ * 1. the service's depth: 0 when none of the services it starts after is deployed in this run,
+ *    else one more than the deepest of them. It starts after what its first bootstrap step
+ *    `needs`, else after all it depends on (mariadb, memcached, rabbitmq 0; keystone, glance,
+ *    placement and nova 1, their db syncs needing only mariadb; nova-compute 2): a deeper one's
+ *    image is needed later;
  * 2. within the service, when its hosts wait for each other: a clustered service changes one host
  *    at a time (its position), one with `once` bootstrap steps runs them on its first host before
  *    the others (1 for the others); else 0;
@@ -24,7 +25,8 @@ export function pullRanks(plan: DeployPlan): Map<string, Map<string, PullRank>> 
     if (known !== undefined) return known
     // A cycle is refused when the catalog loads; this only keeps a bad plan from recursing forever.
     if (path.includes(name)) return 0
-    const deps = inPlan.get(name)!.def.depends.filter((d) => inPlan.has(d))
+    const def = inPlan.get(name)!.def
+    const deps = (def.bootstrap[0]?.needs ?? def.depends).filter((d) => inPlan.has(d))
     const d = deps.length === 0 ? 0 : 1 + Math.max(...deps.map((x) => depthOf(x, [...path, name])))
     depth.set(name, d)
     return d

@@ -64,6 +64,12 @@ export interface ApplyOptions {
    * converged is left alone on its word; one with any difference is observed again before acting.
    */
   hostState?: Promise<HostState>
+  /**
+   * Resolves when the service may go on: before each bootstrap step it runs (by name), then
+   * before its containers (no name). deploy starts a service once its first step's `needs` are up
+   * and waits here for the rest (catalog-schema.ts `needs`); absent: nothing to wait for.
+   */
+  ready?: (step?: string) => Promise<void>
 }
 
 /**
@@ -162,6 +168,7 @@ export class ServiceDeployer {
       const ran: string[] = []
       const timings: StepTiming[] = []
       for (const {step, key} of d.steps) {
+        await opts.ready?.(step.name)
         this.reporter.emit('service.step.start', {service: rs.service, step: step.name, phase: 'bootstrap'}, where)
         const started = Date.now()
         const ms = await runBootstrapStep(this.docker, d.containers.find((c) => c.rc.name === step.container)!.spec, step, where)
@@ -170,6 +177,7 @@ export class ServiceDeployer {
         this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'bootstrap', seconds: (Date.now() - started) / 1000}, where)
         ran.push(step.name)
       }
+      await opts.ready?.()
       // Units of containers kept (not swapped) that only changed text: all written, one reload. The
       // revision's saved copy too: a restore of this revision (a failed upgrade's, a rollback to it)
       // writes that copy back, and must not undo the change (e.g. the shutdown ordering).

@@ -92,6 +92,12 @@ const bootstrapStep = z.strictObject({
    */
   image_paths: z.array(z.string().regex(/^\/[^\s'"\\]*$/, 'must be an absolute path without spaces or quotes')).optional(),
   environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).default({}),
+  /**
+   * The services (among `depends`) this step needs: deploy runs it as soon as they are up, not
+   * after every dependency (a db sync needs mariadb, not keystone). A step without it, and the
+   * service's containers, wait for all of `depends`. Steps still run in their order.
+   */
+  needs: z.array(name).min(1).optional(),
 })
 
 /**
@@ -99,7 +105,7 @@ const bootstrapStep = z.strictObject({
  * host), when anything changed in that deploy or the step never succeeded with this image and config:
  * e.g. nova's cell_v2 discover_hosts, which needs the computes deployed after nova itself.
  */
-const postDeployStep = bootstrapStep.omit({once: true, image_paths: true}).extend({
+const postDeployStep = bootstrapStep.omit({once: true, image_paths: true, needs: true}).extend({
   /**
    * Container names (of any service) that trigger the step: it runs again only when one of them was
    * created, recreated or started in the deploy (on any host), or when it has not succeeded with its

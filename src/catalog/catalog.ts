@@ -117,6 +117,11 @@ function checkAcross(defs: ServiceDef[]): OsctlError[] {
       const guess = nearestName(dep, names)
       errors.push(d.src.error(`${d.name} depends on unknown service ${dep}`, guess ? `did you mean ${guess}?` : `services under templates/: ${names.join(', ')}`, ['depends', i]))
     }
+    for (const [si, s] of d.bootstrap.entries()) {
+      for (const [ni, n] of (s.needs ?? []).entries()) {
+        if (!d.depends.includes(n)) errors.push(d.src.error(`bootstrap step ${s.name} needs ${n}, which ${d.name} does not depend on`, `needs lists services of depends: ${d.depends.join(', ') || '(none)'}`, ['bootstrap', si, 'needs', ni]))
+      }
+    }
     for (const [i, c] of d.containers.entries()) {
       const other = owner.get(c.name)
       if (other) errors.push(d.src.error(`container name ${c.name} is already used by service ${other}`, 'container names are unique on a host: rename one', ['containers', i, 'name']))

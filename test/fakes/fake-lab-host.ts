@@ -81,10 +81,10 @@ export function fakeLab(site: Site, refs: string[], dump: (call: FakeCall) => st
   const session = fakeSession(hosts, engines)
   const ctx = async (): Promise<DeployContext> => ({site, catalog: await loadCatalog(TEMPLATES_DIR), overrides: Overrides.empty(), session, targets: site.hosts})
   /** registryDigests: what checkImages would have found in the registry (image ref → manifest digest). */
-  const deployed = async (services: string[], registryDigests?: Map<string, string>) => {
+  const deployed = async (services: string[], registryDigests?: Map<string, string>, reporter = new RecordingReporter()) => {
     const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services, targets: site.hosts})
     if (registryDigests) plan.registryDigests = registryDigests
-    return deploy(site, plan, site.hosts, session, new RecordingReporter())
+    return deploy(site, plan, site.hosts, session, reporter)
   }
   return {engines, hosts, session, ctx, deploy: deployed}
 }

@@ -78,6 +78,21 @@ describe('criticalPath', () => {
     expect(criticalPath(two.slice(0, 3), DEPS)).toBe(2100)
   })
 
+  it('a step that needs only some dependencies starts once they are done; the later steps and the containers wait for all', () => {
+    const NEEDS = {nova: {'db-sync': ['mariadb']}}
+    const deps = {mariadb: [], keystone: ['mariadb'], glance: ['keystone'], nova: ['keystone', 'glance']}
+    // mariadb 1000, keystone 3000, glance 2000: nova's db sync (4000) runs beside them.
+    const t = [box('h1', 'mariadb', 1000), box('h1', 'keystone', 3000), box('h1', 'glance', 2000), boot('h1', 'nova', 'db-sync', 4000, true), boot('h1', 'nova', 'register', 500, true), box('h1', 'nova', 1500)]
+    // db sync 1000 → 5000; register after glance (6000) → 6500; containers → 8000.
+    expect(criticalPath(t, deps, NEEDS)).toBe(8000)
+    // Without needs: after glance (6000), 4000 + 500 + 1500.
+    expect(criticalPath(t, deps)).toBe(12_000)
+    // A longer db sync is the chain itself: 1000 + 9000, then register and containers.
+    expect(criticalPath(t.map((x) => (x.step === 'db-sync' ? {...x, ms: 9000} : x)), deps, NEEDS)).toBe(12_000)
+    // Its other hosts wait for the first host's once steps only.
+    expect(criticalPath([...t, box('h2', 'nova', 1000)], deps, NEEDS)).toBe(8000)
+  })
+
   it('rounds to whole milliseconds and refuses a dependency cycle', () => {
     expect(criticalPath([box('h1', 'mariadb', 0.4), box('h1', 'keystone', 1.3)], DEPS)).toBe(2)
     expect(() => criticalPath([box('h1', 'a', 1)], {a: ['b'], b: ['a']})).toThrow(/cycle: a → b → a/)

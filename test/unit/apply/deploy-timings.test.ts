@@ -1,19 +1,27 @@
+import {posix} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {stepContainerName} from '../../../src/apply/bootstrap-steps.js'
+import {criticalPath} from '../../../src/apply/critical-path.js'
+import {loadCatalog} from '../../../src/catalog/catalog.js'
+import {TEMPLATES_DIR} from '../../../src/paths.js'
+import {RecordingReporter} from '../../../src/events/reporters.js'
+import {JOURNAL_ROOT} from '../../../src/revisions/journal.js'
+import {revisionDir} from '../../../src/revisions/ledger.js'
 import {fakeLab, registryRefs} from '../../fakes/fake-lab-host.js'
 import {testSite} from '../../fakes/site.js'
 
 const SERVICES = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute']
 const IMAGES = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute']
 
-// How long the one-shot steps run in the fake engine (ms): a chain keystone → nova → discover-hosts,
-// with glance's and placement's db syncs side by side (nova needs both, neither needs the other).
+// How long the one-shot steps run in the fake engine (ms): keystone's two steps, then the
+// registrations and containers of glance, placement and nova, then discover-hosts; the db syncs of
+// glance, placement and nova need only mariadb (service.yml `needs`): beside keystone's.
 const RUN_MS: Record<string, number> = {
-  [stepContainerName('keystone', 'db-sync')]: 40,
-  [stepContainerName('keystone', 'bootstrap')]: 30,
-  [stepContainerName('glance-api', 'db-sync')]: 60,
-  [stepContainerName('placement-api', 'db-sync')]: 60,
+  [stepContainerName('keystone', 'db-sync')]: 100,
+  [stepContainerName('keystone', 'bootstrap')]: 60,
+  [stepContainerName('glance-api', 'db-sync')]: 30,
+  [stepContainerName('placement-api', 'db-sync')]: 30,
   [stepContainerName('nova-api', 'db-sync')]: 50,
   [stepContainerName('nova-api', 'discover-hosts')]: 20,
 }
@@ -23,14 +31,15 @@ describe('deploy: the services’ own work per step, and the critical path (Fake
     const lab = fakeLab(testSite({enabledServices: SERVICES, novaComputeDriver: 'fake'}), registryRefs(IMAGES, ['zed']))
     for (const e of lab.engines.values()) for (const [name, ms] of Object.entries(RUN_MS)) e.runMs.set(name, ms)
     const started = performance.now()
-    const result = await lab.deploy(SERVICES)
+    const reporter = new RecordingReporter()
+    const result = await lab.deploy(SERVICES, undefined, reporter)
     const wall = performance.now() - started
     expect(result.hosts.every((h) => h.ok), JSON.stringify(result.hosts)).toBe(true)
 
     const timings = result.services.flatMap((s) => s.timings)
     const ms = (host: string, service: string, step: string) => timings.find((t) => t.host === host && t.service === service && t.step === step)?.ms
     // Where the work happened: migrations once, on the first host; every created container on every host.
-    expect(ms('lab-1', 'keystone', 'db-sync')).toBeGreaterThanOrEqual(39)
+    expect(ms('lab-1', 'keystone', 'db-sync')).toBeGreaterThanOrEqual(99)
     expect(timings.find((t) => t.step === 'db-sync' && t.host === 'lab-1' && t.service === 'keystone')).toMatchObject({phase: 'bootstrap', once: true})
     expect(ms('lab-2', 'keystone', 'db-sync')).toBeUndefined()
     expect(ms('lab-1', 'nova', 'discover-hosts')).toBeGreaterThanOrEqual(19)
@@ -41,17 +50,52 @@ describe('deploy: the services’ own work per step, and the critical path (Fake
       expect(s.timings.filter((t) => t.phase !== 'container').map((t) => t.step)).toEqual(s.bootstrap)
     }
 
-    // keystone's two steps, one of the parallel db syncs, nova's, then discover-hosts: 200 ms at least.
-    expect(result.criticalPathMs).toBeGreaterThanOrEqual(39 + 29 + 59 + 49 + 19)
+    // Scheduled by step: the db syncs ran while keystone was still being deployed; each
+    // registration and every container of those services waited for keystone's to be healthy.
+    const at = (code: string, pred: (d: Record<string, unknown>) => boolean) => reporter.events.findIndex((e) => e.code === code && e.host === 'lab-1' && pred(e.data as Record<string, unknown>))
+    const keystoneUp = at('service.container.done', (d) => d.service === 'keystone')
+    for (const service of ['glance', 'placement', 'nova']) {
+      expect(at('service.step.start', (d) => d.service === service && d.step === 'db-sync'), service).toBeLessThan(keystoneUp)
+      expect(at('service.step.start', (d) => d.service === service && d.step === 'keystone-register'), service).toBeGreaterThan(keystoneUp)
+      expect(at('service.container.replace', (d) => d.service === service), service).toBeGreaterThan(keystoneUp)
+    }
+    // nova's containers after glance's and placement's (all it depends on).
+    for (const service of ['glance', 'placement']) expect(at('service.container.replace', (d) => d.service === 'nova')).toBeGreaterThan(at('service.container.done', (d) => d.service === service))
+
+    // keystone's two steps, then discover-hosts at least; no db sync after keystone's is on it.
+    expect(result.criticalPathMs).toBeGreaterThanOrEqual(99 + 59 + 19)
     expect(result.criticalPathMs).toBeLessThanOrEqual(wall)
-    // glance's and placement's db syncs are never both on it: osctl ran them one after the other.
-    const all = timings.reduce((sum, t) => sum + t.ms, 0)
-    expect(result.criticalPathMs).toBeLessThanOrEqual(all - Math.min(ms('lab-1', 'glance', 'db-sync')!, ms('lab-1', 'placement', 'db-sync')!))
+    // The floor follows the same rule: lower than with every step after all of its service's dependencies.
+    const depends = Object.fromEntries((await loadCatalog(TEMPLATES_DIR)).services.map((d) => [d.name, d.depends]))
+    expect(result.criticalPathMs).toBeLessThan(criticalPath(timings, depends))
 
     // Nothing to do: no step ran, no container started, a floor of 0.
     const again = await lab.deploy(SERVICES)
     expect(again.services.filter((s) => s.status === 'changed').map((s) => [s.host, s.service, s.bootstrap, s.containers.map((c) => c.status)])).toEqual([])
     expect(again.services.flatMap((s) => s.timings)).toEqual([])
     expect(again.criticalPathMs).toBe(0)
+  })
+
+  it('a host that fails in another service while a service runs there halfway: the service stops at its next step, the host keeps its first error', async () => {
+    const services = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance']
+    const lab = fakeLab(testSite({enabledServices: services}), registryRefs(IMAGES, ['zed']))
+    const e1 = lab.engines.get('lab-1')!
+    // keystone's migration fails while glance's (started after mariadb only) still runs.
+    e1.runMs.set(stepContainerName('keystone', 'db-sync'), 300)
+    e1.exitCodes.set(stepContainerName('keystone', 'db-sync'), 1)
+    e1.runMs.set(stepContainerName('glance-api', 'db-sync'), 1000)
+    const reporter = new RecordingReporter()
+    const result = await lab.deploy(services, undefined, reporter)
+    expect(result.hosts.map((h) => h.ok)).toEqual([false, false])
+    expect(result.hosts[0].error?.message).toMatch(/bootstrap step db-sync of keystone exited with 1/)
+    // glance's db sync ran (it needs mariadb only), then glance stopped before its next step: nothing created.
+    const done = reporter.of('service.step.done').filter((e) => e.data.service === 'glance').map((e) => e.data.step)
+    expect(done).toEqual(['db-sync'])
+    for (const e of lab.engines.values()) expect(e.created().filter((c) => c.startsWith('glance'))).toEqual([])
+    // Its change ended as a failed revision; no journal entry is left behind.
+    const ledger = JSON.parse(lab.hosts.get('lab-1')!.files.get(posix.join(revisionDir('glance', 1), 'record.json'))!.data.toString())
+    expect(ledger.outcome).toBe('failed')
+    expect(ledger.error).toMatch(/^glance was stopped on lab-1: the host failed in this deploy \(lab-1: bootstrap step db-sync of keystone exited with 1\)$/)
+    for (const h of lab.hosts.values()) expect([...h.files.keys()].filter((f) => f.startsWith(JOURNAL_ROOT))).toEqual([])
   })
 })

@@ -260,8 +260,9 @@ describe('pull ranks from the deploy plan', () => {
     const r = pullRanks(plan)
     const depth = (host: string, image: string) => r.get(host)!.get(`10.0.0.11:4000/osctl/${image}:zed`)![0]
     expect([depth('lab-1', 'mariadb'), depth('lab-1', 'memcached'), depth('lab-1', 'rabbitmq')]).toEqual([0, 0, 0])
-    expect([depth('lab-1', 'keystone'), depth('lab-1', 'glance-api'), depth('lab-1', 'placement-api'), depth('lab-1', 'nova-api')]).toEqual([1, 2, 2, 3])
-    expect([depth('lab-2', 'nova-compute'), depth('lab-3', 'nova-compute')]).toEqual([4, 4])
+    // Their db syncs need only mariadb (service.yml `needs`): all four start after it.
+    expect([depth('lab-1', 'keystone'), depth('lab-1', 'glance-api'), depth('lab-1', 'placement-api'), depth('lab-1', 'nova-api')]).toEqual([1, 1, 1, 1])
+    expect([depth('lab-2', 'nova-compute'), depth('lab-3', 'nova-compute')]).toEqual([2, 2])
     // keystone's db sync runs on lab-1 before lab-2 starts.
     expect(compareRanks(r.get('lab-1')!.get('10.0.0.11:4000/osctl/keystone:zed')!, r.get('lab-2')!.get('10.0.0.11:4000/osctl/keystone:zed')!)).toBeLessThan(0)
     expect([...r.get('lab-3')!.keys()]).toEqual(['10.0.0.11:4000/osctl/nova-compute:zed'])

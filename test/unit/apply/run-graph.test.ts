@@ -61,4 +61,45 @@ describe('runGraph: services on their dependency graph', () => {
     // b and what depends on it still ran to their end before runGraph returned.
     expect(log.slice(-2)).toEqual(['start d', 'end d'])
   })
+
+  it('an item may start on part of what it needs and wait for the rest, its slot given back meanwhile', async () => {
+    // glance, placement and nova need mariadb to start (their db syncs) and keystone to go on.
+    const log: string[] = []
+    let active = 0
+    let most = 0
+    const items = [item('mariadb', [], 10), item('keystone', ['mariadb'], 60), item('glance', ['mariadb']), item('placement', ['mariadb']), item('nova', ['mariadb'])]
+    await runGraph(items, (i) => i.name, (i) => i.depends, 2, async (i, g) => {
+      most = Math.max(most, ++active)
+      log.push(`start ${i.name}`)
+      await sleep(i.ms)
+      if (i.name !== 'mariadb' && i.name !== 'keystone') {
+        log.push(`wait ${i.name}`)
+        active--
+        // Two hosts of the service wait at once: one slot back, taken again once.
+        await Promise.all([g.after(['keystone', 'unknown']), g.after(['keystone'])])
+        most = Math.max(most, ++active)
+        log.push(`on ${i.name}`)
+        await sleep(5)
+      }
+      active--
+      log.push(`end ${i.name}`)
+    })
+    // With two slots, keystone and three waiting services all started before keystone ended.
+    for (const n of ['glance', 'placement', 'nova']) {
+      expect(log.indexOf(`start ${n}`)).toBeLessThan(log.indexOf('end keystone'))
+      expect(log.indexOf(`on ${n}`)).toBeGreaterThan(log.indexOf('end keystone'))
+    }
+    expect(most).toBe(2)
+  })
+
+  it("a wait for an item that failed rejects with its failure", async () => {
+    const items = [item('a', [], 5, true), item('b')]
+    let seen: unknown
+    const error = await runGraph(items, (i) => i.name, (i) => i.depends, 2, async (i, g) => {
+      if (i.fail) throw new Error('a broke')
+      seen = await g.after(['a']).catch((e: Error) => e.message)
+    }).catch((e: Error) => e)
+    expect(seen).toBe('a broke')
+    expect((error as Error).message).toBe('a broke')
+  })
 })

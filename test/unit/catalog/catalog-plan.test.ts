@@ -55,7 +55,7 @@ describe('service catalog (templates/)', () => {
           '    config:', // 10
           '      - {template: nope.njk, dest: /etc/x}', // 11
           'bootstrap:', // 12
-          '  - {name: s, container: keystne, command: x}', // 13
+          '  - {name: s, container: keystne, command: x, needs: [rabbitmq]}', // 13
           '',
         ].join('\n'),
       )
@@ -74,6 +74,8 @@ describe('service catalog (templates/)', () => {
       expect(byMsg['bootstrap step s names unknown container keystne']?.location).toMatch(new RegExp(`${file}:12:`))
       expect(byMsg['keystone depends on unknown service memcache']?.location).toBe(`${file}:3:20`)
       expect(byMsg['keystone depends on unknown service memcache']?.hint).toBe('did you mean memcached?')
+      // needs: among depends only (a step cannot wait for what its service does not start after).
+      expect(byMsg['bootstrap step s needs rabbitmq, which keystone does not depend on']?.location).toBe(`${file}:12:55`)
     })
 
     it('reports a dependency cycle', async () => {
