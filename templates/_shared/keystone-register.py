@@ -40,14 +40,15 @@ def register():
     print(f'{name}: user {user.name}, service {kind}, endpoints {urls}', file=sys.stderr)
 
 
-# uwsgi may drop a kept-alive connection between requests (keystone's http-socket): the whole
-# registration is idempotent, so it simply starts over.
+# uwsgi may drop a kept-alive connection between requests (keystone's http-socket), and services
+# registering at once (deploy runs glance's and placement's side by side) race to create the
+# service project: 409. The whole registration is idempotent, so it simply starts over.
 for attempt in range(1, 6):
     try:
         register()
         break
-    except (exceptions.ConnectFailure, exceptions.ServiceUnavailable) as e:
+    except (exceptions.ConnectFailure, exceptions.ServiceUnavailable, exceptions.Conflict) as e:
         if attempt == 5:
             raise
         print(f'keystone: {e}; retrying', file=sys.stderr)
-        time.sleep(2)
+        time.sleep(0.5 if isinstance(e, exceptions.Conflict) else 2)
