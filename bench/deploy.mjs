@@ -22,6 +22,8 @@ const LAB = process.env.BENCH_LAB ?? `bd${process.pid}`
 // BENCH_SERVICES=mariadb,memcached,rabbitmq,keystone,glance,placement,nova,nova-compute BENCH_DRIVER=fake
 const SERVICES = process.env.BENCH_SERVICES?.split(',').filter(Boolean)
 const DRIVER = process.env.BENCH_DRIVER
+// Where to append each first deploy's events (its stderr, one JSON line each, with times): BENCH_EVENTS=/tmp/events.jsonl
+const EVENTS = process.env.BENCH_EVENTS
 
 function osctl(args, env) {
   const start = performance.now()
@@ -45,6 +47,7 @@ for (let i = 0; i < RUNS; i++) {
     osctl(['image', 'build', '--push', '--quiet'], env)
     const d = osctl(['deploy'], env)
     first.push(d.seconds)
+    if (EVENTS) appendFileSync(EVENTS, d.stderr)
     floor.push(d.json().criticalPathMs / 1000)
     const steps = d.json().services.flatMap((r) => r.timings).map((t) => `${t.service} ${t.step} ${(t.ms / 1000).toFixed(1)}`)
     process.stderr.write(`  services' own work (s): ${steps.join(', ')}\n`)
