@@ -10,6 +10,7 @@ import {newOperationId} from '../revisions/journal.js'
 import type {HostSession} from '../session/host-session.js'
 import type {Site, SiteHost} from '../site/types.js'
 import {balancerFor} from './balancer.js'
+import {dependencyClosure} from '../catalog/dependency-closure.js'
 import {criticalPath} from './critical-path.js'
 import {ensureDatabases} from './databases.js'
 import {prepareGalera} from './galera.js'
@@ -67,18 +68,26 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   const failed = new Map<string, OsctlError>()
   // Services only health-checked on every host (deployServices): they wait for nothing.
   let checkOnly = new Set<string>()
+  const closure = dependencyClosure(Object.fromEntries(plan.services.map((ps) => [ps.def.name, ps.def.depends])))
+  // What services that started wait for: these start even after a signal (deployService).
+  const required = new Set<string>()
   const results: ServiceHostResult[] = []
   // A failed host is left out of every later service: its queued downloads would only delay the other hosts'.
-  const leaveOut = (host: string, e: OsctlError) => {
+  // Per failed host, the service it failed in (none: before any service, e.g. its lock).
+  const failedIn = new Map<string, string | undefined>()
+  const leaveOut = (host: string, e: OsctlError, service?: string) => {
     // The first failure is the one to report: a later one only follows from it.
-    if (!failed.has(host)) failed.set(host, e)
+    if (!failed.has(host)) {
+      failed.set(host, e)
+      failedIn.set(host, service)
+    }
     prefetch.get(host)?.cancel(new OsctlError('COMMAND_FAILED', `pull dropped: ${host} is out of this deploy (${e.message})`))
   }
-  const absorb = (rs: HostResult<ServiceHostResult>[]) => {
+  const absorb = (rs: HostResult<ServiceHostResult>[], service?: string) => {
     for (const r of rs) {
       if (r.ok) results.push(r.value!)
       else {
-        leaveOut(r.host, r.error!)
+        leaveOut(r.host, r.error!, service)
         reporter.emit('service.failed', {error: errorData(r.error), detail: stringDetails(r.error)}, r.host)
       }
     }
@@ -191,9 +200,11 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   }
 
   async function deployService(ps: PlannedService, g: GraphRun): Promise<void> {
-    throwIfInterrupted(`deploying ${ps.def.name}${results.length ? ` (done: ${[...new Set(results.map((r) => r.service))].join(', ')})` : ''}`)
+    // After a signal nothing new starts, but for what a started service still waits for.
+    if (!required.has(ps.def.name)) throwIfInterrupted(`deploying ${ps.def.name}${results.length ? ` (done: ${[...new Set(results.map((r) => r.service))].join(', ')})` : ''}`)
     const alive = ps.targets.filter((t) => !failed.has(t.name))
     if (alive.length === 0) return
+    for (const d of closure(ps.def.name)) required.add(d)
     // A dependency that failed everywhere: its dependents are skipped (with why) instead of
     // failing one health timeout at a time.
     const skip = (down: string[]) => reporter.emit('service.skipped', {service: ps.def.name, reason: `${down.join(', ')} failed on every host that runs it`})
@@ -202,25 +213,28 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     if (down.length > 0) {
       // Its other dependencies still deploying finish first: their hosts are left out only then.
       await g.after(ps.def.depends).catch(() => undefined)
-      for (const t of ps.targets.filter((x) => !failed.has(x.name))) leaveOut(t.name, notDeployed(ps, down))
+      for (const t of ps.targets.filter((x) => !failed.has(x.name))) leaveOut(t.name, notDeployed(ps, down), ps.def.name)
       skip(down)
       return
     }
     // The rest of what a step or the containers need (ps.def.depends) may still be deploying:
-    // waited for here, the slot given back meanwhile. A host that failed in another service
-    // meanwhile, or a dependency that failed everywhere, stops the service there; a signal does
-    // not (a service that started finishes, as its journal and ledger record are one change).
-    const skipOnce = once(async () => skip(downOf(ps.def.depends)))
+    // waited for here, the slot given back meanwhile. A dependency that failed everywhere, or
+    // failed on this host (or the host before any service), stops the service there; a failure of
+    // an unrelated service on the host does not, nor does a signal (a service that started
+    // finishes: its journal and ledger record are one change).
+    let skipped = false
     const ready = (t: SiteHost) => async (step?: string) => {
       const needs = (step !== undefined && ps.def.bootstrap.find((b) => b.name === step)?.needs) || ps.def.depends
       await g.after(needs)
       const gone = downOf(needs)
       if (gone.length > 0) {
-        await skipOnce()
+        if (!skipped) skip(gone)
+        skipped = true
         throw notDeployed(ps, gone)
       }
       const earlier = failed.get(t.name)
-      if (earlier) throw new OsctlError('COMMAND_FAILED', `${ps.def.name} was stopped on ${t.name}: the host failed in this deploy (${earlier.message})`)
+      const by = failedIn.get(t.name)
+      if (earlier && (by === undefined || closure(ps.def.name).has(by))) throw new OsctlError('COMMAND_FAILED', `${ps.def.name} was stopped on ${t.name}: ${by ? `${by}, which it needs, failed there` : 'the host failed'} in this deploy (${earlier.message})`)
     }
     // The databases live in mariadb: created once it is up.
     const ensureDb = once(async () => {
@@ -229,16 +243,16 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
       await ensureDatabases(session.docker(plan.databaseHost), 'mariadb', ps.databases, plan.databaseHost.name)
     })
     const apply = (t: SiteHost) => deployer(t).apply(ps.rendered.get(t.name)!, {...applyOptions(ps, t), ensureDatabases: ensureDb, ...(checkOnly.has(ps.def.name) ? {} : {ready: ready(t)})})
-    if (ps.def.cluster) return absorb(await deployClusteredService(ps, alive, session, failed, apply))
+    if (ps.def.cluster) return absorb(await deployClusteredService(ps, alive, session, failed, apply), ps.def.name)
     const first = ps.hosts[0]
     const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)
-    if (sequentialFirst) absorb(await fanOut(alive.filter((t) => t.name === first.name), 1, apply))
+    if (sequentialFirst) absorb(await fanOut(alive.filter((t) => t.name === first.name), 1, apply), ps.def.name)
     const rest = alive.filter((t) => !(sequentialFirst && t.name === first.name) && !failed.has(t.name))
     if (sequentialFirst && failed.has(first.name)) {
-      for (const t of rest) leaveOut(t.name, skippedBecause(ps, first.name))
+      for (const t of rest) leaveOut(t.name, skippedBecause(ps, first.name), ps.def.name)
       return
     }
-    absorb(await fanOut(rest, site.config.sshConcurrency, apply))
+    absorb(await fanOut(rest, site.config.sshConcurrency, apply), ps.def.name)
   }
 }
 

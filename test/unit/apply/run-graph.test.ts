@@ -1,7 +1,7 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 import {describe, expect, it} from 'vitest'
 
-import {runGraph} from '../../../src/apply/run-graph.js'
+import {GraphRun, runGraph} from '../../../src/apply/run-graph.js'
 
 type Item = {name: string; depends: string[]; ms: number; fail?: boolean}
 const item = (name: string, depends: string[] = [], ms = 10, fail = false): Item => ({name, depends, ms, fail})
@@ -101,5 +101,33 @@ describe('runGraph: services on their dependency graph', () => {
     }).catch((e: Error) => e)
     expect(seen).toBe('a broke')
     expect((error as Error).message).toBe('a broke')
+  })
+
+  it('a wait for items that already ended keeps the slot; a resuming item gets a slot before items that have not started', async () => {
+    const log: string[] = []
+    const body = async (i: Item, g: GraphRun) => {
+      log.push(`start ${i.name}`)
+      if (i.depends.length === 0 && i.name.startsWith('n')) {
+        await g.after(['k'])
+        log.push(`on ${i.name}`)
+      }
+      await sleep(i.ms)
+      log.push(`end ${i.name}`)
+    }
+    // Limit 1: b and c start after a; b waits for a again, which ended: it runs on without letting c in.
+    const one = [item('a', [], 20), item('b', ['a'], 10), item('c', ['a'], 5)]
+    await runGraph(one, (i) => i.name, (i) => i.depends, 1, async (i, g) => {
+      log.push(`start ${i.name}`)
+      if (i.name === 'b') await g.after(['a'])
+      await sleep(i.ms)
+      log.push(`end ${i.name}`)
+    })
+    expect(log.indexOf('start c')).toBeGreaterThan(log.indexOf('end b'))
+    // Limit 2: n waits for k (x takes its slot); when k ends c1 gets k's slot, and the next free
+    // slot goes to n, ahead of c2 which queued before n resumed.
+    log.length = 0
+    await runGraph([item('k', [], 50), item('n', [], 5), item('x', [], 80), item('c1', [], 10), item('c2', [], 10)], (i) => i.name, () => [], 2, body)
+    expect(log.indexOf('start x')).toBeLessThan(log.indexOf('end k'))
+    expect(log.indexOf('on n')).toBeLessThan(log.indexOf('start c2'))
   })
 })
