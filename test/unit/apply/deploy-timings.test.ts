@@ -6,6 +6,7 @@ import {criticalPath} from '../../../src/apply/critical-path.js'
 import {loadCatalog} from '../../../src/catalog/catalog.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
 import {RecordingReporter} from '../../../src/events/reporters.js'
+import {requestInterrupt, resetInterrupt} from '../../../src/cli/interrupt.js'
 import {JOURNAL_ROOT} from '../../../src/revisions/journal.js'
 import {revisionDir} from '../../../src/revisions/ledger.js'
 import {fakeLab, registryRefs} from '../../fakes/fake-lab-host.js'
@@ -97,6 +98,29 @@ describe('deploy: the services’ own work per step, and the critical path (Fake
     const ledger = JSON.parse(lab.hosts.get('lab-1')!.files.get(posix.join(revisionDir('glance', 1), 'record.json'))!.data.toString())
     expect(ledger.outcome).toBe('failed')
     expect(ledger.error).toBe('glance was stopped on lab-1: keystone, which it needs, failed there in this deploy (lab-1: bootstrap step db-sync of keystone exited with 1)')
+    for (const h of lab.hosts.values()) expect([...h.files.keys()].filter((f) => f.startsWith(JOURNAL_ROOT))).toEqual([])
+  })
+
+  it('a signal while a service waits halfway: it and all it waits for finish, nothing else starts (exit 130)', async () => {
+    const lab = fakeLab(testSite({enabledServices: SERVICES, novaComputeDriver: 'fake'}), registryRefs(IMAGES, ['zed']))
+    for (const e of lab.engines.values()) for (const [name, ms] of Object.entries(RUN_MS)) e.runMs.set(name, ms)
+    // SIGINT as nova's db sync starts (before keystone, glance and placement are up).
+    const reporter = new RecordingReporter()
+    const emit = reporter.emit.bind(reporter)
+    reporter.emit = ((code: string, data: never, host?: string) => {
+      if (code === 'service.step.start' && (data as {service: string; step: string}).service === 'nova' && (data as {step: string}).step === 'db-sync') requestInterrupt('SIGINT')
+      emit(code as never, data, host)
+    }) as typeof reporter.emit
+    try {
+      const err = await lab.deploy(SERVICES, undefined, reporter).catch((e: unknown) => e)
+      expect(err).toMatchObject({code: 'INTERRUPTED', exitCode: 130})
+      expect((err as Error).message).toMatch(/^SIGINT received: stopped before deploying nova-compute/)
+    } finally {
+      resetInterrupt()
+    }
+    // nova went on to its containers once what it needs was up; nova-compute never started.
+    expect(lab.engines.get('lab-1')!.created()).toEqual(expect.arrayContaining(['keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-metadata']))
+    for (const e of lab.engines.values()) expect(e.created()).not.toContain('nova-compute')
     for (const h of lab.hosts.values()) expect([...h.files.keys()].filter((f) => f.startsWith(JOURNAL_ROOT))).toEqual([])
   })
 })
