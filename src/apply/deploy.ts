@@ -248,7 +248,8 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)
     if (sequentialFirst) absorb(await fanOut(alive.filter((t) => t.name === first.name), 1, apply), ps.def.name)
     const rest = alive.filter((t) => !(sequentialFirst && t.name === first.name) && !failed.has(t.name))
-    if (sequentialFirst && failed.has(first.name)) {
+    // Its migrations did not complete there (the host may also have failed in another service meanwhile, after them).
+    if (sequentialFirst && !results.some((r) => r.service === ps.def.name && r.host === first.name)) {
       for (const t of rest) leaveOut(t.name, skippedBecause(ps, first.name), ps.def.name)
       return
     }

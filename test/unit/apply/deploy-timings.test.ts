@@ -123,4 +123,39 @@ describe('deploy: the services’ own work per step, and the critical path (Fake
     for (const e of lab.engines.values()) expect(e.created()).not.toContain('nova-compute')
     for (const h of lab.hosts.values()) expect([...h.files.keys()].filter((f) => f.startsWith(JOURNAL_ROOT))).toEqual([])
   })
+
+  it('an unrelated service failing on a host while a service runs there halfway: that service still finishes there, and on its other hosts', async () => {
+    const services = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance']
+    const lab = fakeLab(testSite({enabledServices: services}), registryRefs(IMAGES, ['zed']))
+    const e1 = lab.engines.get('lab-1')!
+    e1.runMs.set(stepContainerName('glance-api', 'db-sync'), 300)
+    // rabbitmq (glance does not depend on it) fails on lab-1 once glance's db sync runs there.
+    let glanceSyncing = () => {}
+    const syncing = new Promise<void>((resolve) => (glanceSyncing = resolve))
+    const reporter = new RecordingReporter()
+    const emit = reporter.emit.bind(reporter)
+    reporter.emit = ((code: string, data: never, host?: string) => {
+      if (code === 'service.step.start' && (data as {service: string}).service === 'glance') glanceSyncing()
+      emit(code as never, data, host)
+    }) as typeof reporter.emit
+    const create = e1.createContainer.bind(e1)
+    e1.createContainer = async (opts) => {
+      if (opts.name.startsWith('rabbitmq')) {
+        await syncing
+        throw new Error('fake: no space left on device')
+      }
+      return create(opts)
+    }
+    const result = await lab.deploy(services, undefined, reporter)
+    expect(result.hosts[0].ok).toBe(false)
+    expect(result.hosts[0].error?.message).toMatch(/no space left on device/)
+    // glance went on to its registration and container on lab-1; its revision is active.
+    expect(reporter.of('service.step.done').filter((e) => e.data.service === 'glance').map((e) => e.data.step)).toEqual(['db-sync', 'load-metadefs', 'keystone-register'])
+    expect(e1.created()).toContain('glance-api')
+    expect(result.services.find((r) => r.service === 'glance' && r.host === 'lab-1')?.status).toBe('changed')
+    // A service that starts after the failure is left out there, as before (glance's other host).
+    // Its other host goes on too: the migrations on lab-1 completed before lab-1 failed in rabbitmq.
+    expect(result.hosts[1]).toEqual({host: 'lab-2', ok: true})
+    expect(lab.engines.get('lab-2')!.created()).toEqual(expect.arrayContaining(['keystone', 'glance-api']))
+  })
 })
