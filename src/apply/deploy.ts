@@ -10,6 +10,7 @@ import {newOperationId} from '../revisions/journal.js'
 import type {HostSession} from '../session/host-session.js'
 import type {Site, SiteHost} from '../site/types.js'
 import {balancerFor} from './balancer.js'
+import {startsAfter} from '../catalog/catalog-schema.js'
 import {dependencyClosure} from '../catalog/dependency-closure.js'
 import {criticalPath} from './critical-path.js'
 import {ensureDatabases} from './databases.js'
@@ -68,7 +69,8 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   const failed = new Map<string, OsctlError>()
   // Services only health-checked on every host (deployServices): they wait for nothing.
   let checkOnly = new Set<string>()
-  const closure = dependencyClosure(Object.fromEntries(plan.services.map((ps) => [ps.def.name, ps.def.depends])))
+  const depends = Object.fromEntries(plan.services.map((ps) => [ps.def.name, ps.def.depends]))
+  const closure = dependencyClosure(depends)
   // What services that started wait for: these start even after a signal (deployService).
   const required = new Set<string>()
   const results: ServiceHostResult[] = []
@@ -135,7 +137,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   const summaries = targets.map((t): DeployHostSummary => (failed.has(t.name) ? {host: t.name, ok: false, error: failed.get(t.name)!.toJSON()} : {host: t.name, ok: true}))
   const recreated = results.flatMap((r) => r.containers).filter((c) => c.status !== 'unchanged').length
   const needs = Object.fromEntries(plan.services.map((ps) => [ps.def.name, Object.fromEntries(ps.def.bootstrap.flatMap((b) => (b.needs ? [[b.name, b.needs]] : [])))]))
-  const criticalPathMs = criticalPath(results.flatMap((r) => r.timings), Object.fromEntries(plan.services.map((ps) => [ps.def.name, ps.def.depends])), needs)
+  const criticalPathMs = criticalPath(results.flatMap((r) => r.timings), depends, needs)
   return {services: results, hosts: summaries, skipped: plan.skipped, recreated, changed: results.some((r) => r.status === 'changed'), criticalPathMs}
 
   async function deployServices(): Promise<void> {
@@ -147,7 +149,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     checkOnly = await convergedServices()
     trace('converged services known')
     const key = (ps: PlannedService) => ps.def.name
-    await runGraph(plan.services, key, (ps) => (checkOnly.has(key(ps)) ? [] : (ps.def.bootstrap[0]?.needs ?? ps.def.depends)), SERVICES_AT_ONCE, deployService, (ps) => checkOnly.has(key(ps)))
+    await runGraph(plan.services, key, (ps) => (checkOnly.has(key(ps)) ? [] : startsAfter(ps.def)), SERVICES_AT_ONCE, deployService, (ps) => checkOnly.has(key(ps)))
     results.sort((a, b) => order.get(a.service)! - order.get(b.service)!)
     await runPostDeploySteps(plan, results, failed, deployer, reporter)
   }
@@ -209,7 +211,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     // failing one health timeout at a time.
     const skip = (down: string[]) => reporter.emit('service.skipped', {service: ps.def.name, reason: `${down.join(', ')} failed on every host that runs it`})
     // (A service only checked started beside its dependencies: nothing to judge them by yet.)
-    const down = checkOnly.has(ps.def.name) ? [] : downOf(ps.def.bootstrap[0]?.needs ?? ps.def.depends)
+    const down = checkOnly.has(ps.def.name) ? [] : downOf(startsAfter(ps.def))
     if (down.length > 0) {
       // Its other dependencies still deploying finish first: their hosts are left out only then.
       await g.after(ps.def.depends).catch(() => undefined)

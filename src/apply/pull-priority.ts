@@ -1,3 +1,4 @@
+import {startsAfter} from '../catalog/catalog-schema.js'
 import type {DeployPlan} from '../catalog/plan.js'
 import {PullRank, compareRanks} from './pull-queue.js'
 
@@ -25,8 +26,7 @@ export function pullRanks(plan: DeployPlan): Map<string, Map<string, PullRank>> 
     if (known !== undefined) return known
     // A cycle is refused when the catalog loads; this only keeps a bad plan from recursing forever.
     if (path.includes(name)) return 0
-    const def = inPlan.get(name)!.def
-    const deps = (def.bootstrap[0]?.needs ?? def.depends).filter((d) => inPlan.has(d))
+    const deps = startsAfter(inPlan.get(name)!.def).filter((d) => inPlan.has(d))
     const d = deps.length === 0 ? 0 : 1 + Math.max(...deps.map((x) => depthOf(x, [...path, name])))
     depth.set(name, d)
     return d

@@ -141,6 +141,9 @@ export const serviceSchema = z.strictObject({
 export type ServiceFile = z.output<typeof serviceSchema>
 export type ContainerDef = ServiceFile['containers'][number]
 export type BootstrapStepDef = ServiceFile['bootstrap'][number]
+
+/** The services a deploy of this one starts after: what its first bootstrap step `needs`, else all it depends on. */
+export const startsAfter = (def: Pick<ServiceFile, 'bootstrap' | 'depends'>): string[] => def.bootstrap[0]?.needs ?? def.depends
 export type PostDeployStepDef = ServiceFile['post_deploy'][number]
 export type HealthDef = ContainerDef['health']
 
