@@ -20,6 +20,7 @@ import {postStepTrigger} from './post-steps.js'
 import {GraphRun, runGraph} from './run-graph.js'
 import {ImagePrefetch} from './image-prefetch.js'
 import {pullRanks} from './pull-priority.js'
+import {workAhead} from './work-ahead.js'
 import {PullQueue} from './pull-queue.js'
 import {ApplyOptions, ServiceDeployer, ServiceHostResult} from './service-deployer.js'
 
@@ -149,7 +150,9 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     checkOnly = await convergedServices()
     trace('converged services known')
     const key = (ps: PlannedService) => ps.def.name
-    await runGraph(plan.services, key, (ps) => (checkOnly.has(key(ps)) ? [] : startsAfter(ps.def)), SERVICES_AT_ONCE, deployService, (ps) => checkOnly.has(key(ps)))
+    // A free slot goes to the ready service with the longest chain of work ahead (work-ahead.ts).
+    const ahead = workAhead(plan.services.map((ps) => ps.def))
+    await runGraph(plan.services, key, (ps) => (checkOnly.has(key(ps)) ? [] : startsAfter(ps.def)), SERVICES_AT_ONCE, deployService, {light: (ps) => checkOnly.has(key(ps)), priority: (ps) => ahead.get(key(ps)) ?? 0})
     results.sort((a, b) => order.get(a.service)! - order.get(b.service)!)
     await runPostDeploySteps(plan, results, failed, deployer, reporter)
   }

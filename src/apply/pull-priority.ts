@@ -1,6 +1,7 @@
 import {startsAfter} from '../catalog/catalog-schema.js'
 import type {DeployPlan} from '../catalog/plan.js'
 import {PullRank, compareRanks} from './pull-queue.js'
+import {workAhead} from './work-ahead.js'
 
 /**
  * Per host, per image ref it runs: its place in the deploy's pull queue, from the dependency graph
@@ -14,7 +15,9 @@ import {PullRank, compareRanks} from './pull-queue.js'
  * 2. within the service, when its hosts wait for each other: a clustered service changes one host
  *    at a time (its position), one with `once` bootstrap steps runs them on its first host before
  *    the others (1 for the others); else 0;
- * 3. the service's place in the plan (dependency order), so equal depths keep deploy's order.
+ * 3. the most work ahead first (work-ahead.ts: nova's long db sync and four containers before
+ *    glance's and placement's shorter chains), as deploy hands out its slots;
+ * 4. the service's place in the plan (dependency order).
  *
  * An image several services run on a host takes the earliest of their ranks.
  */
@@ -31,6 +34,7 @@ export function pullRanks(plan: DeployPlan): Map<string, Map<string, PullRank>> 
     depth.set(name, d)
     return d
   }
+  const ahead = workAhead(plan.services.map((ps) => ps.def))
   const ranks = new Map<string, Map<string, PullRank>>()
   plan.services.forEach((ps, index) => {
     const once = ps.def.bootstrap.some((b) => b.once)
@@ -38,7 +42,7 @@ export function pullRanks(plan: DeployPlan): Map<string, Map<string, PullRank>> 
       const rs = ps.rendered.get(h.name)
       if (!rs) return
       const wait = ps.def.cluster ? position : once && position > 0 ? 1 : 0
-      const rank: PullRank = [depthOf(ps.def.name), wait, index]
+      const rank: PullRank = [depthOf(ps.def.name), wait, -(ahead.get(ps.def.name) ?? 0), index]
       const byRef = ranks.get(h.name) ?? new Map<string, PullRank>()
       ranks.set(h.name, byRef)
       for (const c of rs.containers) {

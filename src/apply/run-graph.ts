@@ -12,28 +12,53 @@ export interface GraphRun {
 /**
  * Runs each item once every item it depends on (among these) has ended, at most `limit` at a time
  * (items `light` says are cheap do not count; an item waiting in `after` does not either, and
- * gets a slot back before any item that has not started).
+ * gets a slot back before any item that has not started). Of the ready items waiting for a slot,
+ * the one of highest `priority` goes first (equal ones: the first ready).
  * Items must come in dependency order, as must the keys an item waits for in `after`. An item
  * whose dependency failed does not run and fails with that error. Resolves when everything ended;
  * rejects with the first failure only after every item that started has ended, so nothing keeps
  * running behind the caller (locks, sessions).
  */
-export async function runGraph<T>(items: T[], key: (t: T) => string, deps: (t: T) => string[], limit: number, run: (t: T, g: GraphRun) => Promise<void>, light: (t: T) => boolean = () => false): Promise<void> {
+export interface GraphOptions<T> {
+  /** Cheap items (only checked, nothing changes): they take no slot. */
+  light?: (t: T) => boolean
+  /** Higher first among the items waiting for a slot to start. */
+  priority?: (t: T) => number
+}
+
+export async function runGraph<T>(items: T[], key: (t: T) => string, deps: (t: T) => string[], limit: number, run: (t: T, g: GraphRun) => Promise<void>, opts: GraphOptions<T> = {}): Promise<void> {
+  const light = opts.light ?? (() => false)
   let active = 0
-  const waiting: Array<() => void> = []
-  // A resuming item goes ahead of those that have not started: it is halfway through a change.
-  const acquire = async (resuming = false) => {
-    if (active < limit) {
-      active++
-      return
-    }
-    await new Promise<void>((resolve) => (resuming ? waiting.unshift(resolve) : waiting.push(resolve)))
+  // A resuming item goes ahead of those that have not started (it is halfway through a change),
+  // in the order they resumed; the others by priority.
+  const resuming: Array<() => void> = []
+  const waiting: Array<{go: () => void; priority: number}> = []
+  // Free slots are handed out once the current turn of the event loop is over, so that items that
+  // became ready together (the dependents of one that just ended) go by priority, not by who asked
+  // first; the limit holds as every slot is taken here.
+  let handing = false
+  const handOut = () => {
+    if (handing) return
+    handing = true
+    setImmediate(() => {
+      handing = false
+      while (active < limit) {
+        const next = resuming.shift() ?? waiting.shift()?.go
+        if (!next) return
+        active++
+        next()
+      }
+    })
   }
-  // A freed slot goes straight to the next waiter, so the limit holds.
+  const acquire = (priority: number | 'resuming') =>
+    new Promise<void>((go) => {
+      if (priority === 'resuming') resuming.push(go)
+      else waiting.splice(insertAt(waiting, priority), 0, {go, priority})
+      handOut()
+    })
   const release = () => {
-    const next = waiting.shift()
-    if (next) next()
-    else active--
+    active--
+    handOut()
   }
   const ended = new Map<string, Promise<void>>()
   const settled = new Set<string>()
@@ -57,7 +82,7 @@ export async function runGraph<T>(items: T[], key: (t: T) => string, deps: (t: T
           await endOf(keys)
         } finally {
           await serial(async () => {
-            if (--paused === 0) await acquire(true)
+            if (--paused === 0) await acquire('resuming')
           })
         }
       },
@@ -67,7 +92,7 @@ export async function runGraph<T>(items: T[], key: (t: T) => string, deps: (t: T
       await before
       // A light item (only checked, nothing changes) takes no slot.
       if (isLight) return run(item, g)
-      await acquire()
+      await acquire(opts.priority?.(item) ?? 0)
       try {
         await run(item, g)
       } finally {
@@ -83,4 +108,10 @@ export async function runGraph<T>(items: T[], key: (t: T) => string, deps: (t: T
   const outcomes = await Promise.allSettled(ended.values())
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')
   if (failure) throw failure.reason
+}
+
+/** Where an item of `priority` goes: after every waiter of the same or higher priority. */
+function insertAt(waiting: Array<{priority: number}>, priority: number): number {
+  const i = waiting.findIndex((w) => w.priority < priority)
+  return i < 0 ? waiting.length : i
 }

@@ -1,6 +1,7 @@
 import {hostname} from 'node:os'
 import {posix} from 'node:path'
 
+import {trace} from '../cli/trace.js'
 import {configDir} from '../catalog/container-spec.js'
 import type {RenderedService, RenderedStep} from '../catalog/render.js'
 import type {ContainerClient} from '../docker/docker-client.js'
@@ -105,6 +106,7 @@ export class ServiceDeployer {
     for (const ref of new Set(rs.containers.map((c) => c.imageRef))) {
       imageIds.set(ref, (await this.pull(ref)).id)
     }
+    trace(`${this.host.name} ${rs.service}: images there`)
     const decideOpts = this.decideOptions(opts)
     const snapshot = opts.hostState && serviceFromHost(await opts.hostState, rs, imageIds)
     // Converged on the state read at the start? Fingerprints (read from the image when not cached)
@@ -116,6 +118,7 @@ export class ServiceDeployer {
     }
     // Something to do: decided again on a fresh look, as the host is right before acting.
     const seen = await observeService(this.host, this.docker, rs, imageIds)
+    trace(`${this.host.name} ${rs.service}: observed`)
     // A host that never ran this service's fingerprinted steps (no key for any: a first deploy)
     // runs them whatever the fingerprints say. They are read (a one-shot container hashing the
     // image's code, seconds on a busy host) beside the steps, needed only for the keys written after.
@@ -157,6 +160,7 @@ export class ServiceDeployer {
     // Journaled before the first change on this host (the config dir is one).
     if (d.journaled) await this.journal.begin({op: opts.op ?? 'deploy', operation: d.operation, service: rs.service, revision: d.revision, current: d.newRevision ? d.previous : d.revision, backup: opts.backup})
     for (const c of d.containers) await this.writeConfigDir(c)
+    trace(`${where} ${rs.service}: journal and config dirs written`)
     if (d.record) {
       this.reporter.emit('service.revision', {service: rs.service, revision: d.revision, ...(d.previous !== undefined ? {previous: d.previous} : {})}, where)
       await this.ledger.write(d.record, Object.fromEntries(d.containers.map((c) => [c.rc.name, c.rc.files])), Object.fromEntries(d.containers.map((c) => [serviceUnitName(c.rc.name), c.unit])))
@@ -165,6 +169,7 @@ export class ServiceDeployer {
     try {
       // Nothing runs against the databases when nothing changes (no step, no container started).
       if (!noop) await opts.ensureDatabases?.()
+      trace(`${where} ${rs.service}: ledger record written, databases there`)
       const ran: string[] = []
       const timings: StepTiming[] = []
       for (const {step, key} of d.steps) {

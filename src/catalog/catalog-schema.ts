@@ -98,6 +98,11 @@ const bootstrapStep = z.strictObject({
    * service's containers, wait for all of `depends`. Steps still run in their order.
    */
   needs: z.array(name).min(1).optional(),
+  /**
+   * About how long the step takes on a small host: a hint for deploy's order (the service with the
+   * most work ahead gets a free slot first, work-ahead.ts), never a limit. Default 5.
+   */
+  expected_seconds: z.number().positive().max(3600).optional(),
 })
 
 /**
@@ -105,7 +110,7 @@ const bootstrapStep = z.strictObject({
  * host), when anything changed in that deploy or the step never succeeded with this image and config:
  * e.g. nova's cell_v2 discover_hosts, which needs the computes deployed after nova itself.
  */
-const postDeployStep = bootstrapStep.omit({once: true, image_paths: true, needs: true}).extend({
+const postDeployStep = bootstrapStep.omit({once: true, image_paths: true, needs: true, expected_seconds: true}).extend({
   /**
    * Container names (of any service) that trigger the step: it runs again only when one of them was
    * created, recreated or started in the deploy (on any host), or when it has not succeeded with its

@@ -49,7 +49,7 @@ describe('runGraph: services on their dependency graph', () => {
       log.push(`start ${i.name}`)
       await sleep(i.ms)
       active--
-    }, (i) => i.name === 'c' || i.name === 'd')
+    }, {light: (i) => i.name === 'c' || i.name === 'd'})
     expect(most).toBe(4)
     expect(log.sort()).toEqual(['start a', 'start b', 'start c', 'start d'])
   })
@@ -90,6 +90,25 @@ describe('runGraph: services on their dependency graph', () => {
       expect(log.indexOf(`on ${n}`)).toBeGreaterThan(log.indexOf('end keystone'))
     }
     expect(most).toBe(2)
+  })
+
+  it('a free slot goes to the ready item of highest priority, not the first ready', async () => {
+    // Limit 1, all ready at once: d has the most work ahead, then c, b, a.
+    const log: string[] = []
+    const priority: Record<string, number> = {a: 0, b: 5, c: 20, d: 45}
+    await runGraph([item('a', [], 20), item('b'), item('c'), item('d')], (i) => i.name, () => [], 1, async (i) => {
+      log.push(i.name)
+      await sleep(i.ms)
+    }, {priority: (i) => priority[i.name]})
+    expect(log).toEqual(['d', 'c', 'b', 'a'])
+    // Items that become ready together (a's dependents, when it ends) go by priority too, even
+    // with slots free: not in the order they come.
+    log.length = 0
+    await runGraph([item('a', [], 5), item('b', ['a']), item('c', ['a']), item('d', ['a']), item('e', [], 30)], (i) => i.name, (i) => i.depends, 2, async (i) => {
+      log.push(i.name)
+      await sleep(i.ms)
+    }, {priority: (i) => priority[i.name] ?? 0})
+    expect(log.slice(0, 4)).toEqual(['a', 'e', 'd', 'c'])
   })
 
   it("a wait for an item that failed rejects with its failure", async () => {

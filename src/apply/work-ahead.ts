@@ -1,0 +1,53 @@
+import type {ServiceFile} from '../catalog/catalog-schema.js'
+import {dependencyClosure} from '../catalog/dependency-closure.js'
+
+/** A bootstrap step without `expected_seconds`, and a service's containers starting until healthy: rough seconds. */
+export const STEP_SECONDS = 5
+export const CONTAINERS_SECONDS = 10
+
+type Def = Pick<ServiceFile, 'name' | 'depends' | 'bootstrap'>
+
+/**
+ * Per service: the seconds of work from its start to the end of the longest chain that waits for
+ * it (its own steps and containers, then the rest of the dependent that waits longest, and so on),
+ * estimated from the catalog (`expected_seconds` of a step, else STEP_SECONDS; CONTAINERS_SECONDS
+ * for the containers). deploy gives a free slot to the ready service with the most work ahead,
+ * and pulls its image first among those of the same depth: the classic list-scheduling rule
+ * (longest path first), so nova's 20–30 s db sync does not wait behind glance's and placement's
+ * short ones.
+ *
+ * A dependent waits from its first step that needs the service (a step's `needs`, and what they
+ * depend on; a step without `needs`, and the containers, wait for all of `depends`, transitively),
+ * as deploy and criticalPath run it. Only the services in `defs` count.
+ */
+export function workAhead(defs: Def[]): Map<string, number> {
+  const inRun = new Map(defs.map((d) => [d.name, d]))
+  const closure = dependencyClosure(Object.fromEntries(defs.map((d) => [d.name, d.depends])))
+  const phases = (d: Def) => [
+    ...d.bootstrap.map((b) => ({seconds: b.expected_seconds ?? STEP_SECONDS, waits: b.needs ?? d.depends})),
+    {seconds: CONTAINERS_SECONDS, waits: d.depends},
+  ]
+  // The first phase of `d` that waits for `s`, or -1.
+  const firstWaiting = (d: Def, s: string) => phases(d).findIndex((p) => p.waits.some((w) => w === s || closure(w).has(s)))
+  const memo = new Map<string, number>()
+  const ahead = (s: string): number => {
+    const known = memo.get(s)
+    if (known !== undefined) return known
+    let downstream = 0
+    for (const d of defs) {
+      const i = d.name === s ? -1 : firstWaiting(d, s)
+      if (i < 0) continue
+      // A dependent's chain from that phase on (closure refuses cycles, so this ends).
+      downstream = Math.max(downstream, sum(phases(d).slice(i)) + after(d.name))
+    }
+    const total = sum(phases(inRun.get(s)!)) + downstream
+    memo.set(s, total)
+    return total
+  }
+  // What waits for `s` once it is done: the longest dependent chain.
+  const after = (s: string) => ahead(s) - sum(phases(inRun.get(s)!))
+  for (const d of defs) ahead(d.name)
+  return memo
+}
+
+const sum = (ps: Array<{seconds: number}>) => ps.reduce((n, p) => n + p.seconds, 0)
