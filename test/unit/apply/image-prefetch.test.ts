@@ -280,10 +280,10 @@ describe('pull ranks from the deploy plan', () => {
     // A host's pulls come one at a time, by depth; a slot no control host can use (each busy with
     // its own) goes to a compute host, not left idle.
     const order = (host: string) => log.started.filter((x) => x.startsWith(`${host} `)).map((x) => x.split(' ')[1].replace(':zed', ''))
-    // Of the same depth, the most work ahead first (work-ahead.ts): keystone, then nova (its long
-    // db sync, its computes after it), then glance and placement.
-    expect(order('lab-1')).toEqual(['mariadb', 'memcached', 'rabbitmq', 'keystone', 'nova-api', 'nova-conductor', 'nova-scheduler', 'glance-api', 'placement-api'])
-    expect(order('lab-2')).toEqual(['memcached', 'keystone', 'nova-api', 'nova-conductor', 'nova-scheduler', 'glance-api', 'placement-api', 'nova-compute'])
+    // Of the same depth, the most work ahead first (work-ahead.ts): keystone (everything waits for
+    // it), glance (four steps, then nova), then placement and nova (equal: plan order).
+    expect(order('lab-1')).toEqual(['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler'])
+    expect(order('lab-2')).toEqual(['memcached', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute'])
     expect(order('lab-3')).toEqual(['nova-compute'])
     expect(log.started.slice(0, 2).sort()).toEqual(['lab-1 mariadb:zed', 'lab-2 memcached:zed'])
     expect(at('lab-3 nova-compute:zed')).toBeGreaterThan(at('lab-2 memcached:zed'))
