@@ -1,6 +1,6 @@
 import {posix} from 'node:path'
 
-import {Host} from '../hosts/host.js'
+import {FileWrite, Host} from '../hosts/host.js'
 import {ContainerSpec} from '../catalog/container-spec.js'
 
 /**
@@ -92,14 +92,9 @@ export class Ledger {
 
   /** Writes the config copies, the units and the record of a revision, in one batch (record last). */
   async write(record: RevisionRecord, configs: Record<string, Record<string, string>>, units: Record<string, string>): Promise<void> {
-    const dir = revisionDir(record.service, record.revision)
-    await this.host.run(['install', '-d', '-m', '0700', SERVICES_ROOT, serviceDir(record.service), dir])
-    // One round trip; the record is renamed into place last.
-    await this.host.writeFiles([
-      ...Object.entries(configs).flatMap(([container, files]) => Object.entries(files).map(([file, data]) => ({path: posix.join(dir, 'config', container, file), data, mode: 0o600}))),
-      ...Object.entries(units).map(([unit, data]) => ({path: posix.join(dir, 'units', unit), data, mode: 0o644})),
-      {path: posix.join(dir, 'record.json'), data: JSON.stringify(record, null, 2) + '\n', mode: 0o600},
-    ])
+    const {dirs, files} = revisionWrites(record, configs, units)
+    await this.host.run(['install', '-d', '-m', '0700', ...dirs])
+    await this.host.writeFiles(files)
   }
 
   async writeRecord(record: RevisionRecord): Promise<void> {
@@ -149,4 +144,21 @@ export async function listRevisions(host: Host, service: string): Promise<Revisi
   const nums = r.stdout.split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0).sort((a, b) => a - b)
   const records = await Promise.all(nums.map((n) => ledger.read(service, n)))
   return records.filter((x): x is RevisionRecord => x !== undefined)
+}
+
+/**
+ * A new revision's files (Ledger.write): the directories to create (0700) first, then the files in
+ * one round trip, the record renamed into place last. Exposed so a caller can write other files
+ * in the same round trip, before them.
+ */
+export function revisionWrites(record: RevisionRecord, configs: Record<string, Record<string, string>>, units: Record<string, string>): {dirs: string[]; files: FileWrite[]} {
+  const dir = revisionDir(record.service, record.revision)
+  return {
+    dirs: [SERVICES_ROOT, serviceDir(record.service), dir],
+    files: [
+      ...Object.entries(configs).flatMap(([container, files]) => Object.entries(files).map(([file, data]) => ({path: posix.join(dir, 'config', container, file), data, mode: 0o600}))),
+      ...Object.entries(units).map(([unit, data]) => ({path: posix.join(dir, 'units', unit), data, mode: 0o644})),
+      {path: posix.join(dir, 'record.json'), data: JSON.stringify(record, null, 2) + '\n', mode: 0o600},
+    ],
+  }
 }
