@@ -150,9 +150,14 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     checkOnly = await convergedServices()
     trace('converged services known')
     const key = (ps: PlannedService) => ps.def.name
-    // A free slot goes to the ready service with the longest chain of work ahead (work-ahead.ts).
+    // A free slot goes to the ready service with the longest chain of work ahead (work-ahead.ts),
+    // once its images are on the host it starts on (not holding a slot while they download).
     const ahead = workAhead(plan.services.map((ps) => ps.def))
-    await runGraph(plan.services, key, (ps) => (checkOnly.has(key(ps)) ? [] : startsAfter(ps.def)), SERVICES_AT_ONCE, deployService, {light: (ps) => checkOnly.has(key(ps)), priority: (ps) => ahead.get(key(ps)) ?? 0})
+    const imagesThere = async (ps: PlannedService) => {
+      const t = ps.targets.find((x) => !failed.has(x.name))
+      if (t) await Promise.all([...new Set(ps.rendered.get(t.name)?.containers.map((c) => c.imageRef) ?? [])].map((ref) => prefetch.get(t.name)?.wait(ref)))
+    }
+    await runGraph(plan.services, key, (ps) => (checkOnly.has(key(ps)) ? [] : startsAfter(ps.def)), SERVICES_AT_ONCE, deployService, {light: (ps) => checkOnly.has(key(ps)), priority: (ps) => ahead.get(key(ps)) ?? 0, before: imagesThere})
     results.sort((a, b) => order.get(a.service)! - order.get(b.service)!)
     await runPostDeploySteps(plan, results, failed, deployer, reporter)
   }

@@ -87,6 +87,15 @@ export class ImagePrefetch {
   }
 
   /**
+   * Ends when the planned pull of `ref` ended (either way; at once for a ref not planned), without
+   * moving it in the queue: deploy waits so for a service's images before giving it a slot.
+   */
+  async wait(ref: string): Promise<void> {
+    await this.listed
+    await this.pulls.get(ref)?.catch(() => undefined)
+  }
+
+  /**
    * The host is out of this deploy: its pulls still waiting for a slot that no service asked for
    * are dropped (they reject with `reason`), so the other hosts' pulls do not wait behind them.
    * Pulls under way finish; one dropped and asked for after all is queued again.

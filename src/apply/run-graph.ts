@@ -24,6 +24,8 @@ export interface GraphOptions<T> {
   light?: (t: T) => boolean
   /** Higher first among the items waiting for a slot to start. */
   priority?: (t: T) => number
+  /** What an item waits for, once its dependencies ended, before it asks for a slot (its images). */
+  before?: (t: T) => Promise<void>
 }
 
 export async function runGraph<T>(items: T[], key: (t: T) => string, deps: (t: T) => string[], limit: number, run: (t: T, g: GraphRun) => Promise<void>, opts: GraphOptions<T> = {}): Promise<void> {
@@ -92,6 +94,7 @@ export async function runGraph<T>(items: T[], key: (t: T) => string, deps: (t: T
       await before
       // A light item (only checked, nothing changes) takes no slot.
       if (isLight) return run(item, g)
+      await opts.before?.(item)
       await acquire(opts.priority?.(item) ?? 0)
       try {
         await run(item, g)

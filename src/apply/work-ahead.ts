@@ -1,17 +1,17 @@
 import type {ServiceFile} from '../catalog/catalog-schema.js'
 import {dependencyClosure} from '../catalog/dependency-closure.js'
 
-/** A bootstrap step without `expected_seconds`, and a service's containers starting until healthy: rough seconds. */
+/** A bootstrap step, and a container from its start until healthy, without `expected_seconds`: rough seconds. */
 export const STEP_SECONDS = 5
 export const CONTAINERS_SECONDS = 10
 
-type Def = Pick<ServiceFile, 'name' | 'depends' | 'bootstrap'>
+type Def = Pick<ServiceFile, 'name' | 'depends' | 'bootstrap'> & {containers: Array<{expected_seconds?: number}>}
 
 /**
  * Per service: the seconds of work from its start to the end of the longest chain that waits for
  * it (its own steps and containers, then the rest of the dependent that waits longest, and so on),
- * estimated from the catalog (`expected_seconds` of a step, else STEP_SECONDS; CONTAINERS_SECONDS
- * for the containers). deploy gives a free slot to the ready service with the most work ahead,
+ * estimated from the catalog (`expected_seconds` of a step or container, else STEP_SECONDS and
+ * CONTAINERS_SECONDS; a service's containers start side by side: the slowest counts). deploy gives a free slot to the ready service with the most work ahead,
  * and pulls its image first among those of the same depth: the classic list-scheduling rule
  * (longest path first), so nova's 20–30 s db sync does not wait behind glance's and placement's
  * short ones.
@@ -25,7 +25,8 @@ export function workAhead(defs: Def[]): Map<string, number> {
   const closure = dependencyClosure(Object.fromEntries(defs.map((d) => [d.name, d.depends])))
   const phases = (d: Def) => [
     ...d.bootstrap.map((b) => ({seconds: b.expected_seconds ?? STEP_SECONDS, waits: b.needs ?? d.depends})),
-    {seconds: CONTAINERS_SECONDS, waits: d.depends},
+    // Side by side: the slowest to become healthy.
+    {seconds: Math.max(...d.containers.map((c) => c.expected_seconds ?? CONTAINERS_SECONDS)), waits: d.depends},
   ]
   // The first phase of `d` that waits for `s`, or -1.
   const firstWaiting = (d: Def, s: string) => phases(d).findIndex((p) => p.waits.some((w) => w === s || closure(w).has(s)))

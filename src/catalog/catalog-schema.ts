@@ -75,6 +75,8 @@ const container = z.strictObject({
   cgroupns: z.enum(['host', 'private']).optional(),
   /** TCP ports it listens on (host network): `osctl prechecks` wants them free, or held by this container. */
   ports: z.array(z.int().min(1).max(65535)).default([]),
+  /** About how long it takes from start to healthy on a small host: a hint for deploy's order (work-ahead.ts), never a limit. Default 10. */
+  expected_seconds: z.number().positive().max(3600).optional(),
 })
 
 const bootstrapStep = z.strictObject({

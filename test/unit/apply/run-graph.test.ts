@@ -111,6 +111,19 @@ describe('runGraph: services on their dependency graph', () => {
     expect(log.slice(0, 4)).toEqual(['a', 'e', 'd', 'c'])
   })
 
+  it('an item waits for what `before` says (its images) without a slot: others run meanwhile', async () => {
+    const log: string[] = []
+    // Limit 1: a has the higher priority but its image comes late; b runs in the meantime.
+    await runGraph([item('a'), item('b', [], 20)], (i) => i.name, () => [], 1, async (i) => {
+      log.push(`start ${i.name}`)
+      await sleep(i.ms)
+      log.push(`end ${i.name}`)
+    }, {priority: (i) => (i.name === 'a' ? 10 : 0), before: async (i) => {
+      if (i.name === 'a') await sleep(10)
+    }})
+    expect(log).toEqual(['start b', 'end b', 'start a', 'end a'])
+  })
+
   it("a wait for an item that failed rejects with its failure", async () => {
     const items = [item('a', [], 5, true), item('b')]
     let seen: unknown

@@ -5,7 +5,7 @@ import {loadCatalog} from '../../../src/catalog/catalog.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
 
 type Step = {name: string; needs?: string[]; expected_seconds?: number}
-const def = (name: string, depends: string[], steps: Step[] = []) => ({name, depends, bootstrap: steps.map((s) => ({container: name, command: 'true', once: false, environment: {}, ...s}))})
+const def = (name: string, depends: string[], steps: Step[] = [], containers: Array<{expected_seconds?: number}> = [{}]) => ({name, depends, containers, bootstrap: steps.map((s) => ({container: name, command: 'true', once: false, environment: {}, ...s}))})
 
 describe('work ahead of each service (deploy order)', () => {
   it('counts its own steps and containers, then the longest chain that waits for it, from the first step that does', () => {
@@ -15,26 +15,27 @@ describe('work ahead of each service (deploy order)', () => {
       // Its sync needs only db; its registration waits for idp; its containers for both.
       def('compute', ['db', 'idp'], [{name: 'sync', needs: ['db'], expected_seconds: 30}, {name: 'register', needs: ['idp']}]),
       def('image', ['db', 'idp'], [{name: 'sync', needs: ['db']}, {name: 'register', needs: ['idp']}]),
-      def('agent', ['compute']),
+      // Two containers side by side: the slower counts.
+      def('agent', ['compute'], [], [{expected_seconds: 25}, {}]),
     ])
     const C = CONTAINERS_SECONDS
     const S = STEP_SECONDS
-    expect(ahead.get('agent')).toBe(C)
-    expect(ahead.get('compute')).toBe(30 + S + C + C)
+    expect(ahead.get('agent')).toBe(25)
+    expect(ahead.get('compute')).toBe(30 + S + C + 25)
     expect(ahead.get('image')).toBe(S + S + C)
     // idp: its own sync and containers, then compute from its registration (not its sync) on.
-    expect(ahead.get('idp')).toBe(S + C + (S + C + C))
+    expect(ahead.get('idp')).toBe(S + C + (S + C + 25))
     // db: everything waits for it; the longest is compute's whole chain.
-    expect(ahead.get('db')).toBe(C + 30 + S + C + C)
+    expect(ahead.get('db')).toBe(C + 30 + S + C + 25)
   })
 
-  it("the catalog: a dependency is ahead of what waits for it; nova's db sync counts its expected 15 s", async () => {
+  it("the catalog: a dependency is ahead of what waits for it; nova's db sync and nova-api count their expected seconds", async () => {
     const catalog = await loadCatalog(TEMPLATES_DIR)
     const ahead = workAhead(catalog.services.filter((d) => ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute'].includes(d.name)))
     const C = CONTAINERS_SECONDS
     const S = STEP_SECONDS
-    // db sync, registration, containers; then nova-compute's containers.
-    expect(ahead.get('nova')).toBe(15 + S + C + C)
+    // db sync, registration, its containers (nova-api's 15 s); then nova-compute's.
+    expect(ahead.get('nova')).toBe(15 + S + 15 + C)
     for (const [dep, of] of [['mariadb', 'keystone'], ['keystone', 'glance'], ['keystone', 'nova'], ['nova', 'nova-compute']]) expect(ahead.get(dep)!).toBeGreaterThan(ahead.get(of)!)
   })
 })
