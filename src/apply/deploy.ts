@@ -1,4 +1,4 @@
-import {throwIfInterrupted} from '../cli/interrupt.js'
+import {interruptRequested, throwIfInterrupted} from '../cli/interrupt.js'
 import {trace} from '../cli/trace.js'
 import {OsctlError, errorData, errorMessage, stringDetails} from '../errors.js'
 import type {Reporter} from '../events/reporters.js'
@@ -153,9 +153,19 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     // A free slot goes to the ready service with the longest chain of work ahead (work-ahead.ts),
     // once its images are on the host it starts on (not holding a slot while they download).
     const ahead = workAhead(plan.services.map((ps) => ps.def))
+    // A signal (for a service nothing started waits for) or a dependency down everywhere ends the
+    // wait at once: deployService then stops or skips the service without its images.
+    const goesNowhere = (ps: PlannedService) => (interruptRequested() !== undefined && !required.has(ps.def.name)) || downOf(startsAfter(ps.def)).length > 0
     const imagesThere = async (ps: PlannedService) => {
       const t = ps.targets.find((x) => !failed.has(x.name))
-      if (t) await Promise.all([...new Set(ps.rendered.get(t.name)?.containers.map((c) => c.imageRef) ?? [])].map((ref) => prefetch.get(t.name)?.wait(ref)))
+      if (!t || goesNowhere(ps)) return
+      const images = Promise.all([...new Set(ps.rendered.get(t.name)?.containers.map((c) => c.imageRef) ?? [])].map((ref) => prefetch.get(t.name)?.wait(ref)))
+      let poll: NodeJS.Timeout | undefined
+      try {
+        await Promise.race([images, new Promise<void>((resolve) => (poll = setInterval(() => goesNowhere(ps) && resolve(), 250)))])
+      } finally {
+        clearInterval(poll)
+      }
     }
     await runGraph(plan.services, key, (ps) => (checkOnly.has(key(ps)) ? [] : startsAfter(ps.def)), SERVICES_AT_ONCE, deployService, {light: (ps) => checkOnly.has(key(ps)), priority: (ps) => ahead.get(key(ps)) ?? 0, before: imagesThere})
     results.sort((a, b) => order.get(a.service)! - order.get(b.service)!)

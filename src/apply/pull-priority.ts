@@ -15,8 +15,8 @@ import {workAhead} from './work-ahead.js'
  * 2. within the service, when its hosts wait for each other: a clustered service changes one host
  *    at a time (its position), one with `once` bootstrap steps runs them on its first host before
  *    the others (1 for the others); else 0;
- * 3. the most work ahead first (work-ahead.ts: nova's long db sync and four containers before
- *    glance's and placement's shorter chains), as deploy hands out its slots;
+ * 3. the most work ahead first (work-ahead.ts: keystone, which the others register in, before
+ *    glance, placement and nova), as deploy hands out its slots;
  * 4. the service's place in the plan (dependency order).
  *
  * An image several services run on a host takes the earliest of their ranks.

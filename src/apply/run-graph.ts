@@ -9,6 +9,15 @@ export interface GraphRun {
   after(keys: string[]): Promise<void>
 }
 
+export interface GraphOptions<T> {
+  /** Cheap items (only checked, nothing changes): they take no slot. */
+  light?: (t: T) => boolean
+  /** Higher first among the items waiting for a slot to start. */
+  priority?: (t: T) => number
+  /** What an item waits for, once its dependencies ended, before it asks for a slot (its images). */
+  before?: (t: T) => Promise<void>
+}
+
 /**
  * Runs each item once every item it depends on (among these) has ended, at most `limit` at a time
  * (items `light` says are cheap do not count; an item waiting in `after` does not either, and
@@ -19,15 +28,6 @@ export interface GraphRun {
  * rejects with the first failure only after every item that started has ended, so nothing keeps
  * running behind the caller (locks, sessions).
  */
-export interface GraphOptions<T> {
-  /** Cheap items (only checked, nothing changes): they take no slot. */
-  light?: (t: T) => boolean
-  /** Higher first among the items waiting for a slot to start. */
-  priority?: (t: T) => number
-  /** What an item waits for, once its dependencies ended, before it asks for a slot (its images). */
-  before?: (t: T) => Promise<void>
-}
-
 export async function runGraph<T>(items: T[], key: (t: T) => string, deps: (t: T) => string[], limit: number, run: (t: T, g: GraphRun) => Promise<void>, opts: GraphOptions<T> = {}): Promise<void> {
   const light = opts.light ?? (() => false)
   let active = 0

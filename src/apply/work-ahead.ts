@@ -13,8 +13,8 @@ type Def = Pick<ServiceFile, 'name' | 'depends' | 'bootstrap'> & {containers: Ar
  * estimated from the catalog (`expected_seconds` of a step or container, else STEP_SECONDS and
  * CONTAINERS_SECONDS; a service's containers start side by side: the slowest counts). deploy gives a free slot to the ready service with the most work ahead,
  * and pulls its image first among those of the same depth: the classic list-scheduling rule
- * (longest path first), so nova's 20–30 s db sync does not wait behind glance's and placement's
- * short ones.
+ * (longest path first). keystone, which every API registers in, goes before glance, placement and
+ * nova; rabbitmq's 20 s start before the APIs that only need it for their containers.
  *
  * A dependent waits from its first step that needs the service (a step's `needs`, and what they
  * depend on; a step without `needs`, and the containers, wait for all of `depends`, transitively),

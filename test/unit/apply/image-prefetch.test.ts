@@ -281,7 +281,7 @@ describe('pull ranks from the deploy plan', () => {
     // its own) goes to a compute host, not left idle.
     const order = (host: string) => log.started.filter((x) => x.startsWith(`${host} `)).map((x) => x.split(' ')[1].replace(':zed', ''))
     // Of the same depth, the most work ahead first (work-ahead.ts): keystone (everything waits for
-    // it), glance (four steps, then nova), then placement and nova (equal: plan order).
+    // it), glance (three steps, then nova), then placement and nova (equal: plan order).
     expect(order('lab-1')).toEqual(['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler'])
     expect(order('lab-2')).toEqual(['memcached', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute'])
     expect(order('lab-3')).toEqual(['nova-compute'])

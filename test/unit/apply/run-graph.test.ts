@@ -122,6 +122,16 @@ describe('runGraph: services on their dependency graph', () => {
       if (i.name === 'a') await sleep(10)
     }})
     expect(log).toEqual(['start b', 'end b', 'start a', 'end a'])
+    // A `before` that fails: the item does not run, takes no slot, and what depends on it fails.
+    log.length = 0
+    const error = await runGraph([item('a'), item('b', ['a']), item('c', [], 5)], (i) => i.name, (i) => i.depends, 1, async (i) => {
+      log.push(`start ${i.name}`)
+      await sleep(i.ms)
+    }, {before: async (i) => {
+      if (i.name === 'a') throw new Error('no image for a')
+    }}).catch((e: Error) => e.message)
+    expect(error).toBe('no image for a')
+    expect(log).toEqual(['start c'])
   })
 
   it("a wait for an item that failed rejects with its failure", async () => {
@@ -155,11 +165,11 @@ describe('runGraph: services on their dependency graph', () => {
       log.push(`end ${i.name}`)
     })
     expect(log.indexOf('start c')).toBeGreaterThan(log.indexOf('end b'))
-    // Limit 2: n waits for k (x takes its slot); when k ends c1 gets k's slot, and the next free
-    // slot goes to n, ahead of c2 which queued before n resumed.
+    // Limit 2: n waits for k (x takes its slot); when k ends, n, resuming, gets k's slot ahead of
+    // c1 and c2, which queued before it resumed.
     log.length = 0
     await runGraph([item('k', [], 50), item('n', [], 5), item('x', [], 80), item('c1', [], 10), item('c2', [], 10)], (i) => i.name, () => [], 2, body)
     expect(log.indexOf('start x')).toBeLessThan(log.indexOf('end k'))
-    expect(log.indexOf('on n')).toBeLessThan(log.indexOf('start c2'))
+    expect(log.indexOf('on n')).toBeLessThan(log.indexOf('start c1'))
   })
 })
