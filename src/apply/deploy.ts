@@ -108,7 +108,9 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   // deploy's earliest services first (pull-priority.ts); it opens once every host queued its own.
   let listed = () => {}
   const queue = new PullQueue(site.config.imagePullConcurrency, new Promise<void>((resolve) => (listed = resolve)))
-  const ranks = pullRanks(plan)
+  // How much work each service has ahead (work-ahead.ts): the pull queue's order and deploy's slots.
+  const ahead = workAhead(plan.services.map((ps) => ps.def))
+  const ranks = pullRanks(plan, ahead)
   const imageIds = new Map<string, Promise<Map<string, string>>>()
   for (const t of targets.filter((x) => !failed.has(x.name))) {
     const refs = plan.services.flatMap((ps) => ps.rendered.get(t.name)?.containers.map((c) => c.imageRef) ?? [])
@@ -152,7 +154,6 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     const key = (ps: PlannedService) => ps.def.name
     // A free slot goes to the ready service with the longest chain of work ahead (work-ahead.ts),
     // once its images are on the host it starts on (not holding a slot while they download).
-    const ahead = workAhead(plan.services.map((ps) => ps.def))
     // A signal (for a service nothing started waits for) or a dependency down everywhere ends the
     // wait at once: deployService then stops or skips the service without its images.
     const goesNowhere = (ps: PlannedService) => (interruptRequested() !== undefined && !required.has(ps.def.name)) || downOf(startsAfter(ps.def)).length > 0

@@ -21,7 +21,7 @@ import {workAhead} from './work-ahead.js'
  *
  * An image several services run on a host takes the earliest of their ranks.
  */
-export function pullRanks(plan: DeployPlan): Map<string, Map<string, PullRank>> {
+export function pullRanks(plan: DeployPlan, ahead: Map<string, number> = workAhead(plan.services.map((ps) => ps.def))): Map<string, Map<string, PullRank>> {
   const inPlan = new Map(plan.services.map((ps) => [ps.def.name, ps]))
   const depth = new Map<string, number>()
   const depthOf = (name: string, path: string[] = []): number => {
@@ -34,7 +34,6 @@ export function pullRanks(plan: DeployPlan): Map<string, Map<string, PullRank>> 
     depth.set(name, d)
     return d
   }
-  const ahead = workAhead(plan.services.map((ps) => ps.def))
   const ranks = new Map<string, Map<string, PullRank>>()
   plan.services.forEach((ps, index) => {
     const once = ps.def.bootstrap.some((b) => b.once)

@@ -11,8 +11,9 @@ type Def = Pick<ServiceFile, 'name' | 'depends' | 'bootstrap'> & {containers: Ar
  * Per service: the seconds of work from its start to the end of the longest chain that waits for
  * it (its own steps and containers, then the rest of the dependent that waits longest, and so on),
  * estimated from the catalog (`expected_seconds` of a step or container, else STEP_SECONDS and
- * CONTAINERS_SECONDS; a service's containers start side by side: the slowest counts). deploy gives a free slot to the ready service with the most work ahead,
- * and pulls its image first among those of the same depth: the classic list-scheduling rule
+ * CONTAINERS_SECONDS; a service's containers start side by side: the slowest counts). deploy
+ * gives a free slot to the ready service with the most work ahead, and pulls its image first
+ * among those of the same depth: the classic list-scheduling rule
  * (longest path first). keystone, which every API registers in, goes before glance, placement and
  * nova; rabbitmq's 20 s start before the APIs that only need it for their containers.
  *
