@@ -160,8 +160,8 @@ export class ServiceDeployer {
     // Journaled before the first change on this host (the config dir is one).
     if (d.journaled) await this.journal.begin({op: opts.op ?? 'deploy', operation: d.operation, service: rs.service, revision: d.revision, current: d.newRevision ? d.previous : d.revision, backup: opts.backup})
     // Every container's changed config files, then the new revision's files (ledger.ts, its record
-    // last): one command for the directories, one for the files (a round trip costs 0.1-0.5 s on
-    // a busy host; nova's four containers took ten).
+    // last), their directories first, in one command (a round trip costs 0.1-1.3 s on a busy
+    // host; nova's four containers took ten).
     const configs = d.containers.filter((c) => c.configChanged.length > 0)
     const dirs = configs.length > 0 ? ['/etc/osctl', ...configs.map((c) => configDir(c.rc.name))] : []
     const files: FileWrite[] = configs.flatMap((c) => c.configChanged.map((file) => ({path: posix.join(configDir(c.rc.name), file), data: c.rc.files[file], mode: 0o600})))
@@ -171,8 +171,7 @@ export class ServiceDeployer {
       dirs.push(...revision.dirs)
       files.push(...revision.files)
     }
-    if (dirs.length > 0) await this.host.run(['install', '-d', '-m', '0700', ...dirs])
-    await this.host.writeFiles(files)
+    await this.host.writeFiles(files, {dirs})
     trace(`${where} ${rs.service}: journal, config dirs and revision written`)
     const noop = !d.journaled && d.steps.length === 0 && d.containers.every((c) => c.action === 'none')
     try {

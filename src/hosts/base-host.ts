@@ -30,8 +30,12 @@ export abstract class BaseHost implements Host {
     return r.stdout
   }
 
-  /** Hosts where a write is cheap write one file at a time; SshHost batches them into one command. */
-  async writeFiles(files: FileWrite[]): Promise<void> {
+  /**
+   * Hosts where a write is cheap write one file at a time; SshHost batches them into one command.
+   * `dirs` are created first (`install -d -m 0700`: root-only, also when they exist).
+   */
+  async writeFiles(files: FileWrite[], {dirs = []}: {dirs?: string[]} = {}): Promise<void> {
+    if (dirs.length > 0) await this.run(['install', '-d', '-m', '0700', ...dirs])
     for (const f of files) await this.writeFileAtomic(f.path, f.data, {mode: f.mode})
   }
 

@@ -66,7 +66,7 @@ export interface Host {
    * Several files in one round trip, each written whole (temp file, fsync, rename) with its mode,
    * parents created; none is renamed into place unless all of them arrived intact.
    */
-  writeFiles(files: FileWrite[]): Promise<void>
+  writeFiles(files: FileWrite[], opts?: {dirs?: string[]}): Promise<void>
   /**
    * Creates the file only if nothing is at `path` (a lock): the content appears whole, with its
    * mode, or not at all. Returns false when the path already existed (left untouched). Missing

@@ -72,12 +72,21 @@ done`
 export const READ_SCRIPT = '[ -e "$1" ] || exit 44; exec cat -- "$1"'
 export const EXISTS_SCRIPT = '[ -e "$1" ] || [ -L "$1" ]'
 
-// argv: SHA256 (of all of stdin) then FILE MODE SIZE per file; stdin: the files' bytes, one after
+// argv: SHA256 (of all of stdin), N and N directories to create first, then FILE MODE SIZE per file; stdin: the files' bytes, one after
 // another. Every file lands in a temp file next to its target (dd reads exactly SIZE bytes); only
 // when the whole of stdin arrived intact are they synced and renamed into place, in order.
 export const WRITE_MANY_SCRIPT = `set -e
-sum=$1
-shift
+sum=$1 n=$2
+shift 2
+# First the directories given (root-only, also when they exist), one install for all.
+if [ "$n" -gt 0 ]; then
+  d=''
+  i=0
+  while [ $i -lt "$n" ]; do d="$d$1
+"; shift; i=$((i+1)); done
+  (IFS='
+'; set -f; install -d -m 0700 -- $d)
+fi
 nl='
 '
 tmps='' moves='' dirs=''

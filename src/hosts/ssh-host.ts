@@ -115,11 +115,11 @@ export class SshHost extends BaseHost {
     return true
   }
 
-  override async writeFiles(files: FileWrite[]): Promise<void> {
-    if (files.length === 0) return
+  override async writeFiles(files: FileWrite[], {dirs = []}: {dirs?: string[]} = {}): Promise<void> {
+    if (files.length === 0 && dirs.length === 0) return
     const data = files.map((f) => Buffer.from(f.data))
     const all = Buffer.concat(data)
-    const args = [createHash('sha256').update(all).digest('hex'), ...files.flatMap((f, i) => [f.path, modeString(f.mode), String(data[i].length)])]
+    const args = [createHash('sha256').update(all).digest('hex'), String(dirs.length), ...dirs, ...files.flatMap((f, i) => [f.path, modeString(f.mode), String(data[i].length)])]
     const r = await this.script(WRITE_MANY_SCRIPT, args, `write ${files.length} files`, all)
     if (r.exitCode !== 0) throw this.fileError('write', files.map((f) => f.path).join(' '), r)
   }

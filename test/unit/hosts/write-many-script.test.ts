@@ -17,9 +17,9 @@ describe('WRITE_MANY_SCRIPT', () => {
     await rm(dir, {recursive: true, force: true})
   })
 
-  const run = (files: Array<[string, string, string]>, stdin: Buffer = Buffer.concat(files.map(([, , d]) => Buffer.from(d)))) => {
+  const run = (files: Array<[string, string, string]>, stdin: Buffer = Buffer.concat(files.map(([, , d]) => Buffer.from(d))), dirs: string[] = []) => {
     const all = Buffer.concat(files.map(([, , d]) => Buffer.from(d)))
-    const args = [createHash('sha256').update(all).digest('hex'), ...files.flatMap(([p, mode, d]) => [join(dir, p), mode, String(Buffer.byteLength(d))])]
+    const args = [createHash('sha256').update(all).digest('hex'), String(dirs.length), ...dirs.map((d) => join(dir, d)), ...files.flatMap(([p, mode, d]) => [join(dir, p), mode, String(Buffer.byteLength(d))])]
     return execa('/bin/sh', ['-c', WRITE_MANY_SCRIPT, 'osctl', ...args], {input: stdin, reject: false})
   }
 
@@ -39,6 +39,18 @@ describe('WRITE_MANY_SCRIPT', () => {
     expect(((await stat(join(dir, 'a/b/keystone.conf'))).mode & 0o777).toString(8)).toBe('600')
     expect(((await stat(join(dir, 'a/empty'))).mode & 0o777).toString(8)).toBe('644')
     expect((await readdir(dir)).filter((f) => f.endsWith('.new'))).toEqual([])
+  })
+
+  it('creates the directories given first, root-only, and makes existing ones root-only (names with spaces too)', async () => {
+    await (await import('node:fs/promises')).mkdir(join(dir, 'open'), {mode: 0o755})
+    const r = await run([['conf dir/keystone.conf', '600', 'x\n']], undefined, ['conf dir', 'open', 'empty/rev 1'])
+    expect(r.exitCode, String(r.stderr)).toBe(0)
+    for (const d of ['conf dir', 'open', 'empty/rev 1']) expect(((await stat(join(dir, d))).mode & 0o777).toString(8), d).toBe('700')
+    expect(await readFile(join(dir, 'conf dir/keystone.conf'), 'utf8')).toBe('x\n')
+    // Directories alone: nothing else written.
+    const only = await run([], Buffer.alloc(0), ['later'])
+    expect(only.exitCode, String(only.stderr)).toBe(0)
+    expect(((await stat(join(dir, 'later'))).mode & 0o777).toString(8)).toBe('700')
   })
 
   it('a stream cut short renames nothing into place and leaves no temp file', async () => {
