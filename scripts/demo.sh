@@ -28,7 +28,7 @@ osctl system upgrade etcd --tag demo-2
 osctl system history etcd
 osctl system rollback etcd
 
-step "5/9 OpenStack images (openstack-base -> mariadb, memcached, rabbitmq, keystone, glance, placement, nova-*, nova-libvirt, neutron-*) pushed to the site registry"
+step "5/9 OpenStack images (mariadb on base; openstack-base -> memcached, rabbitmq, keystone, glance, placement, nova-*, nova-libvirt, neutron-*) pushed to the site registry"
 osctl image build --push
 
 step "6/9 deploy OpenStack (dependency order, health-gated), then client config"

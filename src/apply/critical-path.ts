@@ -23,8 +23,11 @@ interface Node {
   steps: StepTiming[]
 }
 
-/** Per service, per bootstrap step: the services it needs (catalog-schema.ts `needs`) when not all of `depends`. */
-export type StepNeeds = Record<string, Record<string, string[]>>
+/**
+ * Per service, what a phase waits for when not all of `depends`: per bootstrap step its `needs`,
+ * and its containers' `containers_need` (catalog-schema.ts).
+ */
+export type StepNeeds = Record<string, {steps?: Record<string, string[]>; containers?: string[]}>
 
 /**
  * The time a perfect orchestrator could not beat (ms): the longest chain of service work along
@@ -34,8 +37,9 @@ export type StepNeeds = Record<string, Record<string, string[]>>
  *   its containers, side by side (nothing orders them).
  * - A dependency is done when it is done on all the hosts where it had work in this deploy (a
  *   dependency with no work here was already running). A step that `needs` some services waits
- *   for them (and what they depend on); every other step, and the containers, wait for all of the
- *   service's `depends`, transitively: deploy's order.
+ *   for them (and what they depend on); every other step waits for all of the service's
+ *   `depends`, transitively, and the containers for their `containers_need` or all of `depends`:
+ *   deploy's order.
  * - The `once` steps (migrations) come before the service's work on its other hosts, as deploy
  *   runs them on the first host before the others; those hosts need not wait for its containers.
  * - post_deploy steps wait for everything else (they run once the whole deploy converged) and for
@@ -62,7 +66,7 @@ export function criticalPath(timings: StepTiming[], depends: Record<string, stri
     let at = start
     let onceAt: number | undefined
     for (const t of n.steps.filter((x) => x.phase === 'bootstrap')) {
-      const wanted = needs[n.service]?.[t.step]
+      const wanted = needs[n.service]?.steps?.[t.step]
       at = Math.max(at, wanted ? doneOf(wanted) : depsDone(n)) + t.ms
       if (t.once) onceAt = at
     }
@@ -74,7 +78,8 @@ export function criticalPath(timings: StepTiming[], depends: Record<string, stri
     let start = 0
     // The migrations ran on another host first: this one starts after them (not after that host's containers).
     for (const o of main.filter((x) => x.service === n.service && x !== n)) start = Math.max(start, walkSteps(o, 0).onceAt ?? 0)
-    const end = Math.max(walkSteps(n, start).at, depsDone(n)) + Math.max(0, ...n.steps.filter((t) => t.phase === 'container').map((t) => t.ms))
+    const wanted = needs[n.service]?.containers
+    const end = Math.max(walkSteps(n, start).at, wanted ? doneOf(wanted) : depsDone(n)) + Math.max(0, ...n.steps.filter((t) => t.phase === 'container').map((t) => t.ms))
     finish.set(n, end)
     return end
   }

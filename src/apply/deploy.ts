@@ -10,7 +10,7 @@ import {newOperationId} from '../revisions/journal.js'
 import type {HostSession} from '../session/host-session.js'
 import type {Site, SiteHost} from '../site/types.js'
 import {balancerFor} from './balancer.js'
-import {startsAfter} from '../catalog/catalog-schema.js'
+import {containersNeed, startsAfter} from '../catalog/catalog-schema.js'
 import {dependencyClosure} from '../catalog/dependency-closure.js'
 import {criticalPath} from './critical-path.js'
 import {ensureDatabases} from './databases.js'
@@ -96,6 +96,14 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     }
   }
 
+  // Every database the services deployed here need (not those only health-checked), in one batch
+  // of statements once mariadb is up: one `docker exec` beside the first services' preparation
+  // instead of one per service on each one's way to its db sync. A failure fails each service
+  // that needs a database (the next call tries again).
+  const allDatabases = once(async () => {
+    const dbs = plan.services.filter((ps) => !checkOnly.has(ps.def.name)).flatMap((ps) => ps.databases)
+    if (dbs.length > 0 && plan.databaseHost) await ensureDatabases(session.docker(plan.databaseHost), 'mariadb', dbs, plan.databaseHost.name)
+  })
   for (const s of plan.skipped) reporter.emit('service.skipped', s)
   // Each host's state of all its services, read once while the locks are taken (host-state.ts).
   const states = new Map(targets.map((t) => [t.name, observeHost(session.host(t), session.docker(t), plan.services.flatMap((ps) => ps.rendered.get(t.name) ?? []))]))
@@ -139,7 +147,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
 
   const summaries = targets.map((t): DeployHostSummary => (failed.has(t.name) ? {host: t.name, ok: false, error: failed.get(t.name)!.toJSON()} : {host: t.name, ok: true}))
   const recreated = results.flatMap((r) => r.containers).filter((c) => c.status !== 'unchanged').length
-  const needs = Object.fromEntries(plan.services.map((ps) => [ps.def.name, Object.fromEntries(ps.def.bootstrap.flatMap((b) => (b.needs ? [[b.name, b.needs]] : [])))]))
+  const needs = Object.fromEntries(plan.services.map((ps) => [ps.def.name, {steps: Object.fromEntries(ps.def.bootstrap.flatMap((b) => (b.needs ? [[b.name, b.needs]] : []))), containers: ps.def.containers_need}]))
   const criticalPathMs = criticalPath(results.flatMap((r) => r.timings), depends, needs)
   return {services: results, hosts: summaries, skipped: plan.skipped, recreated, changed: results.some((r) => r.status === 'changed'), criticalPathMs}
 
@@ -245,7 +253,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     // finishes: its journal and ledger record are one change).
     let skipped = false
     const ready = (t: SiteHost) => async (step?: string) => {
-      const needs = (step !== undefined && ps.def.bootstrap.find((b) => b.name === step)?.needs) || ps.def.depends
+      const needs = step === undefined ? containersNeed(ps.def) : (ps.def.bootstrap.find((b) => b.name === step)?.needs ?? ps.def.depends)
       await g.after(needs)
       const gone = downOf(needs)
       if (gone.length > 0) {
@@ -257,14 +265,19 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
       const by = failedIn.get(t.name)
       if (earlier && (by === undefined || closure(ps.def.name).has(by))) throw new OsctlError('COMMAND_FAILED', `${ps.def.name} was stopped on ${t.name}: ${by ? `${by}, which it needs, failed there` : 'the host failed'} in this deploy (${earlier.message})`)
     }
-    // The databases live in mariadb: created once it is up.
-    const ensureDb = once(async () => {
+    // The databases live in mariadb: created once it is up (all of this deploy's at once, allDatabases).
+    const ensureDb = async () => {
       if (ps.databases.length === 0 || !plan.databaseHost) return
       await g.after(['mariadb'])
-      await ensureDatabases(session.docker(plan.databaseHost), 'mariadb', ps.databases, plan.databaseHost.name)
-    })
+      await allDatabases()
+    }
     const apply = (t: SiteHost) => deployer(t).apply(ps.rendered.get(t.name)!, {...applyOptions(ps, t), ensureDatabases: ensureDb, ...(checkOnly.has(ps.def.name) ? {} : {ready: ready(t)})})
-    if (ps.def.cluster) return absorb(await deployClusteredService(ps, alive, session, failed, apply), ps.def.name)
+    if (ps.def.cluster) {
+      absorb(await deployClusteredService(ps, alive, session, failed, apply), ps.def.name)
+      // Up: the databases of the services that wait for it are created now, beside their preparation.
+      if (ps.def.name === 'mariadb' && results.some((r) => r.service === 'mariadb')) allDatabases().catch(() => undefined)
+      return
+    }
     const first = ps.hosts[0]
     const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)
     if (sequentialFirst) absorb(await fanOut(alive.filter((t) => t.name === first.name), 1, apply), ps.def.name)

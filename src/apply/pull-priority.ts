@@ -7,32 +7,30 @@ import {workAhead} from './work-ahead.js'
  * Per host, per image ref it runs: its place in the deploy's pull queue, from the dependency graph
  * deploy runs (run-graph.ts), which critical-path.ts measures too:
  *
- * 1. the service's depth: 0 when none of the services it starts after is deployed in this run,
- *    else one more than the deepest of them. It starts after what its first bootstrap step
- *    `needs`, else after all it depends on (mariadb, memcached, rabbitmq 0; keystone, glance,
- *    placement and nova 1, their db syncs needing only mariadb; nova-compute 2): a deeper one's
- *    image is needed later;
+ * 1. the service's place in the order deploy would start the services in with a free slot for
+ *    each: after every service it starts after (what its first bootstrap step `needs`, else all
+ *    it depends on), and among those that could come next the one with the most work ahead
+ *    (work-ahead.ts), plan order on a tie. keystone's image comes right after mariadb's (its
+ *    migrations need only mariadb, and every API registers in it), before memcached's and
+ *    rabbitmq's, which nothing needs as early: the pulls are one at a time per host, and an image
+ *    on openstack-base after them came seconds after mariadb was up;
  * 2. within the service, when its hosts wait for each other: a clustered service changes one host
  *    at a time (its position), one with `once` bootstrap steps runs them on its first host before
  *    the others (1 for the others); else 0;
- * 3. the most work ahead first (work-ahead.ts: keystone, which the others register in, before
- *    glance, placement and nova), as deploy hands out its slots;
- * 4. the service's place in the plan (dependency order).
+ * 3. the service's place in the plan (dependency order).
  *
  * An image several services run on a host takes the earliest of their ranks.
  */
 export function pullRanks(plan: DeployPlan, ahead: Map<string, number> = workAhead(plan.services.map((ps) => ps.def))): Map<string, Map<string, PullRank>> {
-  const inPlan = new Map(plan.services.map((ps) => [ps.def.name, ps]))
-  const depth = new Map<string, number>()
-  const depthOf = (name: string, path: string[] = []): number => {
-    const known = depth.get(name)
-    if (known !== undefined) return known
-    // A cycle is refused when the catalog loads; this only keeps a bad plan from recursing forever.
-    if (path.includes(name)) return 0
-    const deps = startsAfter(inPlan.get(name)!.def).filter((d) => inPlan.has(d))
-    const d = deps.length === 0 ? 0 : 1 + Math.max(...deps.map((x) => depthOf(x, [...path, name])))
-    depth.set(name, d)
-    return d
+  const inPlan = new Set(plan.services.map((ps) => ps.def.name))
+  const place = new Map<string, number>()
+  const pending = [...plan.services]
+  while (pending.length > 0) {
+    const ready = pending.filter((ps) => startsAfter(ps.def).every((d) => !inPlan.has(d) || place.has(d)))
+    // (A cycle is refused when the catalog loads: `pending` only keeps a bad plan from looping.)
+    const next = (ready.length > 0 ? ready : pending).reduce((a, b) => ((ahead.get(b.def.name) ?? 0) > (ahead.get(a.def.name) ?? 0) ? b : a))
+    place.set(next.def.name, place.size)
+    pending.splice(pending.indexOf(next), 1)
   }
   const ranks = new Map<string, Map<string, PullRank>>()
   plan.services.forEach((ps, index) => {
@@ -41,7 +39,7 @@ export function pullRanks(plan: DeployPlan, ahead: Map<string, number> = workAhe
       const rs = ps.rendered.get(h.name)
       if (!rs) return
       const wait = ps.def.cluster ? position : once && position > 0 ? 1 : 0
-      const rank: PullRank = [depthOf(ps.def.name), wait, -(ahead.get(ps.def.name) ?? 0), index]
+      const rank: PullRank = [place.get(ps.def.name)!, wait, index]
       const byRef = ranks.get(h.name) ?? new Map<string, PullRank>()
       ranks.set(h.name, byRef)
       for (const c of rs.containers) {

@@ -5,20 +5,21 @@ import {dependencyClosure} from '../catalog/dependency-closure.js'
 export const STEP_SECONDS = 5
 export const CONTAINERS_SECONDS = 10
 
-type Def = Pick<ServiceFile, 'name' | 'depends' | 'bootstrap'> & {containers: Array<{expected_seconds?: number}>}
+type Def = Pick<ServiceFile, 'name' | 'depends' | 'bootstrap'> & Partial<Pick<ServiceFile, 'containers_need'>> & {containers: Array<{expected_seconds?: number}>}
 
 /**
  * Per service: the seconds of work from its start to the end of the longest chain that waits for
  * it (its own steps and containers, then the rest of the dependent that waits longest, and so on),
  * estimated from the catalog (`expected_seconds` of a step or container, else STEP_SECONDS and
  * CONTAINERS_SECONDS; a service's containers start side by side: the slowest counts). deploy
- * gives a free slot to the ready service with the most work ahead, and pulls its image first
- * among those of the same depth: the classic list-scheduling rule
+ * gives a free slot to the ready service with the most work ahead, and pulls images in the same
+ * order (pull-priority.ts): the classic list-scheduling rule
  * (longest path first). keystone, which every API registers in, goes before glance, placement and
  * nova; rabbitmq's 20 s start before the APIs that only need it for their containers.
  *
  * A dependent waits from its first step that needs the service (a step's `needs`, and what they
- * depend on; a step without `needs`, and the containers, wait for all of `depends`, transitively),
+ * depend on; a step without `needs` waits for all of `depends`, transitively, the containers for
+ * `containers_need` or all of `depends`),
  * as deploy and criticalPath run it. Only the services in `defs` count.
  */
 export function workAhead(defs: Def[]): Map<string, number> {
@@ -27,7 +28,7 @@ export function workAhead(defs: Def[]): Map<string, number> {
   const phases = (d: Def) => [
     ...d.bootstrap.map((b) => ({seconds: b.expected_seconds ?? STEP_SECONDS, waits: b.needs ?? d.depends})),
     // Side by side: the slowest to become healthy.
-    {seconds: Math.max(...d.containers.map((c) => c.expected_seconds ?? CONTAINERS_SECONDS)), waits: d.depends},
+    {seconds: Math.max(...d.containers.map((c) => c.expected_seconds ?? CONTAINERS_SECONDS)), waits: d.containers_need ?? d.depends},
   ]
   // The first phase of `d` that waits for `s`, or -1.
   const firstWaiting = (d: Def, s: string) => phases(d).findIndex((p) => p.waits.some((w) => w === s || closure(w).has(s)))

@@ -137,6 +137,12 @@ export const serviceSchema = z.strictObject({
    */
   cluster: z.enum(['galera', 'rabbitmq']).optional(),
   depends: z.array(name).default([]),
+  /**
+   * The services (among `depends`) its containers need up before they start; default all of
+   * `depends`. nova calls glance only when asked to (a server being created), so its containers
+   * start beside glance's instead of after them (its steps still run first).
+   */
+  containers_need: z.array(name).min(1).optional(),
   /** passwords.yml keys the templates use (database passwords are added from `databases`). */
   secrets: z.array(z.string().min(1)).default([]),
   databases: z.array(z.strictObject({name, user: z.string().regex(/^[A-Za-z0-9_]{1,32}$/, 'must be a MariaDB user name'), password: z.string().min(1)})).default([]),
@@ -149,8 +155,12 @@ export type ServiceFile = z.output<typeof serviceSchema>
 export type ContainerDef = ServiceFile['containers'][number]
 export type BootstrapStepDef = ServiceFile['bootstrap'][number]
 
-/** The services a deploy of this one starts after: what its first bootstrap step `needs`, else all it depends on. */
-export const startsAfter = (def: Pick<ServiceFile, 'bootstrap' | 'depends'>): string[] => def.bootstrap[0]?.needs ?? def.depends
+/** What the containers of a service wait for: `containers_need`, else all it depends on. */
+export const containersNeed = (def: Pick<ServiceFile, 'containers_need' | 'depends'>): string[] => def.containers_need ?? def.depends
+
+/** The services a deploy of this one starts after: what its first bootstrap step `needs` (else all it depends on), or without steps what its containers need. */
+export const startsAfter = (def: Pick<ServiceFile, 'bootstrap' | 'depends' | 'containers_need'>): string[] =>
+  def.bootstrap.length > 0 ? (def.bootstrap[0].needs ?? def.depends) : containersNeed(def)
 export type PostDeployStepDef = ServiceFile['post_deploy'][number]
 export type HealthDef = ContainerDef['health']
 

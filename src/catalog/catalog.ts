@@ -122,6 +122,9 @@ function checkAcross(defs: ServiceDef[]): OsctlError[] {
         if (!d.depends.includes(n)) errors.push(d.src.error(`bootstrap step ${s.name} needs ${n}, which ${d.name} does not depend on`, `needs lists services of depends: ${d.depends.join(', ') || '(none)'}`, ['bootstrap', si, 'needs', ni]))
       }
     }
+    for (const [ni, n] of (d.containers_need ?? []).entries()) {
+      if (!d.depends.includes(n)) errors.push(d.src.error(`${d.name}'s containers need ${n}, which ${d.name} does not depend on`, `containers_need lists services of depends: ${d.depends.join(', ') || '(none)'}`, ['containers_need', ni]))
+    }
     for (const [i, c] of d.containers.entries()) {
       const other = owner.get(c.name)
       if (other) errors.push(d.src.error(`container name ${c.name} is already used by service ${other}`, 'container names are unique on a host: rename one', ['containers', i, 'name']))

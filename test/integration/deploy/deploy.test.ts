@@ -189,7 +189,7 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
         const [action] = doc.actions
         const current = Number((await sh('cat /var/lib/osctl/services/keystone/current')).stdout)
         // keystone.conf is part of what its steps act on (step keys include the config): deploy would run them again.
-        expect(action).toMatchObject({service: 'keystone', revision: current, newRevision: true, steps: ['db-sync', 'bootstrap']})
+        expect(action).toMatchObject({service: 'keystone', revision: current, newRevision: true, steps: ['bootstrap']})
         expect(action.nextRevision).toBeGreaterThan(current)
         expect(action.containers).toEqual([expect.objectContaining({container: 'keystone', action: 'recreate', reasons: ['config:keystone.conf'], fields: []})])
         const diff = action.containers[0].configs[0]
@@ -343,8 +343,8 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     expect((await sh('docker exec keystone cat /etc/osctl-build')).stdout.trim()).toBe(up)
     expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
     expect(JSON.parse(u.stdout).backup).toMatchObject({service: 'keystone', databases: ['keystone']})
-    // The new image carries keystone's code unchanged (only /etc/osctl-build differs): neither the db
-    // sync nor keystone-manage bootstrap runs again (their image_paths' fingerprints are the same).
+    // The new image carries keystone's code unchanged (only /etc/osctl-build differs): its bootstrap
+    // step (db sync + keystone-manage bootstrap) does not run again (its image_paths' fingerprint is the same).
     const ran = eventsOf(u.stderr).filter((e) => e.code === 'service.step.start').map((e) => e.data.step)
     expect(ran).toEqual([])
     // What a schema migration of the new version would leave behind.
@@ -428,8 +428,8 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
 
   it('kill -9 at the other steps of an upgrade (bootstrap step running, image pulled): the next upgrade completes it, rollback returns', async () => {
     const tag = `p${process.pid}`
-    // Other keystone code (a comment line in the package): keystone-manage bootstrap, whose key counts
-    // keystone's code, runs for this image; the db sync (the migrations are the same) does not.
+    // Other keystone code (a comment line in the package): keystone's bootstrap step (db sync +
+    // keystone-manage bootstrap), whose key counts keystone's code, runs for this image.
     const ref = await derive(tag, `RUN echo ${tag} > /etc/osctl-build && echo '# ${tag}' >> /usr/lib/python3/dist-packages/keystone/__init__.py`)
     const before = await imageId()
     const points: Array<[string, string]> = [

@@ -86,7 +86,7 @@ describe.skipIf(SKIP)('OpenStack images (real Docker)', () => {
     expect(images.filter((i) => !['built', 'unchanged', 'reused'].includes(i.status))).toEqual([])
     const parents = Object.fromEntries(images.map((i) => [i.name, i.parent]))
     expect(parents).toMatchObject({
-      'openstack-base': 'base', mariadb: 'openstack-base', keystone: 'openstack-base', 'nova-base': 'openstack-base',
+      'openstack-base': 'base', mariadb: 'base', keystone: 'openstack-base', 'nova-base': 'openstack-base',
       'nova-api': 'nova-base', 'nova-compute': 'nova-base', 'nova-conductor': 'nova-base', 'nova-scheduler': 'nova-base',
       'nova-libvirt': 'openstack-base',
     })

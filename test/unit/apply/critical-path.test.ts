@@ -79,7 +79,7 @@ describe('criticalPath', () => {
   })
 
   it('a step that needs only some dependencies starts once they are done; the later steps and the containers wait for all', () => {
-    const NEEDS = {nova: {'db-sync': ['mariadb']}}
+    const NEEDS = {nova: {steps: {'db-sync': ['mariadb']}}}
     const deps = {mariadb: [], keystone: ['mariadb'], glance: ['keystone'], nova: ['keystone', 'glance']}
     // mariadb 1000, keystone 3000, glance 2000: nova's db sync (4000) runs beside them.
     const t = [box('h1', 'mariadb', 1000), box('h1', 'keystone', 3000), box('h1', 'glance', 2000), boot('h1', 'nova', 'db-sync', 4000, true), boot('h1', 'nova', 'register', 500, true), box('h1', 'nova', 1500)]
@@ -91,6 +91,16 @@ describe('criticalPath', () => {
     expect(criticalPath(t.map((x) => (x.step === 'db-sync' ? {...x, ms: 9000} : x)), deps, NEEDS)).toBe(12_000)
     // Its other hosts wait for the first host's once steps only.
     expect(criticalPath([...t, box('h2', 'nova', 1000)], deps, NEEDS)).toBe(8000)
+  })
+
+  it('containers that need only some dependencies (containers_need) start once those are done and the steps ran', () => {
+    const deps = {mariadb: [], keystone: ['mariadb'], glance: ['keystone'], nova: ['keystone', 'glance']}
+    const t = [box('h1', 'mariadb', 1000), box('h1', 'keystone', 3000), box('h1', 'glance', 5000), boot('h1', 'nova', 'register', 500, true), box('h1', 'nova', 1500)]
+    // register after keystone (4000) → 4500; containers after glance (9000) → 10500.
+    expect(criticalPath(t, deps, {nova: {steps: {register: ['keystone']}}})).toBe(10_500)
+    // Containers after keystone only (and the register step): → 6000; glance's 9000 is the chain.
+    expect(criticalPath(t, deps, {nova: {steps: {register: ['keystone']}, containers: ['keystone']}})).toBe(9000)
+    expect(criticalPath(t.map((x) => (x.service === 'nova' && x.phase === 'container' ? {...x, ms: 6000} : x)), deps, {nova: {steps: {register: ['keystone']}, containers: ['keystone']}})).toBe(10_500)
   })
 
   it('rounds to whole milliseconds and refuses a dependency cycle', () => {

@@ -69,7 +69,7 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     // Passwords travel on stdin: nothing in argv, which `ps` shows on the host.
 
     const steps = (e: FakeEngine) => e.calls.filter((x) => x.startsWith('create osctl-bootstrap-')).map((x) => x.slice('create osctl-bootstrap-keystone-'.length))
-    expect(steps(e1)).toEqual(['db-sync', 'bootstrap'])
+    expect(steps(e1)).toEqual(['bootstrap'])
     expect(steps(e2)).toEqual([])
     // keystone's fernet and credential keys: rendered alike on both control hosts, none random.
     const keyFiles = (h: string) => ['fernet-0', 'fernet-1', 'credential-0', 'credential-1'].map((f) => hosts.get(h)!.text(`/etc/osctl/keystone/${f}`))
@@ -77,15 +77,14 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(new Set(keyFiles('lab-1')).size).toBe(4)
     expect(keyFiles('lab-2')).toEqual(keyFiles('lab-1'))
     expect([...e1.containers.keys()].some((n) => /^osctl-(bootstrap|fingerprint)-/.test(n))).toBe(false)
-    // keystone's db-sync depends on its migrations, its bootstrap on its code: both read by one
-    // container of the image, once per image, cached in the ledger.
+    // keystone's bootstrap (db sync + bootstrap) depends on its code: read by one container of
+    // the image, once per image, cached in the ledger.
     expect(e1.calls.filter((x) => x === 'create osctl-fingerprint-keystone')).toHaveLength(1)
     // A first deploy runs the steps whatever the fingerprints say: they are read beside the first
     // step (db-sync starts before the read ends), only for the keys written after each step.
-    expect(e1.calls.indexOf('create osctl-bootstrap-keystone-db-sync')).toBeLessThan(e1.calls.lastIndexOf('rm osctl-fingerprint-keystone'))
+    expect(e1.calls.indexOf('create osctl-bootstrap-keystone-bootstrap')).toBeLessThan(e1.calls.lastIndexOf('rm osctl-fingerprint-keystone'))
     expect(Object.keys(JSON.parse(hosts.get('lab-1')!.text('/var/lib/osctl/services/keystone/fingerprints.json')!)).sort()).toEqual([
       `${e1.containers.get('keystone')!.imageId} /usr/lib/python3/dist-packages/keystone`,
-      `${e1.containers.get('keystone')!.imageId} /usr/lib/python3/dist-packages/keystone/common/sql`,
     ])
 
     const h1 = hosts.get('lab-1')!
@@ -93,7 +92,7 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(unit).toContain('# osctl-managed: service/keystone/keystone\n')
     expect(unit).toMatch(/^ExecStart=\/bin\/sh -c '.*docker start -a "\$\$0".*' keystone$/m)
     expect(unit).toMatch(/After=docker.service[\s\S]*Restart=always/)
-    expect(h1.text('/etc/osctl/keystone/bootstrap/db-sync/config.json')).toContain('"bootstrap_command"')
+    expect(h1.text('/etc/osctl/keystone/bootstrap/bootstrap/config.json')).toContain('"bootstrap_command"')
     expect(h1.files.get('/etc/osctl/keystone/keystone.conf')!.mode).toBe(0o600)
     expect(h1.text('/var/lib/osctl/services/keystone/current')).toBe('1\n')
     const record = JSON.parse(h1.text('/var/lib/osctl/services/keystone/revisions/1/record.json')!)

@@ -15,15 +15,16 @@ import {testSite} from '../../fakes/site.js'
 const SERVICES = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute']
 const IMAGES = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute']
 
-// How long the one-shot steps run in the fake engine (ms): keystone's two steps, then the
+// How long the one-shot steps run in the fake engine (ms): keystone's bootstrap, then the
 // registrations and containers of glance, placement and nova, then discover-hosts; the db syncs of
 // glance, placement and nova need only mariadb (service.yml `needs`): beside keystone's.
 const RUN_MS: Record<string, number> = {
-  [stepContainerName('keystone', 'db-sync')]: 100,
-  [stepContainerName('keystone', 'bootstrap')]: 60,
+  [stepContainerName('keystone', 'bootstrap')]: 160,
   [stepContainerName('glance-api', 'db-sync')]: 30,
   [stepContainerName('placement-api', 'db-sync')]: 30,
   [stepContainerName('nova-api', 'db-sync')]: 50,
+  // glance's registration is slow here: nova's containers (containers_need) do not wait for it.
+  [stepContainerName('glance-api', 'keystone-register')]: 300,
   [stepContainerName('nova-api', 'discover-hosts')]: 20,
 }
 
@@ -40,9 +41,9 @@ describe('deploy: the services’ own work per step, and the critical path (Fake
     const timings = result.services.flatMap((s) => s.timings)
     const ms = (host: string, service: string, step: string) => timings.find((t) => t.host === host && t.service === service && t.step === step)?.ms
     // Where the work happened: migrations once, on the first host; every created container on every host.
-    expect(ms('lab-1', 'keystone', 'db-sync')).toBeGreaterThanOrEqual(99)
-    expect(timings.find((t) => t.step === 'db-sync' && t.host === 'lab-1' && t.service === 'keystone')).toMatchObject({phase: 'bootstrap', once: true})
-    expect(ms('lab-2', 'keystone', 'db-sync')).toBeUndefined()
+    expect(ms('lab-1', 'keystone', 'bootstrap')).toBeGreaterThanOrEqual(159)
+    expect(timings.find((t) => t.step === 'bootstrap' && t.host === 'lab-1' && t.service === 'keystone')).toMatchObject({phase: 'bootstrap', once: true})
+    expect(ms('lab-2', 'keystone', 'bootstrap')).toBeUndefined()
     expect(ms('lab-1', 'nova', 'discover-hosts')).toBeGreaterThanOrEqual(19)
     expect(timings.find((t) => t.step === 'discover-hosts')).toMatchObject({phase: 'post_deploy'})
     for (const s of result.services) {
@@ -55,17 +56,25 @@ describe('deploy: the services’ own work per step, and the critical path (Fake
     // registration and every container of those services waited for keystone's to be healthy.
     const at = (code: string, pred: (d: Record<string, unknown>) => boolean) => reporter.events.findIndex((e) => e.code === code && e.host === 'lab-1' && pred(e.data as Record<string, unknown>))
     const keystoneUp = at('service.container.done', (d) => d.service === 'keystone')
-    // (nova's too when it gets a slot soon enough: three services are deployed at once.)
-    for (const service of ['glance', 'placement']) expect(at('service.step.start', (d) => d.service === service && d.step === 'db-sync'), service).toBeLessThan(keystoneUp)
+    // (nova's has the most work ahead of those: glance's and placement's also when they get one of
+    // the three slots soon enough.)
+    expect(at('service.step.start', (d) => d.service === 'nova' && d.step === 'db-sync')).toBeLessThan(keystoneUp)
     for (const service of ['glance', 'placement', 'nova']) {
       expect(at('service.step.start', (d) => d.service === service && d.step === 'keystone-register'), service).toBeGreaterThan(keystoneUp)
       expect(at('service.container.replace', (d) => d.service === service), service).toBeGreaterThan(keystoneUp)
     }
-    // nova's containers after glance's and placement's (all it depends on).
-    for (const service of ['glance', 'placement']) expect(at('service.container.replace', (d) => d.service === 'nova')).toBeGreaterThan(at('service.container.done', (d) => d.service === service))
+    // nova's containers after its registration and placement's containers, not after glance's
+    // (containers_need: nova calls glance only for a server); nova-compute's after placement's and nova's.
+    const novaStarts = at('service.container.replace', (d) => d.service === 'nova')
+    expect(novaStarts).toBeGreaterThan(at('service.step.done', (d) => d.service === 'nova' && d.step === 'keystone-register'))
+    expect(novaStarts).toBeGreaterThan(at('service.container.done', (d) => d.service === 'placement'))
+    expect(novaStarts).toBeLessThan(at('service.container.replace', (d) => d.service === 'glance'))
+    const computeStarts = reporter.events.findIndex((e) => e.code === 'service.container.replace' && (e.data as {service?: string}).service === 'nova-compute')
+    expect(computeStarts).toBeGreaterThan(0)
+    for (const service of ['placement', 'nova']) expect(computeStarts, service).toBeGreaterThan(at('service.container.done', (d) => d.service === service))
 
-    // keystone's two steps, then discover-hosts at least; no db sync after keystone's is on it.
-    expect(result.criticalPathMs).toBeGreaterThanOrEqual(99 + 59 + 19)
+    // keystone's bootstrap, then discover-hosts at least; no db sync after keystone's is on it.
+    expect(result.criticalPathMs).toBeGreaterThanOrEqual(159 + 19)
     expect(result.criticalPathMs).toBeLessThanOrEqual(wall)
     // The floor follows the same rule: lower than with every step after all of its service's dependencies.
     const depends = Object.fromEntries((await loadCatalog(TEMPLATES_DIR)).services.map((d) => [d.name, d.depends]))
@@ -83,13 +92,13 @@ describe('deploy: the services’ own work per step, and the critical path (Fake
     const lab = fakeLab(testSite({enabledServices: services}), registryRefs(IMAGES, ['zed']))
     const e1 = lab.engines.get('lab-1')!
     // keystone's migration fails while glance's (started after mariadb only) still runs.
-    e1.runMs.set(stepContainerName('keystone', 'db-sync'), 300)
-    e1.exitCodes.set(stepContainerName('keystone', 'db-sync'), 1)
+    e1.runMs.set(stepContainerName('keystone', 'bootstrap'), 300)
+    e1.exitCodes.set(stepContainerName('keystone', 'bootstrap'), 1)
     e1.runMs.set(stepContainerName('glance-api', 'db-sync'), 1000)
     const reporter = new RecordingReporter()
     const result = await lab.deploy(services, undefined, reporter)
     expect(result.hosts.map((h) => h.ok)).toEqual([false, false])
-    expect(result.hosts[0].error?.message).toMatch(/bootstrap step db-sync of keystone exited with 1/)
+    expect(result.hosts[0].error?.message).toMatch(/bootstrap step bootstrap of keystone exited with 1/)
     // glance's db sync ran (it needs mariadb only), then glance stopped before its next step: nothing created.
     const done = reporter.of('service.step.done').filter((e) => e.data.service === 'glance').map((e) => e.data.step)
     expect(done).toEqual(['db-sync'])
@@ -97,7 +106,7 @@ describe('deploy: the services’ own work per step, and the critical path (Fake
     // Its change ended as a failed revision; no journal entry is left behind.
     const ledger = JSON.parse(lab.hosts.get('lab-1')!.files.get(posix.join(revisionDir('glance', 1), 'record.json'))!.data.toString())
     expect(ledger.outcome).toBe('failed')
-    expect(ledger.error).toBe('glance was stopped on lab-1: keystone, which it needs, failed there in this deploy (lab-1: bootstrap step db-sync of keystone exited with 1)')
+    expect(ledger.error).toBe('glance was stopped on lab-1: keystone, which it needs, failed there in this deploy (lab-1: bootstrap step bootstrap of keystone exited with 1)')
     for (const h of lab.hosts.values()) expect([...h.files.keys()].filter((f) => f.startsWith(JOURNAL_ROOT))).toEqual([])
   })
 

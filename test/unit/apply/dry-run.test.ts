@@ -44,7 +44,7 @@ describe('deploy --dry-run (observe + decide over FakeHost + FakeEngine)', () =>
     expect(r.changes).toBe(true)
     expect(r.hosts.map((h) => [h.host, h.ok, h.wouldChange])).toEqual([['lab-1', true, true], ['lab-2', true, true]])
     const ks1 = r.actions.find((a) => a.host === 'lab-1' && a.service === 'keystone')!
-    expect(ks1).toMatchObject({nextRevision: 1, newRevision: true, steps: ['db-sync', 'bootstrap']})
+    expect(ks1).toMatchObject({nextRevision: 1, newRevision: true, steps: ['bootstrap']})
     expect(ks1.revision).toBeUndefined()
     expect(r.actions.find((a) => a.host === 'lab-2' && a.service === 'keystone')!.steps).toEqual([])
     const c = ks1.containers[0]

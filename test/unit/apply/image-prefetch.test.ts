@@ -254,16 +254,19 @@ describe('pull ranks from the deploy plan', () => {
     return site
   }
 
-  it('ranks by depth in the dependency graph, the first host of a service with once steps before its others', async () => {
+  it('ranks by the order deploy would start the services in (after what each starts after, the most work ahead first), the first host of a service with once steps before its others', async () => {
     const site = bigSite()
     const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {targets: site.hosts})
     const r = pullRanks(plan)
-    const depth = (host: string, image: string) => r.get(host)!.get(`10.0.0.11:4000/osctl/${image}:zed`)![0]
-    expect([depth('lab-1', 'mariadb'), depth('lab-1', 'memcached'), depth('lab-1', 'rabbitmq')]).toEqual([0, 0, 0])
-    // Their db syncs need only mariadb (service.yml `needs`): all four start after it.
-    expect([depth('lab-1', 'keystone'), depth('lab-1', 'glance-api'), depth('lab-1', 'placement-api'), depth('lab-1', 'nova-api')]).toEqual([1, 1, 1, 1])
-    expect([depth('lab-2', 'nova-compute'), depth('lab-3', 'nova-compute')]).toEqual([2, 2])
-    // keystone's db sync runs on lab-1 before lab-2 starts.
+    const place = (host: string, image: string) => r.get(host)!.get(`10.0.0.11:4000/osctl/${image}:zed`)![0]
+    // mariadb first (everything waits for it); keystone next: its migrations need only mariadb and
+    // every API registers in it; then memcached (keystone's container needs it), rabbitmq, the
+    // APIs (placement before nova, whose containers need it; glance, which nothing waits for,
+    // last), then the computes.
+    const images = ['mariadb', 'keystone', 'memcached', 'rabbitmq', 'placement-api', 'nova-api', 'glance-api']
+    expect(images.map((i) => place('lab-1', i))).toEqual([0, 1, 2, 3, 4, 5, 6])
+    expect([place('lab-2', 'nova-compute'), place('lab-3', 'nova-compute')]).toEqual([7, 7])
+    // keystone's migrations run on lab-1 before lab-2 starts.
     expect(compareRanks(r.get('lab-1')!.get('10.0.0.11:4000/osctl/keystone:zed')!, r.get('lab-2')!.get('10.0.0.11:4000/osctl/keystone:zed')!)).toBeLessThan(0)
     expect([...r.get('lab-3')!.keys()]).toEqual(['10.0.0.11:4000/osctl/nova-compute:zed'])
   })
@@ -277,16 +280,14 @@ describe('pull ranks from the deploy plan', () => {
     expect(log.most).toBe(2)
     expect(log.mostOnOneHost).toBe(1)
     const at = (entry: string) => log.started.indexOf(entry)
-    // A host's pulls come one at a time, by depth; a slot no control host can use (each busy with
-    // its own) goes to a compute host, not left idle.
+    // A host's pulls come one at a time, in the order of the ranks; a slot no control host can use
+    // (each busy with its own) goes to a compute host, not left idle.
     const order = (host: string) => log.started.filter((x) => x.startsWith(`${host} `)).map((x) => x.split(' ')[1].replace(':zed', ''))
-    // Of the same depth, the most work ahead first (work-ahead.ts): keystone (everything waits for
-    // it), glance (three steps, then nova), then placement and nova (equal: plan order).
-    expect(order('lab-1')).toEqual(['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler'])
-    expect(order('lab-2')).toEqual(['memcached', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute'])
+    expect(order('lab-1')).toEqual(['mariadb', 'keystone', 'memcached', 'rabbitmq', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'glance-api'])
+    expect(order('lab-2')).toEqual(['keystone', 'memcached', 'placement-api', 'nova-api', 'nova-conductor', 'nova-scheduler', 'glance-api', 'nova-compute'])
     expect(order('lab-3')).toEqual(['nova-compute'])
-    expect(log.started.slice(0, 2).sort()).toEqual(['lab-1 mariadb:zed', 'lab-2 memcached:zed'])
-    expect(at('lab-3 nova-compute:zed')).toBeGreaterThan(at('lab-2 memcached:zed'))
+    expect(log.started.slice(0, 2).sort()).toEqual(['lab-1 mariadb:zed', 'lab-2 keystone:zed'])
+    expect(at('lab-3 nova-compute:zed')).toBeGreaterThan(at('lab-2 keystone:zed'))
     // The second deploy finds every image present: only checks, a few at once per host, none held to the queue.
     log.started.length = 0
     log.most = 0

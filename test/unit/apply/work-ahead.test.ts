@@ -29,6 +29,20 @@ describe('work ahead of each service (deploy order)', () => {
     expect(ahead.get('db')).toBe(C + 30 + S + C + 25)
   })
 
+  it('containers that need only some dependencies (containers_need) count from their phase for the others', () => {
+    const S = STEP_SECONDS
+    const both = (containers_need?: string[]) => workAhead([
+      def('idp', []),
+      def('image', ['idp'], [], [{expected_seconds: 40}]),
+      {...def('compute', ['idp', 'image'], [{name: 'register', needs: ['idp']}], [{expected_seconds: 20}]), containers_need},
+    ])
+    // All of depends: compute's containers wait for image's.
+    expect(both().get('image')).toBe(40 + 20)
+    // Only idp: image has nothing waiting for it; idp has compute's registration and containers.
+    expect(both(['idp']).get('image')).toBe(40)
+    expect(both(['idp']).get('idp')).toBe(CONTAINERS_SECONDS + Math.max(40, S + 20))
+  })
+
   it("the catalog: a dependency is ahead of what waits for it; nova's db sync and nova-api count their expected seconds", async () => {
     const catalog = await loadCatalog(TEMPLATES_DIR)
     const ahead = workAhead(catalog.services.filter((d) => ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute'].includes(d.name)))

@@ -56,6 +56,7 @@ describe('service catalog (templates/)', () => {
           '      - {template: nope.njk, dest: /etc/x}', // 11
           'bootstrap:', // 12
           '  - {name: s, container: keystne, command: x, needs: [rabbitmq]}', // 13
+          'containers_need: [mariadb, rabbitmq]', // 14
           '',
         ].join('\n'),
       )
@@ -76,6 +77,7 @@ describe('service catalog (templates/)', () => {
       expect(byMsg['keystone depends on unknown service memcache']?.hint).toBe('did you mean memcached?')
       // needs: among depends only (a step cannot wait for what its service does not start after).
       expect(byMsg['bootstrap step s needs rabbitmq, which keystone does not depend on']?.location).toBe(`${file}:12:55`)
+      expect(byMsg["keystone's containers need rabbitmq, which keystone does not depend on"]?.location).toBe(`${file}:13:28`)
     })
 
     it('reports a dependency cycle', async () => {

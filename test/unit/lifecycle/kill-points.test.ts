@@ -36,7 +36,7 @@ interface KillPoint {
 const POINTS: KillPoint[] = [
   {step: 'pulling the new image', engine: ['pullImage', /keystone:2$/], journaled: false},
   {step: 'taking the database snapshot', host: /^docker exec mariadb mariadb-dump /, journaled: false},
-  {step: 'running the db sync with the new image', engine: ['startContainer', /^osctl-bootstrap-keystone-db-sync$/], journaled: true},
+  {step: 'running the db sync with the new image', engine: ['startContainer', /^osctl-bootstrap-keystone-bootstrap$/], journaled: true},
   {step: 'creating the next container', engine: ['createContainer', /^keystone\.next$/], journaled: true},
   {step: 'the host-side swap', host: /^systemd-run .*keystone/, swapFirst: true, journaled: true},
   {step: 'the health gate after the swap', host: /^timeout 5 bash -c .*5000/, journaled: true},

@@ -51,7 +51,7 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     expect(engines.get('lab-2')!.containers.has('keystone.prev')).toBe(false)
   })
 
-  it('an upgrade to an image with the same keystone code runs neither db-sync nor bootstrap (their image paths are unchanged); other code runs both', async () => {
+  it('an upgrade to an image with the same keystone code does not run its bootstrap (db sync + bootstrap: its image paths are unchanged); other code runs it', async () => {
     const e1 = engines.get('lab-1')!
     e1.imageContent.set('10.0.0.11:4000/osctl/keystone:2', e1.containers.get('keystone')!.imageId)
     const steps = () => e1.calls.filter((x) => x.startsWith('create osctl-bootstrap-keystone-')).map((x) => x.slice('create osctl-bootstrap-keystone-'.length))
@@ -62,7 +62,7 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     expect(steps().slice(before)).toEqual([])
     const mid = steps().length
     await upgradeService(await ctx(), c.catalog.get('keystone')!, site.hosts, {tag: '3', serial: 2, reporter: new RecordingReporter(), verifyImages: noRegistryCheck})
-    expect(steps().slice(mid)).toEqual(['db-sync', 'bootstrap'])
+    expect(steps().slice(mid)).toEqual(['bootstrap'])
   })
 
   it('a batch that never becomes healthy is restored, later batches are untouched, exit 4', async () => {
