@@ -24,7 +24,7 @@ const RUN_MS: Record<string, number> = {
   [stepContainerName('placement-api', 'db-sync')]: 30,
   [stepContainerName('nova-api', 'db-sync')]: 50,
   // glance's registration is slow here: nova's containers (containers_need) do not wait for it.
-  [stepContainerName('glance-api', 'keystone-register')]: 300,
+  [stepContainerName('glance-api', 'keystone-register')]: 1500,
   [stepContainerName('nova-api', 'discover-hosts')]: 20,
 }
 
