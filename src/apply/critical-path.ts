@@ -45,6 +45,9 @@ export type StepNeeds = Record<string, {steps?: Record<string, string[]>; contai
  * - post_deploy steps wait for everything else (they run once the whole deploy converged) and for
  *   the post_deploy steps of their dependencies.
  *
+ * `depends`: per service, what its deploy waits for (deploy passes catalog-schema.ts waitsFor:
+ * its steps' `needs` and what its containers need, so nova's chain does not run through glance).
+ *
  * Nothing done (a no-op deploy) is 0.
  */
 export function criticalPath(timings: StepTiming[], depends: Record<string, string[]>, needs: StepNeeds = {}): number {

@@ -10,7 +10,7 @@ import {newOperationId} from '../revisions/journal.js'
 import type {HostSession} from '../session/host-session.js'
 import type {Site, SiteHost} from '../site/types.js'
 import {balancerFor} from './balancer.js'
-import {containersNeed, startsAfter} from '../catalog/catalog-schema.js'
+import {containersNeed, startsAfter, waitsFor} from '../catalog/catalog-schema.js'
 import {dependencyClosure} from '../catalog/dependency-closure.js'
 import {criticalPath} from './critical-path.js'
 import {ensureDatabases} from './databases.js'
@@ -70,7 +70,9 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   const failed = new Map<string, OsctlError>()
   // Services only health-checked on every host (deployServices): they wait for nothing.
   let checkOnly = new Set<string>()
-  const depends = Object.fromEntries(plan.services.map((ps) => [ps.def.name, ps.def.depends]))
+  // What each service waits for (catalog-schema.ts waitsFor: nova's not glance): what a started
+  // service needs finished, what a failure on its host stops it for, and the critical path's graph.
+  const depends = Object.fromEntries(plan.services.map((ps) => [ps.def.name, waitsFor(ps.def)]))
   const closure = dependencyClosure(depends)
   // What services that started wait for: these start even after a signal (deployService).
   const required = new Set<string>()
@@ -96,14 +98,6 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     }
   }
 
-  // Every database the services deployed here need (not those only health-checked), in one batch
-  // of statements once mariadb is up: one `docker exec` beside the first services' preparation
-  // instead of one per service on each one's way to its db sync. A failure fails each service
-  // that needs a database (the next call tries again).
-  const allDatabases = once(async () => {
-    const dbs = plan.services.filter((ps) => !checkOnly.has(ps.def.name)).flatMap((ps) => ps.databases)
-    if (dbs.length > 0 && plan.databaseHost) await ensureDatabases(session.docker(plan.databaseHost), 'mariadb', dbs, plan.databaseHost.name)
-  })
   for (const s of plan.skipped) reporter.emit('service.skipped', s)
   // Each host's state of all its services, read once while the locks are taken (host-state.ts).
   const states = new Map(targets.map((t) => [t.name, observeHost(session.host(t), session.docker(t), plan.services.flatMap((ps) => ps.rendered.get(t.name) ?? []))]))
@@ -265,19 +259,15 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
       const by = failedIn.get(t.name)
       if (earlier && (by === undefined || closure(ps.def.name).has(by))) throw new OsctlError('COMMAND_FAILED', `${ps.def.name} was stopped on ${t.name}: ${by ? `${by}, which it needs, failed there` : 'the host failed'} in this deploy (${earlier.message})`)
     }
-    // The databases live in mariadb: created once it is up (all of this deploy's at once, allDatabases).
-    const ensureDb = async () => {
+    // The databases live in mariadb: created once it is up, each service's just before its steps
+    // (its users' passwords reset then, not long before its containers get the new config).
+    const ensureDb = once(async () => {
       if (ps.databases.length === 0 || !plan.databaseHost) return
       await g.after(['mariadb'])
-      await allDatabases()
-    }
+      await ensureDatabases(session.docker(plan.databaseHost), 'mariadb', ps.databases, plan.databaseHost.name)
+    })
     const apply = (t: SiteHost) => deployer(t).apply(ps.rendered.get(t.name)!, {...applyOptions(ps, t), ensureDatabases: ensureDb, ...(checkOnly.has(ps.def.name) ? {} : {ready: ready(t)})})
-    if (ps.def.cluster) {
-      absorb(await deployClusteredService(ps, alive, session, failed, apply), ps.def.name)
-      // Up: the databases of the services that wait for it are created now, beside their preparation.
-      if (ps.def.name === 'mariadb' && results.some((r) => r.service === 'mariadb')) allDatabases().catch(() => undefined)
-      return
-    }
+    if (ps.def.cluster) return absorb(await deployClusteredService(ps, alive, session, failed, apply), ps.def.name)
     const first = ps.hosts[0]
     const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)
     if (sequentialFirst) absorb(await fanOut(alive.filter((t) => t.name === first.name), 1, apply), ps.def.name)

@@ -1,4 +1,4 @@
-import type {ServiceFile} from '../catalog/catalog-schema.js'
+import {type ServiceFile, waitsFor} from '../catalog/catalog-schema.js'
 import {dependencyClosure} from '../catalog/dependency-closure.js'
 
 /** A bootstrap step, and a container from its start until healthy, without `expected_seconds`: rough seconds. */
@@ -24,7 +24,8 @@ type Def = Pick<ServiceFile, 'name' | 'depends' | 'bootstrap'> & Partial<Pick<Se
  */
 export function workAhead(defs: Def[]): Map<string, number> {
   const inRun = new Map(defs.map((d) => [d.name, d]))
-  const closure = dependencyClosure(Object.fromEntries(defs.map((d) => [d.name, d.depends])))
+  // What a service's being done implies done (waitsFor: its steps' needs and its containers' need).
+  const closure = dependencyClosure(Object.fromEntries(defs.map((d) => [d.name, waitsFor(d)])))
   const phases = (d: Def) => [
     ...d.bootstrap.map((b) => ({seconds: b.expected_seconds ?? STEP_SECONDS, waits: b.needs ?? d.depends})),
     // Side by side: the slowest to become healthy.

@@ -158,6 +158,15 @@ export type BootstrapStepDef = ServiceFile['bootstrap'][number]
 /** What the containers of a service wait for: `containers_need`, else all it depends on. */
 export const containersNeed = (def: Pick<ServiceFile, 'containers_need' | 'depends'>): string[] => def.containers_need ?? def.depends
 
+/**
+ * What a deploy of the service waits for, its phases together: each bootstrap step's `needs` (else
+ * all of `depends`) and what its containers need. Once it is done these are, and nothing else
+ * need be: "it and all it needs" is the closure of this, not of `depends` (nova: not glance).
+ */
+export const waitsFor = (def: Pick<ServiceFile, 'bootstrap' | 'depends' | 'containers_need'>): string[] => [
+  ...new Set([...def.bootstrap.flatMap((b) => b.needs ?? def.depends), ...containersNeed(def)]),
+]
+
 /** The services a deploy of this one starts after: what its first bootstrap step `needs` (else all it depends on), or without steps what its containers need. */
 export const startsAfter = (def: Pick<ServiceFile, 'bootstrap' | 'depends' | 'containers_need'>): string[] =>
   def.bootstrap.length > 0 ? (def.bootstrap[0].needs ?? def.depends) : containersNeed(def)

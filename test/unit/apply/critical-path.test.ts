@@ -103,6 +103,15 @@ describe('criticalPath', () => {
     expect(criticalPath(t.map((x) => (x.service === 'nova' && x.phase === 'container' ? {...x, ms: 6000} : x)), deps, {nova: {steps: {register: ['keystone']}, containers: ['keystone']}})).toBe(10_500)
   })
 
+  it("with what services wait for (waitsFor), a dependent of nova does not wait for glance's long container", () => {
+    const deps = {mariadb: [], keystone: ['mariadb'], glance: ['keystone'], nova: ['keystone'], 'nova-compute': ['nova']}
+    const t = [box('h1', 'mariadb', 1000), box('h1', 'keystone', 2000), box('h1', 'glance', 9000), box('h1', 'nova', 3000), box('h1', 'nova-compute', 1000)]
+    // keystone 3000, nova 6000, nova-compute 7000; glance alone to 12000 is the floor.
+    expect(criticalPath(t, deps)).toBe(12_000)
+    // Through glance (depends): nova-compute after glance, 12000 + 3000 + 1000.
+    expect(criticalPath(t, {...deps, nova: ['keystone', 'glance']})).toBe(16_000)
+  })
+
   it('rounds to whole milliseconds and refuses a dependency cycle', () => {
     expect(criticalPath([box('h1', 'mariadb', 0.4), box('h1', 'keystone', 1.3)], DEPS)).toBe(2)
     expect(() => criticalPath([box('h1', 'a', 1)], {a: ['b'], b: ['a']})).toThrow(/cycle: a → b → a/)

@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {CONTAINERS_SECONDS, STEP_SECONDS, workAhead} from '../../../src/apply/work-ahead.js'
+import {waitsFor} from '../../../src/catalog/catalog-schema.js'
 import {loadCatalog} from '../../../src/catalog/catalog.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
 
@@ -41,6 +42,19 @@ describe('work ahead of each service (deploy order)', () => {
     // Only idp: image has nothing waiting for it; idp has compute's registration and containers.
     expect(both(['idp']).get('image')).toBe(40)
     expect(both(['idp']).get('idp')).toBe(CONTAINERS_SECONDS + Math.max(40, S + 20))
+  })
+
+  it("waitsFor: a service's steps' needs and its containers' need, not the rest of depends (nova: not glance)", async () => {
+    const catalog = await loadCatalog(TEMPLATES_DIR)
+    const nova = catalog.get('nova')!
+    expect(nova.depends).toContain('glance')
+    expect(waitsFor(nova).sort()).toEqual(['keystone', 'mariadb', 'memcached', 'placement', 'rabbitmq'])
+    // A step without needs waits for all of depends.
+    expect(waitsFor({depends: ['a', 'b'], bootstrap: [{needs: ['a']} as never, {} as never], containers_need: ['a']}).sort()).toEqual(['a', 'b'])
+    expect(waitsFor({depends: ['a', 'b'], bootstrap: [], containers_need: ['a']})).toEqual(['a'])
+    // So glance's work is not ahead of nova's containers, nor of nova-compute after them.
+    const ahead = workAhead(catalog.services.filter((d) => ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute'].includes(d.name)))
+    expect(ahead.get('glance')).toBe(STEP_SECONDS * 3 + CONTAINERS_SECONDS)
   })
 
   it("the catalog: a dependency is ahead of what waits for it; nova's db sync and nova-api count their expected seconds", async () => {
