@@ -1,4 +1,4 @@
-import {type ServiceFile, waitsFor} from '../catalog/catalog-schema.js'
+import {type ServiceFile, containersNeed, waitsFor} from '../catalog/catalog-schema.js'
 import {dependencyClosure} from '../catalog/dependency-closure.js'
 
 /** A bootstrap step, and a container from its start until healthy, without `expected_seconds`: rough seconds. */
@@ -29,7 +29,7 @@ export function workAhead(defs: Def[]): Map<string, number> {
   const phases = (d: Def) => [
     ...d.bootstrap.map((b) => ({seconds: b.expected_seconds ?? STEP_SECONDS, waits: b.needs ?? d.depends})),
     // Side by side: the slowest to become healthy.
-    {seconds: Math.max(...d.containers.map((c) => c.expected_seconds ?? CONTAINERS_SECONDS)), waits: d.containers_need ?? d.depends},
+    {seconds: Math.max(...d.containers.map((c) => c.expected_seconds ?? CONTAINERS_SECONDS)), waits: containersNeed(d)},
   ]
   // The first phase of `d` that waits for `s`, or -1.
   const firstWaiting = (d: Def, s: string) => phases(d).findIndex((p) => p.waits.some((w) => w === s || closure(w).has(s)))
