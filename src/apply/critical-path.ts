@@ -27,14 +27,16 @@ interface Node {
  * Per service, what a phase waits for when not all of `depends`: per bootstrap step its `needs`,
  * and its containers' `containers_need` (catalog-schema.ts).
  */
-export type StepNeeds = Record<string, {steps?: Record<string, string[]>; containers?: string[]}>
+export type StepNeeds = Record<string, {steps?: Record<string, string[]>; containers?: string[]; beside?: Record<string, 'steps' | 'containers'>}>
 
 /**
  * The time a perfect orchestrator could not beat (ms): the longest chain of service work along
  * the dependencies, with unlimited parallelism elsewhere.
  *
  * - Per host and service: its bootstrap steps one after another (they build on each other), then
- *   its containers, side by side (nothing orders them).
+ *   its containers, side by side (nothing orders them). A step `beside` the others waits only for
+ *   what it needs (a keystone registration); the containers wait for it when it is beside the
+ *   steps, and when it is beside the containers the service is done once it and they are.
  * - A dependency is done when it is done on all the hosts where it had work in this deploy (a
  *   dependency with no work here was already running). A step that `needs` some services waits
  *   for them (and what they depend on); every other step waits for all of the service's
@@ -65,12 +67,16 @@ export function criticalPath(timings: StepTiming[], depends: Record<string, stri
   }
   const depsDone = (n: Node) => doneOf(closure(n.service))
   // From `start`, a node's bootstrap steps in order, each once what it needs is done: when the last ended, and when its last once step did.
+  const besideOf = (n: Node, t: StepTiming) => needs[n.service]?.beside?.[t.step]
+  const stepStart = (n: Node, t: StepTiming) => {
+    const wanted = needs[n.service]?.steps?.[t.step]
+    return wanted ? doneOf(wanted) : depsDone(n)
+  }
   const walkSteps = (n: Node, start: number) => {
     let at = start
     let onceAt: number | undefined
-    for (const t of n.steps.filter((x) => x.phase === 'bootstrap')) {
-      const wanted = needs[n.service]?.steps?.[t.step]
-      at = Math.max(at, wanted ? doneOf(wanted) : depsDone(n)) + t.ms
+    for (const t of n.steps.filter((x) => x.phase === 'bootstrap' && besideOf(n, x) === undefined)) {
+      at = Math.max(at, stepStart(n, t)) + t.ms
       if (t.once) onceAt = at
     }
     return {at, onceAt}
@@ -82,7 +88,9 @@ export function criticalPath(timings: StepTiming[], depends: Record<string, stri
     // The migrations ran on another host first: this one starts after them (not after that host's containers).
     for (const o of main.filter((x) => x.service === n.service && x !== n)) start = Math.max(start, walkSteps(o, 0).onceAt ?? 0)
     const wanted = needs[n.service]?.containers
-    const end = Math.max(walkSteps(n, start).at, wanted ? doneOf(wanted) : depsDone(n)) + Math.max(0, ...n.steps.filter((t) => t.phase === 'container').map((t) => t.ms))
+    const besideEnd = (beside: string) => n.steps.filter((t) => t.phase === 'bootstrap' && besideOf(n, t) === beside).map((t) => Math.max(start, stepStart(n, t)) + t.ms)
+    const containersStart = Math.max(walkSteps(n, start).at, ...besideEnd('steps'), wanted ? doneOf(wanted) : depsDone(n))
+    const end = Math.max(containersStart + Math.max(0, ...n.steps.filter((t) => t.phase === 'container').map((t) => t.ms)), ...besideEnd('containers'))
     finish.set(n, end)
     return end
   }

@@ -141,7 +141,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
 
   const summaries = targets.map((t): DeployHostSummary => (failed.has(t.name) ? {host: t.name, ok: false, error: failed.get(t.name)!.toJSON()} : {host: t.name, ok: true}))
   const recreated = results.flatMap((r) => r.containers).filter((c) => c.status !== 'unchanged').length
-  const needs = Object.fromEntries(plan.services.map((ps) => [ps.def.name, {steps: Object.fromEntries(ps.def.bootstrap.flatMap((b) => (b.needs ? [[b.name, b.needs]] : []))), containers: ps.def.containers_need}]))
+  const needs = Object.fromEntries(plan.services.map((ps) => [ps.def.name, {steps: Object.fromEntries(ps.def.bootstrap.flatMap((b) => (b.needs ? [[b.name, b.needs]] : []))), containers: ps.def.containers_need, beside: Object.fromEntries(ps.def.bootstrap.flatMap((b) => (b.beside ? [[b.name, b.beside]] : [])))}]))
   const criticalPathMs = criticalPath(results.flatMap((r) => r.timings), depends, needs)
   return {services: results, hosts: summaries, skipped: plan.skipped, recreated, changed: results.some((r) => r.status === 'changed'), criticalPathMs}
 

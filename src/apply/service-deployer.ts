@@ -180,7 +180,7 @@ export class ServiceDeployer {
       trace(`${where} ${rs.service}: databases there`)
       const ran: string[] = []
       const timings: StepTiming[] = []
-      for (const {step, key} of d.steps) {
+      const runStep = async ({step, key}: (typeof d.steps)[number]) => {
         await opts.ready?.(step.name)
         this.reporter.emit('service.step.start', {service: rs.service, step: step.name, phase: 'bootstrap'}, where)
         const started = Date.now()
@@ -190,7 +190,27 @@ export class ServiceDeployer {
         this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'bootstrap', seconds: (Date.now() - started) / 1000}, where)
         ran.push(step.name)
       }
-      await opts.ready?.()
+      // Steps `beside` the others (keystone registrations) start now, each once what it needs is
+      // up; the others run in order. The containers wait for those beside the steps; running ones
+      // are swapped only after all (a failed step leaves them as they were); new ones start
+      // without waiting for those beside the containers.
+      const settled = (beside: string) => Promise.allSettled(d.steps.filter((s) => s.step.beside === beside).map(runStep))
+      const besideSteps = settled('steps')
+      const besideContainers = settled('containers')
+      const beside = Promise.all([besideSteps, besideContainers])
+      const rethrow = (rs: PromiseSettledResult<void>[]) => {
+        const failed = rs.find((r) => r.status === 'rejected')
+        if (failed) throw failed.reason
+      }
+      try {
+        for (const s of d.steps.filter((x) => x.step.beside === undefined)) await runStep(s)
+        rethrow(await besideSteps)
+        await opts.ready?.()
+        if (d.containers.some((c) => c.action === 'recreate' || c.action === 'start')) rethrow(await besideContainers)
+      } catch (err) {
+        await beside
+        throw err
+      }
       // Units of containers kept (not swapped) that only changed text: all written, one reload. The
       // revision's saved copy too: a restore of this revision (a failed upgrade's, a rollback to it)
       // writes that copy back, and must not undo the change (e.g. the shutdown ordering).
@@ -204,12 +224,16 @@ export class ServiceDeployer {
       // nothing: they start side by side (nova's four, neutron's three agents), as do the checks of
       // those left alone.
       const inOrder = d.containers.filter((x) => x.action === 'recreate' || x.action === 'start')
-      const beside = d.containers.filter((x) => x.action === 'create' || x.action === 'none')
-      const ended = await inOrderBeside(inOrder, beside, (c) => this.converge(rs.service, c, d.revision, timings))
+      const alongside = d.containers.filter((x) => x.action === 'create' || x.action === 'none')
+      const ended = await inOrderBeside(inOrder, alongside, (c) => this.converge(rs.service, c, d.revision, timings)).catch(async (err: unknown) => {
+        await beside
+        throw err
+      })
       const outcomes = d.containers.map((c) => ended.find((o) => o.name === c.rc.name)!)
       // A killed run's kept previous containers: the change it began is now complete and healthy.
       if (d.takeOver) for (const c of d.containers) await dropPrevious(this.docker, c.rc.name)
       for (const o of outcomes) this.reporter.emit('service.container.done', {service: rs.service, container: o.name, status: o.status, changed: o.changed, revision: d.revision, health: o.health}, where)
+      rethrow(await besideContainers)
       if (d.record) await this.ledger.settle([{...d.record, outcome: 'active'}], d.revision)
       if (d.journaled) await this.journal.end(rs.service)
       const changed = d.newRevision || ran.length > 0 || outcomes.some((o) => o.status !== 'unchanged')

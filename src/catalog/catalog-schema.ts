@@ -105,6 +105,16 @@ const bootstrapStep = z.strictObject({
    * most work ahead gets a free slot first, work-ahead.ts), never a limit. Default 5.
    */
   expected_seconds: z.number().positive().max(3600).optional(),
+  /**
+   * Runs beside the service's other steps as soon as what it `needs` is up, instead of after the
+   * steps before it. `steps`: the containers still wait for it (nova's registration beside its db
+   * sync: nova-scheduler logs in as nova at its start). `containers`: beside the new containers
+   * too, nothing of the service waits for it, only its dependents do (the service is done once it
+   * is): a keystone registration whose API's start does not need it (placement's loads while
+   * keystone's does). A swap of running containers (an upgrade, a changed config) still waits for
+   * it, so a failed step leaves them as they were.
+   */
+  beside: z.enum(['steps', 'containers']).optional(),
 })
 
 /**
@@ -112,7 +122,7 @@ const bootstrapStep = z.strictObject({
  * host), when anything changed in that deploy or the step never succeeded with this image and config:
  * e.g. nova's cell_v2 discover_hosts, which needs the computes deployed after nova itself.
  */
-const postDeployStep = bootstrapStep.omit({once: true, image_paths: true, needs: true, expected_seconds: true}).extend({
+const postDeployStep = bootstrapStep.omit({once: true, image_paths: true, needs: true, expected_seconds: true, beside: true}).extend({
   /**
    * Container names (of any service) that trigger the step: it runs again only when one of them was
    * created, recreated or started in the deploy (on any host), or when it has not succeeded with its
@@ -163,12 +173,12 @@ export const containersNeed = (def: Pick<ServiceFile, 'containers_need' | 'depen
  * all of `depends`) and what its containers need. Once it is done these are, and nothing else
  * need be: "it and all it needs" is the closure of this, not of `depends` (nova: not glance).
  */
-export const waitsFor = (def: Pick<ServiceFile, 'bootstrap' | 'depends' | 'containers_need'>): string[] => [
+export const waitsFor = (def: {bootstrap: Array<{needs?: string[]}>} & Pick<ServiceFile, 'depends' | 'containers_need'>): string[] => [
   ...new Set([...def.bootstrap.flatMap((b) => b.needs ?? def.depends), ...containersNeed(def)]),
 ]
 
 /** The services a deploy of this one starts after: what its first bootstrap step `needs` (else all it depends on), or without steps what its containers need. */
-export const startsAfter = (def: Pick<ServiceFile, 'bootstrap' | 'depends' | 'containers_need'>): string[] =>
+export const startsAfter = (def: {bootstrap: Array<{needs?: string[]}>} & Pick<ServiceFile, 'depends' | 'containers_need'>): string[] =>
   def.bootstrap.length > 0 ? (def.bootstrap[0].needs ?? def.depends) : containersNeed(def)
 export type PostDeployStepDef = ServiceFile['post_deploy'][number]
 export type HealthDef = ContainerDef['health']
@@ -195,6 +205,7 @@ const HINTS: Record<string, {what?: string; hint: string}> = {
   monitor: {what: '{http: URL}, {tcp: ADDRESS:PORT} or {exec: COMMAND}', hint: 'a cheaper check for Docker to repeat every 30 s than the deploy gate, e.g. `monitor: {tcp: "{{ api_address }}:5672"}`'},
   bootstrap: {what: 'a list of {name, container, command}', hint: 'one-shot steps, e.g. `- {name: db-sync, container: keystone, command: keystone-manage db_sync, once: true}`'},
   post_deploy: {what: 'a list of {name, container, command}', hint: 'steps after the whole deploy, e.g. `- {name: discover-hosts, container: nova-api, command: nova-manage cell_v2 discover_hosts}`'},
+  beside: {hint: '`steps` (beside the service’s other steps; its containers wait for it) or `containers` (beside its new containers too), e.g. `beside: containers` for a keystone registration'},
   after: {what: 'a list of container names', hint: 'the containers whose creation or start reruns the step, e.g. `after: [nova-compute]`'},
   container: {hint: 'the name of one of this service’s containers'},
   ports: {what: 'a list of TCP port numbers', hint: 'the ports the container listens on, e.g. `ports: [5000]`'},

@@ -62,6 +62,8 @@ export interface RenderedStep {
   env: Record<string, string>
   /** See catalog-schema.ts `image_paths`; absent: the whole image counts. */
   imagePaths?: string[]
+  /** catalog-schema.ts `beside`: runs beside the other steps (and the new containers). */
+  beside?: 'steps' | 'containers'
   /** post_deploy only: the containers whose creation or start reruns it (catalog-schema.ts `after`). */
   after?: string[]
 }
@@ -149,6 +151,7 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
     once: s.once,
     env: Object.fromEntries(Object.entries(s.environment).map(([k, v]) => [k, str(v, ['bootstrap', si, 'environment', k])])),
     ...(s.image_paths ? {imagePaths: s.image_paths} : {}),
+    ...(s.beside ? {beside: s.beside} : {}),
   }))
   const postSteps = def.post_deploy.map((s, si): RenderedStep => ({
     name: s.name,

@@ -65,6 +65,9 @@ export const serviceDir = (service: string) => posix.join(SERVICES_ROOT, service
 export const revisionDir = (service: string, n: number) => posix.join(serviceDir(service), 'revisions', String(n))
 
 export class Ledger {
+  /** Per service, the last bootstrap.json update queued: steps that end at once (one beside another) must not lose each other's key. */
+  private readonly keyWrites = new Map<string, Promise<void>>()
+
   constructor(private readonly host: Host) {}
 
   async current(service: string): Promise<RevisionRecord | undefined> {
@@ -131,9 +134,14 @@ export class Ledger {
   }
 
   async setBootstrapKey(service: string, step: string, key: string): Promise<void> {
-    const keys = {...(await this.bootstrapKeys(service)), [step]: key}
-    await this.host.run(['install', '-d', '-m', '0700', SERVICES_ROOT, serviceDir(service)])
-    await this.host.writeFileAtomic(posix.join(serviceDir(service), 'bootstrap.json'), JSON.stringify(keys, null, 2) + '\n', {mode: 0o600})
+    const write = async () => {
+      const keys = {...(await this.bootstrapKeys(service)), [step]: key}
+      await this.host.run(['install', '-d', '-m', '0700', SERVICES_ROOT, serviceDir(service)])
+      await this.host.writeFileAtomic(posix.join(serviceDir(service), 'bootstrap.json'), JSON.stringify(keys, null, 2) + '\n', {mode: 0o600})
+    }
+    const next = (this.keyWrites.get(service) ?? Promise.resolve()).catch(() => undefined).then(write)
+    this.keyWrites.set(service, next)
+    return next
   }
 }
 

@@ -103,6 +103,25 @@ describe('criticalPath', () => {
     expect(criticalPath(t.map((x) => (x.service === 'nova' && x.phase === 'container' ? {...x, ms: 6000} : x)), deps, {nova: {steps: {register: ['keystone']}, containers: ['keystone']}})).toBe(10_500)
   })
 
+  it('a step beside the containers (`beside: containers`) waits only for what it needs; the service is done when it and the containers are', () => {
+    const deps = {mariadb: [], keystone: ['mariadb'], placement: ['mariadb', 'keystone'], nova: ['placement']}
+    const t = [box('h1', 'mariadb', 1000), box('h1', 'keystone', 5000), boot('h1', 'placement', 'db-sync', 1000, true), boot('h1', 'placement', 'register', 500, true), box('h1', 'placement', 3000), box('h1', 'nova', 2000)]
+    const needs = {placement: {steps: {'db-sync': ['mariadb'], register: ['keystone']}}}
+    // In order: db sync 1000 → 2000, register after keystone (6000) → 6500, container → 9500, nova → 11500.
+    expect(criticalPath(t, deps, needs)).toBe(11_500)
+    // Beside, containers after mariadb: db sync → 2000, container → 5000; register 6000 → 6500; nova after both → 8500.
+    const beside = {placement: {...needs.placement, containers: ['mariadb'], beside: {register: 'containers' as const}}}
+    expect(criticalPath(t, deps, beside)).toBe(8500)
+    // A slower container is the chain again: 2000 + 7000, then nova.
+    expect(criticalPath(t.map((x) => (x.service === 'placement' && x.phase === 'container' ? {...x, ms: 7000} : x)), deps, beside)).toBe(11_000)
+    // Beside the steps: the registration (6000 → 6500) beside the db sync, the container after both → 9500, nova → 11500.
+    expect(criticalPath(t, deps, {placement: {...beside.placement, beside: {register: 'steps' as const}}})).toBe(11_500)
+    // ... which is shorter than in order when the db sync is the longer: db sync 1000 → 8000, register 6500, container → 11000, nova → 13000 (in order: register → 8500, 13500).
+    const longSync = t.map((x) => (x.step === 'db-sync' ? {...x, ms: 7000} : x))
+    expect(criticalPath(longSync, deps, {placement: {...beside.placement, beside: {register: 'steps' as const}}})).toBe(13_000)
+    expect(criticalPath(longSync, deps, needs)).toBe(13_500)
+  })
+
   it("with what services wait for (waitsFor), a dependent of nova does not wait for glance's long container", () => {
     const deps = {mariadb: [], keystone: ['mariadb'], glance: ['keystone'], nova: ['keystone'], 'nova-compute': ['nova']}
     const t = [box('h1', 'mariadb', 1000), box('h1', 'keystone', 2000), box('h1', 'glance', 9000), box('h1', 'nova', 3000), box('h1', 'nova-compute', 1000)]

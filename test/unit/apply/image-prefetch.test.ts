@@ -261,8 +261,8 @@ describe('pull ranks from the deploy plan', () => {
     const place = (host: string, image: string) => r.get(host)!.get(`10.0.0.11:4000/osctl/${image}:zed`)![0]
     // mariadb first (everything waits for it); keystone next: its migrations need only mariadb and
     // every API registers in it; then memcached (keystone's container needs it), rabbitmq, the
-    // APIs (placement before nova, whose containers need it; glance, which nothing waits for,
-    // last), then the computes.
+    // APIs (placement, as much work ahead as nova, first in plan order; glance, which nothing
+    // waits for, last), then the computes.
     const images = ['mariadb', 'keystone', 'memcached', 'rabbitmq', 'placement-api', 'nova-api', 'glance-api']
     expect(images.map((i) => place('lab-1', i))).toEqual([0, 1, 2, 3, 4, 5, 6])
     expect([place('lab-2', 'nova-compute'), place('lab-3', 'nova-compute')]).toEqual([7, 7])

@@ -1,6 +1,8 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 import {describe, expect, it} from 'vitest'
 
+import {stepContainerName} from '../../../src/apply/bootstrap-steps.js'
+import {RecordingReporter} from '../../../src/events/reporters.js'
 import {fakeLab, registryRefs} from '../../fakes/fake-lab-host.js'
 import {testSite} from '../../fakes/site.js'
 
@@ -37,5 +39,41 @@ describe('the containers of one service', () => {
     expect(second.hosts.every((x) => x.ok), JSON.stringify(second.hosts)).toBe(true)
     expect(swaps).toEqual(['nova-api', 'nova-conductor', 'nova-scheduler', 'nova-metadata'])
     expect(most).toBe(1)
+  })
+
+  it('a step beside the containers (placement\'s registration): new containers start without it; a swap waits for it, and its failure leaves the running ones', async () => {
+    const site = testSite()
+    const services = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'placement']
+    const lab = fakeLab(site, registryRefs(['mariadb', 'memcached', 'rabbitmq', 'keystone', 'placement-api'], ['zed']))
+    const e1 = lab.engines.get('lab-1')!
+    const register = stepContainerName('placement-api', 'keystone-register')
+    e1.runMs.set(stepContainerName('keystone', 'bootstrap'), 200)
+    e1.runMs.set(register, 300)
+    const reporter = new RecordingReporter()
+    const first = await lab.deploy(services, undefined, reporter)
+    expect(first.hosts.every((x) => x.ok), JSON.stringify(first.hosts)).toBe(true)
+    const at = (code: string, pred: (d: Record<string, unknown>) => boolean) => reporter.events.findIndex((e) => e.code === code && e.host === 'lab-1' && pred(e.data as Record<string, unknown>))
+    // placement's container was up before keystone's (it needs mariadb and memcached), its
+    // registration after keystone's; the service counted done only after both.
+    const up = at('service.container.done', (d) => d.service === 'placement')
+    expect(up).toBeLessThan(at('service.container.done', (d) => d.service === 'keystone'))
+    expect(up).toBeLessThan(at('service.step.done', (d) => d.service === 'placement' && d.step === 'keystone-register'))
+    expect(first.services.find((r) => r.service === 'placement' && r.host === 'lab-1')).toMatchObject({status: 'changed', bootstrap: expect.arrayContaining(['db-sync', 'keystone-register'])})
+
+    // A new keystone password for placement: a new config (a swap) and the registration again,
+    // which fails: the running container is kept, the new revision recorded failed.
+    site.passwords.placement_keystone_password = 'next-pw'
+    e1.exitCodes.set(register, 1)
+    const second = await lab.deploy(services)
+    expect(second.hosts[0].ok).toBe(false)
+    expect(second.hosts[0].error?.message).toMatch(/bootstrap step keystone-register of placement exited with 1/)
+    expect(e1.containers.get('placement-api')!.labels['io.osctl.revision']).toBe('1')
+    const record = (n: number) => JSON.parse(lab.hosts.get('lab-1')!.text(`/var/lib/osctl/services/placement/revisions/${n}/record.json`)!)
+    expect(record(2).outcome).toBe('failed')
+    // It succeeds again: the swap happens after the registration.
+    e1.exitCodes.delete(register)
+    const third = await lab.deploy(services)
+    expect(third.hosts.every((x) => x.ok), JSON.stringify(third.hosts)).toBe(true)
+    expect(Number(e1.containers.get('placement-api')!.labels['io.osctl.revision'])).toBeGreaterThan(2)
   })
 })

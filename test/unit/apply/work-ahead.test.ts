@@ -52,18 +52,47 @@ describe('work ahead of each service (deploy order)', () => {
     // A step without needs waits for all of depends.
     expect(waitsFor({depends: ['a', 'b'], bootstrap: [{needs: ['a']} as never, {} as never], containers_need: ['a']}).sort()).toEqual(['a', 'b'])
     expect(waitsFor({depends: ['a', 'b'], bootstrap: [], containers_need: ['a']})).toEqual(['a'])
-    // So glance's work is not ahead of nova's containers, nor of nova-compute after them.
+    // So glance's work is not ahead of nova's containers, nor of nova-compute after them: its two
+    // steps and its container (its registration runs beside them, `beside: containers`).
     const ahead = workAhead(catalog.services.filter((d) => ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute'].includes(d.name)))
-    expect(ahead.get('glance')).toBe(STEP_SECONDS * 3 + CONTAINERS_SECONDS)
+    expect(ahead.get('glance')).toBe(STEP_SECONDS * 2 + CONTAINERS_SECONDS)
+  })
+
+  it('a step `beside` the others is its own chain: from when it may start, through the containers (beside the steps) or not (beside the containers)', () => {
+    const S = STEP_SECONDS
+    const C = CONTAINERS_SECONDS
+    const run = (beside?: 'steps' | 'containers', registerSeconds = S) => workAhead([
+      def('db', []),
+      def('idp', ['db'], [], [{expected_seconds: 30}]),
+      {...def('api', ['db', 'idp']), bootstrap: [
+        {needs: ['db']},
+        {needs: ['idp'], expected_seconds: registerSeconds, ...(beside ? {beside} : {})},
+      ], containers_need: ['db']},
+      def('user', ['api']),
+    ])
+    // In order: sync, register, containers, then user's containers.
+    expect(run().get('api')).toBe(S + S + C + C)
+    expect(run().get('idp')).toBe(30 + S + C + C)
+    // Beside the containers: api's own work is its sync and containers (or its registration, when longer).
+    expect(run('containers').get('api')).toBe(S + C + C)
+    expect(run('containers', 40).get('api')).toBe(40 + C)
+    // idp: its containers, then api's registration, then user.
+    expect(run('containers').get('idp')).toBe(30 + S + C)
+    // db: api's sync and containers, then user (not its registration, which waits for idp).
+    expect(run('containers').get('db')).toBe(C + Math.max(S + C + C, 30 + S + C))
+    // Beside the steps: the registration beside the sync, the containers after both.
+    expect(run('steps').get('api')).toBe(S + C + C)
+    expect(run('steps', 40).get('api')).toBe(40 + C + C)
+    expect(run('steps').get('idp')).toBe(30 + S + C + C)
+    expect(run('steps').get('db')).toBe(C + 30 + S + C + C)
   })
 
   it("the catalog: a dependency is ahead of what waits for it; nova's db sync and nova-api count their expected seconds", async () => {
     const catalog = await loadCatalog(TEMPLATES_DIR)
     const ahead = workAhead(catalog.services.filter((d) => ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova', 'nova-compute'].includes(d.name)))
     const C = CONTAINERS_SECONDS
-    const S = STEP_SECONDS
-    // db sync, registration, its containers (nova-api's 15 s); then nova-compute's.
-    expect(ahead.get('nova')).toBe(15 + S + 15 + C)
+    // db sync with its registration beside it, its containers (nova-api's 15 s); then nova-compute's.
+    expect(ahead.get('nova')).toBe(15 + 15 + C)
     for (const [dep, of] of [['mariadb', 'keystone'], ['keystone', 'glance'], ['keystone', 'nova'], ['nova', 'nova-compute']]) expect(ahead.get(dep)!).toBeGreaterThan(ahead.get(of)!)
   })
 })
