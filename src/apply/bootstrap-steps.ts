@@ -14,8 +14,10 @@ import type {ObservedService} from './observe.js'
  * those paths of the image count (their fingerprint), not its id or tag: an upgrade to an image
  * with the same migrations runs no db sync.
  */
-export function stepKey(step: RenderedStep, spec: ContainerSpec, fingerprints: Record<string, string> = {}): string {
+export function stepKey(rendered: RenderedStep, spec: ContainerSpec, fingerprints: Record<string, string> = {}): string {
   const sha = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex')
+  // When it runs (`beside`) is not what it does: not part of the key.
+  const {beside: _when, ...step} = rendered
   if (!step.imagePaths) return sha({image: spec.imageId, spec: specHash(spec), step})
   const image = step.imagePaths.length === 0 ? '' : (fingerprints[fingerprintKey(spec.imageId, step.imagePaths)] ?? `unread:${spec.imageId}`)
   return sha({image, spec: specHash({...spec, image: '', imageId: ''}), step})

@@ -36,7 +36,8 @@ export type StepNeeds = Record<string, {steps?: Record<string, string[]>; contai
  * - Per host and service: its bootstrap steps one after another (they build on each other), then
  *   its containers, side by side (nothing orders them). A step `beside` the others waits only for
  *   what it needs (a keystone registration); the containers wait for it when it is beside the
- *   steps, and when it is beside the containers the service is done once it and they are.
+ *   steps, and when it is beside the containers the service is done once it and they are (as
+ *   for new containers: a swap, which waits for every step, is counted as if it did not).
  * - A dependency is done when it is done on all the hosts where it had work in this deploy (a
  *   dependency with no work here was already running). A step that `needs` some services waits
  *   for them (and what they depend on); every other step waits for all of the service's

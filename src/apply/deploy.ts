@@ -246,9 +246,11 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     // an unrelated service on the host does not, nor does a signal (a service that started
     // finishes: its journal and ledger record are one change).
     let skipped = false
-    const ready = (t: SiteHost) => async (step?: string) => {
+    // A step beside the others waits keeping the service's place (its other steps work meanwhile);
+    // the service gives it back while it waits for such a step (idle).
+    const ready = (t: SiteHost) => async (step?: string, beside?: boolean) => {
       const needs = step === undefined ? containersNeed(ps.def) : (ps.def.bootstrap.find((b) => b.name === step)?.needs ?? ps.def.depends)
-      await g.after(needs)
+      await g.after(needs, {keepSlot: beside})
       const gone = downOf(needs)
       if (gone.length > 0) {
         if (!skipped) skip(gone)
@@ -266,7 +268,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
       await g.after(['mariadb'])
       await ensureDatabases(session.docker(plan.databaseHost), 'mariadb', ps.databases, plan.databaseHost.name)
     })
-    const apply = (t: SiteHost) => deployer(t).apply(ps.rendered.get(t.name)!, {...applyOptions(ps, t), ensureDatabases: ensureDb, ...(checkOnly.has(ps.def.name) ? {} : {ready: ready(t)})})
+    const apply = (t: SiteHost) => deployer(t).apply(ps.rendered.get(t.name)!, {...applyOptions(ps, t), ensureDatabases: ensureDb, ...(checkOnly.has(ps.def.name) ? {} : {ready: ready(t), idle: g.idle})})
     if (ps.def.cluster) return absorb(await deployClusteredService(ps, alive, session, failed, apply), ps.def.name)
     const first = ps.hosts[0]
     const sequentialFirst = ps.def.bootstrap.some((b) => b.once) && alive.some((t) => t.name === first.name)

@@ -69,8 +69,12 @@ export interface ApplyOptions {
    * Resolves when the service may go on: before each bootstrap step it runs (by name), then
    * before its containers (no name). deploy starts a service once its first step's `needs` are up
    * and waits here for the rest (catalog-schema.ts `needs`); absent: nothing to wait for.
+   * `beside`: a step beside the others (catalog-schema.ts `beside`), which waits keeping the
+   * service's place among those deployed at once while its other steps work.
    */
-  ready?: (step?: string) => Promise<void>
+  ready?: (step?: string, beside?: boolean) => Promise<void>
+  /** Waits for `p`, the service's place given back meanwhile (its steps beside the others, waiting for keystone). */
+  idle?: <T>(p: Promise<T>) => Promise<T>
 }
 
 /**
@@ -180,64 +184,76 @@ export class ServiceDeployer {
       trace(`${where} ${rs.service}: databases there`)
       const ran: string[] = []
       const timings: StepTiming[] = []
+      // Once something of the service failed, no step starts any more (those running finish).
+      let aborted = false
       const runStep = async ({step, key}: (typeof d.steps)[number]) => {
-        await opts.ready?.(step.name)
-        this.reporter.emit('service.step.start', {service: rs.service, step: step.name, phase: 'bootstrap'}, where)
-        const started = Date.now()
-        const ms = await runBootstrapStep(this.docker, d.containers.find((c) => c.rc.name === step.container)!.spec, step, where)
-        timings.push({host: where, service: rs.service, step: step.name, phase: 'bootstrap', ...(step.once ? {once: true} : {}), ms: Math.round(ms)})
-        await this.ledger.setBootstrapKey(rs.service, step.name, keyOf ? await keyOf(step, key) : key)
-        this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'bootstrap', seconds: (Date.now() - started) / 1000}, where)
-        ran.push(step.name)
+        try {
+          await opts.ready?.(step.name, step.beside !== undefined)
+          if (aborted) return
+          this.reporter.emit('service.step.start', {service: rs.service, step: step.name, phase: 'bootstrap'}, where)
+          const started = Date.now()
+          const ms = await runBootstrapStep(this.docker, d.containers.find((c) => c.rc.name === step.container)!.spec, step, where)
+          timings.push({host: where, service: rs.service, step: step.name, phase: 'bootstrap', ...(step.once ? {once: true} : {}), ms: Math.round(ms)})
+          await this.ledger.setBootstrapKey(rs.service, step.name, keyOf ? await keyOf(step, key) : key)
+          this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'bootstrap', seconds: (Date.now() - started) / 1000}, where)
+          ran.push(step.name)
+        } catch (err) {
+          aborted = true
+          throw err
+        }
       }
       // Steps `beside` the others (keystone registrations) start now, each once what it needs is
-      // up; the others run in order. The containers wait for those beside the steps; running ones
-      // are swapped only after all (a failed step leaves them as they were); new ones start
-      // without waiting for those beside the containers.
+      // up; the others run in order. The containers wait for those beside the steps. New containers
+      // start without waiting for those beside the containers; anything else (a swap, a start, a
+      // unit rewritten, a killed run's leftovers) waits for every step, so a failed one leaves the
+      // running containers as they were. Waiting for them, the service gives its place back.
       const settled = (beside: string) => Promise.allSettled(d.steps.filter((s) => s.step.beside === beside).map(runStep))
       const besideSteps = settled('steps')
       const besideContainers = settled('containers')
-      const beside = Promise.all([besideSteps, besideContainers])
+      const idle = <T>(p: Promise<T>) => (opts.idle ? opts.idle(p) : p)
       const rethrow = (rs: PromiseSettledResult<void>[]) => {
         const failed = rs.find((r) => r.status === 'rejected')
         if (failed) throw failed.reason
       }
+      let result: ServiceHostResult
       try {
         for (const s of d.steps.filter((x) => x.step.beside === undefined)) await runStep(s)
-        rethrow(await besideSteps)
+        rethrow(await idle(besideSteps))
         await opts.ready?.()
-        if (d.containers.some((c) => c.action === 'recreate' || c.action === 'start')) rethrow(await besideContainers)
+        const onlyNew = !d.takeOver && d.containers.every((c) => c.action === 'create' || (c.action === 'none' && !c.unitChanged))
+        // (A step beside the containers that already failed: none starts.)
+        if (!onlyNew || aborted) rethrow(await idle(besideContainers))
+        // Units of containers kept (not swapped) that only changed text: all written, one reload. The
+        // revision's saved copy too: a restore of this revision (a failed upgrade's, a rollback to it)
+        // writes that copy back, and must not undo the change (e.g. the shutdown ordering).
+        const units = d.containers.filter((c) => c.unitChanged && (c.action === 'none' || c.action === 'start'))
+        if (units.length > 0) {
+          await this.host.writeFiles(units.flatMap((c) => [serviceUnitPath(c.rc.name), posix.join(revisionDir(rs.service, d.revision), 'units', serviceUnitName(c.rc.name))].map((path) => ({path, data: c.unit, mode: 0o644}))))
+          await this.host.run(['systemctl', 'daemon-reload'])
+        }
+        // Containers swapped or started go one after another, in the service's order (one in
+        // transition at a time; a failure leaves the later ones as they were). New containers replace
+        // nothing: they start side by side (nova's four, neutron's three agents), as do the checks of
+        // those left alone.
+        const inOrder = d.containers.filter((x) => x.action === 'recreate' || x.action === 'start')
+        const alongside = d.containers.filter((x) => x.action === 'create' || x.action === 'none')
+        const ended = await inOrderBeside(inOrder, alongside, (c) => this.converge(rs.service, c, d.revision, timings))
+        const outcomes = d.containers.map((c) => ended.find((o) => o.name === c.rc.name)!)
+        // A killed run's kept previous containers: the change it began is now complete and healthy.
+        if (d.takeOver) for (const c of d.containers) await dropPrevious(this.docker, c.rc.name)
+        for (const o of outcomes) this.reporter.emit('service.container.done', {service: rs.service, container: o.name, status: o.status, changed: o.changed, revision: d.revision, health: o.health}, where)
+        rethrow(await idle(besideContainers))
+        const changed = d.newRevision || ran.length > 0 || outcomes.some((o) => o.status !== 'unchanged')
+        result = {service: rs.service, host: where, status: changed ? 'changed' : 'unchanged', revision: d.revision, containers: outcomes, bootstrap: ran, timings}
       } catch (err) {
-        await beside
+        // Every step that started ends before the failure goes on (none starts any more).
+        aborted = true
+        await idle(Promise.all([besideSteps, besideContainers]))
         throw err
       }
-      // Units of containers kept (not swapped) that only changed text: all written, one reload. The
-      // revision's saved copy too: a restore of this revision (a failed upgrade's, a rollback to it)
-      // writes that copy back, and must not undo the change (e.g. the shutdown ordering).
-      const units = d.containers.filter((c) => c.unitChanged && (c.action === 'none' || c.action === 'start'))
-      if (units.length > 0) {
-        await this.host.writeFiles(units.flatMap((c) => [serviceUnitPath(c.rc.name), posix.join(revisionDir(rs.service, d.revision), 'units', serviceUnitName(c.rc.name))].map((path) => ({path, data: c.unit, mode: 0o644}))))
-        await this.host.run(['systemctl', 'daemon-reload'])
-      }
-      // Containers swapped or started go one after another, in the service's order (one in
-      // transition at a time; a failure leaves the later ones as they were). New containers replace
-      // nothing: they start side by side (nova's four, neutron's three agents), as do the checks of
-      // those left alone.
-      const inOrder = d.containers.filter((x) => x.action === 'recreate' || x.action === 'start')
-      const alongside = d.containers.filter((x) => x.action === 'create' || x.action === 'none')
-      const ended = await inOrderBeside(inOrder, alongside, (c) => this.converge(rs.service, c, d.revision, timings)).catch(async (err: unknown) => {
-        await beside
-        throw err
-      })
-      const outcomes = d.containers.map((c) => ended.find((o) => o.name === c.rc.name)!)
-      // A killed run's kept previous containers: the change it began is now complete and healthy.
-      if (d.takeOver) for (const c of d.containers) await dropPrevious(this.docker, c.rc.name)
-      for (const o of outcomes) this.reporter.emit('service.container.done', {service: rs.service, container: o.name, status: o.status, changed: o.changed, revision: d.revision, health: o.health}, where)
-      rethrow(await besideContainers)
       if (d.record) await this.ledger.settle([{...d.record, outcome: 'active'}], d.revision)
       if (d.journaled) await this.journal.end(rs.service)
-      const changed = d.newRevision || ran.length > 0 || outcomes.some((o) => o.status !== 'unchanged')
-      return {service: rs.service, host: where, status: changed ? 'changed' : 'unchanged', revision: d.revision, containers: outcomes, bootstrap: ran, timings}
+      return result
     } catch (err) {
       if (d.record) await this.ledger.writeRecord({...d.record, outcome: 'failed', error: errorMessage(err)}).catch(() => undefined)
       if (d.journaled && !opts.keepJournalOnFailure) await this.journal.end(rs.service).catch(() => undefined)

@@ -61,6 +61,15 @@ describe('decideService', () => {
     expect(decideService(rs, empty, {...opts, runOnce: false}).steps).toEqual([])
   })
 
+  it('when a step runs (beside) is not part of its key: a step moved beside the others does not run again', async () => {
+    const rs = await nova()
+    const register = rs.steps.find((s) => s.name === 'keystone-register')!
+    expect(register.beside).toBe('steps')
+    const spec = desiredSpec(rs.containers.find((c) => c.name === register.container)!, IMAGE)
+    expect(stepKey(register, spec)).toBe(stepKey({...register, beside: undefined}, spec))
+    expect(stepKey(register, spec)).not.toBe(stepKey({...register, env: {...register.env, SERVICE_PASSWORD: 'other'}}, spec))
+  })
+
   it('a converged host: nothing to do, not even a journal entry', async () => {
     const rs = await nova()
     const d = decideService(rs, converged(rs, 4), opts)

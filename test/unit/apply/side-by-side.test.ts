@@ -47,14 +47,20 @@ describe('the containers of one service', () => {
     const lab = fakeLab(site, registryRefs(['mariadb', 'memcached', 'rabbitmq', 'keystone', 'placement-api'], ['zed']))
     const e1 = lab.engines.get('lab-1')!
     const register = stepContainerName('placement-api', 'keystone-register')
-    e1.runMs.set(stepContainerName('keystone', 'bootstrap'), 200)
     e1.runMs.set(register, 300)
+    // keystone answers its health check only after a while (its workers loading).
+    let keystoneProbes = 0
+    lab.hosts.get('lab-1')!.on(/^timeout 5 bash -c .*5000/, async () => {
+      if (keystoneProbes++ === 0) await sleep(800)
+      return 'HTTP/1.0 300 Multiple Choices\r\n\r\n'
+    })
     const reporter = new RecordingReporter()
     const first = await lab.deploy(services, undefined, reporter)
     expect(first.hosts.every((x) => x.ok), JSON.stringify(first.hosts)).toBe(true)
     const at = (code: string, pred: (d: Record<string, unknown>) => boolean) => reporter.events.findIndex((e) => e.code === code && e.host === 'lab-1' && pred(e.data as Record<string, unknown>))
     // placement's container was up before keystone's (it needs mariadb and memcached), its
     // registration after keystone's; the service counted done only after both.
+    expect(keystoneProbes).toBeGreaterThan(0)
     const up = at('service.container.done', (d) => d.service === 'placement')
     expect(up).toBeLessThan(at('service.container.done', (d) => d.service === 'keystone'))
     expect(up).toBeLessThan(at('service.step.done', (d) => d.service === 'placement' && d.step === 'keystone-register'))
@@ -75,5 +81,23 @@ describe('the containers of one service', () => {
     const third = await lab.deploy(services)
     expect(third.hosts.every((x) => x.ok), JSON.stringify(third.hosts)).toBe(true)
     expect(Number(e1.containers.get('placement-api')!.labels['io.osctl.revision'])).toBeGreaterThan(2)
+  })
+
+  it('a failed step: a step beside it that still waits never starts, and the service fails with the first error once nothing of it runs', async () => {
+    const site = testSite()
+    const services = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'placement']
+    const lab = fakeLab(site, registryRefs(['mariadb', 'memcached', 'rabbitmq', 'keystone', 'placement-api'], ['zed']))
+    const e1 = lab.engines.get('lab-1')!
+    // keystone takes a while; placement's db sync fails meanwhile.
+    e1.runMs.set(stepContainerName('keystone', 'bootstrap'), 300)
+    e1.exitCodes.set(stepContainerName('placement-api', 'db-sync'), 1)
+    const reporter = new RecordingReporter()
+    const result = await lab.deploy(services, undefined, reporter)
+    expect(result.hosts[0].ok).toBe(false)
+    expect(result.hosts[0].error?.message).toMatch(/bootstrap step db-sync of placement exited with 1/)
+    expect(reporter.of('service.step.start').filter((e) => e.data.service === 'placement').map((e) => e.data.step)).toEqual(['db-sync'])
+    expect(e1.created()).not.toContain('placement-api')
+    // keystone itself was deployed.
+    expect(e1.created()).toContain('keystone')
   })
 })
