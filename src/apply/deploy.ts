@@ -246,11 +246,13 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     // an unrelated service on the host does not, nor does a signal (a service that started
     // finishes: its journal and ledger record are one change).
     let skipped = false
-    // A step beside the others waits keeping the service's place (its other steps work meanwhile);
-    // the service gives it back while it waits for such a step (idle).
-    const ready = (t: SiteHost) => async (step?: string, beside?: boolean) => {
+    // A step beside the others that waits gives the service's place back like any waiting step,
+    // its other steps going on meanwhile (keeping it delayed nova's db sync 10-18 s behind
+    // rabbitmq's and placement's places: bench in the README); the service gives it back too
+    // while it only waits for such a step (idle).
+    const ready = (t: SiteHost) => async (step?: string) => {
       const needs = step === undefined ? containersNeed(ps.def) : (ps.def.bootstrap.find((b) => b.name === step)?.needs ?? ps.def.depends)
-      await g.after(needs, {keepSlot: beside})
+      await g.after(needs)
       const gone = downOf(needs)
       if (gone.length > 0) {
         if (!skipped) skip(gone)

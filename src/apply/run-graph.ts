@@ -4,10 +4,9 @@ export interface GraphRun {
    * Waits until these items ended (items not in the graph count as ended), giving the item's slot
    * back meanwhile so that what it waits for can run; rejects with the first of their failures.
    * Lets an item start on part of what it needs (`deps`) and wait for the rest halfway. When all
-   * of them already ended it returns at once, slot kept. `keepSlot`: the slot stays with the item
-   * (a part of it that waits while another part works: a step beside the others).
+   * of them already ended it returns at once, slot kept.
    */
-  after(keys: string[], opts?: {keepSlot?: boolean}): Promise<void>
+  after(keys: string[]): Promise<void>
   /** Waits for `p`, the slot given back meanwhile as in `after` (the item waits for a part of itself that waits). */
   idle<T>(p: Promise<T>): Promise<T>
 }
@@ -90,8 +89,8 @@ export async function runGraph<T>(items: T[], key: (t: T) => string, deps: (t: T
       }
     }
     const g: GraphRun = {
-      after: async (keys, o) => {
-        if (isLight || o?.keepSlot || keys.every((k) => !ended.has(k) || settled.has(k))) return endOf(keys).then(() => undefined)
+      after: async (keys) => {
+        if (isLight || keys.every((k) => !ended.has(k) || settled.has(k))) return endOf(keys).then(() => undefined)
         await pausedWhile(endOf(keys))
       },
       idle: (p) => (isLight ? p : pausedWhile(p)),

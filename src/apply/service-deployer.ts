@@ -69,10 +69,8 @@ export interface ApplyOptions {
    * Resolves when the service may go on: before each bootstrap step it runs (by name), then
    * before its containers (no name). deploy starts a service once its first step's `needs` are up
    * and waits here for the rest (catalog-schema.ts `needs`); absent: nothing to wait for.
-   * `beside`: a step beside the others (catalog-schema.ts `beside`), which waits keeping the
-   * service's place among those deployed at once while its other steps work.
    */
-  ready?: (step?: string, beside?: boolean) => Promise<void>
+  ready?: (step?: string) => Promise<void>
   /** Waits for `p`, the service's place given back meanwhile (its steps beside the others, waiting for keystone). */
   idle?: <T>(p: Promise<T>) => Promise<T>
 }
@@ -188,7 +186,7 @@ export class ServiceDeployer {
       let aborted = false
       const runStep = async ({step, key}: (typeof d.steps)[number]) => {
         try {
-          await opts.ready?.(step.name, step.beside !== undefined)
+          await opts.ready?.(step.name)
           if (aborted) return
           this.reporter.emit('service.step.start', {service: rs.service, step: step.name, phase: 'bootstrap'}, where)
           const started = Date.now()
