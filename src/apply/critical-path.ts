@@ -67,12 +67,13 @@ export function criticalPath(timings: StepTiming[], depends: Record<string, stri
     return Math.max(0, ...main.filter((o) => all.has(o.service)).map(mainFinish))
   }
   const depsDone = (n: Node) => doneOf(closure(n.service))
-  // From `start`, a node's bootstrap steps in order, each once what it needs is done: when the last ended, and when its last once step did.
   const besideOf = (n: Node, t: StepTiming) => needs[n.service]?.beside?.[t.step]
+  // When a step may start: once what it needs is done.
   const stepStart = (n: Node, t: StepTiming) => {
     const wanted = needs[n.service]?.steps?.[t.step]
     return wanted ? doneOf(wanted) : depsDone(n)
   }
+  // From `start`, a node's bootstrap steps in order (not those beside them), each once what it needs is done: when the last ended, and when its last once step did.
   const walkSteps = (n: Node, start: number) => {
     let at = start
     let onceAt: number | undefined

@@ -209,8 +209,8 @@ export class ServiceDeployer {
       const besideSteps = settled('steps')
       const besideContainers = settled('containers')
       const idle = <T>(p: Promise<T>) => (opts.idle ? opts.idle(p) : p)
-      const rethrow = (rs: PromiseSettledResult<void>[]) => {
-        const failed = rs.find((r) => r.status === 'rejected')
+      const rethrow = (results: PromiseSettledResult<void>[]) => {
+        const failed = results.find((r) => r.status === 'rejected')
         if (failed) throw failed.reason
       }
       let result: ServiceHostResult

@@ -36,7 +36,11 @@ export function workAhead(defs: Def[]): Map<string, number> {
   // Steps `beside` the others: each its own chain from when it may start, through the containers
   // when they wait for it (beside the steps), else alone (beside the containers).
   const besides = (d: Def) =>
-    d.bootstrap.flatMap((b) => (b.beside === undefined ? [] : [{...step(d, b), beside: b.beside, chain: step(d, b).seconds + (b.beside === 'steps' ? containers(d).seconds : 0)}]))
+    d.bootstrap.flatMap((b) => {
+      if (b.beside === undefined) return []
+      const s = step(d, b)
+      return [{...s, beside: b.beside, chain: s.seconds + (b.beside === 'steps' ? containers(d).seconds : 0)}]
+    })
   const own = (d: Def) => {
     const steps = Math.max(sum(phases(d).slice(0, -1)), ...besides(d).filter((b) => b.beside === 'steps').map((b) => b.seconds))
     return Math.max(steps + containers(d).seconds, ...besides(d).map((b) => b.chain))
