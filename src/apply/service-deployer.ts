@@ -12,6 +12,7 @@ import {FileWrite, Host, tailLines} from '../hosts/host.js'
 import {Journal, JournalOp, newOperationId, whoAmI} from '../revisions/journal.js'
 import {Ledger, revisionDir, revisionWrites} from '../revisions/ledger.js'
 import {missingFingerprints, readFingerprints, runBootstrapStep, stepKey} from './bootstrap-steps.js'
+import {runBuiltinStep} from './builtin-steps.js'
 import {Balancer, noBalancer} from './balancer.js'
 import {PostStepTrigger, runPostSteps} from './post-steps.js'
 import {waitContainerHealthy} from './container-health.js'
@@ -190,7 +191,8 @@ export class ServiceDeployer {
           if (aborted) return
           this.reporter.emit('service.step.start', {service: rs.service, step: step.name, phase: 'bootstrap'}, where)
           const started = Date.now()
-          const ms = await runBootstrapStep(this.docker, d.containers.find((c) => c.rc.name === step.container)!.spec, step, where)
+          const c = d.containers.find((x) => x.rc.name === step.container)!
+          const ms = step.run ? await runBuiltinStep(this.host, c.rc, step, where) : await runBootstrapStep(this.docker, c.spec, step, where)
           timings.push({host: where, service: rs.service, step: step.name, phase: 'bootstrap', ...(step.once ? {once: true} : {}), ms: Math.round(ms)})
           await this.ledger.setBootstrapKey(rs.service, step.name, keyOf ? await keyOf(step, key) : key)
           this.reporter.emit('service.step.done', {service: rs.service, step: step.name, phase: 'bootstrap', seconds: (Date.now() - started) / 1000}, where)

@@ -9,8 +9,11 @@ import type {TemplateVars} from './template-vars.js'
  * osctl_start. Containers that never talk to an API over TLS (mariadb, memcached) do not get it,
  * so turning TLS on leaves them as they are.
  */
+/** The CA's name among a container's config files (RenderedContainer.files). */
+export const CA_CONFIG_FILE = 'osctl-ca.crt'
+
 export function siteCaConfigFile(site: Site, vars: TemplateVars, texts: string[]): {name: string; text: string; dest: string} | undefined {
   if (!vars.openstack_cacert || !texts.some((t) => t.includes(CONTAINER_CACERT))) return undefined
   const tls = apiTls(site)
-  return tls ? {name: 'osctl-ca.crt', text: tls.ca, dest: CONTAINER_CACERT} : undefined
+  return tls ? {name: CA_CONFIG_FILE, text: tls.ca, dest: CONTAINER_CACERT} : undefined
 }

@@ -79,11 +79,24 @@ const container = z.strictObject({
   expected_seconds: z.number().positive().max(3600).optional(),
 })
 
+/** Steps osctl carries out itself instead of a command in a one-shot container (`run`). */
+export const BUILTIN_STEPS = ['keystone-register'] as const
+
 const bootstrapStep = z.strictObject({
   name,
-  /** Runs from this container's image, with its config, volumes and environment. */
+  /**
+   * Runs from this container's image, with its config, volumes and environment; for a `run` step,
+   * the container whose config it belongs to (a change of that config runs it again).
+   */
   container: name,
-  command: argv,
+  /** The step's command; exactly one of `command` and `run`. */
+  command: argv.optional(),
+  /**
+   * Carried out by osctl itself, from the host's network, with the step's `environment` as its
+   * input: `keystone-register` (src/apply/keystone-register.ts; the keys it reads are in
+   * templates/placement/service.yml). No container to start, no client to load.
+   */
+  run: z.enum(BUILTIN_STEPS).optional(),
   user: z.string().min(1).optional(),
   /** Only on the first host of the service's group (schema migrations, keystone-manage bootstrap). */
   once: z.boolean().default(false),
@@ -122,7 +135,8 @@ const bootstrapStep = z.strictObject({
  * host), when anything changed in that deploy or the step never succeeded with this image and config:
  * e.g. nova's cell_v2 discover_hosts, which needs the computes deployed after nova itself.
  */
-const postDeployStep = bootstrapStep.omit({once: true, image_paths: true, needs: true, expected_seconds: true, beside: true}).extend({
+const postDeployStep = bootstrapStep.omit({once: true, image_paths: true, needs: true, expected_seconds: true, beside: true, run: true}).extend({
+  command: argv,
   /**
    * Container names (of any service) that trigger the step: it runs again only when one of them was
    * created, recreated or started in the deploy (on any host), or when it has not succeeded with its

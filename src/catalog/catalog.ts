@@ -99,6 +99,10 @@ async function checkOwnFiles(def: ServiceDef): Promise<OsctlError[]> {
       // Both kinds share the bootstrap/<step>/ manifest dir and the ledger's step keys.
       if (stepNames.has(s.name)) errors.push(def.src.error(`step name ${s.name} is used twice`, 'bootstrap and post_deploy step names are unique within a service', [key, si, 'name']))
       stepNames.add(s.name)
+      if (key === 'bootstrap') {
+        const b = def.bootstrap[si]
+        if ((b.command === undefined) === (b.run === undefined)) errors.push(def.src.error(`bootstrap step ${s.name} needs exactly one of command and run`, 'command: what its one-shot container runs; run: a step osctl carries out itself (keystone-register)', ['bootstrap', si]))
+      }
       if (containers.includes(s.container)) continue
       const guess = nearestName(s.container, containers)
       errors.push(def.src.error(`${key === 'bootstrap' ? 'bootstrap' : 'post_deploy'} step ${s.name} names unknown container ${s.container}`, guess ? `did you mean ${guess}?` : `containers of ${def.name}: ${containers.join(', ')}`, [key, si, 'container']))

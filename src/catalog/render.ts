@@ -6,6 +6,7 @@ import {siteImageRef} from '../site/image-ref.js'
 import type {Site, SiteHost} from '../site/types.js'
 import type {YamlPath} from '../site/yaml-source.js'
 import type {ServiceDef} from './catalog.js'
+import type {BUILTIN_STEPS} from './catalog-schema.js'
 import {siteCaConfigFile} from './ca-file.js'
 import {type TemplateVars, templateVars} from './template-vars.js'
 import {Overrides} from './overrides.js'
@@ -62,6 +63,8 @@ export interface RenderedStep {
   env: Record<string, string>
   /** See catalog-schema.ts `image_paths`; absent: the whole image counts. */
   imagePaths?: string[]
+  /** catalog-schema.ts `run`: carried out by osctl (env is its input), not in a one-shot container. */
+  run?: (typeof BUILTIN_STEPS)[number]
   /** catalog-schema.ts `beside`: runs beside the other steps (and the new containers). */
   beside?: 'steps' | 'containers'
   /** post_deploy only: the containers whose creation or start reruns it (catalog-schema.ts `after`). */
@@ -122,7 +125,7 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
     files['config.json'] = json(manifest)
     for (const key of ['bootstrap', 'post_deploy'] as const) {
       for (const [si, s] of def[key].entries()) {
-        if (s.container !== c.name) continue
+        if (s.container !== c.name || s.command === undefined) continue
         const user = s.user ?? c.user
         // osctl_start runs bootstrap_command when OSCTL_BOOTSTRAP is set; each step gets its own manifest dir.
         files[`bootstrap/${s.name}/config.json`] = json({...manifest, command: ['true'], bootstrap_command: argv(s.command, [key, si, 'command']), ...(user ? {user} : {})})
@@ -151,6 +154,7 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
     once: s.once,
     env: Object.fromEntries(Object.entries(s.environment).map(([k, v]) => [k, str(v, ['bootstrap', si, 'environment', k])])),
     ...(s.image_paths ? {imagePaths: s.image_paths} : {}),
+    ...(s.run ? {run: s.run} : {}),
     ...(s.beside ? {beside: s.beside} : {}),
   }))
   const postSteps = def.post_deploy.map((s, si): RenderedStep => ({

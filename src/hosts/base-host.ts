@@ -1,5 +1,6 @@
 import {randomBytes} from 'node:crypto'
 import {posix} from 'node:path'
+import type {Duplex} from 'node:stream'
 
 import {ExecOptions, ExecResult, FileWrite, Host, WriteOptions, commandFailed, fileMissing} from './host.js'
 
@@ -13,6 +14,7 @@ export abstract class BaseHost implements Host {
   abstract upload(path: string, data: NodeJS.ReadableStream, opts?: WriteOptions): Promise<void>
   abstract exists(path: string): Promise<boolean>
   abstract remove(path: string): Promise<void>
+  abstract openTcp(address: string, port: number): Promise<Duplex>
   abstract close(): Promise<void>
 
   /** Written whole under a temp name, then hard-linked to the path: link(2) fails when the path exists. */

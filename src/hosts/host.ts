@@ -1,4 +1,5 @@
 import {constants as osConstants} from 'node:os'
+import type {Duplex} from 'node:stream'
 
 import {OsctlError} from '../errors.js'
 
@@ -78,6 +79,11 @@ export interface Host {
   exists(path: string): Promise<boolean>
   /** Removes a file or a directory tree; a missing path is not an error. */
   remove(path: string): Promise<void>
+  /**
+   * A TCP connection opened from the host (an API on its network that this machine may not
+   * reach): over SSH a forwarded channel of the host's connection, nothing opened on the host.
+   */
+  openTcp(address: string, port: number): Promise<Duplex>
   close(): Promise<void>
 }
 
@@ -154,4 +160,12 @@ export function modeString(mode: number): string {
 export function ownerMatches(wanted: string | undefined, actual: string): boolean {
   if (wanted === undefined) return true
   return wanted.includes(':') ? wanted === actual : actual.split(':')[0] === wanted
+}
+
+/** A TCP connection the host could not open (nothing listens there, or its network refused it). */
+export function tcpRefused(host: string, address: string, port: number, err: unknown): OsctlError {
+  return new OsctlError('COMMAND_FAILED', `${host}: cannot connect to ${address}:${port} from the host: ${err instanceof Error ? err.message : String(err)}`, {
+    details: {host, address, port},
+    hint: 'check that the service there is up and listening on that address',
+  })
 }

@@ -2,8 +2,9 @@ import {createHash, randomBytes} from 'node:crypto'
 import {BaseHost} from './base-host.js'
 import {createWriteStream} from 'node:fs'
 import {chmod, mkdir, open, readFile, rename, rm, stat, lstat} from 'node:fs/promises'
+import {connect} from 'node:net'
 import {basename, dirname, join} from 'node:path'
-import {Readable} from 'node:stream'
+import {Readable, type Duplex} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {StringDecoder} from 'node:string_decoder'
 import {execa} from 'execa'
@@ -11,7 +12,7 @@ import {execa} from 'execa'
 import {OsctlError} from '../errors.js'
 import {
   ExecOptions, ExecResult, WriteOptions, commandTimedOut, modeString, ownerMatches,
-  signalExitCode,
+  signalExitCode, tcpRefused,
 } from './host.js'
 
 // Commands run in their own process group so a timeout can kill the whole tree (a `sh -c` child
@@ -133,6 +134,18 @@ export class LocalHost extends BaseHost {
   async remove(path: string): Promise<void> {
     await rm(path, {recursive: true, force: true}).catch((err) => {
       throw this.fsError('remove', path, err)
+    })
+  }
+
+  openTcp(address: string, port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({host: address, port})
+      const refused = (err: Error) => reject(tcpRefused(this.name, address, port, err))
+      socket.once('error', refused)
+      socket.once('connect', () => {
+        socket.off('error', refused)
+        resolve(socket)
+      })
     })
   }
 

@@ -1,12 +1,12 @@
 import {createHash, randomBytes} from 'node:crypto'
 import {BaseHost} from './base-host.js'
 import {posix} from 'node:path'
-import {PassThrough, Transform, type Readable} from 'node:stream'
+import {PassThrough, Transform, type Duplex, type Readable} from 'node:stream'
 import type {ClientChannel} from 'ssh2'
 
 import {trace} from '../cli/trace.js'
 import {OsctlError, errorMessage, isOsctlError} from '../errors.js'
-import {ExecOptions, ExecResult, FileWrite, WriteOptions, commandLine, modeString, ownerMatches, tailLines} from './host.js'
+import {ExecOptions, ExecResult, FileWrite, WriteOptions, commandLine, modeString, ownerMatches, tailLines, tcpRefused} from './host.js'
 import {CREATE_SCRIPT, EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_DIR_SCRIPT, READ_MANY_SCRIPT, READ_SCRIPT, WRITE_MANY_SCRIPT} from './remote-scripts.js'
 import {Semaphore} from './semaphore.js'
 import {RawOptions, RawResult, channelOn, channelOnRetrying, runChannel} from './ssh-exec.js'
@@ -167,6 +167,42 @@ export class SshHost extends BaseHost {
   async remove(path: string): Promise<void> {
     const r = await this.execRaw(commandLine(['rm', '-rf', '--', path]), `rm -rf ${path}`, {})
     if (r.exitCode !== 0) throw this.fileError('remove', path, r)
+  }
+
+  /**
+   * A direct-tcpip channel of the host's connection (sshd's AllowTcpForwarding, on by default): the
+   * host connects, nothing listens anywhere. A connection that died silently is replaced once.
+   */
+  async openTcp(address: string, port: number): Promise<Duplex> {
+    trace(`tcp ${this.name}: ${address}:${port}`)
+    let refused: unknown
+    try {
+      return await this.conn.use(
+        (client) =>
+          new Promise<Duplex>((resolve, reject) => {
+            try {
+              client.forwardOut('127.0.0.1', 0, address, port, (err, stream) => {
+                if (err) {
+                  refused = err
+                  reject(err)
+                  return
+                }
+                // http and tls treat it as a socket.
+                const s = stream as unknown as Duplex & Record<string, unknown>
+                for (const m of ['setTimeout', 'setNoDelay', 'setKeepAlive', 'ref', 'unref']) if (typeof s[m] !== 'function') s[m] = () => s
+                resolve(s)
+              })
+            } catch (err) {
+              // ssh2 throws "Not connected" synchronously when the socket is already gone.
+              reject(err)
+            }
+          }),
+        (err) => err !== refused && /not connected|no response|socket|closed/i.test(errorMessage(err)),
+      )
+    } catch (err) {
+      if (isOsctlError(err)) throw err
+      throw err === refused ? tcpRefused(this.name, address, port, err) : this.lost(err, `connect ${address}:${port}`)
+    }
   }
 
   /** The host's one SSH connection, for whatever else must go over it (the Docker socket). */

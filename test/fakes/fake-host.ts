@@ -1,13 +1,13 @@
 import {createHash} from 'node:crypto'
 import {BaseHost} from '../../src/hosts/base-host.js'
 import {posix} from 'node:path'
-import type {Readable} from 'node:stream'
+import type {Duplex, Readable} from 'node:stream'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {OsctlError} from '../../src/errors.js'
 import {
   type ExecOptions, type ExecResult, type WriteOptions, commandTimedOut, modeString,
-  ownerMatches, shellQuote,
+  ownerMatches, shellQuote, tcpRefused,
 } from '../../src/hosts/host.js'
 
 /** One exec() the fake received, as a test would want to assert on it. */
@@ -184,6 +184,23 @@ export class FakeHost extends BaseHost {
     const p = norm(path)
     for (const k of [...this.files.keys()]) if (k === p || k.startsWith(`${p}/`)) this.files.delete(k)
     this.ops.push(`remove ${p}`)
+  }
+
+  /** What answers a TCP connection opened from the fake to address:port (onTcp); anything else is refused. */
+  private readonly listeners = new Map<string, () => Duplex | Promise<Duplex>>()
+
+  /** Teaches the fake a listener on its network (address `*`: on any): each openTcp() to it gets a new stream from `open`. */
+  onTcp(address: string, port: number, open: () => Duplex | Promise<Duplex>): this {
+    this.listeners.set(`${address}:${port}`, open)
+    return this
+  }
+
+  async openTcp(address: string, port: number): Promise<Duplex> {
+    this.check()
+    this.calls.push({line: `tcp ${address}:${port}`})
+    const open = this.listeners.get(`${address}:${port}`) ?? this.listeners.get(`*:${port}`)
+    if (!open) throw tcpRefused(this.name, address, port, new Error('connect ECONNREFUSED'))
+    return open()
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import {RecordingReporter} from '../../src/events/reporters.js'
 import type {Site} from '../../src/site/types.js'
 import {FakeCall, FakeHost} from './fake-host.js'
 import {FakeEngine} from './fake-engine.js'
+import {labKeystone} from './fake-keystone.js'
 import {runObserveScript} from './observe-shim.js'
 import {runSwapScript} from './swap-shim.js'
 
@@ -21,6 +22,8 @@ export type LabHost = FakeHost & {swap: (call: FakeCall) => Promise<{exitCode: n
 export function labHost(name: string, address: string, engine: FakeEngine): LabHost {
   const active = new Set<string>()
   const h = new FakeHost(name, address)
+  // Keystone, wherever the site puts it: the services' registrations (keystone-register.ts).
+  h.onTcp('*', 5000, () => labKeystone.connect())
   const under = (dir: string) => [...h.files.keys()].filter((k) => k.startsWith(`${dir}/`)).map((k) => k.slice(dir.length + 1))
   h.on(/^install -d /, () => '')
   // revision-restore.ts's host-side config sync: DST's files become exactly SRC's.

@@ -9,6 +9,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {DeployResult} from '../../../src/apply/deploy.js'
 import {sshSession} from '../../../src/session/host-session.js'
 import {loadSite} from '../../../src/site/load-site.js'
+import {keystoneRegisterContract} from '../../contracts/keystone-register-contract.js'
 import {swapContract} from '../../contracts/swap-contract.js'
 import {REPO_ROOT, eventsOf, runCli} from '../../helpers/cli.js'
 
@@ -128,6 +129,15 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     expect((await sh("docker inspect -f '{{.Name}} {{.State.StartedAt}}' mariadb memcached rabbitmq keystone")).stdout).toBe(before)
     const text = await osctl(['deploy', '--services', SERVICES])
     expect(text.stdout).toContain('deploy: unchanged')
+  })
+
+  // osctl's own keystone registration (the other services' keystone-register step) against this
+  // keystone, opened from the host over SSH as a deploy does; the same contract holds FakeKeystone.
+  keystoneRegisterContract('keystone on the lab host, reached from the host over SSH', async () => {
+    const s = await loadSite(site)
+    const session = sshSession(s)
+    const host = session.host(s.hosts[0])
+    return {open: (a, p) => host.openTcp(a, p), authUrl: `http://${s.hosts[0].address}:5000/v3`, adminPassword: s.passwords.keystone_admin_password, region: 'RegionOne', close: () => session.close()}
   })
 
   it('a config override is a new revision, and service rollback restores the previous config exactly', async () => {

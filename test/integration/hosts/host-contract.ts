@@ -10,7 +10,14 @@ import type {Host} from '../../../src/hosts/host.js'
  * fake the unit tests rely on cannot drift from the real adapters. Uses only commands found on any
  * Linux host: sh, printf, cat, sleep, stat, ls.
  */
-export function hostContract(name: string, makeHost: () => Promise<Host>): void {
+/** A listener on the host's network for the openTcp contract: what it says first when connected. */
+export interface TcpListener {
+  address: string
+  port: number
+  greeting: RegExp
+}
+
+export function hostContract(name: string, makeHost: () => Promise<Host>, listener: () => Promise<TcpListener>): void {
   describe(`Host contract: ${name}`, () => {
     let host: Host
     const dir = `/tmp/osctl-contract-${randomBytes(4).toString('hex')}`
@@ -29,6 +36,27 @@ export function hostContract(name: string, makeHost: () => Promise<Host>): void 
       expect(err).toBeInstanceOf(OsctlError)
       return err as OsctlError
     }
+
+    describe('openTcp', () => {
+      it('opens a connection from the host to a listener on its network; a closed port is an OsctlError naming host, address and port', async () => {
+        const {address, port, greeting} = await listener()
+        const socket = await host.openTcp(address, port)
+        const said = await new Promise<string>((resolve, reject) => {
+          let text = ''
+          socket.on('data', (d: Buffer) => {
+            text += d.toString('utf8')
+            if (greeting.test(text)) resolve(text)
+          })
+          socket.once('error', reject)
+          socket.once('end', () => resolve(text))
+        })
+        socket.destroy()
+        expect(said).toMatch(greeting)
+        const err = await rejection(host.openTcp('127.0.0.1', 1))
+        expect(err.code).toBe('COMMAND_FAILED')
+        expect(err.message).toContain(`${host.name}: cannot connect to 127.0.0.1:1 from the host`)
+      })
+    })
 
     describe('exec', () => {
       it('returns exit code, stdout and stderr without throwing on failure', async () => {

@@ -30,7 +30,7 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('SshHost against a r
     await sshd?.stop()
   })
 
-  hostContract('SshHost', async () => host())
+  hostContract('SshHost', async () => host(), async () => ({address: '127.0.0.1', port: sshd.port, greeting: /^SSH-2\.0-/}))
 
   it('runs commands and writes files atomically over one connection', async () => {
     const h = host({name: 'lab-1'})

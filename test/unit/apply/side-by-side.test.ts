@@ -1,9 +1,10 @@
 import {setTimeout as sleep} from 'node:timers/promises'
-import {describe, expect, it} from 'vitest'
+import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {stepContainerName} from '../../../src/apply/bootstrap-steps.js'
 import {RecordingReporter} from '../../../src/events/reporters.js'
 import {fakeLab, registryRefs} from '../../fakes/fake-lab-host.js'
+import {labKeystone} from '../../fakes/fake-keystone.js'
 import {testSite} from '../../fakes/site.js'
 
 describe('the containers of one service', () => {
@@ -46,8 +47,12 @@ describe('the containers of one service', () => {
     const services = ['mariadb', 'memcached', 'rabbitmq', 'keystone', 'placement']
     const lab = fakeLab(site, registryRefs(['mariadb', 'memcached', 'rabbitmq', 'keystone', 'placement-api'], ['zed']))
     const e1 = lab.engines.get('lab-1')!
-    const register = stepContainerName('placement-api', 'keystone-register')
-    e1.runMs.set(register, 300)
+    // placement's registration takes a while (keystone's answers, keystone-register.ts).
+    labKeystone.slow.set('placement', 300)
+    onTestFinished(() => {
+      labKeystone.slow.delete('placement')
+      labKeystone.refuse.delete('placement')
+    })
     // keystone answers its health check only after a while (its workers loading).
     let keystoneProbes = 0
     lab.hosts.get('lab-1')!.on(/^timeout 5 bash -c .*5000/, async () => {
@@ -69,15 +74,15 @@ describe('the containers of one service', () => {
     // A new keystone password for placement: a new config (a swap) and the registration again,
     // which fails: the running container is kept, the new revision recorded failed.
     site.passwords.placement_keystone_password = 'next-pw'
-    e1.exitCodes.set(register, 1)
+    labKeystone.refuse.add('placement')
     const second = await lab.deploy(services)
     expect(second.hosts[0].ok).toBe(false)
-    expect(second.hosts[0].error?.message).toMatch(/bootstrap step keystone-register of placement exited with 1/)
+    expect(second.hosts[0].error?.message).toMatch(/keystone registration of placement at http:\/\/\S+ failed: create user placement: 403 /)
     expect(e1.containers.get('placement-api')!.labels['io.osctl.revision']).toBe('1')
     const record = (n: number) => JSON.parse(lab.hosts.get('lab-1')!.text(`/var/lib/osctl/services/placement/revisions/${n}/record.json`)!)
     expect(record(2).outcome).toBe('failed')
     // It succeeds again: the swap happens after the registration.
-    e1.exitCodes.delete(register)
+    labKeystone.refuse.delete('placement')
     const third = await lab.deploy(services)
     expect(third.hosts.every((x) => x.ok), JSON.stringify(third.hosts)).toBe(true)
     expect(Number(e1.containers.get('placement-api')!.labels['io.osctl.revision'])).toBeGreaterThan(2)

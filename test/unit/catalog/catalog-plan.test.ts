@@ -56,7 +56,9 @@ describe('service catalog (templates/)', () => {
           '      - {template: nope.njk, dest: /etc/x}', // 11
           'bootstrap:', // 12
           '  - {name: s, container: keystne, command: x, needs: [rabbitmq]}', // 13
-          'containers_need: [mariadb, rabbitmq]', // 14
+          '  - {name: both, container: keystone, command: x, run: keystone-register}', // 14
+          '  - {name: neither, container: keystone}', // 15
+          'containers_need: [mariadb, rabbitmq]', // 16
           '',
         ].join('\n'),
       )
@@ -77,7 +79,11 @@ describe('service catalog (templates/)', () => {
       expect(byMsg['keystone depends on unknown service memcache']?.hint).toBe('did you mean memcached?')
       // needs: among depends only (a step cannot wait for what its service does not start after).
       expect(byMsg['bootstrap step s needs rabbitmq, which keystone does not depend on']?.location).toBe(`${file}:12:55`)
-      expect(byMsg["keystone's containers need rabbitmq, which keystone does not depend on"]?.location).toBe(`${file}:13:28`)
+      expect(byMsg["keystone's containers need rabbitmq, which keystone does not depend on"]?.location).toBe(`${file}:15:28`)
+      // A step runs a command in its one-shot container, or is one osctl carries out itself: never both, never neither.
+      for (const [step, line] of [['both', 13], ['neither', 14]] as const) {
+        expect(byMsg[`bootstrap step ${step} needs exactly one of command and run`]?.location, step).toMatch(new RegExp(`${file}:${line}:`))
+      }
     })
 
     it('reports a dependency cycle', async () => {

@@ -5,8 +5,10 @@ import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {contextFor} from '../../../src/bootstrap/system-context.js'
+import {registerInKeystone, registrationFromEnv} from '../../../src/apply/keystone-register.js'
 import {apiCertFiles, apiTls} from '../../../src/certificates/api-tls.js'
 import {ensureCertificates} from '../../../src/certificates/site-certificates.js'
+import {CA_CONFIG_FILE} from '../../../src/catalog/ca-file.js'
 import {loadCatalog} from '../../../src/catalog/catalog.js'
 import {Overrides} from '../../../src/catalog/overrides.js'
 import {planDeploy} from '../../../src/catalog/plan.js'
@@ -17,6 +19,7 @@ import {CONTAINER_CACERT} from '../../../src/site/endpoints.js'
 import {loadSite} from '../../../src/site/load-site.js'
 import type {Site} from '../../../src/site/types.js'
 import {haproxy, haproxyConfig, keepalived, keepalivedConfig} from '../../../src/system/load-balancer.js'
+import {FakeKeystone} from '../../fakes/fake-keystone.js'
 import {PASSWORDS} from '../../fakes/site.js'
 import {makeSite, validFile} from '../../fixtures/sites/make-site.js'
 
@@ -126,7 +129,9 @@ describe('TLS on the APIs (tls.internal / tls.external, haproxy on the VIPs)', (
     expect(novaApi.files['nova.conf']).toContain('[oslo_middleware]\nenable_proxy_headers_parsing = true\n')
     expect(novaApi.files['osctl-ca.crt']).toBe(apiTls(site)!.ca)
     expect(JSON.parse(novaApi.files['config.json']).config_files).toContainEqual({source: '/var/lib/osctl/config_files/osctl-ca.crt', dest: CONTAINER_CACERT, optional: false})
-    expect(novaApi.files['bootstrap/keystone-register/config.json']).toBeDefined()
+    // Its keystone registration is osctl's own (keystone-register.ts), over https with that CA: no one-shot manifest.
+    expect(novaApi.files['bootstrap/keystone-register/config.json']).toBeUndefined()
+    expect(novaApi.files['bootstrap/db-sync/config.json']).toBeDefined()
     const keystone = containers('keystone', 'lab-1')[0]
     expect(keystone.files['config.json']).not.toContain('osctl-ca.crt')
     expect(containers('mariadb', 'lab-1')[0].files['osctl-ca.crt']).toBeUndefined()
@@ -136,6 +141,28 @@ describe('TLS on the APIs (tls.internal / tls.external, haproxy on the VIPs)', (
     expect(client.authUrl).toBe(`https://${VIP}:5000/v3`)
     expect(client.cloudsYaml).toContain(`    cacert: "${join(dir, 'certificates', 'ca', 'ca.crt')}"\n`)
     expect(client.openrc).toContain(`export OS_CACERT='${join(dir, 'certificates', 'ca', 'ca.crt')}'\n`)
+  })
+
+  it("osctl's keystone registration (nova's step) speaks https to the VIP and trusts the site CA, not the system's", async () => {
+    const dir = await tlsSite(`internal_vip: ${VIP}\nexternal_vip: ${EXT}\ntls: {internal: true, external: true}\n`)
+    await ensureCertificates(await load(dir), [])
+    const site = await load(dir)
+    const plan = planDeploy(site, await loadCatalog(TEMPLATES_DIR), Overrides.empty(), {services: ['mariadb', 'keystone', 'nova'], targets: site.hosts})
+    const nova = plan.services.find((s) => s.def.name === 'nova')!.rendered.get('lab-1')!
+    const step = nova.steps.find((s) => s.run === 'keystone-register')!
+    const reg = registrationFromEnv(step.env, nova.containers.find((c) => c.name === step.container)!.files[CA_CONFIG_FILE], 'lab-1')
+    expect(reg).toMatchObject({authUrl: `https://${VIP}:5000/v3`, url: `https://${VIP}:8774/v2.1`, publicUrl: `https://${EXT}:8774/v2.1`, ca: apiTls(site)!.ca})
+    const keystone = new FakeKeystone(site.passwords.keystone_admin_password, apiTls(site)!.pem)
+    try {
+      const opened: string[] = []
+      const open = async (address: string, port: number) => (opened.push(`${address}:${port}`), keystone.connect())
+      expect(await registerInKeystone(open, reg, 'lab-1', 1)).toContain('user nova created')
+      expect(opened[0]).toBe(`${VIP}:5000`)
+      // The system's trust store does not know the site CA: the certificate is refused (on every connection, whatever token it carries).
+      expect(await registerInKeystone(open, {...reg, ca: undefined}, 'lab-1', 1).catch((e: Error) => e.message)).toMatch(/keystone registration of nova at https:\/\/10\.213\.0\.250:5000\/v3 failed: (GET|POST) \/v3\/\S+: .*(self[- ]signed|unable to verify|issuer)/i)
+    } finally {
+      keystone.close()
+    }
   })
 
   it('without TLS nothing names a CA: plain http, no cafile, no oslo_middleware section', async () => {

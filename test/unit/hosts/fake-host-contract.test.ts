@@ -1,3 +1,4 @@
+import {Duplex, PassThrough} from 'node:stream'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {FakeHost} from '../../fakes/fake-host.js'
@@ -39,4 +40,13 @@ function teach(fake: FakeHost): FakeHost {
     })
 }
 
-hostContract('FakeHost', async () => teach(new FakeHost('fake-contract')))
+hostContract(
+  'FakeHost',
+  async () =>
+    teach(new FakeHost('fake-contract')).onTcp('192.0.2.7', 7, () => {
+      const readable = new PassThrough()
+      readable.end('osctl-contract\n')
+      return Duplex.from({readable, writable: new PassThrough()})
+    }),
+  async () => ({address: '192.0.2.7', port: 7, greeting: /^osctl-contract\n/}),
+)
