@@ -102,6 +102,9 @@ async function checkOwnFiles(def: ServiceDef): Promise<OsctlError[]> {
       if (key === 'bootstrap') {
         const b = def.bootstrap[si]
         if ((b.command === undefined) === (b.run === undefined)) errors.push(def.src.error(`bootstrap step ${s.name} needs exactly one of command and run`, 'command: what its one-shot container runs; run: a step osctl carries out itself (keystone-register)', ['bootstrap', si]))
+        // What a `run` step does not use must not look as if it mattered.
+        if (b.run && b.user !== undefined) errors.push(def.src.error(`bootstrap step ${s.name} runs ${b.run}, which runs as no user`, 'remove user: it is for a command in a one-shot container', ['bootstrap', si, 'user']))
+        if (b.run && b.image_paths?.length) errors.push(def.src.error(`bootstrap step ${s.name} runs ${b.run}, which reads nothing of the image`, 'use image_paths: [] (only its environment and its container\'s config count)', ['bootstrap', si, 'image_paths']))
       }
       if (containers.includes(s.container)) continue
       const guess = nearestName(s.container, containers)

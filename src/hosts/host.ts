@@ -162,6 +162,14 @@ export function ownerMatches(wanted: string | undefined, actual: string): boolea
   return wanted.includes(':') ? wanted === actual : actual.split(':')[0] === wanted
 }
 
+/** The host's sshd forbids TCP forwarding (AllowTcpForwarding no, DisableForwarding): no retry mends it. */
+export function tcpProhibited(host: string, address: string, port: number): OsctlError {
+  return new OsctlError('COMMAND_FAILED', `${host}: its sshd does not allow TCP forwarding, which osctl needs to reach ${address}:${port} from the host`, {
+    details: {host, address, port, prohibited: true},
+    hint: "set `AllowTcpForwarding local` (or yes) in the host's sshd_config and reload sshd: osctl's keystone registrations connect from the host through it",
+  })
+}
+
 /** A TCP connection the host could not open (nothing listens there, or its network refused it). */
 export function tcpRefused(host: string, address: string, port: number, err: unknown): OsctlError {
   return new OsctlError('COMMAND_FAILED', `${host}: cannot connect to ${address}:${port} from the host: ${err instanceof Error ? err.message : String(err)}`, {

@@ -6,7 +6,7 @@ import type {ClientChannel} from 'ssh2'
 
 import {trace} from '../cli/trace.js'
 import {OsctlError, errorMessage, isOsctlError} from '../errors.js'
-import {ExecOptions, ExecResult, FileWrite, WriteOptions, commandLine, modeString, ownerMatches, tailLines, tcpRefused} from './host.js'
+import {ExecOptions, ExecResult, FileWrite, WriteOptions, commandLine, modeString, ownerMatches, tailLines, tcpProhibited, tcpRefused} from './host.js'
 import {CREATE_SCRIPT, EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_DIR_SCRIPT, READ_MANY_SCRIPT, READ_SCRIPT, WRITE_MANY_SCRIPT} from './remote-scripts.js'
 import {Semaphore} from './semaphore.js'
 import {RawOptions, RawResult, channelOn, channelOnRetrying, runChannel} from './ssh-exec.js'
@@ -175,7 +175,8 @@ export class SshHost extends BaseHost {
    */
   async openTcp(address: string, port: number): Promise<Duplex> {
     trace(`tcp ${this.name}: ${address}:${port}`)
-    let refused: unknown
+    // sshd's answer to the channel open (ssh2 gives it a numeric reason): the host was asked and said no.
+    let refused: (Error & {reason?: number}) | undefined
     try {
       return await this.conn.use(
         (client) =>
@@ -183,7 +184,7 @@ export class SshHost extends BaseHost {
             try {
               client.forwardOut('127.0.0.1', 0, address, port, (err, stream) => {
                 if (err) {
-                  refused = err
+                  if (typeof (err as {reason?: unknown}).reason === 'number') refused = err
                   reject(err)
                   return
                 }
@@ -197,11 +198,13 @@ export class SshHost extends BaseHost {
               reject(err)
             }
           }),
-        (err) => err !== refused && /not connected|no response|socket|closed/i.test(errorMessage(err)),
+        (err) => err !== refused && /not connected|no response from server|connection (lost|closed)|keepalive|socket/i.test(errorMessage(err)),
       )
     } catch (err) {
       if (isOsctlError(err)) throw err
-      throw err === refused ? tcpRefused(this.name, address, port, err) : this.lost(err, `connect ${address}:${port}`)
+      if (refused === undefined || err !== refused) throw this.lost(err, `connect ${address}:${port}`)
+      // SSH_OPEN_ADMINISTRATIVELY_PROHIBITED
+      throw refused.reason === 1 ? tcpProhibited(this.name, address, port) : tcpRefused(this.name, address, port, err)
     }
   }
 

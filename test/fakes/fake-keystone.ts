@@ -43,15 +43,17 @@ export class FakeKeystone {
 
   /** A new connection to it, as FakeHost.onTcp wants (the server starts on first use). */
   async connect(): Promise<Duplex> {
-    if (!this.server) {
+    if (!this.listening) {
       const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res)
       const server: Server = this.pem ? createTlsServer({cert: this.pem, key: this.pem}, handler) : createServer(handler)
       this.server = server
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-      server.unref()
+      this.listening = new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve)).then(() => void server.unref())
     }
-    return connect({host: '127.0.0.1', port: (this.server.address() as AddressInfo).port})
+    await this.listening
+    return connect({host: '127.0.0.1', port: (this.server!.address() as AddressInfo).port})
   }
+
+  private listening?: Promise<void>
 
   /** Forgets every token it issued (expired, or keystone's keys rotated): they get 401 from now on. */
   revokeTokens(): void {
@@ -61,6 +63,7 @@ export class FakeKeystone {
   close(): void {
     this.server?.close()
     this.server = undefined
+    this.listening = undefined
   }
 
   private add<T extends {id: string}>(into: Map<string, T>, value: Omit<T, 'id'>): T {
@@ -86,7 +89,10 @@ export class FakeKeystone {
       const u = body?.auth?.identity?.password?.user
       const user = [...this.users.values()].find((x) => x.name === u?.name)
       const ok = user && (user.name === 'admin' && this.adminPassword === undefined ? true : user.password === u?.password)
-      if (!ok) return error(401, 'The request you have made requires authentication.')
+      // As keystone: a token scoped to a project needs a role there.
+      const project = [...this.projects.values()].find((p) => p.name === body?.auth?.scope?.project?.name)
+      const member = user && project && [...this.grants].some((g) => g.startsWith(`${project.id}/${user.id}/`))
+      if (!ok || !member) return error(401, 'The request you have made requires authentication.')
       const token = randomUUID()
       this.tokens.set(token, user.id)
       return send(201, {token: {user: {id: user.id, name: user.name}}}, {'x-subject-token': token})
@@ -148,6 +154,8 @@ export class FakeKeystone {
     if (kind === 'endpoints' && method === 'POST') {
       const e = body.endpoint
       if (!this.services.has(e.service_id)) return error(400, 'Invalid service_id.')
+      // keystone-manage bootstrap makes the one region there is.
+      if (e.region_id !== 'RegionOne') return error(400, `Invalid region_id ${e.region_id}.`)
       return send(201, {endpoint: this.add(this.endpoints, {service_id: e.service_id, interface: e.interface, url: e.url, region_id: e.region_id})})
     }
     if (kind === 'endpoints' && method === 'PATCH') {

@@ -66,7 +66,8 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
  * Starts sshd in the foreground. Fails loudly (never skips) when OpenSSH is missing: the tests that
  * use it are only skipped through OSCTL_SKIP_INTEGRATION=1.
  */
-export async function startSshd(): Promise<LocalSshd> {
+/** `extra`: more sshd_config lines (e.g. `AllowTcpForwarding no`). */
+export async function startSshd(extra: string[] = []): Promise<LocalSshd> {
   if (!existsSync(SSHD)) {
     throw new Error(`${SSHD} not found: install openssh-server (apt-get install -y openssh-server) or set OSCTL_SKIP_INTEGRATION=1`)
   }
@@ -95,6 +96,7 @@ export async function startSshd(): Promise<LocalSshd> {
     // bash sources ~/.bashrc for commands sshd starts (Debian builds it so) unless SHLVL says it is
     // nested: this machine's root .bashrc runs pyenv init, 0.9 s of CPU for every command a test runs.
     'SetEnv SHLVL=1',
+    ...extra,
     '',
   ].join('\n'))
   // Root sshd insists on its privilege-separation directory.

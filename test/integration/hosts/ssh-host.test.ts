@@ -32,6 +32,20 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('SshHost against a r
 
   hostContract('SshHost', async () => host(), async () => ({address: '127.0.0.1', port: sshd.port, greeting: /^SSH-2\.0-/}))
 
+  it('openTcp to a host whose sshd forbids TCP forwarding: an error that says so and how to allow it', async () => {
+    const strict = await startSshd(['AllowTcpForwarding no'])
+    const h = new SshHost(strict.target())
+    try {
+      expect(await h.run(['true'])).toBe('')
+      const err = await failure(h.openTcp('127.0.0.1', strict.port))
+      expect(err.message).toBe(`${h.name}: its sshd does not allow TCP forwarding, which osctl needs to reach 127.0.0.1:${strict.port} from the host`)
+      expect(err.hint).toMatch(/AllowTcpForwarding local/)
+    } finally {
+      await h.close()
+      await strict.stop()
+    }
+  })
+
   it('runs commands and writes files atomically over one connection', async () => {
     const h = host({name: 'lab-1'})
     expect(await h.run(['id', '-un'])).toBe(`${sshd.user}\n`)

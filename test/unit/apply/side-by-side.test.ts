@@ -77,7 +77,7 @@ describe('the containers of one service', () => {
     labKeystone.refuse.add('placement')
     const second = await lab.deploy(services)
     expect(second.hosts[0].ok).toBe(false)
-    expect(second.hosts[0].error?.message).toMatch(/keystone registration of placement at http:\/\/\S+ failed: create user placement: 403 /)
+    expect(second.hosts[0].error?.message).toMatch(/keystone registration of placement at http:\/\/\S+ failed: (create )?user placement: 403 /)
     expect(e1.containers.get('placement-api')!.labels['io.osctl.revision']).toBe('1')
     const record = (n: number) => JSON.parse(lab.hosts.get('lab-1')!.text(`/var/lib/osctl/services/placement/revisions/${n}/record.json`)!)
     expect(record(2).outcome).toBe('failed')

@@ -58,7 +58,8 @@ describe('service catalog (templates/)', () => {
           '  - {name: s, container: keystne, command: x, needs: [rabbitmq]}', // 13
           '  - {name: both, container: keystone, command: x, run: keystone-register}', // 14
           '  - {name: neither, container: keystone}', // 15
-          'containers_need: [mariadb, rabbitmq]', // 16
+          '  - {name: extra, container: keystone, run: keystone-register, user: k, image_paths: [/x]}', // 16
+          'containers_need: [mariadb, rabbitmq]', // 17
           '',
         ].join('\n'),
       )
@@ -79,11 +80,14 @@ describe('service catalog (templates/)', () => {
       expect(byMsg['keystone depends on unknown service memcache']?.hint).toBe('did you mean memcached?')
       // needs: among depends only (a step cannot wait for what its service does not start after).
       expect(byMsg['bootstrap step s needs rabbitmq, which keystone does not depend on']?.location).toBe(`${file}:12:55`)
-      expect(byMsg["keystone's containers need rabbitmq, which keystone does not depend on"]?.location).toBe(`${file}:15:28`)
+      expect(byMsg["keystone's containers need rabbitmq, which keystone does not depend on"]?.location).toBe(`${file}:16:28`)
       // A step runs a command in its one-shot container, or is one osctl carries out itself: never both, never neither.
       for (const [step, line] of [['both', 13], ['neither', 14]] as const) {
         expect(byMsg[`bootstrap step ${step} needs exactly one of command and run`]?.location, step).toMatch(new RegExp(`${file}:${line}:`))
       }
+      // And a `run` step takes neither a user nor image paths (it runs no container).
+      expect(byMsg['bootstrap step extra runs keystone-register, which runs as no user']?.location).toMatch(new RegExp(`${file}:15:`))
+      expect(byMsg['bootstrap step extra runs keystone-register, which reads nothing of the image']?.location).toMatch(new RegExp(`${file}:15:`))
     })
 
     it('reports a dependency cycle', async () => {

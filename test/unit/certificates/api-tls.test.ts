@@ -156,10 +156,10 @@ describe('TLS on the APIs (tls.internal / tls.external, haproxy on the VIPs)', (
     try {
       const opened: string[] = []
       const open = async (address: string, port: number) => (opened.push(`${address}:${port}`), keystone.connect())
-      expect(await registerInKeystone(open, reg, 'lab-1', 1)).toContain('user nova created')
+      expect(await registerInKeystone(open, reg, 'lab-1', {pauseMs: 1})).toContain('user nova created')
       expect(opened[0]).toBe(`${VIP}:5000`)
       // The system's trust store does not know the site CA: the certificate is refused (on every connection, whatever token it carries).
-      expect(await registerInKeystone(open, {...reg, ca: undefined}, 'lab-1', 1).catch((e: Error) => e.message)).toMatch(/keystone registration of nova at https:\/\/10\.213\.0\.250:5000\/v3 failed: (GET|POST) \/v3\/\S+: .*(self[- ]signed|unable to verify|issuer)/i)
+      expect(await registerInKeystone(open, {...reg, ca: undefined}, 'lab-1', {pauseMs: 1}).catch((e: Error) => e.message)).toMatch(/keystone registration of nova at https:\/\/10\.213\.0\.250:5000\/v3 failed: (GET|POST) \/v3\/\S+: .*(self[- ]signed|unable to verify|issuer)/i)
     } finally {
       keystone.close()
     }
