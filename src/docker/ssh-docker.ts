@@ -5,7 +5,7 @@ import {inspect} from 'node:util'
 import type {Client} from 'ssh2'
 
 import {OsctlError, errorMessage, isOsctlError} from '../errors.js'
-import {LazyConnection} from '../hosts/lazy-connection.js'
+import {LazyConnection, connectionGone, socketLike} from '../hosts/lazy-connection.js'
 import {SshTarget, where} from '../hosts/ssh-connect.js'
 import type {SshHost} from '../hosts/ssh-host.js'
 import {DockerodeClient} from './docker-client.js'
@@ -15,8 +15,6 @@ const DOCKER_SOCKET = '/var/run/docker.sock'
 /** The forwarded streams open on each SSH connection, failed together when it closes. */
 const STREAMS = new WeakMap<Client, Set<{stream: Duplex; lost: (err: unknown) => OsctlError}>>()
 
-/** ssh2's errors for a connection that is gone, as opposed to a forward the live host refused. */
-const connectionGone = (err: unknown): boolean => /not connected|no response from server|connection (lost|closed)|keepalive/i.test(errorMessage(err))
 
 /**
  * An http.Agent whose every connection is a stream-local forward to the host's Docker socket over
@@ -75,8 +73,7 @@ class SshSocketAgent extends Agent {
    * not an HTTP "socket hang up".
    */
   private adopt(client: Client, stream: Duplex): Duplex {
-    const s = stream as Duplex & Record<string, unknown>
-    for (const m of ['setTimeout', 'setNoDelay', 'setKeepAlive', 'ref', 'unref']) if (typeof s[m] !== 'function') s[m] = () => s
+    const s = socketLike(stream)
     let open = STREAMS.get(client)
     if (!open) {
       const streams = new Set<{stream: Duplex; lost: (err: unknown) => OsctlError}>()

@@ -1,4 +1,8 @@
+import type {Duplex} from 'node:stream'
+
 import type {Client} from 'ssh2'
+
+import {errorMessage} from '../errors.js'
 
 import {SshTarget, openSshConnection} from './ssh-connect.js'
 
@@ -64,4 +68,14 @@ export class LazyConnection {
     const client = await conn?.catch(() => undefined)
     client?.end()
   }
+}
+
+/** ssh2's errors for a connection that is gone, as opposed to a channel the live host refused. */
+export const connectionGone = (err: unknown): boolean => /not connected|no response from server|connection (lost|closed)|keepalive/i.test(errorMessage(err))
+
+/** An ssh2 channel made to look like a socket to http and tls (the socket methods they call, as no-ops). */
+export function socketLike(stream: Duplex): Duplex {
+  const s = stream as Duplex & Record<string, unknown>
+  for (const m of ['setTimeout', 'setNoDelay', 'setKeepAlive', 'ref', 'unref']) if (typeof s[m] !== 'function') s[m] = () => s
+  return s
 }

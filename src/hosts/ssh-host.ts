@@ -10,7 +10,7 @@ import {ExecOptions, ExecResult, FileWrite, WriteOptions, commandLine, modeStrin
 import {CREATE_SCRIPT, EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_DIR_SCRIPT, READ_MANY_SCRIPT, READ_SCRIPT, WRITE_MANY_SCRIPT} from './remote-scripts.js'
 import {Semaphore} from './semaphore.js'
 import {RawOptions, RawResult, channelOn, channelOnRetrying, runChannel} from './ssh-exec.js'
-import {LazyConnection} from './lazy-connection.js'
+import {LazyConnection, connectionGone, socketLike} from './lazy-connection.js'
 import {SshTarget, where} from './ssh-connect.js'
 
 export type {SshTarget} from './ssh-connect.js'
@@ -189,16 +189,14 @@ export class SshHost extends BaseHost {
                   return
                 }
                 // http and tls treat it as a socket.
-                const s = stream as unknown as Duplex & Record<string, unknown>
-                for (const m of ['setTimeout', 'setNoDelay', 'setKeepAlive', 'ref', 'unref']) if (typeof s[m] !== 'function') s[m] = () => s
-                resolve(s)
+                resolve(socketLike(stream as unknown as Duplex))
               })
             } catch (err) {
               // ssh2 throws "Not connected" synchronously when the socket is already gone.
               reject(err)
             }
           }),
-        (err) => err !== refused && /not connected|no response from server|connection (lost|closed)|keepalive|socket/i.test(errorMessage(err)),
+        (err) => err !== refused && (connectionGone(err) || /socket/i.test(errorMessage(err))),
       )
     } catch (err) {
       if (isOsctlError(err)) throw err
