@@ -5,8 +5,8 @@
 // beats) beside osctl's wall time as a ratio.
 // Prints a markdown table of medians. Usage: npm run build && node bench/deploy.mjs (BENCH_RUNS=1)
 import {spawnSync} from 'node:child_process'
-import {appendFileSync, mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {appendFileSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {cpus, tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {median} from './lib.mjs'
@@ -25,6 +25,16 @@ const DRIVER = process.env.BENCH_DRIVER
 // Where to append each first deploy's events (its stderr, one JSON line each, with times): BENCH_EVENTS=/tmp/events.jsonl
 const EVENTS = process.env.BENCH_EVENTS
 
+// The machine's busy CPU seconds so far (/proc/stat: user, nice, system, irq, softirq). Lab hosts are
+// containers on this machine, so a deploy's CPU seconds are the services' and osctl's work, which
+// on a machine of few cores bounds its wall time from below (CPU seconds / cores); steadier than
+// the wall time when the hour is busy, as long as nothing else runs beside the bench.
+function busySeconds() {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number)
+  const idle = ticks[3] + ticks[4]
+  return (ticks.slice(0, 7).reduce((a, b) => a + b, 0) - idle) / 100
+}
+
 function osctl(args, env) {
   const start = performance.now()
   const r = spawnSync('node', [BIN, ...args, '--json'], {encoding: 'utf8', env: {...process.env, ...env}})
@@ -36,6 +46,7 @@ function osctl(args, env) {
 const first = []
 const floor = []
 const noop = []
+const cpu = []
 for (let i = 0; i < RUNS; i++) {
   const site = mkdtempSync(join(tmpdir(), 'osctl-bench-deploy-'))
   const env = {OSCTL_SITE: site}
@@ -45,7 +56,9 @@ for (let i = 0; i < RUNS; i++) {
     if (DRIVER) appendFileSync(join(site, 'osctl.yml'), `nova_compute_driver: ${DRIVER}\n`)
     osctl(['bootstrap', '--quiet'], env)
     osctl(['image', 'build', '--push', '--quiet'], env)
+    const cpuBefore = busySeconds()
     const d = osctl(['deploy'], env)
+    cpu.push(busySeconds() - cpuBefore)
     first.push(d.seconds)
     if (EVENTS) appendFileSync(EVENTS, d.stderr)
     floor.push(d.json().criticalPathMs / 1000)
@@ -54,7 +67,7 @@ for (let i = 0; i < RUNS; i++) {
     const noops = []
     for (let n = 0; n < NOOPS; n++) noops.push(osctl(['deploy', '--quiet'], env).seconds)
     noop.push(...noops)
-    process.stderr.write(`run ${i + 1}/${RUNS}: deploy ${first.at(-1).toFixed(1)} s (critical path ${floor.at(-1).toFixed(1)} s), no-op ${noops.map((s) => s.toFixed(1)).join(', ')} s\n`)
+    process.stderr.write(`run ${i + 1}/${RUNS}: deploy ${first.at(-1).toFixed(1)} s (critical path ${floor.at(-1).toFixed(1)} s, machine CPU ${cpu.at(-1).toFixed(1)} s), no-op ${noops.map((s) => s.toFixed(1)).join(', ')} s\n`)
   } finally {
     if (KEEP && i === RUNS - 1) process.stderr.write(`lab ${LAB} kept: OSCTL_SITE=${site}; end it with: node bin/run.js lab down --name ${LAB}\n`)
     else {
@@ -68,4 +81,5 @@ console.log('|---|---:|')
 console.log(`| deploy, images in the registry | ${median(first).toFixed(1)} |`)
 console.log(`| its critical path (services' own work along their dependencies) | ${median(floor).toFixed(1)} |`)
 console.log(`| ratio: osctl wall time / critical path | ${median(first.map((s, i) => s / floor[i])).toFixed(2)} |`)
+console.log(`| machine CPU during the deploy (CPU seconds; ${cpus().length} cores) | ${median(cpu).toFixed(1)} |`)
 console.log(`| no-op redeploy (${noop.length} samples) | ${median(noop).toFixed(1)} |`)
