@@ -73,8 +73,10 @@ export const READ_SCRIPT = '[ -e "$1" ] || exit 44; exec cat -- "$1"'
 export const EXISTS_SCRIPT = '[ -e "$1" ] || [ -L "$1" ]'
 
 // argv: SHA256 (of all of stdin), N and N directories to create first, then FILE MODE SIZE per file; stdin: the files' bytes, one after
-// another. Every file lands in a temp file next to its target (dd reads exactly SIZE bytes); only
-// when the whole of stdin arrived intact are they synced and renamed into place, in order.
+// another. Every file lands in a staging directory of its own directory (same filesystem: dd reads
+// exactly SIZE bytes); only when the whole of stdin arrived intact are they synced and renamed into
+// place, one mv per directory. Few processes: on a busy host each costs 10-30 ms, and the 105 of
+// the one-mv-per-file version made nova's 35 files of a deploy take 2-3 s (5.6 s in one bench run).
 export const WRITE_MANY_SCRIPT = `set -e
 sum=$1 n=$2
 shift 2
@@ -87,31 +89,48 @@ if [ "$n" -gt 0 ]; then
   (IFS='
 '; set -f; install -d -m 0700 -- $d)
 fi
+[ $# -gt 0 ] || exit 0
 nl='
 '
-tmps='' moves='' dirs=''
-trap 'IFS=$nl; set -f; [ -z "$tmps" ] || rm -f -- $tmps' EXIT
-while [ $# -gt 0 ]; do
-  f=$1 mode=$2 size=$3
-  shift 3
-  t="$f.$$.osctl.new"
-  d=\${f%/*}
-  case "$nl$dirs" in *"$nl$d$nl"*) ;; *) mkdir -p -- "$d"; dirs="$dirs$d$nl";; esac
-  tmps="$tmps$t$nl"
-  # A temp file left by a killed writer with the same pid would keep its mode through dd: gone first.
-  [ ! -e "$t" ] || rm -f -- "$t"
-  if [ "$size" -gt 0 ]; then (umask 077; dd of="$t" bs="$size" count=1 iflag=fullblock status=none); else (umask 077; : > "$t"); fi
-  # umask 077 made it 600 already: most of osctl's files (configs, ledger) need no chmod of their own.
-  [ "$mode" = 600 ] || chmod "$mode" "$t"
-  moves="$moves$t$nl$f$nl"
+dirs='' stages='' tmps=''
+i=0
+for a do
+  if [ $((i % 3)) -eq 0 ]; then
+    d=\${a%/*}
+    case "$nl$dirs" in *"$nl$d$nl"*) ;; *) dirs="$dirs$d$nl" stages="$stages$d/.osctl-new.$$$nl";; esac
+  fi
+  i=$((i+1))
 done
-[ -n "$tmps" ] || exit 0
+trap 'IFS=$nl; set -f; rm -rf -- $stages' EXIT
 IFS=$nl
 set -f
+mkdir -p -- $dirs
+# A staging directory left by a killed writer with the same pid: gone first.
+rm -rf -- $stages
+mkdir -m 0700 -- $stages
+# Files are 0600 from the start: most of osctl's (configs, ledger) need no chmod of their own.
+umask 077
+i=0
+for a do
+  case $((i % 3)) in
+    0) f=$a ;;
+    1) mode=$a ;;
+    *) t="\${f%/*}/.osctl-new.$$/\${f##*/}"
+       tmps="$tmps$t$nl"
+       if [ "$a" -gt 0 ]; then dd of="$t" bs="$a" count=1 iflag=fullblock status=none; else : > "$t"; fi
+       [ "$mode" = 600 ] || chmod "$mode" "$t" ;;
+  esac
+  i=$((i+1))
+done
 h=$(cat -- $tmps | sha256sum)
 [ "\${h%% *}" = "$sum" ] || { echo "sha256 mismatch after transfer" >&2; exit 1; }
 sync -- $tmps 2>/dev/null || sync
-set -- $moves
-while [ $# -gt 0 ]; do mv -f -- "$1" "$2"; shift 2; done
-tmps=''
+# Each file renamed over its target; one mv for the files of a directory (in a row).
+prev='' batch=''
+for t in $tmps; do
+  d=\${t%/.osctl-new.$$/*}
+  if [ "$d" != "$prev" ] && [ -n "$batch" ]; then mv -f -t "$prev" -- $batch; batch=''; fi
+  prev=$d batch="$batch$t$nl"
+done
+mv -f -t "$prev" -- $batch
 sync -- $dirs 2>/dev/null || true`

@@ -136,8 +136,9 @@ export class Ledger {
   async setBootstrapKey(service: string, step: string, key: string): Promise<void> {
     const write = async () => {
       const keys = {...(await this.bootstrapKeys(service)), [step]: key}
-      await this.host.run(['install', '-d', '-m', '0700', SERVICES_ROOT, serviceDir(service)])
-      await this.host.writeFileAtomic(posix.join(serviceDir(service), 'bootstrap.json'), JSON.stringify(keys, null, 2) + '\n', {mode: 0o600})
+      // Its directories and the file in one round trip (a key is written after every step, between
+      // a db sync and the containers it lets start: three round trips were 0.3-1 s on a busy host).
+      await this.host.writeFiles([{path: posix.join(serviceDir(service), 'bootstrap.json'), data: JSON.stringify(keys, null, 2) + '\n', mode: 0o600}], {dirs: [SERVICES_ROOT, serviceDir(service)]})
     }
     const next = (this.keyWrites.get(service) ?? Promise.resolve()).catch(() => undefined).then(write)
     this.keyWrites.set(service, next)

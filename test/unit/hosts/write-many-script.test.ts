@@ -38,7 +38,34 @@ describe('WRITE_MANY_SCRIPT', () => {
     expect(await readFile(join(dir, 'old.json'), 'utf8')).toBe('{}\n')
     expect(((await stat(join(dir, 'a/b/keystone.conf'))).mode & 0o777).toString(8)).toBe('600')
     expect(((await stat(join(dir, 'a/empty'))).mode & 0o777).toString(8)).toBe('644')
-    expect((await readdir(dir)).filter((f) => f.endsWith('.new'))).toEqual([])
+    for (const d of ['', 'a', 'a/b', 'units']) expect((await readdir(join(dir, d))).filter((f) => f.startsWith('.osctl-new')), d).toEqual([])
+  })
+
+  it('few processes on the host: one mv per directory, no chmod for a 0600 file, parents made as the umask says', async () => {
+    const shim = join(dir, 'shim')
+    await (await import('node:fs/promises')).mkdir(shim)
+    for (const tool of ['mv', 'chmod', 'dd', 'mkdir']) {
+      await writeFile(join(shim, tool), `#!/bin/sh\necho ${tool} >> ${join(dir, 'calls')}\nexec /bin/${tool} "$@"\n`, {mode: 0o755})
+    }
+    const files: Array<[string, string, string]> = [
+      ['etc/nova-api/nova.conf', '600', 'a\n'],
+      ['etc/nova-api/api-paste.ini', '600', 'b\n'],
+      ['etc/nova-api/run.sh', '755', 'c\n'],
+      ['etc/nova-conductor/nova.conf', '600', 'd\n'],
+      ['etc/nova-conductor/config.json', '600', 'e\n'],
+    ]
+    const all = Buffer.concat(files.map(([, , d]) => Buffer.from(d)))
+    const args = [createHash('sha256').update(all).digest('hex'), '0', ...files.flatMap(([p, mode, d]) => [join(dir, p), mode, String(Buffer.byteLength(d))])]
+    const r = await execa('/bin/sh', ['-c', `umask 022; ${WRITE_MANY_SCRIPT}`, 'osctl', ...args], {input: all, reject: false, env: {PATH: `${shim}:/usr/bin:/bin`}})
+    expect(r.exitCode, String(r.stderr)).toBe(0)
+    for (const [p, , d] of files) expect(await readFile(join(dir, p), 'utf8'), p).toBe(d)
+    const calls = (await readFile(join(dir, 'calls'), 'utf8')).split('\n').filter(Boolean)
+    expect(calls.filter((c) => c === 'mv')).toHaveLength(2)
+    expect(calls.filter((c) => c === 'chmod')).toHaveLength(1)
+    expect(calls.filter((c) => c === 'mkdir')).toHaveLength(2)
+    expect(((await stat(join(dir, 'etc/nova-api'))).mode & 0o777).toString(8)).toBe('755')
+    expect(((await stat(join(dir, 'etc/nova-api/run.sh'))).mode & 0o777).toString(8)).toBe('755')
+    for (const d of ['etc/nova-api', 'etc/nova-conductor']) expect((await readdir(join(dir, d))).filter((f) => f.startsWith('.osctl-new')), d).toEqual([])
   })
 
   it('creates the directories given first, root-only, and makes existing ones root-only (names with spaces too)', async () => {
