@@ -5,7 +5,6 @@ import type {Duplex} from 'node:stream'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {connect as tlsConnect} from 'node:tls'
 
-import {throwIfInterrupted} from '../cli/interrupt.js'
 import {OsctlError, errorMessage, isOsctlError} from '../errors.js'
 
 /**
@@ -312,8 +311,6 @@ export async function registerInKeystone(open: OpenTcp, reg: KeystoneRegistratio
       // The token and the ids shared by the run's registrations are asked again on the next try.
       forget(reg)
       await sleep(pauseMs)
-      // After Ctrl-C no new try starts (a try itself is bounded by the timeouts above).
-      throwIfInterrupted(`try ${attempt + 1} of ${ATTEMPTS} of the keystone registration of ${reg.name} (${where})`)
     }
   }
 }

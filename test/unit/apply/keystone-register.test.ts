@@ -2,8 +2,6 @@ import {once} from 'node:events'
 import {type AddressInfo, connect, createServer} from 'node:net'
 import {describe, expect, it} from 'vitest'
 
-import {requestInterrupt, resetInterrupt} from '../../../src/cli/interrupt.js'
-import {OsctlError} from '../../../src/errors.js'
 import {registerInKeystone} from '../../../src/apply/keystone-register.js'
 import {tcpProhibited} from '../../../src/hosts/host.js'
 import {keystoneRegisterContract} from '../../contracts/keystone-register-contract.js'
@@ -22,25 +20,6 @@ describe('keystone registration: keystone not there yet', () => {
     const err = await registerInKeystone((a, p) => host.openTcp(a, p), reg, 'lab-1', {pauseMs: 1}).then(() => undefined, (e: unknown) => e as Error)
     expect(err?.message).toBe('lab-1: keystone registration of glance at http://192.0.2.5:5000/v3 failed: lab-1: cannot connect to 192.0.2.5:5000 from the host: connect ECONNREFUSED')
     expect(host.calls.map((c) => c.line)).toEqual(Array.from({length: 5}, () => 'tcp 192.0.2.5:5000'))
-  })
-
-  it('after Ctrl-C no new try starts: the registration stops with INTERRUPTED after the try that was running', async () => {
-    const host = new FakeHost('lab-1')
-    let tries = 0
-    host.onTcp('192.0.2.5', 5000, () => {
-      tries++
-      requestInterrupt('SIGINT')
-      throw new Error('connect ECONNREFUSED')
-    })
-    const reg = {authUrl: 'http://192.0.2.5:5000/v3', adminPassword: 'x', region: 'RegionOne', user: 'glance', password: 'p', name: 'glance', type: 'image', url: 'http://192.0.2.5:9292'}
-    try {
-      const err = await registerInKeystone((a, p) => host.openTcp(a, p), reg, 'lab-1', {pauseMs: 1}).then(() => undefined, (e: unknown) => e as OsctlError)
-      expect(err?.code).toBe('INTERRUPTED')
-      expect(err?.message).toBe('SIGINT received: stopped before try 2 of 5 of the keystone registration of glance (lab-1)')
-      expect(tries).toBe(1)
-    } finally {
-      resetInterrupt()
-    }
   })
 
   it('starts over when keystone appears meanwhile', async () => {
