@@ -96,12 +96,17 @@ dirs='' stages='' tmps=''
 i=0
 for a do
   if [ $((i % 3)) -eq 0 ]; then
+    # Paths are split on newlines below (and staging directories removed): absolute, one line.
+    case $a in /*"$nl"*|[!/]*|'') echo "not an absolute one-line path: $a" >&2; exit 2;; esac
     d=\${a%/*}
     case "$nl$dirs" in *"$nl$d$nl"*) ;; *) dirs="$dirs$d$nl" stages="$stages$d/.osctl-new.$$$nl";; esac
   fi
   i=$((i+1))
 done
 trap 'IFS=$nl; set -f; rm -rf -- $stages' EXIT
+# A hangup (the SSH connection gone) or a TERM still removes the staging directories.
+trap 'exit 129' HUP
+trap 'exit 143' TERM
 IFS=$nl
 set -f
 mkdir -p -- $dirs
@@ -125,12 +130,18 @@ done
 h=$(cat -- $tmps | sha256sum)
 [ "\${h%% *}" = "$sum" ] || { echo "sha256 mismatch after transfer" >&2; exit 1; }
 sync -- $tmps 2>/dev/null || sync
-# Each file renamed over its target; one mv for the files of a directory (in a row).
+# Each file renamed over its target; one mv for the files of a directory (in a row), except the
+# last file, renamed alone once all the others were (a ledger record, a backup's metadata: callers
+# put last what says the rest is there; mv -t goes on past a failed rename, so not in its batch).
+last=\${tmps%$nl}
+last=\${last##*$nl}
 prev='' batch=''
 for t in $tmps; do
+  [ "$t" != "$last" ] || continue
   d=\${t%/.osctl-new.$$/*}
   if [ "$d" != "$prev" ] && [ -n "$batch" ]; then mv -f -t "$prev" -- $batch; batch=''; fi
   prev=$d batch="$batch$t$nl"
 done
-mv -f -t "$prev" -- $batch
+[ -z "$batch" ] || mv -f -t "$prev" -- $batch
+mv -f -T -- "$last" "\${last%/.osctl-new.$$/*}/\${last##*/}"
 sync -- $dirs 2>/dev/null || true`

@@ -41,6 +41,27 @@ describe('WRITE_MANY_SCRIPT', () => {
     for (const d of ['', 'a', 'a/b', 'units']) expect((await readdir(join(dir, d))).filter((f) => f.startsWith('.osctl-new')), d).toEqual([])
   })
 
+  it('the last file is renamed only once all the others were (a record says the rest is there)', async () => {
+    // The first target is a directory: its rename fails, and the record in the same directory stays as it was.
+    await (await import('node:fs/promises')).mkdir(join(dir, 'backups/dump.sql'), {recursive: true})
+    await writeFile(join(dir, 'backups/meta.json'), 'old\n')
+    const r = await run([['backups/dump.sql', '600', 'dump\n'], ['backups/other', '600', 'x\n'], ['backups/meta.json', '600', 'new\n']])
+    expect(r.exitCode).not.toBe(0)
+    expect(await readFile(join(dir, 'backups/meta.json'), 'utf8')).toBe('old\n')
+    expect((await readdir(join(dir, 'backups'))).filter((f) => f.startsWith('.osctl-new'))).toEqual([])
+  })
+
+  it('refuses a relative path or one with a newline before touching anything', async () => {
+    for (const bad of ['relative/x', `${dir}/a\n${dir}/b`]) {
+      const data = 'x\n'
+      const args = [createHash('sha256').update(data).digest('hex'), '0', bad, '600', '2']
+      const r = await execa('/bin/sh', ['-c', WRITE_MANY_SCRIPT, 'osctl', ...args], {input: data, reject: false})
+      expect(r.exitCode, bad).toBe(2)
+      expect(r.stderr).toContain('not an absolute one-line path')
+    }
+    expect(await readdir(dir)).toEqual([])
+  })
+
   it('few processes on the host: one mv per directory, no chmod for a 0600 file, parents made as the umask says', async () => {
     const shim = join(dir, 'shim')
     await (await import('node:fs/promises')).mkdir(shim)
@@ -60,7 +81,8 @@ describe('WRITE_MANY_SCRIPT', () => {
     expect(r.exitCode, String(r.stderr)).toBe(0)
     for (const [p, , d] of files) expect(await readFile(join(dir, p), 'utf8'), p).toBe(d)
     const calls = (await readFile(join(dir, 'calls'), 'utf8')).split('\n').filter(Boolean)
-    expect(calls.filter((c) => c === 'mv')).toHaveLength(2)
+    // nova-api's three, nova-conductor's first, then the last file alone.
+    expect(calls.filter((c) => c === 'mv')).toHaveLength(3)
     expect(calls.filter((c) => c === 'chmod')).toHaveLength(1)
     expect(calls.filter((c) => c === 'mkdir')).toHaveLength(2)
     expect(((await stat(join(dir, 'etc/nova-api'))).mode & 0o777).toString(8)).toBe('755')
