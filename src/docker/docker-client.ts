@@ -55,6 +55,16 @@ export class DockerodeClient implements ContainerClient {
     return list.map((i) => ({id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, size: i.Size, created: new Date(i.Created * 1000).toISOString(), digests: i.RepoDigests ?? []}))
   }
 
+  async imageHistory(ref: string): Promise<string[] | undefined> {
+    try {
+      const entries = (await this.raw.getImage(ref).history()) as Array<{CreatedBy?: string}>
+      return entries.map((e) => e.CreatedBy ?? '')
+    } catch (err) {
+      if ((err as {statusCode?: number}).statusCode === 404) return undefined
+      throw err
+    }
+  }
+
   async buildImage(opts: BuildOptions): Promise<ImageInfo> {
     const stream = await this.raw.buildImage(
       {context: opts.contextDir, src: ['.']},

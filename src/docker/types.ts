@@ -40,6 +40,13 @@ export interface DockerClient {
   ping(): Promise<void>
   inspectImage(ref: string): Promise<ImageInfo | undefined>
   listImages(labels: Record<string, string>): Promise<ImageInfo[]>
+  /**
+   * What made the image, newest first: each history entry's CreatedBy (`/bin/sh -c #(nop)  LABEL
+   * k=v` for a label the builder added); undefined when the engine has no such image. Labels are
+   * inherited through FROM, history is not cut: this is how an image built FROM another is told
+   * apart from it (build-images.ts ownBuild).
+   */
+  imageHistory(ref: string): Promise<string[] | undefined>
   buildImage(opts: BuildOptions): Promise<ImageInfo>
   importImage(tar: NodeJS.ReadableStream, ref: string, changes?: string[]): Promise<void>
   tagImage(source: string, ref: string): Promise<void>

@@ -13,7 +13,7 @@ type Dbs = {service: string; databases: string[]; revision: number}
 
 export interface EventData {
   // images
-  'image.build.start': {image: string; ref: string; reason: 'new' | 'context-changed'}
+  'image.build.start': {image: string; ref: string; reason: 'new' | 'context-changed' | 'derived'}
   'image.build.step': {image: string; step: number; of: number; instruction: string}
   'image.build.done': {image: string; ref: string; seconds: number; bytes: number}
   'image.build.unchanged': {image: string; ref: string}

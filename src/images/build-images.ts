@@ -3,7 +3,7 @@ import {cp, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {DockerClient} from '../docker/docker-client.js'
+import {DockerClient, type ImageInfo} from '../docker/docker-client.js'
 import {OsctlError, errorMessage} from '../errors.js'
 import {Semaphore} from '../hosts/semaphore.js'
 import {Reporter, silentReporter} from '../events/reporters.js'
@@ -132,13 +132,26 @@ async function buildWhenReady(
   const seconds = () => Math.round((Date.now() - started) / 100) / 10
   // What the engine has under this name, looked at again after waiting for another build.
   let existing: Awaited<ReturnType<DockerClient['inspectImage']>>
+  /** The tag names an image built FROM this one's build (its labels, other content). */
+  let derived = false
+  const labels = buildLabels(def.name, hash)
   const look = async (): Promise<ImageResult | undefined> => {
     existing = await opts.docker.inspectImage(def.ref)
+    derived = false
     if (existing && existing.labels[LABELS.contextHash] === hash) {
-      reporter.emit('image.build.unchanged', {image: def.name, ref: def.ref})
-      return {...base, status: 'unchanged', seconds: seconds(), size: existing.size}
+      if (await ownBuild(opts.docker, existing.id, labels)) {
+        reporter.emit('image.build.unchanged', {image: def.name, ref: def.ref})
+        return {...base, status: 'unchanged', seconds: seconds(), size: existing.size}
+      }
+      derived = true
     }
-    const same = (await opts.docker.listImages({[LABELS.contextHash]: hash}))[0]
+    let same: ImageInfo | undefined
+    for (const c of await opts.docker.listImages({[LABELS.contextHash]: hash})) {
+      if (c.id !== existing?.id && (await ownBuild(opts.docker, c.id, labels))) {
+        same = c
+        break
+      }
+    }
     if (!same) return undefined
     await opts.docker.tagImage(same.id, def.ref)
     reporter.emit('image.build.reused', {image: def.name, ref: def.ref, from: same.tags[0] ?? same.id})
@@ -154,7 +167,7 @@ async function buildWhenReady(
     return sem.use(async () => {
       // After a signal the builds running finish; none starts.
       if (interruptRequested()) return {...base, status: 'skipped' as const, seconds: 0, size: null, error: 'interrupted'}
-      reporter.emit('image.build.start', {image: def.name, ref: def.ref, reason: existing ? 'context-changed' : 'new'})
+      reporter.emit('image.build.start', {image: def.name, ref: def.ref, reason: derived ? 'derived' : existing ? 'context-changed' : 'new'})
       const tail: string[] = []
       const keep = opts.logTailLines ?? 20
       try {
@@ -177,6 +190,27 @@ async function buildWhenReady(
   }
 }
 
+/** The labels osctl gives the builder for an image (the builder adds them as the last steps). */
+export const buildLabels = (name: string, hash: string): Record<string, string> => ({[LABELS.managed]: 'true', [LABELS.image]: name, [LABELS.contextHash]: hash})
+
+/**
+ * Whether the image is osctl's build of this content rather than an image built FROM it. Labels go
+ * through FROM: `FROM keystone:zed` + `RUN …` (a test's upgrade tag, an operator's hotfix) carries
+ * keystone's context hash, and taken for the build it would be tagged, pushed and deployed as
+ * keystone:zed. Its history is not cut though: osctl's own build's newest entries are exactly the
+ * labels osctl gave the builder (in any order); the derived image's newest is its own instruction.
+ */
+export async function ownBuild(docker: DockerClient, image: string, labels: Record<string, string>): Promise<boolean> {
+  const history = await docker.imageHistory(image)
+  const want = Object.entries(labels).map(([k, v]) => `${k}=${v}`)
+  if (!history || history.length < want.length) return false
+  const newest = history.slice(0, want.length).map((h) => {
+    const m = /#\(nop\)\s+LABEL\s+([^=\s]+)=("?)(.*)\2\s*$/.exec(h)
+    return m ? `${m[1]}=${m[3]}` : undefined
+  })
+  return want.every((w) => newest.includes(w))
+}
+
 /** The builder wants a plain Dockerfile: stage a copy of the image dir with the rendered one. */
 async function buildOne(docker: DockerClient, def: ImageDef, hash: string, onLog: (line: string) => void) {
   const stage = await mkdtemp(join(tmpdir(), `osctl-image-${def.name}-`))
@@ -187,7 +221,7 @@ async function buildOne(docker: DockerClient, def: ImageDef, hash: string, onLog
     return await docker.buildImage({
       contextDir: stage,
       tags: [def.ref],
-      labels: {[LABELS.managed]: 'true', [LABELS.image]: def.name, [LABELS.contextHash]: hash},
+      labels: buildLabels(def.name, hash),
       // RUN steps reach the apt mirror the way the host does (no bridge NAT/DNS surprises).
       networkMode: 'host',
       onLog,

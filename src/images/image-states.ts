@@ -1,5 +1,5 @@
 import {DockerClient} from '../docker/docker-client.js'
-import {graphHashes} from './build-images.js'
+import {buildLabels, graphHashes, ownBuild} from './build-images.js'
 import {LABELS} from '../labels.js'
 import {loadImageGraph} from './image-graph.js'
 import {ImageVars} from './image-vars.js'
@@ -10,7 +10,7 @@ export interface ImageState {
   name: string
   parent: string | null
   ref: string
-  /** up-to-date: the tag carries the context hash of images/ now; stale: it carries another one. */
+  /** up-to-date: the tag names osctl's build of images/ as it is now; stale: of other content (or an image built FROM it). */
   state: ImageStateName
   size: number | null
   contextHash: string
@@ -29,7 +29,8 @@ export async function imageStates(docker: DockerClient, imagesDir: string, vars:
       const hash = hashes.get(name)!
       const info = await docker.inspectImage(def.ref)
       const builtHash = info?.labels[LABELS.contextHash]
-      const state: ImageStateName = !info ? 'missing' : builtHash === hash ? 'up-to-date' : 'stale'
+      // An image built FROM osctl's carries its hash too: up to date only when it is osctl's build.
+      const state: ImageStateName = !info ? 'missing' : builtHash === hash && (await ownBuild(docker, info.id, buildLabels(name, hash))) ? 'up-to-date' : 'stale'
       return {name, parent: def.parent, ref: def.ref, state, size: info?.size ?? null, contextHash: hash, builtHash, id: info?.id}
     }),
   )

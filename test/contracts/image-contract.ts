@@ -64,6 +64,24 @@ export function imageContract(name: string, make: () => Promise<ImageFixture>): 
       expect((await f.docker.inspectImage(ref('c2')))?.id).toBe(c.id)
     })
 
+    it('an image built FROM another carries its labels; their history, newest first, tells them apart', async () => {
+      const parent = await build('e', ['RUN echo e'])
+      await writeFile(join(dir, 'Dockerfile'), `FROM ${ref('e')}\nRUN echo child\n`)
+      const child = await f.docker.buildImage({contextDir: dir, tags: [ref('e-child')]})
+      expect(child.id).not.toBe(parent.id)
+      expect(child.labels).toMatchObject({'io.osctl.contract': run, 'io.osctl.kind': 'e'})
+      expect((await f.docker.listImages({'io.osctl.contract': run, 'io.osctl.kind': 'e'})).map((i) => i.id).sort()).toEqual([parent.id, child.id].sort())
+      const ph = (await f.docker.imageHistory(ref('e')))!
+      const ch = (await f.docker.imageHistory(child.id))!
+      // The labels given to the builder are its last steps (in some order), after the Dockerfile's.
+      expect(new Set(ph.slice(0, 2))).toEqual(new Set([`/bin/sh -c #(nop)  LABEL io.osctl.contract=${run}`, '/bin/sh -c #(nop)  LABEL io.osctl.kind=e']))
+      expect(ph[2]).toBe('/bin/sh -c echo e')
+      expect(ch[0]).toBe('/bin/sh -c echo child')
+      expect(ch.slice(1, ph.length + 1)).toEqual(ph)
+      expect(await f.docker.imageHistory(ref('never-built'))).toBeUndefined()
+      await f.docker.removeImage(ref('e-child'))
+    })
+
     it('a failing RUN fails the build with the engine words, after logging its step', async () => {
       const log: string[] = []
       const err = await build('d', ['RUN echo osctl-contract-fail && false'], log).then(() => undefined, (e: unknown) => e as Error)

@@ -21,6 +21,8 @@ export interface FakeBuild {
 export class FakeDocker implements DockerClient {
   readonly endpoint = 'fake'
   readonly images = new Map<string, ImageInfo>()
+  /** Image id → what made it, newest first (like the engine's history CreatedBy). */
+  readonly histories = new Map<string, string[]>()
   readonly calls: string[] = []
   readonly builds: FakeBuild[] = []
   readonly pushed: string[] = []
@@ -57,6 +59,12 @@ export class FakeDocker implements DockerClient {
     return [...new Set(this.images.values())].filter(match)
   }
 
+  async imageHistory(ref: string): Promise<string[] | undefined> {
+    this.calls.push(`history ${ref}`)
+    const i = this.images.get(ref) ?? [...this.images.values()].find((x) => x.id === ref)
+    return i && [...(this.histories.get(i.id) ?? [])]
+  }
+
   async buildImage(opts: BuildOptions): Promise<ImageInfo> {
     const ref = opts.tags[0]
     this.calls.push(`build ${ref}`)
@@ -78,7 +86,14 @@ export class FakeDocker implements DockerClient {
       for (let i = 1; i <= this.buildLogLines; i++) opts.onLog?.(`${ref} step ${i}`)
       const failure = this.failBuilds.get(ref)
       if (failure) throw new Error(failure)
-      return this.addImage(ref, opts.labels ?? {})
+      // Like the engine: the image of the last FROM gives its labels and history; each later
+      // instruction adds a history entry (a LABEL also a label).
+      const from = steps.map((l) => /^FROM\s/i.test(l)).lastIndexOf(true)
+      const base = from >= 0 ? this.images.get(steps[from].split(/\s+/)[1]) : undefined
+      const own = steps.slice(from + 1)
+      const labels = {...base?.labels, ...Object.fromEntries(own.map((l) => /^LABEL ([^=\s]+)=(.*)$/.exec(l)).filter((m) => m !== null).map((m) => [m[1], m[2]]))}
+      const history = [...own.map((l) => (l.startsWith('RUN ') ? `/bin/sh -c ${l.slice(4)}` : `/bin/sh -c #(nop)  ${l}`)).reverse(), ...(base ? (this.histories.get(base.id) ?? []) : [])]
+      return this.addImage(ref, labels, undefined, history)
     } finally {
       this.active--
     }
@@ -121,10 +136,11 @@ export class FakeDocker implements DockerClient {
   }
 
   /** Puts an image in the engine directly (an earlier build, a pulled image). */
-  addImage(ref: string, labels: Record<string, string>, size = 1_000_000): ImageInfo {
+  addImage(ref: string, labels: Record<string, string>, size = 1_000_000, history: string[] = []): ImageInfo {
     const id = `sha256:${createHash('sha256').update(`${ref}#${this.nextId++}`).digest('hex')}`
     const info: ImageInfo = {id, tags: [ref], labels: {...labels}, size, created: new Date().toISOString()}
     this.images.set(ref, info)
+    this.histories.set(id, history)
     return info
   }
 

@@ -142,6 +142,30 @@ describe('buildImages', () => {
     expect(reporter.of('image.build.start')[0]?.data.reason).toBe('context-changed')
   })
 
+  it('an image built FROM osctl\'s (a test\'s upgrade tag, an operator\'s hotfix) carries its labels but is never taken for it: not reused under another name, rebuilt under its own', async () => {
+    const dir = await copyShippedImages()
+    await build(dir)
+    const hotfix = await makeImagesDir({etcd: `FROM ${ref('etcd')}\nRUN echo hotfix > /etc/hotfix\n`})
+    const derived = await docker.buildImage({contextDir: join(hotfix, 'etcd'), dockerfile: 'Dockerfile.njk', tags: ['10.0.0.1:4000/osctl/etcd:hotfix']})
+    expect(derived.labels['io.osctl.context-hash']).toBe(docker.images.get(ref('etcd'))!.labels['io.osctl.context-hash'])
+    // Only the derived image carries etcd's hash any more: another registry's etcd is built, not a tag of it.
+    await docker.removeImage(ref('etcd'))
+    const other = {...VARS, registry: '10.9.9.9:4000', tag: 'other'}
+    expect(statuses((await build(dir, {vars: other})).images)).toEqual({base: 'reused', etcd: 'built', registry: 'reused'})
+    expect(docker.images.get('10.9.9.9:4000/osctl/etcd:other')!.id).not.toBe(derived.id)
+    // The tag itself naming the derived image (how a test's tag once became keystone:zed): rebuilt, not "unchanged".
+    await docker.tagImage(derived.id, ref('etcd'))
+    expect(Object.fromEntries((await imageStates(docker, dir, VARS)).map((s) => [s.name, s.state]))).toEqual({base: 'up-to-date', etcd: 'stale', registry: 'up-to-date'})
+    reporter = new RecordingReporter()
+    expect(statuses((await build(dir)).images)).toEqual({base: 'unchanged', etcd: 'reused', registry: 'unchanged'})
+    expect(docker.images.get(ref('etcd'))!.id).toBe(docker.images.get('10.9.9.9:4000/osctl/etcd:other')!.id)
+    await docker.removeImage('10.9.9.9:4000/osctl/etcd:other')
+    await docker.tagImage(derived.id, ref('etcd'))
+    expect(statuses((await build(dir)).images)).toEqual({base: 'unchanged', etcd: 'built', registry: 'unchanged'})
+    expect(reporter.of('image.build.start').map((e) => e.data.reason)).toEqual(['derived'])
+    expect(docker.images.get(ref('etcd'))!.id).not.toBe(derived.id)
+  })
+
   it('a failure skips its descendants, still builds unrelated images, and fails with details', async () => {
     const dir = await copyShippedImages()
     await makeChild(dir, 'etcd-tools', 'etcd')
