@@ -134,20 +134,16 @@ async function buildWhenReady(
   let existing: Awaited<ReturnType<DockerClient['inspectImage']>>
   /** The tag names an image built FROM this one's build (its labels, other content). */
   let derived = false
-  const labels = buildLabels(def.name, hash)
   const look = async (): Promise<ImageResult | undefined> => {
     existing = await opts.docker.inspectImage(def.ref)
-    derived = false
-    if (existing && existing.labels[LABELS.contextHash] === hash) {
-      if (await ownBuild(opts.docker, existing.id, labels)) {
-        reporter.emit('image.build.unchanged', {image: def.name, ref: def.ref})
-        return {...base, status: 'unchanged', seconds: seconds(), size: existing.size}
-      }
-      derived = true
+    if (existing && (await ownBuild(opts.docker, existing, def.name, hash))) {
+      reporter.emit('image.build.unchanged', {image: def.name, ref: def.ref})
+      return {...base, status: 'unchanged', seconds: seconds(), size: existing.size}
     }
+    derived = existing?.labels[LABELS.contextHash] === hash
     let same: ImageInfo | undefined
     for (const c of await opts.docker.listImages({[LABELS.contextHash]: hash})) {
-      if (c.id !== existing?.id && (await ownBuild(opts.docker, c.id, labels))) {
+      if (c.id !== existing?.id && (await ownBuild(opts.docker, c, def.name, hash))) {
         same = c
         break
       }
@@ -191,18 +187,20 @@ async function buildWhenReady(
 }
 
 /** The labels osctl gives the builder for an image (the builder adds them as the last steps). */
-export const buildLabels = (name: string, hash: string): Record<string, string> => ({[LABELS.managed]: 'true', [LABELS.image]: name, [LABELS.contextHash]: hash})
+const buildLabels = (name: string, hash: string): Record<string, string> => ({[LABELS.managed]: 'true', [LABELS.image]: name, [LABELS.contextHash]: hash})
 
 /**
- * Whether the image is osctl's build of this content rather than an image built FROM it. Labels go
- * through FROM: `FROM keystone:zed` + `RUN …` (a test's upgrade tag, an operator's hotfix) carries
- * keystone's context hash, and taken for the build it would be tagged, pushed and deployed as
- * keystone:zed. Its history is not cut though: osctl's own build's newest entries are exactly the
- * labels osctl gave the builder (in any order); the derived image's newest is its own instruction.
+ * Whether the image is osctl's build of image `name` with this content hash, rather than another
+ * content or an image built FROM it. Labels go through FROM: `FROM keystone:zed` + `RUN …` (a
+ * test's upgrade tag, an operator's hotfix) carries keystone's context hash, and taken for the
+ * build it would be tagged, pushed and deployed as keystone:zed. Its history is not cut though:
+ * osctl's own build's newest entries are exactly the labels osctl gave the builder (in any order);
+ * the derived image's newest is its own instruction.
  */
-export async function ownBuild(docker: DockerClient, image: string, labels: Record<string, string>): Promise<boolean> {
-  const history = await docker.imageHistory(image)
-  const want = Object.entries(labels).map(([k, v]) => `${k}=${v}`)
+export async function ownBuild(docker: DockerClient, image: Pick<ImageInfo, 'id' | 'labels'>, name: string, hash: string): Promise<boolean> {
+  if (image.labels[LABELS.contextHash] !== hash) return false
+  const history = await docker.imageHistory(image.id)
+  const want = Object.entries(buildLabels(name, hash)).map(([k, v]) => `${k}=${v}`)
   if (!history || history.length < want.length) return false
   const newest = history.slice(0, want.length).map((h) => {
     const m = /#\(nop\)\s+LABEL\s+([^=\s]+)=("?)(.*)\2\s*$/.exec(h)

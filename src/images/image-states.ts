@@ -1,5 +1,5 @@
 import {DockerClient} from '../docker/docker-client.js'
-import {buildLabels, graphHashes, ownBuild} from './build-images.js'
+import {graphHashes, ownBuild} from './build-images.js'
 import {LABELS} from '../labels.js'
 import {loadImageGraph} from './image-graph.js'
 import {ImageVars} from './image-vars.js'
@@ -30,7 +30,7 @@ export async function imageStates(docker: DockerClient, imagesDir: string, vars:
       const info = await docker.inspectImage(def.ref)
       const builtHash = info?.labels[LABELS.contextHash]
       // An image built FROM osctl's carries its hash too: up to date only when it is osctl's build.
-      const state: ImageStateName = !info ? 'missing' : builtHash === hash && (await ownBuild(docker, info.id, buildLabels(name, hash))) ? 'up-to-date' : 'stale'
+      const state: ImageStateName = !info ? 'missing' : (await ownBuild(docker, info, name, hash)) ? 'up-to-date' : 'stale'
       return {name, parent: def.parent, ref: def.ref, state, size: info?.size ?? null, contextHash: hash, builtHash, id: info?.id}
     }),
   )
