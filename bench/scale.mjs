@@ -9,7 +9,7 @@
 // when its last image download ended (from --progress json events; BENCH_EVENTS_DIR=DIR keeps them).
 // Usage: npm run build && node bench/scale.mjs   (BENCH_HOSTS=20 BENCH_CONTROL=3; BENCH_KEEP_LAB=1 leaves the big lab up)
 import {spawnSync} from 'node:child_process'
-import {appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -70,6 +70,7 @@ function run(hosts) {
     t[name] = r.seconds
     if (args[0] === 'deploy') {
       figures[name] = deployFigures(r)
+      if (process.env.BENCH_EVENTS_DIR) mkdirSync(process.env.BENCH_EVENTS_DIR, {recursive: true})
       if (process.env.BENCH_EVENTS_DIR) writeFileSync(join(process.env.BENCH_EVENTS_DIR, `scale-${hosts}-${name.replace(/\W+/g, '-')}.ndjson`), figures[name].events.map((e) => JSON.stringify(e)).join('\n') + '\n')
     }
     lowest = Math.min(lowest, memAvailableMiB())

@@ -2,6 +2,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {ContainerClient} from '../docker/docker-client.js'
 import {Host} from '../hosts/host.js'
+import {connectedProbeCommand} from '../hosts/connected-probe.js'
 import {httpProbeScript} from '../hosts/http-probe.js'
 import type {RenderedHealth} from '../catalog/render.js'
 
@@ -14,7 +15,12 @@ export interface HealthResult {
  * Probes from the host itself (bash /dev/tcp, like system containers): what counts is that the
  * service answers on the address its clients use, not what the container thinks of itself.
  */
-export async function probeHealth(host: Host, h: RenderedHealth, inContainer?: {docker: ContainerClient; container: string}): Promise<HealthResult> {
+export async function probeHealth(host: Host, h: Omit<RenderedHealth, 'timeoutSeconds'>, inContainer?: {docker: ContainerClient; container: string; pid?: number}): Promise<HealthResult> {
+  if (h.first) {
+    // The cheap check from the host first; the one in the container only once it holds.
+    const first = await probeHealth(host, h.first, inContainer)
+    if (!first.healthy) return first
+  }
   if (h.kind === 'exec') {
     // Services without a port: the check runs where the process lives (docker exec).
     if (!inContainer) return {healthy: false, detail: `cannot run \`${h.target}\` without the container`}
@@ -23,6 +29,15 @@ export async function probeHealth(host: Host, h: RenderedHealth, inContainer?: {
     // A check may say what it found on its last stdout line (nova-libvirt: the virt_type it chose and why).
     const said = r.stdout.trim().split('\n').at(-1) ?? ''
     return r.exitCode === 0 ? {healthy: true, detail: `\`${h.target}\` succeeded${said ? `: ${said}` : ''}`} : {healthy: false, detail: `\`${h.target}\` exited with ${r.exitCode}${last ? `: ${last}` : ''}`}
+  }
+  if (h.kind === 'connected') {
+    // Read from the host, in the container's processes and network namespace (connected-probe.ts).
+    if (!inContainer) return {healthy: false, detail: `cannot check ${h.target} without the container`}
+    const pid = 'pid' in inContainer ? inContainer.pid : (await inContainer.docker.inspectContainer(inContainer.container))?.pid
+    if (!pid) return {healthy: false, detail: `${inContainer.container} is not running`}
+    const r = await host.exec(connectedProbeCommand(pid, h.target))
+    const [name, port] = [h.target.slice(0, h.target.lastIndexOf(':')), h.target.slice(h.target.lastIndexOf(':') + 1)]
+    return r.exitCode === 0 ? {healthy: true, detail: `a ${name} process is connected to port ${port}`} : {healthy: false, detail: r.stderr.trim().split('\n').at(-1) || `no ${name} process is connected to port ${port}`}
   }
   if (h.kind === 'http') {
     const r = await host.exec(['timeout', '5', 'bash', '-c', httpProbeScript(h.target)])
@@ -55,9 +70,11 @@ export async function waitContainerHealthy(
   let last: HealthResult = {healthy: false, detail: 'not checked yet'}
   const exits = new Set<string>()
   while (Date.now() < deadline) {
-    last = await probeHealth(host, h, {docker, container})
+    // A connected check needs the container's process: one inspect serves the probe and the exit check.
+    const seen = h.kind === 'connected' || h.first?.kind === 'connected' ? await docker.inspectContainer(container) : undefined
+    last = await probeHealth(host, h, seen ? {docker, container, pid: seen.pid} : {docker, container})
     if (last.healthy) return exits.size ? {...last, detail: `${last.detail} (after ${exitsSaid(exits.size)} and systemd's restart)`} : last
-    const info = await docker.inspectContainer(container)
+    const info = seen ?? (await docker.inspectContainer(container))
     if (info && info.state === 'exited' && (info.exitCode ?? 0) !== 0) {
       exits.add(info.startedAt ?? '')
       if (exits.size > restartsAllowed) return {healthy: false, detail: `${container} exited with ${info.exitCode}${exits.size > 1 ? ` (${exitsSaid(exits.size)})` : ''}`}

@@ -30,13 +30,33 @@ const permission = z.strictObject({
   recurse: z.boolean().optional(),
 })
 
-/** The three kinds of check, as `health` (with a timeout) and `monitor` (without) take them. */
+/** The kinds of check, as `health` (with a timeout) and `monitor` (without) take them. */
 const httpCheck = z.strictObject({http: z.string().min(1)})
 const tcpCheck = z.strictObject({tcp: z.string().min(1)})
 /** A shell command run in the container (docker exec), exit 0 = healthy: for services that listen on no port (nova-conductor). */
 const execCheck = z.strictObject({exec: z.string().min(1)})
+/**
+ * `PROCESS:PORT`: a process of the container whose command line contains `bin/PROCESS` has an
+ * established TCP connection to PORT (nova-conductor on the bus: `nova-conductor:5672`). osctl reads
+ * it from the host (the container's /proc: its processes, their sockets, its TCP table), about a
+ * tenth of what a `docker exec` of the same check costs the host; a gate only (Docker's own check
+ * runs in the container: such a container gives a `monitor`).
+ */
+const connectedCheck = z.strictObject({connected: z.string().min(1)})
+/**
+ * `tcp` and `exec` together: the TCP check from the host until it holds, the command in the
+ * container only then (rabbitmq: its listener opens late in a 20-30 s start, and only then is its
+ * cluster membership worth an Erlang VM per call).
+ */
+const tcpThenExecCheck = z.strictObject({tcp: z.string().min(1), exec: z.string().min(1)})
+/**
+ * `connected` and `exec` together: the connected check from the host until it holds, then the
+ * command in the container (nova-compute: on the bus, then libvirtd answers). An exec that renders
+ * empty (a template's `{% if %}` without its case) leaves the connected check alone.
+ */
+const connectedThenExecCheck = z.strictObject({connected: z.string().min(1), exec: z.string()})
 const timeout = {timeout: z.int().min(1).max(1800).optional()}
-const health = z.union([httpCheck.extend(timeout), tcpCheck.extend(timeout), execCheck.extend(timeout)])
+const health = z.union([httpCheck.extend(timeout), tcpCheck.extend(timeout), execCheck.extend(timeout), connectedCheck.extend(timeout), tcpThenExecCheck.extend(timeout), connectedThenExecCheck.extend(timeout)])
 
 /**
  * The check Docker repeats every 30 s between deploys (`docker ps` shows it), when the gate is too
@@ -215,7 +235,7 @@ const HINTS: Record<string, {what?: string; hint: string}> = {
   dest: {hint: 'where osctl_start installs the file inside the container, e.g. `dest: /etc/keystone/keystone.conf`'},
   perm: {hint: 'quote octal modes, e.g. `perm: "0640"`'},
   volumes: {what: 'a list of NAME:/path', hint: 'e.g. `volumes: ["mariadb:/var/lib/mysql"]`'},
-  health: {what: '{http: URL}, {tcp: ADDRESS:PORT} or {exec: COMMAND}', hint: 'e.g. `health: {http: "http://{{ api_address }}:5000/v3"}`, `health: {tcp: "{{ api_address }}:3306"}` or `health: {exec: "pgrep -f nova-conductor"}`'},
+  health: {what: '{http: URL}, {tcp: ADDRESS:PORT}, {exec: COMMAND}, {connected: PROCESS:PORT}, or tcp or connected with exec (the host-side check first)', hint: 'e.g. `health: {http: "http://{{ api_address }}:5000/v3"}`, `health: {tcp: "{{ api_address }}:3306"}`, `health: {exec: "pgrep -f nova-conductor"}` or `health: {connected: "nova-conductor:5672"}`'},
   monitor: {what: '{http: URL}, {tcp: ADDRESS:PORT} or {exec: COMMAND}', hint: 'a cheaper check for Docker to repeat every 30 s than the deploy gate, e.g. `monitor: {tcp: "{{ api_address }}:5672"}`'},
   bootstrap: {what: 'a list of {name, container, command}', hint: 'one-shot steps, e.g. `- {name: db-sync, container: keystone, command: keystone-manage db_sync, once: true}`'},
   post_deploy: {what: 'a list of {name, container, command}', hint: 'steps after the whole deploy, e.g. `- {name: discover-hosts, container: nova-api, command: nova-manage cell_v2 discover_hosts}`'},
@@ -231,7 +251,7 @@ export const serviceDocs: SchemaDocs = {
     if (path[0] === 'containers' && path.length === 2) return Object.keys(container.shape)
     if (path[0] === 'containers' && path[2] === 'config') return Object.keys(configFile.shape)
     if (path[0] === 'containers' && path[2] === 'permissions') return Object.keys(permission.shape)
-    if (path[0] === 'containers' && path[2] === 'health') return ['http', 'tcp', 'exec', 'timeout']
+    if (path[0] === 'containers' && path[2] === 'health') return ['http', 'tcp', 'exec', 'connected', 'timeout']
     if (path[0] === 'containers' && path[2] === 'monitor') return ['http', 'tcp', 'exec']
     if (path[0] === 'bootstrap') return Object.keys(bootstrapStep.shape)
     if (path[0] === 'post_deploy') return Object.keys(postDeployStep.shape)

@@ -86,6 +86,9 @@ async function checkOwnFiles(def: ServiceDef): Promise<OsctlError[]> {
   const errors: OsctlError[] = []
   const containers = def.containers.map((c) => c.name)
   for (const [ci, c] of def.containers.entries()) {
+    // Docker repeats a container's check inside it every 30 s (`docker ps`); a connected check is
+    // read from the host, so the container needs an in-container one beside it.
+    if ('connected' in c.health && !c.monitor) errors.push(def.src.error(`container ${c.name}'s health is a connected check, which osctl reads from the host; Docker needs a check to run in the container`, 'add a monitor, e.g. `monitor: {exec: healthcheck_rabbitmq nova-conductor}`', ['containers', ci, 'health']))
     for (const [fi, f] of c.config.entries()) {
       // The same search path the renderer uses: the service's folder, then templates/_shared.
       const isFile = (p: string) => stat(p).then((s) => s.isFile(), () => false)

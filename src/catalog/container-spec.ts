@@ -90,7 +90,9 @@ export function createOptions(spec: ContainerSpec, revision: number): ContainerC
 }
 
 /** The check osctl gates on (or the container's cheaper monitor), run by Docker so `docker ps` shows it between deploys. */
-function dockerHealthTest(h: RenderedMonitor): string[] {
+function dockerHealthTest(h: RenderedMonitor | RenderedHealth): string[] {
+  // catalog.ts gives a container whose gate is read from the host a monitor of its own.
+  if (h.kind === 'connected') throw new Error(`a connected check (${h.target}) cannot run in the container: it needs a monitor`)
   if (h.kind === 'http') return ['CMD', 'healthcheck_curl', h.target]
   if (h.kind === 'exec') return ['CMD-SHELL', h.target]
   return ['CMD', 'healthcheck_port', h.target.slice(h.target.lastIndexOf(':') + 1)]

@@ -19,13 +19,16 @@ export {SHARED_TEMPLATES} from './template-env.js'
 export const CONFIG_MOUNT = '/var/lib/osctl/config_files'
 
 export interface RenderedHealth {
-  kind: 'http' | 'tcp' | 'exec'
-  /** URL, address:port, or a shell command run in the container. */
+  kind: 'http' | 'tcp' | 'exec' | 'connected'
+  /** URL, address:port, a shell command run in the container, or PROCESS:PORT (catalog-schema.ts). */
   target: string
   timeoutSeconds: number
+  /** A check from the host that must hold before the exec runs (catalog-schema.ts: `tcp` or `connected` with `exec`). */
+  first?: {kind: 'tcp' | 'connected'; target: string}
 }
 
-export type RenderedMonitor = Omit<RenderedHealth, 'timeoutSeconds'>
+/** Docker's periodic check: run in the container, so never a connected one. */
+export type RenderedMonitor = Omit<RenderedHealth, 'timeoutSeconds' | 'kind'> & {kind: 'http' | 'tcp' | 'exec'}
 
 export interface RenderedContainer {
   service: string
@@ -133,7 +136,13 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
     }
     const check = (h: {http: string} | {tcp: string} | {exec: string}, key: 'health' | 'monitor'): RenderedMonitor =>
       'http' in h ? {kind: 'http', target: str(h.http, at(key, 'http'))} : 'tcp' in h ? {kind: 'tcp', target: str(h.tcp, at(key, 'tcp'))} : {kind: 'exec', target: str(h.exec, at(key, 'exec'))}
-    const health = check(c.health, 'health')
+    // tcp or connected beside exec: the host-side check first (RenderedHealth.first); an exec that renders empty is none.
+    const first: RenderedHealth['first'] =
+      'connected' in c.health ? connectedCheck(str(c.health.connected, at('health', 'connected')), def, at('health', 'connected'))
+      : 'tcp' in c.health && 'exec' in c.health ? {kind: 'tcp', target: str(c.health.tcp, at('health', 'tcp'))}
+      : undefined
+    const exec = 'exec' in c.health ? str(c.health.exec, at('health', 'exec')).trim() : ''
+    const health: Omit<RenderedHealth, 'timeoutSeconds'> = !first ? check(c.health as {http: string} | {tcp: string} | {exec: string}, 'health') : exec ? {kind: 'exec', target: exec, first} : first
     return {
       service: def.name,
       name: c.name,
@@ -218,4 +227,13 @@ export function templateError(err: unknown, fallbackFile: string, lineOffset: nu
       : 'fix the nunjucks syntax at that line',
     cause: err,
   })
+}
+
+/** A rendered connected check: `PROCESS:PORT`, PROCESS what the process's command line names after `bin/`. */
+function connectedCheck(target: string, def: ServiceDef, path: YamlPath): {kind: 'connected'; target: string} {
+  const m = /^([\w.@+-]+):(\d{1,5})$/.exec(target)
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+    throw def.src.error(`connected check "${target}" is not PROCESS:PORT`, 'e.g. `connected: "nova-conductor:5672"`: a process whose command line contains bin/nova-conductor is connected to port 5672', path)
+  }
+  return {kind: 'connected', target}
 }

@@ -172,6 +172,7 @@ export class DockerodeClient implements ContainerClient {
         health: (i.State as {Health?: {Status?: string}}).Health?.Status,
         exitCode: i.State.ExitCode,
         startedAt: i.State.StartedAt,
+        ...(i.State.Running && i.State.Pid > 0 ? {pid: i.State.Pid} : {}),
       }
     } catch (err) {
       if ((err as {statusCode?: number}).statusCode === 404) return undefined

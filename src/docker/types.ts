@@ -90,6 +90,8 @@ export interface ContainerInfo {
   health?: string
   exitCode?: number
   startedAt?: string
+  /** Its main process on the host, while it runs (inspect only). */
+  pid?: number
 }
 
 /** The container half of the engine, used by `osctl deploy` and `osctl service …`. */

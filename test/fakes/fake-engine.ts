@@ -64,7 +64,8 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
 
   async inspectContainer(name: string): Promise<ContainerInfo | undefined> {
     const c = this.containers.get(name)
-    return c && {...c, labels: {...c.labels}}
+    // Like the engine: a main process while it runs (a fake pid, 1000 + its number).
+    return c && {...c, labels: {...c.labels}, ...(c.state === 'running' ? {pid: 1000 + Number(c.id.slice(1))} : {})}
   }
 
   async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {

@@ -65,6 +65,12 @@ export function labHost(name: string, address: string, engine: FakeEngine): LabH
   const swap = (c: FakeCall) => runSwapScript(h, engine, c.argv!, {active, enabled})
   h.on(/^systemd-run /, swap)
   h.on(/^timeout 5 bash -c /, () => 'HTTP/1.0 200 OK\r\n\r\n')
+  // connected-probe.ts: healthy while the pid it was given is a running container's main process.
+  h.on(/^timeout 5 bash -c [\s\S]* osctl-connected \d+ /, async (c) => {
+    const pid = Number(c.argv!.at(-3))
+    for (const name of engine.containers.keys()) if ((await engine.inspectContainer(name))?.pid === pid) return ''
+    return {exitCode: 1, stderr: `the container's process ${pid} is not running\n`}
+  })
   return Object.assign(h, {swap})
 }
 

@@ -105,6 +105,8 @@ describe('deploy reads each host once', () => {
     // SQL goes to mariadb on stdin (databases.ts); a health check execs with none.
     const statements = () => [...engines.values()].map((e) => e.execs.filter((x) => x.input !== undefined).length)
     const execs = statements()
+    const evals = () => engines.get('lab-1')!.execs.filter((x) => x.argv[2].startsWith('rabbitmqctl -q eval')).length
+    const evalsBefore = evals()
     const result = await run()
     expect(result.changed).toBe(false)
     expect(result.services.flatMap((s) => s.containers.map((c) => c.status))).toEqual(Array(6).fill('unchanged'))
@@ -112,8 +114,10 @@ describe('deploy reads each host once', () => {
     for (const h of hosts.values()) expect(h.ran(/^systemctl (enable|daemon-reload|start)/)).toBe(false)
     expect(statements()).toEqual(execs)
     expect(engines.get('lab-1')!.execs.map((x) => x.argv[2])).toContain('osctl-mariadb-health')
-    // Probed from the host: memcached and keystone (mariadb's and rabbitmq's gates run in their containers).
-    expect(hosts.get('lab-1')!.calls.filter((c) => c.line.startsWith('timeout 5 bash -c')).length).toBe(2)
+    // Probed from the host: memcached, keystone and rabbitmq's listener (mariadb's gate runs in its
+    // container, and rabbitmq's eval there once its listener answered).
+    expect(hosts.get('lab-1')!.calls.filter((c) => c.line.startsWith('timeout 5 bash -c')).length).toBe(3)
+    expect(evals() - evalsBefore).toBe(1)
   })
 
   it('a difference (a config file edited on one host) is observed again before acting, and only there', async () => {

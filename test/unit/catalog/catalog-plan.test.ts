@@ -90,6 +90,26 @@ describe('service catalog (templates/)', () => {
       expect(byMsg['bootstrap step extra runs keystone-register, which reads nothing of the image']?.location).toMatch(new RegExp(`${file}:15:`))
     })
 
+    it('a connected check: PROCESS:PORT once rendered, and a monitor for Docker beside it', async () => {
+      const file = join(dir, 'nova', 'service.yml')
+      const text = (await import('node:fs')).readFileSync(file, 'utf8')
+      const line = (t: string, needle: string) => t.slice(0, t.indexOf(needle)).split('\n').length
+      // Without its monitor: refused at load, on the health line.
+      const noMonitor = text.replace('    monitor: {exec: healthcheck_rabbitmq nova-conductor}\n', '')
+      await writeFile(file, noMonitor)
+      const [e] = await errorsOf(loadCatalog(dir))
+      expect(e.message).toBe("container nova-conductor's health is a connected check, which osctl reads from the host; Docker needs a check to run in the container")
+      expect(e.location).toMatch(new RegExp(`${file}:${line(noMonitor, 'connected: "nova-conductor')}:`))
+      // Not PROCESS:PORT once rendered: refused when planned, on its line, before any host is touched.
+      const bad = text.replace('connected: "nova-conductor:5672"', 'connected: "nova-conductor {{ api_address }}"')
+      await writeFile(file, bad)
+      const site = testSite()
+      const [p] = await errorsOf(async () => planDeploy(site, await loadCatalog(dir), Overrides.empty(), {services: ['nova'], targets: site.hosts}))
+      expect(p.message).toBe('connected check "nova-conductor 10.0.0.11" is not PROCESS:PORT')
+      expect(p.exitCode).toBe(2)
+      expect(p.location).toMatch(new RegExp(`${file}:${line(bad, 'connected: "nova-conductor')}:`))
+    })
+
     it('reports a dependency cycle', async () => {
       const file = join(dir, 'mariadb', 'service.yml')
       const text = (await import('node:fs')).readFileSync(file, 'utf8')
@@ -118,6 +138,18 @@ describe('planDeploy: everything checked before any host is touched', () => {
     expect(ks.files['keystone.conf']).toContain('memcache_servers = 10.0.0.11:11211,10.0.0.12:11211')
     expect(ks.env.OSCTL_BIND_HOST).toBe('10.0.0.12')
     expect(p.skipped.map((s) => s.service)).toEqual(['etcd', 'registry'])
+  })
+
+  it('renders the kinds of health check: connected, and tcp before exec', async () => {
+    const p = await plan()
+    const containers = (service: string) => p.services.find((s) => s.def.name === service)!.rendered.get('lab-1')!.containers
+    const conductor = containers('nova').find((c) => c.name === 'nova-conductor')!
+    expect(conductor.health).toEqual({kind: 'connected', target: 'nova-conductor:5672', timeoutSeconds: 180})
+    expect(conductor.monitor).toEqual({kind: 'exec', target: 'healthcheck_rabbitmq nova-conductor'})
+    const rabbit = containers('rabbitmq')[0]
+    expect(rabbit.health.kind).toBe('exec')
+    expect(rabbit.health.target).toMatch(/^rabbitmqctl -q eval /)
+    expect(rabbit.health.first).toEqual({kind: 'tcp', target: '10.0.0.11:5672'})
   })
 
   it('refuses unknown services, listing the known ones', async () => {

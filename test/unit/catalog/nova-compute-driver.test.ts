@@ -31,7 +31,9 @@ describe('nova_compute_driver and nova_virt_type (osctl.yml) in the rendered ser
     expect(compute.volumes).toContain('/dev/pts:/dev/pts')
     expect(libvirt.volumes).toContain('/dev:/dev')
     expect(compute.env.OSCTL_NOVA_VIRT_TYPE).toBe('auto')
-    expect(compute.health.target).toBe(`healthcheck_rabbitmq nova-compute && python3 -c 'import libvirt; libvirt.openReadOnly("qemu:///system").close()'`)
+    // osctl's gate: on the bus (read from the host), then libvirtd answers (in the container); Docker's check: both in the container.
+    expect(compute.health).toEqual({kind: 'exec', target: `python3 -c 'import libvirt; libvirt.openReadOnly("qemu:///system").close()'`, first: {kind: 'connected', target: 'nova-compute:5672'}, timeoutSeconds: 180})
+    expect(compute.monitor).toEqual({kind: 'exec', target: `healthcheck_rabbitmq nova-compute && python3 -c 'import libvirt; libvirt.openReadOnly("qemu:///system").close()'`})
     expect(libvirt.files['qemu.conf']).toMatch(/^cgroup_controllers = \[ \]$/m)
     expect(libvirt.files['libvirtd.conf']).toMatch(/^listen_tcp = 0$/m)
   })
@@ -48,7 +50,9 @@ describe('nova_compute_driver and nova_virt_type (osctl.yml) in the rendered ser
     expect(compute.files['nova.conf']).toMatch(/^compute_driver = fake\.FakeDriver$/m)
     expect(compute.files['nova.conf']).not.toContain('[libvirt]')
     expect(JSON.parse(compute.files['config.json']).command).toEqual(['sh', '-c', 'exec nova-compute --config-file /etc/nova/nova.conf'])
-    expect(compute.health.target).toBe('healthcheck_rabbitmq nova-compute')
+    // No libvirt: the exec renders empty, so the gate is the connected check alone.
+    expect(compute.health).toEqual({kind: 'connected', target: 'nova-compute:5672', timeoutSeconds: 180})
+    expect(compute.monitor).toEqual({kind: 'exec', target: 'healthcheck_rabbitmq nova-compute'})
 
     const err = await plan(testSite({enabledServices: [...NOVA, 'nova-libvirt'], novaComputeDriver: 'fake'})).catch((e: unknown) => e)
     const errors = err instanceof OsctlErrors ? err.errors : [err as OsctlError]
