@@ -37,6 +37,7 @@ export async function probeHealth(host: Host, h: Omit<RenderedHealth, 'timeoutSe
     if (!pid) return {healthy: false, detail: `${inContainer.container} is not running`}
     const r = await host.exec(connectedProbeCommand(pid, h.target))
     const [name, port] = [h.target.slice(0, h.target.lastIndexOf(':')), h.target.slice(h.target.lastIndexOf(':') + 1)]
+    if (r.exitCode === 124) return {healthy: false, detail: `reading whether ${name} is connected to port ${port} took over 5 s`}
     return r.exitCode === 0 ? {healthy: true, detail: `a ${name} process is connected to port ${port}`} : {healthy: false, detail: r.stderr.trim().split('\n').at(-1) || `no ${name} process is connected to port ${port}`}
   }
   if (h.kind === 'http') {

@@ -36,27 +36,28 @@ const tcpCheck = z.strictObject({tcp: z.string().min(1)})
 /** A shell command run in the container (docker exec), exit 0 = healthy: for services that listen on no port (nova-conductor). */
 const execCheck = z.strictObject({exec: z.string().min(1)})
 /**
- * `PROCESS:PORT`: a process of the container whose command line contains `bin/PROCESS` has an
- * established TCP connection to PORT (nova-conductor on the bus: `nova-conductor:5672`). osctl reads
- * it from the host (the container's /proc: its processes, their sockets, its TCP table), about a
- * tenth of what a `docker exec` of the same check costs the host; a gate only (Docker's own check
- * runs in the container: such a container gives a `monitor`).
+ * `health`: one of `http`, `tcp`, `exec` and `connected`, or `tcp` or `connected` with `exec`
+ * (catalog.ts checks the combination, naming the line). One object rather than a union of them,
+ * so that a misspelt key is reported as such (`timout`: did you mean timeout?).
+ * - `connected: PROCESS:PORT`: a process of the container whose command line contains `bin/PROCESS`
+ *   has an established TCP connection to PORT (nova-conductor on the bus: `nova-conductor:5672`).
+ *   osctl reads it from the host (the container's /proc: its processes, their sockets, its TCP
+ *   table), about a sixth of what a `docker exec` of the same check costs; a gate only (Docker's
+ *   own check runs in the container: such a container gives a `monitor`).
+ * - `tcp` or `connected` with `exec`: the host-side check until it holds, the command in the
+ *   container only then (rabbitmq: its listener opens late in a 20-30 s start, and only then is its
+ *   cluster membership worth an Erlang VM per call; nova-compute: on the bus, then libvirtd
+ *   answers). An exec that renders empty (a template's `{% if %}` without its case) is none.
  */
-const connectedCheck = z.strictObject({connected: z.string().min(1)})
-/**
- * `tcp` and `exec` together: the TCP check from the host until it holds, the command in the
- * container only then (rabbitmq: its listener opens late in a 20-30 s start, and only then is its
- * cluster membership worth an Erlang VM per call).
- */
-const tcpThenExecCheck = z.strictObject({tcp: z.string().min(1), exec: z.string().min(1)})
-/**
- * `connected` and `exec` together: the connected check from the host until it holds, then the
- * command in the container (nova-compute: on the bus, then libvirtd answers). An exec that renders
- * empty (a template's `{% if %}` without its case) leaves the connected check alone.
- */
-const connectedThenExecCheck = z.strictObject({connected: z.string().min(1), exec: z.string()})
-const timeout = {timeout: z.int().min(1).max(1800).optional()}
-const health = z.union([httpCheck.extend(timeout), tcpCheck.extend(timeout), execCheck.extend(timeout), connectedCheck.extend(timeout), tcpThenExecCheck.extend(timeout), connectedThenExecCheck.extend(timeout)])
+const health = z.strictObject({
+  http: z.string().min(1).optional(),
+  tcp: z.string().min(1).optional(),
+  exec: z.string().optional(),
+  connected: z.string().min(1).optional(),
+  timeout: z.int().min(1).max(1800).optional(),
+})
+/** The combinations `health` takes (catalog.ts). */
+export const HEALTH_FORMS = [['http'], ['tcp'], ['exec'], ['connected'], ['tcp', 'exec'], ['connected', 'exec']] as const
 
 /**
  * The check Docker repeats every 30 s between deploys (`docker ps` shows it), when the gate is too

@@ -50,7 +50,20 @@ export function desiredSpec(rc: RenderedContainer, imageId: string): ContainerSp
 
 /** Stable across key order: the same spec always hashes the same, whatever built it. */
 export function specHash(spec: ContainerSpec): string {
-  return `sha256:${sha(stableJson(spec))}`
+  return `sha256:${sha(stableJson(hashed(spec)))}`
+}
+
+/**
+ * What the hash covers of a container with a `monitor`: the check Docker runs in it, not osctl's
+ * gate, which only decides when a new container counts (a gate read from the host, or a costly one
+ * Docker does not repeat). It hashes as if the monitor were its health, the form the services on
+ * the bus had before their gates moved to the host (2026-12-06): a change of osctl's gate alone
+ * swaps no running container, and theirs kept their hash.
+ */
+function hashed(spec: ContainerSpec): ContainerSpec {
+  if (!spec.monitor) return spec
+  const {monitor, ...rest} = spec
+  return {...rest, health: {kind: monitor.kind, target: monitor.target, timeoutSeconds: spec.health.timeoutSeconds}}
 }
 
 /** Which fields differ, in the words the deploy report uses: image, env, volumes, health, monitor, privileges, config:<file>. */

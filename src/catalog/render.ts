@@ -134,15 +134,16 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
         files[`bootstrap/${s.name}/config.json`] = json({...manifest, command: ['true'], bootstrap_command: argv(s.command, [key, si, 'command']), ...(user ? {user} : {})})
       }
     }
-    const check = (h: {http: string} | {tcp: string} | {exec: string}, key: 'health' | 'monitor'): RenderedMonitor =>
-      'http' in h ? {kind: 'http', target: str(h.http, at(key, 'http'))} : 'tcp' in h ? {kind: 'tcp', target: str(h.tcp, at(key, 'tcp'))} : {kind: 'exec', target: str(h.exec, at(key, 'exec'))}
-    // tcp or connected beside exec: the host-side check first (RenderedHealth.first); an exec that renders empty is none.
+    const check = (h: {http?: string; tcp?: string; exec?: string}, key: 'health' | 'monitor'): RenderedMonitor =>
+      h.http !== undefined ? {kind: 'http', target: str(h.http, at(key, 'http'))} : h.tcp !== undefined ? {kind: 'tcp', target: str(h.tcp, at(key, 'tcp'))} : {kind: 'exec', target: str(h.exec ?? '', at(key, 'exec'))}
+    // tcp or connected beside exec (catalog.ts allows no other pair): the host-side check first (RenderedHealth.first); an exec that renders empty is none.
+    const h = c.health
     const first: RenderedHealth['first'] =
-      'connected' in c.health ? connectedCheck(str(c.health.connected, at('health', 'connected')), def, at('health', 'connected'))
-      : 'tcp' in c.health && 'exec' in c.health ? {kind: 'tcp', target: str(c.health.tcp, at('health', 'tcp'))}
+      h.connected !== undefined ? connectedCheck(str(h.connected, at('health', 'connected')), def, at('health', 'connected'))
+      : h.tcp !== undefined && h.exec !== undefined ? {kind: 'tcp', target: str(h.tcp, at('health', 'tcp'))}
       : undefined
-    const exec = 'exec' in c.health ? str(c.health.exec, at('health', 'exec')).trim() : ''
-    const health: Omit<RenderedHealth, 'timeoutSeconds'> = !first ? check(c.health as {http: string} | {tcp: string} | {exec: string}, 'health') : exec ? {kind: 'exec', target: exec, first} : first
+    const exec = first && h.exec !== undefined ? str(h.exec, at('health', 'exec')).trim() : ''
+    const health: Omit<RenderedHealth, 'timeoutSeconds'> = !first ? check(h, 'health') : exec ? {kind: 'exec', target: exec, first} : first
     return {
       service: def.name,
       name: c.name,
@@ -231,8 +232,8 @@ export function templateError(err: unknown, fallbackFile: string, lineOffset: nu
 
 /** A rendered connected check: `PROCESS:PORT`, PROCESS what the process's command line names after `bin/`. */
 function connectedCheck(target: string, def: ServiceDef, path: YamlPath): {kind: 'connected'; target: string} {
-  const m = /^([\w.@+-]+):(\d{1,5})$/.exec(target)
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+  const m = /^([\w.@+-]+):([1-9]\d{0,4})$/.exec(target)
+  if (!m || Number(m[2]) > 65535) {
     throw def.src.error(`connected check "${target}" is not PROCESS:PORT`, 'e.g. `connected: "nova-conductor:5672"`: a process whose command line contains bin/nova-conductor is connected to port 5672', path)
   }
   return {kind: 'connected', target}

@@ -15,16 +15,22 @@
  */
 export const CONNECTED_PROBE_SCRIPT = `pid=$1 name=$2 port=$3
 [ -r "/proc/$pid/net/tcp" ] || { echo "the container's process $pid is not running" >&2; exit 1; }
+declare -A seen
 todo=("$pid") fds=()
 while ((\${#todo[@]})); do
   p=\${todo[0]} todo=("\${todo[@]:1}")
-  for t in /proc/$p/task/*/children; do read -ra c < "$t" 2>/dev/null; todo+=("\${c[@]}"); done
-  mapfile -d '' a < "/proc/$p/cmdline" 2>/dev/null
+  [ -z "\${seen[$p]}" ] || continue
+  seen[$p]=1
+  # A process or thread may end between the glob and the read: then it has no children to add.
+  for t in /proc/$p/task/*/children; do c=(); { read -ra c < "$t"; } 2>/dev/null; todo+=("\${c[@]}"); done
+  a=(); { mapfile -d '' a < "/proc/$p/cmdline"; } 2>/dev/null
   case " \${a[*]}" in *"bin/$name"*) fds+=("/proc/$p/fd");; esac
 done
 ((\${#fds[@]})) || { echo "no $name process runs in the container" >&2; exit 1; }
 inodes=$(find "\${fds[@]}" -lname 'socket:*' -printf '%l ' 2>/dev/null)
-awk -v s=" \${inodes//[^0-9 ]/} " -v port="$(printf ':%04X' "$port")" '$4 == "01" && substr($3, length($3) - 4) == port && index(s, " " $10 " ") {f = 1} END {exit !f}' "/proc/$pid/net/tcp" "/proc/$pid/net/tcp6" 2>/dev/null \\
+tables=("/proc/$pid/net/tcp")
+[ ! -r "/proc/$pid/net/tcp6" ] || tables+=("/proc/$pid/net/tcp6")
+awk -v s=" \${inodes//[^0-9 ]/} " -v port="$(printf ':%04X' "$port")" '$4 == "01" && substr($3, length($3) - 4) == port && index(s, " " $10 " ") {f = 1} END {exit !f}' "\${tables[@]}" 2>/dev/null \\
   || { echo "no $name process is connected to port $port" >&2; exit 1; }`
 
 /** The host command: `timeout 5 bash -c SCRIPT osctl-connected PID PROCESS PORT`. */

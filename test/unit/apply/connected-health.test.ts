@@ -17,15 +17,22 @@ let server: Server
 let port: number
 let otherPort: number
 const started: ChildProcess[] = []
+let connections = 0
 
-/** A main process (sh) whose child runs as argv0 `/usr/bin/NAME` and, when `connectTo`, connects there and stays. */
-async function container(name: string, connectTo?: number): Promise<number> {
+/**
+ * A main process (bash) whose child runs as argv0 `/usr/bin/NAME` and, when `connectTo`, connects
+ * there and stays (returned once the server saw the connection); `churn`: the main process also
+ * starts and ends short-lived children all the time, as agents' rootwrap calls do.
+ */
+async function container(name: string, connectTo?: number, churn = false): Promise<number> {
   const child = connectTo
     ? `exec -a /usr/bin/${name} node -e 'require("net").connect(${connectTo}, "127.0.0.1"); setInterval(() => {}, 1000)'`
     : `exec -a /usr/bin/${name} sleep 600`
-  const main = spawn('bash', ['-c', `bash -c '${child.replaceAll("'", "'\\''")}' & wait`], {stdio: 'ignore'})
+  const before = connections
+  const main = spawn('bash', ['-c', `${churn ? 'while :; do /bin/true; done & ' : ''}bash -c '${child.replaceAll("'", "'\\''")}' & wait`], {stdio: 'ignore', detached: true})
   started.push(main)
-  await sleep(400)
+  for (const deadline = Date.now() + 10_000; connectTo && connections === before && Date.now() < deadline; ) await sleep(20)
+  if (!connectTo) await sleep(100)
   return main.pid!
 }
 
@@ -34,7 +41,7 @@ const docker = (pid: number | undefined, state = 'running') =>
   ({inspectContainer: async (): Promise<ContainerInfo> => ({id: 'x', name: 'c', image: 'i', imageId: 's', labels: {}, state, ...(pid ? {pid} : {})})}) as unknown as ContainerClient
 
 beforeAll(async () => {
-  server = createServer((s) => s.on('error', () => {}))
+  server = createServer((s) => (connections++, s.on('error', () => {})))
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   port = (server.address() as {port: number}).port
   const other = createServer()
@@ -43,7 +50,14 @@ beforeAll(async () => {
   other.close()
 })
 afterAll(() => {
-  for (const c of started) c.kill('SIGKILL')
+  // Each "container" is a process group (detached): its children go with it.
+  for (const c of started) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
   server.close()
 })
 
@@ -61,6 +75,13 @@ describe('connected health check (read from the host: the container\'s processes
       healthy: false,
       detail: 'no fake-scheduler process runs in the container',
     })
+  })
+
+  it('a process tree whose short-lived children come and go while it is read (the probe neither fails nor loops)', async () => {
+    const pid = await container('fake-churner', port, true)
+    for (let i = 0; i < 5; i++) {
+      expect(await probeHealth(host, {kind: 'connected', target: `fake-churner:${port}`}, {docker: docker(pid), container: 'c'})).toEqual({healthy: true, detail: `a fake-churner process is connected to port ${port}`})
+    }
   })
 
   it('a process of the right name in another process tree does not count', async () => {

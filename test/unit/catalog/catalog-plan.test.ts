@@ -108,6 +108,29 @@ describe('service catalog (templates/)', () => {
       expect(p.message).toBe('connected check "nova-conductor 10.0.0.11" is not PROCESS:PORT')
       expect(p.exitCode).toBe(2)
       expect(p.location).toMatch(new RegExp(`${file}:${line(bad, 'connected: "nova-conductor')}:`))
+      // A leading zero would be read as octal by the probe's printf: not a port.
+      await writeFile(file, text.replace('connected: "nova-conductor:5672"', 'connected: "nova-conductor:05672"'))
+      const [z] = await errorsOf(async () => planDeploy(site, await loadCatalog(dir), Overrides.empty(), {services: ['nova'], targets: site.hosts}))
+      expect(z.message).toBe('connected check "nova-conductor:05672" is not PROCESS:PORT')
+    })
+
+    it('health: a misspelt key is named, and only the combinations it takes', async () => {
+      const file = join(dir, 'rabbitmq', 'service.yml')
+      const text = (await import('node:fs')).readFileSync(file, 'utf8')
+      const line = (t: string) => t.slice(0, t.indexOf('    health: {')).split('\n').length
+      const misspelt = text.replace(/(    health: \{tcp: [^\n]*), timeout: 180\}/, '$1, timout: 180}')
+      await writeFile(file, misspelt)
+      const [e] = await errorsOf(loadCatalog(dir))
+      expect(e.message).toContain('unknown key timout')
+      expect(e.hint).toContain('did you mean timeout?')
+      expect(e.location).toMatch(new RegExp(`${file}:${line(misspelt)}:`))
+      const pair = text.replace(/    health: \{tcp: [^\n]*\}/, '    health: {http: "http://x:1/", tcp: "x:1"}')
+      await writeFile(file, pair)
+      const [p] = await errorsOf(loadCatalog(dir))
+      expect(p.message).toBe("container rabbitmq's health has http and tcp: it takes one of http, tcp, exec and connected, or tcp or connected with exec")
+      expect(p.location).toMatch(new RegExp(`${file}:${line(pair)}:`))
+      await writeFile(file, text.replace(/    health: \{tcp: [^\n]*\}/, '    health: {exec: ""}'))
+      expect((await errorsOf(loadCatalog(dir)))[0].message).toBe("container rabbitmq's health runs an empty command")
     })
 
     it('reports a dependency cycle', async () => {

@@ -26,6 +26,18 @@ describe('container spec hash', () => {
     expect(specHash(desiredSpec(rc({overrides: ['/site/overrides/keystone.conf']}), 'sha256:1'))).toBe(specHash(desiredSpec(rc(), 'sha256:1')))
   })
 
+  it("with a monitor, covers the check Docker runs, not osctl's gate: a service on the bus kept its hash when its gate moved to the host", () => {
+    const bus = {name: 'nova-conductor', service: 'nova'}
+    // Before: the gate was Docker's check too, a docker exec.
+    const before = desiredSpec(rc({...bus, health: {kind: 'exec', target: 'healthcheck_rabbitmq nova-conductor', timeoutSeconds: 180}}), 'sha256:1')
+    const now = desiredSpec(rc({...bus, health: {kind: 'connected', target: 'nova-conductor:5672', timeoutSeconds: 180}, monitor: {kind: 'exec', target: 'healthcheck_rabbitmq nova-conductor'}}), 'sha256:1')
+    expect(specHash(now)).toBe(specHash(before))
+    // A gate-only change swaps nothing; a change of what Docker runs, or of the gate's timeout, does.
+    expect(specHash(desiredSpec(rc({...bus, health: {kind: 'exec', target: 'other gate', first: {kind: 'connected', target: 'nova-conductor:5672'}, timeoutSeconds: 180}, monitor: now.monitor}), 'sha256:1'))).toBe(specHash(now))
+    expect(specHash(desiredSpec(rc({...bus, health: now.health, monitor: {kind: 'exec', target: 'healthcheck_rabbitmq nova-scheduler'}}), 'sha256:1'))).not.toBe(specHash(now))
+    expect(specHash(desiredSpec(rc({...bus, health: {...now.health, timeoutSeconds: 60}, monitor: now.monitor}), 'sha256:1'))).not.toBe(specHash(now))
+  })
+
   it('changes with the image id, env, volumes, health and each config file, and says which', () => {
     const base = desiredSpec(rc(), 'sha256:1')
     const cases: Array<[ReturnType<typeof desiredSpec>, string[]]> = [
