@@ -2,7 +2,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {ContainerClient} from '../docker/docker-client.js'
 import {Host} from '../hosts/host.js'
-import {connectedProbeCommand} from '../hosts/connected-probe.js'
+import {connectedProbeCommand, connectedTarget} from '../hosts/connected-probe.js'
 import {httpProbeScript} from '../hosts/http-probe.js'
 import type {RenderedHealth} from '../catalog/render.js'
 
@@ -35,8 +35,8 @@ export async function probeHealth(host: Host, h: Omit<RenderedHealth, 'timeoutSe
     if (!inContainer) return {healthy: false, detail: `cannot check ${h.target} without the container`}
     const pid = 'pid' in inContainer ? inContainer.pid : (await inContainer.docker.inspectContainer(inContainer.container))?.pid
     if (!pid) return {healthy: false, detail: `${inContainer.container} is not running`}
-    const r = await host.exec(connectedProbeCommand(pid, h.target))
-    const [name, port] = [h.target.slice(0, h.target.lastIndexOf(':')), h.target.slice(h.target.lastIndexOf(':') + 1)]
+    const {name, port} = connectedTarget(h.target)
+    const r = await host.exec(connectedProbeCommand(pid, {name, port}))
     if (r.exitCode === 124) return {healthy: false, detail: `reading whether ${name} is connected to port ${port} took over 5 s`}
     return r.exitCode === 0 ? {healthy: true, detail: `a ${name} process is connected to port ${port}`} : {healthy: false, detail: r.stderr.trim().split('\n').at(-1) || `no ${name} process is connected to port ${port}`}
   }

@@ -86,14 +86,14 @@ async function checkOwnFiles(def: ServiceDef): Promise<OsctlError[]> {
   const errors: OsctlError[] = []
   const containers = def.containers.map((c) => c.name)
   for (const [ci, c] of def.containers.entries()) {
-    // Docker repeats a container's check inside it every 30 s (`docker ps`); a connected check is
-    // read from the host, so the container needs an in-container one beside it.
     const kinds = (['http', 'tcp', 'connected', 'exec'] as const).filter((k) => c.health[k] !== undefined)
     if (!HEALTH_FORMS.some((f) => f.length === kinds.length && f.every((k, i) => kinds[i] === k))) {
       errors.push(def.src.error(`container ${c.name}'s health has ${kinds.length ? kinds.join(' and ') : 'no check'}: it takes one of http, tcp, exec and connected, or tcp or connected with exec`, 'e.g. `health: {http: "http://{{ api_address }}:5000/v3"}` or `health: {tcp: "{{ api_address }}:5672", exec: "rabbitmqctl …"}`', ['containers', ci, 'health']))
     } else if (kinds.length === 1 && c.health.exec === '') {
       errors.push(def.src.error(`container ${c.name}'s health runs an empty command`, 'give exec a command (an empty one is allowed only beside tcp or connected)', ['containers', ci, 'health', 'exec']))
     }
+    // Docker repeats a container's check inside it every 30 s (`docker ps`); a connected check is
+    // read from the host, so the container needs an in-container one beside it.
     if (c.health.connected !== undefined && !c.monitor) errors.push(def.src.error(`container ${c.name}'s health is a connected check, which osctl reads from the host; Docker needs a check to run in the container`, 'add a monitor, e.g. `monitor: {exec: healthcheck_rabbitmq nova-conductor}`', ['containers', ci, 'health']))
     for (const [fi, f] of c.config.entries()) {
       // The same search path the renderer uses: the service's folder, then templates/_shared.

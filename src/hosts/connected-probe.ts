@@ -33,8 +33,13 @@ tables=("/proc/$pid/net/tcp")
 awk -v s=" \${inodes//[^0-9 ]/} " -v port="$(printf ':%04X' "$port")" '$4 == "01" && substr($3, length($3) - 4) == port && index(s, " " $10 " ") {f = 1} END {exit !f}' "\${tables[@]}" 2>/dev/null \\
   || { echo "no $name process is connected to port $port" >&2; exit 1; }`
 
-/** The host command: `timeout 5 bash -c SCRIPT osctl-connected PID PROCESS PORT`. */
-export function connectedProbeCommand(pid: number, target: string): string[] {
+/** A connected check's target, `PROCESS:PORT`, in its two parts. */
+export function connectedTarget(target: string): {name: string; port: string} {
   const at = target.lastIndexOf(':')
-  return ['timeout', '5', 'bash', '-c', CONNECTED_PROBE_SCRIPT, 'osctl-connected', String(pid), target.slice(0, at), target.slice(at + 1)]
+  return {name: target.slice(0, at), port: target.slice(at + 1)}
+}
+
+/** The host command: `timeout 5 bash -c SCRIPT osctl-connected PID PROCESS PORT`. */
+export function connectedProbeCommand(pid: number, {name, port}: {name: string; port: string}): string[] {
+  return ['timeout', '5', 'bash', '-c', CONNECTED_PROBE_SCRIPT, 'osctl-connected', String(pid), name, port]
 }
