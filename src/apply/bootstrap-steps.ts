@@ -18,6 +18,9 @@ export function stepKey(rendered: RenderedStep, spec: ContainerSpec, fingerprint
   const sha = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex')
   // When it runs (`beside`) is not what it does: not part of the key.
   const {beside: _when, ...step} = rendered
+  // Nor how often Docker checks the container between deploys (osctl.yml's healthcheck timing).
+  const {dockerCheck: _check, ...ran} = spec
+  spec = ran
   if (!step.imagePaths) return sha({image: spec.imageId, spec: specHash(spec), step})
   const image = step.imagePaths.length === 0 ? '' : (fingerprints[fingerprintKey(spec.imageId, step.imagePaths)] ?? `unread:${spec.imageId}`)
   return sha({image, spec: specHash({...spec, image: '', imageId: ''}), step})

@@ -3,6 +3,7 @@ import {createHash} from 'node:crypto'
 import type {ContainerCreateOptions} from '../docker/docker-client.js'
 import {CONFIG_MOUNT, ContainerPrivileges, RenderedContainer, RenderedHealth, RenderedMonitor} from './render.js'
 import {LABELS} from '../labels.js'
+import {type ContainerHealthcheck, DEFAULT_CONTAINER_HEALTHCHECK} from '../site/types.js'
 
 /** Where a container's rendered config lives on the host (bind-mounted read-only at CONFIG_MOUNT). */
 export const configDir = (container: string) => `/etc/osctl/${container}`
@@ -27,6 +28,8 @@ export interface ContainerSpec {
   monitor?: RenderedMonitor
   /** Only when the service asks for some: ordinary containers keep the hash they always had. */
   privileges?: ContainerPrivileges
+  /** Docker's check timing or `enabled: false`, only when osctl.yml sets other than the default: a changed one recreates the container (Docker cannot change it on a running one). */
+  dockerCheck?: ContainerHealthcheck
   /** File name in the config dir → sha256 of its content. */
   configs: Record<string, string>
 }
@@ -44,6 +47,7 @@ export function desiredSpec(rc: RenderedContainer, imageId: string): ContainerSp
     health: rc.health,
     ...(rc.monitor ? {monitor: rc.monitor} : {}),
     ...(rc.privileges ? {privileges: rc.privileges} : {}),
+    ...(rc.dockerCheck ? {dockerCheck: rc.dockerCheck} : {}),
     configs: sortKeys(Object.fromEntries(Object.entries(rc.files).map(([f, text]) => [f, sha(text)]))),
   }
 }
@@ -66,7 +70,7 @@ function hashed(spec: ContainerSpec): ContainerSpec {
   return {...rest, health: {kind: monitor.kind, target: monitor.target, timeoutSeconds: spec.health.timeoutSeconds}}
 }
 
-/** Which fields differ, in the words the deploy report uses: image, env, volumes, health, monitor, privileges, config:<file>. */
+/** Which fields differ, in the words the deploy report uses: image, env, volumes, health, monitor, healthcheck, privileges, config:<file>. */
 export function specDiff(before: ContainerSpec | undefined, after: ContainerSpec): string[] {
   if (!before) return ['new']
   const changed: string[] = []
@@ -75,6 +79,7 @@ export function specDiff(before: ContainerSpec | undefined, after: ContainerSpec
   if (stableJson(before.volumes) !== stableJson(after.volumes)) changed.push('volumes')
   if (stableJson(before.health) !== stableJson(after.health)) changed.push('health')
   if (stableJson(before.monitor ?? null) !== stableJson(after.monitor ?? null)) changed.push('monitor')
+  if (stableJson(before.dockerCheck ?? DEFAULT_CONTAINER_HEALTHCHECK) !== stableJson(after.dockerCheck ?? DEFAULT_CONTAINER_HEALTHCHECK)) changed.push('healthcheck')
   if (stableJson(before.privileges ?? {}) !== stableJson(after.privileges ?? {})) changed.push('privileges')
   const files = [...new Set([...Object.keys(before.configs), ...Object.keys(after.configs)])].sort()
   for (const f of files) if (before.configs[f] !== after.configs[f]) changed.push(`config:${f}`)
@@ -98,7 +103,20 @@ export function createOptions(spec: ContainerSpec, revision: number): ContainerC
     networkMode: 'host',
     restartPolicy: 'no',
     ...(spec.privileges ? {privileges: spec.privileges} : {}),
-    healthcheck: {test: dockerHealthTest(spec.monitor ?? spec.health), intervalSeconds: 30, timeoutSeconds: 10, retries: 3},
+    healthcheck: dockerHealthcheck(spec),
+  }
+}
+
+/** What Docker runs in the container between deploys: its monitor or osctl's gate, at the site's timing; `NONE` when osctl.yml turns them off. */
+function dockerHealthcheck(spec: ContainerSpec): NonNullable<ContainerCreateOptions['healthcheck']> {
+  const t = spec.dockerCheck ?? DEFAULT_CONTAINER_HEALTHCHECK
+  if (!t.enabled) return {test: ['NONE'], intervalSeconds: 0, timeoutSeconds: 0, retries: 0}
+  return {
+    test: dockerHealthTest(spec.monitor ?? spec.health),
+    intervalSeconds: t.intervalSeconds,
+    timeoutSeconds: t.timeoutSeconds,
+    retries: t.retries,
+    ...(t.startPeriodSeconds ? {startPeriodSeconds: t.startPeriodSeconds} : {}),
   }
 }
 

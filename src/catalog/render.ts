@@ -3,7 +3,7 @@ import type nunjucks from 'nunjucks'
 
 import {OsctlError} from '../errors.js'
 import {siteImageRef} from '../site/image-ref.js'
-import type {Site, SiteHost} from '../site/types.js'
+import {type ContainerHealthcheck, DEFAULT_CONTAINER_HEALTHCHECK, type Site, type SiteHost} from '../site/types.js'
 import type {YamlPath} from '../site/yaml-source.js'
 import type {ServiceDef} from './catalog.js'
 import type {BUILTIN_STEPS} from './catalog-schema.js'
@@ -43,6 +43,8 @@ export interface RenderedContainer {
   monitor?: RenderedMonitor
   /** Absent for ordinary containers (most of them), so their spec hash is what it always was. */
   privileges?: ContainerPrivileges
+  /** How Docker runs its check, only when osctl.yml changes the default (DEFAULT_CONTAINER_HEALTHCHECK): else the hash stays. */
+  dockerCheck?: ContainerHealthcheck
   /** Everything in /etc/osctl/<name>/: config.json (osctl_start's manifest), rendered configs, bootstrap/<step>/config.json. */
   files: Record<string, string>
   /** Override files merged into this container's configs. */
@@ -154,6 +156,7 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
       health: {...health, timeoutSeconds: c.health.timeout ?? 120},
       ...(c.monitor ? {monitor: check(c.monitor, 'monitor')} : {}),
       ...privilegesOf(c),
+      ...dockerCheckOf(site.config.containerHealthcheck),
       files,
       overrides: applied,
     }
@@ -175,6 +178,16 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
     ...(s.after ? {after: s.after} : {}),
   }))
   return {service: def.name, host: host.name, containers, steps, ...(postSteps.length > 0 ? {postSteps} : {})}
+}
+
+/** The site's Docker check settings, only when they are not the default (which every container had before they existed). */
+function dockerCheckOf(h: ContainerHealthcheck | undefined): {dockerCheck?: ContainerHealthcheck} {
+  if (!h) return {}
+  const d = DEFAULT_CONTAINER_HEALTHCHECK
+  // Off, the timings mean nothing: changing them then must not recreate every container.
+  if (!h.enabled) return {dockerCheck: {...d, enabled: false}}
+  const same = h.intervalSeconds === d.intervalSeconds && h.timeoutSeconds === d.timeoutSeconds && h.retries === d.retries && h.startPeriodSeconds === d.startPeriodSeconds
+  return same ? {} : {dockerCheck: {...h}}
 }
 
 function privilegesOf(c: ServiceDef['containers'][number]): {privileges?: ContainerPrivileges} {

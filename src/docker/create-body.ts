@@ -17,6 +17,7 @@ export function createBody(o: ContainerCreateOptions): Docker.ContainerCreateOpt
             Interval: o.healthcheck.intervalSeconds * 1e9,
             Timeout: o.healthcheck.timeoutSeconds * 1e9,
             Retries: o.healthcheck.retries,
+            ...(o.healthcheck.startPeriodSeconds ? {StartPeriod: o.healthcheck.startPeriodSeconds * 1e9} : {}),
           },
         }
       : {}),

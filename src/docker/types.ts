@@ -73,7 +73,8 @@ export interface ContainerCreateOptions {
   networkMode?: string
   /** Docker's own restart policy; osctl's service containers use `no` and let systemd restart them. */
   restartPolicy?: 'no' | 'always' | 'unless-stopped' | 'on-failure'
-  healthcheck?: {test: string[]; intervalSeconds: number; timeoutSeconds: number; retries: number}
+  /** `test: ['NONE']` turns off a check the image declares; zero durations are Docker's defaults. */
+  healthcheck?: {test: string[]; intervalSeconds: number; timeoutSeconds: number; retries: number; startPeriodSeconds?: number}
   /** Capabilities, devices, pid/cgroup namespaces for containers that manage the host (service.yml cap_add …). */
   privileges?: {capAdd?: string[]; devices?: string[]; deviceCgroupRules?: string[]; securityOpt?: string[]; pid?: 'host'; cgroupns?: 'host' | 'private'}
 }

@@ -1,5 +1,6 @@
 import {isMap, isScalar} from 'yaml'
 
+import {configDocs, configSchema} from '../site/config-schema.js'
 import {knownServices} from '../site/service-catalog.js'
 import type {YamlSource} from '../site/yaml-source.js'
 
@@ -152,6 +153,22 @@ export function mapGlobals(src: YamlSource): GlobalsMapping {
         if (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 255) take(key, 'keepalived_virtual_router_id', Number(text))
         else skip(key, `not 1-255 (${text})`)
         continue
+      case 'enable_container_healthchecks': {
+        const on = toBool(value)
+        if (on === undefined) skip(key, `not yes/no (${text})`)
+        else take(key, key, on)
+        continue
+      }
+      case 'default_container_healthcheck_interval':
+      case 'default_container_healthcheck_timeout':
+      case 'default_container_healthcheck_retries':
+      case 'default_container_healthcheck_start_period': {
+        // osctl.yml has the same key; its schema says which numbers it takes.
+        const n = /^\d+$/.test(text) ? configSchema.shape[key].safeParse(Number(text)) : undefined
+        if (n?.success) take(key, key, n.data)
+        else skip(key, `not ${configDocs.fields[key]?.what ?? 'a number osctl.yml takes'} (${text})`)
+        continue
+      }
       case 'enable_haproxy':
       case 'enable_keepalived':
         // They follow internal_vip in osctl (kolla_internal_vip_address above).

@@ -56,6 +56,13 @@ export const configSchema = z.strictObject({
   // kolla_external_vip_address: the public endpoints (keepalived holds it beside internal_vip). Without it they use internal_vip.
   external_vip: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'must be an IPv4 address').optional(),
   keepalived_virtual_router_id: z.int().min(1).max(255).default(51),
+  // Docker's own check in every service container (kolla's names): how often it runs between
+  // deploys. osctl's deploy gates do not depend on them; `docker ps` and a no-op deploy read it.
+  enable_container_healthchecks: z.boolean().default(true),
+  default_container_healthcheck_interval: z.int().min(1).max(86_400).default(30),
+  default_container_healthcheck_timeout: z.int().min(1).max(3600).default(10),
+  default_container_healthcheck_retries: z.int().min(1).max(100).default(3),
+  default_container_healthcheck_start_period: z.int().min(0).max(3600).default(0),
   // What speaks TLS with the site CA (`osctl certificates`); one key per part, as kolla's
   // kolla_enable_tls_*: the registry, the APIs on internal_vip (internal) and on external_vip (external).
   tls: z
@@ -102,6 +109,11 @@ export const configDocs: SchemaDocs = {
     'tls.internal': {what: 'true or false', hint: '`tls: {internal: true}`: haproxy serves every API on internal_vip over HTTPS with the site CA (kolla_enable_tls_internal)'},
     'tls.external': {what: 'true or false', hint: '`tls: {external: true}`: the public endpoints (external_vip) speak HTTPS (kolla_enable_tls_external)'},
     'tls.registry': {what: 'true or false', hint: '`tls: {registry: true}` serves the site registry over HTTPS with the site CA (run `osctl certificates` first)'},
+    enable_container_healthchecks: {what: 'true or false', hint: '`false` leaves Docker\'s periodic check out of every service container (kolla\'s enable_container_healthchecks); osctl still gates each deploy on its own checks'},
+    default_container_healthcheck_interval: {what: 'seconds between 1 and 86400', hint: 'how often Docker runs a container\'s check, e.g. `default_container_healthcheck_interval: 30`'},
+    default_container_healthcheck_timeout: {what: 'seconds between 1 and 3600', hint: 'how long one check may take before it counts as failed, e.g. `default_container_healthcheck_timeout: 10`'},
+    default_container_healthcheck_retries: {what: 'an integer between 1 and 100', hint: 'failed checks in a row before Docker calls a container unhealthy, e.g. `default_container_healthcheck_retries: 3`'},
+    default_container_healthcheck_start_period: {what: 'seconds between 0 and 3600', hint: 'how long after a start failed checks do not count, e.g. `default_container_healthcheck_start_period: 5`'},
     ssh_concurrency: {what: 'an integer between 1 and 256', hint: 'how many hosts osctl works on at once, e.g. `ssh_concurrency: 10`'},
     image_pull_concurrency: {what: 'an integer between 1 and 256', hint: 'how many image downloads a deploy runs at once across all hosts, e.g. `image_pull_concurrency: 3`'},
   },
@@ -130,6 +142,13 @@ export function toSiteConfig(file: ConfigFile, siteDir: string): SiteConfig {
     ...(file.internal_vip ? {internalVip: file.internal_vip} : {}),
     ...(file.external_vip ? {externalVip: file.external_vip} : {}),
     keepalivedVirtualRouterId: file.keepalived_virtual_router_id,
+    containerHealthcheck: {
+      enabled: file.enable_container_healthchecks,
+      intervalSeconds: file.default_container_healthcheck_interval,
+      timeoutSeconds: file.default_container_healthcheck_timeout,
+      retries: file.default_container_healthcheck_retries,
+      startPeriodSeconds: file.default_container_healthcheck_start_period,
+    },
     tls: {registry: file.tls.registry, internal: file.tls.internal, external: file.tls.external},
     ...(file.external_network_cidr ? {externalNetwork: {cidr: file.external_network_cidr, gateway: file.external_network_gateway, range: file.external_network_range}} : {}),
   }

@@ -42,9 +42,23 @@ export interface SiteConfig {
   /** osctl.yml external_vip: the public endpoints' address (else internal_vip's). */
   externalVip?: string
   keepalivedVirtualRouterId: number
+  /** osctl.yml enable_container_healthchecks and default_container_healthcheck_*: Docker's own check in each service container. */
+  containerHealthcheck: ContainerHealthcheck
   /** osctl.yml tls: which parts speak TLS with the site CA (SITE/certificates): the registry, the APIs on each VIP. */
   tls: {registry: boolean; internal: boolean; external: boolean}
 }
+
+/** How Docker runs a service container's own check between deploys (not osctl's deploy gate). */
+export interface ContainerHealthcheck {
+  enabled: boolean
+  intervalSeconds: number
+  timeoutSeconds: number
+  retries: number
+  startPeriodSeconds: number
+}
+
+/** What a service container has always had: osctl.yml changes it only where it says otherwise. */
+export const DEFAULT_CONTAINER_HEALTHCHECK: ContainerHealthcheck = {enabled: true, intervalSeconds: 30, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 0}
 
 export interface Site {
   dir: string /* absolute */

@@ -64,6 +64,18 @@ export function engineContract(name: string, make: () => Promise<EngineFixture>)
       expect(await f.engine.inspectContainer(n('b'))).toBeUndefined()
     })
 
+    it("Docker's own check: a running container with one reports its health (starting, then healthy); `NONE` (osctl.yml enable_container_healthchecks: false) reports none", async () => {
+      const check = {test: ['CMD-SHELL', 'true'], intervalSeconds: 1, timeoutSeconds: 5, retries: 3, startPeriodSeconds: 2}
+      await f.engine.createContainer({name: n('hc'), image: f.image, labels: label, command: ['sleep', '3600'], healthcheck: check})
+      await f.engine.createContainer({name: n('nohc'), image: f.image, labels: label, command: ['sleep', '3600'], healthcheck: {test: ['NONE'], intervalSeconds: 0, timeoutSeconds: 0, retries: 0}})
+      await f.engine.startContainer(n('hc'))
+      await f.engine.startContainer(n('nohc'))
+      expect(['starting', 'healthy']).toContain((await f.engine.inspectContainer(n('hc')))?.health)
+      expect((await f.engine.inspectContainer(n('nohc')))?.health).toBeUndefined()
+      await f.engine.removeContainer(n('hc'))
+      await f.engine.removeContainer(n('nohc'))
+    })
+
     it('list by labels: a value must match, an empty value only asks for the label', async () => {
       await f.createRunning(n('c1'), {...label, 'io.osctl.contract-kind': 'x'})
       await f.createRunning(n('c2'), {...label, 'io.osctl.contract-kind': 'y'})

@@ -64,8 +64,11 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
 
   async inspectContainer(name: string): Promise<ContainerInfo | undefined> {
     const c = this.containers.get(name)
-    // Like the engine: a main process while it runs (a fake pid, 1000 + its number).
-    return c && {...c, labels: {...c.labels}, ...(c.state === 'running' ? {pid: 1000 + Number(c.id.slice(1))} : {})}
+    // Like the engine: a main process while it runs (a fake pid, 1000 + its number), and a health
+    // state while it runs with a check of its own: `starting` (the engine's until its first check
+    // passes; the fake runs none, so osctl probes it as it does a container Docker has not checked yet).
+    const checked = c?.state === 'running' && c.opts.healthcheck !== undefined && c.opts.healthcheck.test[0] !== 'NONE'
+    return c && {...c, labels: {...c.labels}, ...(c.state === 'running' ? {pid: 1000 + Number(c.id.slice(1))} : {}), ...(checked ? {health: 'starting'} : {})}
   }
 
   async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {

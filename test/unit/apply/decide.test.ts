@@ -78,6 +78,20 @@ describe('decideService', () => {
     expect(d.containers.every((c) => c.action === 'none' && !c.unitChanged && c.configChanged.length === 0)).toBe(true)
   })
 
+  it("osctl.yml's Docker check timing: the default renders nothing new (a host deployed before it existed is converged); another one recreates every container, named `healthcheck`, and runs no step", async () => {
+    const catalog = await loadCatalog(TEMPLATES_DIR)
+    const render = (s: typeof site) => renderService(catalog.get('nova')!, s, s.hosts[0], Overrides.empty())
+    const before = await nova()
+    expect(before.containers.every((c) => c.dockerCheck === undefined)).toBe(true)
+    const slow = render(testSite({containerHealthcheck: {enabled: true, intervalSeconds: 300, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 0}}))
+    const d = decideService(slow, converged(before, 4), opts)
+    expect(d.containers.map((c) => [c.action, c.reasons])).toEqual(slow.containers.map(() => ['recreate', ['healthcheck']]))
+    expect(d.steps).toEqual([])
+    // Turned off: only `enabled` counts, whatever the timings say.
+    const off = render(testSite({containerHealthcheck: {enabled: false, intervalSeconds: 300, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 0}}))
+    expect(off.containers[0].dockerCheck).toEqual({enabled: false, intervalSeconds: 30, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 0})
+  })
+
   it('a changed config file recreates only the containers that use it, with the file named, under a new revision', async () => {
     const rs = await nova()
     const seen = converged(rs, 4)

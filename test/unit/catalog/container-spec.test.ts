@@ -77,6 +77,24 @@ describe('container spec hash', () => {
     expect(createOptions(desiredSpec(rc({monitor: {kind: 'exec', target: 'true'}}), 'sha256:1'), 1).healthcheck?.test).toEqual(['CMD-SHELL', 'true'])
   })
 
+  it("Docker's check timing from osctl.yml: the default leaves spec and hash as they were; another one changes the hash, is named `healthcheck` and reaches the engine; off is `NONE`", () => {
+    const plain = desiredSpec(rc(), 'sha256:1')
+    const same = desiredSpec(rc({dockerCheck: undefined}), 'sha256:1')
+    expect(plain).not.toHaveProperty('dockerCheck')
+    expect(specHash(same)).toBe(specHash(plain))
+    const slow = desiredSpec(rc({dockerCheck: {enabled: true, intervalSeconds: 120, timeoutSeconds: 20, retries: 5, startPeriodSeconds: 15}}), 'sha256:1')
+    expect(specDiff(plain, slow)).toEqual(['healthcheck'])
+    expect(specHash(slow)).not.toBe(specHash(plain))
+    expect(createOptions(slow, 1).healthcheck).toEqual({test: ['CMD', 'healthcheck_curl', 'http://10.0.0.1:5000/v3'], intervalSeconds: 120, timeoutSeconds: 20, retries: 5, startPeriodSeconds: 15})
+    expect(createBody(createOptions(slow, 1)).Healthcheck).toEqual({Test: ['CMD', 'healthcheck_curl', 'http://10.0.0.1:5000/v3'], Interval: 120e9, Timeout: 20e9, Retries: 5, StartPeriod: 15e9})
+    const off = desiredSpec(rc({dockerCheck: {enabled: false, intervalSeconds: 30, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 0}}), 'sha256:1')
+    expect(specDiff(plain, off)).toEqual(['healthcheck'])
+    expect(createOptions(off, 1).healthcheck?.test).toEqual(['NONE'])
+    // Back to the default: the hash the container had before (a redeploy puts the old check back).
+    expect(specDiff(off, plain)).toEqual(['healthcheck'])
+    expect(createBody(createOptions(plain, 1)).Healthcheck).not.toHaveProperty('StartPeriod')
+  })
+
   it('keeps the hash of a container without privileges; privileges change it, are named, and reach the engine', () => {
     const plain = desiredSpec(rc(), 'sha256:1')
     expect(plain).not.toHaveProperty('privileges')

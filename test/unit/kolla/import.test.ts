@@ -137,6 +137,16 @@ describe('the INI inventory reader', () => {
   })
 })
 
+describe('kolla container healthcheck settings', () => {
+  it("become osctl.yml's keys of the same names; a value osctl.yml would refuse is listed with what it takes", () => {
+    const src = new YamlSource('/k/globals.yml', 'enable_container_healthchecks: "yes"\ndefault_container_healthcheck_interval: "90"\ndefault_container_healthcheck_timeout: 30\ndefault_container_healthcheck_retries: 0\ndefault_container_healthcheck_start_period: "5"\n')
+    const m = mapGlobals(src)
+    expect(m.config).toEqual({enable_container_healthchecks: true, default_container_healthcheck_interval: 90, default_container_healthcheck_timeout: 30, default_container_healthcheck_start_period: 5})
+    expect(m.unmapped).toEqual([{location: '/k/globals.yml:4:1', key: 'default_container_healthcheck_retries', reason: 'not an integer between 1 and 100 (0)'}])
+    expect(mapGlobals(new YamlSource('/k/globals.yml', 'enable_container_healthchecks: "no"\n')).config).toEqual({enable_container_healthchecks: false})
+  })
+})
+
 describe('kolla VIP settings', () => {
   it('kolla_internal_vip_address becomes internal_vip with haproxy on (kolla\'s default), with its router id; a bad value is listed', () => {
     const src = new YamlSource('/k/globals.yml', 'kolla_internal_vip_address: "10.20.0.250"\nkeepalived_virtual_router_id: "77"\nenable_haproxy: "yes"\nkolla_external_vip_address: "192.0.2.10"\n')

@@ -41,6 +41,7 @@ describe('loadSite on a valid site', () => {
       imagePullConcurrency: 2,
       neutronExternalBridge: 'br-ex',
       keepalivedVirtualRouterId: 51,
+      containerHealthcheck: {enabled: true, intervalSeconds: 30, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 0},
       tls: {registry: false, internal: false, external: false},
     })
     expect(s.files).toEqual({config: join(dir, 'osctl.yml'), inventory: join(dir, 'inventory.yml'), passwords: join(dir, 'passwords.yml')})
@@ -98,6 +99,17 @@ describe('loadSite on a valid site', () => {
     expect(err.exitCode).toBe(2)
     expect(err.errors[0].message).toBe(`internal_vip ${taken} is the address of host ${ok.hosts[0].name}`)
     expect(err.errors[0].location).toBe(`${join(dir, 'osctl.yml')}:2:15`)
+  })
+
+  it("kolla's container healthcheck keys: taken as written; a value out of range is refused at its line with what it takes (exit 2)", async () => {
+    const ok = await loadSite(await site({'osctl.yml': yaml('registry: 10.213.0.2:4000', 'default_container_healthcheck_interval: 120', 'default_container_healthcheck_start_period: 5', 'enable_container_healthchecks: true')}))
+    expect(ok.config.containerHealthcheck).toEqual({enabled: true, intervalSeconds: 120, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 5})
+    const dir = await site({'osctl.yml': yaml('registry: 10.213.0.2:4000', 'default_container_healthcheck_interval: 0')})
+    const err = (await loadSite(dir).catch((e: unknown) => e)) as {exitCode: number; errors: Array<{message: string; location?: string; hint?: string}>}
+    expect(err.exitCode).toBe(2)
+    expect(err.errors[0].location).toBe(`${join(dir, 'osctl.yml')}:2:41`)
+    expect(err.errors[0].message).toBe('default_container_healthcheck_interval must be at least 1, not 0')
+    expect(err.errors[0].hint).toMatch(/how often Docker runs a container's check/)
   })
 
   it('accepts an empty passwords.yml and treats a comment-only one as empty', async () => {
