@@ -1,6 +1,7 @@
 import {ContainerSpec, LABELS, desiredSpec, specDiff, specHash} from '../catalog/container-spec.js'
 import type {RenderedContainer, RenderedService, RenderedStep} from '../catalog/render.js'
 import {OsctlError} from '../errors.js'
+import {DEFAULT_CONTAINER_HEALTHCHECK} from '../site/types.js'
 import {JournalEntry, JournalOp, busy, describeEntry} from '../revisions/journal.js'
 import type {RevisionContainer, RevisionRecord} from '../revisions/ledger.js'
 import {stepKey} from './bootstrap-steps.js'
@@ -85,7 +86,7 @@ export function decideService(rs: RenderedService, seen: ObservedService, opts: 
       return {...base, action: o?.actual ? 'recreate' : 'create', reasons}
     }
     if (!o.unitActive || o.actual.state !== 'running') return {...base, action: 'start', reasons: ['stopped']}
-    return {...base, action: 'none', reasons: [], ...(o.actual.health === 'healthy' ? {dockerHealthy: true} : {})}
+    return {...base, action: 'none', reasons: [], ...(o.actual.health === 'healthy' && dockerWordFresh(spec) ? {dockerHealthy: true} : {})}
   })
   const keys = seen.bootstrapKeys
   const steps = rs.steps
@@ -148,4 +149,16 @@ function newRecord(rs: RenderedService, seen: ObservedService, record: RevisionR
 export function converged(d: ServiceDecision, seen: ObservedService): boolean {
   const c = d.containers
   return !d.takeOver && !d.journaled && d.steps.length === 0 && c.every((x) => x.action === 'none' && !x.unitChanged && x.configChanged.length === 0) && [...seen.containers.values()].every((x) => !x.spareNext)
+}
+
+/**
+ * Docker keeps calling a container healthy until `retries` checks in a row failed: up to
+ * interval × retries after it broke (90 s with the default timing). A no-op deploy takes that word
+ * instead of probing only when it is no staler than with the default; a longer osctl.yml interval
+ * makes it probe the container itself.
+ */
+export function dockerWordFresh(spec: ContainerSpec): boolean {
+  const t = spec.dockerCheck ?? DEFAULT_CONTAINER_HEALTHCHECK
+  const d = DEFAULT_CONTAINER_HEALTHCHECK
+  return t.enabled && t.intervalSeconds * t.retries <= d.intervalSeconds * d.retries
 }

@@ -186,7 +186,7 @@ function dockerCheckOf(h: ContainerHealthcheck | undefined): {dockerCheck?: Cont
   const d = DEFAULT_CONTAINER_HEALTHCHECK
   // Off, the timings mean nothing: changing them then must not recreate every container.
   if (!h.enabled) return {dockerCheck: {...d, enabled: false}}
-  const same = h.intervalSeconds === d.intervalSeconds && h.timeoutSeconds === d.timeoutSeconds && h.retries === d.retries && h.startPeriodSeconds === d.startPeriodSeconds
+  const same = (Object.keys(d) as Array<keyof ContainerHealthcheck>).every((k) => h[k] === d[k])
   return same ? {} : {dockerCheck: {...h}}
 }
 

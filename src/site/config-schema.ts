@@ -56,8 +56,9 @@ export const configSchema = z.strictObject({
   // kolla_external_vip_address: the public endpoints (keepalived holds it beside internal_vip). Without it they use internal_vip.
   external_vip: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/, 'must be an IPv4 address').optional(),
   keepalived_virtual_router_id: z.int().min(1).max(255).default(51),
-  // Docker's own check in every service container (kolla's names): how often it runs between
-  // deploys. osctl's deploy gates do not depend on them; `docker ps` and a no-op deploy read it.
+  // Docker's own check in every service container (kolla's names; osctl's defaults, not kolla's
+  // 30 s timeout and 5 s start period): how often it runs between deploys. osctl's deploy gates are
+  // its own; `docker ps` reads Docker's word, a no-op deploy only while it is as fresh as by default (decide.ts).
   enable_container_healthchecks: z.boolean().default(true),
   default_container_healthcheck_interval: z.int().min(1).max(86_400).default(30),
   default_container_healthcheck_timeout: z.int().min(1).max(3600).default(10),
@@ -109,7 +110,7 @@ export const configDocs: SchemaDocs = {
     'tls.internal': {what: 'true or false', hint: '`tls: {internal: true}`: haproxy serves every API on internal_vip over HTTPS with the site CA (kolla_enable_tls_internal)'},
     'tls.external': {what: 'true or false', hint: '`tls: {external: true}`: the public endpoints (external_vip) speak HTTPS (kolla_enable_tls_external)'},
     'tls.registry': {what: 'true or false', hint: '`tls: {registry: true}` serves the site registry over HTTPS with the site CA (run `osctl certificates` first)'},
-    enable_container_healthchecks: {what: 'true or false', hint: '`false` leaves Docker\'s periodic check out of every service container (kolla\'s enable_container_healthchecks); osctl still gates each deploy on its own checks'},
+    enable_container_healthchecks: {what: 'true or false', hint: '`false` leaves Docker\'s periodic check out of every service container (kolla\'s enable_container_healthchecks); osctl still gates each change on its own checks, and a no-op deploy then probes every container'},
     default_container_healthcheck_interval: {what: 'seconds between 1 and 86400', hint: 'how often Docker runs a container\'s check, e.g. `default_container_healthcheck_interval: 30`'},
     default_container_healthcheck_timeout: {what: 'seconds between 1 and 3600', hint: 'how long one check may take before it counts as failed, e.g. `default_container_healthcheck_timeout: 10`'},
     default_container_healthcheck_retries: {what: 'an integer between 1 and 100', hint: 'failed checks in a row before Docker calls a container unhealthy, e.g. `default_container_healthcheck_retries: 3`'},

@@ -58,7 +58,7 @@ export interface ContainerHealthcheck {
 }
 
 /** What a service container has always had: osctl.yml changes it only where it says otherwise. */
-export const DEFAULT_CONTAINER_HEALTHCHECK: ContainerHealthcheck = {enabled: true, intervalSeconds: 30, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 0}
+export const DEFAULT_CONTAINER_HEALTHCHECK: Readonly<ContainerHealthcheck> = Object.freeze({enabled: true, intervalSeconds: 30, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 0})
 
 export interface Site {
   dir: string /* absolute */

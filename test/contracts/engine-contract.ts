@@ -68,12 +68,19 @@ export function engineContract(name: string, make: () => Promise<EngineFixture>)
       const check = {test: ['CMD-SHELL', 'true'], intervalSeconds: 1, timeoutSeconds: 5, retries: 3, startPeriodSeconds: 2}
       await f.engine.createContainer({name: n('hc'), image: f.image, labels: label, command: ['sleep', '3600'], healthcheck: check})
       await f.engine.createContainer({name: n('nohc'), image: f.image, labels: label, command: ['sleep', '3600'], healthcheck: {test: ['NONE'], intervalSeconds: 0, timeoutSeconds: 0, retries: 0}})
-      await f.engine.startContainer(n('hc'))
-      await f.engine.startContainer(n('nohc'))
-      expect(['starting', 'healthy']).toContain((await f.engine.inspectContainer(n('hc')))?.health)
-      expect((await f.engine.inspectContainer(n('nohc')))?.health).toBeUndefined()
-      await f.engine.removeContainer(n('hc'))
-      await f.engine.removeContainer(n('nohc'))
+      try {
+        await f.engine.startContainer(n('hc'))
+        await f.engine.startContainer(n('nohc'))
+        expect(['starting', 'healthy']).toContain((await f.engine.inspectContainer(n('hc')))?.health)
+        expect((await f.engine.inspectContainer(n('nohc')))?.health).toBeUndefined()
+        // A deploy reads the host's containers by listing them: the same word there.
+        const listed = new Map((await f.engine.listContainers(label)).map((c) => [c.name, c.health]))
+        expect(['starting', 'healthy']).toContain(listed.get(n('hc')))
+        expect(listed.get(n('nohc'))).toBeUndefined()
+      } finally {
+        await f.engine.removeContainer(n('hc'))
+        await f.engine.removeContainer(n('nohc'))
+      }
     })
 
     it('list by labels: a value must match, an empty value only asks for the label', async () => {

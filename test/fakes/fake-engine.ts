@@ -67,13 +67,19 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
     // Like the engine: a main process while it runs (a fake pid, 1000 + its number), and a health
     // state while it runs with a check of its own: `starting` (the engine's until its first check
     // passes; the fake runs none, so osctl probes it as it does a container Docker has not checked yet).
-    const checked = c?.state === 'running' && c.opts.healthcheck !== undefined && c.opts.healthcheck.test[0] !== 'NONE'
-    return c && {...c, labels: {...c.labels}, ...(c.state === 'running' ? {pid: 1000 + Number(c.id.slice(1))} : {}), ...(checked ? {health: 'starting'} : {})}
+    return c && {...c, labels: {...c.labels}, ...(c.state === 'running' ? {pid: 1000 + Number(c.id.slice(1))} : {}), ...FakeEngine.health(c)}
   }
 
   async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
     const match = (c: ContainerInfo) => Object.entries(labels).every(([k, v]) => (v === '' ? k in c.labels : c.labels[k] === v))
-    return [...this.containers.values()].filter(match)
+    return [...this.containers.values()].filter(match).map((c) => ({...c, ...FakeEngine.health(c)}))
+  }
+
+  /** What a test set (Docker's verdict after its checks ran), else `starting` for a running container with a check. */
+  private static health(c: {state: string; health?: string; opts: ContainerCreateOptions}): {health?: string} {
+    if (c.health !== undefined) return {health: c.health}
+    const checked = c.state === 'running' && c.opts.healthcheck !== undefined && c.opts.healthcheck.test[0] !== 'NONE'
+    return checked ? {health: 'starting'} : {}
   }
 
   async startContainer(name: string): Promise<void> {

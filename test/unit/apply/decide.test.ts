@@ -92,6 +92,23 @@ describe('decideService', () => {
     expect(off.containers[0].dockerCheck).toEqual({enabled: false, intervalSeconds: 30, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 0})
   })
 
+  it("a no-op takes Docker's `healthy` only while it is as fresh as with the default timing (interval × retries ≤ 90 s) and only with checks on", async () => {
+    const catalog = await loadCatalog(TEMPLATES_DIR)
+    const healthy = (c: ObservedContainer) => void (c.actual!.health = 'healthy')
+    const trusted = (h: typeof site.config.containerHealthcheck) => {
+      const s = testSite({containerHealthcheck: h})
+      const rs = renderService(catalog.get('nova')!, s, s.hosts[0], Overrides.empty())
+      const d = decideService(rs, converged(rs, 4, healthy), opts)
+      expect(d.containers.every((c) => c.action === 'none')).toBe(true)
+      return d.containers.map((c) => c.dockerHealthy ?? false)
+    }
+    const timing = {enabled: true, intervalSeconds: 30, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 0}
+    expect(new Set(trusted(timing))).toEqual(new Set([true]))
+    expect(new Set(trusted({...timing, intervalSeconds: 15, retries: 6}))).toEqual(new Set([true]))
+    expect(new Set(trusted({...timing, intervalSeconds: 120}))).toEqual(new Set([false]))
+    expect(new Set(trusted({...timing, enabled: false}))).toEqual(new Set([false]))
+  })
+
   it('a changed config file recreates only the containers that use it, with the file named, under a new revision', async () => {
     const rs = await nova()
     const seen = converged(rs, 4)

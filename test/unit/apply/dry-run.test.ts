@@ -114,6 +114,18 @@ describe('deploy --dry-run (observe + decide over FakeHost + FakeEngine)', () =>
     expect(mc.fields).toEqual([{field: 'image', before: {ref: '10.0.0.11:4000/osctl/memcached:zed', id: expect.stringMatching(/^sha256:/)}, after: {ref: '10.0.0.11:4000/osctl/memcached:zed2', id: '(not on the host yet: deploy pulls it)'}}])
   })
 
+  it("osctl.yml's Docker check timing: every container to recreate for `healthcheck`, the recorded and the wanted timing shown, no step", async () => {
+    const l = await lab()
+    await l.deploy(SERVICES)
+    const site = testSite({containerHealthcheck: {enabled: true, intervalSeconds: 120, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 5}})
+    const r = await dryRun(site, await l.plan(Overrides.empty(), site), site.hosts, l.session)
+    const containers = r.actions.flatMap((a) => a.containers)
+    expect(containers.length).toBeGreaterThan(0)
+    expect(new Set(containers.map((c) => `${c.action} ${c.reasons.join(',')}`))).toEqual(new Set(['recreate healthcheck']))
+    expect(containers[0].fields).toEqual([{field: 'healthcheck', before: {enabled: true, intervalSeconds: 30, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 0}, after: {enabled: true, intervalSeconds: 120, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 5}}])
+    expect(r.actions.flatMap((a) => a.steps)).toEqual([])
+  })
+
   it('a stopped container is started, a host that cannot be read is a per-host failure', async () => {
     const l = await lab()
     await l.deploy(SERVICES)
