@@ -22,6 +22,9 @@ const LAB = process.env.BENCH_LAB ?? `bd${process.pid}`
 // BENCH_SERVICES=mariadb,memcached,rabbitmq,keystone,glance,placement,nova,nova-compute BENCH_DRIVER=fake
 const SERVICES = process.env.BENCH_SERVICES?.split(',').filter(Boolean)
 const DRIVER = process.env.BENCH_DRIVER
+// Also a deploy with the images already on the host (BENCH_ON_HOST=1): after the no-ops, `osctl destroy`
+// removes every service (the host keeps its images) and deploy runs again: the pulls' share of the first.
+const ON_HOST = process.env.BENCH_ON_HOST === '1'
 // Where to append each first deploy's events (its stderr, one JSON line each, with times): BENCH_EVENTS=/tmp/events.jsonl
 const EVENTS = process.env.BENCH_EVENTS
 
@@ -47,6 +50,8 @@ const first = []
 const floor = []
 const noop = []
 const cpu = []
+const onHost = []
+const onHostCpu = []
 for (let i = 0; i < RUNS; i++) {
   const site = mkdtempSync(join(tmpdir(), 'osctl-bench-deploy-'))
   const env = {OSCTL_SITE: site}
@@ -67,6 +72,13 @@ for (let i = 0; i < RUNS; i++) {
     const noops = []
     for (let n = 0; n < NOOPS; n++) noops.push(osctl(['deploy', '--quiet'], env).seconds)
     noop.push(...noops)
+    if (ON_HOST) {
+      osctl(['destroy', '--yes-i-really-really-mean-it', '--quiet'], env)
+      const before = busySeconds()
+      onHost.push(osctl(['deploy', '--quiet'], env).seconds)
+      onHostCpu.push(busySeconds() - before)
+      process.stderr.write(`  again with the images on the host: ${onHost.at(-1).toFixed(1)} s, machine CPU ${onHostCpu.at(-1).toFixed(1)} s\n`)
+    }
     process.stderr.write(`run ${i + 1}/${RUNS}: deploy ${first.at(-1).toFixed(1)} s (critical path ${floor.at(-1).toFixed(1)} s, machine CPU ${cpu.at(-1).toFixed(1)} s), no-op ${noops.map((s) => s.toFixed(1)).join(', ')} s\n`)
   } finally {
     if (KEEP && i === RUNS - 1) process.stderr.write(`lab ${LAB} kept: OSCTL_SITE=${site}; end it with: node bin/run.js lab down --name ${LAB}\n`)
@@ -83,3 +95,7 @@ console.log(`| its critical path (services' own work along their dependencies) |
 console.log(`| ratio: osctl wall time / critical path | ${median(first.map((s, i) => s / floor[i])).toFixed(2)} |`)
 console.log(`| machine CPU during the deploy (CPU seconds; ${cpus().length} cores) | ${median(cpu).toFixed(1)} |`)
 console.log(`| no-op redeploy (${noop.length} samples) | ${median(noop).toFixed(1)} |`)
+if (ON_HOST) {
+  console.log(`| deploy after \`osctl destroy\`, images already on the host | ${median(onHost).toFixed(1)} |`)
+  console.log(`| machine CPU during that deploy (CPU seconds) | ${median(onHostCpu).toFixed(1)} |`)
+}
