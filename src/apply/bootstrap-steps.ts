@@ -20,10 +20,9 @@ export function stepKey(rendered: RenderedStep, spec: ContainerSpec, fingerprint
   const {beside: _when, ...step} = rendered
   // Nor how often Docker checks the container between deploys (osctl.yml's healthcheck timing).
   const {dockerCheck: _check, ...ran} = spec
-  spec = ran
-  if (!step.imagePaths) return sha({image: spec.imageId, spec: specHash(spec), step})
-  const image = step.imagePaths.length === 0 ? '' : (fingerprints[fingerprintKey(spec.imageId, step.imagePaths)] ?? `unread:${spec.imageId}`)
-  return sha({image, spec: specHash({...spec, image: '', imageId: ''}), step})
+  if (!step.imagePaths) return sha({image: ran.imageId, spec: specHash(ran), step})
+  const image = step.imagePaths.length === 0 ? '' : (fingerprints[fingerprintKey(ran.imageId, step.imagePaths)] ?? `unread:${ran.imageId}`)
+  return sha({image, spec: specHash({...ran, image: '', imageId: ''}), step})
 }
 
 /** Where a fingerprint of some paths of an image is cached (the ledger's fingerprints.json). */

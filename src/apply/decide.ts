@@ -1,4 +1,4 @@
-import {ContainerSpec, LABELS, desiredSpec, specDiff, specHash} from '../catalog/container-spec.js'
+import {ContainerSpec, LABELS, desiredSpec, dockerCheckOf, specDiff, specHash} from '../catalog/container-spec.js'
 import type {RenderedContainer, RenderedService, RenderedStep} from '../catalog/render.js'
 import {OsctlError} from '../errors.js'
 import {DEFAULT_CONTAINER_HEALTHCHECK} from '../site/types.js'
@@ -158,7 +158,7 @@ export function converged(d: ServiceDecision, seen: ObservedService): boolean {
  * makes it probe the container itself.
  */
 export function dockerWordFresh(spec: ContainerSpec): boolean {
-  const t = spec.dockerCheck ?? DEFAULT_CONTAINER_HEALTHCHECK
+  const t = dockerCheckOf(spec)
   const d = DEFAULT_CONTAINER_HEALTHCHECK
   return t.enabled && t.intervalSeconds * t.retries <= d.intervalSeconds * d.retries
 }

@@ -1,13 +1,13 @@
 import {posix} from 'node:path'
 
 import type {ContainerSpec} from '../catalog/container-spec.js'
-import {configDir} from '../catalog/container-spec.js'
+import {configDir, dockerCheckOf} from '../catalog/container-spec.js'
 import type {DeployPlan} from '../catalog/plan.js'
 import type {RenderedContainer} from '../catalog/render.js'
 import {silentReporter} from '../events/reporters.js'
 import {fanOut} from '../hosts/fan-out.js'
 import type {HostSession} from '../session/host-session.js'
-import {DEFAULT_CONTAINER_HEALTHCHECK, type Site, type SiteHost} from '../site/types.js'
+import type {Site, SiteHost} from '../site/types.js'
 import type {DeployHostSummary} from './deploy.js'
 import type {ContainerDecision, ServiceDecision} from './decide.js'
 import {ServiceDeployer} from './service-deployer.js'
@@ -134,8 +134,7 @@ function fieldChanges(before: ContainerSpec | undefined, after: ContainerSpec, r
   if (!same(before.volumes, after.volumes)) out.push({field: 'volumes', before: before.volumes, after: after.volumes})
   if (!same(before.health, after.health)) out.push({field: 'health', before: before.health, after: after.health})
   if (!same(before.monitor ?? null, after.monitor ?? null)) out.push({field: 'monitor', before: before.monitor ?? null, after: after.monitor ?? null})
-  const check = (s: ContainerSpec) => s.dockerCheck ?? DEFAULT_CONTAINER_HEALTHCHECK
-  if (!same(check(before), check(after))) out.push({field: 'healthcheck', before: check(before), after: check(after)})
+  if (!same(dockerCheckOf(before), dockerCheckOf(after))) out.push({field: 'healthcheck', before: dockerCheckOf(before), after: dockerCheckOf(after)})
   if (!same(before.privileges ?? null, after.privileges ?? null)) out.push({field: 'privileges', before: before.privileges ?? null, after: after.privileges ?? null})
   return out
 }

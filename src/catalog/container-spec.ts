@@ -52,6 +52,9 @@ export function desiredSpec(rc: RenderedContainer, imageId: string): ContainerSp
   }
 }
 
+/** Docker's check timing a container runs with: its own (osctl.yml's) or the default every container had before. */
+export const dockerCheckOf = (spec: ContainerSpec): Readonly<ContainerHealthcheck> => spec.dockerCheck ?? DEFAULT_CONTAINER_HEALTHCHECK
+
 /** Stable across key order: the same spec always hashes the same, whatever built it. */
 export function specHash(spec: ContainerSpec): string {
   return `sha256:${sha(stableJson(hashed(spec)))}`
@@ -79,7 +82,7 @@ export function specDiff(before: ContainerSpec | undefined, after: ContainerSpec
   if (stableJson(before.volumes) !== stableJson(after.volumes)) changed.push('volumes')
   if (stableJson(before.health) !== stableJson(after.health)) changed.push('health')
   if (stableJson(before.monitor ?? null) !== stableJson(after.monitor ?? null)) changed.push('monitor')
-  if (stableJson(before.dockerCheck ?? DEFAULT_CONTAINER_HEALTHCHECK) !== stableJson(after.dockerCheck ?? DEFAULT_CONTAINER_HEALTHCHECK)) changed.push('healthcheck')
+  if (stableJson(dockerCheckOf(before)) !== stableJson(dockerCheckOf(after))) changed.push('healthcheck')
   if (stableJson(before.privileges ?? {}) !== stableJson(after.privileges ?? {})) changed.push('privileges')
   const files = [...new Set([...Object.keys(before.configs), ...Object.keys(after.configs)])].sort()
   for (const f of files) if (before.configs[f] !== after.configs[f]) changed.push(`config:${f}`)
@@ -109,7 +112,7 @@ export function createOptions(spec: ContainerSpec, revision: number): ContainerC
 
 /** What Docker runs in the container between deploys: its monitor or osctl's gate, at the site's timing; `NONE` when osctl.yml turns them off. */
 function dockerHealthcheck(spec: ContainerSpec): NonNullable<ContainerCreateOptions['healthcheck']> {
-  const t = spec.dockerCheck ?? DEFAULT_CONTAINER_HEALTHCHECK
+  const t = dockerCheckOf(spec)
   if (!t.enabled) return {test: ['NONE'], intervalSeconds: 0, timeoutSeconds: 0, retries: 0}
   return {
     test: dockerHealthTest(spec.monitor ?? spec.health),

@@ -156,7 +156,7 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
       health: {...health, timeoutSeconds: c.health.timeout ?? 120},
       ...(c.monitor ? {monitor: check(c.monitor, 'monitor')} : {}),
       ...privilegesOf(c),
-      ...dockerCheckOf(site.config.containerHealthcheck),
+      ...siteDockerCheck(site.config.containerHealthcheck),
       files,
       overrides: applied,
     }
@@ -181,8 +181,7 @@ export function renderService(def: ServiceDef, site: Site, host: SiteHost, overr
 }
 
 /** The site's Docker check settings, only when they are not the default (which every container had before they existed). */
-function dockerCheckOf(h: ContainerHealthcheck | undefined): {dockerCheck?: ContainerHealthcheck} {
-  if (!h) return {}
+function siteDockerCheck(h: ContainerHealthcheck): {dockerCheck?: ContainerHealthcheck} {
   const d = DEFAULT_CONTAINER_HEALTHCHECK
   // Off, the timings mean nothing: changing them then must not recreate every container.
   if (!h.enabled) return {dockerCheck: {...d, enabled: false}}
