@@ -153,7 +153,7 @@ describe.skipIf(SKIP)('image build (real Docker)', () => {
     const images = join(scratch, 'images')
     await cp(systemImages, images, {recursive: true})
     const file = join(images, 'etcd', 'Dockerfile.njk')
-    await writeFile(file, (await readFile(file, 'utf8')).replace('RUN apt-get update', 'RUN echo osctl-broken-marker && false && apt-get update'))
+    await writeFile(file, (await readFile(file, 'utf8')).replace('RUN osctl-apt-install', 'RUN echo osctl-broken-marker && false && osctl-apt-install'))
     const env = {OSCTL_IMAGES_DIR: images}
     const r = await cli(['image', 'build', '--site', NO_SITE, '--tag', TAG, '--progress', 'json'], {env, timeoutMs: BUILD_TIMEOUT})
     expect(r.exitCode).toBe(1)

@@ -240,4 +240,32 @@ describe.skipIf(SKIP)('OpenStack images (real Docker)', () => {
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0)
     expect(r.stdout).toMatch(/\d+\.\d+\.\d+/)
   })
+
+  // What every host pulls: no Python test suite (but those an entry point names), and stubs stand
+  // for the packages Debian's OpenStack packages depend on but no service runs, while the code that
+  // depended on them still loads.
+  it.each([
+    ['keystone', 'keystone', 'python3-sphinx', 'python3 -c "import keystone.server.flask, saml2, repoze.who"'],
+    ['glance-api', 'glance', 'libxml2-dev', 'python3 -c "import pydot, lxml.etree, taskflow.engines, glance.async_.flows.api_image_import, glance_store.backend as b; from oslo_config import cfg; b.register_opts(cfg.CONF)"'],
+    ['nova-api', 'nova', 'python3-mypy', 'python3 -c "import nova.api.openstack.compute, nova.cmd.manage"'],
+  ])('%s leaves out the test suites and the stubbed packages, and still loads', async (image, pkg, stubbed, load) => {
+    // What the stubbed packages would have brought: perl (sphinx-common), headers (libxml2-dev), graphviz's libraries.
+    const broughtIn = 'perl sphinx-common libicu-dev libc6-dev linux-libc-dev libgvc6 libx265-199'
+    const script = [
+      'find /usr/lib/python3/dist-packages -type d -name tests -prune | sort',
+      `dpkg-query -W -f '\${Version}\\n' ${stubbed}`,
+      `{ dpkg-query -W -f '\${db:Status-Abbrev}\\n' ${broughtIn} 2>/dev/null | grep -c '^ii' || true; }`,
+      load,
+    ].join(' && ')
+    const r = await docker(['run', '--rm', '--entrypoint', 'bash', ref(image), '-c', script])
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0)
+    const lines = r.stdout.trim().split('\n')
+    const kept = lines.filter((l) => l.startsWith('/'))
+    expect(kept).not.toContain(`/usr/lib/python3/dist-packages/${pkg}/tests`)
+    // Only suites an entry point names are left (stevedore's own test plugins, glance_store's no_conf store, castellan's).
+    const named = ['stevedore', 'castellan', 'glance_store'].map((p) => `/usr/lib/python3/dist-packages/${p}/tests`)
+    expect(kept.filter((d) => !named.includes(d))).toEqual([])
+    expect(lines).toContain('99:0+osctl.stub')
+    expect(lines.at(-1)).toBe('0') // none of what they would have brought
+  })
 })
