@@ -23,16 +23,27 @@ if (refs.length === 0) {
   process.exit(2)
 }
 
-const images = JSON.parse(docker('image', 'inspect', ...refs)).map((img, i) => ({
-  ref: refs[i],
-  name: img.Config.Labels['io.osctl.image'],
-  size: img.Size,
-  layers: img.RootFS.Layers,
-}))
+// One image under several names (the machine also keeps the refs of the lab registries it pushed
+// to) is counted once.
+const seen = new Set()
+const images = JSON.parse(docker('image', 'inspect', ...refs))
+  .map((img, i) => ({
+    id: img.Id,
+    ref: refs[i],
+    name: img.Config.Labels['io.osctl.image'],
+    size: img.Size,
+    layers: img.RootFS.Layers,
+  }))
+  .filter((img) => !seen.has(img.id) && seen.add(img.id))
 
 const isPrefix = (short, long) => short.length < long.length && short.every((l, i) => long[i] === l)
+// An image that adds no layer (neutron-server: neutron-base's layers and its own labels) has the
+// one it shares them with as its parent, the first by name: it adds nothing.
+const sameLayers = (a, b) => a.layers.length === b.layers.length && a.layers.every((l, i) => b.layers[i] === l)
 for (const img of images) {
-  const parents = images.filter((p) => isPrefix(p.layers, img.layers)).sort((a, b) => b.layers.length - a.layers.length)
+  const parents = images
+    .filter((p) => isPrefix(p.layers, img.layers) || (p !== img && sameLayers(p, img) && p.name.localeCompare(img.name) < 0))
+    .sort((a, b) => b.layers.length - a.layers.length)
   img.parent = parents[0] ?? null
   img.own = img.size - (img.parent?.size ?? 0)
 }
