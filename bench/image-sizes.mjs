@@ -5,19 +5,20 @@
 //
 //   node bench/image-sizes.mjs                 tag zed
 //   node bench/image-sizes.mjs --tag t1234     another tag;  --budget 2000  fail (exit 1) above 2000 MB
+//   node bench/image-sizes.mjs --registry localhost:4000   only the images named for that registry
 //
 // The parent of an image is the image of the set whose layer list is the longest proper prefix of
 // its own (that is what FROM makes); an image with none is a root and counts in full.
 import {execFileSync} from 'node:child_process'
 import {parseArgs} from 'node:util'
 
-const {values} = parseArgs({options: {tag: {type: 'string', default: 'zed'}, budget: {type: 'string'}}})
+const {values} = parseArgs({options: {tag: {type: 'string', default: 'zed'}, budget: {type: 'string'}, registry: {type: 'string'}}})
 const docker = (...args) => execFileSync('docker', args, {encoding: 'utf8', maxBuffer: 64 << 20}).trim()
 const MB = (bytes) => (bytes / 1e6).toFixed(1)
 
 const refs = docker('images', '--filter', 'label=io.osctl.image', '--format', '{{.Repository}}:{{.Tag}}')
   .split('\n')
-  .filter((r) => r && r.endsWith(`:${values.tag}`))
+  .filter((r) => r && r.endsWith(`:${values.tag}`) && (!values.registry || r.startsWith(`${values.registry}/`)))
 if (refs.length === 0) {
   console.error(`no osctl images with tag ${values.tag} (build them: osctl image build --tag ${values.tag})`)
   process.exit(2)
