@@ -49,5 +49,8 @@ export function templateVars(site: Site, host: SiteHost): TemplateVars {
     // osctl.yml: nova-compute's driver (libvirt|fake) and libvirt's virt_type (auto|kvm|qemu, auto: probed by nova-libvirt).
     nova_compute_driver: site.config.novaComputeDriver,
     nova_virt_type: site.config.novaVirtType,
+    // Processes per API service (kolla's name); undefined: uwsgi's ini says one per core.
+    openstack_service_workers: site.config.openstackServiceWorkers,
+    keystone_api_workers: site.config.keystoneApiWorkers,
   }
 }

@@ -159,6 +159,8 @@ export function mapGlobals(src: YamlSource): GlobalsMapping {
         else take(key, key, on)
         continue
       }
+      case 'openstack_service_workers':
+      case 'keystone_api_workers':
       case 'default_container_healthcheck_interval':
       case 'default_container_healthcheck_timeout':
       case 'default_container_healthcheck_retries':

@@ -38,6 +38,11 @@ export const configSchema = z.strictObject({
   nova_compute_driver: z.enum(['libvirt', 'fake']).default('libvirt'),
   /** libvirt's virt_type on each compute host: auto (KVM when a probe boots under it, else qemu) or forced. */
   nova_virt_type: z.enum(['auto', 'kvm', 'qemu']).default('auto'),
+  // kolla's openstack_service_workers: processes per API service (uwsgi's, glance's workers). Unset:
+  // as many as the host has cores (uwsgi's %k), glance 2. Each loads the whole app (lazy-apps).
+  openstack_service_workers: z.int().min(1).max(64).optional(),
+  // kolla's keystone_api_workers: keystone's own (every other API checks tokens with it); unset: openstack_service_workers.
+  keystone_api_workers: z.int().min(1).max(64).optional(),
   ssh_host_key_policy: z.enum(['strict', 'accept-new']).default('accept-new'),
   ssh_known_hosts: z.string().min(1).default('known_hosts'),
   ssh_concurrency: z.int().min(1).max(256).default(10),
@@ -96,6 +101,8 @@ export const configDocs: SchemaDocs = {
       },
     },
     nova_compute_driver: {hint: '`libvirt` (real VMs, with the nova-libvirt service) or `fake` (instances only in nova\'s database; nova-libvirt is not deployed)'},
+    openstack_service_workers: {what: 'an integer between 1 and 64', hint: 'processes per API service on each host, e.g. `openstack_service_workers: 2` (omit it for one per core)'},
+    keystone_api_workers: {what: 'an integer between 1 and 64', hint: 'keystone\'s processes on each control host, e.g. `keystone_api_workers: 2` (omit it to follow openstack_service_workers)'},
     nova_virt_type: {hint: '`auto` (each compute host probes KVM when nova-libvirt starts, else qemu), `kvm` or `qemu`'},
     ssh_host_key_policy: {hint: 'use `strict` (only keys already in known_hosts) or `accept-new` (record unknown keys on first contact)'},
     ssh_known_hosts: {hint: 'a path relative to the site dir or absolute, e.g. `ssh_known_hosts: known_hosts`'},
@@ -135,6 +142,8 @@ export function toSiteConfig(file: ConfigFile, siteDir: string): SiteConfig {
     enabledServices: file.enabled_services ?? knownServices().filter((s) => !servicesOffFor(file.nova_compute_driver).includes(s)),
     novaComputeDriver: file.nova_compute_driver,
     novaVirtType: file.nova_virt_type,
+    openstackServiceWorkers: file.openstack_service_workers,
+    keystoneApiWorkers: file.keystone_api_workers ?? file.openstack_service_workers,
     sshHostKeyPolicy: file.ssh_host_key_policy,
     sshKnownHosts: isAbsolute(file.ssh_known_hosts) ? file.ssh_known_hosts : resolve(siteDir, file.ssh_known_hosts),
     sshConcurrency: file.ssh_concurrency,

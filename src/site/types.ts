@@ -28,6 +28,10 @@ export interface SiteConfig {
   novaComputeDriver: 'libvirt' | 'fake'
   /** osctl.yml nova_virt_type: auto lets each nova-libvirt probe KVM at start. */
   novaVirtType: 'auto' | 'kvm' | 'qemu'
+  /** osctl.yml openstack_service_workers: processes per API service; undefined: one per core. */
+  openstackServiceWorkers?: number
+  /** osctl.yml keystone_api_workers (default: openstackServiceWorkers). */
+  keystoneApiWorkers?: number
   sshHostKeyPolicy: 'strict' | 'accept-new'
   sshKnownHosts: string /* absolute */
   sshConcurrency: number

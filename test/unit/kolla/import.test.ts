@@ -147,6 +147,13 @@ describe('kolla container healthcheck settings', () => {
   })
 })
 
+describe('kolla openstack_service_workers', () => {
+  it("becomes osctl.yml's key of the same name; 0 is listed with what osctl.yml takes", () => {
+    expect(mapGlobals(new YamlSource('/k/globals.yml', 'openstack_service_workers: "3"\nkeystone_api_workers: 4\n')).config).toEqual({openstack_service_workers: 3, keystone_api_workers: 4})
+    expect(mapGlobals(new YamlSource('/k/globals.yml', 'openstack_service_workers: 0\n')).unmapped).toEqual([{location: '/k/globals.yml:1:1', key: 'openstack_service_workers', reason: 'not an integer between 1 and 64 (0)'}])
+  })
+})
+
 describe('kolla VIP settings', () => {
   it('kolla_internal_vip_address becomes internal_vip with haproxy on (kolla\'s default), with its router id; a bad value is listed', () => {
     const src = new YamlSource('/k/globals.yml', 'kolla_internal_vip_address: "10.20.0.250"\nkeepalived_virtual_router_id: "77"\nenable_haproxy: "yes"\nkolla_external_vip_address: "192.0.2.10"\n')

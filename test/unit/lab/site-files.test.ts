@@ -37,7 +37,7 @@ describe('lab group assignment', () => {
 })
 
 describe('lab site rendering', () => {
-  const spec = {lab: 'lab', hosts: hosts(2), control: 1}
+  const spec = {lab: 'lab', hosts: hosts(2), control: 1, cores: 4}
 
   it('renders osctl.yml with the marker first and the deploy host as registry', () => {
     const text = renderConfig(undefined, spec)
@@ -58,7 +58,20 @@ describe('lab site rendering', () => {
       external_network_cidr: '10.99.0.0/24',
       external_network_gateway: '10.99.0.1',
       external_network_range: '10.99.0.100-10.99.0.199',
+      openstack_service_workers: 2,
+      keystone_api_workers: 2,
     })
+  })
+
+  it('several hosts share the machine\'s cores: each API service gets its share of processes (at least 1); one host keeps the default', () => {
+    const workers = (n: number, cores: number) => parse(renderConfig(undefined, {lab: 'lab', hosts: hosts(n), control: 1, cores})).openstack_service_workers
+    expect([workers(2, 2), workers(4, 2), workers(3, 8), workers(1, 2)]).toEqual([1, 1, 2, undefined])
+    // keystone at least 2: the other APIs' token checks must not queue a client's token request.
+    expect(parse(renderConfig(undefined, {lab: 'lab', hosts: hosts(4), control: 3, cores: 2})).keystone_api_workers).toBe(2)
+    expect(parse(renderConfig(undefined, {lab: 'lab', hosts: hosts(2), control: 1, cores: 8})).keystone_api_workers).toBe(4)
+    // A re-run with more hosts lowers it; an operator's value on a one-host lab stays.
+    expect(parse(renderConfig(renderConfig(undefined, {lab: 'lab', hosts: hosts(2), control: 1, cores: 8}), {lab: 'lab', hosts: hosts(4), control: 1, cores: 8})).openstack_service_workers).toBe(2)
+    expect(parse(renderConfig(renderConfig(undefined, {lab: 'lab', hosts: hosts(1), control: 1}) + 'openstack_service_workers: 3\n', {lab: 'lab', hosts: hosts(1), control: 1})).openstack_service_workers).toBe(3)
   })
 
   it('--vip writes internal_vip (the subnet\'s .250); without it an operator\'s internal_vip stays', () => {
