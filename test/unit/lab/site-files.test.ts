@@ -69,7 +69,8 @@ describe('lab site rendering', () => {
     // keystone at least 2: the other APIs' token checks must not queue a client's token request.
     expect(parse(renderConfig(undefined, {lab: 'lab', hosts: hosts(4), control: 3, cores: 2})).keystone_api_workers).toBe(2)
     expect(parse(renderConfig(undefined, {lab: 'lab', hosts: hosts(2), control: 1, cores: 8})).keystone_api_workers).toBe(4)
-    // A re-run with more hosts lowers it; an operator's value on a one-host lab stays.
+    // Lab-owned with several hosts: a re-run with more hosts lowers it, an operator's value is written over; on a one-host lab it stays.
+    expect(parse(renderConfig(renderConfig(undefined, {lab: 'lab', hosts: hosts(3), control: 1, cores: 2}).replace('openstack_service_workers: 1', 'openstack_service_workers: 4'), {lab: 'lab', hosts: hosts(3), control: 1, cores: 2}))).toMatchObject({openstack_service_workers: 1, keystone_api_workers: 2})
     expect(parse(renderConfig(renderConfig(undefined, {lab: 'lab', hosts: hosts(2), control: 1, cores: 8}), {lab: 'lab', hosts: hosts(4), control: 1, cores: 8})).openstack_service_workers).toBe(2)
     expect(parse(renderConfig(renderConfig(undefined, {lab: 'lab', hosts: hosts(1), control: 1}) + 'openstack_service_workers: 3\n', {lab: 'lab', hosts: hosts(1), control: 1})).openstack_service_workers).toBe(3)
   })
