@@ -61,9 +61,10 @@ export interface LabSiteSpec {
  * keystone keeps 2: every other API checks its clients' tokens with it, and with one process a
  * client's token request waits behind those (an HA lab's upgrades: slowest answer 1.86 s, 1.12 s with 2).
  */
-export function labServiceWorkers(spec: LabSiteSpec): number | undefined {
+export function labServiceWorkers(spec: LabSiteSpec): {openstack_service_workers: number; keystone_api_workers: number} | undefined {
   if (spec.hosts.length < 2) return undefined
-  return Math.max(1, Math.floor((spec.cores ?? availableParallelism()) / spec.hosts.length))
+  const share = Math.max(1, Math.floor((spec.cores ?? availableParallelism()) / spec.hosts.length))
+  return {openstack_service_workers: share, keystone_api_workers: Math.max(2, share)}
 }
 
 /** The lab's VIP: .250 of the hosts' /24 (hosts are .11 upwards). */
@@ -123,11 +124,7 @@ export function renderConfig(existing: string | undefined, spec: LabSiteSpec): s
     else if (!doc.has(key)) doc.set(key, CONFIG_DEFAULTS[key])
   }
   if (spec.vip) doc.set('internal_vip', labVip(spec))
-  const workers = labServiceWorkers(spec)
-  if (workers !== undefined) {
-    doc.set('openstack_service_workers', workers)
-    doc.set('keystone_api_workers', Math.max(2, workers))
-  }
+  for (const [key, value] of Object.entries(labServiceWorkers(spec) ?? {})) doc.set(key, value)
   return withMarker(spec.lab, doc)
 }
 
