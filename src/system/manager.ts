@@ -1,10 +1,13 @@
 import {createHash} from 'node:crypto'
+import {readFileSync} from 'node:fs'
+import {join, posix} from 'node:path'
 
 import {OsctlError, errorMessage} from '../errors.js'
 import {Host} from '../hosts/host.js'
 import {Reporter, silentReporter} from '../events/reporters.js'
+import {UNITS_DIR} from '../paths.js'
 import {ImageSource, SpecInputs, fetchImage, unpackNew, unpackRecorded, writeRevisionFiles} from './bundle.js'
-import {SystemContainerDef, SystemContext} from './definitions.js'
+import {SystemContainerDef, SystemContext, systemContainer} from './definitions.js'
 import {probe, unitState, waitHealthy} from './health.js'
 import {SlotInfo, bundleDir, slotDir, unitPath} from './layout.js'
 import {RevisionStore, SYSTEM_KEEP_REVISIONS} from './revisions.js'
@@ -24,6 +27,9 @@ export interface ApplyResult {
 }
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex')
+
+const SYSTEMD_DIR = '/etc/systemd/system'
+const companionText = (unit: string) => readFileSync(join(UNITS_DIR, unit), 'utf8')
 
 /**
  * Installs, upgrades and rolls back one system container on one host. Two slots: the new revision
@@ -71,6 +77,7 @@ export class SystemManager {
 
   async apply(def: SystemContainerDef, ctx: SystemContext, source: ImageSource, action: 'install' | 'upgrade' = 'install'): Promise<ApplyResult> {
     const name = def.name
+    await this.ensureCompanions(def)
     const st = await this.state(name)
     const imageId = await this.imageId(source)
     const needs: SpecInputs = {args: def.args(ctx), env: def.env(ctx), mounts: def.mounts(ctx), ...(def.capabilities ? {capabilities: def.capabilities} : {}), ...(def.nofile ? {nofile: def.nofile} : {})}
@@ -192,6 +199,11 @@ export class SystemManager {
   }
 
   async remove(name: string): Promise<void> {
+    // Companions first: keepalived's stops keepalived (the VIP moves) as the removal would.
+    for (const unit of systemContainer(name)?.companionUnits ?? []) {
+      await this.host.exec(['systemctl', 'disable', '--now', unit])
+      await this.host.remove(posix.join(SYSTEMD_DIR, unit))
+    }
     await this.host.exec(['systemctl', 'disable', '--now', unitName(name)])
     await this.host.exec(['runc', 'delete', '--force', containerId(name)])
     await this.host.remove(unitPath(name))
@@ -227,6 +239,22 @@ export class SystemManager {
     } catch (err) {
       this.reporter.emit('system.prune.failed', {name, error: errorMessage(err)}, this.host.name)
     }
+  }
+
+  /**
+   * The definition's static companion units, each written when this host's copy differs (one round
+   * trip when none does), then enabled and started (not waited for: keepalived's is ordered after
+   * every service container's start). Starting one does not touch the container.
+   */
+  private async ensureCompanions(def: SystemContainerDef): Promise<void> {
+    const written: string[] = []
+    for (const unit of def.companionUnits ?? []) {
+      if (await this.host.writeFileAtomic(posix.join(SYSTEMD_DIR, unit), companionText(unit))) written.push(unit)
+    }
+    if (written.length === 0) return
+    await this.host.run(['systemctl', 'daemon-reload'])
+    await this.host.run(['systemctl', 'enable', ...written])
+    await this.host.run(['systemctl', 'start', '--no-block', ...written])
   }
 
   private async activate(name: string, slot: number, unit: string): Promise<void> {
