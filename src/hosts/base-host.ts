@@ -47,6 +47,12 @@ export abstract class BaseHost implements Host {
     return new Map(paths.map((p, i) => [p, data[i]]))
   }
 
+  /** Two steps here; SshHost does both in one command. */
+  async createFileAndReadDir(path: string, data: string | Buffer, opts?: WriteOptions): Promise<{created: boolean; dir?: Map<string, Buffer>}> {
+    if (!(await this.createFile(path, data, opts))) return {created: false}
+    return {created: true, dir: await this.readDir(posix.dirname(path))}
+  }
+
   /** Listed, then read (two commands); SshHost does both in one. */
   async readDir(dir: string): Promise<Map<string, Buffer>> {
     const r = await this.exec(['sh', '-c', 'ls -1A "$1" 2>/dev/null || true', 'readdir', dir])

@@ -74,6 +74,11 @@ export interface Host {
    * parent directories are created root-only (0700): such files are osctl's own state (locks, journals).
    */
   createFile(path: string, data: string | Buffer, opts?: WriteOptions): Promise<boolean>
+  /**
+   * createFile, then, only when it created the file, every regular file in its directory (as
+   * readDir): a lock taken and the other locks read, in one round trip where it can.
+   */
+  createFileAndReadDir(path: string, data: string | Buffer, opts?: WriteOptions): Promise<{created: boolean; dir?: Map<string, Buffer>}>
   /** Streamed (large OCI archives); the target appears only once the whole stream arrived intact. */
   upload(path: string, data: NodeJS.ReadableStream, opts?: WriteOptions): Promise<void>
   exists(path: string): Promise<boolean>

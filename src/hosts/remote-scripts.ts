@@ -69,6 +69,13 @@ for f in * .[!.]* ..?*; do
   cat -- "$t"
 done`
 
+// CREATE_SCRIPT's argv and stdin; exit 17 when the file was there, else READ_DIR_SCRIPT's output for its directory.
+export const CREATE_AND_READ_DIR_SCRIPT = `(
+${CREATE_SCRIPT}
+) || exit $?
+set -- "$(dirname -- "$1")"
+${READ_DIR_SCRIPT}`
+
 export const READ_SCRIPT = '[ -e "$1" ] || exit 44; exec cat -- "$1"'
 export const EXISTS_SCRIPT = '[ -e "$1" ] || [ -L "$1" ]'
 

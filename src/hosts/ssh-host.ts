@@ -7,7 +7,7 @@ import type {ClientChannel} from 'ssh2'
 import {trace} from '../cli/trace.js'
 import {OsctlError, errorMessage, isOsctlError} from '../errors.js'
 import {ExecOptions, ExecResult, FileWrite, WriteOptions, commandLine, modeString, ownerMatches, tailLines, tcpProhibited, tcpRefused} from './host.js'
-import {CREATE_SCRIPT, EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_DIR_SCRIPT, READ_MANY_SCRIPT, READ_SCRIPT, WRITE_MANY_SCRIPT} from './remote-scripts.js'
+import {CREATE_AND_READ_DIR_SCRIPT, CREATE_SCRIPT, EXISTS_SCRIPT, PROBE_SCRIPT, PUT_SCRIPT, READ_DIR_SCRIPT, READ_MANY_SCRIPT, READ_SCRIPT, WRITE_MANY_SCRIPT} from './remote-scripts.js'
 import {Semaphore} from './semaphore.js'
 import {RawOptions, RawResult, channelOn, channelOnRetrying, runChannel} from './ssh-exec.js'
 import {LazyConnection, connectionGone, socketLike} from './lazy-connection.js'
@@ -73,6 +73,22 @@ export class SshHost extends BaseHost {
   override async readDir(dir: string): Promise<Map<string, Buffer>> {
     const r = await this.script(READ_DIR_SCRIPT, [dir], `read ${dir}/*`)
     if (r.exitCode !== 0) throw this.fileError('read', dir, r)
+    return this.dirListing(dir, r)
+  }
+
+  /** One command: CREATE_SCRIPT, then READ_DIR_SCRIPT on the file's directory when it created the file. */
+  override async createFileAndReadDir(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<{created: boolean; dir?: Map<string, Buffer>}> {
+    const buf = Buffer.from(data)
+    const sum = createHash('sha256').update(buf).digest('hex')
+    const args = [path, tempName(path), modeString(opts.mode ?? 0o644), opts.owner ?? '', String(buf.length), sum]
+    const r = await this.script(CREATE_AND_READ_DIR_SCRIPT, args, `create ${path}, read ${posix.dirname(path)}/*`, buf)
+    if (r.exitCode === 17) return {created: false}
+    if (r.exitCode !== 0) throw this.fileError('create', path, r)
+    return {created: true, dir: this.dirListing(posix.dirname(path), r)}
+  }
+
+  /** READ_DIR_SCRIPT's output: `<name>\n<size>\n<bytes>` per file. */
+  private dirListing(dir: string, r: RawResult): Map<string, Buffer> {
     const out = new Map<string, Buffer>()
     let at = 0
     while (at < r.stdout.length) {

@@ -187,6 +187,23 @@ export function hostContract(name: string, makeHost: () => Promise<Host>, listen
         expect(await host.run(['stat', '-c', '%a', `${dir}/lock`])).toBe('700\n')
       })
 
+      it('createFileAndReadDir creates once like createFile and, when it created, returns its whole directory (it included)', async () => {
+        const p = `${dir}/locks2/mine.json`
+        const first = await host.createFileAndReadDir(p, 'mine\n', {mode: 0o600})
+        expect(first.created).toBe(true)
+        expect([...first.dir!].map(([n, b]) => `${n}=${b.toString()}`)).toEqual(['mine.json=mine\n'])
+        expect(await host.run(['stat', '-c', '%a', p])).toBe('600\n')
+        await host.writeFileAtomic(`${dir}/locks2/other.json`, 'other\n')
+        const second = await host.createFileAndReadDir(`${dir}/locks2/second.json`, 'second\n')
+        expect(second.created).toBe(true)
+        expect([...second.dir!].map(([n, b]) => `${n}=${b.toString()}`).sort()).toEqual(['mine.json=mine\n', 'other.json=other\n', 'second.json=second\n'])
+        // There already: nothing written, nothing read.
+        expect(await host.createFileAndReadDir(p, 'later\n')).toEqual({created: false})
+        expect((await host.readFile(p)).toString()).toBe('mine\n')
+        const wins = await Promise.all(['a', 'b', 'c'].map((w) => host.createFileAndReadDir(`${dir}/locks2/race.json`, `${w}\n`)))
+        expect(wins.filter((w) => w.created)).toHaveLength(1)
+      })
+
       it('creates parent directories and round-trips binary content', async () => {
         const p = `${dir}/x/y/z.bin`
         const data = Buffer.from(Array.from({length: 256}, (_, i) => i))
