@@ -13,6 +13,8 @@ import {balancerFor} from './balancer.js'
 import {containersNeed, startsAfter, waitsFor} from '../catalog/catalog-schema.js'
 import {dependencyClosure} from '../catalog/dependency-closure.js'
 import {criticalPath} from './critical-path.js'
+import {desiredSpec} from '../catalog/container-spec.js'
+import {dockerWordFresh} from './decide.js'
 import {ensureDatabases} from './databases.js'
 import {prepareGalera} from './galera.js'
 import {observeHost} from './host-state.js'
@@ -207,10 +209,13 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
     return out
   }
 
-  /** Docker called each of the service's containers healthy on every one of these hosts when their state was read. */
+  /**
+   * Docker called each of the service's containers healthy on every one of these hosts when their
+   * state was read, and that word is no staler than with the default check timing (decide.ts).
+   */
   async function everyHealthy(hosts: SiteHost[], ps: PlannedService): Promise<boolean> {
     const seen = await Promise.all(hosts.map((t) => states.get(t.name)?.catch(() => undefined)))
-    return seen.every((st, i) => st !== undefined && ps.rendered.get(hosts[i].name)!.containers.every((c) => st.containers.get(c.name)?.health === 'healthy'))
+    return seen.every((st, i) => st !== undefined && ps.rendered.get(hosts[i].name)!.containers.every((c) => dockerWordFresh(desiredSpec(c, '')) && st.containers.get(c.name)?.health === 'healthy'))
   }
 
   /**

@@ -69,10 +69,14 @@ for f in * .[!.]* ..?*; do
   cat -- "$t"
 done`
 
-// CREATE_SCRIPT's argv and stdin; exit 17 when the file was there, else READ_DIR_SCRIPT's output for its directory.
+// CREATE_SCRIPT's argv and stdin; exit 17 when the file was there, else READ_DIR_SCRIPT's output for
+// its directory. The subshell's status is taken after it ends: on the left of || (or in an if) its
+// own set -e would be ignored, and a failed chmod or chown would go on.
 export const CREATE_AND_READ_DIR_SCRIPT = `(
 ${CREATE_SCRIPT}
-) || exit $?
+)
+rc=$?
+[ "$rc" -eq 0 ] || exit "$rc"
 set -- "$(dirname -- "$1")"
 ${READ_DIR_SCRIPT}`
 

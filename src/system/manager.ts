@@ -77,7 +77,6 @@ export class SystemManager {
 
   async apply(def: SystemContainerDef, ctx: SystemContext, source: ImageSource, action: 'install' | 'upgrade' = 'install'): Promise<ApplyResult> {
     const name = def.name
-    await this.ensureCompanions(def)
     const st = await this.state(name)
     const imageId = await this.imageId(source)
     const needs: SpecInputs = {args: def.args(ctx), env: def.env(ctx), mounts: def.mounts(ctx), ...(def.capabilities ? {capabilities: def.capabilities} : {}), ...(def.nofile ? {nofile: def.nofile} : {})}
@@ -95,6 +94,7 @@ export class SystemManager {
         // after two good checks once this bootstrap restarted haproxy, and was restarted for nothing.
         if (st.active === 'active' && ((await probe(this.host, def.health(ctx))).healthy || (await waitHealthy(this.host, unitName(name), def.health(ctx), Math.min(SETTLE_SECONDS, def.healthTimeoutSeconds))).healthy)) {
           if (lastOutcome === 'failed') await this.store.markLast(name, 'active')
+          await this.ensureCompanions(def)
           return this.result(st.current, 'unchanged')
         }
         // Same revision, not serving (stopped, or it never became healthy): start it and gate again.
@@ -108,6 +108,7 @@ export class SystemManager {
           })
         }
         if (lastOutcome === 'failed') await this.store.markLast(name, 'active')
+        await this.ensureCompanions(def)
         return this.result(st.current, 'restarted')
       }
     }
@@ -131,6 +132,7 @@ export class SystemManager {
     const health = await waitHealthy(this.host, unitName(name), def.health(ctx), def.healthTimeoutSeconds)
     if (health.healthy) {
       this.reporter.emit('system.healthy', {name, revision, detail: health.detail}, this.host.name)
+      await this.ensureCompanions(def)
       await this.retain(name)
       return this.result(info, st.current ? 'upgraded' : 'installed')
     }
@@ -242,19 +244,18 @@ export class SystemManager {
   }
 
   /**
-   * The definition's static companion units, each written when this host's copy differs (one round
-   * trip when none does), then enabled and started (not waited for: keepalived's is ordered after
-   * every service container's start). Starting one does not touch the container.
+   * The definition's static companion units, once it runs healthy: each written when this host's
+   * copy differs (then a daemon-reload), and enabled and started on every apply (not waited for:
+   * keepalived's is ordered after every service container's start), so one stopped or disabled
+   * since is put back. Never before the container is in place: a failed first install leaves none.
    */
   private async ensureCompanions(def: SystemContainerDef): Promise<void> {
-    const written: string[] = []
-    for (const unit of def.companionUnits ?? []) {
-      if (await this.host.writeFileAtomic(posix.join(SYSTEMD_DIR, unit), companionText(unit))) written.push(unit)
-    }
-    if (written.length === 0) return
-    await this.host.run(['systemctl', 'daemon-reload'])
-    await this.host.run(['systemctl', 'enable', ...written])
-    await this.host.run(['systemctl', 'start', '--no-block', ...written])
+    const units = def.companionUnits ?? []
+    if (units.length === 0) return
+    let written = false
+    for (const unit of units) if (await this.host.writeFileAtomic(posix.join(SYSTEMD_DIR, unit), companionText(unit))) written = true
+    if (written) await this.host.run(['systemctl', 'daemon-reload'])
+    await this.host.run(['systemctl', 'enable', '--now', '--no-block', ...units])
   }
 
   private async activate(name: string, slot: number, unit: string): Promise<void> {

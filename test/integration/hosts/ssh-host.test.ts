@@ -58,6 +58,17 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('SshHost against a r
     expect(outs).toEqual(Array.from({length: 25}, (_, i) => `${i}\n`))
   })
 
+  it('createFile and createFileAndReadDir fail whole when the owner cannot be set: no file left, no directory read', async () => {
+    const h = host()
+    for (const create of [(p: string) => h.createFile(p, 'x\n', {owner: 'no-such-user-osctl'}), (p: string) => h.createFileAndReadDir(p, 'x\n', {owner: 'no-such-user-osctl'})]) {
+      const p = `${sshd.dir}/owned/${Math.random().toString(36).slice(2)}.json`
+      const err = await failure(create(p))
+      expect(err.message).toContain(p)
+      expect(await h.exists(p)).toBe(false)
+      expect((await h.run(['ls', '-A', `${sshd.dir}/owned`])).trim()).toBe('')
+    }
+  })
+
   it('reconnects after the connection was closed', async () => {
     const h = host()
     expect(await h.run(['true'])).toBe('')

@@ -157,6 +157,31 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(done(changed.reporter).indexOf('keystone')).toBeGreaterThan(done(changed.reporter).indexOf('mariadb'))
   })
 
+  it('galera on several hosts: each node is asked where a cluster runs, except when mariadb is converged everywhere and Docker calls every node healthy', async () => {
+    site = testSite({internalVip: '10.0.0.250'})
+    engines = new Map(site.hosts.map((h) => [h.name, new FakeEngine()]))
+    for (const e of engines.values()) e.registry.add('10.0.0.11:4000/osctl/mariadb:zed')
+    hosts = new Map(site.hosts.map((h) => [h.name, labHost(h.name, h.address, engines.get(h.name)!)]))
+    // The grastate read and wsrep status (galera.ts): no cluster yet; the new-cluster marker.
+    for (const h of hosts.values()) h.on(/^d=\$\(docker volume inspect/, () => '').on(/^docker volume create mariadb/, () => '')
+    session = fakeSession(hosts, engines)
+    const asked = () => [...hosts.values()].map((h) => h.calls.filter((c) => c.line.startsWith('d=$(docker volume inspect') && c.line.includes('wsrep_cluster_status')).length)
+    const first = await run(['mariadb'])
+    expect(first.result.hosts.every((h) => h.ok)).toBe(true)
+    expect(asked()).toEqual([1, 1])
+    // Converged, but Docker has no word yet (a node that runs without being healthy): asked again.
+    await run(['mariadb'])
+    expect(asked()).toEqual([2, 2])
+    for (const e of engines.values()) e.containers.get('mariadb')!.health = 'healthy'
+    const noop = await run(['mariadb'])
+    expect(noop.result.recreated).toBe(0)
+    expect(asked()).toEqual([2, 2])
+    // One node unhealthy in Docker's word: every node is asked.
+    engines.get('lab-2')!.containers.get('mariadb')!.health = 'unhealthy'
+    await run(['mariadb'])
+    expect(asked()).toEqual([3, 3])
+  })
+
   it('a container left alone that Docker\'s own run of its check calls healthy is not probed again; one it calls unhealthy is', async () => {
     await run()
     const engine = engines.get('lab-1')!
