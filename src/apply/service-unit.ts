@@ -2,6 +2,7 @@ import nunjucks from 'nunjucks'
 import {posix} from 'node:path'
 
 import {UNITS_DIR} from '../paths.js'
+import {VIP_HANDOVER_UNIT} from '../system/load-balancer.js'
 
 const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(UNITS_DIR), {autoescape: false, throwOnUndefined: true, trimBlocks: true})
 
@@ -51,7 +52,7 @@ export function systemdQuote(script: string): string {
  */
 export function renderServiceUnit(input: {service: string; container: string; after?: string[]}): string {
   const after = (input.after ?? []).filter((c) => c !== input.container).map(serviceUnitName)
-  return env.render('service-container.service.njk', {...input, after, attach: systemdQuote(ATTACH_SCRIPT), started: systemdQuote(STARTED_SCRIPT), stop: systemdQuote(STOP_SCRIPT)})
+  return env.render('service-container.service.njk', {...input, after, handover: VIP_HANDOVER_UNIT, attach: systemdQuote(ATTACH_SCRIPT), started: systemdQuote(STARTED_SCRIPT), stop: systemdQuote(STOP_SCRIPT)})
 }
 
 /** The marker line of a unit osctl generated for a service container (before 2026-12 it also named a revision); undefined: not osctl's file. */

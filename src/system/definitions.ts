@@ -85,6 +85,11 @@ export interface SystemContainerDef {
   healthTimeoutSeconds: number
   /** Ordered before docker.service (default true): at shutdown that means stopped after every service container. */
   beforeDocker?: boolean
+  /**
+   * Static units (files in units/) installed, enabled and started with it, on every apply whose
+   * copy differs, and removed with it; not part of a revision (a rollback keeps them).
+   */
+  companionUnits?: string[]
   /** Runs only on sites where this holds (default: always). */
   enabled?(config: SiteConfig): boolean
   /** Capabilities beyond the default set (oci-spec.ts), e.g. CAP_NET_ADMIN for keepalived. */

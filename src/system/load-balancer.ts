@@ -44,6 +44,8 @@ const HAPROXY_CONFIG_DIR = '/etc/haproxy'
 /** The API certificate and its key in one file, as haproxy's `crt` reads it. */
 const HAPROXY_PEM = 'api.key'
 export const VRRP_INSTANCE = 'osctl_internal'
+/** keepalived's companion (units/): every service container's unit is ordered Before= it. */
+export const VIP_HANDOVER_UNIT = 'osctl-vip-handover.service'
 const KEEPALIVED_STATE_DIR = `${SYSTEM_DATA_DIR}/keepalived`
 
 const withVip = (config: SiteConfig) => config.internalVip !== undefined
@@ -215,6 +217,10 @@ export const keepalived: SystemContainerDef = {
   // A host shutting down gives the VIP away first (priority 0 on SIGTERM), not after Docker stopped
   // every container: the VIP moved 4.5 s after `docker stop` of a lab host when it waited.
   beforeDocker: false,
+  // Stopped at shutdown before the service containers by osctl-vip-handover (they are ordered
+  // Before= it): ordered Before= keepalived itself, they held the VIP back at boot until each had
+  // started (47-183 s after all control hosts lost power, waiting on a database to recover).
+  companionUnits: [VIP_HANDOVER_UNIT],
   configDir: '/etc/keepalived',
   files: (ctx) => ({'keepalived.conf': keepalivedConfig(ctx)}),
   // Healthy once VRRP runs: MASTER or BACKUP (FAULT: haproxy is not answering or the interface is down).

@@ -1,10 +1,13 @@
 import {createHash} from 'node:crypto'
+import {readFileSync} from 'node:fs'
+import {join, posix} from 'node:path'
 
 import {OsctlError, errorMessage} from '../errors.js'
 import {Host} from '../hosts/host.js'
 import {Reporter, silentReporter} from '../events/reporters.js'
+import {UNITS_DIR} from '../paths.js'
 import {ImageSource, SpecInputs, fetchImage, unpackNew, unpackRecorded, writeRevisionFiles} from './bundle.js'
-import {SystemContainerDef, SystemContext} from './definitions.js'
+import {SystemContainerDef, SystemContext, systemContainer} from './definitions.js'
 import {probe, unitState, waitHealthy} from './health.js'
 import {SlotInfo, bundleDir, slotDir, unitPath} from './layout.js'
 import {RevisionStore, SYSTEM_KEEP_REVISIONS} from './revisions.js'
@@ -24,6 +27,9 @@ export interface ApplyResult {
 }
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex')
+
+const SYSTEMD_DIR = '/etc/systemd/system'
+const companionText = (unit: string) => readFileSync(join(UNITS_DIR, unit), 'utf8')
 
 /**
  * Installs, upgrades and rolls back one system container on one host. Two slots: the new revision
@@ -88,6 +94,7 @@ export class SystemManager {
         // after two good checks once this bootstrap restarted haproxy, and was restarted for nothing.
         if (st.active === 'active' && ((await probe(this.host, def.health(ctx))).healthy || (await waitHealthy(this.host, unitName(name), def.health(ctx), Math.min(SETTLE_SECONDS, def.healthTimeoutSeconds))).healthy)) {
           if (lastOutcome === 'failed') await this.store.markLast(name, 'active')
+          await this.ensureCompanions(def)
           return this.result(st.current, 'unchanged')
         }
         // Same revision, not serving (stopped, or it never became healthy): start it and gate again.
@@ -101,6 +108,7 @@ export class SystemManager {
           })
         }
         if (lastOutcome === 'failed') await this.store.markLast(name, 'active')
+        await this.ensureCompanions(def)
         return this.result(st.current, 'restarted')
       }
     }
@@ -124,6 +132,7 @@ export class SystemManager {
     const health = await waitHealthy(this.host, unitName(name), def.health(ctx), def.healthTimeoutSeconds)
     if (health.healthy) {
       this.reporter.emit('system.healthy', {name, revision, detail: health.detail}, this.host.name)
+      await this.ensureCompanions(def)
       await this.retain(name)
       return this.result(info, st.current ? 'upgraded' : 'installed')
     }
@@ -192,6 +201,11 @@ export class SystemManager {
   }
 
   async remove(name: string): Promise<void> {
+    // Companions first: keepalived's stops keepalived (the VIP moves) as the removal would.
+    for (const unit of systemContainer(name)?.companionUnits ?? []) {
+      await this.host.exec(['systemctl', 'disable', '--now', unit])
+      await this.host.remove(posix.join(SYSTEMD_DIR, unit))
+    }
     await this.host.exec(['systemctl', 'disable', '--now', unitName(name)])
     await this.host.exec(['runc', 'delete', '--force', containerId(name)])
     await this.host.remove(unitPath(name))
@@ -227,6 +241,21 @@ export class SystemManager {
     } catch (err) {
       this.reporter.emit('system.prune.failed', {name, error: errorMessage(err)}, this.host.name)
     }
+  }
+
+  /**
+   * The definition's static companion units, once it runs healthy: each written when this host's
+   * copy differs (then a daemon-reload), and enabled and started on every apply (not waited for:
+   * keepalived's is ordered after every service container's start), so one stopped or disabled
+   * since is put back. Never before the container is in place: a failed first install leaves none.
+   */
+  private async ensureCompanions(def: SystemContainerDef): Promise<void> {
+    const units = def.companionUnits ?? []
+    if (units.length === 0) return
+    let written = false
+    for (const unit of units) if (await this.host.writeFileAtomic(posix.join(SYSTEMD_DIR, unit), companionText(unit))) written = true
+    if (written) await this.host.run(['systemctl', 'daemon-reload'])
+    await this.host.run(['systemctl', 'enable', '--now', '--no-block', ...units])
   }
 
   private async activate(name: string, slot: number, unit: string): Promise<void> {

@@ -64,6 +64,10 @@ export class FakeSystemdHost extends FakeHost {
       })
       .on(/^(rm|mkdir) /, () => '')
       .on(/^systemctl (daemon-reload|enable|reset-failed)/, () => '')
+      // keepalived's companion unit (manager.ts ensureCompanions).
+      .on(/^systemctl enable --now --no-block /, (c) => {
+        for (const unit of c.argv!.slice(4)) this.unitActive.set(unit, 'active')
+      })
       .on(/^systemctl restart /, (c) => {
         this.unitActive.set(c.argv![2], 'active')
         this.restarts.push(c.argv![2])

@@ -468,6 +468,24 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
     await Promise.all(names.slice(0, 3).map((n) => restart(n)))
     // Nobody bootstraps by itself: without a primary component the nodes wait (and fail) to join.
     expect((await galera()).filter((g) => g.includes(':Primary:'))).toEqual([])
+    // The VIP did not wait for the services that cannot start yet: one host holds it before the
+    // recovery, every host's keepalived became active before the last of its service units did
+    // (ordered after them, it waited 40-115 s for their start jobs; osctl-vip-handover now keeps
+    // the shutdown order), and no host orders keepalived after a service container.
+    expect(await holders()).toHaveLength(1)
+    for (const n of names.slice(0, 3)) {
+      const shown = await sh(n, "systemctl show -p Id -p ActiveEnterTimestampMonotonic osctl-keepalived.service 'osctl-svc-*'")
+      const at = new Map(shown.stdout.trim().split('\n\n').map((b) => [/^Id=(\S+)/m.exec(b)![1], Number(/^ActiveEnterTimestampMonotonic=(\d+)/m.exec(b)![1])]))
+      const services = [...at].filter(([u]) => u.startsWith('osctl-svc-')).map(([, t]) => t)
+      console.log(`${n} after the power loss: keepalived active ${((at.get('osctl-keepalived.service')! - Math.min(...services)) / 1e6).toFixed(1)} s after the first service unit, the last ${((Math.max(...services) - Math.min(...services)) / 1e6).toFixed(1)} s after it`)
+      expect(services.length, shown.stdout).toBeGreaterThan(3)
+      expect(at.get('osctl-keepalived.service'), shown.stdout).toBeLessThan(Math.max(...services))
+      const after = await sh(n, 'systemctl list-dependencies --after --plain --no-pager osctl-keepalived.service')
+      expect(after.exitCode).toBe(0)
+      expect(after.stdout, n).not.toMatch(/osctl-svc-/)
+      const before = await sh(n, 'systemctl list-dependencies --before --plain --no-pager osctl-svc-keystone.service')
+      expect(before.stdout, n).toMatch(/osctl-vip-handover\.service/)
+    }
     const deploy = await osctl(['deploy', '--services', 'mariadb', '--limit', names.slice(0, 3).join(','), '--json'])
     expect(deploy.exitCode, deploy.stderr.split('\n').slice(-10).join('\n')).toBe(1)
     expect(JSON.parse(deploy.stdout).hosts[0].error.hint).toContain('osctl mariadb recover')

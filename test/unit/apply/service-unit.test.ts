@@ -8,6 +8,7 @@ import {installSection, parseServiceUnitMarker, renderServiceUnit, systemdQuote}
 import {loadCatalog} from '../../../src/catalog/catalog.js'
 import {dependencyContainers} from '../../../src/catalog/plan.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
+import {VIP_HANDOVER_UNIT} from '../../../src/system/load-balancer.js'
 
 const unit = renderServiceUnit({service: 'keystone', container: 'keystone'})
 
@@ -66,10 +67,12 @@ describe('service unit', () => {
     expect(parseServiceUnitMarker('[Unit]\nDescription=x\n')).toBeUndefined()
   })
 
-  it('stops after keepalived at shutdown: a VIP holder hands the VIP over while its containers still answer', () => {
+  it('stops after the VIP handover at shutdown, without holding keepalived back at boot', () => {
     // Before= at start is after at stop; ordering only, so a host without keepalived is unaffected.
-    expect(unit).toMatch(/^Before=osctl-keepalived\.service$/m)
-    expect(unit).not.toMatch(/^(Wants|Requires)=osctl-keepalived/m)
+    expect(unit).toMatch(new RegExp(`^Before=${VIP_HANDOVER_UNIT.replace('.', '\\.')}$`, 'm'))
+    expect(unit).not.toMatch(/^(Wants|Requires)=osctl-/m)
+    // Ordered against keepalived itself, the VIP waited at boot for every container's start job.
+    expect(unit).not.toMatch(/^(Before|After)=.*osctl-keepalived/m)
   })
 
   it('starts after and stops before the containers of the services it depends on (ordering only, never itself)', async () => {

@@ -6,7 +6,7 @@ import {templateVars} from '../../../src/catalog/render.js'
 import {clientConfig} from '../../../src/ops/client-config.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
 import {SystemManager} from '../../../src/system/manager.js'
-import {API_FRONTENDS, haproxy, haproxyConfig, keepalived, keepalivedConfig} from '../../../src/system/load-balancer.js'
+import {API_FRONTENDS, VIP_HANDOVER_UNIT, haproxy, haproxyConfig, keepalived, keepalivedConfig} from '../../../src/system/load-balancer.js'
 import {renderSpec} from '../../../src/system/oci-spec.js'
 import {testSite} from '../../fakes/site.js'
 import {demoHost} from './demo.js'
@@ -132,5 +132,49 @@ describe('load balancer (internal_vip)', () => {
     for (const d of [haproxy, keepalived]) await m.apply(d, contextFor(site, site.hosts[0], d), {kind: 'registry', ref: `${site.config.registry}/osctl/${d.name}:zed`})
     expect(h.text('/etc/systemd/system/osctl-haproxy.service')).toMatch(/^Before=docker\.service$/m)
     expect(h.text('/etc/systemd/system/osctl-keepalived.service')).not.toMatch(/^Before=docker/m)
+  })
+
+  it('installs the VIP handover with keepalived: stopped first at shutdown, stopping keepalived, removed with it', async () => {
+    const site = ha()
+    const h = demoHost()
+    h.registry.set(`${site.config.registry}/osctl/keepalived:zed`, 'sha256:one')
+    const m = new SystemManager(h)
+    const apply = () => m.apply(keepalived, contextFor(site, site.hosts[0], keepalived), {kind: 'registry', ref: `${site.config.registry}/osctl/keepalived:zed`})
+    expect(keepalived.companionUnits).toEqual([VIP_HANDOVER_UNIT])
+    await apply()
+    const path = `/etc/systemd/system/${VIP_HANDOVER_UNIT}`
+    const text = h.text(path)!
+    expect(text).toMatch(/^ExecStop=-\/bin\/systemctl stop osctl-keepalived\.service$/m)
+    expect(text).toMatch(/^ExecStart=-\/bin\/systemctl start --no-block osctl-keepalived\.service$/m)
+    expect(text).toMatch(/^Type=oneshot$/m)
+    expect(text).toMatch(/^RemainAfterExit=yes$/m)
+    // Ordered against nothing itself: the service units order themselves before it.
+    expect(text).not.toMatch(/^(Before|After|Requires|Wants|BindsTo)=/m)
+    expect(h.ran(`systemctl enable --now --no-block ${VIP_HANDOVER_UNIT}`)).toBe(true)
+    expect(h.unitActive.get(VIP_HANDOVER_UNIT)).toBe('active')
+    // A second apply with the same copy writes nothing, and puts back a handover stopped since
+    // (inactive at shutdown, it would not hand the VIP over first).
+    h.unitActive.delete(VIP_HANDOVER_UNIT)
+    expect((await apply()).status).toBe('unchanged')
+    expect(h.unitActive.get(VIP_HANDOVER_UNIT)).toBe('active')
+    // A host whose copy differs (an older osctl's) gets this one.
+    h.setFile(path, 'old')
+    await apply()
+    expect(h.text(path)).toBe(text)
+    expect(h.unitActive.get(VIP_HANDOVER_UNIT)).toBe('active')
+    h.on(/^systemctl (disable|enable) --now /, () => '').on(/^runc delete /, () => '').on(/^rm -rf /, () => '')
+    await m.remove('keepalived')
+    expect(h.ran(`systemctl disable --now ${VIP_HANDOVER_UNIT}`)).toBe(true)
+    expect(h.text(path)).toBeUndefined()
+  })
+
+  it('a first keepalived install that never becomes healthy leaves no handover behind (destroy would not find it)', async () => {
+    const site = ha()
+    const h = demoHost()
+    h.registry.set(`${site.config.registry}/osctl/keepalived:bad`, 'sha256:bad')
+    const m = new SystemManager(h)
+    const impatient = {...keepalived, healthTimeoutSeconds: 0.3}
+    await expect(m.apply(impatient, contextFor(site, site.hosts[0], impatient), {kind: 'registry', ref: `${site.config.registry}/osctl/keepalived:bad`})).rejects.toThrow(/did not become healthy/)
+    expect(h.text(`/etc/systemd/system/${VIP_HANDOVER_UNIT}`)).toBeUndefined()
   })
 })
