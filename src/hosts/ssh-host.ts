@@ -78,13 +78,8 @@ export class SshHost extends BaseHost {
 
   /** One command: CREATE_SCRIPT, then READ_DIR_SCRIPT on the file's directory when it created the file. */
   override async createFileAndReadDir(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<{created: boolean; dir?: Map<string, Buffer>}> {
-    const buf = Buffer.from(data)
-    const sum = createHash('sha256').update(buf).digest('hex')
-    const args = [path, tempName(path), modeString(opts.mode ?? 0o644), opts.owner ?? '', String(buf.length), sum]
-    const r = await this.script(CREATE_AND_READ_DIR_SCRIPT, args, `create ${path}, read ${posix.dirname(path)}/*`, buf)
-    if (r.exitCode === 17) return {created: false}
-    if (r.exitCode !== 0) throw this.fileError('create', path, r)
-    return {created: true, dir: this.dirListing(posix.dirname(path), r)}
+    const r = await this.create(CREATE_AND_READ_DIR_SCRIPT, path, data, opts, `create ${path}, read ${posix.dirname(path)}/*`)
+    return r ? {created: true, dir: this.dirListing(posix.dirname(path), r)} : {created: false}
   }
 
   /** READ_DIR_SCRIPT's output: `<name>\n<size>\n<bytes>` per file. */
@@ -122,13 +117,17 @@ export class SshHost extends BaseHost {
 
   /** One command (CREATE_SCRIPT) instead of the probe, write and link of BaseHost's. */
   override async createFile(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<boolean> {
+    return (await this.create(CREATE_SCRIPT, path, data, opts, `create ${path}`)) !== undefined
+  }
+
+  /** CREATE_SCRIPT's arguments and stdin for `script` (it or a script that begins with it); undefined: the path already existed. */
+  private async create(script: string, path: string, data: string | Buffer, opts: WriteOptions, label: string): Promise<RawResult | undefined> {
     const buf = Buffer.from(data)
     const sum = createHash('sha256').update(buf).digest('hex')
-    const args = [path, tempName(path), modeString(opts.mode ?? 0o644), opts.owner ?? '', String(buf.length), sum]
-    const r = await this.script(CREATE_SCRIPT, args, `create ${path}`, buf)
-    if (r.exitCode === 17) return false
+    const r = await this.script(script, [path, tempName(path), modeString(opts.mode ?? 0o644), opts.owner ?? '', String(buf.length), sum], label, buf)
+    if (r.exitCode === 17) return undefined
     if (r.exitCode !== 0) throw this.fileError('create', path, r)
-    return true
+    return r
   }
 
   override async writeFiles(files: FileWrite[], {dirs = []}: {dirs?: string[]} = {}): Promise<void> {

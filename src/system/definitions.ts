@@ -86,8 +86,8 @@ export interface SystemContainerDef {
   /** Ordered before docker.service (default true): at shutdown that means stopped after every service container. */
   beforeDocker?: boolean
   /**
-   * Static units (files in units/) installed, enabled and started with it, on every apply whose
-   * copy differs, and removed with it; not part of a revision (a rollback keeps them).
+   * Static units (files in units/) written once it runs healthy (when the host's copy differs),
+   * enabled and started on every apply, removed with it; not part of a revision (a rollback keeps them).
    */
   companionUnits?: string[]
   /** Runs only on sites where this holds (default: always). */

@@ -9,7 +9,7 @@ import {UNITS_DIR} from '../paths.js'
 import {ImageSource, SpecInputs, fetchImage, unpackNew, unpackRecorded, writeRevisionFiles} from './bundle.js'
 import {SystemContainerDef, SystemContext, systemContainer} from './definitions.js'
 import {probe, unitState, waitHealthy} from './health.js'
-import {SlotInfo, bundleDir, slotDir, unitPath} from './layout.js'
+import {SlotInfo, UNIT_DIR, bundleDir, slotDir, unitPath} from './layout.js'
 import {RevisionStore, SYSTEM_KEEP_REVISIONS} from './revisions.js'
 import {RollbackOptions, RollbackPlan, planRollback} from './rollback-plan.js'
 import {SlotStore, SystemState} from './slot-store.js'
@@ -28,7 +28,6 @@ export interface ApplyResult {
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex')
 
-const SYSTEMD_DIR = '/etc/systemd/system'
 const companionText = (unit: string) => readFileSync(join(UNITS_DIR, unit), 'utf8')
 
 /**
@@ -204,7 +203,7 @@ export class SystemManager {
     // Companions first: keepalived's stops keepalived (the VIP moves) as the removal would.
     for (const unit of systemContainer(name)?.companionUnits ?? []) {
       await this.host.exec(['systemctl', 'disable', '--now', unit])
-      await this.host.remove(posix.join(SYSTEMD_DIR, unit))
+      await this.host.remove(posix.join(UNIT_DIR, unit))
     }
     await this.host.exec(['systemctl', 'disable', '--now', unitName(name)])
     await this.host.exec(['runc', 'delete', '--force', containerId(name)])
@@ -253,7 +252,7 @@ export class SystemManager {
     const units = def.companionUnits ?? []
     if (units.length === 0) return
     let written = false
-    for (const unit of units) if (await this.host.writeFileAtomic(posix.join(SYSTEMD_DIR, unit), companionText(unit))) written = true
+    for (const unit of units) if (await this.host.writeFileAtomic(posix.join(UNIT_DIR, unit), companionText(unit))) written = true
     if (written) await this.host.run(['systemctl', 'daemon-reload'])
     await this.host.run(['systemctl', 'enable', '--now', '--no-block', ...units])
   }
