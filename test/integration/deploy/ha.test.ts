@@ -59,16 +59,18 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
       down = (
         await Promise.all(
           names.slice(0, 3).map(async (n) => {
-            const r = await sh(n, 'curl -sf "http://127.0.0.1:8404/stats;csv"')
+            const r = await sh(n, 'curl -sSf "http://127.0.0.1:8404/stats;csv"')
             if (r.exitCode !== 0) return [`${n}: no stats (${r.stderr.trim()})`]
             const rows = r.stdout.split('\n').filter((l) => l && !l.startsWith('#') && !/^[^,]+,(FRONTEND|BACKEND),/.test(l))
+            // No server row at all is no answer, not "all up".
+            if (rows.length === 0) return [`${n}: no backend servers in its stats`]
             return rows.filter((l) => l.split(',')[17] !== 'UP').map((l) => `${n}: ${l.split(',')[0]}/${l.split(',')[1]} ${l.split(',')[17]}`)
           }),
         )
       ).flat()
       if (down.length === 0) return
     }
-    throw new Error(`haproxy backends not up 300 s after the hosts came back: ${down.join(', ')}`)
+    throw new Error(`haproxy backends not all up within 300 s: ${down.join(', ')}`)
   }
   /** rabbitmq's cluster as the node on this host sees it (cluster_status), or undefined when it does not answer. */
   const rabbitCluster = async (name: string) => {
