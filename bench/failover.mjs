@@ -4,14 +4,20 @@
 // issues a keystone token and lists nova servers through the VIP back to back (3 s timeout each)
 // while the lab container holding the VIP is `docker stop`ped. Per run: seconds until another host
 // holds the VIP, failed requests, longest outage (first failure to the next success). The host is
-// started again and the next run waits until it is back. Prints a markdown table of medians.
+// started again and the next run waits until it is back: booted, its Galera node Synced, and every
+// haproxy with every backend up (each run, the first too, starts with every API on every host).
+// Prints a markdown table of medians.
 // Usage: BENCH_SITE=/path/to/site node bench/failover.mjs (BENCH_RUNS=3). Without nova on the
 // site (e.g. enabled_services: [mariadb, memcached, rabbitmq, keystone]) the client issues tokens only;
 // with tls.internal it speaks https with the site CA.
-// BENCH_TRACE=1: after each run, every failed request (kind, start and end from the stop, error),
-// this machine's neighbour entry for the VIP as it changed (every 100 ms), and the surviving
-// hosts' keepalived and haproxy journal lines from the stop on: where a lost request went.
+// BENCH_TRACE=1: after each run, every failed request (kind, start and end from the stop, error,
+// client port), this machine's neighbour entry for the VIP as it changed (every 100 ms), every ARP
+// packet naming the VIP (tcpdump, as root), every control host's MAC, and the surviving hosts'
+// keepalived and haproxy journal lines from the stop on: where a lost request went.
+// BENCH_BACK=boot: a returned host counts as back once booted and Synced (the bench before
+// 2026-12-07): the next stop can come while its APIs still load, two hosts short on purpose.
 import {execFile, spawn} from 'node:child_process'
+import {createInterface} from 'node:readline'
 import {Agent as HttpAgent, request as httpRequest} from 'node:http'
 import {Agent as HttpsAgent, request as httpsRequest} from 'node:https'
 import {readFileSync} from 'node:fs'
@@ -58,9 +64,11 @@ function request(samples, what, url, init, want) {
       if (settled) return
       settled = true
       clearTimeout(timer)
-      samples.push({at, end: Date.now(), ok, what, error: ok ? undefined : (error ?? `status ${res?.statusCode}`), local: req.socket?.localPort})
+      samples.push({at, end: Date.now(), ok, what, error: ok ? undefined : (error ?? `status ${res?.statusCode}`), local: port})
       resolve(ok ? res : undefined)
     }
+    // The client port, read while the socket has one (a destroyed socket no longer says).
+    let port
     const req = (TLS ? httpsRequest : httpRequest)(url, {method: init.method ?? 'GET', headers: init.headers, agent}, (res) => {
       res.resume()
       res.on('end', () => done(res.statusCode === want, res))
@@ -68,6 +76,10 @@ function request(samples, what, url, init, want) {
     })
     const timer = setTimeout(() => req.destroy(new Error('no answer within 3 s')), 3000)
     req.on('error', (e) => done(false, undefined, `${e.code ?? ''} ${e.message}`.trim()))
+    req.on('socket', (sock) => {
+      if (sock.localPort) port = sock.localPort
+      else sock.once('connect', () => (port = sock.localPort))
+    })
     req.end(init.body)
   })
 }
@@ -111,20 +123,26 @@ async function backUp(host) {
     if (i >= 180) throw new Error(`${host}: its Galera node is not Synced 180 s after the host came back (${r.stdout.trim() || 'no answer'})`)
     await sleep(1000)
   }
-  // BENCH_BACK=boot: back once booted and Synced only (the bench before 2026-12-07), so the next
-  // stop can come while this host's APIs still load: two hosts short, on purpose.
+}
+
+/**
+ * Waits until every haproxy has every backend up (BENCH_BACK=boot: not at all). A host whose APIs
+ * still load (nova-api's app took 39 s after a boot beside the others) is not back, and stopping
+ * another then is the loss of two hosts, not of one.
+ */
+async function allUp() {
   if (process.env.BENCH_BACK === 'boot') return
-  // And until every haproxy has every backend up again: a host whose APIs still load (nova-api's
-  // app took 39 s after a boot beside the others) is not back, and stopping another then is the
-  // loss of two hosts, not of one.
-  for (let i = 0; ; i++) {
+  const deadline = Date.now() + 300_000
+  for (;;) {
     const down = (await Promise.all(CONTROL.map(async (h) => {
-      const r = await sh(h, 'curl -sf "http://127.0.0.1:8404/stats;csv"')
+      const r = await sh(h, 'curl -sSf "http://127.0.0.1:8404/stats;csv"')
       if (!r.ok) return [`${h}: no stats`]
-      return r.stdout.split('\n').filter((l) => l && !l.startsWith('#') && !/^[^,]+,(FRONTEND|BACKEND),/.test(l) && l.split(',')[17] !== 'UP' && l.split(',')[0] !== 'monitor').map((l) => `${h}: ${l.split(',')[0]}/${l.split(',')[1]} ${l.split(',')[17]}`)
+      const servers = r.stdout.split('\n').filter((l) => l && !l.startsWith('#') && !/^[^,]+,(FRONTEND|BACKEND),/.test(l))
+      if (servers.length === 0) return [`${h}: no backend servers in its stats`]
+      return servers.filter((l) => l.split(',')[17] !== 'UP').map((l) => `${h}: ${l.split(',')[0]}/${l.split(',')[1]} ${l.split(',')[17]}`)
     }))).flat()
-    if (down.length === 0) break
-    if (i >= 300) throw new Error(`backends not up 300 s after ${host} came back: ${down.join(', ')}`)
+    if (down.length === 0) return
+    if (Date.now() > deadline) throw new Error(`haproxy backends not all up within 300 s: ${down.join(', ')}`)
     await sleep(1000)
   }
 }
@@ -134,7 +152,11 @@ const NOVA = CONFIG.enabled_services === undefined || CONFIG.enabled_services.in
 console.error(`client: keystone token issue${NOVA ? ' + nova server list' : ' (no nova on this site)'} through ${VIP}, back to back, 3 s timeout`)
 const rows = []
 for (let i = 1; i <= RUNS; i++) {
+  await allUp()
   const [holder] = await holders()
+  // Every control host's MAC while all run (the holder's is the one the neighbour entry leaves).
+  const macs = TRACE ? await Promise.all(CONTROL.map(async (h) => `${h} ${(await sh(h, 'cat /sys/class/net/eth0/address')).stdout.trim()}`)) : []
+  const runStart = Math.floor(Date.now() / 1000)
   if (!holder) throw new Error(`no control host holds ${VIP}`)
   const samples = []
   let go = true
@@ -147,14 +169,12 @@ for (let i = 1; i <= RUNS; i++) {
     const why = [...new Set(samples.map((s) => `${s.what}: ${s.error}`))].join('; ')
     if (TRACE) {
       for (const h of CONTROL) {
-        const j = await sh(h, `journalctl -o short-precise --no-pager --since '-20s' -u osctl-haproxy -u osctl-keepalived | grep -v WARNING | grep -vi gratuitous | tail -20`)
+        const j = await sh(h, `journalctl -o short-precise --no-pager --since @${runStart} -u osctl-haproxy -u osctl-keepalived | grep -v WARNING | grep -vi gratuitous | tail -30`)
         for (const l of j.stdout.trim().split('\n').filter(Boolean)) console.error(`  ${h}| ${l.slice(0, 260)}`)
       }
     }
     throw new Error(`no request through ${VIP} succeeded before the stop (${why})`)
   }
-  const stoppedAt = Date.now()
-  const since = new Date(stoppedAt - 1000).toISOString().replace('T', ' ').slice(0, 19)
   // The neighbour entry this machine uses for the VIP (lladdr and state), each change with its time.
   const neigh = []
   let watching = TRACE
@@ -162,7 +182,7 @@ for (let i = 1; i <= RUNS; i++) {
     while (watching) {
       const r = await run('ip', ['neigh', 'show', VIP])
       const line = r.stdout.trim()
-      if (neigh.at(-1)?.line !== line) neigh.push({t: Date.now() - stoppedAt, line})
+      if (neigh.at(-1)?.line !== line) neigh.push({at: Date.now(), line})
       await sleep(100)
     }
   })()
@@ -171,12 +191,24 @@ for (let i = 1; i <= RUNS; i++) {
   let dump
   if (TRACE) {
     const dev = /dev (\S+)/.exec((await run('ip', ['route', 'get', VIP])).stdout)?.[1]
-    dump = spawn('tcpdump', ['-l', '-n', '-e', '-i', dev, 'arp'], {stdio: ['ignore', 'pipe', 'ignore']})
-    dump.on('error', () => {})
-    dump.stdout?.on('data', (b) => {
-      for (const line of String(b).split('\n').filter(Boolean)) if (line.includes(VIP)) arp.push({t: Date.now() - stoppedAt, line})
+    dump = spawn('tcpdump', ['-l', '-n', '-e', '-tt', '-i', String(dev), 'arp'], {stdio: ['ignore', 'pipe', 'pipe']})
+    let said = ''
+    dump.on('error', (e) => (said += e.message))
+    dump.stderr.on('data', (b) => (said += String(b)))
+    // tcpdump's own time stamps (seconds since the epoch), one line at a time.
+    createInterface({input: dump.stdout}).on('line', (line) => {
+      const at = Number(line.split(' ')[0]) * 1000
+      if (new RegExp(`\\b${VIP.replaceAll('.', '\\.')}\\b`).test(line)) arp.push({at, line})
     })
+    dump.on('exit', (code) => {
+      if (watching) console.error(`  tcpdump ended early (exit ${code}): ${said.trim() || 'no reason given'}; no ARP trace for this run`)
+    })
+    // Listening before the stop, or not at all (its first stderr line says so).
+    for (let w = 0; w < 40 && !/listening on/.test(said) && dump.exitCode === null; w++) await sleep(50)
   }
+  const stoppedAt = Date.now()
+  // Epoch seconds: journalctl reads a plain date in the host's own time zone.
+  const since = Math.floor(stoppedAt / 1000) - 1
   const stopping = run('docker', ['stop', `osctl-${holder}`])
   let movedAt = 0
   // Only the other hosts are asked: a `docker exec` into the host shutting down can take seconds.
@@ -196,6 +228,8 @@ for (let i = 1; i <= RUNS; i++) {
   dump?.kill()
   // Every request that ended after the stop (the one in flight then included).
   const during = samples.filter((s) => s.end >= stoppedAt)
+  // Failures that ended before the stop are counted apart (`before`); the outage starts at the
+  // first failure after it (an outage already running then is cut to its part after the stop).
   const before = samples.filter((s) => !s.ok && s.end < stoppedAt).length
   rows.push({holder, moved: movedAt ? (movedAt - stoppedAt) / 1000 : Number.NaN, failed: during.filter((s) => !s.ok).length, requests: during.length, outage: outage(samples.filter((s) => s.end >= stoppedAt)) / 1000})
   console.error(`run ${i}: ${holder} stopped; VIP moved after ${rows.at(-1).moved} s; ${rows.at(-1).failed} of ${rows.at(-1).requests} requests failed; longest outage ${rows.at(-1).outage} s${before ? `; ${before} failed before the stop` : ''}`)
@@ -203,12 +237,11 @@ for (let i = 1; i <= RUNS; i++) {
     const s = (ms) => `${ms >= 0 ? '+' : ''}${(ms / 1000).toFixed(2)}s`
     for (const f of samples.filter((x) => !x.ok && x.end < stoppedAt)) console.error(`  failed BEFORE the stop ${f.what} ${s(f.at - stoppedAt)}..${s(f.end - stoppedAt)}: ${f.error}`)
     for (const f of during.filter((x) => !x.ok)) console.error(`  failed ${f.what} ${s(f.at - stoppedAt)}..${s(f.end - stoppedAt)} port ${f.local ?? '-'}: ${f.error}`)
-    for (const n of neigh) console.error(`  neigh ${s(n.t)} ${n.line || '(none)'}`)
-    for (const a of arp.filter((x) => x.t < 15_000)) console.error(`  arp ${s(a.t)} ${a.line.replace(/^\S+ /, '').slice(0, 160)}`)
-    const macs = await Promise.all(others.map(async (h) => `${h} ${(await sh(h, "cat /sys/class/net/eth0/address")).stdout.trim()}`))
-    console.error(`  macs: ${macs.join(', ')}`)
+    for (const n of neigh) console.error(`  neigh ${s(n.at - stoppedAt)} ${n.line || '(none)'}`)
+    for (const a of arp.filter((x) => x.at - stoppedAt < 15_000)) console.error(`  arp ${s(a.at - stoppedAt)} ${a.line.replace(/^\S+ /, '').slice(0, 160)}`)
+    console.error(`  macs: ${macs.join(', ')} (stopped: ${holder})`)
     for (const h of others) {
-      const j = await sh(h, `{ journalctl -o short-precise --no-pager --since '${since}' -u osctl-keepalived | grep -vi gratuitous; journalctl -o short-precise --no-pager --since '${since}' -u osctl-haproxy | grep -v WARNING | tail -25; } | grep -v '^-- '`)
+      const j = await sh(h, `{ journalctl -o short-precise --no-pager --since @${since} -u osctl-keepalived | grep -vi gratuitous; journalctl -o short-precise --no-pager --since @${since} -u osctl-haproxy | grep -v WARNING | tail -25; } | grep -v '^-- '`)
       for (const l of j.stdout.trim().split('\n').filter(Boolean)) console.error(`  ${h}| ${l.slice(0, 220)}`)
     }
   }

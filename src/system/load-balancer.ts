@@ -86,11 +86,11 @@ export function haproxyConfig(ctx: SystemContext): string {
     '    timeout client 10m',
     '    timeout server 10m',
     // How long a check may wait for its answer once connected (the connect itself gives up after
-    // 300 ms: a host that is gone is out as fast as before). 1 s marked live backends down whenever
-    // their workers were busy: on an HA lab, with one host stopped and another booting, both
-    // haproxies took the last nova-api out on two 1 s timeouts ("no server available", a 503),
-    // while it was answering. kolla and TripleO give a check 10 s; 3 s keeps a hung API (connected,
-    // never answering) out within about 8 s.
+    // 300 ms: a host that is gone is out as fast as before). With 1 s, on an HA lab with one host
+    // stopped and another still loading its APIs, both haproxies took the last nova-api out on two
+    // 1 s timeouts while it answered slowly ("no server available", a 503). kolla and TripleO give
+    // a check 10 s. The price: a hung API (connected, never answering; observe layer4 does not see
+    // it) gets requests for about 8 s instead of 4 s before its checks take it out.
     '    timeout check 3s',
     // A backend that stops answering (its host lost power) is out within about 2.5 s by its checks,
     // at once by the first request that finds it gone (observe layer4). (Cutting its sessions then,
