@@ -5,7 +5,7 @@ import {HostSession} from '../session/host-session.js'
 import {passwordAuthBody} from '../ops/openstack-api.js'
 import {urlHost} from '../site/internal-address.js'
 import type {Site} from '../site/types.js'
-import {API_FRONTENDS} from '../system/load-balancer.js'
+import {API_FRONTENDS, haproxyServers} from '../system/load-balancer.js'
 import {DEFAULT_CPU_SHARES, WARM_UP_CPU_SHARES} from './container-swap.js'
 
 /**
@@ -182,11 +182,8 @@ export class HaproxyBalancer implements Balancer {
   private async inFlight(lb: Host, frontends: string[], server: string): Promise<number> {
     const r = await lb.exec(RUNTIME, {input: 'show stat\n', timeoutMs: 10_000}).catch(() => undefined)
     if (!r || r.exitCode !== 0) return 0
-    // CSV: pxname,svname,qcur,qmax,scur,...
-    return r.stdout
-      .split('\n')
-      .map((l) => l.split(','))
-      .filter((c) => frontends.includes(c[0]) && c[1] === server)
-      .reduce((n, c) => n + Number(c[2] || 0) + Number(c[4] || 0), 0)
+    return haproxyServers(r.stdout)
+      .filter((s) => frontends.includes(s.proxy) && s.server === server)
+      .reduce((n, s) => n + s.queued + s.sessions, 0)
   }
 }

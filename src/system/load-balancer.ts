@@ -40,6 +40,27 @@ export const API_FRONTENDS: ReadonlyArray<{
 ]
 
 export const HAPROXY_MONITOR_PORT = 8404
+
+/** A server row of haproxy's statistics (its FRONTEND and BACKEND rows left out). */
+export interface HaproxyServerStat {
+  proxy: string
+  server: string
+  /** UP, DOWN, MAINT, DRAIN, `UP 1/2` while rising, … */
+  status: string
+  /** Requests queued for it (qcur) and sessions on it (scur). */
+  queued: number
+  sessions: number
+}
+
+/** haproxy's statistics CSV (`show stat` on the runtime API, or `/stats;csv`): pxname, svname, qcur, qmax, scur, …, status 18th. */
+export function haproxyServers(csv: string): HaproxyServerStat[] {
+  return csv
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(','))
+    .filter((c) => c.length > 1 && c[1] !== 'FRONTEND' && c[1] !== 'BACKEND')
+    .map((c) => ({proxy: c[0], server: c[1], status: c[17] ?? '', queued: Number(c[2] || 0), sessions: Number(c[4] || 0)}))
+}
 const HAPROXY_CONFIG_DIR = '/etc/haproxy'
 /** The API certificate and its key in one file, as haproxy's `crt` reads it. */
 const HAPROXY_PEM = 'api.key'

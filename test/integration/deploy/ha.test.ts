@@ -8,6 +8,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {DeployResult} from '../../../src/apply/deploy.js'
+import {haproxyServers} from '../../../src/system/load-balancer.js'
 import {eventsOf, runCli} from '../../helpers/cli.js'
 
 // HA (issue 13): three control hosts behind the internal VIP (`lab up --control 3 --vip`):
@@ -61,10 +62,10 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
           names.slice(0, 3).map(async (n) => {
             const r = await sh(n, 'curl -sSf "http://127.0.0.1:8404/stats;csv"')
             if (r.exitCode !== 0) return [`${n}: no stats (${r.stderr.trim()})`]
-            const rows = r.stdout.split('\n').filter((l) => l && !l.startsWith('#') && !/^[^,]+,(FRONTEND|BACKEND),/.test(l))
+            const servers = haproxyServers(r.stdout)
             // No server row at all is no answer, not "all up".
-            if (rows.length === 0) return [`${n}: no backend servers in its stats`]
-            return rows.filter((l) => l.split(',')[17] !== 'UP').map((l) => `${n}: ${l.split(',')[0]}/${l.split(',')[1]} ${l.split(',')[17]}`)
+            if (servers.length === 0) return [`${n}: no backend servers in its stats`]
+            return servers.filter((s) => s.status !== 'UP').map((s) => `${n}: ${s.proxy}/${s.server} ${s.status}`)
           }),
         )
       ).flat()
@@ -249,8 +250,8 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
     // Every keystone backend is up in every haproxy (its stats page, on the host's loopback).
     for (const n of names.slice(0, 3)) {
       const stat = await sh(n, 'curl -sf "http://127.0.0.1:8404/stats;csv"')
-      const servers = stat.stdout.split('\n').filter((l) => l.startsWith('keystone,') && !/^keystone,(FRONTEND|BACKEND),/.test(l))
-      expect(servers.map((l) => `${l.split(',')[1]}:${l.split(',')[17]}`), stat.stderr).toEqual(names.slice(0, 3).map((s) => `${s}:UP`))
+      const servers = haproxyServers(stat.stdout).filter((s) => s.proxy === 'keystone')
+      expect(servers.map((s) => `${s.server}:${s.status}`), stat.stderr).toEqual(names.slice(0, 3).map((s) => `${s}:UP`))
     }
   })
 

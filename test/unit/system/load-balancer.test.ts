@@ -6,7 +6,7 @@ import {templateVars} from '../../../src/catalog/render.js'
 import {clientConfig} from '../../../src/ops/client-config.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
 import {SystemManager} from '../../../src/system/manager.js'
-import {API_FRONTENDS, VIP_HANDOVER_UNIT, haproxy, haproxyConfig, keepalived, keepalivedConfig} from '../../../src/system/load-balancer.js'
+import {API_FRONTENDS, VIP_HANDOVER_UNIT, haproxy, haproxyConfig, haproxyServers, keepalived, keepalivedConfig} from '../../../src/system/load-balancer.js'
 import {renderSpec} from '../../../src/system/oci-spec.js'
 import {testSite} from '../../fakes/site.js'
 import {demoHost} from './demo.js'
@@ -177,5 +177,16 @@ describe('load balancer (internal_vip)', () => {
     const impatient = {...keepalived, healthTimeoutSeconds: 0.3}
     await expect(m.apply(impatient, contextFor(site, site.hosts[0], impatient), {kind: 'registry', ref: `${site.config.registry}/osctl/keepalived:bad`})).rejects.toThrow(/did not become healthy/)
     expect(h.text(`/etc/systemd/system/${VIP_HANDOVER_UNIT}`)).toBeUndefined()
+  })
+
+  it("haproxyServers: the server rows of haproxy's statistics CSV, without its header, FRONTEND and BACKEND rows", () => {
+    const cols = (pxname: string, svname: string, qcur: string, scur: string, status: string) => [pxname, svname, qcur, '0', scur, ...Array(12).fill(''), status, '1'].join(',')
+    const csv = ['# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight', cols('keystone', 'FRONTEND', '', '3', 'OPEN'), cols('keystone', 'lab-1', '1', '2', 'UP'), cols('keystone', 'lab-2', '', '0', 'DOWN'), cols('keystone', 'BACKEND', '0', '2', 'UP'), cols('mariadb', 'lab-2', '0', '5', 'UP 1/2'), ''].join('\n')
+    expect(haproxyServers(csv)).toEqual([
+      {proxy: 'keystone', server: 'lab-1', status: 'UP', queued: 1, sessions: 2},
+      {proxy: 'keystone', server: 'lab-2', status: 'DOWN', queued: 0, sessions: 0},
+      {proxy: 'mariadb', server: 'lab-2', status: 'UP 1/2', queued: 0, sessions: 5},
+    ])
+    expect(haproxyServers('')).toEqual([])
   })
 })
