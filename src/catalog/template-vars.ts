@@ -1,6 +1,7 @@
 import {CONTAINER_CACERT, apiEndpoints} from '../site/endpoints.js'
 import {internalAddress} from '../site/internal-address.js'
 import type {Site, SiteHost} from '../site/types.js'
+import {MARIADB_AGENT_PORT} from '../system/load-balancer.js'
 import {clustered} from './group-hosts.js'
 
 export type TemplateVars = Record<string, unknown>
@@ -42,6 +43,8 @@ export function templateVars(site: Site, host: SiteHost): TemplateVars {
     transport_url: site.passwords.rabbitmq_password === undefined ? undefined : `rabbit://${rabbit.join(',')}//`,
     // Galera and RabbitMQ clusters across the control hosts (group-hosts.ts: behind a VIP only).
     clustered: clustered(site),
+    // Where each Galera node tells haproxy whether it is Synced (galera.cnf.njk, load-balancer.ts agent-check).
+    mariadb_clustercheck_port: MARIADB_AGENT_PORT,
     groups,
     passwords: site.passwords,
     registry: site.config.registry,

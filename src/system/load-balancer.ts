@@ -40,6 +40,11 @@ export const API_FRONTENDS: ReadonlyArray<{
 ]
 
 export const HAPROXY_MONITOR_PORT = 8404
+/**
+ * Each Galera node's agent (images/mariadb/osctl-mariadb-clustercheck): "up" only while the node is
+ * Synced, so haproxy sends no SQL to one still catching up (IST) or feeding a joiner (Donor).
+ */
+export const MARIADB_AGENT_PORT = 4569
 
 /** A server row of haproxy's statistics (its FRONTEND and BACKEND rows left out). */
 export interface HaproxyServerStat {
@@ -144,7 +149,10 @@ export function haproxyConfig(ctx: SystemContext): string {
     if (f.tcp) lines.push('    mode tcp', '    option tcplog', '    option tcpka', '    timeout client 1h', '    timeout server 1h')
     else lines.push(`    option httpchk GET ${f.check}`, '    http-check expect rstatus ^[23]')
     if (!f.retryAnyMethod && !f.tcp) lines.push('    http-request disable-l7-retry if !METH_GET !METH_HEAD')
-    for (const [i, b] of f.backends.entries()) lines.push(`    server ${b.name} ${b.address}:${f.port} check${f.activeBackup && i > 0 ? ' backup' : ''}`)
+    // A Galera node's agent marks it down while it is not Synced; one haproxy cannot reach changes
+    // nothing (the layer-4 check still decides). Only a cluster has agents (galera.cnf.njk).
+    const agent = f.name === 'mariadb' && f.backends.length > 1 ? ` agent-check agent-port ${MARIADB_AGENT_PORT} agent-inter 1s` : ''
+    for (const [i, b] of f.backends.entries()) lines.push(`    server ${b.name} ${b.address}:${f.port} check${agent}${f.activeBackup && i > 0 ? ' backup' : ''}`)
   }
   return lines.join('\n') + '\n'
 }

@@ -347,6 +347,47 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
     expect((await sh(names[3], 'docker inspect rabbitmq')).exitCode).not.toBe(0)
   })
 
+  it('a Galera node that is not Synced gets no new SQL: its agent tells every haproxy, which sends new connections to the next node until it is Synced again', async () => {
+    const nodes = names.slice(0, 3)
+    /** Which node answers a new SQL connection through this host's haproxy (127.0.0.1:3306, as the services connect). */
+    const via = async (n: string) => {
+      const r = await sh(n, `docker exec mariadb sh -c 'mariadb -h 127.0.0.1 -P 3306 -u root -p"$(cat /run/osctl/root-password)" -N -B -e "SELECT @@wsrep_node_name"'`)
+      return r.exitCode === 0 ? r.stdout.trim() : `error: ${r.stderr.trim()}`
+    }
+    /** The line haproxy reads from this node's agent (osctl-mariadb-clustercheck on its api address). */
+    const agentSays = async (n: string) => {
+      const r = await sh(n, `docker exec mariadb sh -c 'a=$(my_print_defaults osctl-clustercheck | sed -n "s/^--address=//p"); p=$(my_print_defaults osctl-clustercheck | sed -n "s/^--port=//p"); python3 -c "import socket, sys; print(socket.create_connection((sys.argv[1], int(sys.argv[2])), 3).recv(300).decode().strip())" "$a" "$p"'`)
+      return r.exitCode === 0 ? r.stdout.trim() : `error: ${r.stderr.trim()}`
+    }
+    /** Every haproxy's status of the first node's mariadb server. */
+    const firstNode = async () =>
+      Promise.all(nodes.map(async (n) => haproxyServers((await sh(n, 'curl -sS "http://127.0.0.1:8404/stats;csv"')).stdout).find((s) => s.proxy === 'mariadb' && s.server === nodes[0])?.status ?? 'no row'))
+    const waitFor = async <T>(get: () => Promise<T>, done: (v: T) => boolean, ms = 30_000) => {
+      let v = await get()
+      for (const deadline = Date.now() + ms; !done(v) && Date.now() < deadline; v = await get()) await sleep(250)
+      return v
+    }
+    expect(await agentSays(nodes[0])).toBe('up')
+    expect(await Promise.all(nodes.map(via))).toEqual(nodes.map(() => nodes[0]))
+    // Donor/Desynced, as while it feeds a joiner's state transfer: it still answers SQL, it is not Synced.
+    const desynced = Date.now()
+    expect((await sh(nodes[0], 'docker exec mariadb mariadb -e "SET GLOBAL wsrep_desync = ON"')).exitCode).toBe(0)
+    try {
+      expect(await waitFor(() => agentSays(nodes[0]), (a) => a !== 'up', 5000)).toMatch(/^down #galera node is Donor\/Desynced in a Primary component \(wsrep_ready ON\)$/)
+      const down = await waitFor(firstNode, (s) => s.every((x) => x.startsWith('DOWN')))
+      console.log(`galera node desynced: every haproxy took it out after ${((Date.now() - desynced) / 1000).toFixed(1)} s (${down.join(', ')})`)
+      expect(down.every((x) => x.startsWith('DOWN')), down.join(', ')).toBe(true)
+      // New connections go to the first backup, a Synced node.
+      expect(await Promise.all(nodes.map(via))).toEqual(nodes.map(() => nodes[1]))
+    } finally {
+      await sh(nodes[0], 'docker exec mariadb mariadb -e "SET GLOBAL wsrep_desync = OFF"')
+    }
+    const back = await waitFor(firstNode, (s) => s.every((x) => x === 'UP'))
+    expect(back).toEqual(nodes.map(() => 'UP'))
+    expect(await agentSays(nodes[0])).toBe('up')
+    expect(await Promise.all(nodes.map(via))).toEqual(nodes.map(() => nodes[0]))
+  })
+
   it('a control host that does not hold the VIP stops: no client request fails, the VIP stays', async () => {
     const holder = (await holders())[0]
     // Not the first control host (the VIP-holder test below stops another one).

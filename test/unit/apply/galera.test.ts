@@ -74,4 +74,15 @@ describe('galera: its rendered config', () => {
     // The second of two: its only peer is the active node, so no preference (the default: any).
     expect(cnf(1)).not.toContain('wsrep_sst_donor')
   })
+
+  it('a clustered node tells its start script where haproxy asks whether it is Synced ([osctl-clustercheck]); a single server has no agent', async () => {
+    const catalog = await loadCatalog(TEMPLATES_DIR)
+    const cnf = (site: ReturnType<typeof testSite>, i: number) => renderService(catalog.get('mariadb')!, site, site.hosts[i], Overrides.empty()).containers[0].files['osctl.cnf']
+    const ha = testSite({internalVip: '10.0.0.250'})
+    // The last group of the file: mariadbd reads no group of this name, my_print_defaults does.
+    expect(cnf(ha, 1)).toMatch(/\n\[osctl-clustercheck\]\naddress = 10\.0\.0\.12\nport = 4569\n$/)
+    expect(cnf(ha, 1).split('[osctl-clustercheck]')[0]).toMatch(/\[galera\]\nwsrep_on = ON/)
+    expect(cnf(testSite(), 0)).not.toContain('osctl-clustercheck')
+    expect(catalog.get('mariadb')!.containers[0].ports).toContain(4569)
+  })
 })

@@ -49,7 +49,7 @@ describe('osctl prechecks', () => {
     const catalog = await loadCatalog(TEMPLATES_DIR)
     const lab1 = portsFor(site, catalog, site.hosts[0])
     expect(lab1.system).toEqual([4000, 2379, 2380])
-    expect(Object.fromEntries(lab1.services)).toEqual({mariadb: [3306, 4444, 4567, 4568], memcached: [11211], rabbitmq: [5672, 25672, 4369], keystone: [5000], 'glance-api': [9292], 'placement-api': [8778], 'nova-api': [8774], 'nova-metadata': [8775]})
+    expect(Object.fromEntries(lab1.services)).toEqual({mariadb: [3306, 4444, 4567, 4568, 4569], memcached: [11211], rabbitmq: [5672, 25672, 4369], keystone: [5000], 'glance-api': [9292], 'placement-api': [8778], 'nova-api': [8774], 'nova-metadata': [8775]})
     // lab-2 is a second control host: services on the first host only (mariadb, rabbitmq) are not its business.
     expect([...portsFor(site, catalog, site.hosts[1]).services.keys()]).toEqual(['memcached', 'keystone', 'glance-api', 'placement-api', 'nova-api', 'nova-metadata'])
     expect([...portsFor(testSite({enabledServices: ['mariadb']}), catalog, site.hosts[0]).services.keys()]).toEqual(['mariadb'])
@@ -63,7 +63,7 @@ describe('osctl prechecks', () => {
     const [a, b] = await prechecks(site, catalog, site.hosts, session([deployed, fresh]))
     expect(a.value!.checks.filter((c) => !c.ok)).toEqual([])
     expect(a.value!.checks.map((c) => c.check)).toEqual(['systemd is PID 1', 'kernel version', 'cgroups usable', 'disk space', 'ports free', 'time sync', 'kernel features', 'name resolution', 'inventory address'])
-    expect(a.value!.ports).toEqual([2379, 2380, 3306, 4000, 4369, 4444, 4567, 4568, 5000, 5672, 8774, 8775, 8778, 9292, 11211, 25672])
+    expect(a.value!.ports).toEqual([2379, 2380, 3306, 4000, 4369, 4444, 4567, 4568, 4569, 5000, 5672, 8774, 8775, 8778, 9292, 11211, 25672])
     expect(b.value!.checks.filter((c) => !c.ok)).toEqual([])
     expect(failedChecks('lab-1', a.value!.checks)).toBeUndefined()
     // Read-only: nothing written on either host.

@@ -55,8 +55,11 @@ describe('load balancer (internal_vip)', () => {
     expect(cfg).toContain('    bind 127.0.0.1:8404\n    option dontlognull\n    monitor-uri /healthz\n    stats enable\n    stats uri /stats\n')
     expect(cfg).toContain('stats socket /run/haproxy/admin.sock')
     // SQL: TCP, one Galera node at a time (the others are backups), long-lived connections.
-    expect(cfg).toContain(`listen mariadb\n    bind ${VIP}:3306 transparent\n    bind 127.0.0.1:3306\n    mode tcp\n    option tcplog\n    option tcpka\n    timeout client 1h\n    timeout server 1h\n    server lab-1 10.0.0.11:3306 check\n    server lab-2 10.0.0.12:3306 check backup\n`)
+    expect(cfg).toContain(`listen mariadb\n    bind ${VIP}:3306 transparent\n    bind 127.0.0.1:3306\n    mode tcp\n    option tcplog\n    option tcpka\n    timeout client 1h\n    timeout server 1h\n    server lab-1 10.0.0.11:3306 check agent-check agent-port 4569 agent-inter 1s\n    server lab-2 10.0.0.12:3306 check agent-check agent-port 4569 agent-inter 1s backup\n`)
     expect(cfg.split('listen mariadb')[1].split('listen keystone')[0]).not.toContain('http')
+    // One control host: one server, not a cluster, no agent (its layer-4 check alone).
+    const one = testSite({internalVip: VIP}, undefined, 1)
+    expect(haproxyConfig(contextFor(one, one.hosts[0], haproxy))).toContain('    server lab-1 10.0.0.11:3306 check\n')
     // Failed, retried and redispatched requests (and backends going down) reach the unit's journal; normal ones do not.
     expect(cfg).toMatch(/^global\n(    .*\n)*    log stdout format raw local0 info\n/m)
     expect(cfg).toMatch(/^defaults\n(    .*\n)*    log global\n    option httplog\n    option dontlog-normal\n/m)
