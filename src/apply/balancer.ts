@@ -107,11 +107,15 @@ export class HaproxyBalancer implements Balancer {
   }
 
   async around<T>(host: string, container: string, fn: () => Promise<T>): Promise<T> {
-    const frontends = API_FRONTENDS.filter((f) => f.container === container).map((f) => f.name)
+    const served = API_FRONTENDS.filter((f) => f.container === container)
+    const frontends = served.map((f) => f.name)
     if (frontends.length === 0) return fn()
     const lbs = this.haproxies()
     await this.set(lbs, frontends, host, 'drain')
-    await this.idle(lbs, frontends, host)
+    // SQL (mariadb's TCP listener): the sessions are the services' pooled connections, which stay
+    // open (and keep being used) until the server closes them; waiting for them only delayed each
+    // node's swap by the whole bound. The drain still sends every new connection to the next node.
+    if (served.some((f) => !f.tcp)) await this.idle(lbs, frontends, host)
     try {
       const result = await fn()
       await this.warm(host, container)

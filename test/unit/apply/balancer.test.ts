@@ -46,6 +46,14 @@ describe('haproxy balancer around a container swap', () => {
     expect(hosts[0].calls.filter((c) => c.input === 'show stat\n').length).toBeGreaterThanOrEqual(3)
   })
 
+  it('mariadb (SQL over TCP): drains without waiting for its sessions, the services\' pooled connections that never end by themselves', async () => {
+    const log: string[] = []
+    const hosts = [lb('lab-1', log, {inflight: 2}), lb('lab-2', log)]
+    await new HaproxyBalancer(() => hosts, silentReporter).around('lab-1', 'mariadb', async () => void log.push('swap'))
+    expect(log).toEqual(['lab-1: set server mariadb/lab-1 state drain', 'lab-2: set server mariadb/lab-1 state drain', 'swap', 'lab-1: set server mariadb/lab-1 state ready', 'lab-2: set server mariadb/lab-1 state ready'])
+    expect(hosts.flatMap((h) => h.calls).filter((c) => c.input === 'show stat\n')).toEqual([])
+  })
+
   it('sets the backend ready again when the swap fails, and rethrows', async () => {
     const log: string[] = []
     const b = new HaproxyBalancer(() => [lb('lab-1', log)], silentReporter)
