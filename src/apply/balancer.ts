@@ -24,6 +24,14 @@ export const noBalancer: Balancer = {around: (_host, _container, fn) => fn()}
 const RUNTIME = ['runc', 'exec', 'osctl-haproxy', 'socat', 'stdio', 'UNIX-CONNECT:/run/haproxy/admin.sock']
 /** How long in-flight requests get to finish on a drained backend before the swap goes on. */
 const DRAIN_WAIT_MS = 5000
+/**
+ * The same for a drained mariadb node (SQL over TCP): the services' pooled connections stay open,
+ * so its sessions do not end by themselves; but every service recycles a connection older than
+ * its `connection_recycle_time` (10 s in templates/) when it next takes it from its pool, reopened
+ * through haproxy on another node. One second past that, no new statement starts on the drained
+ * node (a statement already running when it stops is cut, as before).
+ */
+export const SQL_DRAIN_WAIT_MS = 11_000
 
 /**
  * Warm-up, run in the new container (the API images have curl): a token from the keystone on the
@@ -93,6 +101,7 @@ export function balancerFor(site: Site, session: HostSession, reporter: Reporter
 
 export class HaproxyBalancer implements Balancer {
   private readonly drainWaitMs: number
+  private readonly sqlDrainWaitMs: number
   private readonly warmUp?: WarmUp
   /** One admin token for the whole command: issued by the first warm-up, reused by the others. */
   private token = ''
@@ -100,9 +109,10 @@ export class HaproxyBalancer implements Balancer {
   constructor(
     private readonly haproxies: () => Host[],
     private readonly reporter: Reporter,
-    opts: {drainWaitMs?: number; warmUp?: WarmUp} = {},
+    opts: {drainWaitMs?: number; sqlDrainWaitMs?: number; warmUp?: WarmUp} = {},
   ) {
     this.drainWaitMs = opts.drainWaitMs ?? DRAIN_WAIT_MS
+    this.sqlDrainWaitMs = opts.sqlDrainWaitMs ?? SQL_DRAIN_WAIT_MS
     this.warmUp = opts.warmUp
   }
 
@@ -112,10 +122,7 @@ export class HaproxyBalancer implements Balancer {
     if (frontends.length === 0) return fn()
     const lbs = this.haproxies()
     await this.set(lbs, frontends, host, 'drain')
-    // SQL (mariadb's TCP listener): the sessions are the services' pooled connections, which stay
-    // open (and keep being used) until the server closes them; waiting for them only delayed each
-    // node's swap by the whole bound. The drain still sends every new connection to the next node.
-    if (served.some((f) => !f.tcp)) await this.idle(lbs, frontends, host)
+    await this.idle(lbs, frontends, host, served.some((f) => f.tcp) ? this.sqlDrainWaitMs : this.drainWaitMs)
     try {
       const result = await fn()
       await this.warm(host, container)
@@ -173,9 +180,9 @@ export class HaproxyBalancer implements Balancer {
     }
   }
 
-  /** Until no haproxy has a request in flight to the drained backend (bounded). */
-  private async idle(lbs: Host[], frontends: string[], server: string): Promise<void> {
-    const deadline = Date.now() + this.drainWaitMs
+  /** Until no haproxy has a request in flight (or a session) to the drained backend, at most `waitMs`. */
+  private async idle(lbs: Host[], frontends: string[], server: string, waitMs: number): Promise<void> {
+    const deadline = Date.now() + waitMs
     for (;;) {
       const busy = await Promise.all(lbs.map((lb) => this.inFlight(lb, frontends, server)))
       if (busy.every((n) => n === 0) || Date.now() >= deadline) return

@@ -1,29 +1,34 @@
 import {execa} from 'execa'
-import {chmod, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {chmod, mkdtemp, readFile, readdir, rm, writeFile} from 'node:fs/promises'
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {HaproxyBalancer, WARM_SCRIPT, WARM_WEIGHT_WRAP, balancerFor, noBalancer} from '../../../src/apply/balancer.js'
+import {HaproxyBalancer, SQL_DRAIN_WAIT_MS, WARM_SCRIPT, WARM_WEIGHT_WRAP, balancerFor, noBalancer} from '../../../src/apply/balancer.js'
 import {levelOf} from '../../../src/events/describe.js'
 import type {EventData} from '../../../src/events/event-types.js'
 import {silentReporter} from '../../../src/events/reporters.js'
 import {passwordAuthBody} from '../../../src/ops/openstack-api.js'
+import {TEMPLATES_DIR} from '../../../src/paths.js'
 import {HostSession} from '../../../src/session/host-session.js'
 import {FakeHost} from '../../fakes/fake-host.js'
 import {testSite} from '../../fakes/site.js'
 
-/** A control host whose haproxy keeps `inflight` requests on nova_api/lab-2 until the drain has been seen twice. */
-function lb(name: string, log: string[], opts: {inflight?: number; down?: boolean} = {}): FakeHost {
+/**
+ * A control host whose haproxy keeps `inflight` requests on `proxy`/`server` (nova_api/lab-2) until
+ * the drain has been seen twice (`polls` times; Infinity: sessions that never end).
+ */
+function lb(name: string, log: string[], opts: {inflight?: number; down?: boolean; proxy?: string; server?: string; polls?: number} = {}): FakeHost {
   const h = new FakeHost(name)
   let polls = 0
+  const proxy = opts.proxy ?? 'nova_api'
   h.on(/^runc exec osctl-haproxy socat/, (call) => {
     if (opts.down) return {exitCode: 1, stderr: 'container osctl-haproxy does not exist'}
     if (call.input!.startsWith('show stat')) {
-      const busy = polls++ < 2 ? (opts.inflight ?? 0) : 0
-      return `# pxname,svname,qcur,qmax,scur\nnova_api,FRONTEND,,,9\nnova_api,lab-1,0,0,4\nnova_api,lab-2,0,0,${busy}\n`
+      const busy = polls++ < (opts.polls ?? 2) ? (opts.inflight ?? 0) : 0
+      return `# pxname,svname,qcur,qmax,scur\n${proxy},FRONTEND,,,9\n${proxy},lab-1,0,0,4\n${proxy},${opts.server ?? 'lab-2'},0,0,${busy}\n`
     }
     log.push(`${name}: ${call.input!.trim()}`)
     return '\n'
@@ -46,12 +51,27 @@ describe('haproxy balancer around a container swap', () => {
     expect(hosts[0].calls.filter((c) => c.input === 'show stat\n').length).toBeGreaterThanOrEqual(3)
   })
 
-  it('mariadb (SQL over TCP): drains without waiting for its sessions, the services\' pooled connections that never end by themselves', async () => {
+  it('mariadb (SQL over TCP): its sessions are pooled connections that never end by themselves, so it waits the services\' recycle time, not the API bound; a node without sessions at once', async () => {
     const log: string[] = []
-    const hosts = [lb('lab-1', log, {inflight: 2}), lb('lab-2', log)]
-    await new HaproxyBalancer(() => hosts, silentReporter).around('lab-1', 'mariadb', async () => void log.push('swap'))
-    expect(log).toEqual(['lab-1: set server mariadb/lab-1 state drain', 'lab-2: set server mariadb/lab-1 state drain', 'swap', 'lab-1: set server mariadb/lab-1 state ready', 'lab-2: set server mariadb/lab-1 state ready'])
-    expect(hosts.flatMap((h) => h.calls).filter((c) => c.input === 'show stat\n')).toEqual([])
+    const forever = [lb('lab-1', log, {proxy: 'mariadb', server: 'lab-3', inflight: 7, polls: Infinity})]
+    const b = new HaproxyBalancer(() => forever, silentReporter, {drainWaitMs: 100, sqlDrainWaitMs: 600})
+    const began = Date.now()
+    await b.around('lab-3', 'mariadb', async () => void log.push('swap'))
+    expect(Date.now() - began).toBeGreaterThanOrEqual(600)
+    expect(log).toEqual(['lab-1: set server mariadb/lab-3 state drain', 'swap', 'lab-1: set server mariadb/lab-3 state ready'])
+    // A node nothing is connected to: one look, then the swap.
+    const idle = [lb('lab-1', log, {proxy: 'mariadb', server: 'lab-3'})]
+    await new HaproxyBalancer(() => idle, silentReporter, {sqlDrainWaitMs: 60_000}).around('lab-3', 'mariadb', async () => 'ok')
+    expect(idle[0].calls.filter((c) => c.input === 'show stat\n')).toHaveLength(1)
+  })
+
+  it('the SQL wait covers every service\'s connection_recycle_time (templates/), with a second to spare', async () => {
+    const found: number[] = []
+    for (const dir of await readdir(TEMPLATES_DIR))
+      for (const f of await readdir(join(TEMPLATES_DIR, dir)).catch(() => []))
+        for (const m of (await readFile(join(TEMPLATES_DIR, dir, f), 'utf8').catch(() => '')).matchAll(/^connection_recycle_time\s*=\s*(\d+)/gm)) found.push(Number(m[1]))
+    expect(found.length).toBeGreaterThanOrEqual(6)
+    expect(Math.max(...found) * 1000 + 1000).toBeLessThanOrEqual(SQL_DRAIN_WAIT_MS)
   })
 
   it('sets the backend ready again when the swap fails, and rethrows', async () => {
