@@ -122,7 +122,8 @@ export class HaproxyBalancer implements Balancer {
     if (frontends.length === 0) return fn()
     const lbs = this.haproxies()
     await this.set(lbs, frontends, host, 'drain')
-    await this.idle(lbs, frontends, host, served.some((f) => f.tcp) ? this.sqlDrainWaitMs : this.drainWaitMs)
+    const sql = served.some((f) => f.tcp)
+    await this.idle(lbs, frontends, host, sql ? this.sqlDrainWaitMs : this.drainWaitMs, sql)
     try {
       const result = await fn()
       await this.warm(host, container)
@@ -180,21 +181,28 @@ export class HaproxyBalancer implements Balancer {
     }
   }
 
-  /** Until no haproxy has a request in flight (or a session) to the drained backend, at most `waitMs`. */
-  private async idle(lbs: Host[], frontends: string[], server: string, waitMs: number): Promise<void> {
-    const deadline = Date.now() + waitMs
+  /**
+   * Until no haproxy has a request in flight (or a session) to the drained backend, at most
+   * `waitMs`. For SQL (`alone`), also once no haproxy has another server up for these frontends
+   * (one control host): the services' connections have nowhere else to go, and waiting would only
+   * hold new ones off.
+   */
+  private async idle(lbs: Host[], frontends: string[], server: string, waitMs: number, alone = false): Promise<void> {
+    const deadline = performance.now() + waitMs
     for (;;) {
-      const busy = await Promise.all(lbs.map((lb) => this.inFlight(lb, frontends, server)))
-      if (busy.every((n) => n === 0) || Date.now() >= deadline) return
+      const seen = await Promise.all(lbs.map((lb) => this.inFlight(lb, frontends, server)))
+      if (seen.every((s) => s.busy === 0) || (alone && seen.every((s) => !s.othersUp)) || performance.now() >= deadline) return
       await new Promise((r) => setTimeout(r, 100))
     }
   }
 
-  private async inFlight(lb: Host, frontends: string[], server: string): Promise<number> {
+  private async inFlight(lb: Host, frontends: string[], server: string): Promise<{busy: number; othersUp: boolean}> {
     const r = await lb.exec(RUNTIME, {input: 'show stat\n', timeoutMs: 10_000}).catch(() => undefined)
-    if (!r || r.exitCode !== 0) return 0
-    return haproxyServers(r.stdout)
-      .filter((s) => frontends.includes(s.proxy) && s.server === server)
-      .reduce((n, s) => n + s.queued + s.sessions, 0)
+    if (!r || r.exitCode !== 0) return {busy: 0, othersUp: false}
+    const rows = haproxyServers(r.stdout).filter((s) => frontends.includes(s.proxy))
+    return {
+      busy: rows.filter((s) => s.server === server).reduce((n, s) => n + s.queued + s.sessions, 0),
+      othersUp: rows.some((s) => s.server !== server && s.status.startsWith('UP')),
+    }
   }
 }
