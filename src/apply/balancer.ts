@@ -28,8 +28,8 @@ const DRAIN_WAIT_MS = 5000
  * The same for a drained mariadb node (SQL over TCP): the services' pooled connections stay open,
  * so its sessions do not end by themselves; but every service recycles a connection older than
  * its `connection_recycle_time` (10 s in templates/) when it next takes it from its pool, reopened
- * through haproxy on another node. One second past that, no new statement starts on the drained
- * node (a statement already running when it stops is cut, as before).
+ * through haproxy on another node. One second past that, no new transaction starts on the drained
+ * node (one held open across that mark, or running when the node stops, is cut, as before).
  */
 export const SQL_DRAIN_WAIT_MS = 11_000
 

@@ -35,7 +35,7 @@ export interface LoadBalancerContext {
   interface: string
   virtualRouterId: number
   /** One per API the site enables, with the hosts that serve it. */
-  frontends: Array<{name: string; port: number; check: string; backends: Array<{name: string; address: string}>; activeBackup?: boolean; retryAnyMethod?: boolean; tcp?: boolean}>
+  frontends: Array<{name: string; port: number; check: string; backends: Array<{name: string; address: string}>; activeBackup?: boolean; retryAnyMethod?: boolean; tcp?: boolean; agentPort?: number}>
 }
 
 export type HealthCheck =

@@ -9,6 +9,12 @@ import {SYSTEM_DATA_DIR} from './layout.js'
  * a Docker restart, upgraded and rolled back like etcd.
  */
 
+/**
+ * Each Galera node's agent (images/mariadb/osctl-mariadb-clustercheck): "up" only while the node is
+ * Synced, so haproxy sends no SQL to one still catching up (IST) or feeding a joiner (Donor).
+ */
+export const MARIADB_AGENT_PORT = 4569
+
 /** The APIs behind the VIP: every one runs on each control host (catalog group control). */
 export const API_FRONTENDS: ReadonlyArray<{
   name: string
@@ -25,10 +31,12 @@ export const API_FRONTENDS: ReadonlyArray<{
   activeBackup?: boolean
   retryAnyMethod?: boolean
   tcp?: boolean
+  /** haproxy's agent-check port on each backend, where a cluster (several backends) runs one. */
+  agentPort?: number
 }> = [
   // Galera takes writes on every node, but two writers of one row conflict at commit: one node at
   // a time (kolla's way), the others take over when it is down.
-  {name: 'mariadb', service: 'mariadb', container: 'mariadb', port: 3306, check: '', activeBackup: true, tcp: true},
+  {name: 'mariadb', service: 'mariadb', container: 'mariadb', port: 3306, check: '', activeBackup: true, tcp: true, agentPort: MARIADB_AGENT_PORT},
   // Issuing a token again is harmless (a POST that changes nothing else), so every keystone request may be retried.
   {name: 'keystone', service: 'keystone', container: 'keystone', port: 5000, check: '/v3', warm: '/v3/auth/tokens', retryAnyMethod: true},
   // The file store is local to each host: one active glance-api, the others only if it is down.
@@ -40,11 +48,6 @@ export const API_FRONTENDS: ReadonlyArray<{
 ]
 
 export const HAPROXY_MONITOR_PORT = 8404
-/**
- * Each Galera node's agent (images/mariadb/osctl-mariadb-clustercheck): "up" only while the node is
- * Synced, so haproxy sends no SQL to one still catching up (IST) or feeding a joiner (Donor).
- */
-export const MARIADB_AGENT_PORT = 4569
 
 /** A server row of haproxy's statistics (its FRONTEND and BACKEND rows left out). */
 export interface HaproxyServerStat {
@@ -151,7 +154,7 @@ export function haproxyConfig(ctx: SystemContext): string {
     if (!f.retryAnyMethod && !f.tcp) lines.push('    http-request disable-l7-retry if !METH_GET !METH_HEAD')
     // A Galera node's agent marks it down while it is not Synced; one haproxy cannot reach changes
     // nothing (the layer-4 check still decides). Only a cluster has agents (galera.cnf.njk).
-    const agent = f.name === 'mariadb' && f.backends.length > 1 ? ` agent-check agent-port ${MARIADB_AGENT_PORT} agent-inter 1s` : ''
+    const agent = f.agentPort && f.backends.length > 1 ? ` agent-check agent-port ${f.agentPort} agent-inter 1s` : ''
     for (const [i, b] of f.backends.entries()) lines.push(`    server ${b.name} ${b.address}:${f.port} check${agent}${f.activeBackup && i > 0 ? ' backup' : ''}`)
   }
   return lines.join('\n') + '\n'
