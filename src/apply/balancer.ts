@@ -16,9 +16,16 @@ import {DEFAULT_CPU_SHARES, WARM_UP_CPU_SHARES} from './container-swap.js'
  */
 export interface Balancer {
   around<T>(host: string, container: string, fn: () => Promise<T>): Promise<T>
+  /**
+   * Around a stop (`service stop`): drained and given its in-flight requests' time like a swap,
+   * then, once `fn` returned, marked down in every haproxy and set ready again, so no new request
+   * reaches it until haproxy's own checks see it answer (whoever starts it next: `service start`,
+   * a deploy, a reboot). A stop that failed leaves it to the checks, as before the drain.
+   */
+  out<T>(host: string, container: string, fn: () => Promise<T>): Promise<T>
 }
 
-export const noBalancer: Balancer = {around: (_host, _container, fn) => fn()}
+export const noBalancer: Balancer = {around: (_host, _container, fn) => fn(), out: (_host, _container, fn) => fn()}
 
 /** The runtime API of the haproxy system container on one host; commands one per line. */
 const RUNTIME = ['runc', 'exec', 'osctl-haproxy', 'socat', 'stdio', 'UNIX-CONNECT:/run/haproxy/admin.sock']
@@ -117,37 +124,59 @@ export class HaproxyBalancer implements Balancer {
   }
 
   async around<T>(host: string, container: string, fn: () => Promise<T>): Promise<T> {
-    const served = API_FRONTENDS.filter((f) => f.container === container)
-    const frontends = served.map((f) => f.name)
-    if (frontends.length === 0) return fn()
-    const lbs = this.haproxies()
-    await this.set(lbs, frontends, host, 'drain')
-    const sql = served.some((f) => f.tcp)
-    await this.idle(lbs, frontends, host, sql ? this.sqlDrainWaitMs : this.drainWaitMs, sql)
+    const drained = await this.drain(host, container)
+    if (!drained) return fn()
     try {
       const result = await fn()
       await this.warm(host, container)
       return result
     } finally {
       // haproxy's own checks still gate it: a backend that is down stays out until it answers.
-      await this.set(lbs, frontends, host, 'ready')
+      await this.set(drained.lbs, drained.frontends, host, 'ready')
     }
+  }
+
+  async out<T>(host: string, container: string, fn: () => Promise<T>): Promise<T> {
+    const drained = await this.drain(host, container)
+    if (!drained) return fn()
+    let stopped = false
+    try {
+      const result = await fn()
+      stopped = true
+      return result
+    } finally {
+      // Down before ready: ready alone would send it requests until a check failed (2 s apart).
+      await this.set(drained.lbs, drained.frontends, host, 'ready', stopped ? 'down' : undefined)
+    }
+  }
+
+  /** Drains the host's backend of the frontends serving `container` and waits for its sessions; undefined when none serves it. */
+  private async drain(host: string, container: string): Promise<{lbs: Host[]; frontends: string[]} | undefined> {
+    const served = API_FRONTENDS.filter((f) => f.container === container)
+    const frontends = served.map((f) => f.name)
+    if (frontends.length === 0) return undefined
+    const lbs = this.haproxies()
+    await this.set(lbs, frontends, host, 'drain')
+    const sql = served.some((f) => f.tcp)
+    await this.idle(lbs, frontends, host, sql ? this.sqlDrainWaitMs : this.drainWaitMs, sql)
+    return {lbs, frontends}
   }
 
   /**
    * On every haproxy at once. Best effort: a control host that is down (or has no haproxy yet)
    * must not stop an upgrade; the others still drain, and the event says which did not.
    */
-  private async set(lbs: Host[], frontends: string[], server: string, state: 'drain' | 'ready'): Promise<void> {
-    const input = frontends.map((f) => `set server ${f}/${server} state ${state}`).join('\n') + '\n'
+  private async set(lbs: Host[], frontends: string[], server: string, state: 'drain' | 'ready', health?: 'down'): Promise<void> {
+    // `health down` holds until haproxy's checks pass again (rise), whatever the admin state.
+    const input = frontends.flatMap((f) => [...(health ? [`set server ${f}/${server} health ${health}`] : []), `set server ${f}/${server} state ${state}`]).join('\n') + '\n'
     await Promise.all(
       lbs.map(async (lb) => {
         try {
           const r = await lb.exec(RUNTIME, {input, timeoutMs: 10_000})
           if (r.exitCode !== 0 || /No such|Unknown|not found/i.test(r.stdout)) throw new Error((r.stderr || r.stdout).trim().split('\n').at(-1))
-          this.reporter.emit('balancer.state', {server, frontends, state}, lb.name)
+          this.reporter.emit('balancer.state', {server, frontends, state, ...(health ? {health} : {})}, lb.name)
         } catch (err) {
-          this.reporter.emit('balancer.unreachable', {server, frontends, state, error: errorMessage(err)}, lb.name)
+          this.reporter.emit('balancer.unreachable', {server, frontends, state, ...(health ? {health} : {}), error: errorMessage(err)}, lb.name)
         }
       }),
     )

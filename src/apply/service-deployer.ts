@@ -297,20 +297,23 @@ export class ServiceDeployer {
     if (recreate) health = await (c.action === 'recreate' ? this.balancer.around(this.host.name, name, swap) : swap())
     else {
       if (!c.enabled) await this.host.run(['systemctl', 'enable', '--quiet', unitName])
+      // The revision that already ran here: one exit may be a passing failure of what it needs, which systemd restarts it from.
+      const gate = () => waitContainerHealthy(this.host, this.docker, name, c.rc.health, {restartsAllowed: 2})
       if (c.action === 'start') {
-        await this.host.exec(['systemctl', 'reset-failed', unitName])
-        started = performance.now()
-        await this.host.run(['systemctl', 'start', unitName], {timeoutMs: 90_000})
+        // Stopped (`service stop`, a crash): back in haproxy only once healthy and warmed, as after a swap.
+        health = await this.balancer.around(this.host.name, name, async () => {
+          await this.host.exec(['systemctl', 'reset-failed', unitName])
+          started = performance.now()
+          await this.host.run(['systemctl', 'start', unitName], {timeoutMs: 90_000})
+          return gate()
+        })
+      } else {
+        // Left alone and healthy by Docker's run of the same check (or of its monitor, the liveness
+        // check a container declares when its gate is too costly to repeat: rabbitmq's cluster check
+        // is an Erlang VM start; the gate ran when it was deployed): no probe of our own (a no-op
+        // deploy is one host read, not one check per container).
+        health = c.dockerHealthy ? {healthy: true, detail: `healthy (Docker's run of its ${c.spec.monitor ? 'monitor' : 'check'})`} : await gate()
       }
-      // Left alone and healthy by Docker's run of the same check (or of its monitor, the liveness
-      // check a container declares when its gate is too costly to repeat: rabbitmq's cluster check
-      // is an Erlang VM start; the gate ran when it was deployed): no probe of our own (a no-op
-      // deploy is one host read, not one check per container). Otherwise the revision that already
-      // ran here: one exit may be a passing failure of what it needs, which systemd restarts it from.
-      health =
-        c.action === 'none' && c.dockerHealthy
-          ? {healthy: true, detail: `healthy (Docker's run of its ${c.spec.monitor ? 'monitor' : 'check'})`}
-          : await waitContainerHealthy(this.host, this.docker, name, c.rc.health, {restartsAllowed: 2})
     }
     if (started !== undefined && health.healthy) timings.push({host: this.host.name, service, step: name, phase: 'container', ms: Math.round(performance.now() - started)})
     if (!health.healthy) {

@@ -1,5 +1,6 @@
 import {Args} from '@oclif/core'
 
+import {balancerFor} from '../apply/balancer.js'
 import {OsctlCommand, describe, siteFlags} from '../base-command.js'
 import {requireServiceOrContainer, serviceHosts} from '../catalog/service-hosts.js'
 import {ControlAction, ControlResult, controlService} from '../ops/service-control.js'
@@ -26,7 +27,7 @@ export abstract class ServiceControlCommand extends OsctlCommand {
     return {
       summary: WHAT[action],
       description: describe(
-        'Hosts are done one at a time (--limit picks them). A container that does not become healthy after start/restart fails its host (exit 1, or 3 when other hosts succeeded); the hosts after it are still done. ' +
+        'Hosts are done one at a time (--limit picks them). With internal_vip, each host’s backend is drained in every haproxy first (its requests finished; SQL: the services’ connection recycle time) and taken back once healthy and warmed, or, after a stop, once haproxy’s checks see it answer again. A container that does not become healthy after start/restart fails its host (exit 1, or 3 when other hosts succeeded); the hosts after it are still done. ' +
           'A service with an interrupted upgrade or rollback is refused on that host until `service upgrade`/`rollback` completes or undoes it.',
       ),
       examples: [`<%= config.bin %> service ${action} keystone`, `<%= config.bin %> service ${action} nova-api --limit ctl-1 --json`],
@@ -36,11 +37,12 @@ export abstract class ServiceControlCommand extends OsctlCommand {
   protected async control(action: ControlAction, argv: {service: string; site: string; limit?: string}): Promise<ControlEnvelope> {
     const ctx = await this.exclusive(await deployContext({site: argv.site, limit: argv.limit}))
     const {def, container} = requireServiceOrContainer(ctx, argv.service)
+    const balancer = balancerFor(ctx.site, ctx.session, this.reporter())
     const hosts: Array<HostOutcome & {containers: ControlResult[]}> = []
     for (const h of serviceHosts(ctx, def)) {
       throwIfInterrupted(`${action} of ${argv.service} on ${h.name}`)
       try {
-        const containers = await controlService(ctx.session.host(h), ctx.session.docker(h), def.name, action, container)
+        const containers = await controlService(ctx.session.host(h), ctx.session.docker(h), def.name, action, container, balancer)
         hosts.push(outcome(h.name, {ok: true, changed: containers.some((c) => c.status !== 'unchanged'), containers}))
         if (!this.jsonEnabled()) for (const c of containers) this.log(`${h.name}: ${c.container} ${c.status}${c.health ? ` (${c.health})` : ''}`)
       } catch (err) {

@@ -81,8 +81,9 @@ export interface EventData {
   'lock.taken': {key: string; ttl: number}
   'lock.taken-over': {holder: string}
   // haproxy (internal_vip): a backend drained around its container's swap, on each control host
-  'balancer.state': {server: string; frontends: string[]; state: 'drain' | 'ready'}
-  'balancer.unreachable': {server: string; frontends: string[]; state: 'drain' | 'ready'; error: string}
+  /** health: 'down' after a stop (Balancer.out): out until haproxy's checks see it answer again. */
+  'balancer.state': {server: string; frontends: string[]; state: 'drain' | 'ready'; health?: 'down'}
+  'balancer.unreachable': {server: string; frontends: string[]; state: 'drain' | 'ready'; health?: 'down'; error: string}
   /** The new container's warm-up before it is set ready: `port status seconds` per request. */
   'balancer.warm': {server: string; frontends: string[]; answers: string[]; ms: number; error?: string}
   'galera.position': {host: string; uuid: string; seqno: number; source: 'wsrep-recover'}

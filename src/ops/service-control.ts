@@ -1,4 +1,5 @@
 import {throwIfInterrupted} from '../cli/interrupt.js'
+import {Balancer, noBalancer} from '../apply/balancer.js'
 import {waitContainerHealthy} from '../apply/container-health.js'
 import type {ContainerClient} from '../docker/types.js'
 import {OsctlError} from '../errors.js'
@@ -23,9 +24,12 @@ export interface ControlResult {
  * `start` (`enable --now`) or a deploy starts it again. Not `mask`: a masked unit would make the
  * next deploy or a manual `systemctl start` fail instead of bringing the service back.
  * Start and restart wait for the health check recorded in the service's current revision.
- * `only` limits it to one container of the service.
+ * `only` limits it to one container of the service. On a site with a VIP the balancer takes the
+ * host's backend out of haproxy first (drained, its requests finished) and, after a start or
+ * restart, back only once the container is healthy and warmed; after a stop it stays out until
+ * haproxy's checks see it answer again (balancer.ts).
  */
-export async function controlService(host: Host, docker: ContainerClient, service: string, action: ControlAction, only?: string): Promise<ControlResult[]> {
+export async function controlService(host: Host, docker: ContainerClient, service: string, action: ControlAction, only?: string, balancer: Balancer = noBalancer): Promise<ControlResult[]> {
   const record = await new Ledger(host).current(service)
   if (!record) {
     throw new OsctlError('COMMAND_FAILED', `${host.name}: ${service} is not deployed here (no ledger record)`, {hint: '`osctl service list` shows what runs where; `osctl deploy` deploys it'})
@@ -47,19 +51,24 @@ export async function controlService(host: Host, docker: ContainerClient, servic
     const enabled = (await host.exec(['systemctl', 'is-enabled', '--quiet', unit])).exitCode === 0
     const running = before.state === 'running'
     if (action === 'stop') {
-      await host.run(['systemctl', 'disable', '--now', '--quiet', unit])
-      const after = await docker.inspectContainer(c.name)
-      if (after?.state === 'running') throw new OsctlError('COMMAND_FAILED', `${host.name}: ${c.name} still runs after \`systemctl stop ${unit}\``, {hint: `see \`journalctl -u ${unit}\` on ${host.name}`})
+      const stop = async () => {
+        await host.run(['systemctl', 'disable', '--now', '--quiet', unit])
+        const after = await docker.inspectContainer(c.name)
+        if (after?.state === 'running') throw new OsctlError('COMMAND_FAILED', `${host.name}: ${c.name} still runs after \`systemctl stop ${unit}\``, {hint: `see \`journalctl -u ${unit}\` on ${host.name}`})
+      }
+      await (running ? balancer.out(host.name, c.name, stop) : stop())
       results.push({container: c.name, status: running || enabled ? 'stopped' : 'unchanged'})
       continue
     }
-    let status: ControlResult['status'] = action === 'restart' ? 'restarted' : 'started'
+    const status: ControlResult['status'] = action === 'restart' ? 'restarted' : running && enabled ? 'unchanged' : 'started'
     await host.run(['systemctl', 'enable', '--quiet', unit])
-    await host.exec(['systemctl', 'reset-failed', unit])
-    if (action === 'restart') await host.run(['systemctl', 'restart', unit])
-    else if (running && enabled) status = 'unchanged'
-    else await host.run(['systemctl', 'start', unit])
-    const health = await waitContainerHealthy(host, docker, c.name, c.spec.health)
+    const go = async () => {
+      await host.exec(['systemctl', 'reset-failed', unit])
+      if (status !== 'unchanged') await host.run(['systemctl', action === 'restart' ? 'restart' : 'start', unit])
+      return waitContainerHealthy(host, docker, c.name, c.spec.health)
+    }
+    // A container that already runs and stays so is only checked; any other is out of haproxy until healthy and warmed.
+    const health = await (status === 'unchanged' ? go() : balancer.around(host.name, c.name, go))
     if (!health.healthy) {
       throw new OsctlError('COMMAND_FAILED', `${host.name}: ${c.name} did not become healthy after ${action}: ${health.detail}`, {
         hint: `\`osctl service logs ${c.name}\`, \`journalctl -u ${unit}\` on ${host.name}`,

@@ -182,6 +182,34 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(asked()).toEqual([3, 3])
   })
 
+  it('with a VIP, a container found stopped (`service stop`, a crash) is started out of haproxy: drained on every haproxy, started, health-gated, then set ready', async () => {
+    site = testSite({internalVip: '10.0.0.250'}, undefined, 1)
+    const said: string[] = []
+    const lab1 = hosts.get('lab-1')!
+    lab1.on(/^runc exec osctl-haproxy socat/, (c) => {
+      if (c.input!.startsWith('show stat')) return '# pxname,svname,qcur,qmax,scur\n'
+      said.push(c.input!.trim())
+      return '\n'
+    })
+    await run()
+    said.length = 0
+    await lab1.run(['systemctl', 'stop', 'osctl-svc-keystone.service'])
+    await new Promise((r) => setTimeout(r, 10))
+    const {result} = await run()
+    expect(result.hosts.map((h) => h.error?.message ?? 'ok')).toEqual(['ok'])
+    expect(result.services.find((s) => s.service === 'keystone')!.containers[0].status).toBe('started')
+    const at = (match: (c: (typeof lab1.calls)[number]) => boolean) => lab1.calls.map((c, i) => (match(c) ? i : -1)).reduce((a, b) => Math.max(a, b))
+    const start = at((c) => c.line.startsWith('systemctl start osctl-svc-keystone'))
+    const ready = at((c) => c.input === 'set server keystone/lab-1 state ready\n')
+    expect(said).toEqual(['set server keystone/lab-1 state drain', 'set server keystone/lab-1 state ready'])
+    expect(start).toBeGreaterThan(-1)
+    expect(start).toBeLessThan(ready)
+    // Left alone and running: not drained.
+    said.length = 0
+    await run()
+    expect(said).toEqual([])
+  })
+
   it('a container left alone that Docker\'s own run of its check calls healthy is not probed again; one it calls unhealthy is', async () => {
     await run()
     const engine = engines.get('lab-1')!

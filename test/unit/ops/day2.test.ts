@@ -51,6 +51,34 @@ describe('service stop/start/restart (through the units)', () => {
     expect(e.containers.get('keystone')!.id).toBe(id)
   })
 
+  it('with a balancer (internal_vip): a restart or a start runs out of haproxy until healthy, a stop is taken out for good; what stays as it is is not drained', async () => {
+    const l = lab()
+    await l.deploy(SERVICES)
+    const [h, e] = [l.hosts.get('lab-1')!, l.engines.get('lab-1')!]
+    const seen: string[] = []
+    const wrap = (kind: string) => async <T>(host: string, container: string, fn: () => Promise<T>): Promise<T> => {
+      seen.push(`${kind} ${host} ${container} {`)
+      const r = await fn()
+      seen.push(`} ${h.commands.filter((c) => c.startsWith('systemctl ')).at(-1)}`)
+      return r
+    }
+    const balancer = {around: wrap('around'), out: wrap('out')}
+    await controlService(h, e, 'keystone', 'restart', undefined, balancer)
+    await controlService(h, e, 'keystone', 'start', undefined, balancer)
+    await controlService(h, e, 'keystone', 'stop', undefined, balancer)
+    await new Promise((r) => setTimeout(r, 10))
+    await controlService(h, e, 'keystone', 'stop', undefined, balancer)
+    expect(await controlService(h, e, 'keystone', 'start', undefined, balancer)).toMatchObject([{status: 'started', health: expect.stringContaining('answered 200')}])
+    expect(seen).toEqual([
+      'around lab-1 keystone {',
+      '} systemctl restart osctl-svc-keystone.service',
+      'out lab-1 keystone {',
+      '} systemctl disable --now --quiet osctl-svc-keystone.service',
+      'around lab-1 keystone {',
+      '} systemctl start osctl-svc-keystone.service',
+    ])
+  })
+
   it('refuses a service not deployed on the host, one under another osctl, and a host with an interrupted upgrade', async () => {
     const l = lab()
     await l.deploy(['mariadb'])
