@@ -18,9 +18,10 @@ export interface Balancer {
   around<T>(host: string, container: string, fn: () => Promise<T>): Promise<T>
   /**
    * Around a stop (`service stop`): drained and given its in-flight requests' time like a swap,
-   * then, once `fn` returned, marked down in every haproxy and set ready again, so no new request
-   * reaches it until haproxy's own checks see it answer (whoever starts it next: `service start`,
-   * a deploy, a reboot). A stop that failed leaves it to the checks, as before the drain.
+   * then marked down in every haproxy and set ready again, so no new request reaches it until
+   * haproxy's own checks see it answer (whoever starts it next: `service start`, a deploy, an
+   * operator's `systemctl start`). Also when `fn` failed: a container that still runs is back
+   * after two passing checks (about 2 s), one that is gone never takes a request.
    */
   out<T>(host: string, container: string, fn: () => Promise<T>): Promise<T>
 }
@@ -128,7 +129,8 @@ export class HaproxyBalancer implements Balancer {
     if (!drained) return fn()
     try {
       const result = await fn()
-      await this.warm(host, container)
+      // A container its health gate failed is not warmed (the caller reports the failure at once).
+      if ((result as {healthy?: unknown} | undefined)?.healthy !== false) await this.warm(host, container)
       return result
     } finally {
       // haproxy's own checks still gate it: a backend that is down stays out until it answers.
@@ -139,14 +141,11 @@ export class HaproxyBalancer implements Balancer {
   async out<T>(host: string, container: string, fn: () => Promise<T>): Promise<T> {
     const drained = await this.drain(host, container)
     if (!drained) return fn()
-    let stopped = false
     try {
-      const result = await fn()
-      stopped = true
-      return result
+      return await fn()
     } finally {
       // Down before ready: ready alone would send it requests until a check failed (2 s apart).
-      await this.set(drained.lbs, drained.frontends, host, 'ready', stopped ? 'down' : undefined)
+      await this.set(drained.lbs, drained.frontends, host, 'ready', 'down')
     }
   }
 
@@ -167,8 +166,9 @@ export class HaproxyBalancer implements Balancer {
    * must not stop an upgrade; the others still drain, and the event says which did not.
    */
   private async set(lbs: Host[], frontends: string[], server: string, state: 'drain' | 'ready', health?: 'down'): Promise<void> {
-    // `health down` holds until haproxy's checks pass again (rise), whatever the admin state.
-    const input = frontends.flatMap((f) => [...(health ? [`set server ${f}/${server} health ${health}`] : []), `set server ${f}/${server} state ${state}`]).join('\n') + '\n'
+    // `health down` holds until haproxy's checks pass again (rise), whatever the admin state. One
+    // line, commands separated by `;`: haproxy runs a second line only if it arrived with the first.
+    const input = frontends.flatMap((f) => [...(health ? [`set server ${f}/${server} health ${health}`] : []), `set server ${f}/${server} state ${state}`]).join('; ') + '\n'
     await Promise.all(
       lbs.map(async (lb) => {
         try {

@@ -67,8 +67,9 @@ export async function controlService(host: Host, docker: ContainerClient, servic
       if (status !== 'unchanged') await host.run(['systemctl', action === 'restart' ? 'restart' : 'start', unit])
       return waitContainerHealthy(host, docker, c.name, c.spec.health)
     }
-    // A container that already runs and stays so is only checked; any other is out of haproxy until healthy and warmed.
-    const health = await (status === 'unchanged' ? go() : balancer.around(host.name, c.name, go))
+    // A container that runs and keeps running (already up, or only its unit was disabled) is only
+    // checked; one that starts or restarts is out of haproxy until healthy and warmed.
+    const health = await (running && action !== 'restart' ? go() : balancer.around(host.name, c.name, go))
     if (!health.healthy) {
       throw new OsctlError('COMMAND_FAILED', `${host.name}: ${c.name} did not become healthy after ${action}: ${health.detail}`, {
         hint: `\`osctl service logs ${c.name}\`, \`journalctl -u ${unit}\` on ${host.name}`,

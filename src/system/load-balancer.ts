@@ -224,7 +224,7 @@ export const haproxy: SystemContainerDef = {
   // master-worker (-W): SIGUSR2 reloads without dropping a connection.
   args: () => ['/usr/sbin/haproxy', '-W', '-db', '-f', '/etc/haproxy/haproxy.cfg'],
   env: () => [],
-  // The runtime API socket, reachable from the host (drain a backend: `set server B/S state maint`).
+  // The runtime API socket, reachable from the host (balancer.ts: `set server B/S state drain`, `health down`, `state ready`).
   mounts: () => [{source: `${SYSTEM_DATA_DIR}/haproxy`, destination: '/run/haproxy'}],
   // `bind VIP:port transparent` gets IP_TRANSPARENT only with CAP_NET_RAW; without it haproxy falls
   // back to IP_FREEBIND, whose connections can no longer send once keepalived took the VIP away: an

@@ -393,44 +393,51 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
     expect(await Promise.all(nodes.map(via))).toEqual(nodes.map(() => nodes[0]))
   })
 
-  it('service restart of mariadb, then stop and start of one keystone, under a client through the VIP: each backend drained in every haproxy before its container goes and back once healthy and warmed, a stopped one marked down until it answers; no request fails', async () => {
+  it('service restart of the active Galera node, then stop and start of one keystone, under a client through the VIP: each backend drained in every haproxy before its container goes and back once healthy and warmed, a stopped one marked down until it answers; no request fails', async () => {
     const nodes = names.slice(0, 3)
     const statusOf = async (proxy: string, server: string) =>
       Promise.all(nodes.map(async (n) => haproxyServers((await sh(n, 'curl -sS "http://127.0.0.1:8404/stats;csv"')).stdout).find((s) => s.proxy === proxy && s.server === server)?.status ?? 'no row'))
     /** What the balancer did, in order: `haproxy-host server state[ health]`. */
     const states = (stderr: string) => eventsOf(stderr).filter((e) => e.code === 'balancer.state').map((e) => `${e.host} ${String(e.data.server)} ${String(e.data.state)}${e.data.health ? ` ${String(e.data.health)}` : ''}`)
     const every = (server: string, what: string) => nodes.map((n) => `${n} ${server} ${what}`)
+    /** haproxy's own word on a server (`show servers state`): its operational state (0 stopped, 2 running) and admin flags (0: none, not drained). */
+    const serverState = async (n: string, proxy: string, server: string) => {
+      const r = await sh(n, `echo "show servers state ${proxy}" | runc exec osctl-haproxy socat stdio UNIX-CONNECT:/run/haproxy/admin.sock`)
+      const lines = r.stdout.split('\n')
+      const head = (lines.find((l) => l.startsWith('# ')) ?? '').slice(2).split(' ')
+      const row = lines.filter((l) => l && !l.startsWith('#') && l.includes(' ')).map((l) => l.split(' ')).find((f) => f[head.indexOf('srv_name')] === server)
+      return row ? `op ${row[head.indexOf('srv_op_state')]} admin ${row[head.indexOf('srv_admin_state')]}` : `no row: ${r.stdout}${r.stderr}`
+    }
     const samples = await underLoad(async () => {
-      const restart = await osctl(['service', 'restart', 'mariadb', '--json'])
+      // The node every haproxy sends SQL to first (the others are backups): the one with the services' sessions.
+      // (All three, one at a time, took 60 s against 25 s for this one; the code path is the same.)
+      const restart = await osctl(['service', 'restart', 'mariadb', '--limit', nodes[0], '--json'])
       expect(restart.exitCode, restart.stderr.split('\n').slice(-20).join('\n')).toBe(0)
-      expect((JSON.parse(restart.stdout) as {hosts: Array<{host: string; containers: Array<{status: string}>}>}).hosts.map((h) => `${h.host} ${h.containers[0].status}`)).toEqual(nodes.map((n) => `${n} restarted`))
-      // One node at a time: drained on all three haproxies, restarted and Synced, set ready, then the next.
+      expect((JSON.parse(restart.stdout) as {hosts: Array<{host: string; containers: Array<{status: string}>}>}).hosts.map((h) => `${h.host} ${h.containers[0].status}`)).toEqual([`${nodes[0]} restarted`])
+      // Drained on all three haproxies, restarted and Synced (its health gate), then set ready.
       const seen = states(restart.stderr)
-      expect(seen.length).toBe(18)
-      nodes.forEach((n, i) => {
-        const mine = seen.slice(6 * i, 6 * i + 6)
-        expect(mine.slice(0, 3).sort(), n).toEqual(every(n, 'drain'))
-        expect(mine.slice(3).sort(), n).toEqual(every(n, 'ready'))
-      })
+      expect(seen.slice(0, 3).sort()).toEqual(every(nodes[0], 'drain'))
+      expect(seen.slice(3).sort()).toEqual(every(nodes[0], 'ready'))
       expect(await galera()).toEqual(synced())
       const stop = await osctl(['service', 'stop', 'keystone', '--limit', nodes[1], '--json'])
       expect(stop.exitCode, stop.stderr.split('\n').slice(-20).join('\n')).toBe(0)
       expect(states(stop.stderr).sort()).toEqual([...every(nodes[1], 'drain'), ...every(nodes[1], 'ready down')].sort())
       // Out until its checks see it answer: DOWN in every haproxy, not a drain or maintenance an operator must undo.
       expect((await statusOf('keystone', nodes[1])).map((s) => s.split(' ')[0])).toEqual(nodes.map(() => 'DOWN'))
+      expect(await Promise.all(nodes.map((n) => serverState(n, 'keystone', nodes[1])))).toEqual(nodes.map(() => 'op 0 admin 0'))
       const start = await osctl(['service', 'start', 'keystone', '--limit', nodes[1], '--json'])
       expect(start.exitCode, start.stderr.split('\n').slice(-20).join('\n')).toBe(0)
       expect(states(start.stderr).sort()).toEqual([...every(nodes[1], 'drain'), ...every(nodes[1], 'ready')].sort())
       // Warmed (a token, then each worker answered) before it was set ready.
       const warm = eventsOf(start.stderr).filter((e) => e.code === 'balancer.warm').map((e) => e.data as {server: string; answers: string[]; error?: string})
-      expect(warm.map((w) => `${w.server} ${w.error ?? w.answers.every((a) => / 2\d\d /.test(a))}`)).toEqual([`${nodes[1]} true`])
+      expect(warm.map((w) => `${w.server} ${w.error ?? (w.answers.length > 0 && w.answers.every((a) => / 2\d\d /.test(a)))}`)).toEqual([`${nodes[1]} true`])
       let up = await statusOf('keystone', nodes[1])
       for (const deadline = Date.now() + 15_000; up.some((s) => s !== 'UP') && Date.now() < deadline; up = await statusOf('keystone', nodes[1])) await sleep(500)
       expect(up).toEqual(nodes.map(() => 'UP'))
     })
     const failed = samples.filter((s) => !s.ok)
     const slowest = Math.max(...samples.map((s) => s.ms))
-    console.log(`mariadb restart, keystone stop and start through the VIP: ${samples.length} requests, ${failed.length} failed, slowest ${slowest} ms (quiet baseline ${quietBaseline} ms)`)
+    console.log(`active mariadb node restart, keystone stop and start through the VIP: ${samples.length} requests, ${failed.length} failed, slowest ${slowest} ms (quiet baseline ${quietBaseline} ms)`)
     expect(failed.map((s) => s.what)).toEqual([])
     // The upgrade test's bar (see there): 1.5 s, or 2.5 × the slowest of its quiet window.
     expect(slowest).toBeLessThanOrEqual(Math.max(1500, 2.5 * quietBaseline))

@@ -199,10 +199,12 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(result.hosts.map((h) => h.error?.message ?? 'ok')).toEqual(['ok'])
     expect(result.services.find((s) => s.service === 'keystone')!.containers[0].status).toBe('started')
     const at = (match: (c: (typeof lab1.calls)[number]) => boolean) => lab1.calls.map((c, i) => (match(c) ? i : -1)).reduce((a, b) => Math.max(a, b))
+    const drain = at((c) => c.input === 'set server keystone/lab-1 state drain\n')
     const start = at((c) => c.line.startsWith('systemctl start osctl-svc-keystone'))
     const ready = at((c) => c.input === 'set server keystone/lab-1 state ready\n')
     expect(said).toEqual(['set server keystone/lab-1 state drain', 'set server keystone/lab-1 state ready'])
-    expect(start).toBeGreaterThan(-1)
+    expect(drain).toBeGreaterThan(-1)
+    expect(drain).toBeLessThan(start)
     expect(start).toBeLessThan(ready)
     // Left alone and running: not drained.
     said.length = 0
