@@ -28,7 +28,7 @@ export interface Balancer {
 
 export const noBalancer: Balancer = {around: (_host, _container, fn) => fn(), out: (_host, _container, fn) => fn()}
 
-/** The runtime API of the haproxy system container on one host; commands one per line. */
+/** The runtime API of the haproxy system container on one host; several commands on one line, separated by `;` (set()). */
 const RUNTIME = ['runc', 'exec', 'osctl-haproxy', 'socat', 'stdio', 'UNIX-CONNECT:/run/haproxy/admin.sock']
 /** How long in-flight requests get to finish on a drained backend before the swap goes on. */
 const DRAIN_WAIT_MS = 5000

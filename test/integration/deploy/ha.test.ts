@@ -99,6 +99,15 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
       }),
     )
   const synced = () => names.slice(0, 3).map((n) => `${n}:Synced:Primary:3`)
+  /** Every control host's haproxy status of one server (its stats page): UP, DOWN, DOWN (agent) … */
+  const serverStatus = async (proxy: string, server: string) =>
+    Promise.all(names.slice(0, 3).map(async (n) => haproxyServers((await sh(n, 'curl -sS "http://127.0.0.1:8404/stats;csv"')).stdout).find((s) => s.proxy === proxy && s.server === server)?.status ?? 'no row'))
+  /** Polls `get` every 250 ms until `done` (at most `ms`); returns what it saw last. */
+  const waitFor = async <T>(get: () => Promise<T>, done: (v: T) => boolean, ms = 30_000) => {
+    let v = await get()
+    for (const deadline = Date.now() + ms; !done(v) && Date.now() < deadline; v = await get()) await sleep(250)
+    return v
+  }
   /** Until every node is Synced in one primary component of three (a node that came back catches up by IST). */
   const waitSynced = async (ms = 120_000) => {
     const deadline = Date.now() + ms
@@ -363,13 +372,7 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
       return r.exitCode === 0 ? r.stdout.trim() : `error: ${r.stderr.trim()}`
     }
     /** Every haproxy's status of the first node's mariadb server. */
-    const firstNode = async () =>
-      Promise.all(nodes.map(async (n) => haproxyServers((await sh(n, 'curl -sS "http://127.0.0.1:8404/stats;csv"')).stdout).find((s) => s.proxy === 'mariadb' && s.server === nodes[0])?.status ?? 'no row'))
-    const waitFor = async <T>(get: () => Promise<T>, done: (v: T) => boolean, ms = 30_000) => {
-      let v = await get()
-      for (const deadline = Date.now() + ms; !done(v) && Date.now() < deadline; v = await get()) await sleep(250)
-      return v
-    }
+    const firstNode = () => serverStatus('mariadb', nodes[0])
     expect(await agentSays(nodes[0])).toBe('up')
     expect(await Promise.all(nodes.map(via))).toEqual(nodes.map(() => nodes[0]))
     // Donor/Desynced, as while it feeds a joiner's state transfer: it still answers SQL, it is not Synced.
@@ -395,8 +398,6 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
 
   it('service restart of the active Galera node, then stop and start of one keystone, under a client through the VIP: each backend drained in every haproxy before its container goes and back once healthy and warmed, a stopped one marked down until it answers; no request fails', async () => {
     const nodes = names.slice(0, 3)
-    const statusOf = async (proxy: string, server: string) =>
-      Promise.all(nodes.map(async (n) => haproxyServers((await sh(n, 'curl -sS "http://127.0.0.1:8404/stats;csv"')).stdout).find((s) => s.proxy === proxy && s.server === server)?.status ?? 'no row'))
     /** What the balancer did, in order: `haproxy-host server state[ health]`. */
     const states = (stderr: string) => eventsOf(stderr).filter((e) => e.code === 'balancer.state').map((e) => `${e.host} ${String(e.data.server)} ${String(e.data.state)}${e.data.health ? ` ${String(e.data.health)}` : ''}`)
     const every = (server: string, what: string) => nodes.map((n) => `${n} ${server} ${what}`)
@@ -423,7 +424,7 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
       expect(stop.exitCode, stop.stderr.split('\n').slice(-20).join('\n')).toBe(0)
       expect(states(stop.stderr).sort()).toEqual([...every(nodes[1], 'drain'), ...every(nodes[1], 'ready down')].sort())
       // Out until its checks see it answer: DOWN in every haproxy, not a drain or maintenance an operator must undo.
-      expect((await statusOf('keystone', nodes[1])).map((s) => s.split(' ')[0])).toEqual(nodes.map(() => 'DOWN'))
+      expect((await serverStatus('keystone', nodes[1])).map((s) => s.split(' ')[0])).toEqual(nodes.map(() => 'DOWN'))
       expect(await Promise.all(nodes.map((n) => serverState(n, 'keystone', nodes[1])))).toEqual(nodes.map(() => 'op 0 admin 0'))
       const start = await osctl(['service', 'start', 'keystone', '--limit', nodes[1], '--json'])
       expect(start.exitCode, start.stderr.split('\n').slice(-20).join('\n')).toBe(0)
@@ -431,8 +432,7 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
       // Warmed (a token, then each worker answered) before it was set ready.
       const warm = eventsOf(start.stderr).filter((e) => e.code === 'balancer.warm').map((e) => e.data as {server: string; answers: string[]; error?: string})
       expect(warm.map((w) => `${w.server} ${w.error ?? (w.answers.length > 0 && w.answers.every((a) => / 2\d\d /.test(a)))}`)).toEqual([`${nodes[1]} true`])
-      let up = await statusOf('keystone', nodes[1])
-      for (const deadline = Date.now() + 15_000; up.some((s) => s !== 'UP') && Date.now() < deadline; up = await statusOf('keystone', nodes[1])) await sleep(500)
+      const up = await waitFor(() => serverStatus('keystone', nodes[1]), (s) => s.every((x) => x === 'UP'), 15_000)
       expect(up).toEqual(nodes.map(() => 'UP'))
     })
     const failed = samples.filter((s) => !s.ok)
