@@ -5,7 +5,7 @@ import type {Reporter} from '../events/reporters.js'
 import {HostResult, fanOut} from '../hosts/fan-out.js'
 import type {DeployPlan, PlannedService} from '../catalog/plan.js'
 import {repositoryOf} from '../site/image-ref.js'
-import {takeLock} from '../revisions/host-locks.js'
+import {lockClaim, takeLock} from '../revisions/host-locks.js'
 import {newOperationId} from '../revisions/journal.js'
 import type {HostSession} from '../session/host-session.js'
 import type {Site, SiteHost} from '../site/types.js'
@@ -101,11 +101,14 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   }
 
   for (const s of plan.skipped) reporter.emit('service.skipped', s)
-  // Each host's state of all its services, read once while the locks are taken (host-state.ts).
-  const states = new Map(targets.map((t) => [t.name, observeHost(session.host(t), session.docker(t), plan.services.flatMap((ps) => ps.rendered.get(t.name) ?? []))]))
+  // Each host's state of all its services, read once (host-state.ts), by the same exec that creates
+  // the host's pull lock: one round trip per host. Held until the end: an image pulled here must not
+  // be pruned before a container or the ledger names it.
+  const command = change.op === 'upgrade' ? 'upgrade' : 'deploy'
+  const claim = lockClaim('pull', command)
+  const states = new Map(targets.map((t) => [t.name, observeHost(session.host(t), session.docker(t), plan.services.flatMap((ps) => ps.rendered.get(t.name) ?? []), {lock: claim})]))
   for (const p of states.values()) p.catch(() => undefined)
-  // Held until the end: an image pulled here must not be pruned before a container or the ledger names it.
-  const locks = await fanOut(targets, site.config.sshConcurrency, (t) => takeLock(session.host(t), 'pull', change.op === 'upgrade' ? 'upgrade' : 'deploy'))
+  const locks = await fanOut(targets, site.config.sshConcurrency, (t) => takeLock(session.host(t), 'pull', command, {claim, result: states.get(t.name)!.then((s) => s.lock)}))
   trace('host pull locks taken')
   absorb(locks.filter((l) => !l.ok) as Array<HostResult<never>>)
   // Downloads of images a host lacks share one queue across the hosts (image_pull_concurrency), the

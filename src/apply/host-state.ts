@@ -34,18 +34,53 @@ export interface HostState {
   units: Map<string, UnitState>
   /** Every container on the host (running or not), by name. */
   containers: Map<string, ContainerInfo>
+  /** The lock the observation was asked to take (observeHost's opts.lock): created or not, and the one-line files beside it. */
+  lock?: LockClaimResult
+}
+
+/** A lock file to create exclusively, one line of content (host-locks.ts lockClaim). */
+export interface LockClaim {
+  file: string
+  data: string
+}
+
+/** created: this exec made the file; false: it was there or could not be made (the taker looks again its own way). */
+export interface LockClaimResult {
+  created: boolean
+  dir: Map<string, Buffer>
 }
 
 /**
- * argv: SERVICE_DIR… -- FILE… -- UNIT…. Per service dir three lines: `C<current>`, `L<revisions>`,
+ * argv: LOCK (a file to create, then its content: one line) or `-`, SERVICE_DIR… -- FILE… -- UNIT….
+ * With a lock first `K+` (created: link(2) of a whole temp file), `K-` (it was there) or `K!` (not
+ * created: the caller takes it its own way), then `k<name> <content>` per one-line file beside it
+ * (the other osctl's locks: host-locks.ts). Per service dir three lines: `C<current>`, `L<revisions>`,
  * `R+` (record.json of the current revision follows in the blob) or `R-`; per file `F+` or `F-`;
  * `U` and `systemctl show` of the units (blocks in argument order); `B`, the sizes of the files
- * marked +, `D` and all of them, concatenated, in base64. Forks four processes whatever the count.
+ * marked +, `D` and all of them, concatenated, in base64. Forks four processes whatever the count
+ * (a lock: three more, and two per file beside it).
  */
 export const OBSERVE_SCRIPT = `set -u
 nl='
 '
 list=''
+if [ "$1" != - ]; then
+  f=$1 d=\${1%/*}
+  t=$d/.\${1##*/}.osctl-$$
+  [ -d "$d" ] || (umask 077 && mkdir -p -- "$d") 2>/dev/null
+  if (umask 077 && printf '%s\\n' "$2" > "$t") 2>/dev/null && ln -- "$t" "$f" 2>/dev/null; then echo K+
+  elif [ -e "$f" ]; then echo K-
+  else echo K!; fi
+  rm -f -- "$t"
+  for l in "$d"/*; do
+    [ -f "$l" ] || continue
+    c=$(cat -- "$l" 2>/dev/null) || continue
+    case $c in *"$nl"*) continue;; esac
+    echo "k\${l##*/} $c"
+  done
+  shift
+fi
+shift
 while [ "$1" != -- ]; do
   n=''
   if [ -f "$1/current" ]; then read -r n < "$1/current" || true; fi
@@ -89,15 +124,20 @@ export function observeArgs(services: RenderedService[]): {dirs: string[]; files
   }
 }
 
-/** Reads the host's state of these services: one exec on the host, one container list from its engine. */
-export async function observeHost(host: Host, docker: ContainerClient, services: RenderedService[]): Promise<HostState> {
+/**
+ * Reads the host's state of these services: one exec on the host, one container list from its
+ * engine. opts.lock: the same exec first creates that lock file (deploy's host pull lock: one round
+ * trip per host for both).
+ */
+export async function observeHost(host: Host, docker: ContainerClient, services: RenderedService[], opts: {lock?: LockClaim} = {}): Promise<HostState> {
   const {dirs, files, units} = observeArgs(services)
-  const [out, list] = await Promise.all([host.run(['sh', '-c', OBSERVE_SCRIPT, 'osctl-observe', ...dirs, '--', ...files, '--', ...units]), docker.listContainers({})])
+  const lock = opts.lock ? [opts.lock.file, opts.lock.data] : ['-']
+  const [out, list] = await Promise.all([host.run(['sh', '-c', OBSERVE_SCRIPT, 'osctl-observe', ...lock, ...dirs, '--', ...files, '--', ...units]), docker.listContainers({})])
   return {host: host.name, ...parseObserved(out, services.map((rs) => rs.service), files, units), containers: new Map(list.map((c) => [c.name, c]))}
 }
 
 /** OBSERVE_SCRIPT's output for these services, files and units (in the order they were passed). */
-export function parseObserved(out: string, services: string[], files: string[], units: string[]): Pick<HostState, 'files' | 'ledgers' | 'units'> {
+export function parseObserved(out: string, services: string[], files: string[], units: string[]): Pick<HostState, 'files' | 'ledgers' | 'units' | 'lock'> {
   const lines = out.split('\n')
   let at = 0
   const fail = (why: string): never => {
@@ -107,6 +147,16 @@ export function parseObserved(out: string, services: string[], files: string[], 
     const line = lines[at++]
     if (line === undefined || !line.startsWith(prefix)) fail(JSON.stringify(line?.slice(0, 80)))
     return line.slice(prefix.length)
+  }
+  let lock: LockClaimResult | undefined
+  if (lines[at]?.startsWith('K')) {
+    lock = {created: take('K') === '+', dir: new Map()}
+    for (; lines[at]?.startsWith('k'); at++) {
+      const line = lines[at]
+      const space = line.indexOf(' ')
+      if (space < 0) fail(JSON.stringify(line.slice(0, 80)))
+      lock.dir.set(line.slice(1, space), Buffer.from(line.slice(space + 1) + '\n'))
+    }
   }
   // Each + is the next file of the blob; resolved once the blob is read.
   const wanted: Array<(text: string) => void> = []
@@ -147,5 +197,5 @@ export function parseObserved(out: string, services: string[], files: string[], 
     resolve(blob.subarray(offset, offset + sizes[i]).toString('utf8'))
     offset += sizes[i]
   }
-  return {files: read, ledgers, units: unitStates}
+  return {files: read, ledgers, units: unitStates, ...(lock && {lock})}
 }

@@ -2,6 +2,7 @@ import {hostname} from 'node:os'
 import {posix} from 'node:path'
 
 import {OsctlError} from '../errors.js'
+import type {LockClaim, LockClaimResult} from '../apply/host-state.js'
 import type {Host} from '../hosts/host.js'
 import {JournalEntry, journalState, whoAmI} from './journal.js'
 
@@ -22,7 +23,18 @@ const lockFile = (kind: LockKind) => posix.join(LOCK_ROOT, kind === 'prune' ? 'p
 /** Locks this process holds, per host and kind, with how many callers share each. */
 const held = new Map<string, number>()
 
-export async function takeLock(host: Host, kind: LockKind, command: string): Promise<() => Promise<void>> {
+/** The lock file this process takes for `kind`, and its content (one line): what observeHost can create in its own exec. */
+export function lockClaim(kind: LockKind, command: string): LockClaim {
+  const me: Holder = {kind, command, machine: hostname(), pid: process.pid, user: whoAmI(), startedAt: new Date().toISOString()}
+  return {file: lockFile(kind), data: JSON.stringify(me)}
+}
+
+/**
+ * claimed: the claim (lockClaim) another command was given, and what it found (deploy's host
+ * observation creates the lock in the same exec): when it created the file, no round trip of its
+ * own; otherwise (it was there, the command failed) the lock is taken as without it.
+ */
+export async function takeLock(host: Host, kind: LockKind, command: string, claimed?: {claim: LockClaim; result: Promise<LockClaimResult | undefined>}): Promise<() => Promise<void>> {
   const key = `${host.name}\0${kind}`
   const release = async () => {
     const n = (held.get(key) ?? 1) - 1
@@ -34,17 +46,21 @@ export async function takeLock(host: Host, kind: LockKind, command: string): Pro
     held.set(key, held.get(key)! + 1)
     return release
   }
-  const me: Holder = {kind, command, machine: hostname(), pid: process.pid, user: whoAmI(), startedAt: new Date().toISOString()}
+  const {file, data} = claimed?.claim ?? lockClaim(kind, command)
+  const pre = await claimed?.result.catch(() => undefined)
   // createFile makes LOCK_ROOT (root-only) when it is missing.
-  const file = lockFile(kind)
   // Created, and the other locks read, in one round trip (one SSH command) when nothing was there.
-  const first = await host.createFileAndReadDir(file, JSON.stringify(me) + '\n', {mode: 0o600})
+  let first: {created: boolean; dir?: Map<string, Buffer>} = pre?.created ? pre : await host.createFileAndReadDir(file, data + '\n', {mode: 0o600})
   if (!first.created) {
     const holder = (await holders(host)).find((h) => posix.basename(file) === h.file)
-    if (holder && holder.state !== 'interrupted') throw lockBusy(host.name, command, holder)
-    // Left by a process that is gone: take it over.
-    await host.remove(file)
-    if (!(await host.createFile(file, JSON.stringify(me) + '\n', {mode: 0o600}))) throw lockBusy(host.name, command)
+    // This process's own file it does not hold: a claim whose command failed after creating it.
+    if (holder?.state === 'mine') first = {created: true}
+    else {
+      if (holder && holder.state !== 'interrupted') throw lockBusy(host.name, command, holder)
+      // Left by a process that is gone: take it over.
+      await host.remove(file)
+      if (!(await host.createFile(file, data + '\n', {mode: 0o600}))) throw lockBusy(host.name, command)
+    }
   }
   held.set(key, 1)
   const all = first.dir ? holdersIn(first.dir) : await holders(host)

@@ -1,5 +1,5 @@
 import {execa} from 'execa'
-import {chmod, mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {chmod, mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
@@ -20,9 +20,10 @@ done
 `
 
 /**
- * Runs host-state.ts's observation script (`sh -c SCRIPT osctl-observe DIR… -- FILE… -- UNIT…`)
+ * Runs host-state.ts's observation script (`sh -c SCRIPT osctl-observe LOCK [DATA] DIR… -- FILE… -- UNIT…`)
  * for real in /bin/sh: the fake host's files are laid out under a temp root, every path argument
- * is moved under it, and systemctl answers from the fake's unit sets.
+ * is moved under it, and systemctl answers from the fake's unit sets; a lock file it created is
+ * the fake host's from then on.
  */
 export async function runObserveScript(host: FakeHost, argv: string[], units: {active: Set<string>; enabled: Set<string>}): Promise<{exitCode: number; stdout: string; stderr: string}> {
   const [, , script, $0, ...args] = argv
@@ -40,6 +41,8 @@ export async function runObserveScript(host: FakeHost, argv: string[], units: {a
     const firstUnit = args.lastIndexOf('--')
     const local = args.map((a, i) => (a.startsWith('/') && i < firstUnit ? join(dir, 'root', a) : a))
     const r = await execa('/bin/sh', ['-c', script, $0, ...local], {reject: false, env: {PATH: `${join(dir, 'bin')}:${process.env.PATH}`, OSCTL_FAKE: dir}})
+    const lock = args[0]
+    if (lock !== '-' && !host.files.has(lock) && String(r.stdout).startsWith('K+')) host.setFile(lock, await readFile(join(dir, 'root', lock)), 0o600)
     return {exitCode: r.exitCode ?? 1, stdout: String(r.stdout) + '\n', stderr: String(r.stderr)}
   } finally {
     await rm(dir, {recursive: true, force: true})

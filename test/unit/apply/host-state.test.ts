@@ -9,6 +9,7 @@ import {loadCatalog} from '../../../src/catalog/catalog.js'
 import {Overrides} from '../../../src/catalog/overrides.js'
 import {planDeploy} from '../../../src/catalog/plan.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
+import {LOCK_ROOT} from '../../../src/revisions/host-locks.js'
 import type {Site} from '../../../src/site/types.js'
 import {FakeEngine} from '../../fakes/fake-engine.js'
 import type {FakeHost} from '../../fakes/fake-host.js'
@@ -75,6 +76,27 @@ describe('host observation (host-state.ts, its script run for real in /bin/sh)',
     expect(state.ledgers.get('keystone')).toEqual({nextRevision: 4})
   })
 
+  it('creates a lock file in the same exec (whole, 0600) and reads the one-line files beside it; a lock that is there is left as it was', async () => {
+    const other = '{"kind":"pull","pid":1}'
+    host.setFile(`${LOCK_ROOT}/pull-other-1.json`, other + '\n', 0o600)
+    host.setFile(`${LOCK_ROOT}/notes.txt`, 'two\nlines\n', 0o600)
+    host.calls.length = 0
+    const claim = {file: `${LOCK_ROOT}/pull-me-2.json`, data: '{"kind":"pull","pid":2,"user":"jürgen"}'}
+    const state = await observeHost(host, engine, [keystone], {lock: claim})
+    expect(host.calls).toHaveLength(1)
+    expect(state.lock?.created).toBe(true)
+    expect(host.text(claim.file)).toBe(claim.data + '\n')
+    expect(host.files.get(claim.file)?.mode).toBe(0o600)
+    expect(new Map([...state.lock!.dir].map(([k, v]) => [k, v.toString('utf8')]))).toEqual(new Map([[`pull-me-2.json`, claim.data + '\n'], ['pull-other-1.json', other + '\n']]))
+    // The rest of the observation reads as without a lock.
+    expect(state.ledgers.get('keystone')).toEqual({nextRevision: 1})
+
+    const again = await observeHost(host, engine, [keystone], {lock: {file: claim.file, data: '{"pid":3}'}})
+    expect(again.lock?.created).toBe(false)
+    expect(host.text(claim.file)).toBe(claim.data + '\n')
+    expect((await observeHost(host, engine, [keystone])).lock).toBeUndefined()
+  })
+
   it('refuses output whose files do not add up (a file changed between its size and its read)', () => {
     const out = 'C\nL\nR-\nF+\nU\nB\n      3 /a\nD\n' + Buffer.from('ab').toString('base64') + '\n'
     expect(() => parseObserved(out, ['s'], ['/a'], [])).toThrow(/a file changed while it was read/)
@@ -118,6 +140,12 @@ describe('deploy reads each host once', () => {
     // container, and rabbitmq's eval there once its listener answered).
     expect(hosts.get('lab-1')!.calls.filter((c) => c.line.startsWith('timeout 5 bash -c')).length).toBe(3)
     expect(evals() - evalsBefore).toBe(1)
+    // The host pull lock is created by the observation (no exec of its own) and let go at the end.
+    for (const h of hosts.values()) {
+      expect(observations(h)[0].argv![4]).toMatch(/^\/var\/lib\/osctl\/locks\/pull-.*\.json$/)
+      expect(h.ops.filter((o) => o.startsWith(`create ${LOCK_ROOT}`))).toEqual([])
+      expect([...h.files.keys()].filter((f) => f.startsWith(LOCK_ROOT))).toEqual([])
+    }
   })
 
   it('a difference (a config file edited on one host) is observed again before acting, and only there', async () => {
@@ -128,7 +156,8 @@ describe('deploy reads each host once', () => {
     const result = await run()
     expect(result.recreated).toBe(0)
     expect(h2.text('/etc/osctl/keystone/keystone.conf')).toContain('[database]')
-    expect(observations(h2).map((c) => c.argv!.slice(4, c.argv!.indexOf('--')))).toEqual([
+    // deploy's observation first takes the host's pull lock (its file and content), an observation again does not (`-`).
+    expect(observations(h2).map((c) => c.argv!.slice(c.argv![4] === '-' ? 5 : 6, c.argv!.indexOf('--')))).toEqual([
       ['/var/lib/osctl/services/memcached', '/var/lib/osctl/services/keystone'],
       ['/var/lib/osctl/services/keystone'],
     ])

@@ -3,7 +3,7 @@ import {hostname} from 'node:os'
 import {describe, expect, it} from 'vitest'
 
 import {OsctlError} from '../../../src/errors.js'
-import {LOCK_ROOT, takeLock, withLocks} from '../../../src/revisions/host-locks.js'
+import {LOCK_ROOT, lockClaim, takeLock, withLocks} from '../../../src/revisions/host-locks.js'
 import {FakeEngine} from '../../fakes/fake-engine.js'
 import {labHost} from '../../fakes/fake-lab-host.js'
 
@@ -64,5 +64,39 @@ describe('host locks: image pulls and image prune exclude each other', () => {
     })
     expect(locks(h)).toEqual([])
     expect(h.files.get(`${LOCK_ROOT}/prune.json`)).toBeUndefined()
+  })
+
+  it('a lock another exec created (deploy\'s observation) is taken with no command of its own; one it did not create is taken as without it', async () => {
+    const h = labHost('lab-1', '10.0.0.11', new FakeEngine())
+    const claim = lockClaim('pull', 'deploy')
+    const mine = `pull-${hostname()}-${process.pid}.json`
+    expect(claim.file).toBe(`${LOCK_ROOT}/${mine}`)
+    expect(JSON.parse(claim.data)).toMatchObject({kind: 'pull', command: 'deploy', pid: process.pid, machine: hostname()})
+    h.setFile(claim.file, claim.data + '\n', 0o600)
+    const release = await takeLock(h, 'pull', 'deploy', {claim, result: Promise.resolve({created: true, dir: new Map([[mine, Buffer.from(claim.data + '\n')]])})})
+    expect(h.calls).toEqual([])
+    expect(h.ops).toEqual([])
+    await release()
+    expect(locks(h)).toEqual([])
+
+    // The observation failed (after creating the file, or before): the file, this process's own, is taken as it is.
+    h.setFile(claim.file, claim.data + '\n', 0o600)
+    const again = await takeLock(h, 'pull', 'deploy', {claim, result: Promise.reject(new Error('connection lost'))})
+    expect(locks(h)).toEqual([mine])
+    await again()
+    const fresh = await takeLock(h, 'pull', 'deploy', {claim, result: Promise.resolve(undefined)})
+    expect(locks(h)).toEqual([mine])
+    await fresh()
+    expect(locks(h)).toEqual([])
+  })
+
+  it('a claimed lock still refuses while a live osctl prunes, and lets its file go', async () => {
+    const h = labHost('lab-1', '10.0.0.11', new FakeEngine()).setFile(`${LOCK_ROOT}/prune.json`, holder('prune', process.ppid), 0o600)
+    const claim = lockClaim('pull', 'deploy')
+    h.setFile(claim.file, claim.data + '\n', 0o600)
+    const dir = new Map([...h.files].filter(([k]) => k.startsWith(`${LOCK_ROOT}/`)).map(([k, f]) => [k.slice(LOCK_ROOT.length + 1), Buffer.from(f.data)]))
+    const err = await refusal(takeLock(h, 'pull', 'deploy', {claim, result: Promise.resolve({created: true, dir})}))
+    expect(err.message).toMatch(/lab-1: cannot deploy while `prune images` .* is pruning images there/)
+    expect(locks(h)).toEqual(['prune.json'])
   })
 })
