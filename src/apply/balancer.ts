@@ -1,3 +1,6 @@
+import {hostname} from 'node:os'
+import {posix} from 'node:path'
+
 import {errorMessage} from '../errors.js'
 import {Reporter} from '../events/reporters.js'
 import {Host} from '../hosts/host.js'
@@ -5,6 +8,8 @@ import {HostSession} from '../session/host-session.js'
 import {passwordAuthBody} from '../ops/openstack-api.js'
 import {urlHost} from '../site/internal-address.js'
 import type {Site} from '../site/types.js'
+import {LOCK_ROOT} from '../revisions/host-locks.js'
+import {journalState, whoAmI} from '../revisions/journal.js'
 import {API_FRONTENDS, haproxyServers} from '../system/load-balancer.js'
 import {DEFAULT_CPU_SHARES, WARM_UP_CPU_SHARES} from './container-swap.js'
 
@@ -24,9 +29,41 @@ export interface Balancer {
    * after two passing checks (about 2 s), one that is gone never takes a request.
    */
   out<T>(host: string, container: string, fn: () => Promise<T>): Promise<T>
+  /**
+   * `files`: LOCK_ROOT of an haproxy host as read under the site lock (deploy's observation). A
+   * drain marker there whose osctl is gone (killed mid-drain: SIGKILL, a lost machine) is a drain
+   * nobody else will undo: the backend is set ready (haproxy's checks still gate it) and the marker goes.
+   */
+  recover(lb: Host, files: Map<string, Buffer>): Promise<void>
 }
 
-export const noBalancer: Balancer = {around: (_host, _container, fn) => fn(), out: (_host, _container, fn) => fn()}
+export const noBalancer: Balancer = {around: (_host, _container, fn) => fn(), out: (_host, _container, fn) => fn(), recover: async () => {}}
+
+/** What an haproxy host keeps while one of its backends is drained (set()): who drained it, for recover(). */
+interface DrainMarker {
+  kind: 'drain'
+  server: string
+  container: string
+  frontends: string[]
+  command: string
+  machine: string
+  pid: number
+  user: string
+  startedAt: string
+}
+
+const markerFile = (server: string, container: string) => posix.join(LOCK_ROOT, `drain-${server}-${container}.json`)
+
+/**
+ * set()'s exec on an haproxy host (argv: MARKER, its one-line content or `-`, then the runtime API
+ * command; stdin: the runtime commands). A drain writes the marker before haproxy is told; a ready
+ * removes it once haproxy took it. Killed in between, the marker is there and the backend is at worst
+ * drained: recover() undoes it.
+ */
+export const SET_SCRIPT = `m=$1 data=$2; shift 2
+if [ "$data" != - ]; then (umask 077 && mkdir -p -- "\${m%/*}" && printf '%s\\n' "$data" > "$m.tmp" && mv -f -- "$m.tmp" "$m") || exit 1; fi
+"$@" || exit
+[ "$data" != - ] || rm -f -- "$m"`
 
 /** The runtime API of the haproxy system container on one host; several commands on one line, separated by `;` (set()). */
 const RUNTIME = ['runc', 'exec', 'osctl-haproxy', 'socat', 'stdio', 'UNIX-CONNECT:/run/haproxy/admin.sock']
@@ -102,7 +139,11 @@ export function balancerFor(site: Site, session: HostSession, reporter: Reporter
   if (!site.config.internalVip) return noBalancer
   const control = site.hosts.filter((h) => h.groups.includes('control'))
   const byName = (name: string) => site.hosts.find((h) => h.name === name)
+  // What a drain marker names: the command and its arguments, not its flags (like the site lock).
+  const args = process.argv.slice(2)
+  const command = ['osctl', ...args.slice(0, args.findIndex((a) => a.startsWith('-')) >>> 0)].join(' ')
   return new HaproxyBalancer(() => control.map((h) => session.host(h)), reporter, {
+    command,
     warmUp: {host: (name) => session.host(byName(name)!), address: (name) => byName(name)?.address, password: site.passwords.keystone_admin_password},
   })
 }
@@ -114,11 +155,15 @@ export class HaproxyBalancer implements Balancer {
   /** One admin token for the whole command: issued by the first warm-up, reused by the others. */
   private token = ''
 
+  /** The osctl command this balancer works for, as drain markers name it. */
+  private readonly command: string
+
   constructor(
     private readonly haproxies: () => Host[],
     private readonly reporter: Reporter,
-    opts: {drainWaitMs?: number; sqlDrainWaitMs?: number; warmUp?: WarmUp} = {},
+    opts: {drainWaitMs?: number; sqlDrainWaitMs?: number; warmUp?: WarmUp; command?: string} = {},
   ) {
+    this.command = opts.command ?? 'osctl'
     this.drainWaitMs = opts.drainWaitMs ?? DRAIN_WAIT_MS
     this.sqlDrainWaitMs = opts.sqlDrainWaitMs ?? SQL_DRAIN_WAIT_MS
     this.warmUp = opts.warmUp
@@ -134,7 +179,7 @@ export class HaproxyBalancer implements Balancer {
       return result
     } finally {
       // haproxy's own checks still gate it: a backend that is down stays out until it answers.
-      await this.set(drained.lbs, drained.frontends, host, 'ready')
+      await this.set(drained.lbs, container, drained.frontends, host, 'ready')
     }
   }
 
@@ -145,7 +190,7 @@ export class HaproxyBalancer implements Balancer {
       return await fn()
     } finally {
       // Down before ready: ready alone would send it requests until a check failed (2 s apart).
-      await this.set(drained.lbs, drained.frontends, host, 'ready', 'down')
+      await this.set(drained.lbs, container, drained.frontends, host, 'ready', 'down')
     }
   }
 
@@ -155,7 +200,7 @@ export class HaproxyBalancer implements Balancer {
     const frontends = served.map((f) => f.name)
     if (frontends.length === 0) return undefined
     const lbs = this.haproxies()
-    await this.set(lbs, frontends, host, 'drain')
+    await this.set(lbs, container, frontends, host, 'drain')
     const sql = served.some((f) => f.tcp)
     await this.idle(lbs, frontends, host, sql ? this.sqlDrainWaitMs : this.drainWaitMs, sql)
     return {lbs, frontends}
@@ -165,21 +210,42 @@ export class HaproxyBalancer implements Balancer {
    * On every haproxy at once. Best effort: a control host that is down (or has no haproxy yet)
    * must not stop an upgrade; the others still drain, and the event says which did not.
    */
-  private async set(lbs: Host[], frontends: string[], server: string, state: 'drain' | 'ready', health?: 'down'): Promise<void> {
+  private async set(lbs: Host[], container: string, frontends: string[], server: string, state: 'drain' | 'ready', health?: 'down', left?: string): Promise<void> {
     // `health down` holds until haproxy's checks pass again (rise), whatever the admin state. One
     // line, commands separated by `;`: haproxy runs a second line only if it arrived with the first.
     const input = frontends.flatMap((f) => [...(health ? [`set server ${f}/${server} health ${health}`] : []), `set server ${f}/${server} state ${state}`]).join('; ') + '\n'
+    const marker: DrainMarker = {kind: 'drain', server, container, frontends, command: this.command, machine: hostname(), pid: process.pid, user: whoAmI(), startedAt: new Date().toISOString()}
+    const argv = ['sh', '-c', SET_SCRIPT, 'osctl-lb-set', markerFile(server, container), state === 'drain' ? JSON.stringify(marker) : '-', ...RUNTIME]
     await Promise.all(
       lbs.map(async (lb) => {
         try {
-          const r = await lb.exec(RUNTIME, {input, timeoutMs: 10_000})
+          const r = await lb.exec(argv, {input, timeoutMs: 10_000})
           if (r.exitCode !== 0 || /No such|Unknown|not found/i.test(r.stdout)) throw new Error((r.stderr || r.stdout).trim().split('\n').at(-1))
-          this.reporter.emit('balancer.state', {server, frontends, state, ...(health ? {health} : {})}, lb.name)
+          this.reporter.emit('balancer.state', {server, frontends, state, ...(health ? {health} : {}), ...(left ? {left} : {})}, lb.name)
         } catch (err) {
           this.reporter.emit('balancer.unreachable', {server, frontends, state, ...(health ? {health} : {}), error: errorMessage(err)}, lb.name)
         }
       }),
     )
+  }
+
+  async recover(lb: Host, files: Map<string, Buffer>): Promise<void> {
+    for (const [file, raw] of files) {
+      if (!/^drain-.+\.json$/.test(file)) continue
+      let m: DrainMarker
+      try {
+        m = JSON.parse(raw.toString('utf8')) as DrainMarker
+      } catch {
+        continue
+      }
+      if (m.kind !== 'drain' || markerFile(m.server, m.container) !== posix.join(LOCK_ROOT, file)) continue
+      // Under the site lock no other osctl is mid-drain: an osctl of another machine that drained is
+      // gone (it held the lock); one of this machine, unless its process still runs.
+      const state = journalState(m)
+      if (state === 'mine' || (state === 'running' && m.machine === hostname())) continue
+      const known = API_FRONTENDS.filter((f) => f.container === m.container).map((f) => f.name)
+      await this.set([lb], m.container, m.frontends.filter((f) => known.includes(f)), m.server, 'ready', undefined, `\`${m.command}\` (osctl pid ${m.pid} on ${m.machine}, by ${m.user}, since ${m.startedAt})`)
+    }
   }
 
   /**

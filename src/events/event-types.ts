@@ -82,7 +82,7 @@ export interface EventData {
   'lock.taken-over': {holder: string}
   // haproxy (internal_vip): a backend drained around its container's swap, on each control host
   /** health: 'down' after a stop (Balancer.out): out until haproxy's checks see it answer again. */
-  'balancer.state': {server: string; frontends: string[]; state: 'drain' | 'ready'; health?: 'down'}
+  'balancer.state': {server: string; frontends: string[]; state: 'drain' | 'ready'; health?: 'down'; left?: string}
   'balancer.unreachable': {server: string; frontends: string[]; state: 'drain' | 'ready'; health?: 'down'; error: string}
   /** The new container's warm-up before it is set ready: `port status seconds` per request. */
   'balancer.warm': {server: string; frontends: string[]; answers: string[]; ms: number; error?: string}

@@ -1,18 +1,22 @@
 import {execa} from 'execa'
-import {chmod, mkdtemp, readFile, readdir, rm, writeFile} from 'node:fs/promises'
+import {spawnSync} from 'node:child_process'
+import {chmod, mkdtemp, readFile, readdir, rm, stat, writeFile} from 'node:fs/promises'
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
-import {tmpdir} from 'node:os'
+import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {HaproxyBalancer, SQL_DRAIN_WAIT_MS, WARM_SCRIPT, WARM_WEIGHT_WRAP, balancerFor, noBalancer} from '../../../src/apply/balancer.js'
-import {levelOf} from '../../../src/events/describe.js'
+import {HaproxyBalancer, SET_SCRIPT, SQL_DRAIN_WAIT_MS, WARM_SCRIPT, WARM_WEIGHT_WRAP, balancerFor, noBalancer} from '../../../src/apply/balancer.js'
+import {describeEvent, levelOf} from '../../../src/events/describe.js'
 import type {EventData} from '../../../src/events/event-types.js'
 import {silentReporter} from '../../../src/events/reporters.js'
 import {passwordAuthBody} from '../../../src/ops/openstack-api.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
+import {LOCK_ROOT} from '../../../src/revisions/host-locks.js'
+import {API_FRONTENDS} from '../../../src/system/load-balancer.js'
 import {HostSession} from '../../../src/session/host-session.js'
+import {fakeHaproxyRuntime} from '../../fakes/fake-haproxy.js'
 import {FakeHost} from '../../fakes/fake-host.js'
 import {testSite} from '../../fakes/site.js'
 
@@ -25,7 +29,7 @@ function lb(name: string, log: string[], opts: {inflight?: number; down?: boolea
   const h = new FakeHost(name)
   let polls = 0
   const proxy = opts.proxy ?? 'nova_api'
-  h.on(/^runc exec osctl-haproxy socat/, (call) => {
+  fakeHaproxyRuntime(h, (call) => {
     if (opts.down) return {exitCode: 1, stderr: 'container osctl-haproxy does not exist'}
     if (call.input!.startsWith('show stat')) {
       const busy = polls++ < (opts.polls ?? 2) ? (opts.inflight ?? 0) : 0
@@ -136,6 +140,60 @@ describe('haproxy balancer around a container swap', () => {
     expect(events.filter((e) => e.code === 'balancer.unreachable').map((e) => e.host)).toEqual(['lab-1', 'lab-1'])
   })
 
+  it('a drain leaves a marker on each haproxy host naming this osctl until the ready; SET_SCRIPT for real in /bin/sh: marker before haproxy is told, gone only after haproxy took the ready', async () => {
+    const log: string[] = []
+    const hosts = [lb('lab-1', log), lb('lab-2', log)]
+    const marker = `${LOCK_ROOT}/drain-lab-2-keystone.json`
+    const seen: Array<Record<string, unknown> | undefined> = []
+    await new HaproxyBalancer(() => hosts, silentReporter, {command: 'osctl service restart keystone'}).around('lab-2', 'keystone', async () => {
+      for (const h of hosts) seen.push(h.text(marker) === undefined ? undefined : JSON.parse(h.text(marker)!))
+    })
+    expect(seen).toEqual([0, 1].map(() => ({kind: 'drain', server: 'lab-2', container: 'keystone', frontends: ['keystone'], command: 'osctl service restart keystone', machine: hostname(), pid: process.pid, user: expect.any(String), startedAt: expect.any(String)})))
+    for (const h of hosts) expect(h.text(marker)).toBeUndefined()
+
+    const dir = await mkdtemp(join(tmpdir(), 'osctl-lb-set-'))
+    try {
+      // runc stand-in: the runtime commands it got, in order, after what the marker was then; exits $RC.
+      await writeFile(join(dir, 'runc'), `#!/bin/sh\n{ if [ -e "${dir}/m/drain.json" ]; then echo marker; else echo none; fi; cat; } >> "${dir}/said"\nexit \${RC:-0}\n`)
+      await chmod(join(dir, 'runc'), 0o755)
+      const set = (data: string, rc = 0) => execa('/bin/sh', ['-c', SET_SCRIPT, 'osctl-lb-set', join(dir, 'm', 'drain.json'), data, 'runc', 'exec', 'osctl-haproxy'], {input: 'set server keystone/lab-2 state x\n', reject: false, env: {PATH: `${dir}:${process.env.PATH}`, RC: String(rc)}})
+      expect((await set('{"kind":"drain"}')).exitCode).toBe(0)
+      expect(await readFile(join(dir, 'm', 'drain.json'), 'utf8')).toBe('{"kind":"drain"}\n')
+      expect(((await stat(join(dir, 'm', 'drain.json'))).mode & 0o777).toString(8)).toBe('600')
+      expect((await set('-', 1)).exitCode).toBe(1)
+      expect(await readFile(join(dir, 'm', 'drain.json'), 'utf8')).toBe('{"kind":"drain"}\n')
+      expect((await set('-')).exitCode).toBe(0)
+      await expect(stat(join(dir, 'm', 'drain.json'))).rejects.toThrow(/ENOENT/)
+      expect(await readFile(join(dir, 'said'), 'utf8')).toBe('marker\nset server keystone/lab-2 state x\n'.repeat(3))
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('recover(): a drain whose osctl is gone (this machine: its pid is not running; another machine: any, under the site lock) is set ready and its marker goes; one of this process, or of a live one here, is left', async () => {
+    const log: string[] = []
+    const events: Array<{code: string; data: Record<string, unknown>; host?: string}> = []
+    const h = lb('lab-1', log, {proxy: 'keystone'})
+    const marker = (server: string, container: string, machine: string, pid: number) => JSON.stringify({kind: 'drain', server, container, frontends: API_FRONTENDS.filter((f) => f.container === container).map((f) => f.name), command: 'osctl service restart', machine, pid, user: 'ops', startedAt: '2026-12-07T10:00:00.000Z'})
+    const dead = spawnSync('true').pid!
+    const files = new Map<string, string>([
+      ['drain-lab-2-keystone.json', marker('lab-2', 'keystone', hostname(), dead)],
+      ['drain-lab-3-nova-api.json', marker('lab-3', 'nova-api', 'elsewhere', 4242)],
+      ['drain-lab-1-keystone.json', marker('lab-1', 'keystone', hostname(), process.pid)],
+      ['drain-lab-3-keystone.json', marker('lab-3', 'keystone', hostname(), process.ppid)],
+      ['drain-lab-9-glance-api.json', 'not json'],
+      [`pull-${hostname()}-${dead}.json`, JSON.stringify({kind: 'pull', machine: hostname(), pid: dead})],
+    ])
+    for (const [f, text] of files) h.setFile(`${LOCK_ROOT}/${f}`, text + '\n', 0o600)
+    const b = new HaproxyBalancer(() => [h], {emit: (code: string, data: Record<string, unknown>, host?: string) => void events.push({code, data, host})} as never)
+    await b.recover(h, new Map([...files].map(([f, text]) => [f, Buffer.from(text + '\n')])))
+    expect(log).toEqual(['lab-1: set server keystone/lab-2 state ready', 'lab-1: set server nova_api/lab-3 state ready'])
+    expect([...h.files.keys()].map((f) => f.slice(LOCK_ROOT.length + 1)).sort()).toEqual(['drain-lab-1-keystone.json', 'drain-lab-3-keystone.json', 'drain-lab-9-glance-api.json', `pull-${hostname()}-${dead}.json`])
+    expect(events.map((e) => e.data.left)).toEqual([`\`osctl service restart\` (osctl pid ${dead} on ${hostname()}, by ops, since 2026-12-07T10:00:00.000Z)`, `\`osctl service restart\` (osctl pid 4242 on elsewhere, by ops, since 2026-12-07T10:00:00.000Z)`])
+    expect(describeEvent({code: 'balancer.state', data: events[0].data} as never).text).toMatch(/^keystone\/lab-2 ready: left drained by `osctl service restart` \(osctl pid \d+ .*\), which is gone$/)
+    expect(await noBalancer.recover(h, new Map())).toBeUndefined()
+  })
+
   it('containers no frontend serves, and sites without internal_vip, only run the swap', async () => {
     const log: string[] = []
     const host = lb('lab-1', log)
@@ -159,7 +217,7 @@ describe('warm-up of a new API container before it is set ready', () => {
       h.on(/^sh -c .* osctl-warm-weight 128 nova-api docker exec -i nova-api sh -c /s, (call) => {
         inputs.push(call.input!)
         log.push(`${h.name}: warm ${call.argv!.slice(14).join(' ')}`)
-        return `${call.input!.startsWith('\n') ? 'token T1\n' : ''}8774 200 0.812\n8774 200 0.795\n`
+        return `${call.input!.startsWith('\n') ? 'token tok-8d1e\n' : ''}8774 200 0.812\n8774 200 0.795\n`
       })
     const b = new HaproxyBalancer(() => lbs, reporter as never, {drainWaitMs: 100, warmUp: warmUp({'lab-1': lbs[0], 'lab-2': lbs[1]})})
     for (const host of ['lab-1', 'lab-2']) await b.around(host, 'nova-api', async () => void log.push(`swap ${host}`))
@@ -176,14 +234,14 @@ describe('warm-up of a new API container before it is set ready', () => {
     // The first asked keystone for a token (the password-auth body on stdin, never on a command line); the second reused it.
     expect(JSON.parse(inputs[0].split('\n')[1]).auth.identity.password.user).toEqual({name: 'admin', domain: {id: 'default'}, password: 'pw"1'})
     expect(inputs[0].startsWith('\n')).toBe(true)
-    expect(inputs[1].startsWith('T1\n')).toBe(true)
-    expect(lbs.flatMap((h) => h.calls).some((c) => c.line.includes('pw"1') || c.line.includes('T1'))).toBe(false)
+    expect(inputs[1].startsWith('tok-8d1e\n')).toBe(true)
+    expect(lbs.flatMap((h) => h.calls).some((c) => c.line.includes('pw"1') || c.line.includes('tok-8d1e'))).toBe(false)
     const warm = events.filter((e) => e.code === 'balancer.warm').map((e) => e.data)
     expect(warm.map((d) => [d.server, d.answers, d.error])).toEqual([
       ['lab-1', ['8774 200 0.812', '8774 200 0.795'], undefined],
       ['lab-2', ['8774 200 0.812', '8774 200 0.795'], undefined],
     ])
-    expect(JSON.stringify(warm)).not.toContain('T1')
+    expect(JSON.stringify(warm)).not.toContain('tok-8d1e')
   })
 
   it('a warm-up that fails still sets the backend ready and returns the swap; the event is a warning', async () => {

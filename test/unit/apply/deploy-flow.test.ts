@@ -1,3 +1,5 @@
+import {spawnSync} from 'node:child_process'
+import {hostname} from 'node:os'
 import {posix} from 'node:path'
 import {beforeEach, describe, expect, it} from 'vitest'
 
@@ -15,6 +17,7 @@ import {LOCK_ROOT} from '../../../src/revisions/host-locks.js'
 import {revisionDir} from '../../../src/revisions/ledger.js'
 import type {Site} from '../../../src/site/types.js'
 import {FakeHost} from '../../fakes/fake-host.js'
+import {fakeHaproxyRuntime} from '../../fakes/fake-haproxy.js'
 import {fakeSession, labHost} from '../../fakes/fake-lab-host.js'
 import {FakeEngine} from '../../fakes/fake-engine.js'
 import {testSite} from '../../fakes/site.js'
@@ -186,7 +189,7 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     site = testSite({internalVip: '10.0.0.250'}, undefined, 1)
     const said: string[] = []
     const lab1 = hosts.get('lab-1')!
-    lab1.on(/^runc exec osctl-haproxy socat/, (c) => {
+    fakeHaproxyRuntime(lab1, (c) => {
       if (c.input!.startsWith('show stat')) return '# pxname,svname,qcur,qmax,scur\n'
       said.push(c.input!.trim())
       return '\n'
@@ -210,6 +213,13 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     said.length = 0
     await run()
     expect(said).toEqual([])
+    // Drained by an osctl that was killed before its ready (its marker says so): the next deploy, which read it with the host, sets it ready.
+    const marker = `${LOCK_ROOT}/drain-lab-1-keystone.json`
+    lab1.setFile(marker, JSON.stringify({kind: 'drain', server: 'lab-1', container: 'keystone', frontends: ['keystone'], command: 'osctl service restart keystone', machine: hostname(), pid: spawnSync('true').pid, user: 'ops', startedAt: new Date().toISOString()}) + '\n', 0o600)
+    const {reporter} = await run()
+    expect(said).toEqual(['set server keystone/lab-1 state ready'])
+    expect(lab1.text(marker)).toBeUndefined()
+    expect(reporter.of('balancer.state').map((e) => e.data.left)).toEqual([expect.stringMatching(/^`osctl service restart keystone` \(osctl pid \d+ on /)])
   })
 
   it('a container left alone that Docker\'s own run of its check calls healthy is not probed again; one it calls unhealthy is', async () => {

@@ -62,7 +62,7 @@ describe('service stop/start/restart (through the units)', () => {
       seen.push(`} ${h.commands.filter((c) => c.startsWith('systemctl ')).at(-1)}`)
       return r
     }
-    const balancer = {around: wrap('around'), out: wrap('out')}
+    const balancer = {around: wrap('around'), out: wrap('out'), recover: async () => {}}
     await controlService(h, e, 'keystone', 'restart', undefined, balancer)
     await controlService(h, e, 'keystone', 'start', undefined, balancer)
     await controlService(h, e, 'keystone', 'stop', undefined, balancer)
