@@ -10,6 +10,7 @@ import {urlHost} from '../site/internal-address.js'
 import type {Site} from '../site/types.js'
 import {LOCK_ROOT} from '../revisions/host-locks.js'
 import {journalState, whoAmI} from '../revisions/journal.js'
+import {siteLockHeld} from '../session/site-lock-state.js'
 import {API_FRONTENDS, haproxyServers} from '../system/load-balancer.js'
 import {DEFAULT_CPU_SHARES, WARM_UP_CPU_SHARES} from './container-swap.js'
 
@@ -30,11 +31,13 @@ export interface Balancer {
    */
   out<T>(host: string, container: string, fn: () => Promise<T>): Promise<T>
   /**
-   * `files`: LOCK_ROOT of an haproxy host as read under the site lock (deploy's observation). A
-   * drain marker there whose osctl is gone (killed mid-drain: SIGKILL, a lost machine) is a drain
-   * nobody else will undo: the backend is set ready (haproxy's checks still gate it) and the marker goes.
+   * `found`: LOCK_ROOT of haproxy hosts as deploy's observation read it. A drain marker there whose
+   * osctl is gone (killed mid-drain: SIGKILL, a lost machine) is a drain nobody else will undo: the
+   * backend's container, if `running` (it may be a new one, never warmed), is warmed, then the
+   * backend is set ready on each haproxy that has the marker (haproxy's checks still gate it), and
+   * the marker goes.
    */
-  recover(lb: Host, files: Map<string, Buffer>): Promise<void>
+  recover(found: Array<{lb: Host; files: Map<string, Buffer>}>, running: (server: string, container: string) => Promise<boolean>): Promise<void>
 }
 
 export const noBalancer: Balancer = {around: (_host, _container, fn) => fn(), out: (_host, _container, fn) => fn(), recover: async () => {}}
@@ -229,23 +232,36 @@ export class HaproxyBalancer implements Balancer {
     )
   }
 
-  async recover(lb: Host, files: Map<string, Buffer>): Promise<void> {
-    for (const [file, raw] of files) {
-      if (!/^drain-.+\.json$/.test(file)) continue
-      let m: DrainMarker
-      try {
-        m = JSON.parse(raw.toString('utf8')) as DrainMarker
-      } catch {
-        continue
+  async recover(found: Array<{lb: Host; files: Map<string, Buffer>}>, running: (server: string, container: string) => Promise<boolean>): Promise<void> {
+    // Per backend (server and container), its marker on each haproxy host that has one.
+    const stale = new Map<string, {marker: DrainMarker; lbs: Host[]}>()
+    for (const {lb, files} of found)
+      for (const [file, raw] of files) {
+        if (!/^drain-.+\.json$/.test(file)) continue
+        let m: DrainMarker
+        try {
+          m = JSON.parse(raw.toString('utf8')) as DrainMarker
+        } catch {
+          continue
+        }
+        if (m.kind !== 'drain' || !Array.isArray(m.frontends) || markerFile(m.server, m.container) !== posix.join(LOCK_ROOT, file)) continue
+        // Gone: a process of this machine that no longer runs, or one of another machine an hour
+        // past its start; holding the site lock, also any of another machine (it could only have
+        // drained holding the lock). Without the lock (etcd down) a live one may be mid-drain.
+        const state = journalState(m)
+        if (!(state === 'interrupted' || (state === 'running' && m.machine !== hostname() && siteLockHeld()))) continue
+        const key = `${m.server}\0${m.container}`
+        const entry = stale.get(key) ?? {marker: m, lbs: []}
+        entry.lbs.push(lb)
+        stale.set(key, entry)
       }
-      if (m.kind !== 'drain' || markerFile(m.server, m.container) !== posix.join(LOCK_ROOT, file)) continue
-      // Under the site lock no other osctl is mid-drain: an osctl of another machine that drained is
-      // gone (it held the lock); one of this machine, unless its process still runs.
-      const state = journalState(m)
-      if (state === 'mine' || (state === 'running' && m.machine === hostname())) continue
-      const known = API_FRONTENDS.filter((f) => f.container === m.container).map((f) => f.name)
-      await this.set([lb], m.container, m.frontends.filter((f) => known.includes(f)), m.server, 'ready', undefined, `\`${m.command}\` (osctl pid ${m.pid} on ${m.machine}, by ${m.user}, since ${m.startedAt})`)
-    }
+    await Promise.all(
+      [...stale.values()].map(async ({marker: m, lbs}) => {
+        if (await running(m.server, m.container).catch(() => false)) await this.warm(m.server, m.container)
+        const known = API_FRONTENDS.filter((f) => f.container === m.container).map((f) => f.name)
+        await this.set(lbs, m.container, m.frontends.filter((f) => known.includes(f)), m.server, 'ready', undefined, `\`${m.command}\` (osctl pid ${m.pid} on ${m.machine}, by ${m.user}, since ${m.startedAt})`)
+      }),
+    )
   }
 
   /**

@@ -110,8 +110,9 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
   for (const p of states.values()) p.catch(() => undefined)
   const locks = await fanOut(targets, site.config.sshConcurrency, (t) => takeLock(session.host(t), 'pull', command, {claim, result: states.get(t.name)!.then((s) => s.lock)}))
   trace('host pull locks taken')
-  // The same read found the drain markers of an haproxy host: one an osctl killed mid-drain left is set ready.
-  await Promise.all(targets.map((t) => states.get(t.name)!.then((s) => s.lock && balancer.recover(session.host(t), s.lock.dir), () => undefined)))
+  // The same read found the drain markers of the haproxy hosts: a backend an osctl killed mid-drain left is set ready.
+  const observed = await Promise.all(targets.map((t) => states.get(t.name)!.then((s) => (s.lock ? [{lb: session.host(t), files: s.lock.dir}] : []), () => [])))
+  await balancer.recover(observed.flat(), async (server, container) => (await states.get(server))?.containers.get(container)?.state === 'running')
   absorb(locks.filter((l) => !l.ok) as Array<HostResult<never>>)
   // Downloads of images a host lacks share one queue across the hosts (image_pull_concurrency), the
   // deploy's earliest services first (pull-priority.ts); it opens once every host queued its own.

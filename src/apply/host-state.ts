@@ -67,16 +67,18 @@ list=''
 if [ "$1" != - ]; then
   f=$1 d=\${1%/*}
   t=$d/.\${1##*/}.osctl-$$
+  trap 'rm -f -- "$t"' EXIT
   [ -d "$d" ] || (umask 077 && mkdir -p -- "$d") 2>/dev/null
   if (umask 077 && printf '%s\\n' "$2" > "$t") 2>/dev/null && ln -- "$t" "$f" 2>/dev/null; then echo K+
   elif [ -e "$f" ]; then echo K-
   else echo K!; fi
   rm -f -- "$t"
+  trap - EXIT
   for l in "$d"/*; do
     [ -f "$l" ] || continue
     c=$(cat -- "$l" 2>/dev/null) || continue
-    case $c in *"$nl"*) continue;; esac
-    echo "k\${l##*/} $c"
+    case $l$c in *"$nl"*) continue;; esac
+    printf 'k%s %s\\n' "\${l##*/}" "$c"
   done
   shift
 fi

@@ -48,14 +48,21 @@ export async function takeLock(host: Host, kind: LockKind, command: string, clai
   }
   const {file, data} = claimed?.claim ?? lockClaim(kind, command)
   const pre = await claimed?.result.catch(() => undefined)
+  // Taken by another caller of this process while the claim's command ran: shared.
+  if (held.has(key)) {
+    held.set(key, held.get(key)! + 1)
+    return release
+  }
   // createFile makes LOCK_ROOT (root-only) when it is missing.
   // Created, and the other locks read, in one round trip (one SSH command) when nothing was there.
-  let first: {created: boolean; dir?: Map<string, Buffer>} = pre?.created ? pre : await host.createFileAndReadDir(file, data + '\n', {mode: 0o600})
+  const first: {created: boolean; dir?: Map<string, Buffer>} = pre?.created ? pre : await host.createFileAndReadDir(file, data + '\n', {mode: 0o600})
   if (!first.created) {
     const holder = (await holders(host)).find((h) => posix.basename(file) === h.file)
-    // This process's own file it does not hold: a claim whose command failed after creating it.
-    if (holder?.state === 'mine') first = {created: true}
-    else {
+    if (claimed && holder?.state === 'mine') {
+      // This process's file, which it does not hold: the claim's command created it, then failed.
+      // Written again: what it says (since when) is this lock's.
+      await host.writeFileAtomic(file, data + '\n', {mode: 0o600})
+    } else {
       if (holder && holder.state !== 'interrupted') throw lockBusy(host.name, command, holder)
       // Left by a process that is gone: take it over.
       await host.remove(file)
@@ -63,7 +70,10 @@ export async function takeLock(host: Host, kind: LockKind, command: string, clai
     }
   }
   held.set(key, 1)
-  const all = first.dir ? holdersIn(first.dir) : await holders(host)
+  const all = first.dir ? holdersIn(first.dir) : await holders(host).catch(async (err: unknown) => {
+    await release()
+    throw err
+  })
   const other = all.find((h) => h.kind !== kind && h.state === 'running')
   if (other) {
     await release()

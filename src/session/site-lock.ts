@@ -6,6 +6,7 @@ import type {Reporter} from '../events/event-types.js'
 import {whoAmI} from '../revisions/journal.js'
 import {urlHost} from '../site/internal-address.js'
 import type {Site} from '../site/types.js'
+import {noteSiteLock} from './site-lock-state.js'
 
 /**
  * One operator at a time: a command that changes hosts holds /osctl/lock in the site's etcd (the
@@ -113,10 +114,12 @@ export async function acquireSiteLock(site: Site, command: string, reporter: Rep
     await sleep(1000)
   }
   reporter.emit('lock.taken', {key: LOCK_KEY, ttl: LEASE_TTL})
+  noteSiteLock(true)
   const timer = setInterval(() => void etcd.call('/v3/lease/keepalive', {ID: lease}).catch(() => undefined), opts.keepAliveMs ?? (LEASE_TTL * 1000) / 3)
   timer.unref()
   return async () => {
     clearInterval(timer)
+    noteSiteLock(false)
     // Revoking the lease deletes the key. Any member will do (this one may be restarting after a
     // `system upgrade etcd`); if none answers, the lease runs out on its own.
     if (await etcd.call('/v3/lease/revoke', {ID: lease}, 1500).then(() => true, () => false)) return

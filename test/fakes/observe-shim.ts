@@ -1,5 +1,5 @@
 import {execa} from 'execa'
-import {chmod, mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
@@ -42,7 +42,7 @@ export async function runObserveScript(host: FakeHost, argv: string[], units: {a
     const local = args.map((a, i) => (a.startsWith('/') && i < firstUnit ? join(dir, 'root', a) : a))
     const r = await execa('/bin/sh', ['-c', script, $0, ...local], {reject: false, env: {PATH: `${join(dir, 'bin')}:${process.env.PATH}`, OSCTL_FAKE: dir}})
     const lock = args[0]
-    if (lock !== '-' && !host.files.has(lock) && String(r.stdout).startsWith('K+')) host.setFile(lock, await readFile(join(dir, 'root', lock)), 0o600)
+    if (lock !== '-' && !host.files.has(lock) && String(r.stdout).startsWith('K+')) host.setFile(lock, await readFile(join(dir, 'root', lock)), (await stat(join(dir, 'root', lock))).mode & 0o7777)
     return {exitCode: r.exitCode ?? 1, stdout: String(r.stdout) + '\n', stderr: String(r.stderr)}
   } finally {
     await rm(dir, {recursive: true, force: true})

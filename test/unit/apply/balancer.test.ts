@@ -1,5 +1,4 @@
 import {execa} from 'execa'
-import {spawnSync} from 'node:child_process'
 import {chmod, mkdtemp, readFile, readdir, rm, stat, writeFile} from 'node:fs/promises'
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
@@ -14,6 +13,7 @@ import {silentReporter} from '../../../src/events/reporters.js'
 import {passwordAuthBody} from '../../../src/ops/openstack-api.js'
 import {TEMPLATES_DIR} from '../../../src/paths.js'
 import {LOCK_ROOT} from '../../../src/revisions/host-locks.js'
+import {noteSiteLock} from '../../../src/session/site-lock-state.js'
 import {API_FRONTENDS} from '../../../src/system/load-balancer.js'
 import {HostSession} from '../../../src/session/host-session.js'
 import {fakeHaproxyRuntime} from '../../fakes/fake-haproxy.js'
@@ -170,28 +170,58 @@ describe('haproxy balancer around a container swap', () => {
     }
   })
 
-  it('recover(): a drain whose osctl is gone (this machine: its pid is not running; another machine: any, under the site lock) is set ready and its marker goes; one of this process, or of a live one here, is left', async () => {
+  it('recover(): a backend whose drain\'s osctl is gone (this machine: its pid is not running; another: an hour on, or any holding the site lock) is warmed if its container runs, then set ready where marked, its markers gone; one of this process, or of a live one, is left', async () => {
     const log: string[] = []
     const events: Array<{code: string; data: Record<string, unknown>; host?: string}> = []
-    const h = lb('lab-1', log, {proxy: 'keystone'})
-    const marker = (server: string, container: string, machine: string, pid: number) => JSON.stringify({kind: 'drain', server, container, frontends: API_FRONTENDS.filter((f) => f.container === container).map((f) => f.name), command: 'osctl service restart', machine, pid, user: 'ops', startedAt: '2026-12-07T10:00:00.000Z'})
-    const dead = spawnSync('true').pid!
-    const files = new Map<string, string>([
+    const marker = (server: string, container: string, machine: string, pid: number, startedAt = '2026-12-07T10:00:00.000Z') => JSON.stringify({kind: 'drain', server, container, frontends: API_FRONTENDS.filter((f) => f.container === container).map((f) => f.name), command: 'osctl service restart', machine, pid, user: 'ops', startedAt})
+    // Above any pid_max (2^22): no process has it, however busy the machine.
+    const dead = 2 ** 22 + 1
+    const lab1 = new Map<string, string>([
       ['drain-lab-2-keystone.json', marker('lab-2', 'keystone', hostname(), dead)],
       ['drain-lab-3-nova-api.json', marker('lab-3', 'nova-api', 'elsewhere', 4242)],
+      ['drain-lab-3-glance-api.json', marker('lab-3', 'glance-api', 'elsewhere', 4243, new Date().toISOString())],
       ['drain-lab-1-keystone.json', marker('lab-1', 'keystone', hostname(), process.pid)],
       ['drain-lab-3-keystone.json', marker('lab-3', 'keystone', hostname(), process.ppid)],
-      ['drain-lab-9-glance-api.json', 'not json'],
+      ['drain-lab-9-placement-api.json', 'not json'],
       [`pull-${hostname()}-${dead}.json`, JSON.stringify({kind: 'pull', machine: hostname(), pid: dead})],
     ])
-    for (const [f, text] of files) h.setFile(`${LOCK_ROOT}/${f}`, text + '\n', 0o600)
-    const b = new HaproxyBalancer(() => [h], {emit: (code: string, data: Record<string, unknown>, host?: string) => void events.push({code, data, host})} as never)
-    await b.recover(h, new Map([...files].map(([f, text]) => [f, Buffer.from(text + '\n')])))
-    expect(log).toEqual(['lab-1: set server keystone/lab-2 state ready', 'lab-1: set server nova_api/lab-3 state ready'])
-    expect([...h.files.keys()].map((f) => f.slice(LOCK_ROOT.length + 1)).sort()).toEqual(['drain-lab-1-keystone.json', 'drain-lab-3-keystone.json', 'drain-lab-9-glance-api.json', `pull-${hostname()}-${dead}.json`])
-    expect(events.map((e) => e.data.left)).toEqual([`\`osctl service restart\` (osctl pid ${dead} on ${hostname()}, by ops, since 2026-12-07T10:00:00.000Z)`, `\`osctl service restart\` (osctl pid 4242 on elsewhere, by ops, since 2026-12-07T10:00:00.000Z)`])
-    expect(describeEvent({code: 'balancer.state', data: events[0].data} as never).text).toMatch(/^keystone\/lab-2 ready: left drained by `osctl service restart` \(osctl pid \d+ .*\), which is gone$/)
-    expect(await noBalancer.recover(h, new Map())).toBeUndefined()
+    const lab2 = new Map([['drain-lab-2-keystone.json', lab1.get('drain-lab-2-keystone.json')!]])
+    const hosts = [lb('lab-1', log, {proxy: 'keystone'}), lb('lab-2', log, {proxy: 'keystone'})]
+    for (const [h, files] of [[hosts[0], lab1], [hosts[1], lab2]] as const) for (const [f, text] of files) h.setFile(`${LOCK_ROOT}/${f}`, text + '\n', 0o600)
+    hosts[1].on(/ docker exec -i keystone /, () => void log.push('lab-2: warm keystone'))
+    const b = new HaproxyBalancer(() => hosts, {emit: (code: string, data: Record<string, unknown>, host?: string) => void events.push({code, data, host})} as never, {warmUp: {host: (n: string) => hosts.find((h) => h.name === n)!, address: () => '192.0.2.1', password: 'pw'}})
+    const found = () => [hosts[0], hosts[1]].map((lb) => ({lb, files: new Map([...lb.files].filter(([k]) => k.startsWith(`${LOCK_ROOT}/`)).map(([k, f]) => [k.slice(LOCK_ROOT.length + 1), Buffer.from(f.data)]))}))
+    const asked: string[] = []
+    const running = async (server: string, container: string) => {
+      asked.push(`${server} ${container}`)
+      return server === 'lab-2'
+    }
+    await b.recover(found(), running)
+    // lab-2's keystone runs (maybe a new container, never warmed): warmed once, then ready on both haproxies that drained it.
+    expect(log.filter((l) => !l.includes('show stat')).sort()).toEqual(['lab-1: set server keystone/lab-2 state ready', 'lab-1: set server nova_api/lab-3 state ready', 'lab-2: set server keystone/lab-2 state ready', 'lab-2: warm keystone'])
+    expect(log.indexOf('lab-2: warm keystone')).toBeLessThan(log.indexOf('lab-2: set server keystone/lab-2 state ready'))
+    expect(asked.sort()).toEqual(['lab-2 keystone', 'lab-3 nova-api'])
+    const left = (h: FakeHost) => [...h.files.keys()].filter((f) => f.startsWith(`${LOCK_ROOT}/`)).map((f) => f.slice(LOCK_ROOT.length + 1)).sort()
+    expect(left(hosts[0])).toEqual(['drain-lab-1-keystone.json', 'drain-lab-3-glance-api.json', 'drain-lab-3-keystone.json', 'drain-lab-9-placement-api.json', `pull-${hostname()}-${dead}.json`])
+    expect(left(hosts[1])).toEqual([])
+    const ready = events.filter((e) => e.code === 'balancer.state')
+    expect(ready.map((e) => `${e.host} ${String(e.data.left)}`).sort()).toEqual([
+      `lab-1 \`osctl service restart\` (osctl pid ${dead} on ${hostname()}, by ops, since 2026-12-07T10:00:00.000Z)`,
+      `lab-1 \`osctl service restart\` (osctl pid 4242 on elsewhere, by ops, since 2026-12-07T10:00:00.000Z)`,
+      `lab-2 \`osctl service restart\` (osctl pid ${dead} on ${hostname()}, by ops, since 2026-12-07T10:00:00.000Z)`,
+    ])
+    expect(describeEvent({code: 'balancer.state', data: ready[0].data} as never).text).toMatch(/ ready: left drained by `osctl service restart` \(osctl pid \d+ .*\), which is gone$/)
+    // Another machine's drain of the last hour is undone only by an osctl holding the site lock (no other osctl can be mid-drain then).
+    log.length = 0
+    noteSiteLock(true)
+    try {
+      await b.recover(found(), running)
+    } finally {
+      noteSiteLock(false)
+    }
+    expect(log.filter((l) => !l.includes('show stat'))).toEqual(['lab-1: set server glance_api/lab-3 state ready'])
+    expect(left(hosts[0])).toEqual(['drain-lab-1-keystone.json', 'drain-lab-3-keystone.json', 'drain-lab-9-placement-api.json', `pull-${hostname()}-${dead}.json`])
+    expect(await noBalancer.recover([], running)).toBeUndefined()
   })
 
   it('containers no frontend serves, and sites without internal_vip, only run the swap', async () => {

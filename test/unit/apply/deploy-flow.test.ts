@@ -1,4 +1,3 @@
-import {spawnSync} from 'node:child_process'
 import {hostname} from 'node:os'
 import {posix} from 'node:path'
 import {beforeEach, describe, expect, it} from 'vitest'
@@ -215,9 +214,14 @@ describe('deploy flow (FakeHost + FakeEngine)', () => {
     expect(said).toEqual([])
     // Drained by an osctl that was killed before its ready (its marker says so): the next deploy, which read it with the host, sets it ready.
     const marker = `${LOCK_ROOT}/drain-lab-1-keystone.json`
-    lab1.setFile(marker, JSON.stringify({kind: 'drain', server: 'lab-1', container: 'keystone', frontends: ['keystone'], command: 'osctl service restart keystone', machine: hostname(), pid: spawnSync('true').pid, user: 'ops', startedAt: new Date().toISOString()}) + '\n', 0o600)
+    lab1.setFile(marker, JSON.stringify({kind: 'drain', server: 'lab-1', container: 'keystone', frontends: ['keystone'], command: 'osctl service restart keystone', machine: hostname(), pid: 2 ** 22 + 1, user: 'ops', startedAt: new Date().toISOString()}) + '\n', 0o600)
+    lab1.calls.length = 0
     const {reporter} = await run()
     expect(said).toEqual(['set server keystone/lab-1 state ready'])
+    // Its container runs (the killed osctl may have started a new one): warmed before it is set ready.
+    const warmAt = lab1.calls.findIndex((c) => c.line.includes('docker exec -i keystone sh -c'))
+    expect(warmAt).toBeGreaterThan(-1)
+    expect(warmAt).toBeLessThan(lab1.calls.findIndex((c) => c.input === 'set server keystone/lab-1 state ready\n'))
     expect(lab1.text(marker)).toBeUndefined()
     expect(reporter.of('balancer.state').map((e) => e.data.left)).toEqual([expect.stringMatching(/^`osctl service restart keystone` \(osctl pid \d+ on /)])
   })

@@ -77,7 +77,8 @@ describe('host observation (host-state.ts, its script run for real in /bin/sh)',
   })
 
   it('creates a lock file in the same exec (whole, 0600) and reads the one-line files beside it; a lock that is there is left as it was', async () => {
-    const other = '{"kind":"pull","pid":1}'
+    // (A backslash, as in a DOMAIN\\user name, comes through as it is: no echo that reads escapes.)
+    const other = '{"kind":"pull","pid":1,"user":"CORP\\\\jdoe \\\\n \\\\c"}'
     host.setFile(`${LOCK_ROOT}/pull-other-1.json`, other + '\n', 0o600)
     host.setFile(`${LOCK_ROOT}/notes.txt`, 'two\nlines\n', 0o600)
     host.calls.length = 0
@@ -88,6 +89,7 @@ describe('host observation (host-state.ts, its script run for real in /bin/sh)',
     expect(host.text(claim.file)).toBe(claim.data + '\n')
     expect(host.files.get(claim.file)?.mode).toBe(0o600)
     expect(new Map([...state.lock!.dir].map(([k, v]) => [k, v.toString('utf8')]))).toEqual(new Map([[`pull-me-2.json`, claim.data + '\n'], ['pull-other-1.json', other + '\n']]))
+    expect(JSON.parse(state.lock!.dir.get('pull-other-1.json')!.toString('utf8')).user).toBe('CORP\\jdoe \\n \\c')
     // The rest of the observation reads as without a lock.
     expect(state.ledgers.get('keystone')).toEqual({nextRevision: 1})
 
