@@ -12,6 +12,7 @@ import {loadSite} from '../../../src/site/load-site.js'
 import {keystoneRegisterContract} from '../../contracts/keystone-register-contract.js'
 import {swapContract} from '../../contracts/swap-contract.js'
 import {REPO_ROOT, eventsOf, runCli} from '../../helpers/cli.js'
+import {ensureOpenstackClient} from '../../helpers/openstack-client.js'
 
 // One lab host running bootstrap's registry + etcd + Docker, then osctl's own OpenStack images,
 // then mariadb, memcached, rabbitmq and keystone deployed for real and checked with Debian's
@@ -36,9 +37,7 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     // Fail loudly: a missing engine must not look like a pass.
     const info = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], {reject: false})
     if (info.exitCode !== 0) throw new Error(`Docker is not available (set OSCTL_SKIP_INTEGRATION=1 to skip): ${info.stderr}`)
-    if ((await execa('sh', ['-c', 'command -v openstack'], {reject: false})).exitCode !== 0) {
-      await execa('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-openstackclient'], {timeout: 600_000})
-    }
+    await ensureOpenstackClient()
     site = await mkdtemp(join(tmpdir(), 'osctl-deploy-site-'))
     const up = await runCli(['lab', 'up', '--hosts', '1', '--name', LAB, '--site', site, '--with-packages', '--json'], {timeoutMs: 900_000})
     expect(up.exitCode, up.stderr).toBe(0)

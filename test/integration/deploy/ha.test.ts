@@ -10,6 +10,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {DeployResult} from '../../../src/apply/deploy.js'
 import {haproxyServers} from '../../../src/system/load-balancer.js'
 import {eventsOf, runCli} from '../../helpers/cli.js'
+import {ensureOpenstackClient} from '../../helpers/openstack-client.js'
 
 // HA (issue 13): three control hosts behind the internal VIP (`lab up --control 3 --vip`):
 // keepalived holds it on one of them, haproxy on each serves every API on it. A client talking
@@ -213,6 +214,8 @@ describe.skipIf(skip)('HA: three control hosts behind a VIP (keepalived + haprox
   beforeAll(async () => {
     const info = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], {reject: false})
     if (info.exitCode !== 0) throw new Error(`Docker is not available (set OSCTL_SKIP_INTEGRATION=1 to skip): ${info.stderr}`)
+    // Its clients (token issue, server list, resource provider list): not there on a fresh machine when this file runs first.
+    await ensureOpenstackClient()
     site = await mkdtemp(join(tmpdir(), 'osctl-ha-site-'))
     const up = await runCli(['lab', 'up', '--hosts', '4', '--control', '3', '--vip', '--name', LAB, '--site', site, '--with-packages', '--json'], {timeoutMs: 900_000})
     expect(up.exitCode, up.stderr).toBe(0)

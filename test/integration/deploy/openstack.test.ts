@@ -7,6 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {DeployResult} from '../../../src/apply/deploy.js'
 import {REPO_ROOT, runCli} from '../../helpers/cli.js'
+import {ensureOpenstackClient} from '../../helpers/openstack-client.js'
 import {overOneConnection, problems} from '../../helpers/one-connection.js'
 import {adminAuth, glanceSteps, keystoneSteps, neutronSteps, novaMetadataSteps, novaSteps, placementSteps} from './api-calls.js'
 
@@ -70,10 +71,7 @@ async function preflight(): Promise<void> {
   // Fail loudly: a missing engine must not look like a pass.
   const info = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], {reject: false})
   if (info.exitCode !== 0) throw new Error(`Docker is not available (set OSCTL_SKIP_INTEGRATION=1 to skip): ${info.stderr}`)
-  // Debian's client, and its placement plugin for `openstack resource provider list`.
-  if ((await execa('sh', ['-c', 'command -v openstack && python3 -c "import osc_placement"'], {reject: false})).exitCode !== 0) {
-    await execa('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-openstackclient python3-osc-placement'], {timeout: 600_000})
-  }
+  await ensureOpenstackClient()
 }
 
 const deployAll = async (l: ReturnType<typeof lab>): Promise<DeployResult> => {
