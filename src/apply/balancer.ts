@@ -9,7 +9,7 @@ import {passwordAuthBody} from '../ops/openstack-api.js'
 import {urlHost} from '../site/internal-address.js'
 import type {Site} from '../site/types.js'
 import {LOCK_ROOT} from '../revisions/host-locks.js'
-import {journalState, whoAmI} from '../revisions/journal.js'
+import {describeProcess, journalState, thisProcess} from '../revisions/journal.js'
 import {siteLockHeld} from '../session/site-lock-state.js'
 import {API_FRONTENDS, haproxyServers} from '../system/load-balancer.js'
 import {DEFAULT_CPU_SHARES, WARM_UP_CPU_SHARES} from './container-swap.js'
@@ -217,7 +217,7 @@ export class HaproxyBalancer implements Balancer {
     // `health down` holds until haproxy's checks pass again (rise), whatever the admin state. One
     // line, commands separated by `;`: haproxy runs a second line only if it arrived with the first.
     const input = frontends.flatMap((f) => [...(health ? [`set server ${f}/${server} health ${health}`] : []), `set server ${f}/${server} state ${state}`]).join('; ') + '\n'
-    const marker: DrainMarker = {kind: 'drain', server, container, frontends, command: this.command, machine: hostname(), pid: process.pid, user: whoAmI(), startedAt: new Date().toISOString()}
+    const marker: DrainMarker = {kind: 'drain', server, container, frontends, command: this.command, ...thisProcess()}
     const argv = ['sh', '-c', SET_SCRIPT, 'osctl-lb-set', markerFile(server, container), state === 'drain' ? JSON.stringify(marker) : '-', ...RUNTIME]
     await Promise.all(
       lbs.map(async (lb) => {
@@ -259,7 +259,7 @@ export class HaproxyBalancer implements Balancer {
       [...stale.values()].map(async ({marker: m, lbs}) => {
         if (await running(m.server, m.container).catch(() => false)) await this.warm(m.server, m.container)
         const known = API_FRONTENDS.filter((f) => f.container === m.container).map((f) => f.name)
-        await this.set(lbs, m.container, m.frontends.filter((f) => known.includes(f)), m.server, 'ready', undefined, `\`${m.command}\` (osctl pid ${m.pid} on ${m.machine}, by ${m.user}, since ${m.startedAt})`)
+        await this.set(lbs, m.container, m.frontends.filter((f) => known.includes(f)), m.server, 'ready', undefined, describeProcess(m))
       }),
     )
   }

@@ -4,7 +4,7 @@ import {posix} from 'node:path'
 import {OsctlError} from '../errors.js'
 import type {LockClaim, LockClaimResult} from '../apply/host-state.js'
 import type {Host} from '../hosts/host.js'
-import {JournalEntry, journalState, whoAmI} from './journal.js'
+import {JournalEntry, describeProcess, journalState, thisProcess} from './journal.js'
 
 export const LOCK_ROOT = '/var/lib/osctl/locks'
 
@@ -25,7 +25,7 @@ const held = new Map<string, number>()
 
 /** The lock file this process takes for `kind`, and its content (one line): what observeHost can create in its own exec. */
 export function lockClaim(kind: LockKind, command: string): LockClaim {
-  const me: Holder = {kind, command, machine: hostname(), pid: process.pid, user: whoAmI(), startedAt: new Date().toISOString()}
+  const me: Holder = {kind, command, ...thisProcess()}
   return {file: lockFile(kind), data: JSON.stringify(me)}
 }
 
@@ -104,7 +104,7 @@ function holdersIn(dir: Map<string, Buffer>): Array<Holder & {file: string; stat
 }
 
 function lockBusy(host: string, command: string, h?: Holder): OsctlError {
-  const who = h ? `\`${h.command}\` (osctl pid ${h.pid} on ${h.machine}, by ${h.user}, since ${h.startedAt})` : 'another osctl'
+  const who = h ? describeProcess(h) : 'another osctl'
   return new OsctlError('COMMAND_FAILED', `${host}: cannot ${command} while ${who} is ${h?.kind === 'prune' ? 'pruning images' : 'pulling images'} there`, {
     hint: 'Wait for it to finish and run the command again; a lock whose process is gone is taken over.',
   })

@@ -66,6 +66,16 @@ export function newOperationId(op: JournalOp): string {
   return `${op}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${hostname()}-${process.pid}`
 }
 
+/** Who this process is, as journal entries, host locks and drain markers record it. */
+export function thisProcess(): Pick<JournalEntry, 'machine' | 'pid' | 'user' | 'startedAt'> {
+  return {machine: hostname(), pid: process.pid, user: whoAmI(), startedAt: new Date().toISOString()}
+}
+
+/** A recorded osctl process and its command, for messages: `` `cmd` (osctl pid P on M, by U, since T) ``. */
+export function describeProcess(h: Pick<JournalEntry, 'machine' | 'pid' | 'user' | 'startedAt'> & {command: string}): string {
+  return `\`${h.command}\` (osctl pid ${h.pid} on ${h.machine}, by ${h.user}, since ${h.startedAt})`
+}
+
 export function whoAmI(): string {
   try {
     return process.env.SUDO_USER ?? userInfo().username
@@ -111,7 +121,7 @@ export class Journal {
   async begin(e: Omit<JournalEntry, 'format' | 'host' | 'machine' | 'pid' | 'user' | 'startedAt'>): Promise<JournalEntry> {
     const existing = await this.read(e.service)
     if (existing?.state === 'running') throw busy(this.host.name, existing.entry)
-    const entry: JournalEntry = {format: 1, ...e, host: this.host.name, machine: hostname(), pid: process.pid, user: whoAmI(), startedAt: new Date().toISOString()}
+    const entry: JournalEntry = {format: 1, ...e, host: this.host.name, ...thisProcess()}
     if (existing) await this.host.remove(journalFile(e.service))
     // Created exclusively (with its directory, root-only): of two osctl starting at once, one holds
     // the service and the other refuses.
