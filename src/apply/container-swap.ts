@@ -162,11 +162,15 @@ export async function overlapMarker(docker: ContainerClient, name: string, spec:
 /** Overlap, step 1b: `<name>.next` runs beside `<name>` until its log says it is ready. */
 export async function warmUp(host: Host, docker: ContainerClient, name: string, marker: string, timeoutSeconds: number): Promise<void> {
   const next = nextName(name)
+  // A container that ran before (the kept previous one, reused for an undo) still has that run's
+  // log, ready line included: only what this run writes counts, i.e. lines after its last end.
+  const before = await docker.inspectContainer(next)
+  const since = before?.state === 'running' ? undefined : before?.finishedAt
   await host.exec(['docker', 'update', '--cpu-shares', String(WARM_UP_CPU_SHARES), next])
   await docker.startContainer(next)
   const deadline = Date.now() + timeoutSeconds * 1000
   for (;;) {
-    const [info, logs] = await Promise.all([docker.inspectContainer(next), docker.containerLogs(next, 300).catch(() => '')])
+    const [info, logs] = await Promise.all([docker.inspectContainer(next), docker.containerLogs(next, 300, since).catch(() => '')])
     if (logs.includes(marker)) return
     if (info?.state !== 'running' || Date.now() > deadline) {
       await docker.removeContainer(next)

@@ -172,6 +172,7 @@ export class DockerodeClient implements ContainerClient {
         health: (i.State as {Health?: {Status?: string}}).Health?.Status,
         exitCode: i.State.ExitCode,
         startedAt: i.State.StartedAt,
+        ...(i.State.FinishedAt && !i.State.FinishedAt.startsWith('0001-') ? {finishedAt: i.State.FinishedAt} : {}),
         ...(i.State.Running && i.State.Pid > 0 ? {pid: i.State.Pid} : {}),
       }
     } catch (err) {
@@ -237,11 +238,27 @@ export class DockerodeClient implements ContainerClient {
     }
   }
 
-  async containerLogs(name: string, tail?: number): Promise<string> {
-    const buf = (await this.raw.getContainer(name).logs({stdout: true, stderr: true, follow: false, ...(tail === undefined ? {} : {tail})})) as unknown as Buffer
+  async containerLogs(name: string, tail?: number, since?: string): Promise<string> {
+    const buf = (await this.raw.getContainer(name).logs({
+      stdout: true,
+      stderr: true,
+      follow: false,
+      ...(tail === undefined ? {} : {tail}),
+      // The engine takes `seconds.nanoseconds` (what `docker logs --since` sends), not RFC 3339.
+      ...(since === undefined ? {} : {since: unixSeconds(since) as unknown as number}),
+    })) as unknown as Buffer
     return demuxBuffer(Buffer.from(buf))
   }
 
+}
+
+/** RFC 3339 with up to nanoseconds (Docker's times) → `seconds.nanoseconds`, without losing the nanoseconds to a JS number. */
+export function unixSeconds(rfc3339: string): string {
+  const m = /^(.*?:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(rfc3339)
+  if (!m) throw new Error(`not an RFC 3339 time: ${rfc3339}`)
+  const seconds = Date.parse(`${m[1]}${m[3]}`) / 1000
+  if (Number.isNaN(seconds)) throw new Error(`not an RFC 3339 time: ${rfc3339}`)
+  return `${seconds}.${(m[2] ?? '').padEnd(9, '0')}`
 }
 
 /** The engine on the machine running osctl (DOCKER_HOST or /var/run/docker.sock). */

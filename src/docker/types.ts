@@ -91,6 +91,8 @@ export interface ContainerInfo {
   health?: string
   exitCode?: number
   startedAt?: string
+  /** When its last run ended (RFC 3339, nanoseconds); absent for a container that never ran to an end. */
+  finishedAt?: string
   /** Its main process on the host, while it runs (inspect only). */
   pid?: number
 }
@@ -111,8 +113,11 @@ export interface ContainerClient extends DockerClient {
   renameContainer(name: string, to: string): Promise<void>
   /** Waits for the container to exit and returns its exit code. */
   waitContainer(name: string, timeoutMs?: number): Promise<number>
-  /** stdout and stderr interleaved as Docker stored them. */
-  containerLogs(name: string, tail?: number): Promise<string>
+  /**
+   * stdout and stderr interleaved as Docker stored them: every run's, or with `since` (RFC 3339, as
+   * inspect's finishedAt) only what was written after that instant, i.e. a later run's.
+   */
+  containerLogs(name: string, tail?: number, since?: string): Promise<string>
   close?(): Promise<void>
 }
 

@@ -108,6 +108,26 @@ export function engineContract(name: string, make: () => Promise<EngineFixture>)
       expect(await f.engine.inspectContainer(n('f'))).toMatchObject({state: 'exited', exitCode: 3})
     })
 
+    it('a container run again: its last end is known, and logs since then hold the new run\'s output only', async () => {
+      // The overlap warm-up reuses the kept previous container: its earlier run's ready line must not count (container-swap.ts warmUp).
+      await f.createOneShot(n('r'), 0, `osctl-again-${run}`, label)
+      expect((await f.engine.inspectContainer(n('r')))?.finishedAt).toBeUndefined()
+      await f.engine.startContainer(n('r'))
+      expect(await f.engine.waitContainer(n('r'), 60_000)).toBe(0)
+      const first = (await f.engine.inspectContainer(n('r')))!.finishedAt!
+      expect(Date.parse(first)).toBeGreaterThan(0)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      const between = new Date().toISOString()
+      expect(await f.engine.containerLogs(n('r'), undefined, between)).toBe('')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      await f.engine.startContainer(n('r'))
+      expect(await f.engine.waitContainer(n('r'), 60_000)).toBe(0)
+      const again = await f.engine.containerLogs(n('r'), undefined, first)
+      expect(again.split(`osctl-again-${run}`).length - 1).toBe(1)
+      expect(await f.engine.containerLogs(n('r'), undefined, between)).toContain(`osctl-again-${run}`)
+      expect(Date.parse((await f.engine.inspectContainer(n('r')))!.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(first))
+    })
+
     it('exec in a running container returns its exit code without throwing; in a stopped one it rejects', async () => {
       await f.createRunning(n('g'), label)
       await f.engine.startContainer(n('g'))

@@ -29,6 +29,8 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
   readonly imageContent = new Map<string, string>()
   private ids = 1
   private readonly printed = new Map<string, string>()
+  /** Container id → when each of its runs started (ms): logs `since` a time hold its output only when a run started after it. */
+  private readonly runs = new Map<string, number[]>()
 
   async pullImage(ref: string): Promise<ImageInfo> {
     this.calls.push(`pull ${ref}`)
@@ -87,13 +89,16 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
     const c = this.mustGet(name)
     if (c.state === 'running') return
     const code = this.exitCodes.get(name)
+    this.runs.set(c.id, [...(this.runs.get(c.id) ?? []), Date.now()])
     c.state = code === undefined ? 'running' : 'exited'
     c.exitCode = code
+    if (code !== undefined) c.finishedAt = new Date().toISOString()
   }
 
   async stopContainer(name: string): Promise<void> {
     this.calls.push(`stop ${name}`)
     const c = this.containers.get(name)
+    if (c?.state === 'running') c.finishedAt = new Date().toISOString()
     if (c) c.state = 'exited'
   }
 
@@ -115,8 +120,10 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
     return this.mustGet(name).exitCode ?? 0
   }
 
-  async containerLogs(name: string): Promise<string> {
+  /** What it prints, the same every run; with `since`, only when a run started at or after that instant. */
+  async containerLogs(name: string, _tail?: number, since?: string): Promise<string> {
     const c = this.mustGet(name)
+    if (since !== undefined && !(this.runs.get(c.id) ?? []).some((at) => at >= Date.parse(since))) return ''
     return this.output.get(name) ?? this.printed.get(c.id) ?? ''
   }
 
