@@ -75,6 +75,9 @@ async function timedWithPolling(args, url) {
 }
 
 const SERVICES = (process.env.BENCH_SERVICES ?? 'keystone,nova-api').split(',')
+// Seconds between an upgrade and its rollback (default 0: back to back). An operator rolls back after
+// looking; with osctl.yml rollback_standby the previous container has loaded by then (BENCH_PAUSE=20).
+const PAUSE = Number(process.env.BENCH_PAUSE ?? 0)
 const NOVA = SERVICES.includes('nova-api')
 /** What each benched service's API answers without a token, and the image it runs. */
 const TARGETS = {keystone: {image: 'keystone', port: 5000, path: '/v3'}, 'nova-api': {image: 'nova-api', port: 8774, path: '/'}}
@@ -101,6 +104,7 @@ try {
     for (const service of SERVICES) {
       const url = `http://${address}:${TARGETS[service].port}${TARGETS[service].path}`
       rows[`${service} upgrade`].push(await timedWithPolling(['service', 'upgrade', service, '--tag', 'bench'], url))
+      await new Promise((r) => setTimeout(r, PAUSE * 1000))
       rows[`${service} rollback`].push(await timedWithPolling(['service', 'rollback', service], url))
       const [u, r] = [rows[`${service} upgrade`].at(-1), rows[`${service} rollback`].at(-1)]
       process.stderr.write(`run ${i + 1}/${RUNS} ${service}: upgrade ${u[0].toFixed(2)} s, outage ${u[1].toFixed(2)} s, slowest ${u[2].toFixed(2)} s; rollback ${r[0].toFixed(2)} s, outage ${r[1].toFixed(2)} s, slowest ${r[2].toFixed(2)} s\n`)
@@ -112,7 +116,7 @@ try {
     rmSync(site, {recursive: true, force: true})
   }
 }
-console.log(`| 1-host lab | median s | longest outage s (median) | worst outage s | slowest answer s (median) |  (${RUNS} runs; a request every 50 ms, 10 s timeout)`)
+console.log(`| 1-host lab | median s | longest outage s (median) | worst outage s | slowest answer s (median) |  (${RUNS} runs; a request every 50 ms, 10 s timeout; rollback ${PAUSE} s after the upgrade)`)
 console.log('|---|---:|---:|---:|---:|')
 for (const [name, xs] of Object.entries(rows)) {
   console.log(`| ${name} | ${median(xs.map((x) => x[0])).toFixed(1)} | ${median(xs.map((x) => x[1])).toFixed(2)} | ${Math.max(...xs.map((x) => x[1])).toFixed(2)} | ${median(xs.map((x) => x[2])).toFixed(2)} |`)

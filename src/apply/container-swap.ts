@@ -164,8 +164,9 @@ export async function warmUp(host: Host, docker: ContainerClient, name: string, 
   const next = nextName(name)
   // A container that ran before (the kept previous one, reused for an undo) still has that run's
   // log, ready line included: only what this run writes counts, i.e. lines after its last end.
+  // A standby already running (keepStandby): the lines since its current run began.
   const before = await docker.inspectContainer(next)
-  const since = before?.state === 'running' ? undefined : before?.finishedAt
+  const since = before?.state === 'running' ? before.startedAt : before?.finishedAt
   await host.exec(['docker', 'update', '--cpu-shares', String(WARM_UP_CPU_SHARES), next])
   await docker.startContainer(next)
   const deadline = Date.now() + timeoutSeconds * 1000
@@ -196,6 +197,61 @@ export async function replaceContainer(host: Host, docker: ContainerClient, spec
   if (marker) await warmUp(host, docker, spec.name, marker, spec.health.timeoutSeconds)
   const swapped = await swapIn(host, spec.name, unitText, {overlap: marker !== undefined})
   return warm ?? swapped
+}
+
+/**
+ * Where keepStandby puts STANDBY_EXPIRE_SCRIPT; the timer runs `/bin/sh <this> <id> <name>`. A file,
+ * as SWAP_SCRIPT_PATH, because a transient unit's inline command does not survive daemon-reload.
+ */
+export const STANDBY_EXPIRE_PATH = '/var/lib/osctl/libexec/osctl-standby-expire'
+
+/**
+ * The standby's end: removed only while it still is that standby, i.e. the same container (by id)
+ * still named `<name>.prev`. A rollback renamed it into service; a later swap replaced it.
+ */
+export const STANDBY_EXPIRE_SCRIPT = [
+  'set -u',
+  'id=$1 name=$2',
+  '[ "$(docker container inspect -f "{{.Name}}" "$id" 2>/dev/null)" = "/$name.prev" ] || exit 0',
+  'docker rm -f "$id" >/dev/null',
+].join('\n')
+
+/**
+ * Positional args: container, seconds, expire script. Replaces an earlier standby's timer, gives
+ * `<name>.prev` the warm-up CPU weight and sets the transient timer that ends it; then the engine
+ * starts it (keepStandby).
+ */
+export const STANDBY_SCRIPT = [
+  'set -eu',
+  'name=$1 seconds=$2 expire=$3',
+  'timer="osctl-standby-$name"',
+  'systemctl stop "$timer.timer" 2>/dev/null || true',
+  'id=$(docker container inspect -f "{{.Id}}" "$name.prev")',
+  `docker update --cpu-shares ${WARM_UP_CPU_SHARES} "$name.prev" >/dev/null`,
+  'systemd-run --quiet --collect --unit="$timer" --on-active="${seconds}s" --timer-property=AccuracySec=1s /bin/sh "$expire" "$id" "$name"',
+].join('\n')
+
+/**
+ * Instead of dropPrevious after an upgrade's overlap swap (`service upgrade`, osctl.yml
+ * rollback_standby seconds): the previous container, killed by the swap, starts again beside the
+ * new one and loads its app, at the warm-up CPU weight. It takes no connection (its socket joined
+ * the port's SO_REUSEPORT group last; uwsgi_first_listener sends all to the oldest, the serving one),
+ * and a `service rollback` within the window reuses it running (prepareNext, then warmUp finds it
+ * ready): the swap back costs no app load. The unit's ExecStopPost removes a running standby
+ * whenever the serving container stops (stop, restart, crash), so it never takes over on its own;
+ * the timer removes it at the end of the window. Only when nothing but the image changed (its
+ * config dir then holds exactly its own files) and both images can overlap; else dropPrevious.
+ * Returns whether it was kept.
+ */
+export async function keepStandby(host: Host, docker: ContainerClient, name: string, seconds: number): Promise<boolean> {
+  const [prev, running] = await Promise.all([docker.inspectContainer(prevName(name)), docker.inspectContainer(name)])
+  if (!prev || prev.state === 'running' || running?.state !== 'running') return false
+  const [was, now] = await Promise.all([docker.inspectImage(prev.imageId), docker.inspectImage(running.imageId)])
+  if (was?.labels[LABELS.swap] !== 'overlap' || now?.labels[LABELS.swap] !== 'overlap') return false
+  await host.writeFiles([{path: STANDBY_EXPIRE_PATH, data: `${STANDBY_EXPIRE_SCRIPT}\n`, mode: 0o700}])
+  await host.run(['sh', '-c', STANDBY_SCRIPT, 'osctl-standby', name, String(seconds), STANDBY_EXPIRE_PATH])
+  await docker.startContainer(prevName(name))
+  return true
 }
 
 /** Step 3: the new container is healthy; the kept previous one goes. */

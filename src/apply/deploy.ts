@@ -49,7 +49,7 @@ export interface DeployResult {
   criticalPathMs: number
 }
 
-export type DeployChange = Pick<ApplyOptions, 'op' | 'operation' | 'backup' | 'keepJournalOnFailure'> & {
+export type DeployChange = Pick<ApplyOptions, 'op' | 'operation' | 'backup' | 'keepJournalOnFailure' | 'standbySeconds'> & {
   /** Per host: the revision number a changed service writes (planned once by upgrade). */
   revisions?: Map<string, number>
 }
@@ -190,6 +190,7 @@ export async function deploy(site: Site, plan: DeployPlan, targets: SiteHost[], 
       operation,
       revision: change.revisions?.get(t.name),
       keepJournalOnFailure: change.keepJournalOnFailure,
+      standbySeconds: change.standbySeconds,
       hostState: states.get(t.name),
       // The snapshot is about the migration, which runs on the first host.
       backup: t.name === ps.hosts[0].name ? change.backup : undefined,

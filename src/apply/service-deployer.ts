@@ -17,7 +17,7 @@ import {Balancer, noBalancer} from './balancer.js'
 import {PostStepTrigger, runPostSteps} from './post-steps.js'
 import {waitContainerHealthy} from './container-health.js'
 import type {StepTiming} from './critical-path.js'
-import {dropPrevious, nextName, replaceContainer} from './container-swap.js'
+import {dropPrevious, keepStandby, nextName, replaceContainer} from './container-swap.js'
 import {inOrderBeside} from './in-order-beside.js'
 import {ContainerDecision, ServiceDecision, converged, decideService} from './decide.js'
 import type {HostState} from './host-state.js'
@@ -61,6 +61,11 @@ export interface ApplyOptions {
   backup?: number
   /** Leave the journal entry after a failure: the caller restores, then ends it (upgrade). */
   keepJournalOnFailure?: boolean
+  /**
+   * `service upgrade` (osctl.yml rollback_standby): a container whose image alone changed keeps its
+   * previous one running this many seconds as a rollback standby (container-swap.ts keepStandby).
+   */
+  standbySeconds?: number
   /**
    * The host's state read once for the whole command (host-state.ts). A service it shows already
    * converged is left alone on its word; one with any difference is observed again before acting.
@@ -237,9 +242,10 @@ export class ServiceDeployer {
         // those left alone.
         const inOrder = d.containers.filter((x) => x.action === 'recreate' || x.action === 'start')
         const alongside = d.containers.filter((x) => x.action === 'create' || x.action === 'none')
-        const ended = await inOrderBeside(inOrder, alongside, (c) => this.converge(rs.service, c, d.revision, timings))
+        const ended = await inOrderBeside(inOrder, alongside, (c) => this.converge(rs.service, c, d.revision, timings, d.takeOver ? 0 : opts.standbySeconds))
         const outcomes = d.containers.map((c) => ended.find((o) => o.name === c.rc.name)!)
-        // A killed run's kept previous containers: the change it began is now complete and healthy.
+        // A killed run's kept previous containers: the change it began is now complete and healthy
+        // (no rollback standby then: which revision the kept one is, the killed run decided).
         if (d.takeOver) for (const c of d.containers) await dropPrevious(this.docker, c.rc.name)
         for (const o of outcomes) this.reporter.emit('service.container.done', {service: rs.service, container: o.name, status: o.status, changed: o.changed, revision: d.revision, health: o.health}, where)
         rethrow(await idle(besideContainers))
@@ -282,7 +288,7 @@ export class ServiceDeployer {
   }
 
   /** Brings one container to its decision, health-gated; one it started gets its start → healthy time in `timings`. */
-  private async converge(service: string, c: ContainerDecision, revision: number, timings: StepTiming[]): Promise<ContainerOutcome> {
+  private async converge(service: string, c: ContainerDecision, revision: number, timings: StepTiming[], standbySeconds = 0): Promise<ContainerOutcome> {
     const name = c.rc.name
     const unitName = serviceUnitName(name)
     const recreate = c.action === 'create' || c.action === 'recreate'
@@ -323,7 +329,11 @@ export class ServiceDeployer {
         hint: `see \`osctl service logs ${name} --host ${this.host.name}\` and \`journalctl -u ${unitName}\` on ${this.host.name}`,
       })
     }
-    if (recreate) await dropPrevious(this.docker, name)
+    if (recreate) {
+      const standby = standbySeconds > 0 && c.action === 'recreate' && c.reasons.length === 1 && c.reasons[0] === 'image' && (await keepStandby(this.host, this.docker, name, standbySeconds))
+      if (standby) this.reporter.emit('service.standby', {service, container: name, seconds: standbySeconds}, this.host.name)
+      else await dropPrevious(this.docker, name)
+    }
     const status = c.action === 'create' ? 'created' : c.action === 'recreate' ? 'recreated' : c.action === 'start' ? 'started' : 'unchanged'
     return {name, status, changed: recreate ? c.reasons : [], image: c.spec.image, health: health.detail}
   }

@@ -38,6 +38,13 @@ export const STARTED_SCRIPT = 'until [ "$(docker inspect -f "{{.State.Running}}"
 
 /** ExecStop ($0: the container): only while the main process runs, i.e. the unit is being stopped. */
 export const STOP_SCRIPT = '[ -z "$MAINPID" ] || exec docker stop -t 20 "$0"'
+/**
+ * ExecStopPost ($0: the container), after every stop of the unit, a crash included: a rollback
+ * standby (container-swap.ts keepStandby: `<name>.prev` running beside it on the same port) goes
+ * too, so the previous revision never takes the port over on its own. A stopped `.prev` (a swap's
+ * kept one, until its health gate) is left.
+ */
+export const STANDBY_DROP_SCRIPT = '[ "$(docker container inspect -f "{{.State.Running}}" "$0.prev" 2>/dev/null)" != true ] || docker rm -f "$0.prev" >/dev/null'
 
 /** A shell script as one single-quoted ExecStart argument: systemd expands $ and %, unescapes \\. */
 export function systemdQuote(script: string): string {
@@ -52,7 +59,7 @@ export function systemdQuote(script: string): string {
  */
 export function renderServiceUnit(input: {service: string; container: string; after?: string[]}): string {
   const after = (input.after ?? []).filter((c) => c !== input.container).map(serviceUnitName)
-  return env.render('service-container.service.njk', {...input, after, handover: VIP_HANDOVER_UNIT, attach: systemdQuote(ATTACH_SCRIPT), started: systemdQuote(STARTED_SCRIPT), stop: systemdQuote(STOP_SCRIPT)})
+  return env.render('service-container.service.njk', {...input, after, handover: VIP_HANDOVER_UNIT, attach: systemdQuote(ATTACH_SCRIPT), started: systemdQuote(STARTED_SCRIPT), stop: systemdQuote(STOP_SCRIPT), dropStandby: systemdQuote(STANDBY_DROP_SCRIPT)})
 }
 
 /** The marker line of a unit osctl generated for a service container (before 2026-12 it also named a revision); undefined: not osctl's file. */

@@ -80,6 +80,7 @@ export async function upgradeService(
         operation,
         backup: result.backup?.revision,
         keepJournalOnFailure: true,
+        standbySeconds: up.site.config.rollbackStandbySeconds,
         revisions: up.revisions,
       })
       result.deploys.push(deployed)

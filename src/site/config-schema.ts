@@ -48,6 +48,9 @@ export const configSchema = z.strictObject({
   ssh_concurrency: z.int().min(1).max(256).default(10),
   // Downloads of images a host does not have yet, across all hosts of a deploy (one site registry serves them all).
   image_pull_concurrency: z.int().min(1).max(256).default(3),
+  // After `service upgrade` of a uwsgi API (image only), its previous container keeps running this
+  // long, loaded and taking no connection, so a `service rollback` meanwhile needs no app load; 0: off.
+  rollback_standby: z.int().min(0).max(86400).default(600),
   neutron_external_bridge: z
     .string()
     .regex(/^[^\s/:]{1,15}$/, 'must be a Linux interface name (1-15 characters, no spaces, / or :)')
@@ -124,6 +127,7 @@ export const configDocs: SchemaDocs = {
     default_container_healthcheck_start_period: {what: 'seconds between 0 and 3600', hint: 'how long after a start failed checks do not count, e.g. `default_container_healthcheck_start_period: 5`'},
     ssh_concurrency: {what: 'an integer between 1 and 256', hint: 'how many hosts osctl works on at once, e.g. `ssh_concurrency: 10`'},
     image_pull_concurrency: {what: 'an integer between 1 and 256', hint: 'how many image downloads a deploy runs at once across all hosts, e.g. `image_pull_concurrency: 3`'},
+    rollback_standby: {what: 'seconds between 0 and 86400', hint: 'how long the previous container of an upgraded API stays loaded for an instant `service rollback`, e.g. `rollback_standby: 600` (0: off)'},
   },
 }
 
@@ -148,6 +152,7 @@ export function toSiteConfig(file: ConfigFile, siteDir: string): SiteConfig {
     sshKnownHosts: isAbsolute(file.ssh_known_hosts) ? file.ssh_known_hosts : resolve(siteDir, file.ssh_known_hosts),
     sshConcurrency: file.ssh_concurrency,
     imagePullConcurrency: file.image_pull_concurrency,
+    rollbackStandbySeconds: file.rollback_standby,
     neutronExternalBridge: file.neutron_external_bridge,
     ...(file.internal_vip ? {internalVip: file.internal_vip} : {}),
     ...(file.external_vip ? {externalVip: file.external_vip} : {}),

@@ -37,6 +37,8 @@ export interface SiteConfig {
   sshConcurrency: number
   /** osctl.yml image_pull_concurrency: downloads of absent images a deploy runs at once, across all hosts (apply/pull-queue.ts). */
   imagePullConcurrency: number
+  /** osctl.yml rollback_standby: seconds an upgraded API's previous container stays loaded beside it (container-swap.ts keepStandby); 0 off. */
+  rollbackStandbySeconds: number
   /** Existing Linux bridge on network hosts for the flat provider network physnet1 (floating IPs). */
   neutronExternalBridge: string
   /** external_network_* of osctl.yml: what `post-deploy --init-network` creates. */

@@ -49,6 +49,8 @@ export function labHost(name: string, address: string, engine: FakeEngine): LabH
     if (verb === 'is-enabled') return {exitCode: enabled.has(unit) ? 0 : 1, stdout: rest.includes('--quiet') ? '' : enabled.has(unit) ? 'enabled\n' : 'disabled\n'}
     if (verb === 'enable') enabled.add(unit)
     if (verb === 'disable') enabled.delete(unit)
+    // The unit's ExecStopPost (service-unit.ts STANDBY_DROP_SCRIPT): a running rollback standby goes with any stop.
+    if ((verb === 'stop' || verb === 'restart' || (verb === 'disable' && now)) && engine.containers.get(`${container}.prev`)?.state === 'running') void engine.removeContainer(`${container}.prev`)
     if (verb === 'start' || verb === 'restart' || (verb === 'enable' && now)) {
       active.add(unit)
       void engine.startContainer(container)
@@ -59,6 +61,8 @@ export function labHost(name: string, address: string, engine: FakeEngine): LabH
     }
     return ''
   })
+  // container-swap.ts keepStandby's host part (the old timer stopped, the warm-up weight, the new timer): the engine starts the standby.
+  h.on(/^sh -c [\s\S]* osctl-standby /, () => '')
   // host-state.ts's observation: the real script, in /bin/sh, over the fake's files and units.
   h.on(/^sh -c [\s\S]* osctl-observe /, (c) => runObserveScript(h, c.argv!, {active, enabled}))
   // container-swap.ts's host-side swap: the real script, in /bin/sh, acting on the engine.

@@ -25,7 +25,7 @@ export function testSite(overrides: Partial<Site['config']> = {}, passwords = PA
       registry: '10.0.0.11:4000', namespace: 'osctl', imageTag: 'zed', networkInterface: 'eth0', apiInterface: 'eth0',
       enabledServices: ['etcd', 'registry', 'mariadb', 'memcached', 'rabbitmq', 'keystone', 'glance', 'placement', 'nova'],
       novaComputeDriver: 'libvirt', novaVirtType: 'auto',
-      sshHostKeyPolicy: 'strict', sshKnownHosts: join(dir, 'known_hosts'), sshConcurrency: 4, imagePullConcurrency: 3, neutronExternalBridge: 'br-ex', keepalivedVirtualRouterId: 51, containerHealthcheck: {...DEFAULT_CONTAINER_HEALTHCHECK}, tls: {registry: false, internal: false, external: false},
+      sshHostKeyPolicy: 'strict', sshKnownHosts: join(dir, 'known_hosts'), sshConcurrency: 4, imagePullConcurrency: 3, rollbackStandbySeconds: 0, neutronExternalBridge: 'br-ex', keepalivedVirtualRouterId: 51, containerHealthcheck: {...DEFAULT_CONTAINER_HEALTHCHECK}, tls: {registry: false, internal: false, external: false},
       ...overrides,
     },
     hosts: all,

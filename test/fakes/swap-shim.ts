@@ -76,6 +76,8 @@ async function replay([cmd, verb, ...args]: string[], engine: FakeEngine, units:
   if (cmd === 'systemctl' && verb === 'enable') units.enabled?.add(unit)
   if (cmd === 'systemctl' && verb === 'stop') {
     units.active.delete(unit)
+    // The unit's ExecStopPost: a running rollback standby goes too (service-unit.ts STANDBY_DROP_SCRIPT).
+    if (engine.containers.get(`${container(unit)}.prev`)?.state === 'running') await engine.removeContainer(`${container(unit)}.prev`)
     await engine.stopContainer(container(unit))
   }
   if (cmd === 'systemctl' && verb === 'start') {

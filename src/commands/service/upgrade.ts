@@ -14,7 +14,10 @@ export default class ServiceUpgrade extends OsctlCommand {
     'Checks the tag exists in the site registry, pulls it on every target host first, then recreates the service ' +
       'containers --serial hosts at a time (migrations run once, with the new image, on the first host). A batch ' +
       'that does not become healthy is restored to its previous revision and the command exits 4; later batches ' +
-      'are not touched. `osctl service rollback` returns to the previous revision afterwards.',
+      'are not touched. `osctl service rollback` returns to the previous revision afterwards. When only the image of ' +
+      'a uwsgi API (keystone, placement, nova-api) changed, its previous container stays running beside the new one, ' +
+      'loaded and taking no request, for osctl.yml rollback_standby seconds (default 600): a rollback meanwhile swaps ' +
+      'it back without loading the app.',
   )
   static examples = ['<%= config.bin %> service upgrade keystone --tag 2', '<%= config.bin %> service upgrade nova-api --tag 2 --serial 1 --json']
   static args = {service: Args.string({description: 'Service (keystone, nova …) or one container of a service (nova-api): then only its image changes.', required: true})}

@@ -360,12 +360,35 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     const sql = (q: string) => sh(`docker exec mariadb mariadb -N -e "${q}"`)
     expect((await sql('CREATE TABLE keystone.osctl_migrated (id INT)')).exitCode).toBe(0)
 
+    // rollback_standby (default 600 s): the previous keystone started again beside the new one, at
+    // the warm-up weight, under a timer that ends it; the port's first socket (the serving one) takes
+    // every request, the standby none.
+    expect(eventsOf(u.stderr).some((e) => e.code === 'service.standby' && e.data.container === 'keystone' && e.data.seconds === 600)).toBe(true)
+    expect((await sh("docker inspect -f '{{.State.Status}} {{.HostConfig.CpuShares}}' keystone.prev")).stdout.trim()).toBe('running 128')
+    expect((await sh('systemctl is-active osctl-standby-keystone.timer')).stdout.trim()).toBe('active')
+    const standby = (await sh("docker inspect -f '{{.Id}}' keystone.prev")).stdout.trim()
+    for (let i = 0; i < 10; i++) expect((await sh(`curl -s -o /dev/null -w '%{http_code}' http://${address}:5000/v3`)).stdout).toBe('200')
+    const since = (await sh("docker inspect -f '{{.State.StartedAt}}' keystone.prev")).stdout.trim()
+    expect((await sh(`docker logs --since ${since} keystone.prev 2>&1 | grep -c 'GET /v3' || true`)).stdout.trim()).toBe('0')
+
     const rb = await osctl(['service', 'rollback', 'keystone', '--json'])
     expect(rb.exitCode, rb.stderr).toBe(0)
+    // The standby itself now serves (no new container was created for the rollback).
+    expect((await sh("docker inspect -f '{{.Id}} {{.HostConfig.CpuShares}}' keystone")).stdout.trim()).toBe(`${standby} 1024`)
     expect(JSON.parse(rb.stdout).databaseRestored).toMatchObject({databases: ['keystone']})
     expect((await sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='keystone' AND table_name='osctl_migrated'")).stdout.trim()).toBe('0')
     expect(await imageId()).toBe(before)
     expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
+
+    // A standby never serves in the unit's place: any stop of the unit (here a restart) removes it.
+    const again = await osctl(['service', 'upgrade', 'keystone', '--tag', up, '--json'])
+    expect(again.exitCode, again.stderr).toBe(0)
+    expect((await sh("docker inspect -f '{{.State.Status}}' keystone.prev")).stdout.trim()).toBe('running')
+    expect((await sh('systemctl restart osctl-svc-keystone')).exitCode).toBe(0)
+    expect((await sh('docker container inspect keystone.prev >/dev/null 2>&1 || echo gone')).stdout.trim()).toBe('gone')
+    const plain = await osctl(['service', 'rollback', 'keystone', '--json'])
+    expect(plain.exitCode, plain.stderr).toBe(0)
+    expect(await imageId()).toBe(before)
 
     const broken = await osctl(['service', 'upgrade', 'keystone', '--tag', bad])
     expect(broken.exitCode, broken.stderr).toBe(4)
@@ -460,7 +483,12 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
       expect(redo.exitCode, `${step}: ${redo.stderr.slice(-2000)}`).toBe(0)
       expect((await sh('docker exec keystone cat /etc/osctl-build')).stdout.trim(), step).toBe(tag)
       expect((await sh('test -e /var/lib/osctl/journal/keystone.json')).exitCode, step).toBe(1)
-      expect((await sh('docker ps -a --format "{{.Names}}" | grep "^keystone"')).stdout.trim(), step).toBe('keystone')
+      // Nothing half-done is left. A redo that completed the killed run's change (its journal was
+      // written before the kill) keeps no rollback standby; one that found nothing begun is a plain
+      // upgrade and keeps the previous keystone running as one.
+      const tookOver = eventsOf(redo.stderr).some((e) => e.code === 'service.interrupted')
+      const names = (await sh('docker ps -a --format "{{.Names}} {{.State}}" | grep "^keystone" | sort')).stdout.trim()
+      expect(names, step).toBe(tookOver ? 'keystone running' : 'keystone running\nkeystone.prev running')
       expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode, step).toBe(0)
       const back = await osctl(['service', 'rollback', 'keystone'])
       expect(back.exitCode, `${step}: ${back.stderr}`).toBe(0)
@@ -529,7 +557,8 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     expect(r.exitCode, r.stderr.split('\n').slice(-20).join('\n')).toBe(0)
     expect((await sh('docker exec keystone cat /etc/osctl-build')).stdout.trim()).toBe(tag)
     expect((await sh('test -e /var/lib/osctl/journal/keystone.json')).exitCode).toBe(1)
-    expect((await sh('docker ps -a --format "{{.Names}}" | grep "^keystone"')).stdout.trim()).toBe('keystone')
+    // Nothing half-done is left: keystone, and the previous one running as the rollback standby (set over the new connection).
+    expect((await sh('docker ps -a --format "{{.Names}} {{.State}}" | grep "^keystone" | sort')).stdout.trim()).toBe('keystone running\nkeystone.prev running')
     expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
     const status = await osctl(['service', 'status', 'keystone'])
     expect(status.exitCode, status.stderr).toBe(0)

@@ -124,6 +124,48 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     expect(e.containers.has('keystone.next')).toBe(false)
   })
 
+  it('rollback_standby: the upgraded API\'s previous container runs on, loaded, until a rollback swaps it back without a new container; only an image change keeps one', async () => {
+    site.config.rollbackStandbySeconds = 600
+    const overlap = {'io.osctl.swap': 'overlap', 'io.osctl.ready-log': 'ready to serve'}
+    const e = engines.get('lab-1')!
+    const h = hosts.get('lab-1')!
+    const zed = '10.0.0.11:4000/osctl/keystone:zed'
+    e.images.set(zed, {...e.images.get(zed)!, labels: overlap})
+    e.addImage('10.0.0.11:4000/osctl/keystone:2', overlap)
+    e.output.set('keystone.next', 'ready to serve\n')
+    e.output.set('keystone.prev', 'ready to serve\n')
+    const c = await ctx()
+    const keystone = c.catalog.get('keystone')!
+    const before = e.containers.get('keystone')!.id
+    const reporter = new RecordingReporter()
+    await upgradeService(c, keystone, site.hosts.slice(0, 1), {tag: '2', serial: 1, reporter, verifyImages: noRegistryCheck})
+    // The killed previous container started again, at the warm-up weight, with a timer that ends it in 600 s.
+    expect(e.containers.get('keystone.prev')).toMatchObject({id: before, state: 'running'})
+    expect(e.containers.get('keystone')!.image).toBe('10.0.0.11:4000/osctl/keystone:2')
+    const standby = h.calls.find((x) => x.argv?.[0] === 'sh' && x.argv[4] === 'keystone' && x.argv[3] === 'osctl-standby')
+    expect(standby?.argv?.slice(4)).toEqual(['keystone', '600', '/var/lib/osctl/libexec/osctl-standby-expire'])
+    expect(standby?.argv?.[2]).toMatch(/docker update --cpu-shares 128 "\$name.prev"/)
+    expect(standby?.argv?.[2]).toMatch(/systemd-run .*--on-active="\$\{seconds\}s"/)
+    expect(h.text('/var/lib/osctl/libexec/osctl-standby-expire')).toMatch(/= "\/\$name.prev" \] \|\| exit 0/)
+    expect(reporter.events.some((x) => x.code === 'service.standby')).toBe(true)
+
+    // The rollback takes it as it runs: renamed to .next, no container created, the upgraded one dropped after the health gate.
+    e.calls.length = 0
+    await rollbackService(c, keystone, site.hosts.slice(0, 1), {force: false, reporter: new RecordingReporter()})
+    expect(e.calls).toContain('rename keystone.prev keystone.next')
+    expect(e.calls.filter((x) => x.startsWith('create keystone'))).toEqual([])
+    expect(e.containers.get('keystone')).toMatchObject({id: before, state: 'running', image: zed})
+    expect(e.containers.has('keystone.prev')).toBe(false)
+
+    // A change beyond the image (a config file) keeps no standby: the previous container's config dir would no longer be its own.
+    await upgradeService(c, keystone, site.hosts.slice(0, 1), {tag: '2', serial: 1, reporter: new RecordingReporter(), verifyImages: noRegistryCheck})
+    expect(e.containers.get('keystone.prev')?.state).toBe('running')
+    site.config.keystoneApiWorkers = 3
+    e.calls.length = 0
+    await lab.deploy(SERVICES)
+    expect(e.containers.has('keystone.prev')).toBe(false)
+  })
+
   it('rollback restores the snapshot only when the schema moved since it was taken', async () => {
     let schema = 'keystone\tuser\tid\tvarchar(64)\tNO\tNULL\tPRI\n'
     // The fingerprint's one docker exec (FINGERPRINT_SCRIPT): what mariadb answers for the schema.

@@ -39,6 +39,7 @@ describe('loadSite on a valid site', () => {
       sshKnownHosts: join(dir, 'known_hosts'),
       sshConcurrency: 4,
       imagePullConcurrency: 2,
+      rollbackStandbySeconds: 600,
       neutronExternalBridge: 'br-ex',
       keepalivedVirtualRouterId: 51,
       containerHealthcheck: {enabled: true, intervalSeconds: 30, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 0},
