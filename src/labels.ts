@@ -15,6 +15,8 @@ export const LABELS = {
   contextHash: 'io.osctl.context-hash',
   swap: 'io.osctl.swap',
   readyLog: 'io.osctl.ready-log',
+  /** Every osctl image (images/base): the OpenStack release its packages are. */
+  openstackRelease: 'io.osctl.openstack-release',
   // system containers' OCI annotations
   system: 'io.osctl.system',
   // lab hosts (lab/)

@@ -85,11 +85,13 @@ export const SWAP_SCRIPT_PATH = '/var/lib/osctl/libexec/osctl-swap'
 const journalRootMade = new WeakSet<Host>()
 
 /** Step 1: `<name>.next` holds the wanted container, created from the spec or the kept previous one. */
-export async function prepareNext(docker: ContainerClient, spec: ContainerSpec, revision: number, opts: {byId?: boolean} = {}): Promise<'created' | 'reused'> {
+export async function prepareNext(docker: ContainerClient, spec: ContainerSpec, revision: number, opts: {byId?: boolean; beforeStandby?: () => Promise<unknown>} = {}): Promise<'created' | 'reused'> {
   const hash = specHash(spec)
   await docker.removeContainer(nextName(spec.name))
   const prev = await docker.inspectContainer(prevName(spec.name))
   if (prev && prev.labels[LABELS.configHash] === hash && prev.imageId === spec.imageId) {
+    // A rollback standby (keepStandby) taken into service: its timer must not end it meanwhile.
+    if (prev.state === 'running') await opts.beforeStandby?.()
     await docker.renameContainer(prevName(spec.name), nextName(spec.name))
     return 'reused'
   }
@@ -191,7 +193,7 @@ export async function warmUp(host: Host, docker: ContainerClient, name: string, 
  * (performance.now()) the new container began to start: its warm-up, else the swap.
  */
 export async function replaceContainer(host: Host, docker: ContainerClient, spec: ContainerSpec, revision: number, unitText: string, opts: {byId?: boolean} = {}): Promise<number> {
-  await prepareNext(docker, spec, revision, opts)
+  await prepareNext(docker, spec, revision, {...opts, beforeStandby: () => host.exec(['systemctl', 'stop', standbyTimer(spec.name)])})
   const marker = await overlapMarker(docker, spec.name, spec)
   const warm = marker ? performance.now() : undefined
   if (marker) await warmUp(host, docker, spec.name, marker, spec.health.timeoutSeconds)
@@ -212,9 +214,13 @@ export const STANDBY_EXPIRE_PATH = '/var/lib/osctl/libexec/osctl-standby-expire'
 export const STANDBY_EXPIRE_SCRIPT = [
   'set -u',
   'id=$1 name=$2',
-  '[ "$(docker container inspect -f "{{.Name}}" "$id" 2>/dev/null)" = "/$name.prev" ] || exit 0',
+  // Running, too: swapped out again later, the same container is a swap's kept `.prev`, stopped.
+  '[ "$(docker container inspect -f "{{.Name}} {{.State.Running}}" "$id" 2>/dev/null)" = "/$name.prev true" ] || exit 0',
   'docker rm -f "$id" >/dev/null',
 ].join('\n')
+
+/** The transient timer that ends `<name>`'s standby (STANDBY_SCRIPT); prepareNext stops it when a rollback takes the standby. */
+export const standbyTimer = (name: string) => `osctl-standby-${name}.timer`
 
 /**
  * Positional args: container, seconds, expire script. Replaces an earlier standby's timer, gives
@@ -227,7 +233,7 @@ export const STANDBY_SCRIPT = [
   'timer="osctl-standby-$name"',
   'systemctl stop "$timer.timer" 2>/dev/null || true',
   'id=$(docker container inspect -f "{{.Id}}" "$name.prev")',
-  `docker update --cpu-shares ${WARM_UP_CPU_SHARES} "$name.prev" >/dev/null`,
+  `docker update --cpu-shares ${WARM_UP_CPU_SHARES} "$name.prev" >/dev/null || true`,
   'systemd-run --quiet --collect --unit="$timer" --on-active="${seconds}s" --timer-property=AccuracySec=1s /bin/sh "$expire" "$id" "$name"',
 ].join('\n')
 
@@ -248,11 +254,22 @@ export async function keepStandby(host: Host, docker: ContainerClient, name: str
   if (!prev || prev.state === 'running' || running?.state !== 'running') return false
   const [was, now] = await Promise.all([docker.inspectImage(prev.imageId), docker.inspectImage(running.imageId)])
   if (was?.labels[LABELS.swap] !== 'overlap' || now?.labels[LABELS.swap] !== 'overlap') return false
-  await host.writeFiles([{path: STANDBY_EXPIRE_PATH, data: `${STANDBY_EXPIRE_SCRIPT}\n`, mode: 0o700}])
-  await host.run(['sh', '-c', STANDBY_SCRIPT, 'osctl-standby', name, String(seconds), STANDBY_EXPIRE_PATH])
-  await docker.startContainer(prevName(name))
-  return true
+  // Within one OpenStack release only: an app of another release would, when it loads, write its
+  // own service version where the new one wrote its (nova's `services` rows; nova refuses an older
+  // one on a single host: ServiceTooOld, and the standby then answers 500 to everything).
+  const release = was.labels[LABELS.openstackRelease]
+  if (!release || release !== now.labels[LABELS.openstackRelease]) return false
+  try {
+    await host.writeFiles([{path: STANDBY_EXPIRE_PATH, data: `${STANDBY_EXPIRE_SCRIPT}\n`, mode: 0o700}])
+    await host.run(['sh', '-c', STANDBY_SCRIPT, 'osctl-standby', name, String(seconds), STANDBY_EXPIRE_PATH])
+    await docker.startContainer(prevName(name))
+    return true
+  } catch {
+    // The upgrade itself is done and healthy: without its standby, a rollback only loads the app again.
+    return false
+  }
 }
+
 
 /** Step 3: the new container is healthy; the kept previous one goes. */
 export async function dropPrevious(docker: ContainerClient, name: string): Promise<void> {

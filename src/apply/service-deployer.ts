@@ -332,6 +332,7 @@ export class ServiceDeployer {
     if (recreate) {
       const standby = standbySeconds > 0 && c.action === 'recreate' && c.reasons.length === 1 && c.reasons[0] === 'image' && (await keepStandby(this.host, this.docker, name, standbySeconds))
       if (standby) this.reporter.emit('service.standby', {service, container: name, seconds: standbySeconds}, this.host.name)
+      // Not kept, or keepStandby failed halfway (it may have started): the previous one goes, as always.
       else await dropPrevious(this.docker, name)
     }
     const status = c.action === 'create' ? 'created' : c.action === 'recreate' ? 'recreated' : c.action === 'start' ? 'started' : 'unchanged'

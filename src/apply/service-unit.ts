@@ -10,6 +10,9 @@ const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(UNITS_DIR), {
 export const serviceUnitName = (container: string) => `osctl-svc-${container}.service`
 export const serviceUnitPath = (container: string) => posix.join('/etc/systemd/system', serviceUnitName(container))
 
+/** A running `$0.prev` (a rollback standby, container-swap.ts keepStandby) removed; a stopped one left. */
+const STANDBY_DROP_LINE = '[ "$(docker container inspect -f "{{.State.Running}}" "$0.prev" 2>/dev/null)" != true ] || docker rm -f "$0.prev" >/dev/null'
+
 /**
  * The unit's main process ($0: the container). `docker start -a` starts the container (or attaches
  * to it when it already runs) and returns when it exits, with its exit code, or when the engine
@@ -30,6 +33,9 @@ export const ATTACH_SCRIPT = [
   '[ -n "$s" ] || sleep 1;',
   'done;',
   '[ "$s" = true ] || exit $rc;',
+  // Attached again to a container that runs again (a `docker restart` by hand): a rollback standby
+  // beside it now holds the port's first socket; it goes (STANDBY_DROP_SCRIPT, as at any stop).
+  `${STANDBY_DROP_LINE};`,
   'done',
 ].join(' ')
 
@@ -44,7 +50,7 @@ export const STOP_SCRIPT = '[ -z "$MAINPID" ] || exec docker stop -t 20 "$0"'
  * too, so the previous revision never takes the port over on its own. A stopped `.prev` (a swap's
  * kept one, until its health gate) is left.
  */
-export const STANDBY_DROP_SCRIPT = '[ "$(docker container inspect -f "{{.State.Running}}" "$0.prev" 2>/dev/null)" != true ] || docker rm -f "$0.prev" >/dev/null'
+export const STANDBY_DROP_SCRIPT = STANDBY_DROP_LINE
 
 /** A shell script as one single-quoted ExecStart argument: systemd expands $ and %, unescapes \\. */
 export function systemdQuote(script: string): string {

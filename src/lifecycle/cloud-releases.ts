@@ -7,7 +7,7 @@ import type {Site, SiteHost} from '../site/types.js'
 import {ReleaseStep, checkReleaseStep, describeRelease, releaseVersion} from './releases.js'
 
 /** The label every osctl image inherits from images/base. */
-export const RELEASE_LABEL = 'io.osctl.openstack-release'
+export const RELEASE_LABEL = LABELS.openstackRelease
 
 export type ReadLabels = (site: Site, image: string, tag: string) => Promise<Record<string, string> | undefined>
 

@@ -11,6 +11,7 @@ import {Ledger} from '../revisions/ledger.js'
 import {groupHosts} from '../catalog/group-hosts.js'
 import {RestorePlan, RestoreResult, RevisionRestorer} from './revision-restore.js'
 import {settledValue} from './settled.js'
+import {LABELS} from '../labels.js'
 
 export interface RollbackResult {
   service: string
@@ -84,6 +85,13 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
         snapshot = undefined
       } else if (snapshot) {
         opts.reporter.emit('db.restored', {service: def.name, databases: snapshot.databases, revision: snapshot.revision}, dbHost.name)
+        // A rollback standby loaded its app against the database being left; stopped, the swap
+        // starts it again (a fresh load against the restored one) instead of taking it as it runs.
+        await Promise.all(targets.map(async (t, i) => {
+          if (steps[i].kind === 'skip') return
+          const docker = ctx.session.docker(t)
+          for (const c of await docker.listContainers({[LABELS.service]: def.name})) if (c.name.endsWith('.prev') && c.state === 'running') await docker.stopContainer(c.name)
+        }))
       }
     }
 

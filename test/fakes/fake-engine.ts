@@ -90,6 +90,7 @@ export class FakeEngine extends FakeDocker implements ContainerClient {
     if (c.state === 'running') return
     const code = this.exitCodes.get(name)
     this.runs.set(c.id, [...(this.runs.get(c.id) ?? []), Date.now()])
+    c.startedAt = new Date().toISOString()
     c.state = code === undefined ? 'running' : 'exited'
     c.exitCode = code
     if (code !== undefined) c.finishedAt = new Date().toISOString()

@@ -15,7 +15,7 @@ export default class ServiceUpgrade extends OsctlCommand {
       'containers --serial hosts at a time (migrations run once, with the new image, on the first host). A batch ' +
       'that does not become healthy is restored to its previous revision and the command exits 4; later batches ' +
       'are not touched. `osctl service rollback` returns to the previous revision afterwards. When only the image of ' +
-      'a uwsgi API (keystone, placement, nova-api) changed, its previous container stays running beside the new one, ' +
+      'a uwsgi API (keystone, placement, nova-api) changed, within one OpenStack release, its previous container stays running beside the new one, ' +
       'loaded and taking no request, for osctl.yml rollback_standby seconds (default 600): a rollback meanwhile swaps ' +
       'it back without loading the app.',
   )

@@ -390,6 +390,28 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     expect(plain.exitCode, plain.stderr).toBe(0)
     expect(await imageId()).toBe(before)
 
+    // The window's end (osctl.yml rollback_standby: 3): the timer removes a standby nobody took.
+    const yml = await readFile(join(site, 'osctl.yml'), 'utf8')
+    await writeFile(join(site, 'osctl.yml'), `${yml}rollback_standby: 3\n`)
+    try {
+      const short = await osctl(['service', 'upgrade', 'keystone', '--tag', up, '--json'])
+      expect(short.exitCode, short.stderr).toBe(0)
+      expect(eventsOf(short.stderr).some((e) => e.code === 'service.standby' && e.data.seconds === 3)).toBe(true)
+      let gone = false
+      for (let i = 0; i < 30 && !gone; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        gone = (await sh('docker container inspect keystone.prev >/dev/null 2>&1 || echo gone')).stdout.trim() === 'gone'
+      }
+      expect(gone).toBe(true)
+      expect((await sh("docker inspect -f '{{.State.Status}}' keystone")).stdout.trim()).toBe('running')
+      expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
+    } finally {
+      await writeFile(join(site, 'osctl.yml'), yml)
+    }
+    const after = await osctl(['service', 'rollback', 'keystone', '--json'])
+    expect(after.exitCode, after.stderr).toBe(0)
+    expect(await imageId()).toBe(before)
+
     const broken = await osctl(['service', 'upgrade', 'keystone', '--tag', bad])
     expect(broken.exitCode, broken.stderr).toBe(4)
     expect(broken.stderr).toMatch(/restored the previous revision/)

@@ -100,7 +100,9 @@ describe('service unit', () => {
   it('when the engine goes away under a running container it waits for docker.service and attaches again', async () => {
     // Engine restarting: attach cut (125), docker.service not active twice, then active and the
     // container (live-restored) still runs; the second attach lasts until the container exits 0.
-    await script({start: ['125', '0'], systemctl: ['3', '3', '0', '0'], inspect: ['0 true', '0 false']})
+    // A rollback standby running beside it goes before the second attach (the container may have
+    // been restarted by hand: its socket then joined the port's group after the standby's).
+    await script({start: ['125', '0'], systemctl: ['3', '3', '0', '0'], inspect: ['0 true', '0 false'], container: ['0 true'], rm: ['0']})
     const r = await run('ExecStart')
     expect(r.exitCode, r.stderr).toBe(0)
     expect(r.calls).toEqual([
@@ -109,10 +111,28 @@ describe('service unit', () => {
       'systemctl is-active --quiet docker.service',
       'systemctl is-active --quiet docker.service',
       'docker inspect -f {{.State.Running}} keystone',
+      'docker container inspect -f {{.State.Running}} keystone.prev',
+      'docker rm -f keystone.prev',
       'docker start -a keystone',
       'systemctl is-active --quiet docker.service',
       'docker inspect -f {{.State.Running}} keystone',
     ])
+  })
+
+  it('ExecStopPost, after any stop (a crash too): a running standby <name>.prev is removed, a stopped one (a swap\'s kept container) left', async () => {
+    expect(unit).toMatch(/^ExecStopPost=\/bin\/sh -c '.*' keystone$/m)
+    await script({container: ['0 true'], rm: ['0']})
+    const running = await run('ExecStopPost')
+    expect(running.exitCode, running.stderr).toBe(0)
+    expect(running.calls).toEqual(['docker container inspect -f {{.State.Running}} keystone.prev', 'docker rm -f keystone.prev'])
+    await rm(join(dir, 'calls'))
+    await script({container: ['0 false']})
+    const stopped = await run('ExecStopPost')
+    expect(stopped.exitCode, stopped.stderr).toBe(0)
+    expect(stopped.calls).toEqual(['docker container inspect -f {{.State.Running}} keystone.prev'])
+    await rm(join(dir, 'calls'))
+    await script({container: ['1 Error: No such container: keystone.prev']})
+    expect((await run('ExecStopPost')).exitCode).toBe(0)
   })
 
   it('keeps asking while the engine is active but does not answer yet; a removed container ends it', async () => {

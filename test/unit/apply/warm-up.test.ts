@@ -1,6 +1,10 @@
+import {execa} from 'execa'
+import {chmod, mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {warmUp} from '../../../src/apply/container-swap.js'
+import {STANDBY_EXPIRE_PATH, STANDBY_EXPIRE_SCRIPT, STANDBY_SCRIPT, standbyTimer, warmUp} from '../../../src/apply/container-swap.js'
 import {unixSeconds} from '../../../src/docker/docker-client.js'
 import {fakeLab, registryRefs} from '../../fakes/fake-lab-host.js'
 import {testSite} from '../../fakes/site.js'
@@ -56,5 +60,56 @@ describe('unixSeconds (the engine\'s `since`)', () => {
     expect(unixSeconds('2026-12-07T18:35:29Z')).toBe('1796668529.000000000')
     expect(unixSeconds('2026-12-07T19:35:29.5+01:00')).toBe('1796668529.500000000')
     expect(() => unixSeconds('yesterday')).toThrow(/RFC 3339/)
+  })
+})
+
+describe('the rollback standby\'s host scripts, run in /bin/sh with docker, systemctl and systemd-run stubbed', () => {
+  // Each stub logs its call; `docker container inspect` answers what DOCKER_INSPECT says (exit 1 when empty).
+  const STUB = `#!/bin/sh
+echo "$(basename "$0") $*" >> "$OSCTL_FAKE/calls"
+if [ "$(basename "$0")" = docker ] && [ "$1 $2" = "container inspect" ]; then [ -n "$DOCKER_INSPECT" ] || exit 1; echo "$DOCKER_INSPECT"; fi
+exit 0
+`
+  const run = async (script: string, args: string[], inspect: string) => {
+    const dir = await mkdtemp(join(tmpdir(), 'osctl-standby-'))
+    try {
+      await mkdir(join(dir, 'bin'))
+      for (const b of ['docker', 'systemctl', 'systemd-run']) {
+        await writeFile(join(dir, 'bin', b), STUB)
+        await chmod(join(dir, 'bin', b), 0o755)
+      }
+      const r = await execa('/bin/sh', ['-c', script, 'osctl-test', ...args], {reject: false, env: {PATH: `${join(dir, 'bin')}:/usr/bin:/bin`, OSCTL_FAKE: dir, DOCKER_INSPECT: inspect}, extendEnv: false})
+      const calls = (await readFile(join(dir, 'calls'), 'utf8').catch(() => '')).split('\n').filter(Boolean)
+      return {exitCode: r.exitCode, calls}
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
+  }
+
+  it('STANDBY_SCRIPT: the earlier timer stopped, the warm-up weight, then a timer that runs the expiry script with the container id', async () => {
+    const r = await run(STANDBY_SCRIPT, ['nova-api', '600', STANDBY_EXPIRE_PATH], 'c0ffee')
+    expect(r.exitCode).toBe(0)
+    expect(r.calls).toEqual([
+      'systemctl stop osctl-standby-nova-api.timer',
+      'docker container inspect -f {{.Id}} nova-api.prev',
+      'docker update --cpu-shares 128 nova-api.prev',
+      `systemd-run --quiet --collect --unit=osctl-standby-nova-api --on-active=600s --timer-property=AccuracySec=1s /bin/sh ${STANDBY_EXPIRE_PATH} c0ffee nova-api`,
+    ])
+    expect(standbyTimer('nova-api')).toBe('osctl-standby-nova-api.timer')
+    // No `.prev` to keep: fails before setting any timer.
+    const none = await run(STANDBY_SCRIPT, ['nova-api', '600', STANDBY_EXPIRE_PATH], '')
+    expect(none.exitCode).not.toBe(0)
+    expect(none.calls.some((c) => c.startsWith('systemd-run'))).toBe(false)
+  })
+
+  it('STANDBY_EXPIRE_SCRIPT removes the container only while it still is that running standby', async () => {
+    const removed = await run(STANDBY_EXPIRE_SCRIPT, ['c0ffee', 'nova-api'], '/nova-api.prev true')
+    expect(removed.calls).toEqual(['docker container inspect -f {{.Name}} {{.State.Running}} c0ffee', 'docker rm -f c0ffee'])
+    // Taken into service by a rollback; swapped out again and kept stopped by a later swap; gone.
+    for (const inspect of ['/nova-api true', '/nova-api.prev false', '']) {
+      const left = await run(STANDBY_EXPIRE_SCRIPT, ['c0ffee', 'nova-api'], inspect)
+      expect(left.exitCode, inspect).toBe(0)
+      expect(left.calls.filter((c) => c.startsWith('docker rm')), inspect).toEqual([])
+    }
   })
 })

@@ -126,7 +126,7 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
 
   it('rollback_standby: the upgraded API\'s previous container runs on, loaded, until a rollback swaps it back without a new container; only an image change keeps one', async () => {
     site.config.rollbackStandbySeconds = 600
-    const overlap = {'io.osctl.swap': 'overlap', 'io.osctl.ready-log': 'ready to serve'}
+    const overlap = {'io.osctl.swap': 'overlap', 'io.osctl.ready-log': 'ready to serve', 'io.osctl.openstack-release': 'zed'}
     const e = engines.get('lab-1')!
     const h = hosts.get('lab-1')!
     const zed = '10.0.0.11:4000/osctl/keystone:zed'
@@ -134,6 +134,8 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     e.addImage('10.0.0.11:4000/osctl/keystone:2', overlap)
     e.output.set('keystone.next', 'ready to serve\n')
     e.output.set('keystone.prev', 'ready to serve\n')
+    // The schema does not move: the rollback keeps the database and takes the standby as it runs.
+    for (const x of hosts.values()) x.on(/^docker exec mariadb sh -c /, () => 'keystone\tuser\tid\tvarchar(64)\tNO\tNULL\tPRI\n')
     const c = await ctx()
     const keystone = c.catalog.get('keystone')!
     const before = e.containers.get('keystone')!.id
@@ -146,24 +148,66 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     expect(standby?.argv?.slice(4)).toEqual(['keystone', '600', '/var/lib/osctl/libexec/osctl-standby-expire'])
     expect(standby?.argv?.[2]).toMatch(/docker update --cpu-shares 128 "\$name.prev"/)
     expect(standby?.argv?.[2]).toMatch(/systemd-run .*--on-active="\$\{seconds\}s"/)
-    expect(h.text('/var/lib/osctl/libexec/osctl-standby-expire')).toMatch(/= "\/\$name.prev" \] \|\| exit 0/)
+    expect(h.text('/var/lib/osctl/libexec/osctl-standby-expire')).toContain('= "/$name.prev true" ] || exit 0')
     expect(reporter.events.some((x) => x.code === 'service.standby')).toBe(true)
 
     // The rollback takes it as it runs: renamed to .next, no container created, the upgraded one dropped after the health gate.
     e.calls.length = 0
+    h.calls.length = 0
     await rollbackService(c, keystone, site.hosts.slice(0, 1), {force: false, reporter: new RecordingReporter()})
     expect(e.calls).toContain('rename keystone.prev keystone.next')
+    // Its timer stopped first: it cannot remove the standby while the rollback takes it.
+    expect(h.calls.map((x) => x.line)).toContain('systemctl stop osctl-standby-keystone.timer')
+    expect(e.calls).not.toContain('stop keystone.prev')
     expect(e.calls.filter((x) => x.startsWith('create keystone'))).toEqual([])
     expect(e.containers.get('keystone')).toMatchObject({id: before, state: 'running', image: zed})
     expect(e.containers.has('keystone.prev')).toBe(false)
 
-    // A change beyond the image (a config file) keeps no standby: the previous container's config dir would no longer be its own.
+    // A deploy's swap removes a standby first; its timer then finds no such container.
     await upgradeService(c, keystone, site.hosts.slice(0, 1), {tag: '2', serial: 1, reporter: new RecordingReporter(), verifyImages: noRegistryCheck})
     expect(e.containers.get('keystone.prev')?.state).toBe('running')
-    site.config.keystoneApiWorkers = 3
-    e.calls.length = 0
     await lab.deploy(SERVICES)
     expect(e.containers.has('keystone.prev')).toBe(false)
+    expect(e.containers.get('keystone')!.image).toBe(zed)
+
+    // An upgrade that also changes a config file keeps none: the previous container's config dir would no longer be its own.
+    site.config.keystoneApiWorkers = 3
+    const both = new RecordingReporter()
+    await upgradeService(await ctx(), keystone, site.hosts.slice(0, 1), {tag: '2', serial: 1, reporter: both, verifyImages: noRegistryCheck})
+    expect(e.containers.get('keystone')!.image).toBe('10.0.0.11:4000/osctl/keystone:2')
+    expect(e.containers.has('keystone.prev')).toBe(false)
+    expect(both.events.some((x) => x.code === 'service.standby')).toBe(false)
+  })
+
+  it('rollback_standby: none across OpenStack releases (an older nova would write its service version back); a rollback that restores the database reloads the standby', async () => {
+    site.config.rollbackStandbySeconds = 600
+    const overlap = {'io.osctl.swap': 'overlap', 'io.osctl.ready-log': 'ready to serve'}
+    const e = engines.get('lab-1')!
+    const zed = '10.0.0.11:4000/osctl/keystone:zed'
+    e.images.set(zed, {...e.images.get(zed)!, labels: {...overlap, 'io.osctl.openstack-release': 'zed'}})
+    e.addImage('10.0.0.11:4000/osctl/keystone:2', {...overlap, 'io.osctl.openstack-release': '2023.1'})
+    e.addImage('10.0.0.11:4000/osctl/keystone:3', {...overlap, 'io.osctl.openstack-release': 'zed'})
+    for (const n of ['keystone.next', 'keystone.prev']) e.output.set(n, 'ready to serve\n')
+    const c = await ctx()
+    const keystone = c.catalog.get('keystone')!
+    await upgradeService(c, keystone, site.hosts.slice(0, 1), {tag: '2', serial: 1, reporter: new RecordingReporter(), verifyImages: noRegistryCheck})
+    expect(e.containers.has('keystone.prev')).toBe(false)
+    await rollbackService(c, keystone, site.hosts.slice(0, 1), {force: false, reporter: new RecordingReporter()})
+
+    // Same release: a standby; the rollback finds the schema moved, restores the snapshot and stops the standby first, then starts it again.
+    let schema = 'keystone\tuser\tid\tvarchar(64)\tNO\tNULL\tPRI\n'
+    for (const h of hosts.values()) h.on(/^docker exec mariadb sh -c /, () => schema)
+    await upgradeService(c, keystone, site.hosts.slice(0, 1), {tag: '3', serial: 1, reporter: new RecordingReporter(), verifyImages: noRegistryCheck})
+    const standby = e.containers.get('keystone.prev')!
+    expect(standby.state).toBe('running')
+    schema += 'keystone\tosctl_migrated\tid\tint(11)\tYES\tNULL\t\n'
+    e.calls.length = 0
+    const back = await rollbackService(c, keystone, site.hosts.slice(0, 1), {force: false, reporter: new RecordingReporter()})
+    expect(back.databaseRestored).toBeDefined()
+    expect(e.calls.indexOf('stop keystone.prev')).toBeGreaterThanOrEqual(0)
+    expect(e.calls.indexOf('stop keystone.prev')).toBeLessThan(e.calls.indexOf('rename keystone.prev keystone.next'))
+    expect(e.calls.indexOf('start keystone.next')).toBeGreaterThan(e.calls.indexOf('rename keystone.prev keystone.next'))
+    expect(e.containers.get('keystone')).toMatchObject({id: standby.id, state: 'running', imageId: e.images.get(zed)!.id})
   })
 
   it('rollback restores the snapshot only when the schema moved since it was taken', async () => {
