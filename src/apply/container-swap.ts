@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto'
 import {posix} from 'node:path'
 
 import type {ContainerClient} from '../docker/docker-client.js'
-import {OsctlError} from '../errors.js'
+import {OsctlError, errorMessage} from '../errors.js'
 import {Host} from '../hosts/host.js'
 import {ContainerSpec, LABELS, createOptions, specHash} from '../catalog/container-spec.js'
 import {JOURNAL_ROOT} from '../revisions/journal.js'
@@ -88,12 +88,19 @@ const journalRootMade = new WeakSet<Host>()
 export async function prepareNext(docker: ContainerClient, spec: ContainerSpec, revision: number, opts: {byId?: boolean; beforeStandby?: () => Promise<unknown>} = {}): Promise<'created' | 'reused'> {
   const hash = specHash(spec)
   await docker.removeContainer(nextName(spec.name))
-  const prev = await docker.inspectContainer(prevName(spec.name))
+  let prev = await docker.inspectContainer(prevName(spec.name))
   if (prev && prev.labels[LABELS.configHash] === hash && prev.imageId === spec.imageId) {
-    // A rollback standby (keepStandby) taken into service: its timer must not end it meanwhile.
-    if (prev.state === 'running') await opts.beforeStandby?.()
-    await docker.renameContainer(prevName(spec.name), nextName(spec.name))
-    return 'reused'
+    // Possibly a rollback standby (keepStandby): its timer (and an expiry already running) stopped
+    // first, then asked again, so the expiry cannot remove it under the rename.
+    if (opts.beforeStandby) {
+      await opts.beforeStandby()
+      const again = await docker.inspectContainer(prevName(spec.name))
+      prev = again?.id === prev.id ? again : undefined
+    }
+    if (prev) {
+      await docker.renameContainer(prevName(spec.name), nextName(spec.name))
+      return 'reused'
+    }
   }
   // Rollback creates by image id: the tag may point at another image by now, the revision names one.
   await docker.createContainer({...createOptions(spec, revision), name: nextName(spec.name), ...(opts.byId ? {image: spec.imageId} : {})})
@@ -193,7 +200,7 @@ export async function warmUp(host: Host, docker: ContainerClient, name: string, 
  * (performance.now()) the new container began to start: its warm-up, else the swap.
  */
 export async function replaceContainer(host: Host, docker: ContainerClient, spec: ContainerSpec, revision: number, unitText: string, opts: {byId?: boolean} = {}): Promise<number> {
-  await prepareNext(docker, spec, revision, {...opts, beforeStandby: () => host.exec(['systemctl', 'stop', standbyTimer(spec.name)])})
+  await prepareNext(docker, spec, revision, {...opts, beforeStandby: () => stopStandbyTimer(host, spec.name)})
   const marker = await overlapMarker(docker, spec.name, spec)
   const warm = marker ? performance.now() : undefined
   if (marker) await warmUp(host, docker, spec.name, marker, spec.health.timeoutSeconds)
@@ -214,13 +221,22 @@ export const STANDBY_EXPIRE_PATH = '/var/lib/osctl/libexec/osctl-standby-expire'
 export const STANDBY_EXPIRE_SCRIPT = [
   'set -u',
   'id=$1 name=$2',
-  // Running, too: swapped out again later, the same container is a swap's kept `.prev`, stopped.
-  '[ "$(docker container inspect -f "{{.Name}} {{.State.Running}}" "$id" 2>/dev/null)" = "/$name.prev true" ] || exit 0',
+  // Whoever takes the standby (a rollback, the stop before a database restore) stops this timer
+  // first (stopStandbyTimer): a stopped one left by a crash still goes.
+  '[ "$(docker container inspect -f "{{.Name}}" "$id" 2>/dev/null)" = "/$name.prev" ] || exit 0',
   'docker rm -f "$id" >/dev/null',
 ].join('\n')
 
-/** The transient timer that ends `<name>`'s standby (STANDBY_SCRIPT); prepareNext stops it when a rollback takes the standby. */
+/** The transient timer that ends `<name>`'s standby (STANDBY_SCRIPT), and the service it runs. */
 export const standbyTimer = (name: string) => `osctl-standby-${name}.timer`
+
+/**
+ * Before anything takes `<name>.prev` (a possible standby): its timer stopped, and an expiry that
+ * already fired waited for (`systemctl stop` of its service returns once it ended). Never fails.
+ */
+export async function stopStandbyTimer(host: Host, name: string): Promise<void> {
+  await host.exec(['systemctl', 'stop', standbyTimer(name), standbyTimer(name).replace(/\.timer$/, '.service')]).catch(() => undefined)
+}
 
 /**
  * Positional args: container, seconds, expire script. Replaces an earlier standby's timer, gives
@@ -247,9 +263,9 @@ export const STANDBY_SCRIPT = [
  * whenever the serving container stops (stop, restart, crash), so it never takes over on its own;
  * the timer removes it at the end of the window. Only when nothing but the image changed (its
  * config dir then holds exactly its own files) and both images can overlap; else dropPrevious.
- * Returns whether it was kept.
+ * Returns whether it was kept, or why keeping it failed.
  */
-export async function keepStandby(host: Host, docker: ContainerClient, name: string, seconds: number): Promise<boolean> {
+export async function keepStandby(host: Host, docker: ContainerClient, name: string, seconds: number): Promise<boolean | string> {
   const [prev, running] = await Promise.all([docker.inspectContainer(prevName(name)), docker.inspectContainer(name)])
   if (!prev || prev.state === 'running' || running?.state !== 'running') return false
   const [was, now] = await Promise.all([docker.inspectImage(prev.imageId), docker.inspectImage(running.imageId)])
@@ -264,9 +280,10 @@ export async function keepStandby(host: Host, docker: ContainerClient, name: str
     await host.run(['sh', '-c', STANDBY_SCRIPT, 'osctl-standby', name, String(seconds), STANDBY_EXPIRE_PATH])
     await docker.startContainer(prevName(name))
     return true
-  } catch {
-    // The upgrade itself is done and healthy: without its standby, a rollback only loads the app again.
-    return false
+  } catch (err) {
+    // The upgrade itself is done and healthy: without its standby, a rollback only loads the app
+    // again. The caller removes the previous container (dropPrevious) and says why.
+    return errorMessage(err)
   }
 }
 

@@ -330,10 +330,13 @@ export class ServiceDeployer {
       })
     }
     if (recreate) {
-      const standby = standbySeconds > 0 && c.action === 'recreate' && c.reasons.length === 1 && c.reasons[0] === 'image' && (await keepStandby(this.host, this.docker, name, standbySeconds))
-      if (standby) this.reporter.emit('service.standby', {service, container: name, seconds: standbySeconds}, this.host.name)
-      // Not kept, or keepStandby failed halfway (it may have started): the previous one goes, as always.
-      else await dropPrevious(this.docker, name)
+      const standby = standbySeconds > 0 && c.action === 'recreate' && c.reasons.length === 1 && c.reasons[0] === 'image' ? await keepStandby(this.host, this.docker, name, standbySeconds) : false
+      if (standby === true) this.reporter.emit('service.standby', {service, container: name, seconds: standbySeconds}, this.host.name)
+      else {
+        // Not kept, or keepStandby failed halfway (it may have started it): the previous one goes, as always.
+        if (standby !== false) this.reporter.emit('service.standby', {service, container: name, seconds: 0, error: standby}, this.host.name)
+        await dropPrevious(this.docker, name)
+      }
     }
     const status = c.action === 'create' ? 'created' : c.action === 'recreate' ? 'recreated' : c.action === 'start' ? 'started' : 'unchanged'
     return {name, status, changed: recreate ? c.reasons : [], image: c.spec.image, health: health.detail}

@@ -70,7 +70,10 @@ const DESCRIBE: Describers = {
   'lock.wait': (d) => ({status: 'start', subject: 'site lock', text: `waiting for ${d.holder}`}),
   'lock.taken-over': (d) => ({status: 'info', subject: 'site lock', text: `taken over from ${d.holder}, whose process is gone`}),
   'lock.taken': (d) => ({status: 'info', subject: 'site lock', text: `held (${d.key} in etcd, lease ${d.ttl} s)`}),
-  'service.standby': (d) => ({status: 'info', subject: d.container, text: `previous revision kept running beside it for ${d.seconds}s: \`osctl service rollback ${d.service}\` until then swaps back without loading it`}),
+  'service.standby': (d) =>
+    d.error
+      ? {status: 'info', subject: d.container, text: `previous revision not kept as a rollback standby (a rollback loads it again): ${d.error}`}
+      : {status: 'info', subject: d.container, text: `previous revision kept running beside it for ${d.seconds}s: \`osctl service rollback ${d.service}\` until then swaps back without loading it`},
   'balancer.state': (d) => ({status: 'info', subject: 'haproxy', text: `${d.frontends.map((f) => `${f}/${d.server}`).join(', ')} ${d.state === 'drain' ? 'drained' : d.health === 'down' ? 'marked down (back once its checks pass)' : 'ready'}${d.left ? `: left drained by ${d.left}, which is gone` : ''}`}),
   'galera.position': (d) => ({status: 'info', subject: 'mariadb', text: `seqno ${d.seqno} (mariadbd --wsrep-recover)`}),
   'galera.bootstrap': (d) => ({status: 'start', subject: 'mariadb', text: `new primary component from this node: ${d.reason}`}),

@@ -81,7 +81,7 @@ export interface EventData {
   'lock.taken': {key: string; ttl: number}
   'lock.taken-over': {holder: string}
   /** `service upgrade` kept the previous container running as a rollback standby (container-swap.ts keepStandby). */
-  'service.standby': {service: string; container: string; seconds: number}
+  'service.standby': {service: string; container: string; seconds: number; error?: string}
   // haproxy (internal_vip): a backend drained around its container's swap, on each control host
   /** health: 'down' after a stop (Balancer.out): out until haproxy's checks see it answer again. */
   'balancer.state': {server: string; frontends: string[]; state: 'drain' | 'ready'; health?: 'down'; left?: string}

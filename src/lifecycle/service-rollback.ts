@@ -12,6 +12,7 @@ import {groupHosts} from '../catalog/group-hosts.js'
 import {RestorePlan, RestoreResult, RevisionRestorer} from './revision-restore.js'
 import {settledValue} from './settled.js'
 import {LABELS} from '../labels.js'
+import {stopStandbyTimer} from '../apply/container-swap.js'
 
 export interface RollbackResult {
   service: string
@@ -90,7 +91,11 @@ export async function rollbackService(ctx: DeployContext, def: ServiceDef, targe
         await Promise.all(targets.map(async (t, i) => {
           if (steps[i].kind === 'skip') return
           const docker = ctx.session.docker(t)
-          for (const c of await docker.listContainers({[LABELS.service]: def.name})) if (c.name.endsWith('.prev') && c.state === 'running') await docker.stopContainer(c.name)
+          for (const c of await docker.listContainers({[LABELS.service]: def.name})) {
+            if (!c.name.endsWith('.prev') || c.state !== 'running') continue
+            await stopStandbyTimer(hosts[i], c.name.slice(0, -'.prev'.length))
+            await docker.stopContainer(c.name)
+          }
         }))
       }
     }

@@ -366,19 +366,34 @@ describe.skipIf(process.env.OSCTL_SKIP_INTEGRATION === '1')('osctl deploy: maria
     expect(eventsOf(u.stderr).some((e) => e.code === 'service.standby' && e.data.container === 'keystone' && e.data.seconds === 600)).toBe(true)
     expect((await sh("docker inspect -f '{{.State.Status}} {{.HostConfig.CpuShares}}' keystone.prev")).stdout.trim()).toBe('running 128')
     expect((await sh('systemctl is-active osctl-standby-keystone.timer')).stdout.trim()).toBe('active')
-    const standby = (await sh("docker inspect -f '{{.Id}}' keystone.prev")).stdout.trim()
+    const [standby, loadedAt] = (await sh("docker inspect -f '{{.Id}} {{.State.StartedAt}}' keystone.prev")).stdout.trim().split(' ')
     for (let i = 0; i < 10; i++) expect((await sh(`curl -s -o /dev/null -w '%{http_code}' http://${address}:5000/v3`)).stdout).toBe('200')
     const since = (await sh("docker inspect -f '{{.State.StartedAt}}' keystone.prev")).stdout.trim()
     expect((await sh(`docker logs --since ${since} keystone.prev 2>&1 | grep -c 'GET /v3' || true`)).stdout.trim()).toBe('0')
 
     const rb = await osctl(['service', 'rollback', 'keystone', '--json'])
     expect(rb.exitCode, rb.stderr).toBe(0)
-    // The standby itself now serves (no new container was created for the rollback).
-    expect((await sh("docker inspect -f '{{.Id}} {{.HostConfig.CpuShares}}' keystone")).stdout.trim()).toBe(`${standby} 1024`)
+    // The standby itself now serves (no new container was created for the rollback); the snapshot
+    // was restored (the table above), so it was stopped first and loaded again against it.
+    const [servingId, servingStart, shares] = (await sh("docker inspect -f '{{.Id}} {{.State.StartedAt}} {{.HostConfig.CpuShares}}' keystone")).stdout.trim().split(' ')
+    expect([servingId, shares]).toEqual([standby, '1024'])
+    expect(Date.parse(servingStart)).toBeGreaterThan(Date.parse(loadedAt))
     expect(JSON.parse(rb.stdout).databaseRestored).toMatchObject({databases: ['keystone']})
     expect((await sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='keystone' AND table_name='osctl_migrated'")).stdout.trim()).toBe('0')
     expect(await imageId()).toBe(before)
     expect((await openstack(['token', 'issue', '-f', 'value', '-c', 'id'])).exitCode).toBe(0)
+
+    // No schema change: the rollback takes the standby as it runs (not started again: no app load),
+    // its timer stopped.
+    const taken = await osctl(['service', 'upgrade', 'keystone', '--tag', up, '--json'])
+    expect(taken.exitCode, taken.stderr).toBe(0)
+    const running = (await sh("docker inspect -f '{{.Id}} {{.State.StartedAt}}' keystone.prev")).stdout.trim()
+    const quick = await osctl(['service', 'rollback', 'keystone', '--json'])
+    expect(quick.exitCode, quick.stderr).toBe(0)
+    expect(JSON.parse(quick.stdout).databaseKept).toBeDefined()
+    expect((await sh("docker inspect -f '{{.Id}} {{.State.StartedAt}}' keystone")).stdout.trim()).toBe(running)
+    expect((await sh('systemctl is-active osctl-standby-keystone.timer')).stdout.trim()).not.toBe('active')
+    expect(await imageId()).toBe(before)
 
     // A standby never serves in the unit's place: any stop of the unit (here a restart) removes it.
     const again = await osctl(['service', 'upgrade', 'keystone', '--tag', up, '--json'])

@@ -148,7 +148,7 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     expect(standby?.argv?.slice(4)).toEqual(['keystone', '600', '/var/lib/osctl/libexec/osctl-standby-expire'])
     expect(standby?.argv?.[2]).toMatch(/docker update --cpu-shares 128 "\$name.prev"/)
     expect(standby?.argv?.[2]).toMatch(/systemd-run .*--on-active="\$\{seconds\}s"/)
-    expect(h.text('/var/lib/osctl/libexec/osctl-standby-expire')).toContain('= "/$name.prev true" ] || exit 0')
+    expect(h.text('/var/lib/osctl/libexec/osctl-standby-expire')).toContain('= "/$name.prev" ] || exit 0')
     expect(reporter.events.some((x) => x.code === 'service.standby')).toBe(true)
 
     // The rollback takes it as it runs: renamed to .next, no container created, the upgraded one dropped after the health gate.
@@ -157,18 +157,31 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     await rollbackService(c, keystone, site.hosts.slice(0, 1), {force: false, reporter: new RecordingReporter()})
     expect(e.calls).toContain('rename keystone.prev keystone.next')
     // Its timer stopped first: it cannot remove the standby while the rollback takes it.
-    expect(h.calls.map((x) => x.line)).toContain('systemctl stop osctl-standby-keystone.timer')
+    expect(h.calls.map((x) => x.line)).toContain('systemctl stop osctl-standby-keystone.timer osctl-standby-keystone.service')
     expect(e.calls).not.toContain('stop keystone.prev')
     expect(e.calls.filter((x) => x.startsWith('create keystone'))).toEqual([])
     expect(e.containers.get('keystone')).toMatchObject({id: before, state: 'running', image: zed})
     expect(e.containers.has('keystone.prev')).toBe(false)
 
-    // A deploy's swap removes a standby first; its timer then finds no such container.
+    // A deploy back to the site's tag (the standby's spec) takes the standby into service too.
     await upgradeService(c, keystone, site.hosts.slice(0, 1), {tag: '2', serial: 1, reporter: new RecordingReporter(), verifyImages: noRegistryCheck})
-    expect(e.containers.get('keystone.prev')?.state).toBe('running')
+    const second = e.containers.get('keystone.prev')!
+    expect(second.state).toBe('running')
+    e.calls.length = 0
     await lab.deploy(SERVICES)
     expect(e.containers.has('keystone.prev')).toBe(false)
-    expect(e.containers.get('keystone')!.image).toBe(zed)
+    expect(e.containers.get('keystone')).toMatchObject({id: second.id, state: 'running'})
+    expect(e.calls).toContain('rename keystone.prev keystone.next')
+
+    // A standby that cannot be kept (the host's script fails) leaves the upgrade done and healthy: the previous container goes, as without one.
+    h.once(/^sh -c [\s\S]* osctl-standby /, () => ({exitCode: 1, stderr: 'systemd-run: Unit osctl-standby-keystone.timer was already loaded\n'}))
+    const failed = new RecordingReporter()
+    await upgradeService(c, keystone, site.hosts.slice(0, 1), {tag: '2', serial: 1, reporter: failed, verifyImages: noRegistryCheck})
+    expect(e.containers.get('keystone')!.image).toBe('10.0.0.11:4000/osctl/keystone:2')
+    expect(e.containers.has('keystone.prev')).toBe(false)
+    expect(failed.events.find((x) => x.code === 'service.standby')?.data).toMatchObject({container: 'keystone', seconds: 0, error: expect.stringMatching(/already loaded/)})
+    await rollbackService(c, keystone, site.hosts.slice(0, 1), {force: false, reporter: new RecordingReporter()})
+    expect(e.containers.get('keystone')!.imageId).toBe(e.images.get(zed)!.id)
 
     // An upgrade that also changes a config file keeps none: the previous container's config dir would no longer be its own.
     site.config.keystoneApiWorkers = 3
@@ -205,6 +218,8 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     const back = await rollbackService(c, keystone, site.hosts.slice(0, 1), {force: false, reporter: new RecordingReporter()})
     expect(back.databaseRestored).toBeDefined()
     expect(e.calls.indexOf('stop keystone.prev')).toBeGreaterThanOrEqual(0)
+    // Its timer stopped before it was: stopped, it is no longer the timer's to remove.
+    expect(hosts.get('lab-1')!.calls.map((x) => x.line)).toContain('systemctl stop osctl-standby-keystone.timer osctl-standby-keystone.service')
     expect(e.calls.indexOf('stop keystone.prev')).toBeLessThan(e.calls.indexOf('rename keystone.prev keystone.next'))
     expect(e.calls.indexOf('start keystone.next')).toBeGreaterThan(e.calls.indexOf('rename keystone.prev keystone.next'))
     expect(e.containers.get('keystone')).toMatchObject({id: standby.id, state: 'running', imageId: e.images.get(zed)!.id})
