@@ -227,15 +227,15 @@ export const STANDBY_EXPIRE_SCRIPT = [
   'docker rm -f "$id" >/dev/null',
 ].join('\n')
 
-/** The transient timer that ends `<name>`'s standby (STANDBY_SCRIPT), and the service it runs. */
-export const standbyTimer = (name: string) => `osctl-standby-${name}.timer`
+/** The transient unit (a `.timer` and the `.service` it runs) that ends `<name>`'s standby (STANDBY_SCRIPT). */
+export const standbyUnit = (name: string) => `osctl-standby-${name}`
 
 /**
  * Before anything takes `<name>.prev` (a possible standby): its timer stopped, and an expiry that
  * already fired waited for (`systemctl stop` of its service returns once it ended). Never fails.
  */
 export async function stopStandbyTimer(host: Host, name: string): Promise<void> {
-  await host.exec(['systemctl', 'stop', standbyTimer(name), standbyTimer(name).replace(/\.timer$/, '.service')]).catch(() => undefined)
+  await host.exec(['systemctl', 'stop', `${standbyUnit(name)}.timer`, `${standbyUnit(name)}.service`]).catch(() => undefined)
 }
 
 /**
@@ -245,12 +245,12 @@ export async function stopStandbyTimer(host: Host, name: string): Promise<void> 
  */
 export const STANDBY_SCRIPT = [
   'set -eu',
-  'name=$1 seconds=$2 expire=$3',
-  'timer="osctl-standby-$name"',
-  'systemctl stop "$timer.timer" 2>/dev/null || true',
+  'name=$1 seconds=$2 expire=$3 unit=$4',
+  // The earlier standby's timer, and an expiry it already started (stopStandbyTimer's same stop).
+  'systemctl stop "$unit.timer" "$unit.service" 2>/dev/null || true',
   'id=$(docker container inspect -f "{{.Id}}" "$name.prev")',
   `docker update --cpu-shares ${WARM_UP_CPU_SHARES} "$name.prev" >/dev/null || true`,
-  'systemd-run --quiet --collect --unit="$timer" --on-active="${seconds}s" --timer-property=AccuracySec=1s /bin/sh "$expire" "$id" "$name"',
+  'systemd-run --quiet --collect --unit="$unit" --on-active="${seconds}s" --timer-property=AccuracySec=1s /bin/sh "$expire" "$id" "$name"',
 ].join('\n')
 
 /**
@@ -277,7 +277,7 @@ export async function keepStandby(host: Host, docker: ContainerClient, name: str
   if (!release || release !== now.labels[LABELS.openstackRelease]) return false
   try {
     await host.writeFiles([{path: STANDBY_EXPIRE_PATH, data: `${STANDBY_EXPIRE_SCRIPT}\n`, mode: 0o700}])
-    await host.run(['sh', '-c', STANDBY_SCRIPT, 'osctl-standby', name, String(seconds), STANDBY_EXPIRE_PATH])
+    await host.run(['sh', '-c', STANDBY_SCRIPT, 'osctl-standby', name, String(seconds), STANDBY_EXPIRE_PATH, standbyUnit(name)])
     await docker.startContainer(prevName(name))
     return true
   } catch (err) {

@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {STANDBY_EXPIRE_PATH, STANDBY_EXPIRE_SCRIPT, STANDBY_SCRIPT, standbyTimer, warmUp} from '../../../src/apply/container-swap.js'
+import {STANDBY_EXPIRE_PATH, STANDBY_EXPIRE_SCRIPT, STANDBY_SCRIPT, standbyUnit, warmUp} from '../../../src/apply/container-swap.js'
 import {unixSeconds} from '../../../src/docker/docker-client.js'
 import {fakeLab, registryRefs} from '../../fakes/fake-lab-host.js'
 import {testSite} from '../../fakes/site.js'
@@ -87,17 +87,16 @@ exit 0
   }
 
   it('STANDBY_SCRIPT: the earlier timer stopped, the warm-up weight, then a timer that runs the expiry script with the container id', async () => {
-    const r = await run(STANDBY_SCRIPT, ['nova-api', '600', STANDBY_EXPIRE_PATH], 'c0ffee')
+    const r = await run(STANDBY_SCRIPT, ['nova-api', '600', STANDBY_EXPIRE_PATH, standbyUnit('nova-api')], 'c0ffee')
     expect(r.exitCode).toBe(0)
     expect(r.calls).toEqual([
-      'systemctl stop osctl-standby-nova-api.timer',
+      'systemctl stop osctl-standby-nova-api.timer osctl-standby-nova-api.service',
       'docker container inspect -f {{.Id}} nova-api.prev',
       'docker update --cpu-shares 128 nova-api.prev',
       `systemd-run --quiet --collect --unit=osctl-standby-nova-api --on-active=600s --timer-property=AccuracySec=1s /bin/sh ${STANDBY_EXPIRE_PATH} c0ffee nova-api`,
     ])
-    expect(standbyTimer('nova-api')).toBe('osctl-standby-nova-api.timer')
     // No `.prev` to keep: fails before setting any timer.
-    const none = await run(STANDBY_SCRIPT, ['nova-api', '600', STANDBY_EXPIRE_PATH], '')
+    const none = await run(STANDBY_SCRIPT, ['nova-api', '600', STANDBY_EXPIRE_PATH, standbyUnit('nova-api')], '')
     expect(none.exitCode).not.toBe(0)
     expect(none.calls.some((c) => c.startsWith('systemd-run'))).toBe(false)
   })

@@ -145,7 +145,7 @@ describe('service upgrade (batches, health gate, automatic restore)', () => {
     expect(e.containers.get('keystone.prev')).toMatchObject({id: before, state: 'running'})
     expect(e.containers.get('keystone')!.image).toBe('10.0.0.11:4000/osctl/keystone:2')
     const standby = h.calls.find((x) => x.argv?.[0] === 'sh' && x.argv[4] === 'keystone' && x.argv[3] === 'osctl-standby')
-    expect(standby?.argv?.slice(4)).toEqual(['keystone', '600', '/var/lib/osctl/libexec/osctl-standby-expire'])
+    expect(standby?.argv?.slice(4)).toEqual(['keystone', '600', '/var/lib/osctl/libexec/osctl-standby-expire', 'osctl-standby-keystone'])
     expect(standby?.argv?.[2]).toMatch(/docker update --cpu-shares 128 "\$name.prev"/)
     expect(standby?.argv?.[2]).toMatch(/systemd-run .*--on-active="\$\{seconds\}s"/)
     expect(h.text('/var/lib/osctl/libexec/osctl-standby-expire')).toContain('= "/$name.prev" ] || exit 0')
